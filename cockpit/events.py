@@ -1,0 +1,328 @@
+"""The event contract: pydantic models of the stream entries upstream producers write.
+
+Each Redis stream entry is a flat map of string fields (DESIGN §4). :func:`parse_event` turns one
+such map into a validated, immutable event or raises :class:`InvalidEvent` with a reason a
+producer can act on. docs/events.md documents every field; ``cockpit schema`` prints the JSON
+Schema generated from these models.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from cockpit.crs import CRS, to_wgs84
+from cockpit.vocab import Category, Priority, Stage, parse_category, parse_priority
+
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+_EPOCH_MS = re.compile(r"^-?\d{10,14}$")
+
+#: Upper bound of any free-text field, in characters.
+MAX_TEXT = 2000
+
+
+class InvalidEvent(ValueError):
+    """An entry that breaks the contract; ``reason`` says which field and why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_time(value: object, tz: ZoneInfo = DEFAULT_TZ) -> datetime:
+    """Parse an event time into an aware UTC datetime.
+
+    Parameters
+    ----------
+    value : str, int, float or datetime
+        ISO-8601 with or without offset (``2026-11-29T08:00:00+08:00``), or epoch milliseconds
+        (``1764374400000``). A time without offset is local time in ``tz``.
+    tz : ZoneInfo
+        Zone of naive times; Asia/Shanghai unless configured.
+
+    Returns
+    -------
+    datetime
+        Timezone-aware, in UTC.
+
+    Raises
+    ------
+    ValueError
+        If the value is neither form, or lies before 2000 or after 2100.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        parsed = datetime.fromtimestamp(float(value) / 1000.0, UTC)
+    else:
+        text = str(value).strip()
+        if _EPOCH_MS.match(text):
+            parsed = datetime.fromtimestamp(int(text) / 1000.0, UTC)
+        else:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"{text!r} is neither ISO-8601 nor epoch milliseconds"
+                ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    parsed = parsed.astimezone(UTC)
+    if not 2000 <= parsed.year <= 2100:
+        raise ValueError(f"{value!r} is outside 2000-2100; epoch seconds instead of ms?")
+    return parsed
+
+
+def _text(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+Text = Annotated[str | None, BeforeValidator(_text), Field(default=None, max_length=MAX_TEXT)]
+Ident = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=128)]
+CategoryField = Annotated[Category, BeforeValidator(parse_category)]
+PriorityField = Annotated[Priority, BeforeValidator(parse_priority)]
+
+
+class BaseEvent(BaseModel):
+    """Fields every entry carries (DESIGN §4)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    event_id: Ident = Field(description="Producer-unique id; a repeat is ignored (idempotent).")
+    type: str = Field(description="Event type, e.g. incident.reported.")
+    occurred_at: datetime = Field(
+        description="When it happened: ISO-8601 with offset or epoch ms; naive = Asia/Shanghai."
+    )
+    source: Ident = Field(description="Producing system, e.g. linkage-platform or replay:sf_fire.")
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _parse_occurred_at(cls, value: object, info: ValidationInfo) -> datetime:
+        tz = (info.context or {}).get("tz", DEFAULT_TZ)
+        return parse_time(value, tz)
+
+    @property
+    def is_replay(self) -> bool:
+        """True when the producer is a replay of a recorded feed (source ``replay:...``)."""
+        return self.source.startswith("replay:")
+
+
+class IncidentEvent(BaseEvent):
+    """Fields of every ``incident.*`` event."""
+
+    incident_id: Ident = Field(description="Upstream incident id; all events of one incident share it.")
+    note: Text = Field(default=None, description="Free text of this step (shown as text).")
+
+    stage: Stage = Field(default=Stage.REPORTED, exclude=True)
+
+
+class Positioned(BaseModel):
+    """Optional position, converted to WGS-84 on the way in."""
+
+    lon: float | None = Field(default=None, description="Longitude, degrees, in `crs`.")
+    lat: float | None = Field(default=None, description="Latitude, degrees, in `crs`.")
+    crs: CRS | None = Field(
+        default=None, description="Datum of lon/lat: wgs84, gcj02 or bd09; required with them."
+    )
+    village: Text = Field(default=None, description="Village/community code or name; else spatial join.")
+    grid: Text = Field(default=None, description="Grid (网格) code.")
+    address: Text = Field(default=None, description="Street address as text.")
+
+    @model_validator(mode="after")
+    def _to_wgs84(self, info: ValidationInfo):
+        if self.lon is None and self.lat is None:
+            return self
+        if self.lon is None or self.lat is None:
+            raise ValueError("lon and lat must be given together")
+        for name, val in (("lon", self.lon), ("lat", self.lat)):
+            if not math.isfinite(val):
+                raise ValueError(f"{name} is not a finite number")
+        if not -90 <= self.lat <= 90:
+            hint = "; lon and lat swapped?" if -90 <= self.lon <= 90 else ""
+            raise ValueError(f"lat {self.lat} is outside [-90, 90]{hint}")
+        if not -180 <= self.lon <= 180:
+            raise ValueError(f"lon {self.lon} is outside [-180, 180]")
+        if self.crs is None:
+            raise ValueError("crs is required with lon/lat (wgs84, gcj02 or bd09)")
+        lon, lat = to_wgs84(self.lon, self.lat, self.crs)
+        area = (info.context or {}).get("area")
+        if area is not None and not (area[0] <= lon <= area[2] and area[1] <= lat <= area[3]):
+            raise ValueError(
+                f"position lon {lon:.5f}, lat {lat:.5f} (WGS-84) is outside the service area "
+                f"{tuple(round(a, 3) for a in area)}; wrong crs or swapped lon/lat?"
+            )
+        object.__setattr__(self, "lon", lon)
+        object.__setattr__(self, "lat", lat)
+        object.__setattr__(self, "crs", CRS.WGS84)
+        return self
+
+
+class IncidentReported(Positioned, IncidentEvent):
+    """``incident.reported``: an incident enters the loop (信息收集)."""
+
+    type: Literal["incident.reported"]
+    category: CategoryField = Field(description="Category code or Chinese label, e.g. fire / 火情.")
+    priority: PriorityField = Field(default=Priority.NORMAL, description="critical/urgent/normal/low, 特急/紧急/一般/较低 or 1-4.")
+    title: Text = Field(default=None, description="Short title, e.g. the upstream call type.")
+    stage: Stage = Field(default=Stage.REPORTED, exclude=True)
+
+
+class IncidentAssessed(Positioned, IncidentEvent):
+    """``incident.assessed``: triage done (分析研判); may correct category and priority."""
+
+    type: Literal["incident.assessed"]
+    category: CategoryField | None = Field(default=None, description="Corrected category.")
+    priority: PriorityField | None = Field(default=None, description="Corrected priority.")
+    stage: Stage = Field(default=Stage.ASSESSED, exclude=True)
+
+
+class IncidentDispatched(IncidentEvent):
+    """``incident.dispatched``: a team or unit is sent (分类处置)."""
+
+    type: Literal["incident.dispatched"]
+    team: Text = Field(default=None, description="Responsible team, e.g. 综治队一中队.")
+    unit: Text = Field(default=None, description="Unit sent, e.g. E32.")
+    stage: Stage = Field(default=Stage.DISPATCHED, exclude=True)
+
+
+class IncidentArrived(IncidentEvent):
+    """``incident.arrived``: first unit on scene."""
+
+    type: Literal["incident.arrived"]
+    unit: Text = Field(default=None, description="Unit on scene.")
+    stage: Stage = Field(default=Stage.ARRIVED, exclude=True)
+
+
+class IncidentResolved(IncidentEvent):
+    """``incident.resolved``: disposal done on scene."""
+
+    type: Literal["incident.resolved"]
+    disposition: Text = Field(default=None, description="Outcome, e.g. Code 2 Transport.")
+    stage: Stage = Field(default=Stage.RESOLVED, exclude=True)
+
+
+class IncidentClosed(IncidentEvent):
+    """``incident.closed``: feedback confirmed, the loop is closed (跟踪反馈)."""
+
+    type: Literal["incident.closed"]
+    disposition: Text = Field(default=None, description="Final disposition.")
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="Reporter's rating 1-5.")
+    stage: Stage = Field(default=Stage.CLOSED, exclude=True)
+
+
+class IncidentCancelled(IncidentEvent):
+    """``incident.cancelled``: withdrawn (duplicate, false alarm)."""
+
+    type: Literal["incident.cancelled"]
+    reason: Text = Field(default=None, description="Why it was cancelled.")
+    stage: Stage = Field(default=Stage.CANCELLED, exclude=True)
+
+
+class MetricObserved(BaseEvent):
+    """``metric.observed``: one KPI value from another module (数字+经济, 数字+服务 ...)."""
+
+    type: Literal["metric.observed"]
+    module: Ident = Field(description="Module, e.g. economy, service.")
+    key: Ident = Field(description="KPI key within the module, e.g. enterprises_served.")
+    value: float = Field(description="The value, in `unit`.")
+    unit: Text = Field(default=None, description="Unit of value, e.g. kg, %, 人.")
+    village: Text = Field(default=None, description="Village code or name, when per village.")
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("is not a finite number")
+        return value
+
+
+INCIDENT_TYPES: dict[str, type[IncidentEvent]] = {
+    "incident.reported": IncidentReported,
+    "incident.assessed": IncidentAssessed,
+    "incident.dispatched": IncidentDispatched,
+    "incident.arrived": IncidentArrived,
+    "incident.resolved": IncidentResolved,
+    "incident.closed": IncidentClosed,
+    "incident.cancelled": IncidentCancelled,
+}
+EVENT_TYPES: dict[str, type[BaseEvent]] = {**INCIDENT_TYPES, "metric.observed": MetricObserved}
+
+AnyEvent = Annotated[
+    IncidentReported | IncidentAssessed | IncidentDispatched | IncidentArrived
+    | IncidentResolved | IncidentClosed | IncidentCancelled | MetricObserved,
+    Field(discriminator="type"),
+]
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
+
+
+def parse_event(
+    fields: dict[str, Any],
+    tz: ZoneInfo = DEFAULT_TZ,
+    area: tuple[float, float, float, float] | None = None,
+) -> BaseEvent:
+    """Validate one stream entry and return its event.
+
+    Parameters
+    ----------
+    fields : dict of str to str
+        The entry's field map, already decoded to text.
+    tz : ZoneInfo
+        Zone of naive ``occurred_at`` values.
+    area : tuple of float, optional
+        Service area ``(min_lon, min_lat, max_lon, max_lat)``, degrees WGS-84; a position
+        outside it is refused (it is almost always a wrong ``crs`` or swapped lon/lat).
+
+    Returns
+    -------
+    BaseEvent
+        One of the models of :data:`EVENT_TYPES`, frozen; coordinates in WGS-84, times in UTC.
+
+    Raises
+    ------
+    InvalidEvent
+        With a reason naming each offending field, e.g. ``lat: lat 120.3 is outside [-90, 90];
+        lon and lat swapped?``.
+    """
+    kind = fields.get("type")
+    model = EVENT_TYPES.get(str(kind).strip()) if kind is not None else None
+    if model is None:
+        known = ", ".join(EVENT_TYPES)
+        got = "missing" if kind is None else repr(kind)
+        raise InvalidEvent(f"type: {got}; expected one of {known}")
+    try:
+        return model.model_validate(fields, context={"tz": tz, "area": area})
+    except ValidationError as exc:
+        raise InvalidEvent(_reason(exc)) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) of every event type, as one discriminated union."""
+    return TypeAdapter(AnyEvent).json_schema(mode="validation")

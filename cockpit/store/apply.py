@@ -1,0 +1,212 @@
+"""Fold validated events into the store, one batch per transaction.
+
+The fold is order-independent, so out-of-order and repeated delivery give the same final state:
+
+* each stage's time is the earliest event of that stage (``min``);
+* the current stage is the stage of the event with the greatest ``(occurred_at, stage rank,
+  event_id)``;
+* every attribute (category, priority, position, team ...) takes the value of the latest event
+  by ``(occurred_at, event_id)`` that carries it;
+* an ``event_id`` already stored is skipped (idempotent ingest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from cockpit.events import BaseEvent, IncidentEvent, MetricObserved
+from cockpit.store.models import Incident, IncidentEventRow, MetricObservation
+from cockpit.vocab import STAGE_RANK, Stage
+
+#: Attributes an incident takes from its latest event that carries them.
+ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village", "grid",
+              "team", "unit", "disposition", "source")
+_CHUNK = 500
+
+#: Resolves (lons, lats, village hints) → village codes; injected so tests can pass their own.
+VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
+                            Sequence[str | None]], list[str | None]]
+
+
+@dataclass
+class ApplyResult:
+    """What one batch did: events stored, duplicates skipped, incident ids touched."""
+
+    stored: int = 0
+    duplicates: int = 0
+    incidents: set[str] = field(default_factory=set)
+    metrics: int = 0
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _existing_ids(session: Session, column, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in _chunks(list(ids)):
+        found.update(session.execute(select(column).where(column.in_(part))).scalars())
+    return found
+
+
+def _event_key(event: IncidentEvent) -> tuple:
+    return (event.occurred_at, STAGE_RANK[event.stage], event.event_id)
+
+
+def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> None:
+    """Merge one event into an incident's state dict (commutative, see module docstring)."""
+    stage_col = f"{event.stage.value}_at"
+    if state.get(stage_col) is None or event.occurred_at < state[stage_col]:
+        state[stage_col] = event.occurred_at
+    key = _event_key(event)
+    current = state.get("_stage_key")
+    if current is None or key > current:
+        state["_stage_key"] = key
+        state["stage"] = event.stage.value
+        state["stage_at"] = event.occurred_at
+    times = state.setdefault("field_times", {})
+    stamp = [event.occurred_at.isoformat(), event.event_id]
+    for name in ATTRIBUTES:
+        value = village if name == "village" else getattr(event, name, None)
+        if value is None:
+            continue
+        prior = times.get(name)
+        if prior is None or stamp > prior:
+            times[name] = stamp
+            column = "village_code" if name == "village" else name
+            state[column] = value.value if hasattr(value, "value") else value
+    state["event_count"] = state.get("event_count", 0) + 1
+
+
+def _state_of(row: Incident) -> dict[str, Any]:
+    state = {c.key: getattr(row, c.key) for c in Incident.__table__.columns}
+    state["field_times"] = dict(row.field_times or {})
+    state["_stage_key"] = (row.stage_at, STAGE_RANK[Stage(row.stage)], _stage_event(row))
+    return state
+
+
+def _stage_event(row: Incident) -> str:
+    stamp = (row.field_times or {}).get("_stage")
+    return stamp[1] if stamp else ""
+
+
+def apply_batch(
+    session: Session,
+    items: Sequence[tuple[BaseEvent, str]],
+    resolve_villages: VillageResolver,
+    now: datetime | None = None,
+) -> ApplyResult:
+    """Store a batch of validated events and update the incidents they touch.
+
+    Parameters
+    ----------
+    session : Session
+        Open session; the caller owns the transaction and commits it.
+    items : sequence of (event, stream_id)
+        Validated events with the Redis entry id they came from.
+    resolve_villages : callable
+        ``(lons, lats, hints) -> codes``; maps WGS-84 positions and village hints (code or
+        name) to village codes, e.g. :func:`cockpit.geo.resolve_or_join`.
+    now : datetime, optional
+        Receive time (aware); defaults to the current UTC time.
+
+    Returns
+    -------
+    ApplyResult
+        Counts, and the ids of the incidents whose state changed.
+
+    Raises
+    ------
+    sqlalchemy.exc.SQLAlchemyError
+        On database errors; nothing of the batch is kept once the caller rolls back.
+    """
+    now = now or datetime.now(UTC)
+    result = ApplyResult()
+    seen: set[str] = set()
+    fresh: list[tuple[BaseEvent, str]] = []
+    for event, stream_id in items:
+        if event.event_id in seen:
+            result.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        fresh.append((event, stream_id))
+    incident_items = [(e, s) for e, s in fresh if isinstance(e, IncidentEvent)]
+    metric_items = [(e, s) for e, s in fresh if isinstance(e, MetricObserved)]
+    result.duplicates += _store_metrics(session, metric_items, resolve_villages, now, result)
+    if incident_items:
+        known = _existing_ids(session, IncidentEventRow.event_id,
+                              [e.event_id for e, _ in incident_items])
+        result.duplicates += len(known)
+        incident_items = [(e, s) for e, s in incident_items if e.event_id not in known]
+    if not incident_items:
+        return result
+    session.execute(insert(IncidentEventRow), [
+        {"event_id": e.event_id, "incident_id": e.incident_id, "type": e.type,
+         "occurred_at": e.occurred_at, "received_at": now, "source": e.source,
+         "stream_id": s, "payload": e.model_dump(mode="json", exclude_none=True)}
+        for e, s in incident_items
+    ])
+    result.stored += len(incident_items)
+    villages = resolve_villages(
+        [getattr(e, "lon", None) for e, _ in incident_items],
+        [getattr(e, "lat", None) for e, _ in incident_items],
+        [getattr(e, "village", None) for e, _ in incident_items],
+    )
+    _fold_incidents(session, incident_items, villages, now, result)
+    return result
+
+
+def _fold_incidents(session, items, villages, now, result) -> None:
+    ids = sorted({e.incident_id for e, _ in items})
+    states: dict[str, dict[str, Any]] = {}
+    for part in _chunks(ids):
+        query = select(Incident).where(Incident.incident_id.in_(part)).with_for_update()
+        for row in session.execute(query).scalars():
+            states[row.incident_id] = _state_of(row)
+    existing = set(states)
+    for (event, _), village in zip(items, villages, strict=True):
+        state = states.setdefault(event.incident_id, {"incident_id": event.incident_id})
+        _fold(state, event, village)
+    inserts, updates = [], []
+    columns = [c.key for c in Incident.__table__.columns]
+    for incident_id, state in states.items():
+        key = state.pop("_stage_key")
+        state["field_times"]["_stage"] = [key[0].isoformat(), key[2]]
+        state["updated_at"] = now
+        row = {c: state.get(c) for c in columns}
+        row["source"] = row["source"] or "unknown"
+        (updates if incident_id in existing else inserts).append(row)
+    if inserts:
+        session.execute(insert(Incident), inserts)
+    if updates:
+        table = Incident.__table__
+        stmt = (update(table).where(table.c.incident_id == bindparam("b_incident_id"))
+                .values({c: bindparam(f"b_{c}") for c in columns if c != "incident_id"}))
+        session.connection().execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in updates])
+    result.incidents.update(ids)
+
+
+def _store_metrics(session, items, resolve_villages, now, result) -> int:
+    if not items:
+        return 0
+    known = _existing_ids(session, MetricObservation.event_id, [e.event_id for e, _ in items])
+    items = [(e, s) for e, s in items if e.event_id not in known]
+    if items:
+        villages = resolve_villages([None] * len(items), [None] * len(items),
+                                    [e.village for e, _ in items])
+        session.execute(insert(MetricObservation), [
+            {"event_id": e.event_id, "module": e.module, "key": e.key, "value": e.value,
+             "unit": e.unit, "village_code": v, "occurred_at": e.occurred_at,
+             "received_at": now, "source": e.source, "stream_id": s}
+            for (e, s), v in zip(items, villages, strict=True)
+        ])
+        result.metrics += len(items)
+        result.stored += len(items)
+    return len(known)

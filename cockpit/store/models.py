@@ -1,0 +1,120 @@
+"""Typed SQLAlchemy models: incidents (current state), incident events (history), metrics.
+
+Times are stored as UTC; :class:`UTCDateTime` returns aware UTC datetimes on every dialect.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A datetime stored as naive UTC and returned as aware UTC, on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Incident(Base):
+    """Current state of one incident, folded from its events by ``occurred_at``."""
+
+    __tablename__ = "incidents"
+
+    incident_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(16))
+    stage_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    title: Mapped[str | None] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    village_code: Mapped[str | None] = mapped_column(String(32))
+    grid: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(Text)
+    unit: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(128))
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    assessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: field -> [occurred_at ISO, event_id] of the event that set it (latest wins).
+    field_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_incidents_stage", "stage"),
+        Index("ix_incidents_reported_at", "reported_at"),
+        Index("ix_incidents_closed_at", "closed_at"),
+        Index("ix_incidents_village_code", "village_code"),
+        Index("ix_incidents_updated_at", "updated_at"),
+    )
+
+
+class IncidentEventRow(Base):
+    """One accepted incident event: the history (timeline) of an incident."""
+
+    __tablename__ = "incident_events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(128))
+    stream_id: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_incident_events_incident", "incident_id", "occurred_at"),)
+
+
+class MetricObservation(Base):
+    """One ``metric.observed`` value."""
+
+    __tablename__ = "metric_observations"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    module: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(32))
+    village_code: Mapped[str | None] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(128))
+    stream_id: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_metric_observations_key", "module", "key", "occurred_at"),)

