@@ -116,8 +116,8 @@ def claim_stale(r: redis.Redis, streams: Sequence[str], group: str, consumer: st
     for stream in streams:
         cursor = "0-0"
         while True:
-            reply = r.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count=count,
-                                 justid=True)
+            # justid would be lighter, but redis-py then drops the cursor from the reply
+            reply = r.xautoclaim(stream, group, consumer, min_idle_ms, cursor, count=count)
             cursor, ids = reply[0], reply[1]
             claimed += len(ids)
             if cursor == "0-0" or not ids:

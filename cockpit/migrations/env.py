@@ -1,6 +1,7 @@
 """Alembic environment: migrates the database given by the caller (see cockpit.store.migrate)."""
 
 from alembic import context
+
 from cockpit.store.db import make_engine
 from cockpit.store.models import Base
 

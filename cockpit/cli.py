@@ -1,0 +1,150 @@
+"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, geodata."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cockpit.settings import Settings
+
+app = typer.Typer(help="Qiaosi Cloud Cockpit (乔网智治·云上中心驾驶舱).", no_args_is_help=True,
+                  add_completion=False)
+db_app = typer.Typer(help="The SQL store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def stop_on_signals() -> threading.Event:
+    """Return an event set by SIGTERM or SIGINT, for loops that stop cleanly."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@app.command()
+def schema(
+    event_type: Annotated[str | None, typer.Argument(help="One type, e.g. incident.reported")] = None,
+) -> None:
+    """Print the JSON Schema of the event contract (every type, or one)."""
+    from cockpit.events import EVENT_TYPES, json_schema
+
+    if event_type is None:
+        doc = json_schema()
+    elif event_type in EVENT_TYPES:
+        doc = EVENT_TYPES[event_type].model_json_schema()
+    else:
+        raise typer.BadParameter(f"unknown type {event_type!r}; one of {', '.join(EVENT_TYPES)}")
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the database schema (Alembic) to REVISION."""
+    from cockpit.store.db import engine_for
+    from cockpit.store.migrate import upgrade
+
+    _logging()
+    settings = Settings()
+    engine = engine_for(settings)
+    upgrade(engine, revision)
+    typer.echo(f"database at {engine.url.render_as_string(hide_password=True)} is at {revision}")
+    engine.dispose()
+
+
+@app.command()
+def ingest(
+    consumer: Annotated[str | None, typer.Option(help="Consumer name (stable per process).")] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Entries per batch.")] = 500,
+    block_ms: Annotated[int, typer.Option(min=10, max=20_000)] = 1000,
+    idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle s.")] = None,
+    verbose: bool = False,
+) -> None:
+    """Consume the incident and metric streams into the store until SIGTERM / Ctrl-C."""
+    from cockpit.ingest import Ingestor
+    from cockpit.services import Services
+
+    _logging(verbose)
+    services = Services.from_settings(Settings())
+    stop = stop_on_signals()
+    try:
+        worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
+                          batch_size=batch, block_ms=block_ms)
+        logging.getLogger("cockpit.ingest").info(
+            "ingest consumer %s reading %s", worker.consumer, ", ".join(worker.streams))
+        worker.run(stop, idle_exit=idle_exit)
+    finally:
+        services.close()
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default COCKPIT_PORT, 8050).")] = None,
+    threads: Annotated[int, typer.Option(min=1, max=64)] = 8,
+) -> None:
+    """Serve the web app (wall page and /api/v1) with waitress, replacing this process."""
+    import os
+
+    settings = Settings()
+    argv = serve_argv(settings, port, threads)
+    os.execv(argv[0], argv)
+
+
+def serve_argv(settings: Settings, port: int | None = None, threads: int = 8) -> list[str]:
+    """The command line that serves ``app:make_server`` with waitress (no import of the app).
+
+    The web layers import this package, never the reverse, so the server is started as a
+    program: ``python -m waitress --call app:make_server``.
+    """
+    return [sys.executable, "-m", "waitress", f"--listen={settings.host}:{port or settings.port}",
+            f"--threads={threads}", "--ident=qiaosi-cockpit", "--call", "app:make_server"]
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port of the web app (default 8050).")] = None,
+    speed: Annotated[float, typer.Option(min=0.1, help="Replay speed-up.")] = 60.0,
+    feed: Annotated[Path | None, typer.Option(help="Recorded calls-for-service CSV.")] = None,
+    mapping: Annotated[str, typer.Option(help="Mapping file or name.")] = "sf_fire_calls",
+) -> None:
+    """Start embedded Redis (unless REDIS_URL), ingest, a replay of real calls and the web app."""
+    from cockpit.demo import run_demo
+
+    _logging()
+    settings = Settings()
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    raise typer.Exit(run_demo(settings, speed=speed, feed=feed, mapping=mapping))
+
+
+@app.command("geodata-build")
+def geodata_build(
+    data: Annotated[Path | None, typer.Option(help="The shared data folder.")] = None,
+) -> None:
+    """Rebuild geodata/ (district outline, schematic villages) from the shared data."""
+    from cockpit import geodata_build as builder
+
+    builder.main([] if data is None else ["--data", str(data)])
+
+
+def _register_optional() -> None:
+    from cockpit import replay
+
+    replay.register(app)
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,312 @@
+"""The ingest consumer: Redis Streams → validation → one SQL transaction per batch → XACK.
+
+At-least-once from Redis, idempotent on ``event_id``, so the store holds every event exactly
+once (DESIGN §3). The loop reads with a bounded block, so a stop request (SIGTERM) ends it
+within about a second; an entry is acknowledged only after its effects are committed; invalid
+or unappliable entries go to ``{prefix}deadletter`` with their reason and original fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import redis
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cockpit import geo
+from cockpit.events import BaseEvent, InvalidEvent, parse_event
+from cockpit.settings import Settings
+from cockpit.store.apply import ApplyResult, apply_batch
+from cockpit.streams import (
+    Message,
+    claim_stale,
+    dead_letter,
+    decode,
+    ensure_groups,
+    incident_streams,
+    signal_change,
+)
+
+log = logging.getLogger(__name__)
+
+#: Degrees added around the district's bounds to form the service area.
+SERVICE_MARGIN_DEG = 0.05
+
+
+def default_consumer_name() -> str:
+    """``<host>-ingest``: stable across restarts, so a restarted consumer re-reads its pending."""
+    return f"{socket.gethostname()}-ingest"
+
+
+def service_area() -> tuple[float, float, float, float]:
+    """Bounds ``(min_lon, min_lat, max_lon, max_lat)`` accepted for positions, WGS-84 degrees.
+
+    The real Linping district outline plus :data:`SERVICE_MARGIN_DEG` on each side.
+    """
+    minx, miny, maxx, maxy = (float(v) for v in geo.load_district().total_bounds)
+    m = SERVICE_MARGIN_DEG
+    return (minx - m, miny - m, maxx + m, maxy + m)
+
+
+def resolve_villages(lons: Sequence[float | None], lats: Sequence[float | None],
+                     hints: Sequence[str | None]) -> list[str | None]:
+    """Village codes for events: the producer's village (code or name) or a spatial join.
+
+    A hint that names no known village falls back to the join on the WGS-84 position.
+    """
+    out: list[str | None] = [geo.resolve_village(h) if h else None for h in hints]
+    todo = [i for i, code in enumerate(out) if code is None and lons[i] is not None]
+    if todo:
+        joined = geo.assign_villages([lons[i] for i in todo], [lats[i] for i in todo])
+        for i, code in zip(todo, joined, strict=True):
+            out[i] = code
+    return out
+
+
+@dataclass
+class IngestStats:
+    """Counters of one consumer since it started."""
+
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    batches: int = 0
+    errors: int = 0
+    last_batch_ms: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class Ingestor:
+    """One consumer of the ``cockpit-ingest`` group over the incident and metric streams.
+
+    Parameters
+    ----------
+    settings : Settings
+    r : redis.Redis
+        Text-mode client (``decode_responses=True``).
+    sessions : sessionmaker
+        Session factory of the store; each batch runs in one transaction.
+    consumer : str, optional
+        Consumer name; stable across restarts (default :func:`default_consumer_name`).
+    batch_size : int
+        Entries per XREADGROUP call and per transaction.
+    block_ms : int
+        Longest wait of one read, ms; bounds how long a stop request takes.
+    claim_idle_ms : int
+        Entries pending this long for another consumer are claimed (XAUTOCLAIM).
+    max_deliveries : int
+        An entry delivered this often without success is dead-lettered.
+    """
+
+    def __init__(self, settings: Settings, r: redis.Redis, sessions: sessionmaker[Session],
+                 consumer: str | None = None, batch_size: int = 500, block_ms: int = 1000,
+                 claim_idle_ms: int = 60_000, max_deliveries: int = 5,
+                 resolver: Callable = resolve_villages,
+                 area: tuple[float, float, float, float] | None = None):
+        self.settings = settings
+        self.r = r
+        self.sessions = sessions
+        self.consumer = consumer or default_consumer_name()
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.resolver = resolver
+        self.area = area if area is not None else service_area()
+        self.streams = incident_streams(settings)
+        self.stats = IngestStats()
+        self._backlog = True  # re-read own pending entries (id 0) before new ones
+        self._last_claim = 0.0
+
+    # -- reading ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the groups and claim entries left pending by dead consumers."""
+        ensure_groups(self.r, self.streams, self.settings.consumer_group)
+        self._claim()
+
+    def _claim(self) -> None:
+        claim_stale(self.r, self.streams, self.settings.consumer_group, self.consumer,
+                    self.claim_idle_ms)
+        self._last_claim = time.monotonic()
+        self._backlog = True
+
+    def read(self) -> list[Message]:
+        """Read one batch: own pending entries first, then new ones (blocking ≤ block_ms)."""
+        group = self.settings.consumer_group
+        if self._backlog:
+            reply = self.r.xreadgroup(group, self.consumer, {s: "0" for s in self.streams},
+                                      count=self.batch_size)
+            messages = decode(reply)
+            if messages:
+                return messages
+            self._backlog = False
+        reply = self.r.xreadgroup(group, self.consumer, {s: ">" for s in self.streams},
+                                  count=self.batch_size, block=self.block_ms)
+        return decode(reply)
+
+    # -- processing ------------------------------------------------------------------------
+    def process(self, messages: Sequence[Message]) -> ApplyResult:
+        """Validate, apply in one transaction, commit, then dead-letter and XACK the batch.
+
+        Raises
+        ------
+        sqlalchemy.exc.OperationalError, redis.ConnectionError
+            When the database or Redis is unreachable; nothing is acknowledged, the entries
+            stay pending and are read again.
+        """
+        started = time.perf_counter()
+        valid: list[tuple[BaseEvent, Message]] = []
+        dead: list[tuple[Message, str]] = []
+        tz = self.settings.tz
+        for message in messages:
+            try:
+                valid.append((parse_event(message.fields, tz, self.area), message))
+            except InvalidEvent as exc:
+                dead.append((message, exc.reason))
+        if self._backlog:
+            valid, worn = self._split_worn(valid)
+            dead.extend(worn)
+        result = self._apply(valid, dead)
+        pipe = self.r.pipeline(transaction=False)
+        for message, reason in dead:
+            dead_letter(self.r, self.settings, message, reason, self.consumer, pipe=pipe)
+        by_stream: dict[str, list[str]] = {}
+        for message in messages:
+            by_stream.setdefault(message.stream, []).append(message.id)
+        for stream, ids in by_stream.items():
+            pipe.xack(stream, self.settings.consumer_group, *ids)
+        stats_key = self.settings.key("ingest:stats")
+        pipe.hincrby(stats_key, "stored", result.stored)
+        pipe.hincrby(stats_key, "duplicates", result.duplicates)
+        pipe.hincrby(stats_key, "deadlettered", len(dead))
+        pipe.execute()
+        if result.stored:
+            signal_change(self.r, self.settings, sorted(result.incidents))
+        self._count(messages, result, dead, started)
+        return result
+
+    def _split_worn(self, valid):
+        """Separate entries delivered ``max_deliveries`` times already (poison entries)."""
+        if not valid:
+            return valid, []
+        counts: dict[str, int] = {}
+        for stream in {m.stream for _, m in valid}:
+            ids = [m.id for _, m in valid if m.stream == stream]
+            for entry in self.r.xpending_range(stream, self.settings.consumer_group,
+                                               min=min(ids), max=max(ids), count=len(ids) * 4,
+                                               consumername=self.consumer):
+                counts[f"{stream}/{entry['message_id']}"] = entry["times_delivered"]
+        keep, worn = [], []
+        for event, message in valid:
+            n = counts.get(f"{message.stream}/{message.id}", 0)
+            if n > self.max_deliveries:
+                worn.append((message, f"delivered {n} times without being applied"))
+            else:
+                keep.append((event, message))
+        return keep, worn
+
+    def _apply(self, valid, dead) -> ApplyResult:
+        items = [(event, message.id) for event, message in valid]
+        for attempt in range(3):
+            try:
+                with self.sessions.begin() as session:
+                    return apply_batch(session, items, self.resolver)
+            except IntegrityError:
+                # another consumer stored an event or incident of this batch meanwhile: retry,
+                # the duplicate check then sees it
+                if attempt == 2:
+                    break
+            except OperationalError:
+                raise
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise
+                break
+            except (SQLAlchemyError, ValueError, TypeError):
+                break
+        return self._apply_one_by_one(valid, dead)
+
+    def _apply_one_by_one(self, valid, dead) -> ApplyResult:
+        """Isolate the entries that cannot be applied; the rest of the batch still commits."""
+        total = ApplyResult()
+        for event, message in valid:
+            try:
+                with self.sessions.begin() as session:
+                    one = apply_batch(session, [(event, message.id)], self.resolver)
+            except OperationalError:
+                raise
+            except (SQLAlchemyError, ValueError, TypeError) as exc:
+                dead.append((message, f"apply failed: {type(exc).__name__}: {exc}"[:500]))
+                continue
+            total.stored += one.stored
+            total.duplicates += one.duplicates
+            total.metrics += one.metrics
+            total.incidents |= one.incidents
+        return total
+
+    def _count(self, messages, result, dead, started) -> None:
+        s = self.stats
+        s.read += len(messages)
+        s.stored += result.stored
+        s.duplicates += result.duplicates
+        s.dead += len(dead)
+        s.batches += 1
+        s.last_batch_ms = (time.perf_counter() - started) * 1000
+        for _, reason in dead:
+            head = reason.split(":", 1)[0]
+            s.reasons[head] = s.reasons.get(head, 0) + 1
+        if dead:
+            log.warning("dead-lettered %d of %d entries (first reason: %s)", len(dead),
+                        len(messages), dead[0][1][:200])
+
+    # -- the loop --------------------------------------------------------------------------
+    def step(self) -> int:
+        """Read and process one batch; returns the number of entries handled (0 on timeout)."""
+        if time.monotonic() - self._last_claim > self.claim_idle_ms / 1000:
+            self._claim()
+        messages = self.read()
+        if messages:
+            self.process(messages)
+        return len(messages)
+
+    def run(self, stop: threading.Event, idle_exit: float | None = None) -> IngestStats:
+        """Run until ``stop`` is set (or after ``idle_exit`` seconds without entries).
+
+        Connection errors to Redis or the database are logged and retried with backoff; the
+        entries of a failed batch stay pending and are read again.
+        """
+        self.start()
+        backoff = 0.5
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            try:
+                handled = self.step()
+                backoff = 0.5
+            except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+                self.stats.errors += 1
+                self._backlog = True
+                log.warning("ingest paused: %s: %s; retrying in %.1fs", type(exc).__name__,
+                            str(exc).splitlines()[0][:200], backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if handled:
+                idle_since = time.monotonic()
+            elif idle_exit is not None and time.monotonic() - idle_since > idle_exit:
+                break
+        log.info("ingest stopped: %d stored, %d duplicates, %d dead-lettered", self.stats.stored,
+                 self.stats.duplicates, self.stats.dead)
+        return self.stats
+
+
+def consumer_pid_name(base: str | None = None) -> str:
+    """A consumer name unique to this process (for several ingest processes on one host)."""
+    return f"{base or default_consumer_name()}-{os.getpid()}"

@@ -1,0 +1,126 @@
+"""Shared fixtures: a real Redis, real SQLite and PostgreSQL databases, and Services over them.
+
+Redis and PostgreSQL tests skip when the server is unreachable on a developer's machine, but
+fail on CI (``CI`` set), where ``.ci/run`` starts both.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from cockpit.services import Services
+from cockpit.settings import Settings
+from cockpit.store.db import make_engine, session_factory
+from cockpit.store.migrate import upgrade
+from cockpit.streams import client_for_url
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ON_CI = bool(os.environ.get("CI"))
+
+
+def unavailable(what: str) -> None:
+    """Skip on a developer machine, fail on CI: CI must run every tier."""
+    if ON_CI:
+        pytest.fail(f"{what} is required on CI")
+    pytest.skip(f"{what} is not reachable")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        unavailable(f"Redis at {REDIS_URL}")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__})")
+    return POSTGRES_URL
+
+
+def _fresh_postgres(admin_url: str) -> Iterator[str]:
+    name = f"cockpit_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database of each kind, migrated by the test that needs it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cockpit.sqlite3'}"
+    else:
+        yield from _fresh_postgres(request.getfixturevalue("postgres_admin_url"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cockpit.sqlite3'}"
+
+
+def _drop_prefix(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def make_settings(tmp_path: Path, redis_url: str, database_url: str, **extra) -> Settings:
+    """Settings with a unique stream prefix, so tests share the server without colliding."""
+    return Settings(REDIS_URL=redis_url, DATABASE_URL=database_url, data_dir=tmp_path / "var",
+                    stream_prefix=f"test:{uuid.uuid4().hex[:10]}:", **extra)
+
+
+def build_services(settings: Settings) -> Services:
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    return Services(settings, client_for_url(settings.redis_url), engine, session_factory(engine))
+
+
+@pytest.fixture
+def services(tmp_path, redis_server_url, database_url) -> Iterator[Services]:
+    """Services on the real Redis (unique prefix) and a migrated database of each kind."""
+    settings = make_settings(tmp_path, redis_server_url, database_url)
+    svc = build_services(settings)
+    try:
+        yield svc
+    finally:
+        _drop_prefix(svc.redis, settings.stream_prefix)
+        svc.close()
+
+
+@pytest.fixture
+def sqlite_services(tmp_path, redis_server_url, sqlite_url) -> Iterator[Services]:
+    """Services on the real Redis and a migrated SQLite database only."""
+    settings = make_settings(tmp_path, redis_server_url, sqlite_url)
+    svc = build_services(settings)
+    try:
+        yield svc
+    finally:
+        _drop_prefix(svc.redis, settings.stream_prefix)
+        svc.close()
