@@ -138,13 +138,15 @@ def geodata_build(
     builder.main([] if data is None else ["--data", str(data)])
 
 
-def _register_optional() -> None:
-    from cockpit import replay
-
+def _register_replay() -> None:
+    try:
+        from cockpit import replay
+    except ImportError:  # TEMPORARY while replay is written
+        return
     replay.register(app)
 
 
-_register_optional()
+_register_replay()
 
 if __name__ == "__main__":
     app()
