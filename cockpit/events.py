@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -131,7 +131,8 @@ class IncidentEvent(BaseEvent):
     incident_id: Ident = Field(description="Upstream incident id; all events of one incident share it.")
     note: Text = Field(default=None, description="Free text of this step (shown as text).")
 
-    stage: Stage = Field(default=Stage.REPORTED, exclude=True)
+    #: The loop stage this event type marks.
+    stage: ClassVar[Stage] = Stage.REPORTED
 
 
 class Positioned(BaseModel):
@@ -182,7 +183,7 @@ class IncidentReported(Positioned, IncidentEvent):
     category: CategoryField = Field(description="Category code or Chinese label, e.g. fire / 火情.")
     priority: PriorityField = Field(default=Priority.NORMAL, description="critical/urgent/normal/low, 特急/紧急/一般/较低 or 1-4.")
     title: Text = Field(default=None, description="Short title, e.g. the upstream call type.")
-    stage: Stage = Field(default=Stage.REPORTED, exclude=True)
+    stage: ClassVar[Stage] = Stage.REPORTED
 
 
 class IncidentAssessed(Positioned, IncidentEvent):
@@ -191,7 +192,7 @@ class IncidentAssessed(Positioned, IncidentEvent):
     type: Literal["incident.assessed"]
     category: CategoryField | None = Field(default=None, description="Corrected category.")
     priority: PriorityField | None = Field(default=None, description="Corrected priority.")
-    stage: Stage = Field(default=Stage.ASSESSED, exclude=True)
+    stage: ClassVar[Stage] = Stage.ASSESSED
 
 
 class IncidentDispatched(IncidentEvent):
@@ -200,7 +201,7 @@ class IncidentDispatched(IncidentEvent):
     type: Literal["incident.dispatched"]
     team: Text = Field(default=None, description="Responsible team, e.g. 综治队一中队.")
     unit: Text = Field(default=None, description="Unit sent, e.g. E32.")
-    stage: Stage = Field(default=Stage.DISPATCHED, exclude=True)
+    stage: ClassVar[Stage] = Stage.DISPATCHED
 
 
 class IncidentArrived(IncidentEvent):
@@ -208,7 +209,7 @@ class IncidentArrived(IncidentEvent):
 
     type: Literal["incident.arrived"]
     unit: Text = Field(default=None, description="Unit on scene.")
-    stage: Stage = Field(default=Stage.ARRIVED, exclude=True)
+    stage: ClassVar[Stage] = Stage.ARRIVED
 
 
 class IncidentResolved(IncidentEvent):
@@ -216,7 +217,7 @@ class IncidentResolved(IncidentEvent):
 
     type: Literal["incident.resolved"]
     disposition: Text = Field(default=None, description="Outcome, e.g. Code 2 Transport.")
-    stage: Stage = Field(default=Stage.RESOLVED, exclude=True)
+    stage: ClassVar[Stage] = Stage.RESOLVED
 
 
 class IncidentClosed(IncidentEvent):
@@ -225,7 +226,7 @@ class IncidentClosed(IncidentEvent):
     type: Literal["incident.closed"]
     disposition: Text = Field(default=None, description="Final disposition.")
     satisfaction: int | None = Field(default=None, ge=1, le=5, description="Reporter's rating 1-5.")
-    stage: Stage = Field(default=Stage.CLOSED, exclude=True)
+    stage: ClassVar[Stage] = Stage.CLOSED
 
 
 class IncidentCancelled(IncidentEvent):
@@ -233,7 +234,7 @@ class IncidentCancelled(IncidentEvent):
 
     type: Literal["incident.cancelled"]
     reason: Text = Field(default=None, description="Why it was cancelled.")
-    stage: Stage = Field(default=Stage.CANCELLED, exclude=True)
+    stage: ClassVar[Stage] = Stage.CANCELLED
 
 
 class MetricObserved(BaseEvent):

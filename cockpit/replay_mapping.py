@@ -106,6 +106,17 @@ def _lookup(table: dict[str, Any], value: str) -> Any:
     return None
 
 
+def _each(table: dict, parse) -> dict:
+    """Parse every value of a map, naming the key of a bad one."""
+    out = {}
+    for key, value in table.items():
+        try:
+            out[str(key)] = parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{str(key)!r}: {exc}") from None
+    return out
+
+
 class CategorySpec(_Strict):
     """Category from a column through ``map`` (keys may be globs); ``default`` otherwise."""
 
@@ -117,7 +128,7 @@ class CategorySpec(_Strict):
     @classmethod
     def _codes(cls, value: object) -> object:
         if isinstance(value, dict):
-            return {str(k): parse_category(v) for k, v in value.items()}
+            return _each(value, parse_category)
         return value
 
     @field_validator("default", mode="before")
@@ -142,7 +153,7 @@ class PrioritySpec(_Strict):
     @classmethod
     def _codes(cls, value: object) -> object:
         if isinstance(value, dict):
-            return {str(k): parse_priority(v) for k, v in value.items()}
+            return _each(value, parse_priority)
         return value
 
     @field_validator("default", mode="before")

@@ -171,7 +171,7 @@ def test_committed_but_unacknowledged_batch_is_not_applied_twice(services):
 
 
 def test_metric_observed_is_stored(services):
-    _xadd(services, [{"event_id": "m1", "type": "metric.observed", "occurred_at": "1764381600000",
+    _xadd(services, [{"event_id": "m1", "type": "metric.observed", "occurred_at": "1795917600000",
                       "source": "econ", "module": "economy", "key": "enterprises_served",
                       "value": "12", "unit": "家", "village": "朝阳村"}], stream="metrics")
     _drain(_ingestor(services))

@@ -1,0 +1,466 @@
+"""Tests of ``cockpit replay`` on the real recorded files and a real Redis (db 15)."""
+
+import csv
+import json
+import math
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+import typer
+from typer.testing import CliRunner
+
+from cockpit import replay as rp
+from cockpit.events import parse_event
+from cockpit.replay_mapping import (
+    MAPPINGS_DIR,
+    QIAOSI_CENTER,
+    MappingError,
+    load_mapping,
+    resolve_mapping_path,
+)
+from cockpit.settings import Settings
+from cockpit.vocab import Category, Priority, Stage
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SF = DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
+NYC = DATA / "incidents" / "nyc_311_2024-04-15_1000rows.csv"
+AREA = (120.1, 30.2, 120.5, 30.5)
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+pytestmark = pytest.mark.skipif(not SF.is_file() or not NYC.is_file(),
+                                reason=f"recorded files not found under {DATA}")
+
+
+@pytest.fixture(scope="module")
+def sf():
+    mapping = load_mapping("sf_fire_calls")
+    incidents, errors = rp.read_incidents(SF, mapping)
+    return mapping, incidents, errors
+
+
+@pytest.fixture(scope="module")
+def nyc():
+    mapping = load_mapping("nyc_311")
+    incidents, errors = rp.read_incidents(NYC, mapping)
+    return mapping, incidents, errors
+
+
+@pytest.fixture
+def r():
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis at {REDIS_URL} is required on CI: {exc}")
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(r):
+    value = f"test-replay-{uuid.uuid4().hex[:8]}:"
+    yield value
+    keys = list(r.scan_iter(match=f"{value}*"))
+    if keys:
+        r.delete(*keys)
+
+
+def settings_for(prefix: str) -> Settings:
+    return Settings(REDIS_URL=REDIS_URL, stream_prefix=prefix)
+
+
+def rows_of(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows(rows)
+
+
+# -- mapping files ------------------------------------------------------------------------------
+
+def test_shipped_mappings_load_by_name_and_path():
+    for name in ("sf_fire_calls", "nyc_311"):
+        by_name = load_mapping(name)
+        assert by_name == load_mapping(MAPPINGS_DIR / f"{name}.yaml")
+        assert by_name.source == f"replay:{by_name.name}"
+    assert load_mapping("sf_fire_calls").timezone == "America/Los_Angeles"
+    assert load_mapping("nyc_311").timezone == "America/New_York"
+
+
+def test_unknown_mapping_name_lists_the_shipped_ones():
+    with pytest.raises(MappingError, match="sf_fire_calls"):
+        resolve_mapping_path("no_such_city")
+
+
+def _write_mapping(tmp_path: Path, edit) -> Path:
+    import yaml
+
+    data = yaml.safe_load((MAPPINGS_DIR / "sf_fire_calls.yaml").read_text(encoding="utf-8"))
+    edit(data)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d.pop("id"), r"id: required key is missing"),
+    (lambda d: d["stages"].pop("reported"), r"stages\.reported: required key is missing"),
+    (lambda d: d.update(time_zone="UTC"), r"time_zone: unknown key"),
+    (lambda d: d.update(timezone="Mars/Olympus"), r"timezone: unknown IANA time zone"),
+    (lambda d: d["category"]["map"].update(Foo="arson"),
+     r"category\.map: 'Foo': unknown value 'arson'"),
+    (lambda d: d["position"].update(pattern=r"\((.*), (.*)\)"), r"position: .*named groups"),
+    (lambda d: d["transform"].update(source_center=[37.77, -122.44]), r"lon and lat swapped"),
+    (lambda d: d["stages"]["closed"].update(agg="last"), r"stages\.closed\.agg"),
+])
+def test_bad_mapping_names_the_key(tmp_path, edit, message):
+    path = _write_mapping(tmp_path, edit)
+    with pytest.raises(MappingError, match=message) as info:
+        load_mapping(path)
+    assert str(path) in str(info.value)
+
+
+def test_column_missing_from_file_is_a_mapping_error(tmp_path):
+    path = _write_mapping(tmp_path, lambda d: d.update(title="Call Typ"))
+    with pytest.raises(MappingError, match=r"\['Call Typ'\].*not in the file's header"):
+        rp.read_incidents(SF, load_mapping(path))
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def test_sf_rows_merge_into_incidents(sf):
+    mapping, incidents, errors = sf
+    assert errors == []
+    assert len(incidents) == 5292
+    assert sum(i.rows for i in incidents) == 10410
+    first = incidents[0].first_at
+    assert all(i.first_at >= first for i in incidents)
+    inc = next(i for i in incidents if i.source_id == "20041901")
+    la = ZoneInfo("America/Los_Angeles")
+    # Two units (E32, 85); the earliest dispatch / on-scene and the latest available win.
+    assert inc.rows == 2
+    assert inc.times[Stage.REPORTED] == datetime(2020, 4, 7, 23, 53, 8, tzinfo=la)
+    assert inc.times[Stage.ASSESSED] == datetime(2020, 4, 7, 23, 55, 30, tzinfo=la)
+    assert inc.times[Stage.DISPATCHED] == datetime(2020, 4, 7, 23, 55, 56, tzinfo=la)
+    assert inc.times[Stage.ARRIVED] == datetime(2020, 4, 8, 0, 0, 0, tzinfo=la)
+    assert inc.times[Stage.CLOSED] == datetime(2020, 4, 8, 1, 35, 0, tzinfo=la)
+    assert inc.times[Stage.RESOLVED] == inc.times[Stage.CLOSED]
+    assert inc.units == {Stage.DISPATCHED: "E32", Stage.ARRIVED: "E32"}
+    assert (inc.category, inc.priority) == (Category.MEDICAL, Priority.URGENT)
+    assert (inc.title, inc.disposition) == ("Medical Incident", "Code 2 Transport")
+    assert inc.address == "4000 Block of MISSION ST"
+    lon, lat = mapping.transform.apply(-122.42779351441527, 37.73217458500619)
+    assert (inc.lon, inc.lat) == pytest.approx((lon, lat))
+
+
+def test_sf_cancelled_calls_end_cancelled(sf):
+    _, incidents, _ = sf
+    cancelled = [i for i in incidents if i.cancelled]
+    assert len(cancelled) == 176
+    for inc in cancelled:
+        assert Stage.CANCELLED in inc.times
+        assert Stage.CLOSED not in inc.times and Stage.RESOLVED not in inc.times
+
+
+def test_nyc_multiline_fields_and_open_requests(nyc):
+    _, incidents, errors = nyc
+    assert errors == []
+    assert len(incidents) == 1000
+    closed = [i for i in incidents if Stage.CLOSED in i.times]
+    assert len(closed) == 292
+    assert sum(i.lon is not None for i in incidents) == 977  # 23 requests have no position
+    titles = Counter(i.title for i in incidents)
+    assert titles["Noise - Residential / Loud Music/Party"] == 78
+    assert titles["Graffiti"] == 17  # "Graffiti / Graffiti" collapses
+    assert titles["Encampment"] == 3  # descriptor "N/A" is a null value
+    cats = Counter(i.category for i in incidents)
+    assert cats[Category.URBAN_MANAGEMENT] > 500
+    assert cats[Category.POLICE] > 0
+
+
+def test_broken_rows_are_reported_with_their_numbers(tmp_path, sf):
+    mapping = sf[0]
+    rows = rows_of(SF)
+    header = rows[0]
+    rows[4][header.index("Dispatch DtTm")] = "04/07/2020 25:61:00 PM"  # row 5 of the file
+    rows[6][header.index("Location")] = "(37.7, nowhere)"  # row 7
+    rows[8][header.index("Location")] = "(137.7, -122.4)"  # row 9
+    rows[10][header.index("Incident Number")] = ""  # row 11
+    path = tmp_path / "broken.csv"
+    write_rows(path, rows)
+    incidents, errors = rp.read_incidents(path, mapping)
+    assert [e.row for e in errors] == [5, 7, 9, 11]
+    assert "Dispatch DtTm" in errors[0].reason and "not a time" in errors[0].reason
+    assert "Location" in errors[1].reason and "pattern" in errors[1].reason
+    assert "latitude is outside" in errors[2].reason
+    assert "Incident Number" in errors[3].reason and "empty" in errors[3].reason
+    assert sum(i.rows for i in incidents) == 10410 - 4
+
+
+def test_row_numbers_count_records_not_lines(tmp_path, nyc):
+    mapping = nyc[0]
+    rows = rows_of(NYC)
+    rows[4][rows[0].index("created_date")] = "yesterday"
+    path = tmp_path / "broken.csv"
+    write_rows(path, rows)
+    incidents, errors = rp.read_incidents(path, mapping)
+    assert len(errors) == 1 and errors[0].row == 5
+    assert errors[0].line > 5  # earlier records span several lines
+    assert "created_date" in errors[0].reason
+    assert len(incidents) == 999
+    assert str(errors[0]).startswith(f"row 5 (line {errors[0].line}): created_date")
+
+
+def test_error_summary_shows_twenty_then_a_count():
+    errors = [rp.RowError(n, "bad", n) for n in range(2, 32)]
+    lines = rp.error_summary(errors)
+    assert len(lines) == 21 and lines[0] == "row 2: bad"
+    assert lines[-1] == "... and 10 more rows skipped"
+
+
+# -- planning -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["sf", "nyc"])
+def test_every_planned_event_is_valid_and_lands_on_qiaosi(which, request):
+    mapping, incidents, _ = request.getfixturevalue(which)
+    plan = rp.plan_events(incidents, mapping, NOW, 60)
+    ids = set()
+    placed = 0
+    for event in plan:
+        parsed = parse_event(event.fields, area=AREA)
+        assert parsed.source == mapping.source and parsed.is_replay
+        assert all(isinstance(v, str) for v in event.fields.values())
+        ids.add(parsed.event_id)
+        placed += getattr(parsed, "lon", None) is not None
+    assert len(ids) == len(plan)
+    assert placed == sum(i.lon is not None for i in incidents)
+    reported = [e for e in plan if e.fields["type"] == "incident.reported"]
+    assert len(reported) == len(incidents)
+    assert plan[0].offset == 0.0
+    assert [e.offset for e in plan] == sorted(e.offset for e in plan)
+
+
+def test_event_counts(sf, nyc):
+    sf_types = Counter(e.fields["type"] for e in rp.plan_events(sf[1], sf[0], NOW, 60))
+    assert sf_types == {"incident.reported": 5292, "incident.assessed": 5292,
+                        "incident.dispatched": 5292, "incident.arrived": 5118,
+                        "incident.resolved": 5114, "incident.closed": 5114,
+                        "incident.cancelled": 176}
+    nyc_types = Counter(e.fields["type"] for e in rp.plan_events(nyc[1], nyc[0], NOW, 60))
+    assert nyc_types == {"incident.reported": 1000, "incident.resolved": 292,
+                         "incident.closed": 292}
+
+
+def test_relative_times_are_preserved_and_sped_up(sf):
+    mapping, incidents, _ = sf
+    real = rp.plan_events(incidents[:300], mapping, NOW, 1, run_id="a")
+    fast = rp.plan_events(incidents[:300], mapping, NOW, 60, run_id="a")
+    assert [e.fields for e in real][0]["event_id"] == fast[0].fields["event_id"]
+    for slow, quick in zip(real, fast, strict=True):
+        assert slow.fields["event_id"] == quick.fields["event_id"]
+        assert quick.offset == pytest.approx(slow.offset / 60)
+        at = datetime.fromisoformat(quick.fields["occurred_at"])
+        assert at.utcoffset() == timedelta(hours=8)
+        assert (at - NOW).total_seconds() == pytest.approx(quick.offset, abs=0.001)
+    first = incidents[0]
+    gap = (first.times[Stage.DISPATCHED] - first.times[Stage.REPORTED]).total_seconds()
+    by_id = {e.fields["event_id"]: e.offset for e in fast}
+    prefix = f"sf_fire-a-{first.source_id}"
+    assert by_id[f"{prefix}-dispatched"] - by_id[f"{prefix}-reported"] == pytest.approx(gap / 60)
+
+
+def test_stage_fields(sf):
+    mapping, incidents, _ = sf
+    inc = next(i for i in incidents if i.source_id == "20041901")
+    plan = {e.fields["type"]: e.fields for e in rp.plan_events([inc], mapping, NOW, 1,
+                                                                 run_id="x")}
+    assert plan["incident.reported"]["incident_id"] == "sf_fire-x-20041901"
+    assert plan["incident.reported"]["event_id"] == "sf_fire-x-20041901-reported"
+    assert plan["incident.reported"]["crs"] == "wgs84"
+    assert plan["incident.dispatched"]["unit"] == "E32"
+    assert plan["incident.closed"]["disposition"] == "Code 2 Transport"
+    assert "lon" not in plan["incident.closed"] and "unit" not in plan["incident.closed"]
+
+
+def test_runs_do_not_collide(sf):
+    mapping, incidents, _ = sf
+    one = rp.plan_events(incidents[:50], mapping, NOW, 60)
+    two = rp.plan_events(incidents[:50], mapping, NOW + timedelta(milliseconds=1), 60)
+    assert not {e.fields["incident_id"] for e in one} & {e.fields["incident_id"] for e in two}
+    assert not {e.fields["event_id"] for e in one} & {e.fields["event_id"] for e in two}
+    with pytest.raises(ValueError, match="run id"):
+        rp.plan_events(incidents[:1], mapping, NOW, 60, run_id="has space")
+    with pytest.raises(ValueError, match="speed"):
+        rp.plan_events(incidents[:1], mapping, NOW, 0)
+
+
+def test_start_offset_skips_the_quiet_start(sf):
+    mapping, incidents, _ = sf
+    plan = rp.plan_events(incidents, mapping, NOW, 60, start=6 * 3600)
+    t_first = incidents[0].first_at + timedelta(hours=6)
+    kept = sum(1 for i in incidents if i.first_at >= t_first)
+    assert sum(e.fields["type"] == "incident.reported" for e in plan) == kept < len(incidents)
+    assert plan[0].offset >= 0
+
+
+def test_transform_keeps_distances_proportional(sf, nyc):
+    for mapping in (sf[0], nyc[0]):
+        t = mapping.transform
+        assert t.target_center == QIAOSI_CENTER
+        assert t.apply(*t.source_center) == pytest.approx(QIAOSI_CENTER)
+        # 0.01° east and north of the source centre, in metres, before and after
+        sc_lon, sc_lat = t.source_center
+        east = t.apply(sc_lon + 0.01, sc_lat)
+        north = t.apply(sc_lon, sc_lat + 0.01)
+        m_east_src = 0.01 * 111_320 * math.cos(math.radians(sc_lat))
+        m_east_dst = (east[0] - QIAOSI_CENTER[0]) * 111_320 * math.cos(
+            math.radians(QIAOSI_CENTER[1]))
+        m_north_dst = (north[1] - QIAOSI_CENTER[1]) * 111_320
+        assert m_east_dst / m_east_src == pytest.approx(t.scale)
+        assert m_north_dst / (0.01 * 111_320) == pytest.approx(t.scale)
+    # both cities fit a ~10 km square around Qiaosi
+    for _, incidents, _ in (sf, nyc):
+        lons = [i.lon for i in incidents if i.lon is not None]
+        lats = [i.lat for i in incidents if i.lat is not None]
+        assert (max(lats) - min(lats)) * 111.32 < 10.5
+        assert (max(lons) - min(lons)) * 111.32 * math.cos(math.radians(30.35)) < 10.5
+
+
+def test_target_centre_is_the_cockpit_constant():
+    geo = pytest.importorskip("cockpit.geo")
+    assert geo.QIAOSI_CENTER_WGS84 == QIAOSI_CENTER
+
+
+def test_parse_duration():
+    assert rp.parse_duration("90m") == 5400
+    assert rp.parse_duration("2h") == 7200
+    assert rp.parse_duration("300") == 300
+    with pytest.raises(ValueError, match="duration"):
+        rp.parse_duration("soon")
+
+
+# -- real Redis ---------------------------------------------------------------------------------
+
+def test_short_replay_into_redis(r, prefix, sf):
+    settings = settings_for(prefix)
+    mapping, incidents, _ = sf
+    expected = sum(len(i.times) for i in incidents[:5])
+    stats = rp.replay(settings, r, SF, mapping, speed=10_000, limit=5, progress=False)
+    assert (stats.incidents, stats.sent, stats.events, stats.runs) == (5, expected, expected, 1)
+    assert not stats.stopped and stats.rows_bad == 0
+    stream = settings.stream("incidents")
+    assert stream.startswith(prefix)
+    entries = r.xrange(stream)
+    assert len(entries) == expected
+    for _, fields in entries:
+        parse_event(fields, area=AREA)
+    assert r.exists(settings.key("feed:replay")) == 0
+
+
+def test_heartbeat_while_running_and_prompt_stop(r, prefix, sf):
+    settings = settings_for(prefix)
+    mapping = sf[0]
+    stop = threading.Event()
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(stats=rp.replay(
+        settings, r, SF, mapping, speed=60, limit=200, stop_event=stop, progress=False)))
+    worker.start()
+    key = settings.key("feed:replay")
+    deadline = time.monotonic() + 10
+    while not r.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    beat = json.loads(r.get(key))
+    assert beat["name"] == "sf_fire" and beat["file"] == SF.name and beat["speed"] == 60
+    assert {"started_at", "sent", "total", "run_id"} <= beat.keys()
+    assert 0 < r.ttl(key) <= rp.HEARTBEAT_TTL_S
+    stopped_at = time.monotonic()
+    stop.set()
+    worker.join(2)
+    assert not worker.is_alive()
+    assert time.monotonic() - stopped_at < 0.3
+    assert out["stats"].stopped
+    assert r.exists(key) == 0
+
+
+def test_loop_starts_again_with_a_new_run(r, prefix, sf):
+    settings = settings_for(prefix)
+    mapping, incidents, _ = sf
+    stop = threading.Event()
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(stats=rp.replay(
+        settings, r, SF, mapping, speed=100_000, limit=2, loop=True, stop_event=stop,
+        progress=False, run_id="demo")))
+    worker.start()
+    stream = settings.stream("incidents")
+    per_run = sum(len(i.times) for i in incidents[:2])
+    deadline = time.monotonic() + 10
+    while r.xlen(stream) < 3 * per_run and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    worker.join(2)
+    stats = out["stats"]
+    assert stats.runs >= 3 and stats.run_ids[0] == "demo"
+    assert len(set(stats.run_ids)) == stats.runs
+    incident_ids = {f["incident_id"] for _, f in r.xrange(stream)}
+    runs_seen = Counter(i.split("-")[1] for i in incident_ids)
+    assert set(runs_seen) <= set(stats.run_ids) and len(runs_seen) >= 3
+    assert all(n <= 2 for n in runs_seen.values())  # each run's incidents are new ones
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+def cli_app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """Test app."""
+
+    rp.register(app)
+    return app
+
+
+def test_cli_replays_into_redis(r, prefix, sf):
+    env = {"REDIS_URL": REDIS_URL, "COCKPIT_STREAM_PREFIX": prefix}
+    result = CliRunner().invoke(cli_app(), ["replay", str(SF), "--mapping", "sf_fire_calls",
+                                            "--limit", "5", "--speed", "10000", "--run-id",
+                                            "cli1", "--no-progress"], env=env)
+    assert result.exit_code == 0, result.output
+    expected = sum(len(i.times) for i in sf[1][:5])
+    assert f"{expected} events sent to {prefix}incidents" in result.output
+    entries = r.xrange(f"{prefix}incidents")
+    assert len(entries) == expected
+    assert all(f["incident_id"].startswith("sf_fire-cli1-") for _, f in entries)
+    assert r.exists(f"{prefix}feed:replay") == 0
+
+
+def test_cli_dry_run_and_errors(tmp_path):
+    runner = CliRunner()
+    app = cli_app()
+    result = runner.invoke(app, ["replay", str(NYC), "-m", "nyc_311", "--dry-run",
+                                 "--speed", "60"])
+    assert result.exit_code == 0, result.output
+    assert "nyc_311: 1000 incidents, 1584 events, 0 rows skipped" in result.output
+    result = runner.invoke(app, ["replay", str(NYC), "-m", "atlantis", "--dry-run"])
+    assert result.exit_code == 2 and "not found" in result.output
+    rows = rows_of(NYC)
+    rows[2][rows[0].index("latitude")] = "north"
+    broken = tmp_path / "broken.csv"
+    write_rows(broken, rows)
+    result = runner.invoke(app, ["replay", str(broken), "-m", "nyc_311", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "1 rows skipped" in result.output and "row 3" in result.output
