@@ -139,10 +139,8 @@ def geodata_build(
 
 
 def _register_replay() -> None:
-    try:
-        from cockpit import replay
-    except ImportError:  # TEMPORARY while replay is written
-        return
+    from cockpit import replay
+
     replay.register(app)
 
 

@@ -45,7 +45,7 @@ HEARTBEAT_EVERY_S = 2.0
 STEP_S = 0.1
 #: Most entries sent in one pipeline round trip.
 BATCH = 500
-_MAX_ID = 64
+_MAX_ID = 48  # keeps <name>-<run>-<id>-<stage> within the contract's 128 characters
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,23}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -235,38 +235,12 @@ def read_incidents(
                 value = (record.get(column) or "").strip()
                 return "" if value in nulls else value
 
-            reasons: list[str] = []
-            ident = cell(mapping.id)
-            if not ident:
-                reasons.append(f"{mapping.id}: the incident id is empty")
-            elif len(ident) > _MAX_ID:
-                reasons.append(f"{mapping.id}: the incident id is longer than {_MAX_ID}")
-            key = cell(mapping.group_by) if mapping.group_by else ident
-            if mapping.group_by and not key:
-                reasons.append(f"{mapping.group_by}: the group key is empty")
-            times: dict[Stage, datetime] = {}
-            for stage, spec in mapping.stages.items():
-                text = cell(spec.column)
-                if not text:
-                    if stage is Stage.REPORTED:
-                        reasons.append(f"{spec.column}: the reported time is empty")
-                    continue
-                if text not in parsed:
-                    try:
-                        parsed[text] = mapping.parse_time(text).astimezone(UTC)
-                    except ValueError:
-                        reasons.append(f"{spec.column}: {text[:40]!r} is not a time in the "
-                                       f"format {mapping.time_format!r}")
-                        continue
-                times[stage] = parsed[text]
             try:
-                position = _position(mapping, cell)
+                ident, key, times, position = _read_row(mapping, cell, parsed)
+                if not mapping.group_by and key in groups:
+                    raise ValueError(f"{mapping.id}: id {ident!r} repeats row {groups[key].row}")
             except ValueError as exc:
-                reasons.append(str(exc))
-            if not reasons and not mapping.group_by and key in groups:
-                reasons.append(f"{mapping.id}: id {ident!r} repeats row {groups[key].row}")
-            if reasons:
-                errors.append(RowError(row, "; ".join(reasons), start))
+                errors.append(RowError(row, str(exc), start))
                 continue
             acc = groups.get(key)
             if acc is None:
@@ -275,6 +249,45 @@ def read_incidents(
     incidents = [_finish(acc, mapping) for acc in groups.values()]
     incidents.sort(key=lambda inc: (inc.first_at, inc.row))
     return incidents, errors
+
+
+def _read_row(mapping: Mapping, cell, parsed: dict[str, datetime]):
+    """Return ``(id, group key, stage times, position)`` of one row.
+
+    Raises ValueError with every problem of the row, each naming its column.
+    """
+    reasons: list[str] = []
+    ident = cell(mapping.id)
+    if not ident:
+        reasons.append(f"{mapping.id}: the incident id is empty")
+    elif len(ident) > _MAX_ID:
+        reasons.append(f"{mapping.id}: the incident id is longer than {_MAX_ID}")
+    key = cell(mapping.group_by) if mapping.group_by else ident
+    if mapping.group_by and not key:
+        reasons.append(f"{mapping.group_by}: the group key is empty")
+    times: dict[Stage, datetime] = {}
+    for stage, spec in mapping.stages.items():
+        text = cell(spec.column)
+        if not text:
+            if stage is Stage.REPORTED:
+                reasons.append(f"{spec.column}: the reported time is empty")
+            continue
+        if text not in parsed:
+            try:
+                parsed[text] = mapping.parse_time(text).astimezone(UTC)
+            except ValueError:
+                reasons.append(f"{spec.column}: {text[:40]!r} is not a time in the format "
+                               f"{mapping.time_format!r}")
+                continue
+        times[stage] = parsed[text]
+    position = None
+    try:
+        position = _position(mapping, cell)
+    except ValueError as exc:
+        reasons.append(str(exc))
+    if reasons:
+        raise ValueError("; ".join(reasons))
+    return ident, key, times, position
 
 
 def _merge(acc: _Acc, mapping: Mapping, times, cell, position) -> None:
@@ -519,10 +532,10 @@ def replay(
     bar = tqdm(total=0, unit="ev", disable=not progress, desc=f"replay {mapping.name}")
     try:
         while True:
-            now = datetime.now(settings.tz)
+            now, start = datetime.now(settings.tz), time.monotonic()
             run = run_id if stats.runs == 0 and run_id else default_run_id(now)
             if run in stats.run_ids:  # two passes within one millisecond, or --run-id + loop
-                run = f"{run}.{stats.runs + 1}"
+                run = f"{run[:18]}.{stats.runs + 1}"
             plan = plan_events(incidents, mapping, now, speed, run_id=run, start=skip_to or 0)
             stats.runs += 1
             stats.run_ids.append(run)
@@ -531,7 +544,7 @@ def replay(
             info = {"name": mapping.name, "file": Path(csv_path).name, "speed": speed,
                     "started_at": started_at.isoformat(timespec="seconds"), "run_id": run,
                     "sent": 0, "total": len(plan)}
-            if _run_pass(r, stream, key, plan, info, stop_event, bar, stats):
+            if _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats):
                 stats.stopped = True
                 break
             if not loop or not plan:
@@ -548,9 +561,8 @@ def replay(
     return stats
 
 
-def _run_pass(r, stream, key, plan, info, stop_event, bar, stats) -> bool:
-    """Send one pass of a plan; True if stopped."""
-    start = time.monotonic()
+def _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats) -> bool:
+    """Send one pass of a plan, offsets counted from monotonic ``start``; True if stopped."""
     next_beat = 0.0
     i = 0
     while i < len(plan):
@@ -599,24 +611,29 @@ def register(app: typer.Typer) -> None:
     app.command("replay")(replay_command)
 
 
+_FileArg = Annotated[Path, typer.Argument(
+    help="Recorded calls-for-service CSV.", exists=True, dir_okay=False, readable=True)]
+_MappingOpt = Annotated[str, typer.Option(
+    "--mapping", "-m", help="Mapping YAML file, or a name in mappings/ (sf_fire_calls).")]
+_SpeedOpt = Annotated[float, typer.Option(min=0.001, help="Speed-up; 60 = an hour a minute.")]
+_LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N incidents.")]
+_LoopOpt = Annotated[bool, typer.Option("--loop", help="Start again (new run id) when done.")]
+_RunOpt = Annotated[str | None, typer.Option(help="Run id; default from the start time.")]
+_SkipOpt = Annotated[str | None, typer.Option(help="Skip the file's first 300s / 90m / 2h.")]
+_DryOpt = Annotated[bool, typer.Option("--dry-run", help="Read and plan; send nothing.")]
+_QuietOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar.")]
+
+
 def replay_command(
-    file: Annotated[Path, typer.Argument(help="Recorded calls-for-service CSV.", exists=True,
-                                         dir_okay=False, readable=True)],
-    mapping: Annotated[str, typer.Option("--mapping", "-m", help="Mapping YAML file, or a "
-                                         "name in mappings/ such as sf_fire_calls.")],
-    speed: Annotated[float, typer.Option(min=0.001, help="Speed-up; 60 = an hour a minute.")]
-    = 1.0,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N incidents.")]
-    = None,
-    loop: Annotated[bool, typer.Option("--loop", help="Start again when done.")] = False,
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Run id (default: from "
-                                               "the start time).")] = None,
-    start_offset: Annotated[str | None, typer.Option("--start-offset", help="Skip the file's "
-                                                     "first 300s / 90m / 2h.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and plan only; print "
-                                          "counts, send nothing.")] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")]
-    = False,
+    file: _FileArg,
+    mapping: _MappingOpt,
+    speed: _SpeedOpt = 1.0,
+    limit: _LimitOpt = None,
+    loop: _LoopOpt = False,
+    run_id: _RunOpt = None,
+    start_offset: _SkipOpt = None,
+    dry_run: _DryOpt = False,
+    no_progress: _QuietOpt = False,
 ) -> None:
     """Replay a recorded calls-for-service file into the incident stream."""
     from cockpit.streams import connect
@@ -624,6 +641,8 @@ def replay_command(
     try:
         spec = load_mapping(mapping)
         skip = parse_duration(start_offset) if start_offset else None
+        if run_id is not None and not _RUN_ID.match(run_id):
+            raise ValueError(f"--run-id {run_id!r}: use 1-24 letters, digits, '_' or '.'")
     except (MappingError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = Settings()

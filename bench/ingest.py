@@ -1,0 +1,146 @@
+"""Ingest throughput against the raw pipeline, measured in the same run (DESIGN §8).
+
+Baseline: XREADGROUP of the same entries, one executemany INSERT per batch into the same
+database, commit, XACK. Cockpit: the real :class:`cockpit.ingest.Ingestor` (validation, CRS,
+spatial join, idempotency check, incident fold, commit, XACK, change signal).
+
+    python bench/ingest.py [--events 100000] [--batch 500]
+
+Uses ``REDIS_URL`` (default redis://127.0.0.1:6379/0, else an embedded server) and
+``DATABASE_URL`` (default: a fresh SQLite file in WAL mode). Target: ratio >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import redis  # noqa: E402
+from sqlalchemy import JSON, Column, MetaData, String, Table, insert  # noqa: E402
+
+from cockpit.ingest import Ingestor  # noqa: E402
+from cockpit.services import Services  # noqa: E402
+from cockpit.settings import Settings  # noqa: E402
+from cockpit.store.migrate import upgrade  # noqa: E402
+
+STAGES = ["reported", "assessed", "dispatched", "arrived", "resolved", "closed"]
+
+
+def make_events(n: int) -> list[dict[str, str]]:
+    start = datetime(2026, 11, 29, 0, 0, tzinfo=UTC)
+    out: list[dict[str, str]] = []
+    i = 0
+    while len(out) < n:
+        t = start + timedelta(seconds=i * 7)
+        lon, lat = 120.25 + (i % 97) * 0.0007, 30.32 + (i % 89) * 0.0007
+        for k, stage in enumerate(STAGES):
+            fields = {"event_id": f"b{i}-{stage}", "type": f"incident.{stage}",
+                      "occurred_at": (t + timedelta(seconds=60 * k)).isoformat(),
+                      "source": "bench", "incident_id": f"b{i}"}
+            if stage == "reported":
+                fields.update(category="fire" if i % 3 else "城管", priority="2",
+                              title="bench call", address="乔司街道", lon=f"{lon:.6f}",
+                              lat=f"{lat:.6f}", crs="gcj02" if i % 2 else "wgs84")
+            out.append(fields)
+            if len(out) == n:
+                break
+        i += 1
+    return out
+
+
+def fill(r: redis.Redis, stream: str, events: list[dict[str, str]]) -> None:
+    pipe = r.pipeline(transaction=False)
+    for n, fields in enumerate(events, 1):
+        pipe.xadd(stream, fields)
+        if n % 5000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def raw_pipeline(services: Services, stream: str, batch: int) -> float:
+    """XREADGROUP → executemany → commit → XACK, no validation: the baseline."""
+    table = Table("bench_raw_events", MetaData(), Column("event_id", String(128), primary_key=True),
+                  Column("incident_id", String(128)), Column("type", String(32)),
+                  Column("occurred_at", String(40)), Column("source", String(128)),
+                  Column("stream_id", String(40)), Column("payload", JSON))
+    table.create(services.engine, checkfirst=True)
+    r = services.redis
+    r.xgroup_create(stream, "raw", id="0", mkstream=True)
+    started = time.perf_counter()
+    while True:
+        reply = r.xreadgroup("raw", "raw-1", {stream: ">"}, count=batch)
+        if not reply or not reply[0][1]:
+            break
+        entries = reply[0][1]
+        rows = [{"event_id": f["event_id"], "incident_id": f["incident_id"], "type": f["type"],
+                 "occurred_at": f["occurred_at"], "source": f["source"], "stream_id": i,
+                 "payload": f} for i, f in entries]
+        with services.engine.begin() as conn:
+            conn.execute(insert(table), rows)
+        r.xack(stream, "raw", *[i for i, _ in entries])
+    elapsed = time.perf_counter() - started
+    table.drop(services.engine)
+    return elapsed
+
+
+def cockpit_ingest(services: Services, batch: int, total: int) -> tuple[float, Ingestor]:
+    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="bench",
+                      batch_size=batch, block_ms=100)
+    worker.start()
+    started = time.perf_counter()
+    while worker.stats.stored + worker.stats.duplicates + worker.stats.dead < total:
+        worker.step()
+    return time.perf_counter() - started, worker
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        redis_url = None
+    settings = Settings(REDIS_URL=redis_url, DATABASE_URL=os.environ.get("DATABASE_URL") or
+                        f"sqlite:///{tmp / 'bench.sqlite3'}", data_dir=tmp,
+                        stream_prefix=f"bench:{uuid.uuid4().hex[:8]}:")
+    services = Services.from_settings(settings)
+    upgrade(services.engine)
+    try:
+        events = make_events(args.events)
+        raw_stream = settings.key("raw")
+        fill(services.redis, raw_stream, events)
+        fill(services.redis, settings.stream("incidents"), events)
+        raw_s = raw_pipeline(services, raw_stream, args.batch)
+        if services.engine.url.get_backend_name() == "sqlite":
+            with services.engine.begin() as conn:  # start both runs from an empty WAL
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        ours_s, worker = cockpit_ingest(services, args.batch, len(events))
+        assert worker.stats.stored == len(events), worker.stats
+        raw_rate, ours_rate = len(events) / raw_s, len(events) / ours_s
+        db = services.engine.url.get_backend_name()
+        print(f"events: {len(events):,}  batch: {args.batch}  database: {db}")
+        print(f"baseline  XREADGROUP + executemany + XACK : {raw_rate:10,.0f} events/s")
+        print(f"cockpit   validate + fold + commit + XACK : {ours_rate:10,.0f} events/s")
+        print(f"ratio (cockpit / baseline): {ours_rate / raw_rate:.2f}   target >= 0.50")
+    finally:
+        keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*"))
+        if keys:
+            services.redis.delete(*keys)
+        services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
