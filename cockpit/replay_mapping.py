@@ -3,14 +3,13 @@
 A mapping is a YAML file (``mappings/*.yaml``) validated by the pydantic models below. It says
 which columns hold the incident id, the stage times, the category, priority, title, address,
 disposition, unit and position, how the file's naive times are to be read, and how its
-positions are moved onto Qiaosi. Another city's file needs only a new mapping; docs/replay.md
-describes every key.
+positions are moved onto Qiaosi (the ``transform`` model is in cockpit/replay_transform.py).
+Another city's file needs only a new mapping; docs/replay.md describes every key.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -29,11 +28,9 @@ from pydantic import (
 )
 
 from cockpit.crs import CRS
+from cockpit.replay_transform import QIAOSI_CENTER as QIAOSI_CENTER  # re-exported
+from cockpit.replay_transform import Transform
 from cockpit.vocab import Category, Priority, Stage, parse_category, parse_priority
-
-#: Centre of 乔司街道, WGS-84 (lon, lat) in degrees; the same point as
-#: ``cockpit.geo.QIAOSI_CENTER_WGS84``, repeated here so replay need not import geopandas.
-QIAOSI_CENTER: tuple[float, float] = (120.281907, 30.351794)
 
 #: Folder of the mappings shipped with the repository (``--mapping sf_fire_calls``).
 MAPPINGS_DIR = Path(__file__).resolve().parents[1] / "mappings"
@@ -229,40 +226,6 @@ class PositionSpec(_Strict):
         if self.column:
             return [self.column]
         return [self.lat_column or "", self.lon_column or ""]
-
-
-def _lon_lat(value: object) -> object:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        lon, lat = (float(v) for v in value)
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise ValueError("expected [lon, lat] in degrees; lon and lat swapped?")
-        return (lon, lat)
-    raise ValueError("expected [lon, lat] in degrees")
-
-
-class Transform(_Strict):
-    """Similarity that moves the file's positions onto Qiaosi, keeping distances proportional.
-
-    ``lon' = tc_lon + (lon - sc_lon) * scale * cos(sc_lat) / cos(tc_lat)`` and
-    ``lat' = tc_lat + (lat - sc_lat) * scale``, with ``sc = source_center`` and
-    ``tc = target_center`` (default :data:`QIAOSI_CENTER`), all ``[lon, lat]`` in degrees.
-    """
-
-    source_center: tuple[float, float]
-    scale: float = Field(gt=0, le=10)
-    target_center: tuple[float, float] = QIAOSI_CENTER
-
-    @field_validator("source_center", "target_center", mode="before")
-    @classmethod
-    def _centre(cls, value: object) -> object:
-        return _lon_lat(value)
-
-    def apply(self, lon: float, lat: float) -> tuple[float, float]:
-        """Return the moved ``(lon, lat)`` in degrees."""
-        sc_lon, sc_lat = self.source_center
-        tc_lon, tc_lat = self.target_center
-        kx = self.scale * math.cos(math.radians(sc_lat)) / math.cos(math.radians(tc_lat))
-        return tc_lon + (lon - sc_lon) * kx, tc_lat + (lat - sc_lat) * self.scale
 
 
 class CancelSpec(_Strict):
