@@ -35,7 +35,8 @@ def stop_on_signals() -> threading.Event:
 
 @app.command()
 def schema(
-    event_type: Annotated[str | None, typer.Argument(help="One type, e.g. incident.reported")] = None,
+    event_type: Annotated[str | None,
+                          typer.Argument(help="One type, e.g. incident.reported")] = None,
 ) -> None:
     """Print the JSON Schema of the event contract (every type, or one)."""
     from cockpit.events import EVENT_TYPES, json_schema
@@ -65,7 +66,8 @@ def db_upgrade(revision: str = "head") -> None:
 
 @app.command()
 def ingest(
-    consumer: Annotated[str | None, typer.Option(help="Consumer name (stable per process).")] = None,
+    consumer: Annotated[str | None,
+                        typer.Option(help="Consumer name (stable per process).")] = None,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Entries per batch.")] = 500,
     block_ms: Annotated[int, typer.Option(min=10, max=20_000)] = 1000,
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle s.")] = None,

@@ -128,7 +128,9 @@ class BaseEvent(BaseModel):
 class IncidentEvent(BaseEvent):
     """Fields of every ``incident.*`` event."""
 
-    incident_id: Ident = Field(description="Upstream incident id; all events of one incident share it.")
+    incident_id: Ident = Field(
+        description="Upstream incident id; all events of one incident share it."
+    )
     note: Text = Field(default=None, description="Free text of this step (shown as text).")
 
     #: The loop stage this event type marks.
@@ -143,7 +145,9 @@ class Positioned(BaseModel):
     crs: CRS | None = Field(
         default=None, description="Datum of lon/lat: wgs84, gcj02 or bd09; required with them."
     )
-    village: Text = Field(default=None, description="Village/community code or name; else spatial join.")
+    village: Text = Field(
+        default=None, description="Village/community code or name; else spatial join."
+    )
     grid: Text = Field(default=None, description="Grid (网格) code.")
     address: Text = Field(default=None, description="Street address as text.")
 
@@ -181,7 +185,9 @@ class IncidentReported(Positioned, IncidentEvent):
 
     type: Literal["incident.reported"]
     category: CategoryField = Field(description="Category code or Chinese label, e.g. fire / 火情.")
-    priority: PriorityField = Field(default=Priority.NORMAL, description="critical/urgent/normal/low, 特急/紧急/一般/较低 or 1-4.")
+    priority: PriorityField = Field(
+        default=Priority.NORMAL, description="critical/urgent/normal/low, 特急/紧急/一般/较低 or 1-4."
+    )
     title: Text = Field(default=None, description="Short title, e.g. the upstream call type.")
     stage: ClassVar[Stage] = Stage.REPORTED
 

@@ -52,7 +52,9 @@ def summary(session: Session, tz: ZoneInfo, now: datetime | None = None) -> dict
     ).all())
     stage_cols = [func.count(getattr(Incident, f"{s.value}_at")) for s in FUNNEL_STAGES]
     funnel_row = session.execute(select(*stage_cols).where(today)).one()
-    cancelled = session.scalar(select(func.count()).where(today, Incident.cancelled_at.is_not(None)))
+    cancelled = session.scalar(
+        select(func.count()).where(today, Incident.cancelled_at.is_not(None))
+    )
     open_count = session.scalar(select(func.count()).where(Incident.stage.in_(OPEN_STAGES)))
     closed_today = session.scalar(
         select(func.count()).where(Incident.closed_at >= start, Incident.closed_at < end)

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cockpit.events import BaseEvent, IncidentEvent, MetricObserved
+from cockpit.store.bulk import insert_rows, update_rows
 from cockpit.store.models import Incident, IncidentEventRow, MetricObservation
 from cockpit.vocab import STAGE_RANK, Stage
 
@@ -165,7 +166,7 @@ def apply_batch(
         incident_items = [(e, s) for e, s in incident_items if e.event_id not in known]
     if not incident_items:
         return result
-    session.connection().execute(insert(IncidentEventRow.__table__), [
+    insert_rows(session.connection(), IncidentEventRow.__table__, [
         {"event_id": e.event_id, "incident_id": e.incident_id, "type": e.type,
          "occurred_at": e.occurred_at, "received_at": now, "source": e.source,
          "stream_id": s, "payload": payload(e)}
@@ -202,12 +203,9 @@ def _fold_incidents(session, items, villages, now, result) -> None:
         row["source"] = row["source"] or "unknown"
         (updates if incident_id in existing else inserts).append(row)
     if inserts:
-        session.connection().execute(insert(Incident.__table__), inserts)
+        insert_rows(session.connection(), Incident.__table__, inserts)
     if updates:
-        table = Incident.__table__
-        stmt = (update(table).where(table.c.incident_id == bindparam("b_incident_id"))
-                .values({c: bindparam(f"b_{c}") for c in columns if c != "incident_id"}))
-        session.connection().execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in updates])
+        update_rows(session.connection(), Incident.__table__, "incident_id", updates)
     result.incidents.update(ids)
 
 
@@ -219,7 +217,7 @@ def _store_metrics(session, items, resolve_villages, now, result) -> int:
     if items:
         villages = resolve_villages([None] * len(items), [None] * len(items),
                                     [e.village for e, _ in items])
-        session.connection().execute(insert(MetricObservation.__table__), [
+        insert_rows(session.connection(), MetricObservation.__table__, [
             {"event_id": e.event_id, "module": e.module, "key": e.key, "value": e.value,
              "unit": e.unit, "village_code": v, "occurred_at": e.occurred_at,
              "received_at": now, "source": e.source, "stream_id": s}

@@ -35,22 +35,26 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def load_dialect_impl(self, dialect):
+        """Text on SQLite, TIMESTAMP elsewhere."""
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String(26))
         return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | str | None:
+        """Aware datetime → naive UTC (text on SQLite); a naive one raises ValueError."""
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         if value.tzinfo is not UTC:
             value = value.astimezone(UTC)
+        value = value.replace(tzinfo=None)
         if dialect.name == "sqlite":
-            return value.strftime(_SQLITE_FORMAT)
-        return value.replace(tzinfo=None)
+            return value.isoformat(" ", "microseconds")  # == strftime(_SQLITE_FORMAT), faster
+        return value
 
     def process_result_value(self, value, dialect) -> datetime | None:
+        """Stored value → aware UTC datetime."""
         if value is None:
             return None
         if isinstance(value, str):

@@ -1,0 +1,261 @@
+"""Browser tests of the wall page: headless Chromium against the real app, Redis and SQLite.
+
+Data reach the page the way production data do: events are applied to the store with the
+ingest's write path and the change is signalled through Redis; the page must pick it up by
+itself. Every test ends with no SEVERE console error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import text
+
+from app import create_app
+from cockpit import geo
+from cockpit.events import parse_event
+from cockpit.ingest import resolve_villages
+from cockpit.services import Services
+from cockpit.store.apply import apply_batch
+from cockpit.streams import signal_change
+from layouts.wall import WallIds
+from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_S = 10
+#: JavaScript: the map's plotly traces by uid -> number of points.
+TRACE_SIZES = """
+const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
+if (!gd || !gd.data) { return null; }
+const out = {};
+for (const tr of gd.data) { out[tr.uid] = (tr.x || []).length; }
+return out;
+"""
+
+
+@dataclass
+class Wall:
+    """A running app, a browser on it and the services behind it."""
+
+    url: str
+    driver: object
+    services: Services
+
+    def open(self, path: str = "/") -> None:
+        self.driver.get(self.url + path)
+        self.wait(lambda d: self.text(WallIds.KPI_TODAY) not in ("", "—"))
+
+    def wait(self, condition, timeout: float = TIMEOUT_S):
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+
+    def text(self, element_id: str) -> str:
+        return self.driver.find_element(By.ID, element_id).text
+
+    def js(self, script: str, *args):
+        return self.driver.execute_script(script, *args)
+
+    def traces(self) -> dict[str, int] | None:
+        return self.js(TRACE_SIZES, WallIds.MAP)
+
+    def apply(self, *fields: dict[str, str]) -> None:
+        """Store events through the ingest's write path, then signal the change."""
+        events = [(parse_event(f), f"{i}-1") for i, f in enumerate(fields, start=1)]
+        with self.services.sessions.begin() as session:
+            result = apply_batch(session, events, resolve_villages)
+        signal_change(self.services.redis, self.services.settings, sorted(result.incidents))
+
+    def assert_no_console_errors(self) -> None:
+        assert severe_errors(self.driver) == []
+
+
+@pytest.fixture
+def wall(sqlite_services) -> Iterator[Wall]:
+    app = create_app(services=sqlite_services)
+    with live_server(app.server) as server, chrome() as driver:
+        yield Wall(server.url, driver, sqlite_services)
+
+
+def _village_point(index: int = 0) -> tuple[str, str, float, float]:
+    """A (code, name, lon, lat) inside a village polygon."""
+    return geo.label_points(geo.load_villages(), with_suffix=False)[index]
+
+
+def reported(incident_id: str, category: str, title: str, at: datetime,
+             village: int = 0, priority: str = "urgent") -> dict[str, str]:
+    _, _, lon, lat = _village_point(village)
+    return {"event_id": f"{incident_id}-reported", "type": "incident.reported",
+            "occurred_at": at.isoformat(), "source": "browser-test", "incident_id": incident_id,
+            "category": category, "priority": priority, "title": title,
+            "address": "乔司街道测试路1号", "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
+            "crs": "wgs84"}
+
+
+def step(incident_id: str, stage: str, at: datetime) -> dict[str, str]:
+    return {"event_id": f"{incident_id}-{stage}", "type": f"incident.{stage}",
+            "occurred_at": at.isoformat(), "source": "browser-test", "incident_id": incident_id}
+
+
+def test_wall001_renders(wall):
+    wall.open("/")
+    assert wall.text(WallIds.TITLE) == "乔网智治·云上中心驾驶舱"
+    assert wall.driver.title == "乔网智治·云上中心驾驶舱"
+    assert wall.text(WallIds.KPI_TODAY) == "0"
+    assert wall.text(WallIds.KPI_DISPATCH) == "—"
+    sizes = wall.wait(lambda d: wall.traces())
+    assert sizes["outline"] > 100 and sizes["labels"] == 15
+    assert sizes["open-fire"] == 0
+    labels = wall.js("return Array.from(document.getElementById(arguments[0])"
+                     ".querySelectorAll('.textpoint text')).map(e => e.textContent)", WallIds.MAP)
+    assert "朝阳村（示意）" in labels
+    assert "村社边界为示意" in wall.driver.find_element(By.ID, WallIds.MAP).text
+    # one screen, no scrolling
+    page = wall.js("const e = document.documentElement; return [e.scrollHeight, innerHeight,"
+                   " e.scrollWidth, innerWidth]")
+    assert page[0] <= page[1] and page[2] <= page[3], page
+    assert page[1] == 1080 and page[3] == 1920
+    # Chinese text renders with a CJK font (no tofu)
+    family = wall.js("return getComputedStyle(document.getElementById(arguments[0])).fontFamily",
+                     WallIds.TITLE)
+    assert "Noto Sans CJK SC" in family
+    assert wall.js("return document.fonts.check('16px \"Noto Sans CJK SC\"', '乔司')")
+    distinct_glyphs = wall.js("""
+        const glyph = (ch) => {
+            const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+            const g = c.getContext('2d'); g.font = '32px "Noto Sans CJK SC"';
+            g.fillText(ch, 2, 32); return c.toDataURL(); };
+        return glyph('乔') !== glyph('司') && glyph('乔') !== glyph('\\u{10FFFD}');""")
+    assert distinct_glyphs
+    assert wall.js("return document.getElementById(arguments[0]).getBoundingClientRect().width",
+                   WallIds.TITLE) > 200
+    # the clock ticks in Asia/Shanghai and the data age says there is no data yet
+    clock = wall.text(WallIds.CLOCK_TIME)
+    expected = datetime.now(UTC).astimezone(wall.services.settings.tz).strftime("%H:%M")
+    assert clock[:5] in {expected, (datetime.now(UTC).astimezone(wall.services.settings.tz)
+                                    - timedelta(minutes=1)).strftime("%H:%M")}
+    assert wall.text(WallIds.AGE) == "等待数据"
+    # everything is served by the app itself: no CDN, no web fonts
+    resources = wall.js("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert resources and all(r.startswith(wall.url) for r in resources), resources
+    wall.assert_no_console_errors()
+
+
+def test_wall002_new_incident_appears(wall):
+    wall.open("/")
+    assert wall.text(WallIds.KPI_OPEN) == "0"
+    now = datetime.now(UTC)
+    code, name, _, _ = _village_point(3)
+    wall.apply(reported("bt-1", "fire", "电动车充电起火", now - timedelta(minutes=3), village=3),
+               step("bt-1", "dispatched", now - timedelta(minutes=1)),
+               reported("bt-2", "police", "<img src=x onerror=alert(1)>", now, village=5,
+                        priority="critical"))
+    wall.wait(lambda d: (wall.traces() or {}).get("open-fire") == 1)
+    assert wall.traces()["open-police"] == 1
+    wall.wait(lambda d: "电动车充电起火" in wall.text(WallIds.LATEST))
+    latest = wall.text(WallIds.LATEST)
+    assert name in latest and "火情" in latest and "已派遣" in latest
+    # upstream text is shown as text, never parsed as HTML
+    assert "<img src=x onerror=alert(1)>" in latest
+    assert wall.driver.find_elements(By.CSS_SELECTOR, f"#{WallIds.LATEST} img") == []
+    assert wall.text(WallIds.KPI_TODAY) == "2"
+    assert wall.text(WallIds.KPI_OPEN) == "2"
+    assert wall.text(WallIds.KPI_DISPATCH) == "2分00秒"
+    categories = wall.text(WallIds.CATEGORIES)
+    assert "火情\n1" in categories and "警情\n1" in categories
+    wall.wait(lambda d: wall.text(WallIds.AGE).startswith("数据 "))
+    assert "age-ok" in wall.driver.find_element(By.ID, WallIds.AGE).get_attribute("class")
+
+    wall.apply(step("bt-1", "resolved", now), step("bt-1", "closed", now + timedelta(seconds=1)))
+    wall.wait(lambda d: wall.text(WallIds.KPI_CLOSED) == "1")
+    assert wall.text(WallIds.KPI_OPEN) == "1"
+    wall.wait(lambda d: wall.traces()["done-fire"] == 1 and wall.traces()["open-fire"] == 0)
+    funnel = wall.text(WallIds.FUNNEL)
+    assert "信息收集" in funnel and "跟踪反馈" in funnel and "已办结" in funnel
+    save_screenshot(wall.driver, "wall.png")
+    wall.assert_no_console_errors()
+
+
+def test_wall003_replay_badge(wall):
+    wall.open("/")
+    badge = wall.driver.find_element(By.ID, WallIds.REPLAY)
+    assert not badge.is_displayed()
+    key = wall.services.settings.key("feed:replay")
+    wall.services.redis.set(key, json.dumps({"name": "sf_fire", "speed": 60, "sent": 1,
+                                             "total": 10}))
+    wall.wait(lambda d: badge.is_displayed() and badge.text == "回放 · sf_fire ×60")
+    wall.services.redis.delete(key)
+    wall.wait(lambda d: not badge.is_displayed())
+    assert badge.text == ""
+    wall.assert_no_console_errors()
+
+
+def test_wall004_english(wall):
+    wall.open("/wall?lang=en")
+    assert wall.text(WallIds.TITLE) == "Qiaosi Cloud Cockpit"
+    wall.wait(lambda d: d.title == "Qiaosi Cloud Cockpit")
+    assert "Waiting for data" == wall.text(WallIds.AGE)
+    wall.apply(reported("en-1", "medical", "Fall", datetime.now(UTC)))
+    wall.wait(lambda d: "Medical" in wall.text(WallIds.LATEST))
+    assert "Reported" in wall.text(WallIds.LATEST)
+    assert "Collection" in wall.text(WallIds.FUNNEL)
+    wall.driver.find_element(By.ID, WallIds.LANG_LINK).click()
+    wall.wait(lambda d: wall.text(WallIds.TITLE) == "乔网智治·云上中心驾驶舱")
+    wall.wait(lambda d: "医疗急救" in wall.text(WallIds.LATEST))
+    wall.driver.get(wall.url + "/no-such-page")
+    wall.wait(lambda d: "页面不存在" in d.find_element(By.TAG_NAME, "body").text)
+    wall.assert_no_console_errors()
+
+
+def test_wall005_source_down_is_shown_not_crashed(wall):
+    wall.open("/")
+    alert = wall.driver.find_element(By.ID, WallIds.ALERT)
+    assert not alert.is_displayed()
+    with wall.services.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE incidents RENAME TO incidents_away"))
+    signal_change(wall.services.redis, wall.services.settings, [])
+    wall.wait(lambda d: alert.is_displayed() and alert.text == "数据源连接中断")
+    wall.wait(lambda d: "数据源连接中断" in wall.text(WallIds.AGE))
+    assert "age-bad" in wall.driver.find_element(By.ID, WallIds.AGE).get_attribute("class")
+    assert wall.text(WallIds.KPI_TODAY) == "0"  # the last good picture stays
+    with wall.services.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE incidents_away RENAME TO incidents"))
+    wall.apply(reported("back-1", "traffic", "两车追尾", datetime.now(UTC)))
+    wall.wait(lambda d: not alert.is_displayed())
+    wall.wait(lambda d: wall.text(WallIds.KPI_TODAY) == "1")
+    wall.assert_no_console_errors()
+
+
+def test_wall006_data_age_turns_amber_then_red(wall):
+    wall.open("/")
+    key = wall.services.settings.key("ingest:last_commit")
+    age = wall.driver.find_element(By.ID, WallIds.AGE)
+    wall.services.redis.set(key, str(int(time.time() * 1000) - 20_000))
+    wall.wait(lambda d: "age-warn" in age.get_attribute("class") and "秒前" in age.text)
+    wall.services.redis.set(key, str(int(time.time() * 1000) - 125_000))
+    wall.wait(lambda d: "age-bad" in age.get_attribute("class"))
+    assert age.text == "数据 2 分钟前 · 数据可能已过期"
+    wall.assert_no_console_errors()
+
+
+def test_wall007_scales_to_4k(sqlite_services):
+    app = create_app(services=sqlite_services)
+    with live_server(app.server) as server, chrome(3840, 2160) as driver:
+        wall = Wall(server.url, driver, sqlite_services)
+        wall.open("/")
+        page = wall.js("const e = document.documentElement; return [e.scrollHeight, innerHeight,"
+                       " e.scrollWidth, innerWidth]")
+        assert page == [2160, 2160, 3840, 3840]
+        title_px = wall.js("return document.getElementById(arguments[0])"
+                           ".getBoundingClientRect().height", WallIds.TITLE)
+        assert title_px > 70  # twice the 1080p size
+        graph = wall.js("return document.getElementById(arguments[0])"
+                        ".querySelector('.main-svg').getBoundingClientRect().width", WallIds.MAP)
+        assert graph > 1800
+        wall.assert_no_console_errors()

@@ -1,0 +1,309 @@
+"""Unit tests of the wall page's pure builders: figures, panels, i18n and the layout tree."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+from collections import Counter
+from datetime import date
+
+import pytest
+from dash import dcc, html
+
+from cockpit import vocab
+from cockpit.queries import FUNNEL_STAGES
+from layouts import ShellIds, shell
+from layouts.figures import (
+    FIRST_INCIDENT_TRACE,
+    MAP_SCALE_RATIO,
+    MapBase,
+    category_rows,
+    funnel_model,
+    hover_text,
+    incident_traces,
+    local_time,
+    map_figure,
+)
+from layouts.i18n import (
+    STRINGS,
+    format_count,
+    format_duration,
+    lang_from_search,
+    normalize_lang,
+    t,
+)
+from layouts.wall import (
+    WallIds,
+    client_config,
+    funnel_children,
+    latest_children,
+    layout,
+    map_legend,
+    replay_children,
+)
+
+SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
+                 [0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
+                 [("v1", "甲村（示意）", 0.5, 0.5)], (0.0, 0.0, 1.0, 1.0))
+
+
+def incident(incident_id: str, category: str = "fire", stage: str = "reported", **extra):
+    row = {"incident_id": incident_id, "category": category, "stage": stage,
+           "priority": "normal", "title": f"标题 {incident_id}", "address": "乔司街道",
+           "lon": 0.5, "lat": 0.5, "village_code": "v1",
+           "reported_at": "2026-11-29T10:00:05+08:00", "stage_at": "2026-11-29T10:00:05+08:00"}
+    row.update(extra)
+    return row
+
+
+def walk(component):
+    """Yield every component of a Dash tree."""
+    yield component
+    children = getattr(component, "children", None)
+    if children is None:
+        return
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from walk(child)
+
+
+def texts(component) -> list[str]:
+    out = []
+    for node in walk(component):
+        children = getattr(node, "children", None)
+        items = children if isinstance(children, list | tuple) else [children]
+        out.extend(c for c in items if isinstance(c, str))
+    return out
+
+
+def wall(lang="zh"):
+    return layout(lang, refresh_ms=500, timezone="Asia/Shanghai",
+                  map_figure=map_figure(SQUARE, [], lang))
+
+
+# ------------------------------------------------------------------ map figure
+
+
+def test_map_figure_has_one_outline_and_traces_per_category():
+    rows = [incident("a", "fire"), incident("b", "police", "closed"),
+            incident("c", "unknown-kind"), incident("d", "fire", lon=None, lat=None)]
+    fig = map_figure(SQUARE, rows)
+    uids = [tr["uid"] for tr in fig["data"]]
+    assert uids.count("outline") == 1
+    assert uids[:FIRST_INCIDENT_TRACE] == ["outline", "boundary-glow", "boundary", "labels"]
+    incident_uids = uids[FIRST_INCIDENT_TRACE:]
+    assert incident_uids == ([f"done-{c.value}" for c in vocab.Category]
+                             + [f"open-{c.value}" for c in vocab.Category])
+    by_uid = {tr["uid"]: tr for tr in fig["data"]}
+    assert by_uid["open-fire"]["x"] == [0.5]  # the row without a position is skipped
+    assert by_uid["done-police"]["customdata"] == ["b"]
+    assert by_uid["open-other"]["customdata"] == ["c"]  # unknown category counts as other
+    for category, term in vocab.CATEGORY_TERMS.items():
+        assert by_uid[f"open-{category.value}"]["marker"]["color"] == term.color
+        assert by_uid[f"done-{category.value}"]["marker"]["color"] == term.color
+    assert by_uid["open-fire"]["marker"]["opacity"] > by_uid["done-police"]["marker"]["opacity"]
+    json.dumps(fig)  # a plain, JSON-ready dict, never a go.Figure
+
+
+def test_map_figure_is_cartesian_with_hidden_axes_and_schematic_caption():
+    fig = map_figure(SQUARE, [])
+    assert {tr["type"] for tr in fig["data"]} == {"scatter"}
+    layout_ = fig["layout"]
+    assert not layout_["xaxis"]["visible"] and not layout_["yaxis"]["visible"]
+    assert layout_["yaxis"]["scaleanchor"] == "x"
+    assert math.isclose(layout_["yaxis"]["scaleratio"], 1 / math.cos(math.radians(30.35)))
+    assert math.isclose(MAP_SCALE_RATIO, 1.1586, rel_tol=1e-3)
+    assert layout_["annotations"][0]["text"] == "村社边界为示意"
+    assert "Noto Sans CJK SC" in layout_["font"]["family"]
+    labels = next(tr for tr in fig["data"] if tr["uid"] == "labels")
+    assert labels["text"] == ["甲村（示意）"]
+    english = map_figure(SQUARE, [], "en")
+    assert english["layout"]["annotations"][0]["text"] == "Village boundaries are schematic"
+
+
+def test_trace_names_count_every_incident_of_a_category():
+    traces = incident_traces([incident("a"), incident("b", stage="resolved")])
+    fire_open = next(tr for tr in traces if tr["uid"] == "open-fire")
+    fire_done = next(tr for tr in traces if tr["uid"] == "done-fire")
+    assert fire_open["name"] == fire_done["name"] == "火情 2"
+    assert fire_open["legendgroup"] == fire_done["legendgroup"] == "fire"
+    assert len(incident_traces([])) == 2 * len(vocab.Category)  # indices never move
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_map_legend_lists_every_category_in_vocab_colours(lang):
+    legend = map_legend(lang)
+    rendered = texts(legend)
+    for term in vocab.CATEGORY_TERMS.values():
+        assert (term.en if lang == "en" else term.zh) in rendered
+    colours = [node.style["backgroundColor"] for node in walk(legend)
+               if getattr(node, "style", None)]
+    assert colours == [term.color for term in vocab.CATEGORY_TERMS.values()]
+    assert t("legend_open", lang) in rendered and t("legend_done", lang) in rendered
+
+
+def test_hover_text_is_plain_escaped_text():
+    row = incident("x", title="<img src=x onerror=alert(1)>\nsecond line",
+                   address="A & B <路>")
+    text = hover_text(row, "zh", "甲村")
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt; second line" in text
+    assert "A &amp; B &lt;路&gt;" in text
+    assert text.startswith("<b>火情 · 已上报</b>")
+    assert "上报 2026-11-29 10:00:05" in text
+    assert "Fire · Reported" in hover_text(row, "en")
+    long = hover_text(incident("y", title="很" * 500))
+    assert len(long) < 300
+
+
+def test_local_time_formats():
+    assert local_time("2026-11-29T10:00:05+08:00", date(2026, 11, 29)) == "10:00:05"
+    assert local_time("2026-11-28T23:59:00+08:00", date(2026, 11, 29)) == "11-28 23:59"
+    assert local_time(None) == "—"
+    assert local_time("garbage") == "—"
+
+
+# ------------------------------------------------------------------ KPIs, funnel, lists
+
+
+@pytest.mark.parametrize(("seconds", "zh", "en"), [
+    (None, "—", "—"),
+    (float("nan"), "—", "—"),
+    (-3, "—", "—"),
+    (0, "0秒", "0 s"),
+    (44.6, "45秒", "45 s"),
+    (135, "2分15秒", "2 min 15 s"),
+    (3725, "1小时02分", "1 h 02 min"),
+])
+def test_format_duration(seconds, zh, en):
+    assert format_duration(seconds, "zh") == zh
+    assert format_duration(seconds, "en") == en
+
+
+def test_format_count():
+    assert format_count(0) == "0"
+    assert format_count(12345) == "12,345"
+    assert format_count(None) == "—"
+
+
+def test_funnel_follows_the_loop_order_and_phases():
+    funnel = [{"stage": s.value, "count": n} for s, n in zip(FUNNEL_STAGES, [10, 8, 6, 5, 4, 2],
+                                                              strict=True)]
+    model = funnel_model(funnel, "zh")
+    assert [p["phase"] for p in model] == [p[0] for p in vocab.LOOP_PHASES]
+    assert [p["phase"] for p in model] == ["信息收集", "分析研判", "分类处置", "跟踪反馈"]
+    stages = [s for p in model for s in p["stages"]]
+    assert [s["code"] for s in stages] == [s.value for s in FUNNEL_STAGES]
+    assert [s["label"] for s in stages] == ["已上报", "已研判", "已派遣", "已到场", "已处置",
+                                            "已办结"]
+    assert stages[0]["share"] == 1.0 and stages[-1]["rate"] == 0.2
+    assert stages[0]["color"] == vocab.STAGE_TERMS[vocab.Stage.REPORTED].color
+    empty = funnel_model([{"stage": s.value, "count": 0} for s in FUNNEL_STAGES], "en")
+    assert [p["phase"] for p in empty] == ["Collection", "Assessment", "Disposal", "Feedback"]
+    assert all(s["rate"] is None and s["share"] == 0 for p in empty for s in p["stages"])
+    rendered = texts(html.Div(funnel_children(funnel, "zh")))
+    assert rendered.index("信息收集") < rendered.index("已上报") < rendered.index("跟踪反馈")
+    assert "20%" in rendered
+
+
+def test_category_rows_use_vocab_labels_and_colours():
+    rows = category_rows([{"category": c.value, "count": i} for i, c in
+                          enumerate(vocab.Category)], "zh")
+    assert [r["label"] for r in rows] == [vocab.CATEGORY_TERMS[c].zh for c in vocab.Category]
+    assert [r["color"] for r in rows] == [vocab.CATEGORY_TERMS[c].color for c in vocab.Category]
+    assert rows[-1]["share"] == 1.0 and rows[0]["share"] == 0.0
+
+
+def test_latest_list_shows_upstream_text_as_text():
+    rows = [incident("a", title="<script>alert(1)</script>", village_code="v1"),
+            incident("b", title=None, village_code="nowhere", category="police",
+                     stage="dispatched")]
+    items = latest_children(rows, {"v1": "甲村"}, "zh", date(2026, 11, 29))
+    rendered = texts(html.Ol(items))
+    assert "<script>alert(1)</script>" in rendered  # a text node: React escapes it
+    assert "甲村" in rendered and "—" in rendered and "（无标题）" in rendered
+    assert "10:00:05" in rendered and "警情" in rendered and "已派遣" in rendered
+    assert texts(html.Ol(latest_children([], {}, "en"))) == ["No incidents"]
+
+
+def test_replay_badge():
+    assert replay_children(None, "zh") == []
+    badge = texts(html.Div(replay_children({"name": "sf_fire", "speed": 60}, "zh")))
+    assert badge == ["回放 · sf_fire ×60"]
+    assert texts(html.Div(replay_children({"name": "x", "speed": 1.5}, "en"))) == [
+        "REPLAY · x ×1.5"]
+    assert texts(html.Div(replay_children({"name": "unknown"}, "zh"))) == ["回放 · unknown"]
+
+
+# ------------------------------------------------------------------ i18n
+
+
+def test_i18n_lookups():
+    assert t("title") == "乔网智治·云上中心驾驶舱"
+    assert t("title", "en") == "Qiaosi Cloud Cockpit"
+    assert t("age_s", "zh", n=3) == "数据 3 秒前"
+    assert t("source_down", "zh") == "数据源连接中断"
+    assert t("stale", "zh") == "数据可能已过期"
+    with pytest.raises(KeyError):
+        t("no-such-key")
+    assert all(zh and en.strip() or key == "unit_items" for key, (zh, en) in STRINGS.items())
+
+
+@pytest.mark.parametrize(("search", "lang"), [
+    ("", "zh"), (None, "zh"), ("?lang=en", "en"), ("?lang=EN-us", "en"), ("?lang=zh", "zh"),
+    ("?x=1&lang=en", "en"), ("?lang=fr", "zh")])
+def test_lang_from_search(search, lang):
+    assert lang_from_search(search) == lang
+
+
+def test_client_config_carries_strings_and_thresholds():
+    config = client_config("en", "Asia/Shanghai")
+    assert config["tz"] == "Asia/Shanghai" and config["locale"] == "en-GB"
+    assert config["texts"]["stale"] == "Data may be stale"
+    assert config["warn_s"] < config["stale_s"]
+    assert normalize_lang(config["lang"]) == "en"
+
+
+# ------------------------------------------------------------------ layout tree
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_layout_ids_are_unique_and_declared(lang):
+    tree = html.Div([shell(), wall(lang)])
+    ids = [node.id for node in walk(tree) if getattr(node, "id", None) is not None]
+    duplicates = [i for i, n in Counter(ids).items() if n > 1]
+    assert not duplicates
+    assert set(ids) == {str(i) for i in WallIds} | {str(i) for i in ShellIds}
+
+
+def test_layout_is_pure_and_uses_no_raw_html():
+    tree = wall()
+    kinds = {type(node) for node in walk(tree)}
+    assert dcc.Markdown not in kinds
+    for node in walk(tree):
+        assert not getattr(node, "dangerously_allow_html", False)
+    graph = next(node for node in walk(tree) if isinstance(node, dcc.Graph))
+    assert graph.config["displayModeBar"] is False
+    interval = next(node for node in walk(tree) if getattr(node, "id", None) == WallIds.TICK)
+    assert interval.interval == 500
+    assert "乔网智治·云上中心驾驶舱" in texts(tree)
+    assert "Qiaosi Cloud Cockpit" in texts(wall("en"))
+
+
+def test_importing_the_app_is_side_effect_free():
+    sys.modules.pop("app", None)
+    module = importlib.import_module("app")
+    assert not hasattr(module, "server") and not hasattr(module, "app")
+    assert callable(module.create_app) and callable(module.make_server)
+
+
+def test_geo_base_layer_is_schematic():
+    from callbacks.wall import map_base, village_names
+
+    base = map_base("zh")
+    assert len(base.labels) == 15
+    assert all(label.endswith("（示意）") for _, label, _, _ in base.labels)
+    assert None in base.outline_x and len(base.outline_x) == len(base.outline_y)
+    assert all(name.endswith("(schematic)") for _, name, _, _ in map_base("en").labels)
+    assert set(village_names("zh")) == {code for code, *_ in base.labels}
