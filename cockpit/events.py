@@ -186,7 +186,8 @@ class IncidentReported(Positioned, IncidentEvent):
     type: Literal["incident.reported"]
     category: CategoryField = Field(description="Category code or Chinese label, e.g. fire / 火情.")
     priority: PriorityField = Field(
-        default=Priority.NORMAL, description="critical/urgent/normal/low, 特急/紧急/一般/较低 or 1-4."
+        default=Priority.NORMAL,
+        description="critical/urgent/normal/low, 特急/紧急/一般/较低 or 1-4.",
     )
     title: Text = Field(default=None, description="Short title, e.g. the upstream call type.")
     stage: ClassVar[Stage] = Stage.REPORTED
