@@ -16,6 +16,7 @@ Target: p95 <= 1 s (aim 250 ms).
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import tempfile
@@ -85,6 +86,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="cockpit-latency-"))
     settings = Settings(REDIS_URL=args.redis_url, DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
                         data_dir=tmp, stream_prefix=f"lat:{uuid.uuid4().hex[:8]}:")
