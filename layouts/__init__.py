@@ -1,0 +1,36 @@
+"""Pure builders of the cockpit's pages and figures; ids are declared once beside each layout.
+
+This package holds the app shell: a location and the container the router fills with the page
+of the current path (``callbacks.register_router``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from dash import dcc, html
+
+from layouts.i18n import Lang, t
+
+
+class ShellIds(StrEnum):
+    """Component ids of the app shell."""
+
+    URL = "shell-url"
+    PAGE = "shell-page"
+
+
+def shell() -> html.Div:
+    """Return the app shell: the URL location and the page container."""
+    return html.Div(className="shell", children=[
+        dcc.Location(id=ShellIds.URL, refresh=False),
+        html.Div(id=ShellIds.PAGE, className="shell-page"),
+    ])
+
+
+def not_found(lang: Lang) -> html.Div:
+    """Return the page shown for an unknown path, with a link back to the wall."""
+    return html.Div(className="not-found", children=[
+        html.H1(t("not_found", lang)),
+        html.A(t("back_to_wall", lang), href="/" if lang == "zh" else "/?lang=en"),
+    ])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import text
@@ -33,7 +34,8 @@ pytestmark = pytest.mark.browser
 TIMEOUT_S = 10
 #: JavaScript: the map's plotly traces by uid -> number of points.
 TRACE_SIZES = """
-const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');
+const graph = document.getElementById(arguments[0]);
+const gd = graph && graph.querySelector('.js-plotly-plot');
 if (!gd || !gd.data) { return null; }
 const out = {};
 for (const tr of gd.data) { out[tr.uid] = (tr.x || []).length; }
@@ -52,6 +54,7 @@ class Wall:
     def open(self, path: str = "/") -> None:
         self.driver.get(self.url + path)
         self.wait(lambda d: self.text(WallIds.KPI_TODAY) not in ("", "—"))
+        self.wait(lambda d: self.traces())  # plotly.js loads lazily
 
     def wait(self, condition, timeout: float = TIMEOUT_S):
         return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
@@ -101,6 +104,29 @@ def reported(incident_id: str, category: str, title: str, at: datetime,
 def step(incident_id: str, stage: str, at: datetime) -> dict[str, str]:
     return {"event_id": f"{incident_id}-{stage}", "type": f"incident.{stage}",
             "occurred_at": at.isoformat(), "source": "browser-test", "incident_id": incident_id}
+
+
+BUSY = 24
+CATEGORIES = ("fire", "police", "medical", "traffic", "urban_management", "public_safety",
+              "other")
+TITLES = ("居民楼楼道起火冒烟", "电动车充电起火", "可疑人员徘徊", "老人突发晕倒", "两车追尾",
+          "占道经营", "井盖缺失", "噪音扰民", "群租房消防隐患")
+STAGES = ("reported", "assessed", "dispatched", "arrived", "resolved", "closed")
+
+
+def busy_hour(now: datetime) -> list[dict[str, str]]:
+    """Events of BUSY incidents spread over villages, categories and loop stages."""
+    events = []
+    for n in range(BUSY):
+        incident_id, start = f"busy-{n}", now - timedelta(minutes=55 - 2 * n)
+        first = reported(incident_id, CATEGORIES[n % 7], TITLES[n % len(TITLES)], start,
+                         village=n % 15, priority="critical" if n % 5 == 0 else "normal")
+        first["lon"] = str(float(first["lon"]) + 0.003 * ((n % 3) - 1))
+        first["lat"] = str(float(first["lat"]) - 0.002 - 0.003 * (n // 15))
+        events.append(first)
+        for k, stage in enumerate(STAGES[1:(n * 7) % 6 + 1], start=1):
+            events.append(step(incident_id, stage, start + timedelta(seconds=70 * k)))
+    return events
 
 
 def test_wall001_renders(wall):
@@ -178,6 +204,12 @@ def test_wall002_new_incident_appears(wall):
     wall.wait(lambda d: wall.traces()["done-fire"] == 1 and wall.traces()["open-fire"] == 0)
     funnel = wall.text(WallIds.FUNNEL)
     assert "信息收集" in funnel and "跟踪反馈" in funnel and "已办结" in funnel
+
+    # a busier hour, for the screenshot: every village, category and stage
+    wall.apply(*busy_hour(now))
+    wall.wait(lambda d: wall.text(WallIds.KPI_TODAY) == str(2 + BUSY))
+    wall.wait(lambda d: sum(wall.traces()[f"open-{c}"] + wall.traces()[f"done-{c}"]
+                            for c in CATEGORIES) == 2 + BUSY)
     save_screenshot(wall.driver, "wall.png")
     wall.assert_no_console_errors()
 
@@ -258,4 +290,27 @@ def test_wall007_scales_to_4k(sqlite_services):
         graph = wall.js("return document.getElementById(arguments[0])"
                         ".querySelector('.main-svg').getBoundingClientRect().width", WallIds.MAP)
         assert graph > 1800
+        # the scaled map still answers the pointer: hovering a marker shows its label
+        wall.apply(reported("4k-1", "fire", "悬停测试", datetime.now(UTC), village=7))
+        wall.wait(lambda d: (wall.traces() or {}).get("open-fire") == 1)
+        marker = wall.wait(lambda d: d.find_element(
+            By.CSS_SELECTOR, f"#{WallIds.MAP} .scatterlayer .trace .points path"))
+        ActionChains(driver).move_to_element(marker).perform()
+        wall.wait(lambda d: "悬停测试" in " ".join(
+            e.text for e in d.find_elements(By.CSS_SELECTOR, f"#{WallIds.MAP} .hovertext")))
         wall.assert_no_console_errors()
+
+
+def test_wall008_undo_history_stays_bounded(wall):
+    """dash-renderer records every Interval tick for undo; the wall must not grow with it."""
+    wall.open("/")
+    n_intervals = """
+        const state = window.store.getState();
+        let node = state.layout;
+        for (const key of state.paths.strs[arguments[0]]) { node = node[key]; }
+        return node.props.n_intervals || 0;"""
+    # 20 clock ticks and as many data ticks: twice the entries the history keeps
+    wall.wait(lambda d: wall.js(n_intervals, WallIds.CLOCK_TICK) >= 20)
+    assert wall.js(n_intervals, WallIds.TICK) >= 16
+    assert wall.js("return window.store.getState().history.past.length") <= 22
+    wall.assert_no_console_errors()

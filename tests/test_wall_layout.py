@@ -1,4 +1,5 @@
-"""Unit tests of the wall page's pure builders: figures, panels, i18n and the layout tree."""
+"""Tests of the wall page: its pure builders (figures, panels, i18n, layout tree) and its poll
+callback driven over HTTP with the Flask test client (no browser)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from collections import Counter
 from datetime import date
 
 import pytest
+import redis
 from dash import dcc, html
+from sqlalchemy import event
 
 from cockpit import vocab
 from cockpit.queries import FUNNEL_STAGES
+from cockpit.services import Services
+from cockpit.settings import Settings
+from cockpit.streams import signal_change
 from layouts import ShellIds, shell
 from layouts.figures import (
     FIRST_INCIDENT_TRACE,
@@ -307,3 +313,75 @@ def test_geo_base_layer_is_schematic():
     assert None in base.outline_x and len(base.outline_x) == len(base.outline_y)
     assert all(name.endswith("(schematic)") for _, name, _, _ in map_base("en").labels)
     assert set(village_names("zh")) == {code for code, *_ in base.labels}
+
+
+# ------------------------------------------------------------------ the poll callback over HTTP
+
+
+def _poll(client, app, seen=None, lang="zh"):
+    """POST the wall's refresh callback as the browser does; returns (status, response)."""
+    from callbacks.wall import OUTPUTS
+
+    key = next(k for k in app.callback_map if f"{WallIds.SEEN}.data" in k)
+    body = {
+        "output": key,
+        "outputs": [{"id": str(o.component_id), "property": o.component_property}
+                    for o in OUTPUTS.values()],
+        "inputs": [{"id": str(WallIds.TICK), "property": "n_intervals", "value": 1}],
+        "state": [{"id": str(WallIds.SEEN), "property": "data", "value": seen},
+                  {"id": str(WallIds.CONFIG), "property": "data",
+                   "value": client_config(lang, "Asia/Shanghai")}],
+        "changedPropIds": [f"{WallIds.TICK}.n_intervals"],
+    }
+    reply = client.post("/_dash-update-component", json=body)
+    return reply.status_code, (reply.get_json() or {}).get("response", {})
+
+
+class RedisDown(Services):
+    """Services whose Redis is unreachable."""
+
+    def version(self) -> int:
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_poll_shows_source_down_instead_of_crashing():
+    from app import create_app
+
+    services = RedisDown(Settings(REDIS_URL="redis://127.0.0.1:1/0"), None, None, None)
+    app = create_app(services=services)
+    client = app.server.test_client()
+    status, response = _poll(client, app)
+    assert status == 200
+    assert response[WallIds.ALERT]["children"] == "数据源连接中断"
+    assert response[WallIds.STATUS]["data"]["error"] is True
+    assert WallIds.MAP not in response  # the last good picture stays
+    # already shown: the next polls send nothing until the source is back
+    status, _ = _poll(client, app, seen=response[WallIds.SEEN]["data"])
+    assert status == 204
+
+
+def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
+        sqlite_services):
+    from app import create_app
+
+    selects = []
+    event.listen(sqlite_services.engine, "before_cursor_execute",
+                 lambda *args: selects.append(args[2]) if args[2].lstrip().startswith(
+                     "SELECT") else None)
+    app = create_app(services=sqlite_services)
+    client = app.server.test_client()
+    status, first = _poll(client, app)
+    assert status == 200 and first[WallIds.KPI_TODAY]["children"] == "0"
+    assert first[WallIds.MAP]["figure"]["__dash_patch_update"] == "__dash_patch_update"
+    assert first[WallIds.ALERT]["children"] == "" and first[WallIds.REPLAY]["children"] == []
+    queries_per_version = len(selects)
+    assert queries_per_version > 0
+    status, _ = _poll(client, app, seen=first[WallIds.SEEN]["data"])
+    assert status == 204  # nothing moved: no_update everywhere
+    status, other_screen = _poll(client, app)  # a second screen at the same version
+    assert other_screen[WallIds.KPI_TODAY] == first[WallIds.KPI_TODAY]
+    assert len(selects) == queries_per_version  # served from the cache
+    signal_change(sqlite_services.redis, sqlite_services.settings, [])
+    status, moved = _poll(client, app, seen=first[WallIds.SEEN]["data"])
+    assert status == 200 and WallIds.MAP in moved
+    assert len(selects) == 2 * queries_per_version

@@ -1,0 +1,127 @@
+"""UI strings in zh-CN (the default) and English, and the formatting that depends on language.
+
+Vocabulary labels (categories, stages, priorities) come from :mod:`cockpit.vocab`; this module
+only holds the screen's own words. The language is chosen per page by ``?lang=en``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+from urllib.parse import parse_qs
+
+from cockpit import vocab
+
+Lang = Literal["zh", "en"]
+DEFAULT_LANG: Lang = "zh"
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+#: Every UI string: key -> (zh-CN, English). ``{n}``-style fields are filled by :func:`t`.
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("乔网智治·云上中心驾驶舱", "Qiaosi Cloud Cockpit"),
+    "subtitle": ("乔司街道 · 数字治理 · 警源治理", "Qiaosi Subdistrict · Incident governance"),
+    "lang_switch": ("EN", "中文"),
+    "kpi_panel": ("今日态势", "Today"),
+    "kpi_today": ("今日警情", "Incidents today"),
+    "kpi_open": ("当前未结", "Open now"),
+    "kpi_closed": ("今日办结", "Closed today"),
+    "kpi_dispatch": ("派遣中位时长", "Median dispatch time"),
+    "kpi_cancelled": ("今日撤销", "Cancelled today"),
+    "unit_items": ("起", ""),
+    "by_category": ("今日警情分类", "Today by category"),
+    "map_panel": ("实时警情分布", "Live incident map"),
+    "map_caption": ("村社边界为示意", "Village boundaries are schematic"),
+    "schematic": ("（示意）", " (schematic)"),
+    "legend_open": ("处置中", "In progress"),
+    "legend_done": ("已处置 / 办结", "Resolved / closed"),
+    "funnel_panel": ("闭环处置漏斗（今日）", "Closed loop (today)"),
+    "latest_panel": ("最新警情", "Latest incidents"),
+    "latest_empty": ("暂无警情", "No incidents"),
+    "untitled": ("（无标题）", "(untitled)"),
+    "replay": ("回放", "REPLAY"),
+    "source_down": ("数据源连接中断", "Data source unreachable"),
+    "stale": ("数据可能已过期", "Data may be stale"),
+    "no_data": ("等待数据", "Waiting for data"),
+    "age_s": ("数据 {n} 秒前", "Data {n} s ago"),
+    "age_m": ("数据 {n} 分钟前", "Data {n} min ago"),
+    "age_h": ("数据 {n} 小时前", "Data {n} h ago"),
+    "not_found": ("页面不存在", "Page not found"),
+    "back_to_wall": ("返回大屏", "Back to the wall"),
+    "hover_time": ("上报", "Reported"),
+    "dur_s": ("{s}秒", "{s} s"),
+    "dur_ms": ("{m}分{s:02d}秒", "{m} min {s:02d} s"),
+    "dur_hm": ("{h}小时{m:02d}分", "{h} h {m:02d} min"),
+}
+
+PLACEHOLDER = "—"
+
+
+def normalize_lang(value: object) -> Lang:
+    """Return ``"en"`` for any English tag (``en``, ``en-US``), else the default ``"zh"``."""
+    text = str(value or "").strip().lower()
+    return "en" if text == "en" or text.startswith("en-") else DEFAULT_LANG
+
+
+def lang_from_search(search: str | None) -> Lang:
+    """Return the language asked for by a URL query string such as ``?lang=en``."""
+    values = parse_qs((search or "").lstrip("?")).get("lang", [])
+    return normalize_lang(values[-1] if values else None)
+
+
+def t(key: str, lang: Lang = DEFAULT_LANG, **fields: object) -> str:
+    """Return the UI string ``key`` in ``lang``, with ``fields`` substituted.
+
+    Raises
+    ------
+    KeyError
+        If ``key`` is not one of :data:`STRINGS` (a typo must fail in tests, not on the wall).
+    """
+    zh, en = STRINGS[key]
+    text = en if lang == "en" else zh
+    return text.format(**fields) if fields else text
+
+
+def strings(lang: Lang, keys: tuple[str, ...]) -> dict[str, str]:
+    """Return ``{key: text}`` for ``keys`` in ``lang`` (handed to clientside code)."""
+    return {key: t(key, lang) for key in keys}
+
+
+def category_label(code: str | None, lang: Lang = DEFAULT_LANG) -> str:
+    """Return the label of an incident category code; ``—`` when missing."""
+    return vocab.label(vocab.CATEGORY_TERMS, code, lang) if code else PLACEHOLDER
+
+
+def stage_label(code: str | None, lang: Lang = DEFAULT_LANG) -> str:
+    """Return the label of a loop stage code; ``—`` when missing."""
+    return vocab.label(vocab.STAGE_TERMS, code, lang) if code else PLACEHOLDER
+
+
+def phase_label(phase: tuple[str, str, tuple], lang: Lang = DEFAULT_LANG) -> str:
+    """Return the label of one :data:`cockpit.vocab.LOOP_PHASES` entry."""
+    return phase[1] if lang == "en" else phase[0]
+
+
+def format_duration(seconds: float | None, lang: Lang = DEFAULT_LANG) -> str:
+    """Format a duration for a KPI tile: ``45秒``, ``2分15秒``, ``1小时05分``; ``—`` for None.
+
+    Parameters
+    ----------
+    seconds : float or None
+        Non-negative duration in seconds; rounded to whole seconds. None, NaN and negative
+        values give the placeholder ``—``.
+    lang : {"zh", "en"}
+        Language of the units.
+    """
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return PLACEHOLDER
+    total = int(round(seconds))
+    if total < 60:
+        return t("dur_s", lang, s=total)
+    if total < 3600:
+        return t("dur_ms", lang, m=total // 60, s=total % 60)
+    return t("dur_hm", lang, h=total // 3600, m=(total % 3600) // 60)
+
+
+def format_count(value: int | None) -> str:
+    """Format a count with thousands separators; ``—`` for None."""
+    return PLACEHOLDER if value is None else f"{int(value):,}"

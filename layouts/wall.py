@@ -1,0 +1,243 @@
+"""The wall page (大屏): a dark 1920×1080 command-hall screen that never scrolls.
+
+:class:`WallIds` declares every component id of the page once; ``callbacks/wall.py`` imports
+it. :func:`layout` and the panel builders are pure: they take read-model dicts and return
+components. Upstream text is passed as component children (escaped by React), never as HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from dash import dcc, html
+
+from cockpit import vocab
+from layouts.figures import category_rows, funnel_model, local_time
+from layouts.i18n import (
+    PLACEHOLDER,
+    Lang,
+    category_label,
+    format_count,
+    stage_label,
+    strings,
+    t,
+)
+
+#: Seconds after the last commit when the data-age indicator turns amber, then red.
+AGE_WARN_S = 10
+AGE_STALE_S = 60
+#: How often the clock and data age are redrawn, ms (clientside only).
+CLOCK_MS = 500
+LATEST_ROWS = 8
+#: Strings the clientside clock needs (see assets/wall.js).
+CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "age_h")
+
+
+class WallIds(StrEnum):
+    """Component ids of the wall page."""
+
+    ROOT = "wall-root"
+    TITLE = "wall-title"
+    CLOCK_TIME = "wall-clock-time"
+    CLOCK_DATE = "wall-clock-date"
+    AGE = "wall-data-age"
+    REPLAY = "wall-replay"
+    LANG_LINK = "wall-lang-link"
+    ALERT = "wall-alert"
+    MAP = "wall-map"
+    KPI_TODAY = "wall-kpi-today"
+    KPI_OPEN = "wall-kpi-open"
+    KPI_CLOSED = "wall-kpi-closed"
+    KPI_DISPATCH = "wall-kpi-dispatch"
+    KPI_CANCELLED = "wall-kpi-cancelled"
+    CATEGORIES = "wall-categories"
+    FUNNEL = "wall-funnel"
+    LATEST = "wall-latest"
+    TICK = "wall-tick"
+    CLOCK_TICK = "wall-clock-tick"
+    CONFIG = "wall-config"
+    SEEN = "wall-seen"
+    STATUS = "wall-status"
+    STAMPED = "wall-status-stamped"
+
+
+def client_config(lang: Lang, timezone: str) -> dict[str, Any]:
+    """Return what the clientside clock needs: zone, locale, thresholds and strings."""
+    return {"lang": lang, "tz": timezone, "locale": "en-GB" if lang == "en" else "zh-CN",
+            "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "texts": strings(lang, CLIENT_TEXTS)}
+
+
+def _panel(title: str, body: Any, area: str, extra: str = "") -> html.Section:
+    return html.Section(className=f"panel panel-{area} {extra}".strip(), children=[
+        html.H2(title, className="panel-title"), html.Div(body, className="panel-body")])
+
+
+def _kpi(label: str, value_id: WallIds, unit: str = "", modifier: str = "") -> html.Div:
+    return html.Div(className=f"kpi {modifier}".strip(), children=[
+        html.Div(label, className="kpi-label"),
+        html.Div(className="kpi-figure", children=[
+            html.Span(PLACEHOLDER, id=value_id, className="kpi-value"),
+            html.Span(unit, className="kpi-unit") if unit else None]),
+    ])
+
+
+def _header(lang: Lang) -> html.Header:
+    other = "zh" if lang == "en" else "en"
+    return html.Header(className="wall-header", children=[
+        html.Div(className="header-side header-left", children=[
+            html.Div(id=WallIds.CLOCK_TIME, className="clock-time"),
+            html.Div(id=WallIds.CLOCK_DATE, className="clock-date")]),
+        html.Div(className="header-center", children=[
+            html.H1(t("title", lang), id=WallIds.TITLE, className="wall-title"),
+            html.Div(t("subtitle", lang), className="wall-subtitle")]),
+        html.Div(className="header-side header-right", children=[
+            html.Div(id=WallIds.REPLAY, className="replay-badge"),
+            html.Div(t("no_data", lang), id=WallIds.AGE, className="age age-warn"),
+            html.A(t("lang_switch", lang), id=WallIds.LANG_LINK, className="lang-link",
+                   href=f"?lang={other}")]),
+    ])
+
+
+def map_legend(lang: Lang) -> html.Div:
+    """Return the map's legend: every category's colour and the open / finished marker look."""
+    items = [html.Div(className="legend-item", children=[
+        html.Span(className="legend-dot", style={"backgroundColor": term.color}),
+        html.Span(category_label(category.value, lang))])
+        for category, term in vocab.CATEGORY_TERMS.items()]
+    keys = [html.Div(className="legend-item legend-key", children=[
+        html.Span(className=f"legend-dot legend-{kind}"), html.Span(t(f"legend_{kind}", lang))])
+        for kind in ("open", "done")]
+    return html.Div(items + keys, className="map-legend")
+
+
+def layout(lang: Lang, *, refresh_ms: int, timezone: str,
+           map_figure: Mapping[str, Any]) -> html.Div:
+    """Return the wall page.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+        Language of every string on the page.
+    refresh_ms : int
+        Poll period of the data callback, milliseconds (``Settings.refresh_ms``).
+    timezone : str
+        IANA zone of the clock (``Settings.timezone``).
+    map_figure : dict
+        The base map (:func:`layouts.figures.map_figure` without incidents); live updates
+        patch its incident traces.
+    """
+    kpis = html.Div(className="kpi-grid", children=[
+        _kpi(t("kpi_today", lang), WallIds.KPI_TODAY, t("unit_items", lang), "kpi-primary"),
+        _kpi(t("kpi_open", lang), WallIds.KPI_OPEN, t("unit_items", lang), "kpi-open"),
+        _kpi(t("kpi_closed", lang), WallIds.KPI_CLOSED, t("unit_items", lang), "kpi-closed"),
+        _kpi(t("kpi_cancelled", lang), WallIds.KPI_CANCELLED, t("unit_items", lang)),
+        _kpi(t("kpi_dispatch", lang), WallIds.KPI_DISPATCH, "", "kpi-wide"),
+    ])
+    graph = dcc.Graph(id=WallIds.MAP, figure=dict(map_figure), className="map-graph",
+                      responsive=True,
+                      config={"displayModeBar": False, "scrollZoom": False,
+                              "doubleClick": False, "showTips": False})
+    map_body = [html.Div(graph, className="map-scale"), map_legend(lang),
+                html.Div(id=WallIds.ALERT, className="wall-alert", role="alert")]
+    return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}", lang=lang, children=[
+        _header(lang),
+        html.Main(className="wall-grid", children=[
+            html.Div(className="wall-col wall-col-left", children=[
+                _panel(t("kpi_panel", lang), kpis, "kpi"),
+                _panel(t("by_category", lang),
+                       html.Div(id=WallIds.CATEGORIES, className="cats"), "cat")]),
+            _panel(t("map_panel", lang), map_body, "map"),
+            html.Div(className="wall-col wall-col-right", children=[
+                _panel(t("funnel_panel", lang),
+                       html.Div(id=WallIds.FUNNEL, className="funnel"), "funnel"),
+                _panel(t("latest_panel", lang),
+                       html.Ol(id=WallIds.LATEST, className="latest"), "latest")]),
+        ]),
+        dcc.Interval(id=WallIds.TICK, interval=refresh_ms),
+        dcc.Interval(id=WallIds.CLOCK_TICK, interval=CLOCK_MS),
+        dcc.Store(id=WallIds.CONFIG, data=client_config(lang, timezone)),
+        dcc.Store(id=WallIds.SEEN),
+        dcc.Store(id=WallIds.STATUS),
+        dcc.Store(id=WallIds.STAMPED),
+    ])
+
+
+def category_children(by_category: Sequence[Mapping[str, Any]], lang: Lang) -> list:
+    """Return the rows of the today-by-category panel: label, bar and count per category."""
+    return [html.Div(className="cat-row", **{"data-category": row["code"]}, children=[
+        html.Span(className="cat-dot", style={"backgroundColor": row["color"]}),
+        html.Span(row["label"], className="cat-label"),
+        html.Div(className="cat-track", children=html.Div(
+            className="cat-bar",
+            style={"width": f"{row['share'] * 100:.1f}%", "backgroundColor": row["color"]})),
+        html.Span(format_count(row["count"]), className="cat-count"),
+    ]) for row in category_rows(by_category, lang)]
+
+
+def funnel_children(funnel: Sequence[Mapping[str, Any]], lang: Lang) -> list:
+    """Return the closed-loop funnel: the four phases in order, each with its stages' counts."""
+    out = []
+    for phase in funnel_model(funnel, lang):
+        rows = [html.Div(className="funnel-row", **{"data-stage": s["code"]}, children=[
+            html.Span(s["label"], className="funnel-stage"),
+            html.Div(className="funnel-track", children=html.Div(
+                className="funnel-bar",
+                style={"width": f"{max(s['share'], 0.02) * 100:.1f}%",
+                       "backgroundColor": s["color"]})),
+            html.Span(format_count(s["count"]), className="funnel-count"),
+            html.Span(PLACEHOLDER if s["rate"] is None else f"{s['rate']:.0%}",
+                      className="funnel-rate"),
+        ]) for s in phase["stages"]]
+        out.append(html.Div(className="funnel-phase", children=[
+            html.Div(className="funnel-phase-name", children=[
+                html.Span(str(phase["index"]), className="funnel-phase-index"),
+                html.Span(phase["phase"])]),
+            html.Div(rows, className="funnel-rows")]))
+    return out
+
+
+def _chip_style(terms: Mapping, code: str) -> dict[str, str]:
+    color = next((term.color for member, term in terms.items() if member == code), "#9aa5b1")
+    return {"color": color, "borderColor": color}
+
+
+def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[str, str],
+                    lang: Lang, today: date | None = None) -> list:
+    """Return the latest-incidents list items (time, category chip, title, village, stage)."""
+    if not incidents:
+        return [html.Li(t("latest_empty", lang), className="latest-empty")]
+    items = []
+    for row in list(incidents)[:LATEST_ROWS]:
+        category, stage = row.get("category") or "other", row.get("stage") or ""
+        village = villages.get(row.get("village_code") or "") or PLACEHOLDER
+        items.append(html.Li(className="latest-item", key=row["incident_id"],
+                             **{"data-incident": row["incident_id"]}, children=[
+            html.Div(className="latest-line", children=[
+                html.Span(local_time(row.get("reported_at"), today), className="latest-time"),
+                html.Span(category_label(category, lang), className="chip chip-cat",
+                          style=_chip_style(vocab.CATEGORY_TERMS, category)),
+                html.Span(row.get("title") or t("untitled", lang), className="latest-title"),
+            ]),
+            html.Div(className="latest-line latest-sub", children=[
+                html.Span(village, className="latest-village"),
+                html.Span(stage_label(stage, lang), className="chip chip-stage",
+                          style=_chip_style(vocab.STAGE_TERMS, stage)),
+            ]),
+        ]))
+    return items
+
+
+def replay_children(replay: Mapping[str, Any] | None, lang: Lang) -> list:
+    """Return the 回放 badge text (``回放 · sf_fire ×60``), empty when no replay runs."""
+    if not replay:
+        return []
+    name = str(replay.get("name") or "")
+    speed = replay.get("speed")
+    parts = [t("replay", lang), name] if name else [t("replay", lang)]
+    text = " · ".join(parts)
+    if isinstance(speed, int | float) and speed > 0:
+        text += f" ×{speed:g}"
+    return [html.Span(className="replay-dot"), html.Span(text, className="replay-text")]

@@ -1,0 +1,123 @@
+"""Browser-test support: the app on a free port in a background thread, and headless Chromium.
+
+Import from the tests that need a browser (``tests/test_*_browser.py``)::
+
+    from tests.browser_support import LiveServer, chrome, severe_errors
+
+Chromium and chromedriver come from Debian (``/usr/bin/chromium``, ``/usr/bin/chromedriver``).
+Without them a test skips on a developer machine and fails on CI (``CI`` set).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import BaseWSGIServer, make_server
+
+CHROMIUM = os.environ.get("COCKPIT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("COCKPIT_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WALL_SIZE = (1920, 1080)
+
+
+def require_chromium() -> None:
+    """Skip (locally) or fail (on CI) when Chromium or chromedriver is missing."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        message = f"headless browser tests need {', '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class LiveServer:
+    """A WSGI app served on 127.0.0.1 and a free port from a daemon thread.
+
+    Parameters
+    ----------
+    wsgi_app : callable
+        The WSGI application, e.g. ``create_app(services=...).server``.
+    """
+
+    def __init__(self, wsgi_app) -> None:
+        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="live-server",
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> LiveServer:
+        """Start serving; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def live_server(wsgi_app) -> Iterator[LiveServer]:
+    """Serve ``wsgi_app`` for the duration of the block."""
+    server = LiveServer(wsgi_app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def chrome(width: int = WALL_SIZE[0], height: int = WALL_SIZE[1]) -> Iterator:
+    """Yield a headless Chromium driver with a fresh profile; quit it afterwards.
+
+    The browser log (``goog:loggingPrefs``) is enabled so tests can assert that no SEVERE
+    console error occurred (:func:`severe_errors`).
+    """
+    require_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="cockpit-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={width},{height}", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--hide-scrollbars", "--force-device-scale-factor=1",
+                f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        # --window-size sets the outer window; make the viewport itself the wall's size.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def severe_errors(driver) -> list[dict]:
+    """Return the SEVERE entries of the browser console log since the last call."""
+    return [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+def save_screenshot(driver, name: str) -> Path:
+    """Save a PNG screenshot under ``tests/artifacts/`` and return its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    driver.save_screenshot(str(path))
+    return path
