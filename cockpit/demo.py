@@ -51,11 +51,11 @@ def redis_cli_line(redis_url: str, cli: str, stream: str) -> str:
         target = f"-s {redis_url.removeprefix('unix://')}"
     else:
         target = f"-u {redis_url}"
-    stamp = int(time.time())
-    return (f"{cli} {target} XADD {stream} '*' event_id manual-{stamp} type incident.reported "
-            f"occurred_at {stamp * 1000} source redis-cli incident_id manual-{stamp} "
-            f"category 火情 priority 紧急 title 'Smoke seen' address 'Qiaosi market' "
-            f"lon 120.2868 lat 30.3493 crs gcj02")
+    # $(date ...) makes every paste a new incident at the current time (POSIX shells)
+    return (f"{cli} {target} XADD {stream} '*' event_id \"manual-$(date +%s%N)\" "
+            f"type incident.reported occurred_at \"$(date +%s)000\" source redis-cli "
+            f"incident_id \"manual-$(date +%s)\" category 火情 priority 紧急 "
+            f"title '农贸市场东门冒烟' address '乔司农贸市场' lon 120.2868 lat 30.3493 crs gcj02")
 
 
 def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
