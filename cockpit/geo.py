@@ -220,6 +220,30 @@ def village_of(lon: float, lat: float) -> str | None:
     return idx.codes[near.min()] if near.size else None
 
 
+def villages_of(lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
+    """Vectorised :func:`village_of` for a batch of WGS-84 points (the ingest hot path).
+
+    One ``contains_xy`` call per village polygon over all points; points inside none fall
+    back to :func:`village_of` (nearest within 1,000 m). Returns codes in input order.
+    """
+    if len(lons) != len(lats):
+        raise ValueError("lons and lats differ in length")
+    if not len(lons):
+        return []
+    idx = _index()
+    xs, ys = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    found = np.full(xs.shape, -1)
+    for i in sorted(range(len(idx.codes)), key=lambda k: idx.codes[k]):
+        free = found < 0
+        if not free.any():
+            break
+        inside = np.zeros(xs.shape, dtype=bool)
+        inside[free] = shapely.contains_xy(idx.tree.geometries[i], xs[free], ys[free])
+        found[inside] = i
+    return [idx.codes[k] if k >= 0 else village_of(float(x), float(y))
+            for k, x, y in zip(found, xs, ys, strict=True)]
+
+
 @functools.lru_cache(maxsize=1)
 def _names() -> dict[str, dict[str, str]]:
     rows = load_villages().itertuples(index=False)

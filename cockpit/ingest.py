@@ -61,12 +61,13 @@ def resolve_villages(lons: Sequence[float | None], lats: Sequence[float | None],
 
     A hint that names no known village falls back to the join on the WGS-84 position.
     """
-    out: list[str | None] = []
-    for lon, lat, hint in zip(lons, lats, hints, strict=True):
-        code = geo.resolve_village(hint) if hint else None
-        if code is None and lon is not None and lat is not None:
-            code = geo.village_of(lon, lat)  # ~10 µs a point; cheaper than a frame join
-        out.append(code)
+    out: list[str | None] = [geo.resolve_village(h) if h else None for h in hints]
+    todo = [i for i, code in enumerate(out) if code is None and lons[i] is not None
+            and lats[i] is not None]
+    if todo:
+        codes = geo.villages_of([lons[i] for i in todo], [lats[i] for i in todo])
+        for i, code in zip(todo, codes, strict=True):
+            out[i] = code
     return out
 
 

@@ -12,6 +12,7 @@ The fold is order-independent, so out-of-order and repeated delivery give the sa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,14 +58,19 @@ def _existing_ids(session: Session, column, ids: Sequence[str]) -> set[str]:
     return found
 
 
-def payload(event: BaseEvent) -> dict[str, Any]:
-    """The event as stored in history: its set fields, JSON-ready (times ISO-8601 UTC).
+#: Event fields kept in their own columns of ``incident_events``, not repeated in ``payload``.
+_ROW_FIELDS = frozenset({"event_id", "type", "occurred_at", "source", "incident_id"})
 
-    Equivalent to ``model_dump(mode="json", exclude_none=True)``, without its cost per event.
+
+def payload(event: BaseEvent) -> dict[str, Any]:
+    """The event's own fields as stored in history, JSON-ready (enums as codes).
+
+    Like ``model_dump(mode="json", exclude_none=True)`` less the fields the history row keeps
+    in columns (id, type, time, source, incident), without pydantic's cost per event.
     """
     out: dict[str, Any] = {}
     for name, value in event.__dict__.items():
-        if value is None:
+        if value is None or name in _ROW_FIELDS:
             continue
         if isinstance(value, datetime):
             value = value.isoformat()
@@ -72,6 +78,12 @@ def payload(event: BaseEvent) -> dict[str, Any]:
             value = value.value
         out[name] = value
     return out
+
+
+@functools.cache
+def _attributes_of(kind: type[IncidentEvent]) -> tuple[str, ...]:
+    """The :data:`ATTRIBUTES` an event type can carry (village always: it may be joined)."""
+    return tuple(a for a in ATTRIBUTES if a == "village" or a in kind.model_fields)
 
 
 def _event_key(event: IncidentEvent) -> tuple:
@@ -92,7 +104,7 @@ def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> N
     times = state.setdefault("field_times", {})
     stamp = [event.occurred_at.isoformat(), event.event_id]
     data = event.__dict__  # plain dict access: pydantic's getattr fallback is slow here
-    for name in ATTRIBUTES:
+    for name in _attributes_of(type(event)):
         value = village if name == "village" else data.get(name)
         if value is None:
             continue

@@ -34,11 +34,33 @@ def _quote(conn: Connection, name: str) -> str:
     return conn.dialect.identifier_preparer.quote(name)
 
 
+def _memo(conv: Callable) -> Callable:
+    """Wrap a bind converter: None passes through, a repeated object is converted once.
+
+    A batch binds one receive time to every row; this converts it once.
+    """
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if value is last[0]:
+            return last[1]
+        last[0], last[1] = value, conv(value)
+        return last[1]
+
+    return convert
+
+
 def _tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str],
             converters: Sequence[Callable | None]) -> list[tuple]:
-    pairs = list(zip(columns, converters, strict=True))
-    return [tuple(conv(row.get(col)) if conv is not None and row.get(col) is not None
-                  else row.get(col) for col, conv in pairs) for row in rows]
+    plain = [(col, None) if conv is None else (col, _memo(conv))
+             for col, conv in zip(columns, converters, strict=True)]
+    out = []
+    for row in rows:
+        get = row.get
+        out.append(tuple(get(col) if conv is None else conv(get(col)) for col, conv in plain))
+    return out
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
