@@ -31,7 +31,7 @@ _TIMES = {"incident.reported": "2026-11-29T10:00:00+08:00",
           "incident.dispatched": "2026-11-29T10:02:10+08:00",
           "incident.arrived": "2026-11-29T10:09:45+08:00",
           "incident.resolved": "2026-11-29T10:40:00+08:00",
-          "incident.closed": "2026-11-30T09:00:00+08:00",
+          "incident.closed": "2026-11-29T16:30:00+08:00",
           "incident.cancelled": "1795918200000", "metric.observed": "1795917600000"}
 
 

@@ -8,6 +8,7 @@ Schema generated from these models.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ _EPOCH_MS = re.compile(r"^-?\d{10,14}$")
 
 #: Upper bound of any free-text field, in characters.
 MAX_TEXT = 2000
+#: How far ahead of the cockpit's clock an ``occurred_at`` may be (producers' clock skew), s.
+MAX_FUTURE_S = 300
 
 
 class InvalidEvent(ValueError):
@@ -73,6 +76,8 @@ def parse_time(value: object, tz: ZoneInfo = DEFAULT_TZ) -> datetime:
         text = str(value).strip()
         if _EPOCH_MS.match(text):
             parsed = datetime.fromtimestamp(int(text) / 1000.0, UTC)
+        elif text.lstrip("-").isdigit():
+            raise ValueError(f"{text!r} is not epoch milliseconds (13 digits) nor ISO-8601")
         else:
             try:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -84,19 +89,38 @@ def parse_time(value: object, tz: ZoneInfo = DEFAULT_TZ) -> datetime:
         parsed = parsed.replace(tzinfo=tz)
     parsed = parsed.astimezone(UTC)
     if not 2000 <= parsed.year <= 2100:
-        raise ValueError(f"{value!r} is outside 2000-2100; epoch seconds instead of ms?")
+        numeric = str(value).strip().lstrip("-").isdigit()
+        hint = "; epoch seconds instead of milliseconds?" if numeric else ""
+        raise ValueError(f"{value!r} is outside the years 2000-2100{hint}")
     return parsed
 
 
-def _text(value: object) -> object:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
+def _clean(value: object, limit: int, required: bool) -> str | None:
+    """Strip text; empty → None (or "is empty" when required); refuse NUL and over-long text."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        if required:
+            raise ValueError("is empty")
+        return None
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    if len(text) > limit:
+        raise ValueError(f"is {len(text)} characters long; at most {limit}")
+    return text
 
 
-Text = Annotated[str | None, BeforeValidator(_text), Field(default=None, max_length=MAX_TEXT)]
-Ident = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=128)]
+Text = Annotated[
+    str | None,
+    BeforeValidator(functools.partial(_clean, limit=MAX_TEXT, required=False)),
+    Field(default=None, json_schema_extra={"maxLength": MAX_TEXT}),
+]
+Ident = Annotated[
+    str,
+    BeforeValidator(functools.partial(_clean, limit=128, required=True)),
+    Field(json_schema_extra={"minLength": 1, "maxLength": 128}),
+]
 CategoryField = Annotated[Category, BeforeValidator(parse_category)]
 PriorityField = Annotated[Priority, BeforeValidator(parse_priority)]
 
@@ -116,8 +140,14 @@ class BaseEvent(BaseModel):
     @field_validator("occurred_at", mode="before")
     @classmethod
     def _parse_occurred_at(cls, value: object, info: ValidationInfo) -> datetime:
-        tz = (info.context or {}).get("tz", DEFAULT_TZ)
-        return parse_time(value, tz)
+        context = info.context or {}
+        parsed = parse_time(value, context.get("tz", DEFAULT_TZ))
+        now = context.get("now") or datetime.now(UTC)
+        ahead = (parsed - now).total_seconds()
+        if ahead > MAX_FUTURE_S:
+            raise ValueError(f"{value!r} is {ahead / 60:.0f} min in the future; the producer's "
+                             "clock or time zone is wrong?")
+        return parsed
 
     @property
     def is_replay(self) -> bool:
@@ -295,6 +325,7 @@ def parse_event(
     fields: dict[str, Any],
     tz: ZoneInfo = DEFAULT_TZ,
     area: tuple[float, float, float, float] | None = None,
+    now: datetime | None = None,
 ) -> BaseEvent:
     """Validate one stream entry and return its event.
 
@@ -307,6 +338,9 @@ def parse_event(
     area : tuple of float, optional
         Service area ``(min_lon, min_lat, max_lon, max_lat)``, degrees WGS-84; a position
         outside it is refused (it is almost always a wrong ``crs`` or swapped lon/lat).
+    now : datetime, optional
+        The cockpit's clock (aware); an ``occurred_at`` more than :data:`MAX_FUTURE_S` ahead
+        of it is refused. Defaults to the current time.
 
     Returns
     -------
@@ -326,7 +360,7 @@ def parse_event(
         got = "missing" if kind is None else repr(kind)
         raise InvalidEvent(f"type: {got}; expected one of {known}")
     try:
-        return model.model_validate(fields, context={"tz": tz, "area": area})
+        return model.model_validate(fields, context={"tz": tz, "area": area, "now": now})
     except ValidationError as exc:
         raise InvalidEvent(_reason(exc)) from None
 

@@ -21,11 +21,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import geo
-from cockpit.events import BaseEvent, InvalidEvent, parse_event
+from cockpit.events import BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
 from cockpit.streams import (
     Message,
+    bytes_client,
     claim_stale,
     dead_letter,
     decode,
@@ -114,6 +115,7 @@ class Ingestor:
                  area: tuple[float, float, float, float] | None = None):
         self.settings = settings
         self.r = r
+        self.raw = bytes_client(r)  # entries are decoded by us, so bad UTF-8 cannot crash a read
         self.sessions = sessions
         self.consumer = consumer or default_consumer_name()
         self.batch_size = batch_size
@@ -143,14 +145,14 @@ class Ingestor:
         """Read one batch: own pending entries first, then new ones (blocking ≤ block_ms)."""
         group = self.settings.consumer_group
         if self._backlog:
-            reply = self.r.xreadgroup(group, self.consumer, {s: "0" for s in self.streams},
-                                      count=self.batch_size)
+            reply = self.raw.xreadgroup(group, self.consumer, {s: "0" for s in self.streams},
+                                        count=self.batch_size)
             messages = decode(reply)
             if messages:
                 return messages
             self._backlog = False
-        reply = self.r.xreadgroup(group, self.consumer, {s: ">" for s in self.streams},
-                                  count=self.batch_size, block=self.block_ms)
+        reply = self.raw.xreadgroup(group, self.consumer, {s: ">" for s in self.streams},
+                                    count=self.batch_size, block=self.block_ms)
         return decode(reply)
 
     # -- processing ------------------------------------------------------------------------
@@ -166,10 +168,9 @@ class Ingestor:
         started = time.perf_counter()
         valid: list[tuple[BaseEvent, Message]] = []
         dead: list[tuple[Message, str]] = []
-        tz = self.settings.tz
         for message in messages:
             try:
-                valid.append((parse_event(message.fields, tz, self.area), message))
+                valid.append((self._validate(message), message))
             except InvalidEvent as exc:
                 dead.append((message, exc.reason))
         if self._backlog:
@@ -193,6 +194,23 @@ class Ingestor:
             signal_change(self.r, self.settings, sorted(result.incidents))
         self._count(messages, result, dead, started)
         return result
+
+    def _validate(self, message: Message) -> BaseEvent:
+        """Parse one entry and check it came on its type's stream; raises InvalidEvent."""
+        if message.error:
+            raise InvalidEvent(message.error)
+        try:
+            event = parse_event(message.fields, self.settings.tz, self.area)
+        except InvalidEvent:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no entry may stop the consumer
+            raise InvalidEvent(f"unexpected validation error: {type(exc).__name__}: {exc}") \
+                from None
+        kind = "metrics" if isinstance(event, MetricObserved) else "incidents"
+        expected = self.settings.stream(kind)
+        if message.stream != expected:
+            raise InvalidEvent(f"type: {event.type} belongs on {expected}, not {message.stream}")
+        return event
 
     def _split_worn(self, valid):
         """Separate entries delivered ``max_deliveries`` times already (poison entries)."""

@@ -26,11 +26,16 @@ SOCKET_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One decoded stream entry: its stream key, entry id and field map (all text)."""
+    """One decoded stream entry: its stream key, entry id and field map (all text).
+
+    ``error`` is set when the entry's bytes are not valid UTF-8; its fields then hold the text
+    with the bad bytes escaped (``\\xff``), so the dead letter still shows what came.
+    """
 
     stream: str
     id: str
     fields: dict[str, str]
+    error: str | None = None
 
 
 class EmbeddedRedis:
@@ -95,15 +100,52 @@ def all_streams(settings: Settings) -> list[str]:
     return [settings.stream(kind) for kind in STREAM_KINDS]
 
 
+def _text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
+
+
+def _decode_fields(fields: dict) -> tuple[dict[str, str], str | None]:
+    try:
+        return {_strict(k): _strict(v) for k, v in fields.items()}, None
+    except UnicodeDecodeError:
+        pass
+    for key, value in fields.items():
+        for part, what in ((key, "name"), (value, "value")):
+            try:
+                _strict(part)
+            except UnicodeDecodeError as exc:
+                reason = (f"field {_text(key)!r}: {what} is not valid UTF-8 "
+                          f"(byte 0x{part[exc.start]:02x} at position {exc.start})")
+                return {_text(k): _text(v) for k, v in fields.items()}, reason
+    return {_text(k): _text(v) for k, v in fields.items()}, "not valid UTF-8"
+
+
+def _strict(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8")
+
+
 def decode(reply) -> list[Message]:
-    """Turn an XREADGROUP / XAUTOCLAIM reply into messages (deleted entries are skipped)."""
+    """Turn an XREADGROUP reply (bytes or text) into messages; deleted entries are skipped.
+
+    Bytes are decoded strictly as UTF-8; an entry that is not valid UTF-8 comes back with
+    :attr:`Message.error` set instead of failing the whole read.
+    """
     out: list[Message] = []
     for stream, entries in reply or []:
         for entry_id, fields in entries:
             if fields is None:
                 continue
-            out.append(Message(stream, entry_id, dict(fields)))
+            decoded, error = _decode_fields(fields)
+            out.append(Message(_text(stream), _text(entry_id), decoded, error))
     return out
+
+
+def bytes_client(r: redis.Redis) -> redis.Redis:
+    """A client on the same server as ``r`` that returns bytes (for reading untrusted input)."""
+    pool = r.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class,
+                                                  **kwargs))
 
 
 def claim_stale(r: redis.Redis, streams: Sequence[str], group: str, consumer: str,

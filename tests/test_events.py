@@ -81,6 +81,13 @@ def test_categories_and_priorities_accept_code_and_chinese_label():
     ({"occurred_at": "soon"}, "occurred_at"),
     ({"type": None}, "type: missing"),
     ({"lon": "nan"}, "finite"),
+    ({"event_id": "  "}, "event_id: is empty"),
+    ({"title": "x" * 2001}, "title: is 2001 characters long; at most 2000"),
+    ({"title": "a\x00b"}, "NUL"),
+    ({"occurred_at": "3000-01-01T00:00:00+08:00"}, "outside the years 2000-2100"),
+    ({"occurred_at": "1795917600"}, "epoch seconds instead of milliseconds"),
+    ({"occurred_at": "0"}, "not epoch milliseconds (13 digits)"),
+    ({"occurred_at": "2099-12-31T23:00:00+08:00"}, "in the future"),
 ])
 def test_invalid_entries_say_why(change, needle):
     fields = contract_doc.example_fields("incident.reported")
@@ -105,3 +112,9 @@ def test_unknown_fields_are_not_kept():
     fields = {**contract_doc.example_fields("incident.reported"), "reporter_phone": "13812341234"}
     event = parse_event(fields)
     assert "13812341234" not in str(event.model_dump())
+
+
+def test_empty_optional_text_is_treated_as_missing():
+    fields = {**contract_doc.example_fields("incident.reported"), "title": "", "address": "  "}
+    event = parse_event(fields)
+    assert event.title is None and event.address is None

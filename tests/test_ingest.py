@@ -7,6 +7,7 @@ import itertools
 import json
 import random
 import threading
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -176,7 +177,7 @@ def test_metric_observed_is_stored(services):
                       "value": "12", "unit": "家", "village": "朝阳村"}], stream="metrics")
     _drain(_ingestor(services))
     with services.read() as session:
-        row = session.get(MetricObservation, "m1")
+        row = session.get(MetricObservation, ("econ", "m1"))
         assert row.value == 12.0 and row.unit == "家" and row.village_code is not None
 
 
@@ -190,3 +191,47 @@ def test_run_stops_when_asked(services):
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_hostile_entries_are_dead_lettered_and_never_stop_the_consumer(services):
+    stream = services.settings.stream("incidents")
+    raw = services.redis  # text client; bad bytes go through a bytes client below
+    from cockpit.streams import bytes_client
+
+    ids = {
+        "empty-title": raw.xadd(stream, incident_fields("E1", title="", address=" ", note="")),
+        "bad-utf8": bytes_client(raw).xadd(stream, {
+            **{k: v.encode() for k, v in incident_fields("U1").items()},
+            "title": b"bad\xff\xfeutf8"}).decode(),
+        "future": raw.xadd(stream, incident_fields(
+            "F1", at=datetime.now(UTC) + timedelta(days=30))),
+        "nul": raw.xadd(stream, incident_fields("N1", title="a\x00b")),
+        "metric-here": raw.xadd(stream, {
+            "event_id": "m9", "type": "metric.observed", "occurred_at": "1795917600000",
+            "source": "econ", "module": "economy", "key": "k", "value": "1"}),
+        "good": raw.xadd(stream, incident_fields("OK1")),
+    }
+    worker = _ingestor(services)
+    _drain(worker)
+    dead = {f["stream_id"]: f for _, f in services.redis.xrange(
+        services.settings.key("deadletter"))}
+    assert set(dead) == {ids["bad-utf8"], ids["future"], ids["nul"], ids["metric-here"]}
+    assert "not valid UTF-8" in dead[ids["bad-utf8"]]["reason"]
+    assert "\\xff" in dead[ids["bad-utf8"]]["fields"]
+    assert "in the future" in dead[ids["future"]]["reason"]
+    assert "NUL" in dead[ids["nul"]]["reason"]
+    assert "belongs on" in dead[ids["metric-here"]]["reason"]
+    empty = _state(services, "E1")
+    assert empty["title"] is None and empty["address"] is None
+    assert _state(services, "OK1")["stage"] == "reported"
+    pending = services.redis.xpending(stream, services.settings.consumer_group)
+    assert pending["pending"] == 0
+
+
+def test_same_event_id_from_two_producers_is_two_events(services):
+    a = incident_fields("PA-1", event_id="same")
+    b = {**incident_fields("PB-1", event_id="same"), "source": "other-platform"}
+    _xadd(services, [a, b, a])
+    _drain(_ingestor(services))
+    assert _count(services, IncidentEventRow) == 2
+    assert _state(services, "PB-1")["source"] == "other-platform"

@@ -30,10 +30,10 @@ def utc_server_clock():
     time.tzset()
 
 
-def _store(services, entries):
+def _store(services, entries, now=datetime(2026, 11, 30, 12, 0, tzinfo=UTC)):
     with services.sessions.begin() as session:
-        apply_batch(session, [(parse_event(f), f"0-{i + 1}") for i, f in enumerate(entries)],
-                    resolve_villages)
+        apply_batch(session, [(parse_event(f, now=now), f"0-{i + 1}")
+                              for i, f in enumerate(entries)], resolve_villages)
 
 
 def test_day_bounds_are_shanghai_days(utc_server_clock, services):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from cockpit.events import BaseEvent, IncidentEvent, MetricObserved
@@ -51,10 +51,13 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
         yield items[start:start + size]
 
 
-def _existing_ids(session: Session, column, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for part in _chunks(list(ids)):
-        found.update(session.execute(select(column).where(column.in_(part))).scalars())
+def _existing_keys(session: Session, model, keys: Sequence[tuple[str, str]]) -> set[tuple]:
+    """Which ``(source, event_id)`` keys of ``model`` are stored already."""
+    found: set[tuple] = set()
+    key = tuple_(model.source, model.event_id)
+    for part in _chunks(list(keys)):
+        found.update(tuple(row) for row in session.execute(
+            select(model.source, model.event_id).where(key.in_(part))))
     return found
 
 
@@ -160,22 +163,24 @@ def apply_batch(
     """
     now = now or datetime.now(UTC)
     result = ApplyResult()
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     fresh: list[tuple[BaseEvent, str]] = []
     for event, stream_id in items:
-        if event.event_id in seen:
+        key = (event.source, event.event_id)
+        if key in seen:
             result.duplicates += 1
             continue
-        seen.add(event.event_id)
+        seen.add(key)
         fresh.append((event, stream_id))
     incident_items = [(e, s) for e, s in fresh if isinstance(e, IncidentEvent)]
     metric_items = [(e, s) for e, s in fresh if isinstance(e, MetricObserved)]
     result.duplicates += _store_metrics(session, metric_items, resolve_villages, now, result)
     if incident_items:
-        known = _existing_ids(session, IncidentEventRow.event_id,
-                              [e.event_id for e, _ in incident_items])
+        known = _existing_keys(session, IncidentEventRow,
+                               [(e.source, e.event_id) for e, _ in incident_items])
         result.duplicates += len(known)
-        incident_items = [(e, s) for e, s in incident_items if e.event_id not in known]
+        incident_items = [(e, s) for e, s in incident_items
+                          if (e.source, e.event_id) not in known]
     if not incident_items:
         return result
     insert_rows(session.connection(), IncidentEventRow.__table__, [
@@ -224,8 +229,8 @@ def _fold_incidents(session, items, villages, now, result) -> None:
 def _store_metrics(session, items, resolve_villages, now, result) -> int:
     if not items:
         return 0
-    known = _existing_ids(session, MetricObservation.event_id, [e.event_id for e, _ in items])
-    items = [(e, s) for e, s in items if e.event_id not in known]
+    known = _existing_keys(session, MetricObservation, [(e.source, e.event_id) for e, _ in items])
+    items = [(e, s) for e, s in items if (e.source, e.event_id) not in known]
     if items:
         villages = resolve_villages([None] * len(items), [None] * len(items),
                                     [e.village for e, _ in items])

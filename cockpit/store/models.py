@@ -110,16 +110,19 @@ class Incident(Base):
 
 
 class IncidentEventRow(Base):
-    """One accepted incident event: the history (timeline) of an incident."""
+    """One accepted incident event: the history (timeline) of an incident.
+
+    Keyed by ``(source, event_id)``: event ids are unique per producer (DESIGN §4).
+    """
 
     __tablename__ = "incident_events"
 
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(128))
     type: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    source: Mapped[str] = mapped_column(String(128))
     stream_id: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
@@ -131,6 +134,7 @@ class MetricObservation(Base):
 
     __tablename__ = "metric_observations"
 
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     module: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(128))
@@ -139,7 +143,6 @@ class MetricObservation(Base):
     village_code: Mapped[str | None] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    source: Mapped[str] = mapped_column(String(128))
     stream_id: Mapped[str] = mapped_column(String(40))
 
     __table_args__ = (Index("ix_metric_observations_key", "module", "key", "occurred_at"),)
