@@ -29,7 +29,7 @@ class Message:
     """One decoded stream entry: its stream key, entry id and field map (all text).
 
     ``error`` is set when the entry's bytes are not valid UTF-8; its fields then hold the text
-    with the bad bytes escaped (``\\xff``), so the dead letter still shows what came.
+    with the bad bytes escaped as backslash sequences, so the dead letter shows what came.
     """
 
     stream: str
