@@ -82,3 +82,7 @@ def register(app: Dash, services: Services) -> None:
     @server.get(f"{API_PREFIX}/openapi.json")
     def api_openapi():
         return jsonify(document)
+
+    @server.route(f"{API_PREFIX}/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE"])
+    def api_unknown(unknown: str):
+        return jsonify({"error": f"no such API route: {API_PREFIX}/{unknown}"}), 404

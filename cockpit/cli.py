@@ -15,7 +15,7 @@ import typer
 from cockpit.settings import Settings
 
 app = typer.Typer(help="Qiaosi Cloud Cockpit (乔网智治·云上中心驾驶舱).", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The SQL store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -148,5 +148,37 @@ def _register_replay() -> None:
 
 _register_replay()
 
+def _one_line(exc: BaseException) -> str:
+    import pydantic
+    import redis
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    if isinstance(exc, pydantic.ValidationError):
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: "
+                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors()]
+        return "configuration error: " + "; ".join(parts)
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return f"cannot reach Redis (REDIS_URL): {str(exc).splitlines()[0]}"
+    if isinstance(exc, ArgumentError):
+        return f"bad DATABASE_URL: {str(exc).splitlines()[0]}"
+    if isinstance(exc, OSError) and "is in use" in str(exc):
+        return str(exc)
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database (DATABASE_URL): {str(exc.orig).splitlines()[0]}"
+    return ""
+
+
+def main() -> None:
+    """Entry point of the ``cockpit`` command: configuration problems as one line, exit 2."""
+    try:
+        app()
+    except Exception as exc:
+        message = _one_line(exc)
+        if not message:
+            raise
+        sys.stderr.write(f"cockpit: {message}\n")
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

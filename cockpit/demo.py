@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 #: The shared data folder beside the checkout (../shared/data), where the recorded feeds are.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_FEED = SHARED_DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
+#: A part that fails this often within a minute stops the demo instead of being restarted.
+MAX_RESTARTS_PER_MIN = 5
 
 
 def _cli(*args: str) -> list[str]:
@@ -54,7 +56,7 @@ def redis_cli_line(redis_url: str, cli: str, stream: str) -> str:
     # $(date ...) makes every paste a new incident at the current time (POSIX shells)
     return (f"{cli} {target} XADD {stream} '*' event_id \"manual-$(date +%s%N)\" "
             f"type incident.reported occurred_at \"$(date +%s)000\" source redis-cli "
-            f"incident_id \"manual-$(date +%s)\" category 火情 priority 紧急 "
+            f"incident_id \"manual-$(date +%s%N)\" category 火情 priority 紧急 "
             f"title '农贸市场东门冒烟' address '乔司农贸市场' lon 120.2868 lat 30.3493 crs gcj02")
 
 
@@ -94,8 +96,10 @@ def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
                        "--loop", "--no-progress"),
     }
     children: dict[str, subprocess.Popen] = {}
+    restarts: dict[str, list[float]] = {name: [] for name in commands}
     code = 0
     try:
+        _check_port_free(settings.host, settings.port)
         for name, argv in commands.items():
             children[name] = subprocess.Popen(argv, env=env)
         url = f"http://{settings.host}:{settings.port}/"
@@ -110,17 +114,42 @@ def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
             f"  Ctrl-C stops everything.\n\n")
         sys.stdout.flush()
         while not stop.is_set():
-            for name, child in children.items():
-                if child.poll() is not None:
-                    log.error("%s exited with code %s; stopping the demo", name, child.returncode)
+            for name, child in list(children.items()):
+                if child.poll() is None or stop.is_set():
+                    continue
+                recent = [t for t in restarts[name] if time.monotonic() - t < 60]
+                if len(recent) >= MAX_RESTARTS_PER_MIN:
+                    log.error("%s keeps failing (exit code %s, %d restarts in a minute); "
+                              "stopping the demo", name, child.returncode, len(recent))
                     stop.set()
                     code = 1
+                    break
+                delay = 2 ** len(recent)
+                log.error("%s exited with code %s; restarting it in %d s", name,
+                          child.returncode, delay)
+                if stop.wait(delay):
+                    break
+                restarts[name] = [*recent, time.monotonic()]
+                children[name] = subprocess.Popen(commands[name], env=env)
             stop.wait(0.5)
     finally:
         _stop_all(children)
         if embedded is not None:
             embedded.close()
     return code
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise OSError with a plain message when the web app's port is taken."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise OSError(f"port {port} on {host} is in use; run `cockpit demo --port N` "
+                          "with a free port") from None
 
 
 def _stop_all(children: dict[str, subprocess.Popen]) -> None:

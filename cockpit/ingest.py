@@ -302,14 +302,19 @@ class Ingestor:
         Connection errors to Redis or the database are logged and retried with backoff; the
         entries of a failed batch stay pending and are read again.
         """
-        self.start()
         backoff = 0.5
         idle_since = time.monotonic()
+        started = False
         while not stop.is_set():
             try:
+                if not started:
+                    self.start()
+                    started = True
                 handled = self.step()
                 backoff = 0.5
             except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+                if stop.is_set():
+                    break
                 self.stats.errors += 1
                 self._backlog = True
                 log.warning("ingest paused: %s: %s; retrying in %.1fs", type(exc).__name__,

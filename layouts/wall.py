@@ -240,4 +240,6 @@ def replay_children(replay: Mapping[str, Any] | None, lang: Lang) -> list:
     text = " · ".join(parts)
     if isinstance(speed, int | float) and speed > 0:
         text += f" ×{speed:g}"
-    return [html.Span(className="replay-dot"), html.Span(text, className="replay-text")]
+    text += f" · {t('replay_moved', lang)}"
+    return [html.Span(className="replay-dot"), html.Span(text, className="replay-text",
+                                                         title=t("replay_note", lang))]

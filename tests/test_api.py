@@ -84,3 +84,9 @@ def test_openapi_document_describes_the_routes(client):
 def test_upstream_text_is_returned_as_data_not_markup(client):
     items = client.get("/api/v1/incidents?category=police").get_json()["items"]
     assert items[0]["title"] == "<script>alert(1)</script>"
+
+
+def test_unknown_api_route_is_a_json_404(client):
+    response = client.get("/api/v1/nonexistent")
+    assert response.status_code == 404
+    assert "no such API route" in response.get_json()["error"]

@@ -236,10 +236,11 @@ def test_latest_list_shows_upstream_text_as_text():
 def test_replay_badge():
     assert replay_children(None, "zh") == []
     badge = texts(html.Div(replay_children({"name": "sf_fire", "speed": 60}, "zh")))
-    assert badge == ["回放 · sf_fire ×60"]
+    assert badge == ["回放 · sf_fire ×60 · 位置已平移"]
     assert texts(html.Div(replay_children({"name": "x", "speed": 1.5}, "en"))) == [
-        "REPLAY · x ×1.5"]
-    assert texts(html.Div(replay_children({"name": "unknown"}, "zh"))) == ["回放 · unknown"]
+        "REPLAY · x ×1.5 · positions moved"]
+    assert texts(html.Div(replay_children({"name": "unknown"}, "zh"))) == [
+        "回放 · unknown · 位置已平移"]
 
 
 # ------------------------------------------------------------------ i18n
