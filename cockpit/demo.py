@@ -93,7 +93,7 @@ def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
         "ingest": _cli("ingest"),
         "web": _cli("serve"),
         "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
-                       "--loop", "--no-progress"),
+                       "--loop", "--resume", "--no-progress"),
     }
     children: dict[str, subprocess.Popen] = {}
     restarts: dict[str, list[float]] = {name: [] for name in commands}

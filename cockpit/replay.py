@@ -5,7 +5,8 @@ real life cycle becomes ``incident.*`` events of the contract (cockpit/events.py
 incident stream at their real relative times, sped up ``speed`` times. A mapping file
 (cockpit/replay_mapping.py, ``mappings/*.yaml``) says how the columns are read and how positions
 are moved onto Qiaosi. While it runs, ``{prefix}feed:replay`` holds a heartbeat the wall uses to
-show that the feed is a replay. docs/replay.md describes it all.
+show that the feed is a replay, and ``{prefix}replay:<name>:progress`` how far the run got, so
+``--resume`` can continue a stopped run with the same ids. docs/replay.md describes it all.
 
 This module sends the events and holds the CLI; reading the file into incidents is
 cockpit/replay_read.py and timing their events cockpit/replay_plan.py (re-exported here).
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import signal
 import threading
 import time
@@ -30,7 +30,16 @@ import typer
 from tqdm import tqdm
 
 from cockpit.replay_mapping import Mapping, MappingError, load_mapping
-from cockpit.replay_plan import RUN_ID_RE, PlannedEvent, default_run_id, plan_events
+from cockpit.replay_plan import (
+    RUN_ID_RE,
+    PlannedEvent,
+    ProgressRecord,
+    default_run_id,
+    parse_duration,
+    plan_events,
+    record_resume_point,
+    resume_plan,
+)
 from cockpit.replay_read import IncidentPlan, RowError, error_summary, read_incidents
 from cockpit.settings import Settings
 
@@ -38,7 +47,7 @@ __all__ = [
     "BATCH", "HEARTBEAT_EVERY_S", "HEARTBEAT_TTL_S", "STEP_S", "STREAM_MAXLEN", "IncidentPlan",
     "Mapping", "MappingError", "PlannedEvent", "ReplayStats", "RowError", "default_run_id",
     "error_summary", "load_mapping", "parse_duration", "plan_events", "read_incidents",
-    "register", "replay", "replay_command",
+    "register", "replay", "replay_command", "resume_plan",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,7 +65,11 @@ BATCH = 500
 
 @dataclass
 class ReplayStats:
-    """What a replay did: incidents and events per pass, entries sent, rows skipped."""
+    """What a replay did: incidents and events per pass, entries sent, rows skipped.
+
+    ``errors`` holds the skipped rows and the dropped stage times (``warning``);
+    ``resumed_from`` is the event a resumed run continued from (None: a new run).
+    """
 
     incidents: int = 0
     events: int = 0
@@ -66,6 +79,7 @@ class ReplayStats:
     run_ids: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     stopped: bool = False
+    resumed_from: int | None = None
 
 
 def _heartbeat(r: redis.Redis, key: str, info: dict) -> None:
@@ -102,6 +116,7 @@ def replay(
     progress: bool = True,
     skip_to: float | None = None,
     run_id: str | None = None,
+    resume: bool = False,
 ) -> ReplayStats:
     """Replay a recorded file into the incident stream, each event when it is due.
 
@@ -109,7 +124,8 @@ def replay(
     ----------
     settings : Settings
         Gives the stream (``settings.stream("incidents")``), the heartbeat key
-        (``settings.key("feed:replay")``) and the time zone of ``occurred_at``.
+        (``settings.key("feed:replay")``), the progress key
+        (``settings.key(f"replay:{name}:progress")``) and the time zone of ``occurred_at``.
     r : redis.Redis
         A text-mode client (``cockpit.streams.connect``).
     csv_path : str or Path
@@ -130,12 +146,18 @@ def replay(
         Seconds of file time to skip at the start (see :func:`plan_events`).
     run_id : str, optional
         Run id of the first pass; later passes of ``loop`` get fresh ones.
+    resume : bool
+        If the progress record of this mapping is for the same file (and the same number of
+        planned events), continue its run: same run id and ids, from its ``sent``-th event on,
+        the next event due now. Otherwise start a new run as without it.
 
     Returns
     -------
     ReplayStats
-        Entries sent, incidents and events per pass, skipped rows (``errors``), run ids, and
-        whether it was stopped. The heartbeat key is deleted on return.
+        Entries sent, incidents and events per pass, skipped rows and dropped stage times
+        (``errors``), run ids, the event a resumed run continued from, and whether it was
+        stopped. The heartbeat key is deleted on return; the progress record is kept after a
+        stop and deleted after a completed pass.
 
     Raises
     ------
@@ -148,35 +170,47 @@ def replay(
         mapping = load_mapping(mapping)
     incidents, errors = read_incidents(csv_path, mapping)
     incidents = incidents[:limit] if limit is not None else incidents
-    stats = ReplayStats(incidents=len(incidents), rows_bad=len(errors), errors=errors)
-    log.info("replay %s: %d incidents, %d rows skipped", mapping.name, len(incidents),
-             len(errors))
+    stats = ReplayStats(incidents=len(incidents), errors=errors,
+                        rows_bad=sum(not e.warning for e in errors))
+    log.info("replay %s: %d incidents, %d rows skipped, %d stage times dropped", mapping.name,
+             len(incidents), stats.rows_bad, len(errors) - stats.rows_bad)
     stream, key = settings.stream("incidents"), settings.key("feed:replay")
+    book = ProgressRecord(r, settings.key(f"replay:{mapping.name}:progress"),
+                          str(Path(csv_path).resolve()), settings.tz)
+    record = book.load() if resume else None
     started_at = datetime.now(settings.tz)
     bar = tqdm(total=0, unit="ev", disable=not progress, desc=f"replay {mapping.name}")
+    info: dict = {}
     try:
         while True:
             now, start = datetime.now(settings.tz), time.monotonic()
             run = run_id if stats.runs == 0 and run_id else default_run_id(now)
             if run in stats.run_ids:  # two passes within one millisecond, or --run-id + loop
                 run = f"{run[:18]}.{stats.runs + 1}"
-            plan = plan_events(incidents, mapping, now, speed, run_id=run, start=skip_to or 0)
+            run, plan, done = _next_pass(incidents, mapping, now, speed, skip_to, run,
+                                         record if stats.runs == 0 else None)
             stats.runs += 1
             stats.run_ids.append(run)
-            stats.events = len(plan)
-            bar.reset(total=len(plan))
+            stats.events = len(plan) + done
+            if record is not None and stats.runs == 1 and run == record["run_id"]:
+                stats.resumed_from = done
+            bar.reset(total=stats.events)
+            bar.update(done)
             info = {"name": mapping.name, "file": Path(csv_path).name, "speed": speed,
                     "started_at": started_at.isoformat(timespec="seconds"), "run_id": run,
-                    "sent": 0, "total": len(plan)}
-            if _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats):
+                    "sent": done, "total": stats.events}
+            if _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats, book):
                 stats.stopped = True
                 break
+            book.delete()
             if not loop or not plan:
                 break
     except KeyboardInterrupt:
         stats.stopped = True
     finally:
         bar.close()
+        if stats.stopped and info:
+            book.save(info)
         try:
             r.delete(key)
         except redis.RedisError:
@@ -185,15 +219,36 @@ def replay(
     return stats
 
 
-def _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats) -> bool:
-    """Send one pass of a plan, offsets counted from monotonic ``start``; True if stopped."""
+def _next_pass(incidents, mapping, now, speed, skip_to, run, record):
+    """Return ``(run id, events to send, events already sent)`` of the next pass.
+
+    With a fitting progress record (``--resume``) that is the record's run from its ``sent``-th
+    event on, re-timed to start now; otherwise all of run ``run``.
+    """
+    if record is not None:
+        plan = plan_events(incidents, mapping, now, speed, run_id=record["run_id"],
+                           start=skip_to or 0)
+        done = record_resume_point(record, plan, mapping.name)
+        if done is not None:
+            log.info("replay %s: resuming run %s at event %d of %d", mapping.name,
+                     record["run_id"], done, len(plan))
+            return record["run_id"], resume_plan(plan, done, now), done
+    return run, plan_events(incidents, mapping, now, speed, run_id=run, start=skip_to or 0), 0
+
+
+def _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats, book) -> bool:
+    """Send one pass of a plan, offsets counted from monotonic ``start``; True if stopped.
+
+    ``info["sent"]`` counts the run's events sent (resumed ones included); the heartbeat and
+    the progress record are written every :data:`HEARTBEAT_EVERY_S`.
+    """
     next_beat = 0.0
-    i = 0
+    base, i = info["sent"], 0
     while i < len(plan):
         elapsed = time.monotonic() - start
         if elapsed >= next_beat:
-            info["sent"] = i
             _heartbeat(r, key, info)
+            book.save(info)
             next_beat = elapsed + HEARTBEAT_EVERY_S
         j = i
         while j < len(plan) and j - i < BATCH and plan[j].offset <= elapsed:
@@ -203,6 +258,7 @@ def _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats) -> bool
             stats.sent += sent
             bar.update(sent)
             i = j
+            info["sent"] = base + i
             if stop_event is not None and stop_event.is_set():
                 return True
             continue
@@ -210,24 +266,6 @@ def _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats) -> bool
         if _wait(max(pause, 0.0), stop_event):
             return True
     return False
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-
-
-def parse_duration(text: str) -> float:
-    """Return seconds for ``300``, ``300s``, ``90m``, ``2h`` or ``1d``.
-
-    Raises
-    ------
-    ValueError
-        If the text is none of these forms.
-    """
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration such as 300s, 90m, 2h or 1d")
-    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-    return float(match[1]) * factor
 
 
 def register(app: typer.Typer) -> None:
@@ -246,6 +284,8 @@ _RunOpt = Annotated[str | None, typer.Option(help="Run id; default from the star
 _SkipOpt = Annotated[str | None, typer.Option(help="Skip the file's first 300s / 90m / 2h.")]
 _DryOpt = Annotated[bool, typer.Option("--dry-run", help="Read and plan; send nothing.")]
 _QuietOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar.")]
+_ResumeOpt = Annotated[bool, typer.Option(
+    "--resume", help="Continue the stopped run of this mapping and file, if any.")]
 
 
 def replay_command(
@@ -258,6 +298,7 @@ def replay_command(
     start_offset: _SkipOpt = None,
     dry_run: _DryOpt = False,
     no_progress: _QuietOpt = False,
+    resume: _ResumeOpt = False,
 ) -> None:
     """Replay a recorded calls-for-service file into the incident stream."""
     from cockpit.streams import connect
@@ -280,7 +321,7 @@ def replay_command(
         for sig in previous:
             signal.signal(sig, lambda *_: stop.set())
         stats = replay(settings, r, file, spec, speed, limit=limit, loop=loop, stop_event=stop,
-                       progress=not no_progress, skip_to=skip, run_id=run_id)
+                       progress=not no_progress, skip_to=skip, run_id=run_id, resume=resume)
     except (MappingError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
     except redis.RedisError as exc:
@@ -294,17 +335,21 @@ def replay_command(
             embedded.close()
     _report(stats.errors)
     state = "stopped" if stats.stopped else "done"
+    resumed = "" if stats.resumed_from is None else (
+        f"; resumed run {stats.run_ids[0]} at event {stats.resumed_from}")
     typer.echo(f"replay {spec.name} {state}: {stats.sent} events sent to "
                f"{settings.stream('incidents')} in {stats.runs} run(s) "
-               f"({', '.join(stats.run_ids)}); {stats.incidents} incidents, "
+               f"({', '.join(stats.run_ids)}){resumed}; {stats.incidents} incidents, "
                f"{stats.rows_bad} rows skipped")
 
 
 def _report(errors: Sequence[RowError]) -> None:
-    if errors:
-        typer.echo(f"{len(errors)} rows skipped:", err=True)
-        for line in error_summary(errors):
-            typer.echo(f"  {line}", err=True)
+    for warning, what in ((False, "rows skipped"), (True, "stage times dropped")):
+        chosen = [e for e in errors if e.warning is warning]
+        if chosen:
+            typer.echo(f"{len(chosen)} {what}:", err=True)
+            for line in error_summary(chosen):
+                typer.echo(f"  {line}", err=True)
 
 
 def _dry_run(settings, file, spec, speed, limit, run_id, skip) -> None:
@@ -318,8 +363,10 @@ def _dry_run(settings, file, spec, speed, limit, run_id, skip) -> None:
     _report(errors)
     span = plan[-1].offset if plan else 0.0
     placed = [i for i in incidents if i.lon is not None]
+    dropped = sum(e.warning for e in errors)
     typer.echo(f"{spec.name}: {len(incidents)} incidents, {len(plan)} events, "
-               f"{len(errors)} rows skipped; {len(placed)} with a position; "
+               f"{len(errors) - dropped} rows skipped, {dropped} stage times dropped; "
+               f"{len(placed)} with a position; "
                f"replay lasts {span / 60:.1f} min at x{speed:g}")
     if placed:
         lons, lats = [i.lon for i in placed], [i.lat for i in placed]

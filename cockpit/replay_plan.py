@@ -1,17 +1,24 @@
 """Planning side of ``cockpit replay``: incidents turned into timed ``incident.*`` events.
 
+It also keeps the progress record that lets a stopped run resume where it stopped.
+
 Each incident of :func:`cockpit.replay_read.read_incidents` becomes one event per stage time,
 with the fields of the contract (cockpit/events.py), an offset from the start of the run (its
-real relative time divided by the speed-up) and ids that differ between runs.
+real relative time divided by the speed-up) and ids that differ between runs but are the same
+for the same run id, so a resumed run (:func:`resume_plan`) re-creates the ids of the original.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import NamedTuple
+
+import redis
 
 from cockpit.replay_mapping import Mapping
 from cockpit.replay_read import IncidentPlan
@@ -20,6 +27,9 @@ from cockpit.vocab import STAGE_RANK, Stage
 #: A valid run id: 1-24 letters, digits, ``_`` or ``.``, not starting with ``_`` or ``.``.
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,23}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+log = logging.getLogger(__name__)
 
 
 class PlannedEvent(NamedTuple):
@@ -108,9 +118,49 @@ def plan_events(
                 "incident_id": incident_id,
             }
             fields.update(_stage_fields(inc, stage))
-            keyed.append((offset, STAGE_RANK[stage], order, PlannedEvent(offset, fields)))
+            # ordered by file time, not offset: the order is the same at every speed
+            keyed.append((t, STAGE_RANK[stage], order, PlannedEvent(offset, fields)))
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
+
+
+def resume_plan(plan: Sequence[PlannedEvent], sent: int, now: datetime) -> list[PlannedEvent]:
+    """Return the events of a plan from index ``sent`` on, re-timed so the first is due now.
+
+    Parameters
+    ----------
+    plan : sequence of PlannedEvent
+        The plan of the interrupted run, re-made with its run id (same ids, same order).
+    sent : int
+        How many of its events were already sent.
+    now : datetime
+        Aware time the resumed run starts.
+
+    Returns
+    -------
+    list of PlannedEvent
+        ``plan[sent:]`` with offsets shifted so the first is 0 (the gaps between them are
+        kept) and ``occurred_at`` = ``now`` + the new offset; empty if ``sent >= len(plan)``.
+
+    Raises
+    ------
+    ValueError
+        If ``sent`` is negative or ``now`` is naive.
+    """
+    if sent < 0:
+        raise ValueError(f"sent must be >= 0, not {sent}")
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    rest = list(plan[sent:])
+    if not rest:
+        return []
+    shift = rest[0].offset
+    out = []
+    for event in rest:
+        offset = event.offset - shift
+        at = (now + timedelta(seconds=offset)).isoformat(timespec="milliseconds")
+        out.append(PlannedEvent(offset, {**event.fields, "occurred_at": at}))
+    return out
 
 
 def _stage_fields(inc: IncidentPlan, stage: Stage) -> dict[str, str]:
@@ -127,3 +177,101 @@ def _stage_fields(inc: IncidentPlan, stage: Stage) -> dict[str, str]:
     elif stage is Stage.CANCELLED:
         extra = {"reason": inc.disposition}
     return {k: v for k, v in extra.items() if v}
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for ``300``, ``300s``, ``90m``, ``2h`` or ``1d``.
+
+    Raises
+    ------
+    ValueError
+        If the text is none of these forms.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 300s, 90m, 2h or 1d")
+    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    return float(match[1]) * factor
+
+
+class ProgressRecord:
+    """The progress record of one mapping's replay in Redis.
+
+    Parameters
+    ----------
+    r : redis.Redis
+        A text-mode client.
+    key : str
+        ``settings.key(f"replay:{mapping.name}:progress")``.
+    file : str
+        The resolved path of the replayed file; a record of another file is not resumed.
+    tz : tzinfo
+        Zone of ``updated_at``.
+
+    The record is JSON ``{run_id, file, sent, total, updated_at}``: ``sent`` planned events of
+    run ``run_id`` (of ``total``) are in the stream.
+    """
+
+    def __init__(self, r: redis.Redis, key: str, file: str, tz: tzinfo):
+        self.r, self.key, self.file, self.tz = r, key, file, tz
+
+    def load(self) -> dict | None:
+        """The record if it is for this file and readable, else None."""
+        try:
+            record = json.loads(self.r.get(self.key) or "null")
+            ok = (isinstance(record, dict) and record.get("file") == self.file
+                  and isinstance(record.get("sent"), int)
+                  and RUN_ID_RE.match(str(record.get("run_id"))))
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            log.info("replay: no progress record of %s in %s; starting a new run", self.file,
+                     self.key)
+            return None
+        return record
+
+    def save(self, info: dict) -> None:
+        """Write ``run_id``, ``file``, ``sent``, ``total`` and ``updated_at`` (best effort)."""
+        record = {"run_id": info["run_id"], "file": self.file, "sent": info["sent"],
+                  "total": info["total"],
+                  "updated_at": datetime.now(self.tz).isoformat(timespec="seconds")}
+        try:
+            self.r.set(self.key, json.dumps(record, ensure_ascii=False))
+        except redis.RedisError as exc:
+            log.warning("could not write the progress record %s: %s", self.key, exc)
+
+    def delete(self) -> None:
+        """Remove the record: the pass is complete."""
+        self.r.delete(self.key)
+
+
+def record_resume_point(
+    record: dict | None, plan: Sequence[PlannedEvent], name: str
+) -> int | None:
+    """Return how many events of ``plan`` a progress record says were sent (None: a new run).
+
+    Parameters
+    ----------
+    record : dict or None
+        From :meth:`ProgressRecord.load`.
+    plan : sequence of PlannedEvent
+        The plan re-made with the record's run id.
+    name : str
+        Mapping name, for the log.
+
+    Returns
+    -------
+    int or None
+        ``record["sent"]``; None when there is no record, its ``total`` differs from the
+        plan's length (another limit, start offset or file content) or the run was complete:
+        then a new run starts.
+    """
+    if record is None:
+        return None
+    sent, total = record["sent"], record.get("total")
+    if total != len(plan) or not 0 <= sent < len(plan):
+        log.warning("replay %s: progress record of run %s (%s of %s events sent) does not fit "
+                    "a plan of %d events; starting a new run", name, record["run_id"], sent,
+                    total, len(plan))
+        return None
+    return sent

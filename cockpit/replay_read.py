@@ -4,7 +4,9 @@ The CSV file is read with a real CSV reader (fields may hold line breaks) as its
 (cockpit/replay_mapping.py) says; rows are grouped by incident id (or ``group_by``), each
 stage's time is aggregated over the incident's rows (``min``/``max``), and each incident's
 position is moved by the mapping's transform. Bad rows are skipped and reported as
-:class:`RowError`. cockpit/replay_plan.py turns the incidents into timed events.
+:class:`RowError`; a stage time far before or after the incident's reported time is dropped
+and reported as a warning (``RowError(..., warning=True)``). cockpit/replay_plan.py turns the
+incidents into timed events.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.crs import CRS
@@ -22,6 +24,11 @@ from cockpit.replay_mapping import Mapping, MappingError, TextSpec
 from cockpit.vocab import Category, Priority, Stage
 
 _MAX_ID = 48  # keeps <name>-<run>-<id>-<stage> within the contract's 128 characters
+#: A stage time earlier than its incident's reported time by more than this is dropped
+#: (smaller negative jitter between clocks is kept as recorded).
+EARLY_TOLERANCE = timedelta(hours=1)
+#: A stage time later than its incident's reported time by more than this is dropped.
+LATE_LIMIT = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +36,14 @@ class RowError:
     """A row that was skipped: its number as a person counts it (header = row 1) and why.
 
     ``line`` is the physical line the row starts on; it differs from ``row`` once a field
-    holds a line break.
+    holds a line break. With ``warning`` the row was kept but one of its stage times was
+    dropped (it lies far before or after the incident's reported time).
     """
 
     row: int
     reason: str
     line: int | None = None
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"row {self.row}" + (f" (line {self.line})" if self.line != self.row else "")
@@ -74,11 +83,12 @@ class IncidentPlan:
 class _Acc:
     """Rows of one incident being merged."""
 
-    __slots__ = ("ident", "row", "rows", "best", "cells", "position")
+    __slots__ = ("ident", "row", "rows", "samples", "cells", "position")
 
     def __init__(self, ident: str, row: int):
         self.ident, self.row, self.rows = ident, row, 0
-        self.best: dict[Stage, tuple[datetime, str | None]] = {}
+        # (row, line, stage times, unit) of every row, checked and aggregated in _finish
+        self.samples: list[tuple[int, int, dict[Stage, datetime], str | None]] = []
         self.cells: dict[str, str] = {}
         self.position: tuple[float, float] | None = None
 
@@ -135,7 +145,11 @@ def _position(mapping: Mapping, cell) -> tuple[float, float] | None:
 
 
 def read_incidents(
-    csv_path: str | Path, mapping: Mapping
+    csv_path: str | Path,
+    mapping: Mapping,
+    *,
+    early: timedelta = EARLY_TOLERANCE,
+    late: timedelta = LATE_LIMIT,
 ) -> tuple[list[IncidentPlan], list[RowError]]:
     """Read a recorded file and merge its rows into incidents.
 
@@ -145,13 +159,20 @@ def read_incidents(
         The CSV file; fields may hold line breaks.
     mapping : Mapping
         How its columns are read (see :func:`cockpit.replay_mapping.load_mapping`).
+    early, late : timedelta
+        A row's stage time more than ``early`` before its incident's reported time (the
+        earliest over its rows), or more than ``late`` after it, is dropped: a mistyped date
+        would otherwise stretch the whole replay. Default 1 hour and 30 days.
 
     Returns
     -------
     tuple
-        ``(incidents, errors)``: incidents ordered by their earliest stage time (then first
-        row); each bad row (missing id, unparseable time, bad coordinate) as a
-        :class:`RowError`, skipped. Stage times that go backwards are kept as they are.
+        ``(incidents, errors)``: incidents ordered by their earliest remaining stage time
+        (then first row); each bad row (missing id, unparseable time, bad coordinate) as a
+        :class:`RowError`, skipped; each dropped stage time as a ``RowError`` with
+        ``warning=True`` (the row is kept), e.g. ``Available DtTm 2019-01-01 01:00 precedes
+        Received DtTm 2020-04-07 23:50 by 462 days; resolved/closed dropped``. Errors are
+        ordered by row. Stage times within the window that go backwards are kept as they are.
 
     Raises
     ------
@@ -198,9 +219,14 @@ def read_incidents(
             acc = groups.get(key)
             if acc is None:
                 acc = groups[key] = _Acc(ident, row)
-            _merge(acc, mapping, times, cell, position)
-    incidents = [_finish(acc, mapping) for acc in groups.values()]
+            _merge(acc, mapping, times, cell, position, row, start)
+    incidents = []
+    for acc in groups.values():
+        best, warnings = _check_times(acc, mapping, early, late)
+        errors += warnings
+        incidents.append(_finish(acc, mapping, best))
     incidents.sort(key=lambda inc: (inc.first_at, inc.row))
+    errors.sort(key=lambda err: err.row)
     return incidents, errors
 
 
@@ -243,16 +269,9 @@ def _read_row(mapping: Mapping, cell, parsed: dict[str, datetime]):
     return ident, key, times, position
 
 
-def _merge(acc: _Acc, mapping: Mapping, times, cell, position) -> None:
+def _merge(acc: _Acc, mapping: Mapping, times, cell, position, row: int, line: int) -> None:
     acc.rows += 1
-    unit = _text(mapping.unit, cell)
-    for stage, spec in mapping.stages.items():
-        t = times.get(stage)
-        if t is None:
-            continue
-        best = acc.best.get(stage)
-        if best is None or (t < best[0] if spec.agg == "min" else t > best[0]):
-            acc.best[stage] = (t, unit)
+    acc.samples.append((row, line, times, _text(mapping.unit, cell)))
     for column in mapping.columns():
         if column not in acc.cells and cell(column):
             acc.cells[column] = cell(column)
@@ -260,12 +279,55 @@ def _merge(acc: _Acc, mapping: Mapping, times, cell, position) -> None:
         acc.position = position
 
 
-def _finish(acc: _Acc, mapping: Mapping) -> IncidentPlan:
+def _span(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))  # whole units, rounded down
+    if seconds >= 2 * 86400:
+        return f"{seconds // 86400} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min"
+
+
+def _check_times(acc: _Acc, mapping: Mapping, early: timedelta, late: timedelta):
+    """Aggregate each stage over the rows, leaving out times outside the reported window.
+
+    Returns ``(best, warnings)``: ``best`` maps a stage to ``(time, unit)``; each dropped
+    time is one warning per row and column, naming the stages it fed.
+    """
+    specs = dict(mapping.stages.items())
+    reported = min(times[Stage.REPORTED] for _, _, times, _ in acc.samples)
+    best: dict[Stage, tuple[datetime, str | None]] = {}
+    dropped: dict[tuple[int, int, str, datetime], list[Stage]] = {}
+    for row, line, times, unit in acc.samples:
+        for stage, t in times.items():
+            if stage is not Stage.REPORTED and not -early <= t - reported <= late:
+                dropped.setdefault((row, line, specs[stage].column, t), []).append(stage)
+                continue
+            old = best.get(stage)
+            if old is None or (t < old[0] if specs[stage].agg == "min" else t > old[0]):
+                best[stage] = (t, unit)
+    warnings = []
+    rep = specs[Stage.REPORTED].column
+    for (row, line, column, t), stages in dropped.items():
+        how = "precedes" if t < reported else "follows"
+        names = "/".join(s.value for s in stages)
+        kept = [s for s in stages if s in best]
+        fate = (f"{names} dropped" if not kept
+                else f"ignored ({'/'.join(s.value for s in kept)} from the other rows)")
+        local = mapping.tz
+        warnings.append(RowError(row, (
+            f"{column} {t.astimezone(local):%Y-%m-%d %H:%M} {how} {rep} "
+            f"{reported.astimezone(local):%Y-%m-%d %H:%M} by {_span(t - reported)}; {fate}"),
+            line, warning=True))
+    return best, warnings
+
+
+def _finish(acc: _Acc, mapping: Mapping, best) -> IncidentPlan:
     def cell(column: str) -> str:
         return acc.cells.get(column, "")
 
-    times = {stage: best[0] for stage, best in acc.best.items()}
-    units = {s: u for s, (_, u) in acc.best.items() if u and s in (Stage.DISPATCHED, Stage.ARRIVED)}
+    times = {stage: t for stage, (t, _) in best.items()}
+    units = {s: u for s, (_, u) in best.items() if u and s in (Stage.DISPATCHED, Stage.ARRIVED)}
     cancel = mapping.cancelled_if
     cancelled = cancel is not None and cell(cancel.column) in cancel.values
     if cancelled:
@@ -290,8 +352,13 @@ def _finish(acc: _Acc, mapping: Mapping) -> IncidentPlan:
 
 
 def error_summary(errors: Sequence[RowError], first: int = 20) -> list[str]:
-    """Return printable lines for skipped rows: the first ``first`` ones, then a count."""
+    """Return printable lines for skipped rows: the first ``first`` ones, then a count.
+
+    Pass only the errors or only the warnings; the count line says "rows skipped" or
+    "stage times dropped" after the first of them.
+    """
     lines = [str(err) for err in errors[:first]]
     if len(errors) > first:
-        lines.append(f"... and {len(errors) - first} more rows skipped")
+        what = "stage times dropped" if errors[0].warning else "rows skipped"
+        lines.append(f"... and {len(errors) - first} more {what}")
     return lines

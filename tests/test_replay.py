@@ -320,16 +320,15 @@ def test_start_offset_skips_the_quiet_start(sf):
 def test_transform_keeps_distances_proportional(sf, nyc):
     for mapping in (sf[0], nyc[0]):
         t = mapping.transform
-        assert t.target_center == QIAOSI_CENTER
-        assert t.apply(*t.source_center) == pytest.approx(QIAOSI_CENTER)
+        tc_lon, tc_lat = t.target_center
+        assert t.apply(*t.source_center) == pytest.approx(t.target_center)
         # 0.01° east and north of the source centre, in metres, before and after
         sc_lon, sc_lat = t.source_center
         east = t.apply(sc_lon + 0.01, sc_lat)
         north = t.apply(sc_lon, sc_lat + 0.01)
         m_east_src = 0.01 * 111_320 * math.cos(math.radians(sc_lat))
-        m_east_dst = (east[0] - QIAOSI_CENTER[0]) * 111_320 * math.cos(
-            math.radians(QIAOSI_CENTER[1]))
-        m_north_dst = (north[1] - QIAOSI_CENTER[1]) * 111_320
+        m_east_dst = (east[0] - tc_lon) * 111_320 * math.cos(math.radians(tc_lat))
+        m_north_dst = (north[1] - tc_lat) * 111_320
         assert m_east_dst / m_east_src == pytest.approx(t.scale)
         assert m_north_dst / (0.01 * 111_320) == pytest.approx(t.scale)
     # both cities fit a ~10 km square around Qiaosi
@@ -343,6 +342,20 @@ def test_transform_keeps_distances_proportional(sf, nyc):
 def test_target_centre_is_the_cockpit_constant():
     geo = pytest.importorskip("cockpit.geo")
     assert geo.QIAOSI_CENTER_WGS84 == QIAOSI_CENTER
+
+
+@pytest.mark.parametrize("which", ["sf", "nyc"])
+def test_moved_positions_land_inside_the_subdistrict(which, request):
+    geo = pytest.importorskip("cockpit.geo")
+    shapely = pytest.importorskip("shapely")
+    mapping, incidents, _ = request.getfixturevalue(which)
+    polygon = geo.load_subdistrict().geometry.union_all()
+    # the shipped transforms aim at the centroid of the schematic subdistrict polygon
+    assert mapping.transform.target_center == pytest.approx(
+        (polygon.centroid.x, polygon.centroid.y), abs=1e-4)
+    placed = [i for i in incidents if i.lon is not None]
+    inside = shapely.contains_xy(polygon, [i.lon for i in placed], [i.lat for i in placed])
+    assert inside.mean() >= 0.99  # docs/replay.md: 99.4 % for both files
 
 
 def test_parse_duration():
@@ -464,3 +477,213 @@ def test_cli_dry_run_and_errors(tmp_path):
     result = runner.invoke(app, ["replay", str(broken), "-m", "nyc_311", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "1 rows skipped" in result.output and "row 3" in result.output
+
+
+# -- stage times far from the reported time ----------------------------------------------------
+
+def _lasts(output: str) -> float:
+    return float(output.split("replay lasts ")[1].split(" min")[0])
+
+
+def test_stage_time_far_from_reported_is_dropped_with_a_warning(tmp_path, sf):
+    mapping = sf[0]
+    rows = rows_of(SF)
+    header, head = rows[0], rows[:41]
+    col = {name: header.index(name) for name in (
+        "Incident Number", "Call Number", "Available DtTm", "On Scene DtTm", "Received DtTm")}
+    ids = Counter(row[col["Incident Number"]] for row in head[1:])
+    single = next(row for row in head[1:] if ids[row[col["Incident Number"]]] == 1
+                  and row[col["Available DtTm"]] and row[col["On Scene DtTm"]])
+    clean = tmp_path / "clean.csv"
+    write_rows(clean, head)
+    early, late, jitter = list(single), list(single), list(single)
+    for n, extra in enumerate((early, late, jitter), start=1):
+        extra[col["Incident Number"]] = extra[col["Call Number"]] = f"9999999{n}"
+    early[col["Available DtTm"]] = "01/01/2019 01:00:00 AM"  # 462 days before Received
+    received = mapping.parse_time(single[col["Received DtTm"]])
+    late[col["Available DtTm"]] = (received + timedelta(days=45)).strftime(mapping.time_format)
+    jitter[col["On Scene DtTm"]] = (received - timedelta(minutes=10)).strftime(
+        mapping.time_format)
+    path = tmp_path / "backwards.csv"
+    write_rows(path, [*head, early, late, jitter])  # rows 42, 43 and 44 of the file
+
+    incidents, errors = rp.read_incidents(path, mapping)
+    assert [(e.row, e.warning) for e in errors] == [(42, True), (43, True)]
+    assert errors[0].reason.startswith("Available DtTm 2019-01-01 01:00 precedes Received DtTm "
+                                       f"{received:%Y-%m-%d %H:%M} by ")
+    assert "462 days" in errors[0].reason and "resolved/closed dropped" in errors[0].reason
+    assert "follows Received DtTm" in errors[1].reason and "45 days" in errors[1].reason
+    by_id = {i.source_id: i for i in incidents}
+    for ident in ("99999991", "99999992"):
+        assert Stage.RESOLVED not in by_id[ident].times
+        assert Stage.CLOSED not in by_id[ident].times
+        assert by_id[ident].first_at == received
+    assert by_id["99999993"].times[Stage.ARRIVED] == received - timedelta(minutes=10)
+    assert incidents[0].first_at == min(i.first_at for i in rp.read_incidents(clean, mapping)[0])
+
+    runner, app = CliRunner(), cli_app()
+    normal = runner.invoke(app, ["replay", str(clean), "-m", "sf_fire_calls", "--dry-run",
+                                 "--speed", "60"])
+    result = runner.invoke(app, ["replay", str(path), "-m", "sf_fire_calls", "--dry-run",
+                                 "--speed", "60"])
+    assert normal.exit_code == 0 and result.exit_code == 0, result.output
+    assert _lasts(result.output) == pytest.approx(_lasts(normal.output), abs=0.1)
+    assert _lasts(result.output) < 60
+    assert "0 rows skipped, 2 stage times dropped" in result.output
+    assert "2 stage times dropped:" in result.output and "row 42: Available DtTm" in result.output
+
+
+def test_a_bad_unit_row_does_not_drop_the_other_rows_time(tmp_path, sf):
+    mapping, incidents, _ = sf
+    rows = rows_of(SF)
+    header = rows[0]
+    col = {name: header.index(name) for name in ("Incident Number", "Available DtTm")}
+    first = next(n for n, row in enumerate(rows[1:], start=1)
+                 if row[col["Incident Number"]] == "20041901")
+    rows[first][col["Available DtTm"]] = "01/01/2019 01:00:00 AM"
+    path = tmp_path / "one_bad_unit.csv"
+    write_rows(path, rows)
+    read, errors = rp.read_incidents(path, mapping)
+    assert [(e.row, e.warning) for e in errors] == [(first + 1, True)]
+    assert "ignored (resolved/closed from the other rows)" in errors[0].reason
+    inc = next(i for i in read if i.source_id == "20041901")
+    assert Stage.CLOSED in inc.times and inc.times[Stage.CLOSED].year == 2020
+    assert len(read) == len(incidents)
+
+
+# -- resume ------------------------------------------------------------------------------------
+
+def test_resume_plan_keeps_ids_order_and_spacing(sf):
+    mapping, incidents, _ = sf
+    plan = rp.plan_events(incidents[:40], mapping, NOW, 60, run_id="keep")
+    again = rp.plan_events(incidents[:40], mapping, NOW + timedelta(days=3), 7, run_id="keep")
+    assert [e.fields["event_id"] for e in again] == [e.fields["event_id"] for e in plan]
+    later = NOW + timedelta(days=2)
+    rest = rp.resume_plan(plan, 25, later)
+    assert [e.fields["event_id"] for e in rest] == [e.fields["event_id"] for e in plan[25:]]
+    assert [e.fields["incident_id"] for e in rest] == [e.fields["incident_id"]
+                                                       for e in plan[25:]]
+    assert rest[0].offset == 0
+    assert datetime.fromisoformat(rest[0].fields["occurred_at"]) == later
+    for a, b, new in zip(plan[25:], plan[26:], rest[1:], strict=False):
+        assert new.offset == pytest.approx(b.offset - plan[25].offset)
+        assert b.offset - a.offset >= 0
+    assert rp.resume_plan(plan, len(plan), later) == []
+
+
+def _progress(r, settings) -> dict | None:
+    raw = r.get(settings.key("replay:sf_fire:progress"))
+    return json.loads(raw) if raw else None
+
+
+def _speed_for(sf, n: int, seconds: float) -> float:
+    mapping, incidents, _ = sf
+    plan = rp.plan_events(incidents[:n], mapping, NOW, 1, run_id="x")
+    return plan[-1].offset / seconds
+
+
+def _run_until(client, stream, n, **kwargs) -> tuple[rp.ReplayStats, int]:
+    """Run a replay in a thread until the stream holds ``n`` entries, then stop it."""
+    r = client
+    stop = threading.Event()
+    out = {}
+    worker = threading.Thread(target=lambda: out.update(stats=rp.replay(
+        stop_event=stop, progress=False, **kwargs)))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while r.xlen(stream) < n and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    return out["stats"], r.xlen(stream)
+
+
+def test_stopped_replay_resumes_the_same_run(r, prefix, sf):
+    settings = settings_for(prefix)
+    mapping, incidents, _ = sf
+    stream = settings.stream("incidents")
+    full = rp.plan_events(incidents[:12], mapping, NOW, 60, run_id="x")
+    common = dict(settings=settings, r=r, csv_path=SF, mapping=mapping, limit=12)
+    stats, sent = _run_until(r, stream, 4, speed=_speed_for(sf, 12, 4.0), **common)
+    assert stats.stopped and 4 <= sent < len(full) and stats.sent == sent
+    run = stats.run_ids[0]
+    record = _progress(r, settings)
+    assert record["run_id"] == run and record["file"] == str(SF.resolve())
+    assert (record["sent"], record["total"]) == (sent, len(full))
+    assert datetime.fromisoformat(record["updated_at"]).tzinfo is not None
+
+    # resumed with --loop: the rest of the same run, then a new run
+    per_run = len(full)
+    more, total = _run_until(r, stream, 2 * per_run, speed=100_000, resume=True, loop=True,
+                             **common)
+    assert more.run_ids[0] == run and more.resumed_from == sent
+    assert len(more.run_ids) >= 2 and run not in more.run_ids[1:]
+    entries = r.xrange(stream)
+    first_run = [f["event_id"] for _, f in entries if f["incident_id"].split("-")[1] == run]
+    expected = [e.fields["event_id"].replace("-x-", f"-{run}-") for e in full]
+    assert first_run == expected  # exactly the rest, no event twice, same ids
+    times = [datetime.fromisoformat(f["occurred_at"]) for _, f in entries[sent:per_run]]
+    assert times == sorted(times)
+
+
+def test_progress_is_deleted_after_a_completed_pass(r, prefix, sf):
+    settings = settings_for(prefix)
+    stats = rp.replay(settings, r, SF, sf[0], speed=100_000, limit=3, progress=False,
+                      run_id="whole")
+    assert not stats.stopped and stats.resumed_from is None
+    assert _progress(r, settings) is None
+
+
+@pytest.mark.parametrize("record", [
+    None,
+    {"run_id": "old", "file": "/elsewhere/other.csv", "sent": 2, "total": 18},
+    {"run_id": "old", "file": str(SF.resolve()), "sent": 2, "total": 99},
+    {"run_id": "old", "file": str(SF.resolve()), "sent": 18, "total": 18},
+])
+def test_resume_without_a_fitting_record_starts_a_new_run(r, prefix, sf, record):
+    settings = settings_for(prefix)
+    mapping, incidents, _ = sf
+    assert sum(len(i.times) for i in incidents[:3]) == 18
+    if record is not None:
+        r.set(settings.key("replay:sf_fire:progress"), json.dumps(record))
+    stats = rp.replay(settings, r, SF, mapping, speed=100_000, limit=3, progress=False,
+                      run_id="fresh", resume=True)
+    assert stats.run_ids == ["fresh"] and stats.resumed_from is None
+    assert stats.sent == 18 == r.xlen(settings.stream("incidents"))
+    assert _progress(r, settings) is None
+
+
+def test_sigterm_writes_progress_and_cli_resume_continues(r, prefix, sf):
+    import signal
+    import subprocess
+    import sys
+
+    settings = settings_for(prefix)
+    stream = settings.stream("incidents")
+    full = rp.plan_events(sf[1][:12], sf[0], NOW, 60, run_id="x")
+    env = {**os.environ, "REDIS_URL": REDIS_URL, "COCKPIT_STREAM_PREFIX": prefix}
+    argv = [sys.executable, "-m", "cockpit.cli", "replay", str(SF), "-m", "sf_fire_calls",
+            "--limit", "12", "--no-progress", "--run-id", "sig1"]
+    proc = subprocess.Popen([*argv, "--speed", str(_speed_for(sf, 12, 5.0))], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while r.xlen(stream) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    sent = r.xlen(stream)
+    assert 3 <= sent < len(full)
+    assert _progress(r, settings)["sent"] == sent
+
+    result = CliRunner().invoke(cli_app(), ["replay", *argv[4:], "--speed", "100000",
+                                            "--resume"], env={k: env[k] for k in (
+                                                "REDIS_URL", "COCKPIT_STREAM_PREFIX")})
+    assert result.exit_code == 0, result.output
+    assert f"{len(full) - sent} events sent" in result.output
+    assert f"resumed run sig1 at event {sent}" in result.output
+    ids = [f["event_id"] for _, f in r.xrange(stream)]
+    assert ids == [e.fields["event_id"].replace("-x-", "-sig1-") for e in full]
+    assert _progress(r, settings) is None

@@ -221,7 +221,7 @@ def test_wall003_replay_badge(wall):
     key = wall.services.settings.key("feed:replay")
     wall.services.redis.set(key, json.dumps({"name": "sf_fire", "speed": 60, "sent": 1,
                                              "total": 10}))
-    wall.wait(lambda d: badge.is_displayed() and badge.text == "回放 · sf_fire ×60")
+    wall.wait(lambda d: badge.is_displayed() and badge.text == "回放 · sf_fire ×60 · 位置已平移")
     wall.services.redis.delete(key)
     wall.wait(lambda d: not badge.is_displayed())
     assert badge.text == ""
