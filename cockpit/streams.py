@@ -108,7 +108,9 @@ def _text(value: bytes | str) -> str:
 
 def _decode_fields(fields: dict) -> tuple[dict[str, str], str | None]:
     try:
-        return {_strict(k): _strict(v) for k, v in fields.items()}, None
+        return {k.decode(): v.decode() for k, v in fields.items()}, None
+    except AttributeError:  # already text (a client with decode_responses)
+        return dict(fields), None
     except UnicodeDecodeError:
         pass
     for key, value in fields.items():

@@ -177,7 +177,7 @@ def test_metric_observed_is_stored(services):
                       "value": "12", "unit": "家", "village": "朝阳村"}], stream="metrics")
     _drain(_ingestor(services))
     with services.read() as session:
-        row = session.get(MetricObservation, ("econ", "m1"))
+        row = session.get(MetricObservation, ("m1", "econ"))
         assert row.value == 12.0 and row.unit == "家" and row.village_code is not None
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cockpit.events import BaseEvent, IncidentEvent, MetricObserved
@@ -53,11 +53,14 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
 
 def _existing_keys(session: Session, model, keys: Sequence[tuple[str, str]]) -> set[tuple]:
     """Which ``(source, event_id)`` keys of ``model`` are stored already."""
+    wanted = set(keys)
     found: set[tuple] = set()
-    key = tuple_(model.source, model.event_id)
-    for part in _chunks(list(keys)):
-        found.update(tuple(row) for row in session.execute(
-            select(model.source, model.event_id).where(key.in_(part))))
+    ids = sorted({event_id for _, event_id in wanted})
+    for part in _chunks(ids):
+        # event_id leads the primary key, so this is an index lookup on every dialect
+        rows = session.execute(select(model.source, model.event_id)
+                               .where(model.event_id.in_(part)))
+        found.update(key for key in map(tuple, rows) if key in wanted)
     return found
 
 

@@ -52,10 +52,23 @@ def _memo(conv: Callable) -> Callable:
     return convert
 
 
+def _skip_none(conv: Callable) -> Callable:
+    return lambda value: None if value is None else conv(value)
+
+
+def _memoised(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[bool]:
+    """Columns whose first two rows share one object (a batch-wide value such as ``now``)."""
+    if len(rows) < 2:
+        return [False] * len(columns)
+    first, second = rows[0], rows[1]
+    return [first.get(c) is not None and first.get(c) is second.get(c) for c in columns]
+
+
 def _tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str],
             converters: Sequence[Callable | None]) -> list[tuple]:
-    plain = [(col, None) if conv is None else (col, _memo(conv))
-             for col, conv in zip(columns, converters, strict=True)]
+    plain = [(col, None) if conv is None else (col, _memo(conv) if memo else _skip_none(conv))
+             for col, conv, memo in zip(columns, converters, _memoised(rows, columns),
+                                        strict=True)]
     out = []
     for row in rows:
         get = row.get

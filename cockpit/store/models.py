@@ -48,10 +48,10 @@ class UTCDateTime(TypeDecorator):
             raise ValueError("naive datetime given to a UTC column")
         if value.tzinfo is not UTC:
             value = value.astimezone(UTC)
-        value = value.replace(tzinfo=None)
         if dialect.name == "sqlite":
-            return value.isoformat(" ", "microseconds")  # == strftime(_SQLITE_FORMAT), faster
-        return value
+            # == strftime(_SQLITE_FORMAT) without the "+00:00", at a fraction of its cost
+            return value.isoformat(" ", "microseconds")[:26]
+        return value.replace(tzinfo=None)
 
     def process_result_value(self, value, dialect) -> datetime | None:
         """Stored value → aware UTC datetime."""
@@ -117,8 +117,9 @@ class IncidentEventRow(Base):
 
     __tablename__ = "incident_events"
 
-    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # event_id first: the duplicate check looks rows up by event_id through the primary key
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(128))
     type: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -134,8 +135,8 @@ class MetricObservation(Base):
 
     __tablename__ = "metric_observations"
 
-    source: Mapped[str] = mapped_column(String(128), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
     module: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(128))
     value: Mapped[float] = mapped_column(Float)

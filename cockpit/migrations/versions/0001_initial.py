@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 10:30:41.446822
+Create Date: 2026-11-29 10:39:51.555509
 """
 from alembic import op
 import sqlalchemy as sa
@@ -17,15 +17,15 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table('incident_events',
-    sa.Column('source', sa.String(length=128), nullable=False),
     sa.Column('event_id', sa.String(length=128), nullable=False),
+    sa.Column('source', sa.String(length=128), nullable=False),
     sa.Column('incident_id', sa.String(length=128), nullable=False),
     sa.Column('type', sa.String(length=32), nullable=False),
     sa.Column('occurred_at', cockpit.store.models.UTCDateTime(), nullable=False),
     sa.Column('received_at', cockpit.store.models.UTCDateTime(), nullable=False),
     sa.Column('stream_id', sa.String(length=40), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.PrimaryKeyConstraint('source', 'event_id', name=op.f('pk_incident_events'))
+    sa.PrimaryKeyConstraint('event_id', 'source', name=op.f('pk_incident_events'))
     )
     with op.batch_alter_table('incident_events', schema=None) as batch_op:
         batch_op.create_index('ix_incident_events_incident', ['incident_id', 'occurred_at'], unique=False)
@@ -66,8 +66,8 @@ def upgrade() -> None:
         batch_op.create_index('ix_incidents_village_code', ['village_code'], unique=False)
 
     op.create_table('metric_observations',
-    sa.Column('source', sa.String(length=128), nullable=False),
     sa.Column('event_id', sa.String(length=128), nullable=False),
+    sa.Column('source', sa.String(length=128), nullable=False),
     sa.Column('module', sa.String(length=64), nullable=False),
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
@@ -76,7 +76,7 @@ def upgrade() -> None:
     sa.Column('occurred_at', cockpit.store.models.UTCDateTime(), nullable=False),
     sa.Column('received_at', cockpit.store.models.UTCDateTime(), nullable=False),
     sa.Column('stream_id', sa.String(length=40), nullable=False),
-    sa.PrimaryKeyConstraint('source', 'event_id', name=op.f('pk_metric_observations'))
+    sa.PrimaryKeyConstraint('event_id', 'source', name=op.f('pk_metric_observations'))
     )
     with op.batch_alter_table('metric_observations', schema=None) as batch_op:
         batch_op.create_index('ix_metric_observations_key', ['module', 'key', 'occurred_at'], unique=False)
