@@ -75,8 +75,10 @@ def payload(event: BaseEvent) -> dict[str, Any]:
     in columns (id, type, time, source, incident), without pydantic's cost per event.
     """
     out: dict[str, Any] = {}
-    for name, value in event.__dict__.items():
-        if value is None or name in _ROW_FIELDS:
+    data = event.__dict__
+    for name in event.model_fields_set - _ROW_FIELDS:  # only what the producer sent
+        value = data[name]
+        if value is None:
             continue
         if isinstance(value, datetime):
             value = value.isoformat()
