@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import statistics
 import sys
 import tempfile
@@ -103,6 +104,7 @@ def main() -> int:
             time.sleep(3)
             driver.execute_script(OBSERVER)
             page: list[float] = []
+            rng = random.Random(7)
             for n in range(args.samples):
                 token = f"LAT{n:03d}x{uuid.uuid4().hex[:6]}"
                 driver.execute_script(
@@ -117,7 +119,8 @@ def main() -> int:
                         break
                     time.sleep(0.02)
                 page.append((seen / 1000 - sent) * 1000 if seen else 10_000.0)
-                time.sleep(0.3)
+                # a random pause, so samples do not lock onto the page's poll phase
+                time.sleep(rng.uniform(0.1, 1.1))
         floor = transport_floor(services.redis, settings.key("floor"), args.samples)
         print(f"samples: {args.samples}  refresh interval: {settings.refresh_ms} ms")
         print(f"baseline  XADD → XREAD (transport) : p50 {statistics.median(floor):7.1f} ms   "
