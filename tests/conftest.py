@@ -102,25 +102,23 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, client_for_url(settings.redis_url), engine, session_factory(engine))
 
 
-@pytest.fixture
-def services(tmp_path, redis_server_url, database_url) -> Iterator[Services]:
-    """Services on the real Redis (unique prefix) and a migrated database of each kind."""
-    settings = make_settings(tmp_path, redis_server_url, database_url)
+def _services(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[Services]:
+    settings = make_settings(tmp_path, redis_url, database_url)
     svc = build_services(settings)
     try:
         yield svc
     finally:
         _drop_prefix(svc.redis, settings.stream_prefix)
         svc.close()
+
+
+@pytest.fixture
+def services(tmp_path, redis_server_url, database_url) -> Iterator[Services]:
+    """Services on the real Redis (unique prefix) and a migrated database of each kind."""
+    yield from _services(tmp_path, redis_server_url, database_url)
 
 
 @pytest.fixture
 def sqlite_services(tmp_path, redis_server_url, sqlite_url) -> Iterator[Services]:
     """Services on the real Redis and a migrated SQLite database only."""
-    settings = make_settings(tmp_path, redis_server_url, sqlite_url)
-    svc = build_services(settings)
-    try:
-        yield svc
-    finally:
-        _drop_prefix(svc.redis, settings.stream_prefix)
-        svc.close()
+    yield from _services(tmp_path, redis_server_url, sqlite_url)
