@@ -7,13 +7,16 @@ spatial join, idempotency check, incident fold, commit, XACK, change signal).
     python bench/ingest.py [--events 100000] [--batch 500]
 
 Uses ``REDIS_URL`` (default redis://127.0.0.1:6379/0, else an embedded server) and
-``DATABASE_URL`` (default: a fresh SQLite file in WAL mode). Target: ratio >= 0.5.
+``DATABASE_URL`` (default: a fresh SQLite file in WAL mode per round). Rounds alternate the two
+pipelines so that a busy moment of the machine hits both; the median ratio is the result.
+Target: ratio >= 0.5.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +32,7 @@ from sqlalchemy import JSON, Column, MetaData, String, Table, insert  # noqa: E4
 from cockpit.ingest import Ingestor  # noqa: E402
 from cockpit.services import Services  # noqa: E402
 from cockpit.settings import Settings  # noqa: E402
-from cockpit.store.migrate import upgrade  # noqa: E402
+from cockpit.store.migrate import downgrade, upgrade  # noqa: E402
 
 STAGES = ["reported", "assessed", "dispatched", "arrived", "resolved", "closed"]
 
@@ -102,10 +105,39 @@ def cockpit_ingest(services: Services, batch: int, total: int) -> tuple[float, I
     return time.perf_counter() - started, worker
 
 
+def one_round(redis_url: str | None, database_url: str, events: list[dict[str, str]],
+              batch: int, tmp: Path) -> tuple[float, float, str]:
+    """Both pipelines over the same entries into the same (fresh) database; events/s each."""
+    settings = Settings(REDIS_URL=redis_url, DATABASE_URL=database_url, data_dir=tmp,
+                        stream_prefix=f"bench:{uuid.uuid4().hex[:8]}:")
+    services = Services.from_settings(settings)
+    if not database_url.startswith("sqlite"):
+        downgrade(services.engine, "base")  # every round starts from empty tables
+    upgrade(services.engine)
+    try:
+        raw_stream = settings.key("raw")
+        fill(services.redis, raw_stream, events)
+        fill(services.redis, settings.stream("incidents"), events)
+        raw_s = raw_pipeline(services, raw_stream, batch)
+        if services.engine.url.get_backend_name() == "sqlite":
+            with services.engine.begin() as conn:  # start both runs from an empty WAL
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        ours_s, worker = cockpit_ingest(services, batch, len(events))
+        assert worker.stats.stored == len(events), worker.stats
+        return len(events) / raw_s, len(events) / ours_s, services.engine.url.get_backend_name()
+    finally:
+        keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*"))
+        if keys:
+            services.redis.delete(*keys)
+        services.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds; the median ratio is the result")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -113,33 +145,19 @@ def main() -> int:
         redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
     except redis.RedisError:
         redis_url = None
-    settings = Settings(REDIS_URL=redis_url, DATABASE_URL=os.environ.get("DATABASE_URL") or
-                        f"sqlite:///{tmp / 'bench.sqlite3'}", data_dir=tmp,
-                        stream_prefix=f"bench:{uuid.uuid4().hex[:8]}:")
-    services = Services.from_settings(settings)
-    upgrade(services.engine)
-    try:
-        events = make_events(args.events)
-        raw_stream = settings.key("raw")
-        fill(services.redis, raw_stream, events)
-        fill(services.redis, settings.stream("incidents"), events)
-        raw_s = raw_pipeline(services, raw_stream, args.batch)
-        if services.engine.url.get_backend_name() == "sqlite":
-            with services.engine.begin() as conn:  # start both runs from an empty WAL
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        ours_s, worker = cockpit_ingest(services, args.batch, len(events))
-        assert worker.stats.stored == len(events), worker.stats
-        raw_rate, ours_rate = len(events) / raw_s, len(events) / ours_s
-        db = services.engine.url.get_backend_name()
-        print(f"events: {len(events):,}  batch: {args.batch}  database: {db}")
-        print(f"baseline  XREADGROUP + executemany + XACK : {raw_rate:10,.0f} events/s")
-        print(f"cockpit   validate + fold + commit + XACK : {ours_rate:10,.0f} events/s")
-        print(f"ratio (cockpit / baseline): {ours_rate / raw_rate:.2f}   target >= 0.50")
-    finally:
-        keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*"))
-        if keys:
-            services.redis.delete(*keys)
-        services.close()
+    events = make_events(args.events)
+    ratios = []
+    for n in range(args.rounds):
+        database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / f'bench{n}.sqlite3'}"
+        raw_rate, ours_rate, db = one_round(redis_url, database_url, events, args.batch, tmp)
+        ratios.append(ours_rate / raw_rate)
+        print(f"round {n + 1}: baseline {raw_rate:9,.0f} events/s   cockpit {ours_rate:9,.0f} "
+              f"events/s   ratio {ours_rate / raw_rate:.2f}")
+    print(f"events: {len(events):,}  batch: {args.batch}  database: {db}  rounds: {args.rounds}")
+    print("baseline  XREADGROUP + executemany + XACK")
+    print("cockpit   decode + validate + join + fold + commit + XACK + signal")
+    print(f"ratio (cockpit / baseline), median of rounds: {statistics.median(ratios):.2f}   "
+          f"target >= 0.50")
     return 0
 
 

@@ -240,8 +240,18 @@ def villages_of(lons: Sequence[float], lats: Sequence[float]) -> list[str | None
         inside = np.zeros(xs.shape, dtype=bool)
         inside[free] = shapely.contains_xy(idx.tree.geometries[i], xs[free], ys[free])
         found[inside] = i
-    return [idx.codes[k] if k >= 0 else village_of(float(x), float(y))
-            for k, x, y in zip(found, xs, ys, strict=True)]
+    rest = np.flatnonzero((found < 0) & np.isfinite(xs) & np.isfinite(ys))
+    if rest.size:
+        # one nearest-village query in metres for every point inside no village
+        mx, my = idx.to_m.transform(xs[rest], ys[rest])
+        pairs = idx.tree_m.query_nearest(shapely.points(mx, my), max_distance=NEAREST_MAX_M,
+                                         all_matches=True)
+        best: dict[int, int] = {}
+        for point, village in zip(pairs[0], pairs[1], strict=True):
+            best[point] = min(village, best.get(point, village))  # ties: lowest index
+        for point, village in best.items():
+            found[rest[point]] = village
+    return [idx.codes[k] if k >= 0 else None for k in found]
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import redis
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -168,9 +169,10 @@ class Ingestor:
         started = time.perf_counter()
         valid: list[tuple[BaseEvent, Message]] = []
         dead: list[tuple[Message, str]] = []
+        now = datetime.now(UTC)
         for message in messages:
             try:
-                valid.append((self._validate(message), message))
+                valid.append((self._validate(message, now), message))
             except InvalidEvent as exc:
                 dead.append((message, exc.reason))
         if self._backlog:
@@ -195,12 +197,12 @@ class Ingestor:
         self._count(messages, result, dead, started)
         return result
 
-    def _validate(self, message: Message) -> BaseEvent:
+    def _validate(self, message: Message, now: datetime) -> BaseEvent:
         """Parse one entry and check it came on its type's stream; raises InvalidEvent."""
         if message.error:
             raise InvalidEvent(message.error)
         try:
-            event = parse_event(message.fields, self.settings.tz, self.area)
+            event = parse_event(message.fields, self.settings.tz, self.area, now)
         except InvalidEvent:
             raise
         except Exception as exc:  # noqa: BLE001 - no entry may stop the consumer

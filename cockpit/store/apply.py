@@ -110,12 +110,14 @@ def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> N
         state["stage"] = event.stage.value
         state["stage_at"] = event.occurred_at
     times = state.setdefault("field_times", {})
-    stamp = [event.occurred_at.isoformat(), event.event_id]
+    stamp = None
     data = event.__dict__  # plain dict access: pydantic's getattr fallback is slow here
     for name in _attributes_of(type(event)):
         value = village if name == "village" else data.get(name)
         if value is None:
             continue
+        if stamp is None:
+            stamp = [event.occurred_at.isoformat(), event.event_id]
         prior = times.get(name)
         if prior is None or stamp > prior:
             times[name] = stamp
@@ -180,21 +182,11 @@ def apply_batch(
     incident_items = [(e, s) for e, s in fresh if isinstance(e, IncidentEvent)]
     metric_items = [(e, s) for e, s in fresh if isinstance(e, MetricObserved)]
     result.duplicates += _store_metrics(session, metric_items, resolve_villages, now, result)
-    if incident_items:
-        known = _existing_keys(session, IncidentEventRow,
-                               [(e.source, e.event_id) for e, _ in incident_items])
-        result.duplicates += len(known)
-        incident_items = [(e, s) for e, s in incident_items
-                          if (e.source, e.event_id) not in known]
     if not incident_items:
         return result
-    insert_rows(session.connection(), IncidentEventRow.__table__, [
-        {"event_id": e.event_id, "incident_id": e.incident_id, "type": e.type,
-         "occurred_at": e.occurred_at, "received_at": now, "source": e.source,
-         "stream_id": s, "payload": payload(e)}
-        for e, s in incident_items
-    ])
-    result.stored += len(incident_items)
+    incident_items = _insert_history(session, incident_items, now, result)
+    if not incident_items:
+        return result
     villages = resolve_villages(
         [e.__dict__.get("lon") for e, _ in incident_items],
         [e.__dict__.get("lat") for e, _ in incident_items],
@@ -202,6 +194,32 @@ def apply_batch(
     )
     _fold_incidents(session, incident_items, villages, now, result)
     return result
+
+
+def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, str]]:
+    """Insert history rows, skipping stored ``(source, event_id)``; returns the new events.
+
+    The insert itself skips conflicts; only when it stored fewer rows than it was given (a
+    redelivery) are the rows of this batch, marked by their receive time, read back.
+    """
+    table = IncidentEventRow.__table__
+    stored = insert_rows(session.connection(), table, [
+        {"event_id": e.event_id, "incident_id": e.incident_id, "type": e.type,
+         "occurred_at": e.occurred_at, "received_at": now, "source": e.source,
+         "stream_id": s, "payload": payload(e)}
+        for e, s in items
+    ], skip_conflicts=True)
+    given = len(items)
+    if stored != given:
+        mine: set[tuple] = set()
+        for part in _chunks(sorted({e.event_id for e, _ in items})):
+            mine.update(map(tuple, session.execute(
+                select(table.c.source, table.c.event_id)
+                .where(table.c.event_id.in_(part), table.c.received_at == now))))
+        items = [(e, s) for e, s in items if (e.source, e.event_id) in mine]
+    result.duplicates += given - len(items)
+    result.stored += len(items)
+    return items
 
 
 def _fold_incidents(session, items, villages, now, result) -> None:

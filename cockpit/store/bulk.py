@@ -76,16 +76,25 @@ def _tuples(rows: Sequence[dict[str, Any]], columns: Sequence[str],
     return out
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts keyed by column name; missing keys are NULL) into ``table``."""
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
+                skip_conflicts: bool = False) -> int:
+    """INSERT ``rows`` (dicts keyed by column name; missing keys are NULL) into ``table``.
+
+    With ``skip_conflicts`` a row whose key exists is skipped (``ON CONFLICT DO NOTHING``, on
+    SQLite >= 3.24 and PostgreSQL). Returns the number of rows inserted, as the driver counts
+    them over the whole ``executemany``.
+    """
     if not rows:
-        return
+        return 0
     columns = [c.name for c in table.columns]
     mark = _placeholder(conn)
     sql = (f"INSERT INTO {_quote(conn, table.name)} "
            f"({', '.join(_quote(conn, c) for c in columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
-    conn.exec_driver_sql(sql, _tuples(rows, columns, _converters(conn, table, columns)))
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    result = conn.exec_driver_sql(sql, _tuples(rows, columns, _converters(conn, table, columns)))
+    return result.rowcount
 
 
 def update_rows(conn: Connection, table: Table, key: str,
