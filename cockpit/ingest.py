@@ -8,6 +8,7 @@ or unappliable entries go to ``{prefix}deadletter`` with their reason and origin
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -132,7 +133,14 @@ class Ingestor:
 
     # -- reading ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Create the groups and claim entries left pending by dead consumers."""
+        """Create the groups and claim entries left pending by dead consumers.
+
+        Also moves everything alive at start (modules, geodata, schemas) out of the cyclic
+        garbage collector's reach (``gc.freeze``): a long-running consumer allocates many
+        short-lived objects per batch, and every full collection would otherwise walk them.
+        """
+        gc.collect()
+        gc.freeze()
         ensure_groups(self.r, self.streams, self.settings.consumer_group)
         self._claim()
 

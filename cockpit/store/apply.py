@@ -16,6 +16,7 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import select
@@ -75,14 +76,12 @@ def payload(event: BaseEvent) -> dict[str, Any]:
     in columns (id, type, time, source, incident), without pydantic's cost per event.
     """
     out: dict[str, Any] = {}
-    data = event.__dict__
-    for name in event.model_fields_set - _ROW_FIELDS:  # only what the producer sent
-        value = data[name]
-        if value is None:
+    for name, value in event.__dict__.items():
+        if value is None or name in _ROW_FIELDS:
             continue
         if isinstance(value, datetime):
             value = value.isoformat()
-        elif hasattr(value, "value"):
+        elif isinstance(value, Enum):  # not hasattr(): a failed lookup raises inside, slowly
             value = value.value
         out[name] = value
     return out
@@ -122,20 +121,18 @@ def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> N
         if prior is None or stamp > prior:
             times[name] = stamp
             column = "village_code" if name == "village" else name
-            state[column] = value.value if hasattr(value, "value") else value
+            state[column] = value.value if isinstance(value, Enum) else value
     state["event_count"] = state.get("event_count", 0) + 1
 
 
-def _state_of(row: Incident) -> dict[str, Any]:
-    state = {c.key: getattr(row, c.key) for c in Incident.__table__.columns}
-    state["field_times"] = dict(row.field_times or {})
-    state["_stage_key"] = (row.stage_at, STAGE_RANK[Stage(row.stage)], _stage_event(row))
+def _state_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The fold's state of a stored incident row (a column → value mapping)."""
+    state = dict(row)
+    state["field_times"] = times = dict(row["field_times"] or {})
+    stamp = times.get("_stage")
+    state["_stage_key"] = (row["stage_at"], STAGE_RANK[Stage(row["stage"])],
+                           stamp[1] if stamp else "")
     return state
-
-
-def _stage_event(row: Incident) -> str:
-    stamp = (row.field_times or {}).get("_stage")
-    return stamp[1] if stamp else ""
 
 
 def apply_batch(
@@ -225,10 +222,12 @@ def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, st
 def _fold_incidents(session, items, villages, now, result) -> None:
     ids = sorted({e.incident_id for e, _ in items})
     states: dict[str, dict[str, Any]] = {}
+    table = Incident.__table__
     for part in _chunks(ids):
-        query = select(Incident).where(Incident.incident_id.in_(part)).with_for_update()
-        for row in session.execute(query).scalars():
-            states[row.incident_id] = _state_of(row)
+        # Core rows, not ORM objects: only their values are needed, and this runs per batch
+        query = select(table).where(table.c.incident_id.in_(part)).with_for_update()
+        for row in session.execute(query).mappings():
+            states[row["incident_id"]] = _state_of(row)
     existing = set(states)
     for (event, _), village in zip(items, villages, strict=True):
         state = states.setdefault(event.incident_id, {"incident_id": event.incident_id})
