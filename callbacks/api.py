@@ -83,6 +83,16 @@ def register(app: Dash, services: Services) -> None:
     def api_openapi():
         return jsonify(document)
 
-    @server.route(f"{API_PREFIX}/<path:unknown>", methods=["GET", "POST", "PUT", "DELETE"])
+    @server.get(API_PREFIX)
+    @server.get(f"{API_PREFIX}/")
+    def api_index():
+        return jsonify({"openapi": f"{API_PREFIX}/openapi.json",
+                        "routes": sorted(document["paths"])})
+
+    @server.route(f"{API_PREFIX}/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH",
+                                                           "DELETE"])
     def api_unknown(unknown: str):
-        return jsonify({"error": f"no such API route: {API_PREFIX}/{unknown}"}), 404
+        path = f"{API_PREFIX}/{unknown}"
+        if path in document["paths"]:
+            return jsonify({"error": f"{request.method} is not allowed on {path}; use GET"}), 405
+        return jsonify({"error": f"no such API route: {path}"}), 404

@@ -98,7 +98,10 @@ def serve(
     """Serve the web app (wall page and /api/v1) with waitress, replacing this process."""
     import os
 
+    from cockpit.demo import check_port_free
+
     settings = Settings()
+    check_port_free(settings.host, port or settings.port)
     argv = serve_argv(settings, port, threads)
     os.execv(argv[0], argv)
 
@@ -161,10 +164,16 @@ def _one_line(exc: BaseException) -> str:
         return f"cannot reach Redis (REDIS_URL): {str(exc).splitlines()[0]}"
     if isinstance(exc, ArgumentError):
         return f"bad DATABASE_URL: {str(exc).splitlines()[0]}"
-    if isinstance(exc, OSError) and "is in use" in str(exc):
+    from cockpit.demo import DemoError
+
+    if isinstance(exc, DemoError):
         return str(exc)
+    if isinstance(exc, ValueError) and "Redis URL" in str(exc):
+        return f"bad REDIS_URL: {exc}"
     if isinstance(exc, OperationalError):
         return f"cannot use the database (DATABASE_URL): {str(exc.orig).splitlines()[0]}"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename} (check COCKPIT_DATA_DIR and paths)"
     return ""
 
 

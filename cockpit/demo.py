@@ -2,19 +2,29 @@
 
 Each part runs as its own process, as in production (``cockpit ingest``, ``cockpit replay``,
 ``cockpit serve``); this supervisor starts them with one shared ``REDIS_URL`` and
-``DATABASE_URL``, prints where to look, and stops them all on Ctrl-C or SIGTERM.
+``DATABASE_URL``, prints where to look, restarts a part that fails, and stops them all on
+Ctrl-C, SIGTERM or a closed terminal (SIGHUP). A lock on the data folder keeps a second demo
+from attaching to the first one's data.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from cockpit.settings import Settings
 from cockpit.store.db import engine_for
@@ -28,36 +38,143 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_FEED = SHARED_DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
 #: A part that fails this often within a minute stops the demo instead of being restarted.
 MAX_RESTARTS_PER_MIN = 5
+#: Exit code of a part that was started wrongly (bad option or file): restarting cannot help.
+USAGE_ERROR = 2
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start or go on; the message says why and what to do."""
 
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cockpit.cli", *args]
 
 
-def _wait_http(url: str, timeout: float) -> bool:
-    import urllib.request
+def _die_with_parent() -> None:
+    """In a child: receive SIGTERM when the supervisor dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
+
+def _wait_http(url: str, timeout: float, stop: threading.Event) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop.is_set():
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
                 return response.status == 200
         except OSError:
-            time.sleep(0.3)
+            stop.wait(0.3)
     return False
 
 
+def masked(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for printing)."""
+    if url.startswith("unix://"):
+        return url
+    return make_url(url.replace("redis://", "redis+x://", 1)).render_as_string(
+        hide_password=True).replace("redis+x://", "redis://", 1)
+
+
 def redis_cli_line(redis_url: str, cli: str, stream: str) -> str:
-    """A ready-to-paste ``redis-cli XADD`` of one valid incident for the Redis at ``redis_url``."""
+    """A ready-to-paste ``redis-cli XADD`` of one valid incident for the Redis at ``redis_url``.
+
+    A password in the URL is shown as ``***``; put it back (or set ``REDISCLI_AUTH``).
+    """
     if redis_url.startswith("unix://"):
         target = f"-s {redis_url.removeprefix('unix://')}"
     else:
-        target = f"-u {redis_url}"
+        target = f"-u {masked(redis_url)}"
     # $(date ...) makes every paste a new incident at the current time (POSIX shells)
     return (f"{cli} {target} XADD {stream} '*' event_id \"manual-$(date +%s%N)\" "
             f"type incident.reported occurred_at \"$(date +%s)000\" source redis-cli "
             f"incident_id \"manual-$(date +%s%N)\" category 火情 priority 紧急 "
             f"title '农贸市场东门冒烟' address '乔司农贸市场' lon 120.2868 lat 30.3493 crs gcj02")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`DemoError` when ``host:port`` cannot be listened on, saying why."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise DemoError(f"port {port} on {host} is in use; use --port N with a free "
+                                "port") from None
+            raise DemoError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check "
+                            "COCKPIT_HOST") from None
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path):
+    """Hold an exclusive lock on ``data_dir`` for as long as the demo runs."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "demo.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise DemoError(f"another cockpit demo (pid {holder}) is using {data_dir}; stop it, "
+                            "or give this one its own COCKPIT_DATA_DIR") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+class Supervisor:
+    """Starts the parts, restarts a failed one with backoff, stops them all."""
+
+    def __init__(self, commands: dict[str, list[str]], env: dict[str, str],
+                 stop: threading.Event):
+        self.commands, self.env, self.stop = commands, env, stop
+        self.children: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, list[float]] = {name: [] for name in commands}
+
+    def start(self, name: str) -> None:
+        """Start one part."""
+        self.children[name] = subprocess.Popen(self.commands[name], env=self.env,
+                                               preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+    def watch(self) -> int:
+        """Watch the parts until stopped; returns the demo's exit code."""
+        while not self.stop.is_set():
+            for name, child in list(self.children.items()):
+                if child.poll() is None or self.stop.is_set():
+                    continue
+                if child.returncode == USAGE_ERROR:
+                    log.error("%s was started wrongly (exit code 2, see above); stopping", name)
+                    return USAGE_ERROR
+                recent = [t for t in self.restarts[name] if time.monotonic() - t < 60]
+                if len(recent) >= MAX_RESTARTS_PER_MIN:
+                    log.error("%s keeps failing (exit code %s, %d restarts in a minute); "
+                              "stopping the demo", name, child.returncode, len(recent))
+                    return 1
+                delay = 2 ** len(recent)
+                log.error("%s exited with code %s; restarting it in %d s", name,
+                          child.returncode, delay)
+                if self.stop.wait(delay):
+                    break
+                self.restarts[name] = [*recent, time.monotonic()]
+                self.start(name)
+            self.stop.wait(0.5)
+        return 0
+
+    def stop_all(self) -> None:
+        """SIGTERM every part, wait up to 10 s, then kill what is left."""
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for name, child in self.children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within 10 s; killing it", name)
+                child.kill()
+                child.wait()
 
 
 def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
@@ -66,101 +183,64 @@ def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
 
     Raises
     ------
-    FileNotFoundError
-        If the feed file does not exist.
+    DemoError
+        If the feed is missing, the port is taken or another demo holds the data folder.
     """
     feed = feed or DEFAULT_FEED
-    if not feed.exists():
-        raise FileNotFoundError(f"recorded feed not found: {feed}")
+    if not feed.is_file():
+        raise DemoError(f"recorded feed not found: {feed} (the demo replays "
+                        "../shared/data/incidents/ beside the checkout; or pass --feed FILE "
+                        "--mapping NAME)")
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
+    with data_dir_lock(settings.data_dir):
+        check_port_free(settings.host, settings.port)
+        return _run(settings, speed, feed, mapping, stop)
+
+
+def _run(settings: Settings, speed: float, feed: Path, mapping: str,
+         stop: threading.Event) -> int:
     embedded = None
     if settings.redis_url:
         redis_url, cli = settings.redis_url, "redis-cli"
     else:
         embedded = EmbeddedRedis(settings.data_dir)
         redis_url, cli = embedded.url, str(embedded.cli_path)
-    engine = engine_for(settings)
-    upgrade(engine)
-    engine.dispose()
-    env = {**os.environ, "REDIS_URL": redis_url,
-           "DATABASE_URL": settings.effective_database_url,
-           "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
-           "COCKPIT_TIMEZONE": settings.timezone, "COCKPIT_HOST": settings.host,
-           "COCKPIT_PORT": str(settings.port), "COCKPIT_DATA_DIR": str(settings.data_dir)}
-    commands = {
-        "ingest": _cli("ingest"),
-        "web": _cli("serve"),
-        "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
-                       "--loop", "--resume", "--no-progress"),
-    }
-    children: dict[str, subprocess.Popen] = {}
-    restarts: dict[str, list[float]] = {name: [] for name in commands}
-    code = 0
+    supervisor = None
     try:
-        _check_port_free(settings.host, settings.port)
-        for name, argv in commands.items():
-            children[name] = subprocess.Popen(argv, env=env)
-        url = f"http://{settings.host}:{settings.port}/"
-        if not _wait_http(url, 60):
-            log.error("the web app did not answer on %s within 60 s", url)
         client_for_url(redis_url).ping()
-        sys.stdout.write(
-            f"\n  乔网智治·云上中心驾驶舱 is up: {url}\n"
-            f"  Redis: {redis_url}   database: {settings.effective_database_url}\n"
-            f"  Replaying {feed.name} at ×{speed:g}. Add an incident by hand:\n\n"
-            f"  {redis_cli_line(redis_url, cli, settings.stream('incidents'))}\n\n"
-            f"  Ctrl-C stops everything.\n\n")
-        sys.stdout.flush()
-        while not stop.is_set():
-            for name, child in list(children.items()):
-                if child.poll() is None or stop.is_set():
-                    continue
-                recent = [t for t in restarts[name] if time.monotonic() - t < 60]
-                if len(recent) >= MAX_RESTARTS_PER_MIN:
-                    log.error("%s keeps failing (exit code %s, %d restarts in a minute); "
-                              "stopping the demo", name, child.returncode, len(recent))
-                    stop.set()
-                    code = 1
-                    break
-                delay = 2 ** len(recent)
-                log.error("%s exited with code %s; restarting it in %d s", name,
-                          child.returncode, delay)
-                if stop.wait(delay):
-                    break
-                restarts[name] = [*recent, time.monotonic()]
-                children[name] = subprocess.Popen(commands[name], env=env)
-            stop.wait(0.5)
+        engine = engine_for(settings)
+        upgrade(engine)
+        engine.dispose()
+        env = {**os.environ, "REDIS_URL": redis_url,
+               "DATABASE_URL": settings.effective_database_url,
+               "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
+               "COCKPIT_TIMEZONE": settings.timezone, "COCKPIT_HOST": settings.host,
+               "COCKPIT_PORT": str(settings.port), "COCKPIT_DATA_DIR": str(settings.data_dir)}
+        supervisor = Supervisor({
+            "ingest": _cli("ingest"),
+            "web": _cli("serve"),
+            "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
+                           "--loop", "--resume", "--no-progress"),
+        }, env, stop)
+        for name in supervisor.commands:
+            supervisor.start(name)
+        url = f"http://{settings.host}:{settings.port}/"
+        if not _wait_http(url, 60, stop) and not stop.is_set():
+            log.error("the web app did not answer on %s within 60 s", url)
+        if not stop.is_set():
+            sys.stdout.write(
+                f"\n  乔网智治·云上中心驾驶舱 is up: {url}\n"
+                f"  Redis: {masked(redis_url)}   "
+                f"database: {masked(settings.effective_database_url)}\n"
+                f"  Replaying {feed.name} at ×{speed:g}. Add an incident by hand:\n\n"
+                f"  {redis_cli_line(redis_url, cli, settings.stream('incidents'))}\n\n"
+                f"  Ctrl-C stops everything.\n\n")
+            sys.stdout.flush()
+        return supervisor.watch()
     finally:
-        _stop_all(children)
+        if supervisor is not None:
+            supervisor.stop_all()
         if embedded is not None:
             embedded.close()
-    return code
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Raise OSError with a plain message when the web app's port is taken."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            raise OSError(f"port {port} on {host} is in use; run `cockpit demo --port N` "
-                          "with a free port") from None
-
-
-def _stop_all(children: dict[str, subprocess.Popen]) -> None:
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for name, child in children.items():
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop within 10 s; killing it", name)
-            child.kill()
-            child.wait()

@@ -86,6 +86,10 @@ def parse_time(value: object, tz: ZoneInfo = DEFAULT_TZ) -> datetime:
                 raise ValueError(
                     f"{text!r} is neither ISO-8601 nor epoch milliseconds"
                 ) from None
+    if not 2000 <= parsed.year <= 2100:
+        numeric = str(value).strip().lstrip("-").isdigit()
+        hint = "; epoch seconds instead of milliseconds?" if numeric else ""
+        raise ValueError(f"{value!r} is outside the years 2000-2100{hint}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
     parsed = parsed.astimezone(UTC)
@@ -110,6 +114,11 @@ def _clean(value: object, limit: int, required: bool) -> str | None:
     if len(text) > limit:
         raise ValueError(f"is {len(text)} characters long; at most {limit}")
     return text
+
+
+@functools.cache
+def _optional_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(n for n, f in model.model_fields.items() if not f.is_required())
 
 
 Text = Annotated[
@@ -138,6 +147,18 @@ class BaseEvent(BaseModel):
         description="When it happened: ISO-8601 with offset or epoch ms; naive = Asia/Shanghai."
     )
     source: Ident = Field(description="Producing system, e.g. linkage-platform or replay:sf_fire.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_missing(cls, data: Any) -> Any:
+        """Treat an empty optional field (``priority ''``, ``lon ''``) as not sent."""
+        if isinstance(data, dict):
+            optional = _optional_fields(cls)
+            blank = [k for k, v in data.items()
+                     if k in optional and isinstance(v, str) and not v.strip()]
+            if blank:
+                data = {k: v for k, v in data.items() if k not in blank}
+        return data
 
     @field_validator("occurred_at", mode="before")
     @classmethod

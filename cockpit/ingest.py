@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import geo
-from cockpit.events import BaseEvent, InvalidEvent, MetricObserved, parse_event
+from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
 from cockpit.streams import (
@@ -39,6 +39,8 @@ from cockpit.streams import (
 
 log = logging.getLogger(__name__)
 
+#: Every field name some event type has; other fields are ignored (and so is their encoding).
+CONTRACT_FIELDS = frozenset(name for model in EVENT_TYPES.values() for name in model.model_fields)
 #: Degrees added around the district's bounds to form the service area.
 SERVICE_MARGIN_DEG = 0.05
 
@@ -156,13 +158,13 @@ class Ingestor:
         if self._backlog:
             reply = self.raw.xreadgroup(group, self.consumer, {s: "0" for s in self.streams},
                                         count=self.batch_size)
-            messages = decode(reply)
+            messages = decode(reply, CONTRACT_FIELDS)
             if messages:
                 return messages
             self._backlog = False
         reply = self.raw.xreadgroup(group, self.consumer, {s: ">" for s in self.streams},
                                     count=self.batch_size, block=self.block_ms)
-        return decode(reply)
+        return decode(reply, CONTRACT_FIELDS)
 
     # -- processing ------------------------------------------------------------------------
     def process(self, messages: Sequence[Message]) -> ApplyResult:

@@ -106,13 +106,21 @@ def _text(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
 
 
-def _decode_fields(fields: dict) -> tuple[dict[str, str], str | None]:
+def _decode_fields(fields: dict, known: frozenset[str] | None = None
+                   ) -> tuple[dict[str, str], str | None]:
     try:
         return {k.decode(): v.decode() for k, v in fields.items()}, None
     except AttributeError:  # already text (a client with decode_responses)
         return dict(fields), None
     except UnicodeDecodeError:
         pass
+    if known is not None:
+        # fields no event type has are ignored anyway: bad bytes there cost nothing
+        fields = {k: v for k, v in fields.items() if _text(k) in known}
+        try:
+            return {k.decode(): v.decode() for k, v in fields.items()}, None
+        except UnicodeDecodeError:
+            pass
     for key, value in fields.items():
         for part, what in ((key, "name"), (value, "value")):
             try:
@@ -128,18 +136,19 @@ def _strict(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode("utf-8")
 
 
-def decode(reply) -> list[Message]:
+def decode(reply, known: frozenset[str] | None = None) -> list[Message]:
     """Turn an XREADGROUP reply (bytes or text) into messages; deleted entries are skipped.
 
     Bytes are decoded strictly as UTF-8; an entry that is not valid UTF-8 comes back with
-    :attr:`Message.error` set instead of failing the whole read.
+    :attr:`Message.error` set instead of failing the whole read. With ``known`` (the field
+    names of the contract), bad bytes in a field outside it drop only that field.
     """
     out: list[Message] = []
     for stream, entries in reply or []:
         for entry_id, fields in entries:
             if fields is None:
                 continue
-            decoded, error = _decode_fields(fields)
+            decoded, error = _decode_fields(fields, known)
             out.append(Message(_text(stream), _text(entry_id), decoded, error))
     return out
 

@@ -90,3 +90,16 @@ def test_unknown_api_route_is_a_json_404(client):
     response = client.get("/api/v1/nonexistent")
     assert response.status_code == 404
     assert "no such API route" in response.get_json()["error"]
+
+
+def test_api_index_and_wrong_method(client):
+    index = client.get("/api/v1/")
+    assert index.status_code == 200 and "/api/v1/incidents" in index.get_json()["routes"]
+    assert client.get("/api/v1").status_code == 200
+    wrong = client.post("/api/v1/incidents")
+    assert wrong.status_code == 405 and "GET" in wrong.get_json()["error"]
+
+
+def test_an_early_since_is_refused_not_a_crash(client):
+    response = client.get("/api/v1/incidents?since=0001-01-01")
+    assert response.status_code == 400 and response.get_json()["error"].startswith("since")

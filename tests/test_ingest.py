@@ -235,3 +235,43 @@ def test_same_event_id_from_two_producers_is_two_events(services):
     _drain(_ingestor(services))
     assert _count(services, IncidentEventRow) == 2
     assert _state(services, "PB-1")["source"] == "other-platform"
+
+
+def test_same_event_id_and_time_from_two_sources_folds_the_same_in_any_order(services):
+    a = incident_fields("T1", event_id="dup", title="from A", category="fire")
+    b = {**incident_fields("T1", event_id="dup", title="from B", category="police"),
+         "source": "zz-platform"}
+    _xadd(services, [a, b])
+    _drain(_ingestor(services))
+    first = _state(services, "T1")
+    a2, b2 = ({**e, "incident_id": "T2", "event_id": "dup2"} for e in (a, b))
+    _xadd(services, [b2])
+    _drain(_ingestor(services))
+    _xadd(services, [a2])
+    _drain(_ingestor(services))
+    second = _state(services, "T2")
+    assert first["title"] == second["title"] == "from B"  # greatest (time, id, source) wins
+
+
+def test_bad_bytes_in_an_unknown_field_are_ignored_like_the_field(services):
+    from cockpit.streams import bytes_client
+
+    fields = {k: v.encode() for k, v in incident_fields("X1").items()}
+    bytes_client(services.redis).xadd(services.settings.stream("incidents"),
+                                      {**fields, b"vendor_extra": b"\xff\xfe"})
+    _drain(_ingestor(services))
+    assert _state(services, "X1")["stage"] == "reported"
+    assert services.redis.xlen(services.settings.key("deadletter")) == 0
+
+
+def test_text_at_the_contract_limits_is_stored_on_every_database(services):
+    long = "长" * 2000
+    _xadd(services, [incident_fields("L" * 128, event_id="e" * 128, title=long, address=long,
+                                     grid=long, note=long)])
+    _xadd(services, [{"event_id": "m" * 128, "type": "metric.observed",
+                      "occurred_at": "1795917600000", "source": "s" * 128,
+                      "module": "m" * 128, "key": "k" * 128, "value": "1", "unit": long}],
+          stream="metrics")
+    _drain(_ingestor(services))
+    assert services.redis.xlen(services.settings.key("deadletter")) == 0
+    assert _state(services, "L" * 128)["grid"] == long

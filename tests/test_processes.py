@@ -113,4 +113,7 @@ def test_ingest_stops_cleanly_on_signal(tmp_path, redis_server_url, sqlite_url, 
         assert child.returncode == 0, err[-2000:]
         assert "ingest stopped" in err
     finally:
+        keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*"))
+        if keys:
+            services.redis.delete(*keys)
         services.close()

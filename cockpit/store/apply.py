@@ -4,10 +4,10 @@ The fold is order-independent, so out-of-order and repeated delivery give the sa
 
 * each stage's time is the earliest event of that stage (``min``);
 * the current stage is the stage of the event with the greatest ``(occurred_at, stage rank,
-  event_id)``;
+  event_id, source)``;
 * every attribute (category, priority, position, team ...) takes the value of the latest event
-  by ``(occurred_at, event_id)`` that carries it;
-* an ``event_id`` already stored is skipped (idempotent ingest).
+  by ``(occurred_at, event_id, source)`` that carries it;
+* a ``(source, event_id)`` already stored is skipped (idempotent ingest).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _attributes_of(kind: type[IncidentEvent]) -> tuple[str, ...]:
 
 
 def _event_key(event: IncidentEvent) -> tuple:
-    return (event.occurred_at, STAGE_RANK[event.stage], event.event_id)
+    return (event.occurred_at, STAGE_RANK[event.stage], event.event_id, event.source)
 
 
 def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> None:
@@ -116,7 +116,7 @@ def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> N
         if value is None:
             continue
         if stamp is None:
-            stamp = [event.occurred_at.isoformat(), event.event_id]
+            stamp = [event.occurred_at.isoformat(), event.event_id, event.source]
         prior = times.get(name)
         if prior is None or stamp > prior:
             times[name] = stamp
@@ -131,7 +131,7 @@ def _state_of(row: dict[str, Any]) -> dict[str, Any]:
     state["field_times"] = times = dict(row["field_times"] or {})
     stamp = times.get("_stage")
     state["_stage_key"] = (row["stage_at"], STAGE_RANK[Stage(row["stage"])],
-                           stamp[1] if stamp else "")
+                           *(stamp[1:3] if stamp else ("", "")))
     return state
 
 
@@ -236,7 +236,7 @@ def _fold_incidents(session, items, villages, now, result) -> None:
     columns = [c.key for c in Incident.__table__.columns]
     for incident_id, state in states.items():
         key = state.pop("_stage_key")
-        state["field_times"]["_stage"] = [key[0].isoformat(), key[2]]
+        state["field_times"]["_stage"] = [key[0].isoformat(), key[2], key[3]]
         state["updated_at"] = now
         row = {c: state.get(c) for c in columns}
         row["source"] = row["source"] or "unknown"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 10:39:51.555509
+Create Date: 2026-11-29 11:14:23.076557
 """
 from alembic import op
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=32), nullable=False),
     sa.Column('occurred_at', cockpit.store.models.UTCDateTime(), nullable=False),
     sa.Column('received_at', cockpit.store.models.UTCDateTime(), nullable=False),
-    sa.Column('stream_id', sa.String(length=40), nullable=False),
+    sa.Column('stream_id', sa.String(length=48), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('event_id', 'source', name=op.f('pk_incident_events'))
     )
@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('lon', sa.Float(), nullable=True),
     sa.Column('lat', sa.Float(), nullable=True),
     sa.Column('village_code', sa.String(length=32), nullable=True),
-    sa.Column('grid', sa.String(length=64), nullable=True),
+    sa.Column('grid', sa.Text(), nullable=True),
     sa.Column('team', sa.Text(), nullable=True),
     sa.Column('unit', sa.Text(), nullable=True),
     sa.Column('disposition', sa.Text(), nullable=True),
@@ -68,14 +68,14 @@ def upgrade() -> None:
     op.create_table('metric_observations',
     sa.Column('event_id', sa.String(length=128), nullable=False),
     sa.Column('source', sa.String(length=128), nullable=False),
-    sa.Column('module', sa.String(length=64), nullable=False),
+    sa.Column('module', sa.String(length=128), nullable=False),
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
-    sa.Column('unit', sa.String(length=32), nullable=True),
+    sa.Column('unit', sa.Text(), nullable=True),
     sa.Column('village_code', sa.String(length=32), nullable=True),
     sa.Column('occurred_at', cockpit.store.models.UTCDateTime(), nullable=False),
     sa.Column('received_at', cockpit.store.models.UTCDateTime(), nullable=False),
-    sa.Column('stream_id', sa.String(length=40), nullable=False),
+    sa.Column('stream_id', sa.String(length=48), nullable=False),
     sa.PrimaryKeyConstraint('event_id', 'source', name=op.f('pk_metric_observations'))
     )
     with op.batch_alter_table('metric_observations', schema=None) as batch_op:
