@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,10 +35,12 @@ from cockpit.replay_plan import (
     RUN_ID_RE,
     PlannedEvent,
     ProgressRecord,
+    StartOffsetError,
     default_run_id,
+    duration_text,
+    next_pass,
     parse_duration,
     plan_events,
-    record_resume_point,
     resume_plan,
 )
 from cockpit.replay_read import IncidentPlan, RowError, error_summary, read_incidents
@@ -45,9 +48,9 @@ from cockpit.settings import Settings
 
 __all__ = [
     "BATCH", "HEARTBEAT_EVERY_S", "HEARTBEAT_TTL_S", "STEP_S", "STREAM_MAXLEN", "IncidentPlan",
-    "Mapping", "MappingError", "PlannedEvent", "ReplayStats", "RowError", "default_run_id",
-    "error_summary", "load_mapping", "parse_duration", "plan_events", "read_incidents",
-    "register", "replay", "replay_command", "resume_plan",
+    "Mapping", "MappingError", "PlannedEvent", "ReplayStats", "RowError", "StartOffsetError",
+    "default_run_id", "error_summary", "load_mapping", "parse_duration", "plan_events",
+    "read_incidents", "register", "replay", "replay_command", "resume_plan",
 ]
 
 log = logging.getLogger(__name__)
@@ -117,6 +120,7 @@ def replay(
     skip_to: float | None = None,
     run_id: str | None = None,
     resume: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> ReplayStats:
     """Replay a recorded file into the incident stream, each event when it is due.
 
@@ -150,6 +154,9 @@ def replay(
         If the progress record of this mapping is for the same file (and the same number of
         planned events), continue its run: same run id and ids, from its ``sent``-th event on,
         the next event due now. Otherwise start a new run as without it.
+    announce : callable, optional
+        Called with one line (``replay sf_fire: resumed run <id> at event <n> of <total>``)
+        when the run resumes, before its first event is sent; the line is also logged.
 
     Returns
     -------
@@ -163,6 +170,8 @@ def replay(
     ------
     MappingError
         If the mapping is bad or names a column the file lacks.
+    StartOffsetError
+        If ``skip_to`` skips every incident (a ``ValueError``, see :func:`plan_events`).
     redis.RedisError
         If Redis fails (the heartbeat key is still removed when possible).
     """
@@ -187,18 +196,23 @@ def replay(
             run = run_id if stats.runs == 0 and run_id else default_run_id(now)
             if run in stats.run_ids:  # two passes within one millisecond, or --run-id + loop
                 run = f"{run[:18]}.{stats.runs + 1}"
-            run, plan, done = _next_pass(incidents, mapping, now, speed, skip_to, run,
-                                         record if stats.runs == 0 else None)
+            run, plan, done = next_pass(incidents, mapping, now, speed, skip_to, run,
+                                        record if stats.runs == 0 else None)
             stats.runs += 1
             stats.run_ids.append(run)
-            stats.events = len(plan) + done
-            if record is not None and stats.runs == 1 and run == record["run_id"]:
+            stats.events = len(plan) + (done or 0)
+            if done is not None:
                 stats.resumed_from = done
+                line = (f"replay {mapping.name}: resumed run {run} at event {done} of "
+                        f"{stats.events}")
+                log.info(line)
+                if announce is not None:
+                    announce(line)
             bar.reset(total=stats.events)
-            bar.update(done)
+            bar.update(done or 0)
             info = {"name": mapping.name, "file": Path(csv_path).name, "speed": speed,
                     "started_at": started_at.isoformat(timespec="seconds"), "run_id": run,
-                    "sent": done, "total": stats.events}
+                    "sent": done or 0, "total": stats.events}
             if _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats, book):
                 stats.stopped = True
                 break
@@ -217,23 +231,6 @@ def replay(
             log.warning("could not delete the heartbeat key %s; it expires in %d s", key,
                         HEARTBEAT_TTL_S)
     return stats
-
-
-def _next_pass(incidents, mapping, now, speed, skip_to, run, record):
-    """Return ``(run id, events to send, events already sent)`` of the next pass.
-
-    With a fitting progress record (``--resume``) that is the record's run from its ``sent``-th
-    event on, re-timed to start now; otherwise all of run ``run``.
-    """
-    if record is not None:
-        plan = plan_events(incidents, mapping, now, speed, run_id=record["run_id"],
-                           start=skip_to or 0)
-        done = record_resume_point(record, plan, mapping.name)
-        if done is not None:
-            log.info("replay %s: resuming run %s at event %d of %d", mapping.name,
-                     record["run_id"], done, len(plan))
-            return record["run_id"], resume_plan(plan, done, now), done
-    return run, plan_events(incidents, mapping, now, speed, run_id=run, start=skip_to or 0), 0
 
 
 def _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats, book) -> bool:
@@ -301,9 +298,9 @@ def replay_command(
     resume: _ResumeOpt = False,
 ) -> None:
     """Replay a recorded calls-for-service file into the incident stream."""
-    from cockpit.streams import connect
-
     try:
+        if not math.isfinite(speed):  # inf and nan pass typer's min=
+            raise ValueError(f"--speed {speed}: use a finite number such as 60")
         spec = load_mapping(mapping)
         skip = parse_duration(start_offset) if start_offset else None
         if run_id is not None and not RUN_ID_RE.match(run_id):
@@ -311,28 +308,17 @@ def replay_command(
     except (MappingError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = Settings()
-    if dry_run:
-        _dry_run(settings, file, spec, speed, limit, run_id, skip)
-        return
-    stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    r, embedded = connect(settings)
     try:
-        for sig in previous:
-            signal.signal(sig, lambda *_: stop.set())
-        stats = replay(settings, r, file, spec, speed, limit=limit, loop=loop, stop_event=stop,
-                       progress=not no_progress, skip_to=skip, run_id=run_id, resume=resume)
+        if dry_run:
+            _dry_run(settings, file, spec, speed, limit, run_id, skip)
+            return
+        stats = _run(settings, file, spec, speed, limit, loop, run_id, skip, no_progress,
+                     resume)
+    except StartOffsetError as exc:  # before ValueError: it is one
+        raise typer.BadParameter(f"--start-offset {start_offset} skips the whole file "
+                                  f"(it spans {duration_text(exc.span)})") from None
     except (MappingError, ValueError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    except redis.RedisError as exc:
-        typer.echo(f"replay: Redis failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        r.close()
-        if embedded is not None:
-            embedded.close()
     _report(stats.errors)
     state = "stopped" if stats.stopped else "done"
     resumed = "" if stats.resumed_from is None else (
@@ -341,6 +327,43 @@ def replay_command(
                f"{settings.stream('incidents')} in {stats.runs} run(s) "
                f"({', '.join(stats.run_ids)}){resumed}; {stats.incidents} incidents, "
                f"{stats.rows_bad} rows skipped")
+
+
+def _fail(message: str) -> None:
+    """Print one line on stderr and exit 1: the configuration or Redis failed, not the usage."""
+    typer.echo(f"replay: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _run(settings, file, spec, speed, limit, loop, run_id, skip, no_progress, resume):
+    """Connect, check Redis answers, replay with signal handlers; return the stats."""
+    from cockpit.streams import connect
+
+    r = embedded = None
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            r, embedded = connect(settings)
+            r.ping()
+        except Exception as exc:  # noqa: BLE001 - bad REDIS_URL, server down or not startable
+            _fail(f"cannot reach Redis (REDIS_URL): {(str(exc) or repr(exc)).splitlines()[0]}")
+        for sig in previous:
+            signal.signal(sig, lambda *_: stop.set())
+        return replay(settings, r, file, spec, speed, limit=limit, loop=loop, stop_event=stop,
+                      progress=not no_progress, skip_to=skip, run_id=run_id, resume=resume,
+                      announce=lambda line: typer.echo(line, err=True))
+    except redis.RedisError as exc:
+        _fail(f"Redis failed: {exc}")
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror or exc}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if r is not None:
+            r.close()
+        if embedded is not None:
+            embedded.close()
 
 
 def _report(errors: Sequence[RowError]) -> None:
@@ -353,10 +376,7 @@ def _report(errors: Sequence[RowError]) -> None:
 
 
 def _dry_run(settings, file, spec, speed, limit, run_id, skip) -> None:
-    try:
-        incidents, errors = read_incidents(file, spec)
-    except MappingError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    incidents, errors = read_incidents(file, spec)  # MappingError: the caller's usage error
     incidents = incidents[:limit] if limit is not None else incidents
     plan = plan_events(incidents, spec, datetime.now(settings.tz), speed, run_id=run_id,
                        start=skip or 0)

@@ -1,6 +1,7 @@
 """Planning side of ``cockpit replay``: incidents turned into timed ``incident.*`` events.
 
-It also keeps the progress record that lets a stopped run resume where it stopped.
+It also keeps the progress record that lets a stopped run resume where it stopped, and
+decides which reported times belong to a file at all (:func:`reported_window`).
 
 Each incident of :func:`cockpit.replay_read.read_incidents` becomes one event per stage time,
 with the fields of the contract (cockpit/events.py), an offset from the start of the run (its
@@ -16,20 +17,51 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import redis
 
 from cockpit.replay_mapping import Mapping
-from cockpit.replay_read import IncidentPlan
 from cockpit.vocab import STAGE_RANK, Stage
+
+if TYPE_CHECKING:  # replay_read imports this module
+    from cockpit.replay_read import IncidentPlan
 
 #: A valid run id: 1-24 letters, digits, ``_`` or ``.``, not starting with ``_`` or ``.``.
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.]{0,23}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+#: Share of the rows trimmed at each end of the sorted reported times to find the file's
+#: span (at least one row each end), see :func:`reported_window`.
+REPORTED_TRIM = 0.001
+#: A reported time more than this, or more than REPORTED_SHARE of the span, outside the
+#: span is a typing error.
+REPORTED_MARGIN = timedelta(days=1)
+REPORTED_SHARE = 0.25
+#: Files of fewer rows are too small to tell their span: no reported time is checked.
+REPORTED_MIN_ROWS = 10
+
 
 log = logging.getLogger(__name__)
+
+
+class StartOffsetError(ValueError):
+    """The start offset skips every incident; ``start`` and the file's ``span`` in seconds.
+
+    ``span`` runs from the first to the last incident's earliest stage time.
+    """
+
+    def __init__(self, start: float, span: float):
+        self.start, self.span = start, span
+        super().__init__(f"a start offset of {duration_text(start)} skips the whole file "
+                         f"(it spans {duration_text(span)})")
+
+
+def duration_text(seconds: float) -> str:
+    """Return ``13.9 days``, ``4.1 h`` or ``35.0 min``: one decimal, rounded down."""
+    unit, size = next(((u, n) for u, n in (("days", 86400), ("h", 3600)) if seconds >= 2 * n),
+                      ("min", 60))
+    return f"{math.floor(seconds / size * 10) / 10:.1f} {unit}"
 
 
 class PlannedEvent(NamedTuple):
@@ -77,7 +109,7 @@ def plan_events(
         and ``<incident id>-<stage>`` for events.
     start : float
         Seconds of file time to skip (the file's quiet start); incidents whose first event is
-        earlier are left out.
+        earlier are left out. It must leave at least one incident.
 
     Returns
     -------
@@ -89,8 +121,9 @@ def plan_events(
     Raises
     ------
     ValueError
-        If ``speed`` is not positive, ``now`` is naive, or ``run_id`` is not 1-24 letters,
-        digits, ``_`` or ``.``.
+        If ``speed`` is not positive and finite, ``now`` is naive, or ``run_id`` is not 1-24
+        letters, digits, ``_`` or ``.``; :class:`StartOffsetError` (a ``ValueError``) if
+        ``start`` is later than the last incident's first event.
     """
     if not speed > 0 or not math.isfinite(speed):
         raise ValueError(f"speed must be a positive number, not {speed!r}")
@@ -101,7 +134,11 @@ def plan_events(
         raise ValueError(f"run id {run!r}: use 1-24 letters, digits, '_' or '.'")
     if not incidents:
         return []
-    t0 = min(inc.first_at for inc in incidents) + timedelta(seconds=start)
+    first = min(inc.first_at for inc in incidents)
+    span = (max(inc.first_at for inc in incidents) - first).total_seconds()
+    if start > span:
+        raise StartOffsetError(start, span)
+    t0 = first + timedelta(seconds=start)
     keyed = []
     for order, inc in enumerate(incidents):
         if inc.first_at < t0:
@@ -122,6 +159,35 @@ def plan_events(
             keyed.append((t, STAGE_RANK[stage], order, PlannedEvent(offset, fields)))
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
+
+
+def reported_window(times: Sequence[datetime]) -> tuple[datetime, datetime] | None:
+    """Return the range of reported times that belong to the file, None if it is too small.
+
+    With ``n`` times sorted and ``k = max(1, ceil(REPORTED_TRIM * n))``, the file's span is
+    ``[t[k], t[n-1-k]]`` (its 0.1 % and 99.9 % quantiles, but never the single earliest and
+    latest time, so one stray time cannot define the span of a small file). The window is the
+    span widened at each end by the larger of REPORTED_MARGIN (1 day) and REPORTED_SHARE of
+    the span (a quarter), which keeps the edges of sparse files.
+
+    Parameters
+    ----------
+    times : sequence of datetime
+        The reported time of every readable row.
+
+    Returns
+    -------
+    tuple of datetime or None
+        ``(earliest, latest)`` allowed; None for fewer than REPORTED_MIN_ROWS times.
+    """
+    n = len(times)
+    if n < REPORTED_MIN_ROWS:
+        return None
+    ordered = sorted(times)
+    k = max(1, math.ceil(REPORTED_TRIM * n))
+    first, last = ordered[k], ordered[n - 1 - k]
+    margin = max(REPORTED_MARGIN, (last - first) * REPORTED_SHARE)
+    return first - margin, last + margin
 
 
 def resume_plan(plan: Sequence[PlannedEvent], sent: int, now: datetime) -> list[PlannedEvent]:
@@ -275,3 +341,27 @@ def record_resume_point(
                     total, len(plan))
         return None
     return sent
+
+
+def next_pass(
+    incidents: Sequence[IncidentPlan],
+    mapping: Mapping,
+    now: datetime,
+    speed: float,
+    start: float | None,
+    run: str,
+    record: dict | None,
+) -> tuple[str, list[PlannedEvent], int | None]:
+    """Return ``(run id, events to send, events already sent)`` of a replay's next pass.
+
+    With a progress record that fits (:func:`record_resume_point`), that is the record's run
+    from its ``sent``-th event on, re-timed to start ``now`` (:func:`resume_plan`); otherwise
+    all of run ``run`` (:func:`plan_events`, ``start`` seconds skipped) and None events sent.
+    """
+    if record is not None:
+        plan = plan_events(incidents, mapping, now, speed, run_id=record["run_id"],
+                           start=start or 0)
+        done = record_resume_point(record, plan, mapping.name)
+        if done is not None:
+            return record["run_id"], resume_plan(plan, done, now), done
+    return run, plan_events(incidents, mapping, now, speed, run_id=run, start=start or 0), None

@@ -4,23 +4,26 @@ The CSV file is read with a real CSV reader (fields may hold line breaks) as its
 (cockpit/replay_mapping.py) says; rows are grouped by incident id (or ``group_by``), each
 stage's time is aggregated over the incident's rows (``min``/``max``), and each incident's
 position is moved by the mapping's transform. Bad rows are skipped and reported as
-:class:`RowError`; a stage time far before or after the incident's reported time is dropped
-and reported as a warning (``RowError(..., warning=True)``). cockpit/replay_plan.py turns the
-incidents into timed events.
+:class:`RowError`, and so are rows whose reported time lies far outside the file's own span
+(:func:`cockpit.replay_plan.reported_window`); a stage time far before or after the
+incident's reported time is dropped and reported as a warning (``RowError(...,
+warning=True)``). cockpit/replay_plan.py turns the incidents into timed events.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from cockpit.crs import CRS
 from cockpit.events import MAX_TEXT
 from cockpit.replay_mapping import Mapping, MappingError, TextSpec
+from cockpit.replay_plan import reported_window
+from cockpit.replay_transform import read_position
 from cockpit.vocab import Category, Priority, Stage
 
 _MAX_ID = 48  # keeps <name>-<run>-<id>-<stage> within the contract's 128 characters
@@ -80,17 +83,25 @@ class IncidentPlan:
         return min(self.times.values())
 
 
-class _Acc:
-    """Rows of one incident being merged."""
+class _Row(NamedTuple):
+    """One readable row of an incident: kept until every row is read, then aggregated."""
 
-    __slots__ = ("ident", "row", "rows", "samples", "cells", "position")
+    row: int
+    line: int
+    times: dict[Stage, datetime]
+    unit: str | None
+    cells: dict[str, str]  # the non-empty cells of the columns the mapping names
+    position: tuple[float, float] | None
+
+
+class _Acc:
+    """Rows of one incident being merged; ``row`` is its first row in the file."""
+
+    __slots__ = ("ident", "row", "samples")
 
     def __init__(self, ident: str, row: int):
-        self.ident, self.row, self.rows = ident, row, 0
-        # (row, line, stage times, unit) of every row, checked and aggregated in _finish
-        self.samples: list[tuple[int, int, dict[Stage, datetime], str | None]] = []
-        self.cells: dict[str, str] = {}
-        self.position: tuple[float, float] | None = None
+        self.ident, self.row = ident, row
+        self.samples: list[_Row] = []
 
 
 def _clip(text: str | None) -> str | None:
@@ -106,42 +117,6 @@ def _text(spec: TextSpec | None, cell) -> str | None:
     if spec.join is None:
         return values[0]
     return spec.join.join(dict.fromkeys(values))
-
-
-def _position(mapping: Mapping, cell) -> tuple[float, float] | None:
-    """Return the file's (lon, lat) of a row, None when empty; ValueError names the column."""
-    spec = mapping.position
-    if spec is None:
-        return None
-    if spec.column:
-        raw = cell(spec.column)
-        if not raw:
-            return None
-        match = spec.regex.search(raw)
-        if match is None:
-            raise ValueError(f"{spec.column}: does not match the mapping's position pattern")
-        texts, names = (match["lat"], match["lon"]), (spec.column, spec.column)
-    else:
-        texts = (cell(spec.lat_column), cell(spec.lon_column))
-        names = (spec.lat_column, spec.lon_column)
-        if not texts[0] and not texts[1]:
-            return None
-        if not texts[0] or not texts[1]:
-            raise ValueError(f"{names[0]}/{names[1]}: only one of the pair is given")
-    try:
-        lat, lon = float(texts[0]), float(texts[1])
-    except ValueError:
-        raise ValueError(f"{names[0]}: latitude or longitude is not a number") from None
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise ValueError(f"{names[0]}: latitude or longitude is not finite")
-    if not -90 <= lat <= 90:
-        hint = "; lat and lon swapped?" if -90 <= lon <= 90 else ""
-        raise ValueError(f"{names[0]}: latitude is outside [-90, 90]{hint}")
-    if not -180 <= lon <= 180:
-        raise ValueError(f"{names[1]}: longitude is outside [-180, 180]")
-    if lat == 0 and lon == 0:
-        return None  # "0, 0" is how many exports say "unknown"
-    return lon, lat
 
 
 def read_incidents(
@@ -169,10 +144,14 @@ def read_incidents(
     tuple
         ``(incidents, errors)``: incidents ordered by their earliest remaining stage time
         (then first row); each bad row (missing id, unparseable time, bad coordinate) as a
-        :class:`RowError`, skipped; each dropped stage time as a ``RowError`` with
-        ``warning=True`` (the row is kept), e.g. ``Available DtTm 2019-01-01 01:00 precedes
-        Received DtTm 2020-04-07 23:50 by 462 days; resolved/closed dropped``. Errors are
-        ordered by row. Stage times within the window that go backwards are kept as they are.
+        :class:`RowError`, skipped; each row whose reported time lies outside
+        :func:`~cockpit.replay_plan.reported_window` as a ``RowError``, skipped with its
+        incident unless other rows remain (``Received DtTm 2019-01-01 01:00 lies 462 days
+        before the file's other calls; incident skipped``); each dropped stage time as a
+        ``RowError`` with ``warning=True`` (the row is kept), e.g. ``Available DtTm
+        2019-01-01 01:00 precedes Received DtTm 2020-04-07 23:50 by 462 days; resolved/closed
+        dropped``. Errors are ordered by row. Stage times within the window that go
+        backwards are kept as they are.
 
     Raises
     ------
@@ -220,6 +199,7 @@ def read_incidents(
             if acc is None:
                 acc = groups[key] = _Acc(ident, row)
             _merge(acc, mapping, times, cell, position, row, start)
+    errors += _drop_far_reported(groups, mapping)
     incidents = []
     for acc in groups.values():
         best, warnings = _check_times(acc, mapping, early, late)
@@ -261,7 +241,7 @@ def _read_row(mapping: Mapping, cell, parsed: dict[str, datetime]):
         times[stage] = parsed[text]
     position = None
     try:
-        position = _position(mapping, cell)
+        position = read_position(mapping.position, cell)
     except ValueError as exc:
         reasons.append(str(exc))
     if reasons:
@@ -270,13 +250,47 @@ def _read_row(mapping: Mapping, cell, parsed: dict[str, datetime]):
 
 
 def _merge(acc: _Acc, mapping: Mapping, times, cell, position, row: int, line: int) -> None:
-    acc.rows += 1
-    acc.samples.append((row, line, times, _text(mapping.unit, cell)))
-    for column in mapping.columns():
-        if column not in acc.cells and cell(column):
-            acc.cells[column] = cell(column)
-    if acc.position is None and position is not None:
-        acc.position = position
+    cells = {column: cell(column) for column in mapping.columns() if cell(column)}
+    acc.samples.append(_Row(row, line, times, _text(mapping.unit, cell), cells, position))
+
+
+def _drop_far_reported(groups: dict[str, _Acc], mapping: Mapping) -> list[RowError]:
+    """Drop the rows whose reported time lies outside :func:`reported_window`.
+
+    An incident left without rows is dropped. Returns one ``RowError`` per dropped row,
+    naming the reported column and how far the time lies from the file's other calls.
+    """
+    window = reported_window([s.times[Stage.REPORTED] for a in groups.values()
+                              for s in a.samples])
+    if window is None:
+        return []
+    lo, hi = window
+    far = {key: [s for s in acc.samples if not lo <= s.times[Stage.REPORTED] <= hi]
+           for key, acc in groups.items()}
+    if not any(far.values()):
+        return []
+    kept = [s.times[Stage.REPORTED] for key, acc in groups.items() for s in acc.samples
+            if s not in far[key]]
+    first, last = min(kept), max(kept)
+    column, local = mapping.stages.reported.column, mapping.tz
+    errors = []
+    for key, bad in far.items():
+        if not bad:
+            continue
+        acc = groups[key]
+        acc.samples = [s for s in acc.samples if s not in bad]
+        fate = ("row skipped (the incident keeps its other rows)" if acc.samples
+                else "incident skipped")
+        for sample in bad:
+            t = sample.times[Stage.REPORTED]
+            where = (f"{_span(first - t)} before" if t < first
+                     else f"{_span(t - last)} after")
+            errors.append(RowError(sample.row, (
+                f"{column} {t.astimezone(local):%Y-%m-%d %H:%M} lies {where} the file's other "
+                f"calls; {fate}"), sample.line))
+        if not acc.samples:
+            del groups[key]
+    return errors
 
 
 def _span(delta: timedelta) -> str:
@@ -295,10 +309,10 @@ def _check_times(acc: _Acc, mapping: Mapping, early: timedelta, late: timedelta)
     time is one warning per row and column, naming the stages it fed.
     """
     specs = dict(mapping.stages.items())
-    reported = min(times[Stage.REPORTED] for _, _, times, _ in acc.samples)
+    reported = min(sample.times[Stage.REPORTED] for sample in acc.samples)
     best: dict[Stage, tuple[datetime, str | None]] = {}
     dropped: dict[tuple[int, int, str, datetime], list[Stage]] = {}
-    for row, line, times, unit in acc.samples:
+    for row, line, times, unit, _, _ in acc.samples:
         for stage, t in times.items():
             if stage is not Stage.REPORTED and not -early <= t - reported <= late:
                 dropped.setdefault((row, line, specs[stage].column, t), []).append(stage)
@@ -323,8 +337,10 @@ def _check_times(acc: _Acc, mapping: Mapping, early: timedelta, late: timedelta)
 
 
 def _finish(acc: _Acc, mapping: Mapping, best) -> IncidentPlan:
-    def cell(column: str) -> str:
-        return acc.cells.get(column, "")
+    def cell(column: str) -> str:  # the first non-empty value in file order
+        return next((s.cells[column] for s in acc.samples if column in s.cells), "")
+
+    position = next((s.position for s in acc.samples if s.position is not None), None)
 
     times = {stage: t for stage, (t, _) in best.items()}
     units = {s: u for s, (_, u) in best.items() if u and s in (Stage.DISPATCHED, Stage.ARRIVED)}
@@ -336,13 +352,13 @@ def _finish(acc: _Acc, mapping: Mapping, best) -> IncidentPlan:
         times.pop(Stage.CLOSED, None)
         times[Stage.CANCELLED] = end or max(times.values())
     lon = lat = crs = None
-    if acc.position is not None and mapping.position is not None:
-        lon, lat = acc.position
+    if position is not None and mapping.position is not None:
+        lon, lat = position
         if mapping.transform is not None:
             lon, lat = mapping.transform.apply(lon, lat)
         crs = mapping.position.crs
     return IncidentPlan(
-        source_id=acc.ident, row=acc.row, rows=acc.rows, times=times,
+        source_id=acc.ident, row=acc.samples[0].row, rows=len(acc.samples), times=times,
         category=mapping.category.of(cell(mapping.category.column or "")),
         priority=mapping.priority.of(cell(mapping.priority.column or "")),
         title=_clip(_text(mapping.title, cell)), address=_clip(_text(mapping.address, cell)),

@@ -613,11 +613,14 @@ def test_stopped_replay_resumes_the_same_run(r, prefix, sf):
     assert (record["sent"], record["total"]) == (sent, len(full))
     assert datetime.fromisoformat(record["updated_at"]).tzinfo is not None
 
-    # resumed with --loop: the rest of the same run, then a new run
+    # resumed with --loop: the rest of the same run, then a new run; said before it sends
     per_run = len(full)
+    said = []
     more, total = _run_until(r, stream, 2 * per_run, speed=100_000, resume=True, loop=True,
+                             announce=lambda line: said.append((line, r.xlen(stream))),
                              **common)
     assert more.run_ids[0] == run and more.resumed_from == sent
+    assert said == [(f"replay sf_fire: resumed run {run} at event {sent} of {len(full)}", sent)]
     assert len(more.run_ids) >= 2 and run not in more.run_ids[1:]
     entries = r.xrange(stream)
     first_run = [f["event_id"] for _, f in entries if f["incident_id"].split("-")[1] == run]
@@ -684,6 +687,158 @@ def test_sigterm_writes_progress_and_cli_resume_continues(r, prefix, sf):
     assert result.exit_code == 0, result.output
     assert f"{len(full) - sent} events sent" in result.output
     assert f"resumed run sig1 at event {sent}" in result.output
+    start_line = f"replay sf_fire: resumed run sig1 at event {sent} of {len(full)}"
+    assert result.stderr.splitlines()[0] == start_line  # at the start, before the summary
     ids = [f["event_id"] for _, f in r.xrange(stream)]
     assert ids == [e.fields["event_id"].replace("-x-", "-sig1-") for e in full]
     assert _progress(r, settings) is None
+
+
+# -- reported times far outside the file's span -------------------------------------------------
+
+def _sf_with(tmp_path, rows_of_sf, edits) -> tuple[Path, list[list[str]]]:
+    """Write the SF file's header and first 40 rows, each edit ``(index, column, value)``."""
+    rows = [list(row) for row in rows_of_sf[:41]]
+    header = rows[0]
+    for index, column, value in edits:
+        rows[index][header.index(column)] = value
+    path = tmp_path / "edited.csv"
+    write_rows(path, rows)
+    return path, rows
+
+
+def test_reported_time_far_outside_the_file_skips_the_incident(tmp_path, sf):
+    mapping, incidents, _ = sf
+    rows = rows_of(SF)
+    header = rows[0]
+    ids = Counter(row[header.index("Incident Number")] for row in rows[1:])
+    single = next(n for n in range(1, 41) if ids[rows[n][header.index("Incident Number")]] == 1)
+    pair = next(n for n in range(1, 40) if ids[rows[n][header.index("Incident Number")]] > 1
+                and rows[n + 1][header.index("Incident Number")]
+                == rows[n][header.index("Incident Number")])
+    received = mapping.parse_time(rows[pair][header.index("Received DtTm")])
+    late = (received + timedelta(days=60)).strftime(mapping.time_format)
+    path, edited = _sf_with(tmp_path, rows, [(single, "Received DtTm", "01/01/2019 01:00:00 AM"),
+                                             (pair + 1, "Received DtTm", late)])
+    read, errors = rp.read_incidents(path, mapping)
+    assert [(e.row, e.warning) for e in errors] == sorted([(single + 1, False),
+                                                           (pair + 2, False)])
+    by_row = {e.row: e.reason for e in errors}
+    assert by_row[single + 1].startswith("Received DtTm 2019-01-01 01:00 lies ")
+    assert by_row[single + 1].endswith("days before the file's other calls; incident skipped")
+    assert "precedes" not in by_row[single + 1] and "follows" not in by_row[single + 1]
+    assert by_row[pair + 2].startswith(
+        f"Received DtTm {received + timedelta(days=60):%Y-%m-%d %H:%M} lies ")
+    assert "after the file's other calls; row skipped (the incident keeps its other rows)" in (
+        by_row[pair + 2])
+    single_id = edited[single][header.index("Incident Number")]
+    pair_id = edited[pair][header.index("Incident Number")]
+    by_id = {i.source_id: i for i in read}
+    assert single_id not in by_id
+    assert by_id[pair_id].rows == 1 and by_id[pair_id].times[Stage.REPORTED] == received
+    assert read[0].first_at >= incidents[0].first_at
+    assert max(i.first_at for i in read) - read[0].first_at < timedelta(hours=2)
+
+
+def test_bad_reported_time_no_longer_stretches_the_dry_run(tmp_path):
+    """The tester's case: one row of the whole SF file received on 01/01/2019."""
+    rows = rows_of(SF)
+    header = rows[0]
+    extra = list(rows[5])
+    extra[header.index("Incident Number")] = extra[header.index("Call Number")] = "99999999"
+    extra[header.index("Received DtTm")] = "01/01/2019 01:00:00 AM"
+    rows.insert(16, extra)  # row 17 of the file
+    path = tmp_path / "bad_received.csv"
+    write_rows(path, rows)
+    runner, app = CliRunner(), cli_app()
+    args = ["-m", "sf_fire_calls", "--dry-run", "--speed", "60"]
+    normal = runner.invoke(app, ["replay", str(SF), *args])
+    result = runner.invoke(app, ["replay", str(path), *args])
+    assert normal.exit_code == 0 and result.exit_code == 0, result.output
+    assert _lasts(result.output) == _lasts(normal.output) < 400  # was 11111.6 min
+    assert "5292 incidents, 31398 events, 1 rows skipped, 0 stage times dropped" in result.output
+    assert "row 17: Received DtTm 2019-01-01 01:00 lies 461 days before the file's other " \
+           "calls; incident skipped" in result.output
+
+
+def test_reported_window_keeps_real_and_sparse_files(sf, nyc):
+    from cockpit.replay_plan import reported_window
+
+    for _, incidents, errors in (sf, nyc):
+        times = [i.times[Stage.REPORTED] for i in incidents]
+        lo, hi = reported_window(times)
+        assert lo <= min(times) and max(times) <= hi and errors == []
+        # even the earliest and latest call could lie most of a day further out
+        assert min(times) - lo > timedelta(hours=20) and hi - max(times) > timedelta(hours=20)
+    base = datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC"))
+    sparse = [base + timedelta(days=2 * n) for n in range(12)]  # a call every two days
+    lo, hi = reported_window(sparse)
+    assert lo < sparse[0] and sparse[-1] < hi
+    assert reported_window(sparse[:9]) is None  # too few rows to tell the span
+    stray = [*sparse, base + timedelta(days=400)]
+    assert reported_window(stray)[1] < stray[-1]
+
+
+# -- CLI: options, start offset, configuration errors -------------------------------------------
+
+@pytest.mark.parametrize("speed", ["inf", "nan", "-inf", "0"])
+def test_cli_refuses_non_finite_speed(speed):
+    result = CliRunner().invoke(cli_app(), ["replay", str(NYC), "-m", "nyc_311", "--dry-run",
+                                            "--speed", speed])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "--speed" in result.output and "Traceback" not in result.output
+
+
+def test_start_offset_beyond_the_file_is_a_usage_error(sf):
+    mapping, incidents, _ = sf
+    span = (incidents[-1].first_at - incidents[0].first_at).total_seconds()
+    last = rp.plan_events(incidents, mapping, NOW, 60, start=span)
+    assert [e.fields["type"] for e in last][0] == "incident.reported" and last[0].offset == 0
+    with pytest.raises(rp.StartOffsetError, match=r"skips the whole file \(it spans 13\.9 days"):
+        rp.plan_events(incidents, mapping, NOW, 60, start=span + 1)
+    result = CliRunner().invoke(cli_app(), ["replay", str(SF), "-m", "sf_fire_calls",
+                                            "--start-offset", "99d", "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert "--start-offset 99d skips the whole file (it spans 13.9 days)" in result.output
+
+
+def test_start_offset_beyond_the_file_sends_nothing(r, prefix):
+    env = {"REDIS_URL": REDIS_URL, "COCKPIT_STREAM_PREFIX": prefix}
+    result = CliRunner().invoke(cli_app(), ["replay", str(NYC), "-m", "nyc_311",
+                                            "--start-offset", "1d", "--no-progress"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "--start-offset 1d skips the whole file (it spans 4.1 h)" in result.output
+    assert r.exists(f"{prefix}incidents") == 0
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("redis://127.0.0.1:1/0", "Connection refused"),
+    ("bogus://nowhere", "Redis URL must specify"),
+])
+def test_cli_redis_unreachable_is_one_line_exit_1(tmp_path, url, message):
+    result = CliRunner().invoke(cli_app(), ["replay", str(NYC), "-m", "nyc_311", "--speed",
+                                            "60", "--no-progress"], env={"REDIS_URL": url})
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("replay: cannot reach Redis (REDIS_URL): ")
+    assert message in lines[0]
+
+
+def test_cli_missing_file_and_bad_mapping_stay_usage_errors(tmp_path):
+    runner, app = CliRunner(), cli_app()
+    env = {"REDIS_URL": "redis://127.0.0.1:1/0"}  # never reached: the usage is checked first
+    missing = runner.invoke(app, ["replay", str(tmp_path / "none.csv"), "-m", "nyc_311"],
+                            env=env)
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    bad = runner.invoke(app, ["replay", str(NYC), "-m", "atlantis"], env=env)
+    assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_cli_mapping_that_does_not_fit_the_file_is_a_usage_error(r, prefix):
+    env = {"REDIS_URL": REDIS_URL, "COCKPIT_STREAM_PREFIX": prefix}
+    result = CliRunner().invoke(cli_app(), ["replay", str(NYC), "-m", "sf_fire_calls",
+                                            "--no-progress"], env=env)
+    assert result.exit_code == 2 and "not in the file's header" in result.output
+    assert isinstance(result.exception, SystemExit)
