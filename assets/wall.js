@@ -1,10 +1,16 @@
 /*
  * Clientside code of the wall page (乔网智治·云上中心驾驶舱).
  *
- * - cockpit.stamp: keeps the server's status with the skew between the server's and this
- *   browser's clocks, so that the data age is right even on a screen whose clock is off.
+ * - cockpit.stamp: keeps the server's last status (in the `known` global, not in a store the
+ *   clock reads) with the skew between the server's and this browser's clocks, so that the
+ *   data age is right even on a screen whose clock is off.
  * - cockpit.tick: the local clock (in the configured zone) and the data-age indicator,
  *   amber after warn_s, red after stale_s ("数据可能已过期"), red when the source is down.
+ *   Its only Input is its own Interval: dash-renderer holds a callback whose Input or State
+ *   a pending server callback outputs, and a hung server must not freeze the clock.
+ * - a liveness probe, independent of Dash: GET status_url every probe_ms, abandoned after
+ *   probe_timeout_ms. Without any answer for silent_s the indicator turns red
+ *   ("服务器无响应 N 秒") while the data age keeps growing from the last known commit time.
  * - the --ui-scale CSS variable (viewport / 1920×1080), used to scale the plotly graphs.
  * - a bounded undo history: dash-renderer records every Interval tick as an undoable input
  *   change and never drops them; a wall left open for weeks must not grow, so the history is
@@ -17,6 +23,10 @@
     var BASE_HEIGHT = 1080;
     var HISTORY_KEEP = 20;
     var formatters = {};
+    // What the page knows of the server: last commit time, clock skew, source error, and when
+    // the server last answered (a status update or a probe response), browser ms.
+    var known = {lastCommitMs: null, skewMs: 0, error: false, answeredMs: null,
+                 probeTimer: null, probing: false};
 
     function formatter(locale, tz, kind) {
         var key = locale + "|" + tz + "|" + kind;
@@ -37,14 +47,15 @@
         return String(template || "").replace("{n}", String(n));
     }
 
-    function ageText(seconds, texts) {
+    // texts[kind + "_s" | "_m" | "_h"] filled with the whole seconds, minutes or hours.
+    function spanText(seconds, texts, kind) {
         if (seconds < 60) {
-            return fill(texts.age_s, Math.floor(seconds));
+            return fill(texts[kind + "_s"], Math.floor(seconds));
         }
         if (seconds < 3600) {
-            return fill(texts.age_m, Math.floor(seconds / 60));
+            return fill(texts[kind + "_m"], Math.floor(seconds / 60));
         }
-        return fill(texts.age_h, Math.floor(seconds / 3600));
+        return fill(texts[kind + "_h"], Math.floor(seconds / 3600));
     }
 
     function stamp(status) {
@@ -53,7 +64,54 @@
         }
         var now = Date.now();
         var serverNow = typeof status.server_now_ms === "number" ? status.server_now_ms : now;
-        return Object.assign({}, status, {skew_ms: serverNow - now});
+        known.skewMs = serverNow - now;
+        known.answeredMs = now;
+        known.error = Boolean(status.error);
+        if (typeof status.last_commit_ms === "number") {
+            known.lastCommitMs = status.last_commit_ms;
+        }
+        return Object.assign({}, status, {skew_ms: known.skewMs});
+    }
+
+    // One GET of the status route; any HTTP answer proves the server alive (a 503 says only
+    // that its data source is down, which the poll callback reports). Failures and timeouts
+    // are expected while the server is down or hung: they only stop refreshing answeredMs.
+    function probe(cfg) {
+        if (known.probing || !cfg.status_url || typeof fetch !== "function") {
+            return;
+        }
+        known.probing = true;
+        var sent = Date.now();
+        var options = {cache: "no-store", headers: {Accept: "application/json"}};
+        if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) {
+            options.signal = AbortSignal.timeout(cfg.probe_timeout_ms || 3000);
+        }
+        fetch(cfg.status_url, options).then(function (response) {
+            var now = Date.now();
+            known.answeredMs = now;
+            return response.ok ? response.json().then(function (body) {
+                if (typeof body.server_time_ms === "number") {
+                    known.skewMs = body.server_time_ms - (sent + now) / 2;
+                }
+                if (typeof body.last_commit_ms === "number") {
+                    known.lastCommitMs = body.last_commit_ms;
+                }
+            }) : null;
+        }).catch(function () {
+            return null;
+        }).then(function () {
+            known.probing = false;
+        });
+    }
+
+    function startProbe(cfg) {
+        if (known.probeTimer === null && cfg.status_url) {
+            known.answeredMs = known.answeredMs || Date.now();  // the page itself just came
+            known.probeTimer = window.setInterval(function () {
+                probe(cfg);
+            }, cfg.probe_ms || 2000);
+            probe(cfg);
+        }
     }
 
     function trimHistory() {
@@ -65,9 +123,10 @@
         }
     }
 
-    function tick(n, stamped, config) {
+    function tick(n, config) {
         trimHistory();
         var cfg = config || {};
+        startProbe(cfg);
         var texts = cfg.texts || {};
         var now = Date.now();
         var locale = cfg.locale || "zh-CN";
@@ -78,21 +137,27 @@
         }
         var text = texts.no_data || "";
         var level = "warn";
-        if (stamped && typeof stamped.last_commit_ms === "number") {
-            var age = Math.max(0, (now + (stamped.skew_ms || 0) - stamped.last_commit_ms) / 1000);
-            text = ageText(age, texts);
-            if (age > cfg.stale_s) {
+        var silent = known.answeredMs === null ? 0 : (now - known.answeredMs) / 1000;
+        var unanswered = silent > (cfg.silent_s || 5);
+        if (typeof known.lastCommitMs === "number") {
+            var age = Math.max(0, (now + known.skewMs - known.lastCommitMs) / 1000);
+            text = spanText(age, texts, "age");
+            if (age > cfg.stale_s && !unanswered) {
                 level = "bad";
                 text += " · " + texts.stale;
             } else {
                 level = age > cfg.warn_s ? "warn" : "ok";
             }
         }
-        if (stamped && stamped.error) {
+        if (known.error && !unanswered) {
             text = texts.source_down + " · " + text;
             level = "bad";
         }
-        return [timeText, dateText, text, "age age-" + level];
+        if (unanswered) {
+            text = spanText(silent, texts, "silent") + " · " + text;
+            level = "bad";
+        }
+        return [timeText, dateText, text, "age age-" + level + (unanswered ? " age-silent" : "")];
     }
 
     function setScale() {

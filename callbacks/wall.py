@@ -6,7 +6,11 @@ day) nor the status changed since the last answer, it sends nothing. When the ve
 reads the incident read models once per version (flask-caching, shared by every screen of the
 process) and sends the map's incident traces as a :class:`dash.Patch` and the panels' new
 children. Database and Redis errors never crash the page: they show 数据源连接中断.
-The clock and data age run clientside (``assets/wall.js``).
+The clock and data age run clientside (``assets/wall.js``) and depend on no server callback:
+dash-renderer holds a callback whose Input or State is the output of a pending one, so a clock
+fed by ``refresh`` would freeze with a hung server. The last status reaches the clock through a
+JS global instead, and a clientside probe of ``GET /api/v1/status`` (:mod:`callbacks.status`,
+registered here) tells the page when the server stops answering (服务器无响应).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from flask_caching import Cache
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from callbacks import status as status_route
 from cockpit import geo, queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
@@ -45,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Finished incidents stay on the map this long, hours (open ones always show).
 MAP_HOURS = 24.0
+#: A village whose area is below this share of the median village's gets the small label.
+SMALL_VILLAGE_SHARE = 0.5
 #: Cached read models and views live this long, seconds; the key changes with every commit.
 CACHE_TIMEOUT_S = 120
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
@@ -70,22 +77,39 @@ VIEW_KEYS = ("kpi_today", "kpi_open", "kpi_closed", "kpi_cancelled", "kpi_dispat
 
 @functools.lru_cache(maxsize=4)
 def map_base(lang: Lang) -> MapBase:
-    """Return the map's fixed layer from the shipped geodata (read once per process)."""
+    """Return the map's fixed layer from the shipped geodata (read once per process).
+
+    Labels carry the plain names; the schematic marker is added by the figure for the codes
+    in ``schematic``, and villages much smaller than the median one get the small label.
+    """
     villages = geo.load_villages()
     if lang == "en":
-        villages = villages.assign(name=villages["name_en"], label_suffix=t("schematic", lang))
+        villages = villages.assign(name=villages["name_en"])
     outline_x, outline_y = geo.outline_xy(villages)
     boundary_x, boundary_y = geo.outline_xy(geo.load_subdistrict())
     x0, y0, x1, y1 = (float(v) for v in villages.total_bounds)
-    return MapBase(outline_x, outline_y, boundary_x, boundary_y, geo.label_points(villages),
-                   (x0, y0, x1, y1))
+    areas = villages.to_crs(geo.METRIC_CRS).geometry.area
+    small = villages.loc[areas < SMALL_VILLAGE_SHARE * areas.median(), "code"]
+    return MapBase(outline_x, outline_y, boundary_x, boundary_y,
+                   geo.label_points(villages, with_suffix=False), (x0, y0, x1, y1),
+                   schematic=schematic_villages(), small=frozenset(small.astype(str)))
+
+
+@functools.lru_cache(maxsize=1)
+def schematic_villages() -> frozenset[str]:
+    """Return the codes of the villages whose outline is schematic (示意): all shipped ones."""
+    villages = geo.load_villages()
+    return frozenset(villages.loc[villages["schematic"].astype(bool), "code"].astype(str))
 
 
 @functools.lru_cache(maxsize=4)
-def village_names(lang: Lang) -> dict[str, str]:
-    """Return village code -> display name in ``lang``."""
+def village_names(lang: Lang, marked: bool = False) -> dict[str, str]:
+    """Return village code -> display name in ``lang``; ``marked`` appends （示意） where due."""
     field = "name_en" if lang == "en" else "name"
-    return {code: info[field] for code, info in geo.village_names().items()}
+    mark = t("schematic", lang) if marked else ""
+    schematic = schematic_villages()
+    return {code: info[field] + (mark if code in schematic else "")
+            for code, info in geo.village_names().items()}
 
 
 def render(services: Services, lang: Lang) -> Any:
@@ -110,7 +134,7 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     names = village_names(lang)
     today = date.fromisoformat(summary["as_of"][:10]) if summary.get("as_of") else None
     return {
-        "traces": incident_traces(models["map"], lang, names),
+        "traces": incident_traces(models["map"], lang, village_names(lang, marked=True)),
         "kpi_today": format_count(summary["today_total"]),
         "kpi_open": format_count(summary["open"]),
         "kpi_closed": format_count(summary["closed_today"]),
@@ -118,7 +142,8 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
         "kpi_dispatch": format_duration(summary["median_dispatch_s"], lang),
         "categories": category_children(summary["today_by_category"], lang),
         "funnel": funnel_children(summary["funnel"], lang),
-        "latest": latest_children(models["latest"], names, lang, today),
+        "latest": latest_children(models["latest"], names, lang, today,
+                                  schematic_villages()),
     }
 
 
@@ -138,7 +163,7 @@ def _single_flight(cache: Cache | None, lock: threading.Lock, key: str,
 
 
 def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> None:
-    """Register the wall's poll callback and its clientside clock.
+    """Register the wall's poll callback, its clientside clock and ``GET /api/v1/status``.
 
     Parameters
     ----------
@@ -152,6 +177,7 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
     """
     settings = services.settings
     lock = threading.Lock()
+    status_route.register(app, services)
 
     def view_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
         models = _single_flight(cache, lock, f"wall:models:{key}",
@@ -207,9 +233,10 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
     app.clientside_callback(ClientsideFunction("cockpit", "stamp"),
                             Output(WallIds.STAMPED, "data"), Input(WallIds.STATUS, "data"),
                             prevent_initial_call=True)
+    # Nothing a server callback outputs may be an Input or State of the clock (see above).
     app.clientside_callback(ClientsideFunction("cockpit", "tick"),
                             Output(WallIds.CLOCK_TIME, "children"),
                             Output(WallIds.CLOCK_DATE, "children"),
                             Output(WallIds.AGE, "children"), Output(WallIds.AGE, "className"),
                             Input(WallIds.CLOCK_TICK, "n_intervals"),
-                            Input(WallIds.STAMPED, "data"), State(WallIds.CONFIG, "data"))
+                            State(WallIds.CONFIG, "data"))

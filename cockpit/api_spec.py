@@ -85,6 +85,15 @@ class IncidentList(BaseModel):
     offset: int
 
 
+class StatusOut(BaseModel):
+    """Liveness and freshness: what an open screen polls to know its data is current."""
+
+    version: int
+    last_commit_ms: int | None
+    server_time_ms: int
+    replay: dict[str, Any] | None
+
+
 class ErrorOut(BaseModel):
     """A refused request: which parameter and why."""
 
@@ -99,7 +108,7 @@ def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of ``/api/v1`` (schemas from the response models)."""
     schemas: dict[str, Any] = {}
-    for model in (IncidentList, SummaryOut, ErrorOut):
+    for model in (IncidentList, SummaryOut, StatusOut, ErrorOut):
         schema = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -135,6 +144,13 @@ def openapi_document() -> dict[str, Any]:
             f"{API_PREFIX}/summary": {"get": {
                 "summary": "KPI strip and closed-loop funnel of the local day",
                 "responses": {"200": ok("SummaryOut")},
+            }},
+            f"{API_PREFIX}/status": {"get": {
+                "summary": "Data version, last ingest commit (epoch ms), server clock, replay",
+                "responses": {"200": ok("StatusOut"),
+                              "503": {"description": "Redis unreachable", "content": {
+                                  "application/json": {"schema": {
+                                      "$ref": "#/components/schemas/ErrorOut"}}}}},
             }},
             f"{API_PREFIX}/openapi.json": {"get": {
                 "summary": "This document",

@@ -34,11 +34,20 @@ TEXT_COLOR = "#d6ecff"
 MUTED_COLOR = "#7f9cc0"
 ACCENT = "#00e5ff"
 
+#: Village label sizes, px, by language: normal and small villages (English labels stack one
+#: word a line, still wider than Chinese ones); the schematic marker is smaller still.
+LABEL_PX = {"zh": {"normal": 13, "small": 11}, "en": {"normal": 13, "small": 10}}
+MARK_PX = {"normal": 10, "small": 9}
+#: Text colour of the schematic marker under a village name.
+MARK_COLOR = "rgba(127, 156, 192, 0.95)"
+
 #: Marker look: open incidents solid, bright and on top; finished ones small and faded.
 OPEN_OPACITY = 0.95
 DONE_OPACITY = 0.35
-_SIZE = {"open": 15, "critical": 21, "done": 10}
+_SIZE = {"open": 15, "critical": 21, "done": 10, "cancelled": 12}
 _SYMBOL = {"open": "circle", "done": "circle", "cancelled": "x-thin-open"}
+#: Line width of the finished markers: the thin × of a cancelled incident needs a thicker line.
+_DONE_LINE = {"done": 1, "cancelled": 2}
 
 
 @dataclass(frozen=True)
@@ -52,9 +61,14 @@ class MapBase:
     boundary_x, boundary_y : list of float or None
         The subdistrict outline, drawn thicker.
     labels : list of (code, name, lon, lat)
-        One label per village, name already suffixed with the schematic marker.
+        One label per village: its plain name (the marker is added by :func:`label_text`).
     bounds : tuple of float
         ``(min_lon, min_lat, max_lon, max_lat)`` shown.
+    schematic : frozenset of str
+        Codes of the villages whose label carries the schematic marker (（示意）).
+    small : frozenset of str
+        Codes of the villages too small for the normal label size: drawn smaller, so that
+        the labels of neighbouring small villages do not run into each other.
     """
 
     outline_x: list[float | None] = field(default_factory=list)
@@ -63,6 +77,8 @@ class MapBase:
     boundary_y: list[float | None] = field(default_factory=list)
     labels: list[tuple[str, str, float, float]] = field(default_factory=list)
     bounds: tuple[float, float, float, float] = (120.23, 30.317, 120.333, 30.398)
+    schematic: frozenset[str] = frozenset()
+    small: frozenset[str] = frozenset()
 
 
 def plain(text: object, limit: int = MAX_HOVER_CHARS) -> str:
@@ -71,6 +87,45 @@ def plain(text: object, limit: int = MAX_HOVER_CHARS) -> str:
     if len(value) > limit:
         value = value[: limit - 1] + "…"
     return html.escape(value, quote=False)
+
+
+def label_text(name: str, lang: Lang = "zh", schematic: bool = True,
+               small: bool = False) -> str:
+    """Return a village label for the map: compact, in plotly's pseudo-HTML.
+
+    The name comes first (in English one word per line, so that long names stay narrow), then
+    the schematic marker on a line of its own in a smaller, muted font: every schematic name
+    on screen carries it, without doubling the label's width.
+
+    Parameters
+    ----------
+    name : str
+        The village's plain name (escaped here).
+    lang : {"zh", "en"}
+        Language of the marker.
+    schematic : bool, default True
+        Append the marker (``（示意）`` / ``(schematic)``).
+    small : bool, default False
+        The village is small: its marker uses the small size (:data:`MARK_PX`).
+    """
+    words = plain(name).split(" ") if lang == "en" else [plain(name)]
+    lines = [w for w in words if w]
+    if schematic:
+        size = MARK_PX["small" if small else "normal"]
+        lines.append(f'<span style="font-size:{size}px;color:{MARK_COLOR}">'
+                     f'{plain(t("schematic", lang).strip())}</span>')
+    return "<br>".join(lines)
+
+
+def _label_trace(base: MapBase, lang: Lang) -> dict[str, Any]:
+    return {
+        "type": "scatter", "mode": "text", "uid": "labels", "showlegend": False,
+        "hoverinfo": "skip", "x": [p[2] for p in base.labels], "y": [p[3] for p in base.labels],
+        "text": [label_text(name, lang, code in base.schematic, code in base.small)
+                 for code, name, _, _ in base.labels],
+        "textfont": {"color": "rgba(190, 220, 255, 0.78)", "family": FONT_FAMILY,
+                     "size": [LABEL_PX[lang]["small" if code in base.small else "normal"]
+                              for code, *_ in base.labels]}}
 
 
 def local_time(iso: str | None, today: date | None = None) -> str:
@@ -114,10 +169,12 @@ def _marker_trace(category: vocab.Category, rows: list[Mapping[str, Any]], is_op
         symbols = [_SYMBOL["open"]] * len(rows)
         line = {"color": "#ffffff", "width": 1.5}
     else:
-        sizes = [_SIZE["done"]] * len(rows)
-        symbols = [_SYMBOL["cancelled"] if r.get("stage") == vocab.Stage.CANCELLED
-                   else _SYMBOL["done"] for r in rows]
-        line = {"color": vocab.CATEGORY_TERMS[category].color, "width": 1}
+        kinds = ["cancelled" if r.get("stage") == vocab.Stage.CANCELLED else "done"
+                 for r in rows]
+        sizes = [_SIZE[k] for k in kinds]
+        symbols = [_SYMBOL[k] for k in kinds]
+        line = {"color": vocab.CATEGORY_TERMS[category].color,
+                "width": [_DONE_LINE[k] for k in kinds]}
     layer = "open" if is_open_layer else "done"
     return {
         "type": "scatter", "mode": "markers", "uid": f"{layer}-{category.value}",
@@ -193,7 +250,8 @@ def map_figure(base: MapBase, incidents: Iterable[Mapping[str, Any]] = (), lang:
 
     Traces, in order: ``outline`` (village rings, filled faintly), ``boundary-glow`` and
     ``boundary`` (the subdistrict edge), ``labels`` (village names with the schematic
-    suffix), then :func:`incident_traces` from index :data:`FIRST_INCIDENT_TRACE`.
+    marker, :func:`label_text`), then :func:`incident_traces` from index
+    :data:`FIRST_INCIDENT_TRACE`.
     The y axis is anchored to x with ratio 1/cos(30.35°) so the map keeps its shape.
     """
     x0, y0, x1, y1 = base.bounds
@@ -203,11 +261,7 @@ def map_figure(base: MapBase, incidents: Iterable[Mapping[str, Any]] = (), lang:
               fill="rgba(0, 140, 255, 0.07)"),
         _line("boundary-glow", base.boundary_x, base.boundary_y, "rgba(0, 229, 255, 0.18)", 9),
         _line("boundary", base.boundary_x, base.boundary_y, ACCENT, 2.2),
-        {"type": "scatter", "mode": "text", "uid": "labels", "showlegend": False,
-         "hoverinfo": "skip", "x": [p[2] for p in base.labels], "y": [p[3] for p in base.labels],
-         "text": [plain(p[1]) for p in base.labels],
-         "textfont": {"color": "rgba(190, 220, 255, 0.78)", "size": 13,
-                      "family": FONT_FAMILY}},
+        _label_trace(base, lang),
         *incident_traces(incidents, lang, villages),
     ]
     axis = {"visible": False, "fixedrange": True, "showgrid": False, "zeroline": False}
@@ -274,3 +328,30 @@ def category_rows(by_category: Sequence[Mapping[str, Any]], lang: Lang = "zh") -
                      "share": count / top if top else 0.0,
                      "color": term.color if term else MUTED_COLOR})
     return rows
+
+
+def _luminance(color: str) -> float:
+    channels = [int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    """Return the WCAG 2 contrast ratio of two ``#rrggbb`` colours (1 to 21)."""
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def readable_color(color: str, background: str, ratio: float = 4.5) -> str:
+    """Return ``color``, mixed towards white just enough to reach ``ratio`` on ``background``.
+
+    Vocabulary colours are kept where they are readable; a dark one (已撤销's grey on the
+    dark panels) is lightened in 5 % steps, keeping its hue, until small text passes WCAG AA.
+    """
+    value = color
+    rgb = [int(color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    for step in range(21):
+        value = "#" + "".join(f"{round(c + (255 - c) * step / 20):02x}" for c in rgb)
+        if contrast_ratio(value, background) >= ratio:
+            break
+    return value

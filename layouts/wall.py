@@ -7,7 +7,7 @@ components. Upstream text is passed as component children (escaped by React), ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -15,7 +15,8 @@ from typing import Any
 from dash import dcc, html
 
 from cockpit import vocab
-from layouts.figures import category_rows, funnel_model, local_time
+from cockpit.api_spec import API_PREFIX
+from layouts.figures import category_rows, funnel_model, local_time, readable_color
 from layouts.i18n import (
     PLACEHOLDER,
     Lang,
@@ -31,9 +32,20 @@ AGE_WARN_S = 10
 AGE_STALE_S = 60
 #: How often the clock and data age are redrawn, ms (clientside only).
 CLOCK_MS = 500
+#: The clientside liveness probe: GET STATUS_PATH every PROBE_MS, abandoned after
+#: PROBE_TIMEOUT_MS; with no answer for SILENT_S seconds the page says 服务器无响应.
+STATUS_PATH = f"{API_PREFIX}/status"
+PROBE_MS = 2000
+PROBE_TIMEOUT_MS = 3000
+SILENT_S = 5
 LATEST_ROWS = 8
+#: Rendered background of a latest-incidents row (1920×1080 screenshot); chips must be
+#: readable on it (WCAG AA for small text, see :func:`layouts.figures.readable_color`).
+ROW_BACKGROUND = "#052241"
+CHIP_CONTRAST = 4.5
 #: Strings the clientside clock needs (see assets/wall.js).
-CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "age_h")
+CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "age_h",
+                "silent_s", "silent_m", "silent_h")
 
 
 class WallIds(StrEnum):
@@ -65,9 +77,11 @@ class WallIds(StrEnum):
 
 
 def client_config(lang: Lang, timezone: str) -> dict[str, Any]:
-    """Return what the clientside clock needs: zone, locale, thresholds and strings."""
+    """Return what the clientside clock needs: zone, locale, thresholds, probe and strings."""
     return {"lang": lang, "tz": timezone, "locale": "en-GB" if lang == "en" else "zh-CN",
-            "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "texts": strings(lang, CLIENT_TEXTS)}
+            "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "silent_s": SILENT_S,
+            "status_url": STATUS_PATH, "probe_ms": PROBE_MS,
+            "probe_timeout_ms": PROBE_TIMEOUT_MS, "texts": strings(lang, CLIENT_TEXTS)}
 
 
 def _panel(title: str, body: Any, area: str, extra: str = "") -> html.Section:
@@ -102,14 +116,17 @@ def _header(lang: Lang) -> html.Header:
 
 
 def map_legend(lang: Lang) -> html.Div:
-    """Return the map's legend: every category's colour and the open / finished marker look."""
+    """Return the map's legend: every category's colour and the marker looks.
+
+    The keys show open (bright), finished (faded) and cancelled (the map's ×) incidents.
+    """
     items = [html.Div(className="legend-item", children=[
         html.Span(className="legend-dot", style={"backgroundColor": term.color}),
         html.Span(category_label(category.value, lang))])
         for category, term in vocab.CATEGORY_TERMS.items()]
     keys = [html.Div(className="legend-item legend-key", children=[
         html.Span(className=f"legend-dot legend-{kind}"), html.Span(t(f"legend_{kind}", lang))])
-        for kind in ("open", "done")]
+        for kind in ("open", "done", "cancelled")]
     return html.Div(items + keys, className="map-legend")
 
 
@@ -199,20 +216,51 @@ def funnel_children(funnel: Sequence[Mapping[str, Any]], lang: Lang) -> list:
     return out
 
 
-def _chip_style(terms: Mapping, code: str) -> dict[str, str]:
+def chip_color(terms: Mapping, code: str) -> str:
+    """Return the vocabulary colour of ``code``, lightened where needed to be readable."""
     color = next((term.color for member, term in terms.items() if member == code), "#9aa5b1")
+    return readable_color(color, ROW_BACKGROUND, CHIP_CONTRAST)
+
+
+def _chip_style(terms: Mapping, code: str) -> dict[str, str]:
+    color = chip_color(terms, code)
     return {"color": color, "borderColor": color}
 
 
+def _village(code: str | None, villages: Mapping[str, str], schematic: Collection[str],
+             lang: Lang) -> html.Span:
+    name = villages.get(code or "")
+    mark = html.Span(t("schematic", lang).strip(), className="schematic-mark") \
+        if name and code in schematic else None
+    return html.Span(className="latest-village", children=[
+        html.Span(name or PLACEHOLDER, className="latest-village-name"), mark])
+
+
 def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[str, str],
-                    lang: Lang, today: date | None = None) -> list:
-    """Return the latest-incidents list items (time, category chip, title, village, stage)."""
+                    lang: Lang, today: date | None = None,
+                    schematic: Collection[str] = ()) -> list:
+    """Return the latest-incidents list items (time, category chip, title, village, stage).
+
+    Parameters
+    ----------
+    incidents : sequence of dict
+        :func:`cockpit.queries.latest_incidents` rows, newest first; at most
+        :data:`LATEST_ROWS` are shown.
+    villages : mapping
+        Village code -> plain display name.
+    lang : {"zh", "en"}
+        Language of the labels.
+    today : date, optional
+        Local day: times of other days show their date.
+    schematic : collection of str
+        Codes of schematic villages: their name carries the marker (（示意）) in a small
+        span that is never cut off, the name itself is shortened with an ellipsis instead.
+    """
     if not incidents:
         return [html.Li(t("latest_empty", lang), className="latest-empty")]
     items = []
     for row in list(incidents)[:LATEST_ROWS]:
         category, stage = row.get("category") or "other", row.get("stage") or ""
-        village = villages.get(row.get("village_code") or "") or PLACEHOLDER
         items.append(html.Li(className="latest-item", key=row["incident_id"],
                              **{"data-incident": row["incident_id"]}, children=[
             html.Div(className="latest-line", children=[
@@ -222,7 +270,7 @@ def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[st
                 html.Span(row.get("title") or t("untitled", lang), className="latest-title"),
             ]),
             html.Div(className="latest-line latest-sub", children=[
-                html.Span(village, className="latest-village"),
+                _village(row.get("village_code"), villages, schematic, lang),
                 html.Span(stage_label(stage, lang), className="chip chip-stage",
                           style=_chip_style(vocab.STAGE_TERMS, stage)),
             ]),

@@ -103,3 +103,11 @@ def test_api_index_and_wrong_method(client):
 def test_an_early_since_is_refused_not_a_crash(client):
     response = client.get("/api/v1/incidents?since=0001-01-01")
     assert response.status_code == 400 and response.get_json()["error"].startswith("since")
+
+
+def test_status_matches_its_schema(client):
+    from cockpit.api_spec import StatusOut
+
+    body = client.get("/api/v1/status").get_json()
+    StatusOut.model_validate(body)
+    assert body["version"] >= 0

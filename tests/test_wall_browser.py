@@ -8,7 +8,10 @@ itself. Every test ends with no SEVERE console error.
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,12 +29,14 @@ from cockpit.ingest import resolve_villages
 from cockpit.services import Services
 from cockpit.store.apply import apply_batch
 from cockpit.streams import signal_change
-from layouts.wall import WallIds
+from layouts.wall import STATUS_PATH, WallIds
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 
 pytestmark = pytest.mark.browser
 
 TIMEOUT_S = 10
+#: A console entry of a liveness probe abandoned by its timeout (AbortSignal.timeout).
+ABORTED_PROBE = re.compile(re.escape(STATUS_PATH) + r"\b.*(net::ERR_ABORTED|signal timed out)")
 #: JavaScript: the map's plotly traces by uid -> number of points.
 TRACE_SIZES = """
 const graph = document.getElementById(arguments[0]);
@@ -40,6 +45,15 @@ if (!gd || !gd.data) { return null; }
 const out = {};
 for (const tr of gd.data) { out[tr.uid] = (tr.x || []).length; }
 return out;
+"""
+
+
+#: JavaScript: the map's village labels (SVG text of the labels trace) and their boxes, px.
+LABEL_BOXES = """
+const texts = document.getElementById(arguments[0]).querySelectorAll('.textpoint text');
+return Array.from(texts).map(e => {
+    const r = e.getBoundingClientRect();
+    return {text: e.textContent, x: r.left, y: r.top, w: r.width, h: r.height}; });
 """
 
 
@@ -77,6 +91,27 @@ class Wall:
 
     def assert_no_console_errors(self) -> None:
         assert severe_errors(self.driver) == []
+
+    def assert_labels_apart(self) -> None:
+        """No two village labels of the map overlap (their SVG text boxes, as rendered)."""
+        boxes = self.js(LABEL_BOXES, WallIds.MAP)
+        assert len(boxes) == 15 and all(b["w"] > 10 and b["h"] > 10 for b in boxes), boxes
+        clashes = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                   if a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
+                   and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]]
+        assert clashes == []
+
+
+class Hanging:
+    """WSGI middleware: while ``hang`` is set, every request blocks (until it is cleared)."""
+
+    def __init__(self, app) -> None:
+        self.app, self.hang = app, threading.Event()
+
+    def __call__(self, environ, start_response):
+        while self.hang.is_set():
+            time.sleep(0.05)
+        return self.app(environ, start_response)
 
 
 @pytest.fixture
@@ -140,7 +175,7 @@ def test_wall001_renders(wall):
     assert sizes["open-fire"] == 0
     labels = wall.js("return Array.from(document.getElementById(arguments[0])"
                      ".querySelectorAll('.textpoint text')).map(e => e.textContent)", WallIds.MAP)
-    assert "朝阳村（示意）" in labels
+    assert "朝阳村（示意）" in labels  # the name, then its schematic marker
     assert "村社边界为示意" in wall.driver.find_element(By.ID, WallIds.MAP).text
     # one screen, no scrolling
     page = wall.js("const e = document.documentElement; return [e.scrollHeight, innerHeight,"
@@ -298,6 +333,7 @@ def test_wall007_scales_to_4k(sqlite_services):
         ActionChains(driver).move_to_element(marker).perform()
         wall.wait(lambda d: "悬停测试" in " ".join(
             e.text for e in d.find_elements(By.CSS_SELECTOR, f"#{WallIds.MAP} .hovertext")))
+        wall.assert_labels_apart()
         wall.assert_no_console_errors()
 
 
@@ -314,3 +350,40 @@ def test_wall008_undo_history_stays_bounded(wall):
     assert wall.js(n_intervals, WallIds.TICK) >= 16
     assert wall.js("return window.store.getState().history.past.length") <= 22
     wall.assert_no_console_errors()
+
+
+@pytest.mark.parametrize("path", ["/", "/wall?lang=en"])
+def test_wall009_village_labels_do_not_overlap(wall, path):
+    wall.open(path)
+    wall.assert_labels_apart()
+    wall.assert_no_console_errors()
+
+
+def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_services):
+    app = Hanging(create_app(services=sqlite_services).server)
+    with live_server(app) as server, chrome() as driver:
+        with urllib.request.urlopen(server.url + STATUS_PATH, timeout=5) as reply:
+            assert reply.headers["Cache-Control"] == "no-store"  # what the probe asks
+            assert set(json.load(reply)) == {"version", "last_commit_ms", "server_time_ms",
+                                             "replay"}
+        wall = Wall(server.url, driver, sqlite_services)
+        wall.open("/")
+        key = sqlite_services.settings.key("ingest:last_commit")
+        sqlite_services.redis.set(key, str(int(time.time() * 1000) - 2000))
+        age = driver.find_element(By.ID, WallIds.AGE)
+        wall.wait(lambda d: "age-ok" in age.get_attribute("class"))
+        app.hang.set()
+        try:
+            clock = wall.text(WallIds.CLOCK_TIME)
+            wall.wait(lambda d: "服务器无响应" in age.text)
+            assert "age-bad" in age.get_attribute("class")
+            assert wall.text(WallIds.CLOCK_TIME) != clock  # the clock never stopped
+            silent, data = map(int, re.fullmatch(r"服务器无响应 (\d+) 秒 · 数据 (\d+) 秒前",
+                                                 age.text).groups())
+            assert 5 <= silent <= data  # the age grows from the last commit time known
+            wall.wait(lambda d: f"数据 {data + 2} 秒前" in age.text)
+        finally:
+            app.hang.clear()
+        wall.wait(lambda d: "服务器无响应" not in age.text)
+        # the probes abandoned during the hang are expected (Chromium may log them); nothing else
+        assert [e for e in severe_errors(driver) if not ABORTED_PROBE.search(e["message"])] == []

@@ -26,22 +26,19 @@ from layouts.figures import (
     MAP_SCALE_RATIO,
     MapBase,
     category_rows,
+    contrast_ratio,
     funnel_model,
     hover_text,
     incident_traces,
+    label_text,
     local_time,
     map_figure,
 )
-from layouts.i18n import (
-    STRINGS,
-    format_count,
-    format_duration,
-    lang_from_search,
-    normalize_lang,
-    t,
-)
+from layouts.i18n import STRINGS, format_count, format_duration, lang_from_search, normalize_lang, t
 from layouts.wall import (
+    ROW_BACKGROUND,
     WallIds,
+    chip_color,
     client_config,
     funnel_children,
     latest_children,
@@ -52,7 +49,7 @@ from layouts.wall import (
 
 SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
                  [0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
-                 [("v1", "甲村（示意）", 0.5, 0.5)], (0.0, 0.0, 1.0, 1.0))
+                 [("v1", "甲村", 0.5, 0.5)], (0.0, 0.0, 1.0, 1.0), frozenset({"v1"}))
 
 
 def incident(incident_id: str, category: str = "fire", stage: str = "reported", **extra):
@@ -123,10 +120,12 @@ def test_map_figure_is_cartesian_with_hidden_axes_and_schematic_caption():
     assert math.isclose(MAP_SCALE_RATIO, 1.1586, rel_tol=1e-3)
     assert layout_["annotations"][0]["text"] == "村社边界为示意"
     assert "Noto Sans CJK SC" in layout_["font"]["family"]
-    labels = next(tr for tr in fig["data"] if tr["uid"] == "labels")
-    assert labels["text"] == ["甲村（示意）"]
+    label = next(tr for tr in fig["data"] if tr["uid"] == "labels")["text"][0]
+    assert label.startswith("甲村<br><span") and "（示意）</span>" in label  # own, small line
     english = map_figure(SQUARE, [], "en")
     assert english["layout"]["annotations"][0]["text"] == "Village boundaries are schematic"
+    # English labels stack one word a line (narrow); names are escaped
+    assert label_text("Liangshu <b>", "en", False) == "Liangshu<br>&lt;b&gt;"
 
 
 def test_trace_names_count_every_incident_of_a_category():
@@ -148,6 +147,7 @@ def test_map_legend_lists_every_category_in_vocab_colours(lang):
                if getattr(node, "style", None)]
     assert colours == [term.color for term in vocab.CATEGORY_TERMS.values()]
     assert t("legend_open", lang) in rendered and t("legend_done", lang) in rendered
+    assert t("legend_cancelled", lang) in rendered  # the map's × has its key
 
 
 def test_hover_text_is_plain_escaped_text():
@@ -174,23 +174,11 @@ def test_local_time_formats():
 
 
 @pytest.mark.parametrize(("seconds", "zh", "en"), [
-    (None, "—", "—"),
-    (float("nan"), "—", "—"),
-    (-3, "—", "—"),
-    (0, "0秒", "0 s"),
-    (44.6, "45秒", "45 s"),
-    (135, "2分15秒", "2 min 15 s"),
-    (3725, "1小时02分", "1 h 02 min"),
-])
+    (None, "—", "—"), (float("nan"), "—", "—"), (-3, "—", "—"), (0, "0秒", "0 s"),
+    (44.6, "45秒", "45 s"), (135, "2分15秒", "2 min 15 s"), (3725, "1小时02分", "1 h 02 min")])
 def test_format_duration(seconds, zh, en):
     assert format_duration(seconds, "zh") == zh
     assert format_duration(seconds, "en") == en
-
-
-def test_format_count():
-    assert format_count(0) == "0"
-    assert format_count(12345) == "12,345"
-    assert format_count(None) == "—"
 
 
 def test_funnel_follows_the_loop_order_and_phases():
@@ -225,10 +213,16 @@ def test_latest_list_shows_upstream_text_as_text():
     rows = [incident("a", title="<script>alert(1)</script>", village_code="v1"),
             incident("b", title=None, village_code="nowhere", category="police",
                      stage="dispatched")]
-    items = latest_children(rows, {"v1": "甲村"}, "zh", date(2026, 11, 29))
+    items = latest_children(rows, {"v1": "甲村"}, "zh", date(2026, 11, 29), schematic={"v1"})
     rendered = texts(html.Ol(items))
     assert "<script>alert(1)</script>" in rendered  # a text node: React escapes it
     assert "甲村" in rendered and "—" in rendered and "（无标题）" in rendered
+    assert rendered.count("（示意）") == 1  # the schematic village's name carries the marker
+    # every chip is readable on its row (WCAG AA); only 已撤销's dark grey had to be lightened
+    assert all(contrast_ratio(chip_color(terms, m.value), ROW_BACKGROUND) >= 4.5
+               for terms in (vocab.STAGE_TERMS, vocab.CATEGORY_TERMS) for m in terms)
+    assert [m for m, term in vocab.STAGE_TERMS.items()
+            if chip_color(vocab.STAGE_TERMS, m.value) != term.color] == [vocab.Stage.CANCELLED]
     assert "10:00:05" in rendered and "警情" in rendered and "已派遣" in rendered
     assert texts(html.Ol(latest_children([], {}, "en"))) == ["No incidents"]
 
@@ -252,6 +246,7 @@ def test_i18n_lookups():
     assert t("age_s", "zh", n=3) == "数据 3 秒前"
     assert t("source_down", "zh") == "数据源连接中断"
     assert t("stale", "zh") == "数据可能已过期"
+    assert (format_count(0), format_count(12345), format_count(None)) == ("0", "12,345", "—")
     with pytest.raises(KeyError):
         t("no-such-key")
     assert all(zh and en.strip() or key == "unit_items" for key, (zh, en) in STRINGS.items())
@@ -269,6 +264,7 @@ def test_client_config_carries_strings_and_thresholds():
     assert config["tz"] == "Asia/Shanghai" and config["locale"] == "en-GB"
     assert config["texts"]["stale"] == "Data may be stale"
     assert config["warn_s"] < config["stale_s"]
+    assert config["status_url"] == "/api/v1/status" and "silent_s" in config["texts"]
     assert normalize_lang(config["lang"]) == "en"
 
 
@@ -279,8 +275,7 @@ def test_client_config_carries_strings_and_thresholds():
 def test_layout_ids_are_unique_and_declared(lang):
     tree = html.Div([shell(), wall(lang)])
     ids = [node.id for node in walk(tree) if getattr(node, "id", None) is not None]
-    duplicates = [i for i, n in Counter(ids).items() if n > 1]
-    assert not duplicates
+    assert not [i for i, n in Counter(ids).items() if n > 1]  # no duplicates
     assert set(ids) == {str(i) for i in WallIds} | {str(i) for i in ShellIds}
 
 
@@ -309,11 +304,13 @@ def test_geo_base_layer_is_schematic():
     from callbacks.wall import map_base, village_names
 
     base = map_base("zh")
-    assert len(base.labels) == 15
-    assert all(label.endswith("（示意）") for _, label, _, _ in base.labels)
+    assert len(base.labels) == 15 and base.schematic == {code for code, *_ in base.labels}
+    assert all("（示意）" in label for label in map_figure(base)["data"][3]["text"])  # labels
     assert None in base.outline_x and len(base.outline_x) == len(base.outline_y)
-    assert all(name.endswith("(schematic)") for _, name, _, _ in map_base("en").labels)
-    assert set(village_names("zh")) == {code for code, *_ in base.labels}
+    names = village_names("zh")
+    assert names == {code: name for code, name, *_ in base.labels}  # plain names on the map
+    assert {names[c] for c in base.small} == {"新街社区", "良熟新苑社区", "五星村", "永和村"}
+    assert all(name.endswith("(schematic)") for name in village_names("en", True).values())
 
 
 # ------------------------------------------------------------------ the poll callback over HTTP
@@ -324,16 +321,13 @@ def _poll(client, app, seen=None, lang="zh"):
     from callbacks.wall import OUTPUTS
 
     key = next(k for k in app.callback_map if f"{WallIds.SEEN}.data" in k)
-    body = {
-        "output": key,
-        "outputs": [{"id": str(o.component_id), "property": o.component_property}
-                    for o in OUTPUTS.values()],
-        "inputs": [{"id": str(WallIds.TICK), "property": "n_intervals", "value": 1}],
-        "state": [{"id": str(WallIds.SEEN), "property": "data", "value": seen},
-                  {"id": str(WallIds.CONFIG), "property": "data",
-                   "value": client_config(lang, "Asia/Shanghai")}],
-        "changedPropIds": [f"{WallIds.TICK}.n_intervals"],
-    }
+    body = {"output": key, "changedPropIds": [f"{WallIds.TICK}.n_intervals"],
+            "outputs": [{"id": str(o.component_id), "property": o.component_property}
+                        for o in OUTPUTS.values()],
+            "inputs": [{"id": str(WallIds.TICK), "property": "n_intervals", "value": 1}],
+            "state": [{"id": str(WallIds.SEEN), "property": "data", "value": seen},
+                      {"id": str(WallIds.CONFIG), "property": "data",
+                       "value": client_config(lang, "Asia/Shanghai")}]}
     reply = client.post("/_dash-update-component", json=body)
     return reply.status_code, (reply.get_json() or {}).get("response", {})
 
@@ -359,6 +353,23 @@ def test_poll_shows_source_down_instead_of_crashing():
     # already shown: the next polls send nothing until the source is back
     status, _ = _poll(client, app, seen=response[WallIds.SEEN]["data"])
     assert status == 204
+    reply = client.get("/api/v1/status")  # the web server answers: only its source is down
+    assert reply.status_code == 503 and reply.headers["Cache-Control"] == "no-store"
+
+
+def test_the_clock_waits_for_no_server_callback():
+    """dash-renderer holds a callback fed by a pending one: a hung poll must not stop the clock."""
+    from app import create_app
+
+    app = create_app(services=RedisDown(Settings(), None, None, None))
+    deps = app.server.test_client().get("/_dash-dependencies").get_json()
+    graph = [({f"{i['id']}.{i['property']}" for i in d["inputs"] + d["state"]},
+              set(d["output"].strip(".").split("...")), d["clientside_function"]) for d in deps]
+    held = set().union(*(outs for _, outs, clientside in graph if not clientside))
+    for _ in graph:  # whatever a held value feeds is held too
+        held |= set().union(*(outs for ins, outs, _ in graph if ins & held))
+    clock = next(ins for ins, outs, _ in graph if f"{WallIds.CLOCK_TIME}.children" in outs)
+    assert f"{WallIds.STATUS}.data" in held and not clock & held
 
 
 def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
