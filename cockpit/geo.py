@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import Transformer
 
@@ -146,7 +145,7 @@ def _index() -> _Index:
 
 
 def assign_villages(lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
-    """Assign WGS-84 points to villages with a spatial join.
+    """Assign WGS-84 points to villages (vectorised; the ingest hot path).
 
     A point inside a village polygon gets its code; a point outside all of them but within
     1,000 m of one gets the nearest village's code (ties: the lowest code); otherwise None.
@@ -170,23 +169,31 @@ def assign_villages(lons: Sequence[float], lats: Sequence[float]) -> list[str | 
     y = np.asarray(lats, dtype=float).ravel()
     if x.shape != y.shape:
         raise ValueError(f"lons and lats differ in length: {x.size} != {y.size}")
-    out: list[str | None] = [None] * x.size
-    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-    if ok.size == 0:
-        return out
+    if not x.size:
+        return []
     idx = _index()
-    points = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(x[ok], y[ok]), index=pd.Index(ok, name="pt"), crs=WGS84
-    )
-    inside = gpd.sjoin(points, idx.villages, how="inner", predicate="within")
-    rest = points.loc[points.index.difference(inside.index)].to_crs(METRIC_CRS)
-    near = gpd.sjoin_nearest(rest, idx.villages_m, how="inner", max_distance=NEAREST_MAX_M)
-    for joined in (inside, near):
-        # Sorting by village position makes ties (points on shared edges) pick the lowest code.
-        pairs = joined.reset_index()[["pt", "index_right"]].sort_values(["pt", "index_right"])
-        for pt, right in pairs.drop_duplicates("pt").itertuples(index=False):
-            out[int(pt)] = idx.codes[int(right)]
-    return out
+    found = np.full(x.shape, -1)
+    finite = np.isfinite(x) & np.isfinite(y)
+    # one contains_xy call per village polygon over all points, lowest code first (ties)
+    for i in sorted(range(len(idx.codes)), key=lambda k: idx.codes[k]):
+        free = (found < 0) & finite
+        if not free.any():
+            break
+        inside = np.zeros(x.shape, dtype=bool)
+        inside[free] = shapely.contains_xy(idx.tree.geometries[i], x[free], y[free])
+        found[inside] = i
+    rest = np.flatnonzero((found < 0) & finite)
+    if rest.size:
+        # one nearest-village query in metres for every point inside no village
+        mx, my = idx.to_m.transform(x[rest], y[rest])
+        pairs = idx.tree_m.query_nearest(shapely.points(mx, my), max_distance=NEAREST_MAX_M,
+                                         all_matches=True)
+        best: dict[int, int] = {}
+        for point, village in zip(pairs[0], pairs[1], strict=True):
+            best[point] = min(village, best.get(point, village))  # ties: lowest index
+        for point, village in best.items():
+            found[rest[point]] = village
+    return [idx.codes[k] if k >= 0 else None for k in found]
 
 
 def village_of(lon: float, lat: float) -> str | None:
@@ -218,40 +225,6 @@ def village_of(lon: float, lat: float) -> str | None:
     point_m = shapely.Point(idx.to_m.transform(lon, lat))
     near = idx.tree_m.query_nearest(point_m, max_distance=NEAREST_MAX_M, all_matches=True)
     return idx.codes[near.min()] if near.size else None
-
-
-def villages_of(lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
-    """Vectorised :func:`village_of` for a batch of WGS-84 points (the ingest hot path).
-
-    One ``contains_xy`` call per village polygon over all points; points inside none fall
-    back to :func:`village_of` (nearest within 1,000 m). Returns codes in input order.
-    """
-    if len(lons) != len(lats):
-        raise ValueError("lons and lats differ in length")
-    if not len(lons):
-        return []
-    idx = _index()
-    xs, ys = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
-    found = np.full(xs.shape, -1)
-    for i in sorted(range(len(idx.codes)), key=lambda k: idx.codes[k]):
-        free = found < 0
-        if not free.any():
-            break
-        inside = np.zeros(xs.shape, dtype=bool)
-        inside[free] = shapely.contains_xy(idx.tree.geometries[i], xs[free], ys[free])
-        found[inside] = i
-    rest = np.flatnonzero((found < 0) & np.isfinite(xs) & np.isfinite(ys))
-    if rest.size:
-        # one nearest-village query in metres for every point inside no village
-        mx, my = idx.to_m.transform(xs[rest], ys[rest])
-        pairs = idx.tree_m.query_nearest(shapely.points(mx, my), max_distance=NEAREST_MAX_M,
-                                         all_matches=True)
-        best: dict[int, int] = {}
-        for point, village in zip(pairs[0], pairs[1], strict=True):
-            best[point] = min(village, best.get(point, village))  # ties: lowest index
-        for point, village in best.items():
-            found[rest[point]] = village
-    return [idx.codes[k] if k >= 0 else None for k in found]
 
 
 @functools.lru_cache(maxsize=1)

@@ -70,7 +70,7 @@ def resolve_villages(lons: Sequence[float | None], lats: Sequence[float | None],
     todo = [i for i, code in enumerate(out) if code is None and lons[i] is not None
             and lats[i] is not None]
     if todo:
-        codes = geo.villages_of([lons[i] for i in todo], [lats[i] for i in todo])
+        codes = geo.assign_villages([lons[i] for i in todo], [lats[i] for i in todo])
         for i, code in zip(todo, codes, strict=True):
             out[i] = code
     return out
