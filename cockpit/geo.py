@@ -144,6 +144,12 @@ def _index() -> _Index:
     )
 
 
+def prepare() -> None:
+    """Load the layers and build the spatial indexes now, not on the first point joined."""
+    _index()
+    _aliases()
+
+
 def assign_villages(lons: Sequence[float], lats: Sequence[float]) -> list[str | None]:
     """Assign WGS-84 points to villages (vectorised; the ingest hot path).
 

@@ -141,6 +141,7 @@ class Ingestor:
         garbage collector's reach (``gc.freeze``): a long-running consumer allocates many
         short-lived objects per batch, and every full collection would otherwise walk them.
         """
+        geo.prepare()  # the first batch should not pay for loading the village layer
         gc.collect()
         gc.freeze()
         ensure_groups(self.r, self.streams, self.settings.consumer_group)
