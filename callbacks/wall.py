@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
@@ -128,6 +128,17 @@ def read_models(services: Services, now: datetime) -> dict[str, Any]:
                 "latest": queries.latest_incidents(session, tz, limit=LATEST_ROWS)}
 
 
+#: Incidents reported this recently (before the query) flash once in the latest list, s.
+FRESH_S = 10
+
+
+def _fresh_after(summary: dict[str, Any]) -> str | None:
+    as_of = summary.get("as_of")
+    if not as_of:
+        return None
+    return (datetime.fromisoformat(as_of) - timedelta(seconds=FRESH_S)).isoformat()
+
+
 def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     """Turn the read models into the map's incident traces and the panels' children."""
     summary = models["summary"]
@@ -143,7 +154,7 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
         "categories": category_children(summary["today_by_category"], lang),
         "funnel": funnel_children(summary["funnel"], lang),
         "latest": latest_children(models["latest"], names, lang, today,
-                                  schematic_villages()),
+                                  schematic_villages(), fresh_after=_fresh_after(summary)),
     }
 
 

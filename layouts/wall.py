@@ -8,7 +8,7 @@ components. Upstream text is passed as component children (escaped by React), ne
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -238,7 +238,7 @@ def _village(code: str | None, villages: Mapping[str, str], schematic: Collectio
 
 def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[str, str],
                     lang: Lang, today: date | None = None,
-                    schematic: Collection[str] = ()) -> list:
+                    schematic: Collection[str] = (), fresh_after: str | None = None) -> list:
     """Return the latest-incidents list items (time, category chip, title, village, stage).
 
     Parameters
@@ -255,13 +255,20 @@ def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[st
     schematic : collection of str
         Codes of schematic villages: their name carries the marker (（示意）) in a small
         span that is never cut off, the name itself is shortened with an ellipsis instead.
+    fresh_after : str, optional
+        ISO-8601 time; rows reported at or after it are new and flash once on arrival (the
+        others are re-rendered without it, so only what arrived draws the eye).
     """
     if not incidents:
         return [html.Li(t("latest_empty", lang), className="latest-empty")]
     items = []
     for row in list(incidents)[:LATEST_ROWS]:
         category, stage = row.get("category") or "other", row.get("stage") or ""
-        items.append(html.Li(className="latest-item", key=row["incident_id"],
+        new = bool(fresh_after and row.get("reported_at")
+                   and datetime.fromisoformat(row["reported_at"])
+                   >= datetime.fromisoformat(fresh_after))
+        items.append(html.Li(className="latest-item latest-new" if new else "latest-item",
+                             key=row["incident_id"],
                              **{"data-incident": row["incident_id"]}, children=[
             html.Div(className="latest-line", children=[
                 html.Span(local_time(row.get("reported_at"), today), className="latest-time"),

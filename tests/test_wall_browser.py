@@ -370,8 +370,11 @@ def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_servi
         wall.open("/")
         key = sqlite_services.settings.key("ingest:last_commit")
         sqlite_services.redis.set(key, str(int(time.time() * 1000) - 2000))
+        sqlite_services.redis.set(sqlite_services.settings.key("feed:replay"),
+                                  json.dumps({"name": "sf_fire", "speed": 60}), ex=120)
         age = driver.find_element(By.ID, WallIds.AGE)
         wall.wait(lambda d: "age-ok" in age.get_attribute("class"))
+        wall.wait(lambda d: "回放" in wall.text(WallIds.REPLAY))
         app.hang.set()
         try:
             clock = wall.text(WallIds.CLOCK_TIME)
@@ -382,6 +385,13 @@ def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_servi
                                                  age.text).groups())
             assert 5 <= silent <= data  # the age grows from the last commit time known
             wall.wait(lambda d: f"数据 {data + 2} 秒前" in age.text)
+            # the wider red pill squeezes the replay badge, never onto the title
+            boxes = driver.execute_script(
+                "return arguments[0].map(i => document.getElementById(i)"
+                ".getBoundingClientRect().toJSON())",
+                [WallIds.TITLE, WallIds.REPLAY, WallIds.AGE])
+            title, badge, pill = boxes
+            assert title["right"] <= badge["left"] and badge["right"] <= pill["left"]
         finally:
             app.hang.clear()
         wall.wait(lambda d: "服务器无响应" not in age.text)

@@ -397,3 +397,10 @@ def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_versio
     status, moved = _poll(client, app, seen=first[WallIds.SEEN]["data"])
     assert status == 200 and WallIds.MAP in moved
     assert len(selects) == 2 * queries_per_version
+
+
+def test_only_fresh_rows_flash():
+    rows = [{"incident_id": "new", "reported_at": "2026-11-29T10:00:05+08:00", "title": "a"},
+            {"incident_id": "old", "reported_at": "2026-11-29T09:00:00+08:00", "title": "b"}]
+    items = latest_children(rows, {}, "zh", fresh_after="2026-11-29T10:00:00+08:00")
+    assert [i.className for i in items] == ["latest-item latest-new", "latest-item"]
