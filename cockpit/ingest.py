@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import socket
 import threading
 import time
@@ -343,7 +342,3 @@ class Ingestor:
                  self.stats.duplicates, self.stats.dead)
         return self.stats
 
-
-def consumer_pid_name(base: str | None = None) -> str:
-    """A consumer name unique to this process (for several ingest processes on one host)."""
-    return f"{base or default_consumer_name()}-{os.getpid()}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from cockpit.settings import STREAM_KINDS, Settings
+from cockpit.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,6 @@ def ensure_groups(r: redis.Redis, streams: Iterable[str], group: str) -> None:
 def incident_streams(settings: Settings) -> list[str]:
     """Streams the incident ingest reads: incidents and metrics."""
     return [settings.stream("incidents"), settings.stream("metrics")]
-
-
-def all_streams(settings: Settings) -> list[str]:
-    """Every input stream of the cockpit, in :data:`STREAM_KINDS` order."""
-    return [settings.stream(kind) for kind in STREAM_KINDS]
 
 
 def _text(value: bytes | str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -34,7 +34,3 @@ def downgrade(engine: Engine, revision: str) -> None:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
 
-
-def current_tables(engine: Engine) -> set[str]:
-    """Names of the tables that exist in the database now."""
-    return set(inspect(engine).get_table_names())
