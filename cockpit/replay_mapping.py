@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -114,54 +114,47 @@ def _each(table: dict, parse) -> dict:
     return out
 
 
-class CategorySpec(_Strict):
+class _CodedSpec(_Strict):
+    """A vocabulary value from a column through ``map`` (keys may be globs), else ``default``.
+
+    Subclasses declare the three fields with their vocabulary's type and set ``_parse``, the
+    parser that accepts a code or a Chinese label.
+    """
+
+    @field_validator("map", mode="before", check_fields=False)
+    @classmethod
+    def _codes(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return _each(value, cls._parse)
+        return value
+
+    @field_validator("default", mode="before", check_fields=False)
+    @classmethod
+    def _default(cls, value: object) -> object:
+        return cls._parse(value)
+
+    def of(self, value: str | None):
+        """Return the vocabulary value of one cell value."""
+        found = _lookup(self.map, value) if value else None
+        return found or self.default
+
+
+class CategorySpec(_CodedSpec):
     """Category from a column through ``map`` (keys may be globs); ``default`` otherwise."""
 
+    _parse: ClassVar = staticmethod(parse_category)
     column: str | None = None
     map: dict[str, Category] = Field(default_factory=dict)
     default: Category = Category.OTHER
 
-    @field_validator("map", mode="before")
-    @classmethod
-    def _codes(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return _each(value, parse_category)
-        return value
 
-    @field_validator("default", mode="before")
-    @classmethod
-    def _default(cls, value: object) -> object:
-        return parse_category(value)
-
-    def of(self, value: str | None) -> Category:
-        """Return the category of one cell value."""
-        found = _lookup(self.map, value) if value else None
-        return found or self.default
-
-
-class PrioritySpec(_Strict):
+class PrioritySpec(_CodedSpec):
     """Priority from a column through ``map`` (keys may be globs); ``default`` otherwise."""
 
+    _parse: ClassVar = staticmethod(parse_priority)
     column: str | None = None
     map: dict[str, Priority] = Field(default_factory=dict)
     default: Priority = Priority.NORMAL
-
-    @field_validator("map", mode="before")
-    @classmethod
-    def _codes(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return _each(value, parse_priority)
-        return value
-
-    @field_validator("default", mode="before")
-    @classmethod
-    def _default(cls, value: object) -> object:
-        return parse_priority(value)
-
-    def of(self, value: str | None) -> Priority:
-        """Return the priority of one cell value."""
-        found = _lookup(self.map, value) if value else None
-        return found or self.default
 
 
 class TextSpec(_Strict):
