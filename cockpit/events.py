@@ -297,6 +297,37 @@ class IncidentCancelled(IncidentEvent):
     stage: ClassVar[Stage] = Stage.CANCELLED
 
 
+class IncidentReopened(IncidentEvent):
+    """``incident.reopened``: a resolved, closed or cancelled incident is taken up again."""
+
+    type: Literal["incident.reopened"]
+    reason: Text = Field(default=None, description="Why it was reopened, e.g. 群众不满意.")
+    stage: ClassVar[Stage] = Stage.REOPENED
+
+
+class NotificationReceipt(BaseEvent):
+    """Fields of the ``notification.*`` receipts the gateway or a wall screen sends back."""
+
+    notification_id: Ident = Field(
+        description="The `notification_id` of the entry read from `{prefix}notifications`."
+    )
+    channel: Text = Field(default=None, description="How: sms, voice, screen, app.")
+
+
+class NotificationDelivered(NotificationReceipt):
+    """``notification.delivered``: the gateway delivered the notice (SMS sent, call answered)."""
+
+    type: Literal["notification.delivered"]
+
+
+class NotificationAcknowledged(NotificationReceipt):
+    """``notification.acknowledged``: someone on duty confirmed the notice (收到)."""
+
+    type: Literal["notification.acknowledged"]
+    by: Text = Field(default=None, description="Who acknowledged: account or screen id, no name.")
+    origin: Text = Field(default=None, description="Where from: screen name or IP address.")
+
+
 class MetricObserved(BaseEvent):
     """``metric.observed``: one KPI value from another module (数字+经济, 数字+服务 ...)."""
 
@@ -323,12 +354,19 @@ INCIDENT_TYPES: dict[str, type[IncidentEvent]] = {
     "incident.resolved": IncidentResolved,
     "incident.closed": IncidentClosed,
     "incident.cancelled": IncidentCancelled,
+    "incident.reopened": IncidentReopened,
 }
-EVENT_TYPES: dict[str, type[BaseEvent]] = {**INCIDENT_TYPES, "metric.observed": MetricObserved}
+RECEIPT_TYPES: dict[str, type[NotificationReceipt]] = {
+    "notification.delivered": NotificationDelivered,
+    "notification.acknowledged": NotificationAcknowledged,
+}
+EVENT_TYPES: dict[str, type[BaseEvent]] = {**INCIDENT_TYPES, **RECEIPT_TYPES,
+                                           "metric.observed": MetricObserved}
 
 AnyEvent = Annotated[
     IncidentReported | IncidentAssessed | IncidentDispatched | IncidentArrived
-    | IncidentResolved | IncidentClosed | IncidentCancelled | MetricObserved,
+    | IncidentResolved | IncidentClosed | IncidentCancelled | IncidentReopened
+    | NotificationDelivered | NotificationAcknowledged | MetricObserved,
     Field(discriminator="type"),
 ]
 

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cockpit.governance_config import GovernanceConfig, cached_governance
+
 STREAM_KINDS = ("incidents", "volunteers", "waste", "metrics")
 
 
@@ -33,6 +35,9 @@ class Settings(BaseSettings):
     timezone : str
         ``COCKPIT_TIMEZONE``; IANA name of the local day ("today", "this week") and of naive
         event times.
+    governance_file : Path or None
+        ``COCKPIT_GOVERNANCE_FILE``; the centre's stage limits, escalation ladder, routing and
+        notification rules (YAML). None uses the shipped ``cockpit/governance.yaml``.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     """
@@ -48,6 +53,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8050, ge=1, le=65535)
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
     consumer_group: str = "cockpit-ingest"
+    governance_file: Path | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -83,6 +89,17 @@ class Settings(BaseSettings):
     def key(self, name: str) -> str:
         """Return a prefixed Redis key, e.g. ``key("deadletter")`` → ``qiaosi:deadletter``."""
         return f"{self.stream_prefix}{name}"
+
+    @property
+    def governance(self) -> GovernanceConfig:
+        """The governance rules (read once per process and file).
+
+        Raises
+        ------
+        cockpit.governance_config.ConfigError
+            If the file is missing or invalid; the message names the key and the reason.
+        """
+        return cached_governance(str(self.governance_file) if self.governance_file else None)
 
     @property
     def effective_database_url(self) -> str:

@@ -50,6 +50,7 @@ class Stage(StrEnum):
     ARRIVED = "arrived"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    REOPENED = "reopened"
     CANCELLED = "cancelled"
 
 
@@ -77,6 +78,7 @@ STAGE_TERMS: dict[Stage, Term] = {
     Stage.ARRIVED: Term("arrived", "已到场", "On scene", "#4ea8ff"),
     Stage.RESOLVED: Term("resolved", "已处置", "Resolved", "#3ddc97"),
     Stage.CLOSED: Term("closed", "已办结", "Closed", "#2f9e6e"),
+    Stage.REOPENED: Term("reopened", "已重启", "Reopened", "#ff6bd6"),
     Stage.CANCELLED: Term("cancelled", "已撤销", "Cancelled", "#636366"),
 }
 
@@ -88,7 +90,8 @@ LOOP_PHASES: tuple[tuple[str, str, tuple[Stage, ...]], ...] = (
     ("跟踪反馈", "Feedback", (Stage.RESOLVED, Stage.CLOSED)),
 )
 
-#: Rank of each stage along the loop; cancelled ranks last so it wins a tie at the same instant.
+#: Rank of each stage along the loop; at the same instant a reopening follows the close it
+#: reopens, and cancelled ranks last so it wins a tie.
 STAGE_RANK: dict[Stage, int] = {stage: rank for rank, stage in enumerate(Stage)}
 TERMINAL_STAGES: frozenset[Stage] = frozenset({Stage.CLOSED, Stage.CANCELLED})
 #: Numeric priorities used by many dispatch systems (1 = highest).

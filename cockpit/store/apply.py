@@ -1,13 +1,20 @@
 """Fold validated events into the store, one batch per transaction.
 
-The fold is order-independent, so out-of-order and repeated delivery give the same final state:
+The result does not depend on the order or repetition of delivery:
 
-* each stage's time is the earliest event of that stage (``min``);
-* the current stage is the stage of the event with the greatest ``(occurred_at, stage rank,
-  event_id, source)``;
+* the stage and the stage times come from the life cycle (:mod:`cockpit.lifecycle`) run over
+  the incident's events in ``(occurred_at, stage rank, event_id, source)`` order: stepped
+  forward when the new events are later than every stored one, run again over the whole
+  history when one arrives late;
 * every attribute (category, priority, position, team ...) takes the value of the latest event
   by ``(occurred_at, event_id, source)`` that carries it;
-* a ``(source, event_id)`` already stored is skipped (idempotent ingest).
+* the suggested team, the current stage's limit and due time follow from those and the
+  governance rules (:mod:`cockpit.governance_config`);
+* a ``(source, event_id)`` already stored is skipped (idempotent ingest);
+* a new incident (reported recently, of a notified priority) gets one ``new_incident``
+  notification row (an outbox: :mod:`cockpit.governance` publishes it);
+* notification receipts set ``delivered_*`` / ``acked_*`` of their notification to the
+  earliest receipt.
 """
 
 from __future__ import annotations
@@ -22,10 +29,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cockpit.events import BaseEvent, IncidentEvent, MetricObserved
+from cockpit.events import (
+    INCIDENT_TYPES,
+    BaseEvent,
+    IncidentEvent,
+    MetricObserved,
+    NotificationAcknowledged,
+    NotificationReceipt,
+)
+from cockpit.governance_config import GovernanceConfig, load_governance
+from cockpit.lifecycle import Lifecycle, Move, run
+from cockpit.notices import notice_row
 from cockpit.store.bulk import insert_rows, update_rows
-from cockpit.store.models import Incident, IncidentEventRow, MetricObservation
-from cockpit.vocab import STAGE_RANK, Stage
+from cockpit.store.models import (
+    Incident,
+    IncidentEventRow,
+    MetricObservation,
+    Notification,
+)
+from cockpit.store.models import (
+    NotificationReceipt as ReceiptRow,
+)
+from cockpit.vocab import TERMINAL_STAGES, Stage
 
 #: Attributes an incident takes from its latest event that carries them.
 ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village", "grid",
@@ -45,6 +70,8 @@ class ApplyResult:
     duplicates: int = 0
     incidents: set[str] = field(default_factory=set)
     metrics: int = 0
+    notifications: int = 0
+    receipts: int = 0
 
 
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
@@ -93,21 +120,12 @@ def _attributes_of(kind: type[IncidentEvent]) -> tuple[str, ...]:
     return tuple(a for a in ATTRIBUTES if a == "village" or a in kind.model_fields)
 
 
-def _event_key(event: IncidentEvent) -> tuple:
-    return (event.occurred_at, STAGE_RANK[event.stage], event.event_id, event.source)
+def _move(event: IncidentEvent) -> Move:
+    return Move(event.occurred_at, event.stage, event.event_id, event.source, event.type)
 
 
 def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> None:
-    """Merge one event into an incident's state dict (commutative, see module docstring)."""
-    stage_col = f"{event.stage.value}_at"
-    if state.get(stage_col) is None or event.occurred_at < state[stage_col]:
-        state[stage_col] = event.occurred_at
-    key = _event_key(event)
-    current = state.get("_stage_key")
-    if current is None or key > current:
-        state["_stage_key"] = key
-        state["stage"] = event.stage.value
-        state["stage_at"] = event.occurred_at
+    """Merge one event's attributes into an incident's state dict (latest carrier wins)."""
     times = state.setdefault("field_times", {})
     stamp = None
     data = event.__dict__  # plain dict access: pydantic's getattr fallback is slow here
@@ -125,14 +143,14 @@ def _fold(state: dict[str, Any], event: IncidentEvent, village: str | None) -> N
     state["event_count"] = state.get("event_count", 0) + 1
 
 
-def _state_of(row: dict[str, Any]) -> dict[str, Any]:
-    """The fold's state of a stored incident row (a column → value mapping)."""
-    state = dict(row)
-    state["field_times"] = times = dict(row["field_times"] or {})
-    stamp = times.get("_stage")
-    state["_stage_key"] = (row["stage_at"], STAGE_RANK[Stage(row["stage"])],
-                           *(stamp[1:3] if stamp else ("", "")))
-    return state
+_DEFAULT_CONFIG: GovernanceConfig | None = None
+
+
+def _default_config() -> GovernanceConfig:
+    global _DEFAULT_CONFIG  # noqa: PLW0603 - the shipped file, read once per process
+    if _DEFAULT_CONFIG is None:
+        _DEFAULT_CONFIG = load_governance()
+    return _DEFAULT_CONFIG
 
 
 def apply_batch(
@@ -140,6 +158,7 @@ def apply_batch(
     items: Sequence[tuple[BaseEvent, str]],
     resolve_villages: VillageResolver,
     now: datetime | None = None,
+    config: GovernanceConfig | None = None,
 ) -> ApplyResult:
     """Store a batch of validated events and update the incidents they touch.
 
@@ -154,6 +173,8 @@ def apply_batch(
         name) to village codes, e.g. :func:`cockpit.geo.resolve_or_join`.
     now : datetime, optional
         Receive time (aware); defaults to the current UTC time.
+    config : GovernanceConfig, optional
+        Limits, routing and notification rules; the shipped ``governance.yaml`` by default.
 
     Returns
     -------
@@ -166,6 +187,7 @@ def apply_batch(
         On database errors; nothing of the batch is kept once the caller rolls back.
     """
     now = now or datetime.now(UTC)
+    config = config or _default_config()
     result = ApplyResult()
     seen: set[tuple[str, str]] = set()
     fresh: list[tuple[BaseEvent, str]] = []
@@ -178,19 +200,27 @@ def apply_batch(
         fresh.append((event, stream_id))
     incident_items = [(e, s) for e, s in fresh if isinstance(e, IncidentEvent)]
     metric_items = [(e, s) for e, s in fresh if isinstance(e, MetricObserved)]
+    receipt_items = [(e, s) for e, s in fresh if isinstance(e, NotificationReceipt)]
     result.duplicates += _store_metrics(session, metric_items, resolve_villages, now, result)
+    if incident_items:
+        _apply_incidents(session, incident_items, resolve_villages, now, config, result)
+    if receipt_items:
+        _apply_receipts(session, receipt_items, now, result)
+    return result
+
+
+def _apply_incidents(session, incident_items, resolve_villages, now, config, result) -> None:
     if not incident_items:
         return result
     incident_items = _insert_history(session, incident_items, now, result)
     if not incident_items:
-        return result
+        return
     villages = resolve_villages(
         [e.__dict__.get("lon") for e, _ in incident_items],
         [e.__dict__.get("lat") for e, _ in incident_items],
         [e.__dict__.get("village") for e, _ in incident_items],
     )
-    _fold_incidents(session, incident_items, villages, now, result)
-    return result
+    _fold_incidents(session, incident_items, villages, now, config, result)
 
 
 def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, str]]:
@@ -219,7 +249,7 @@ def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, st
     return items
 
 
-def _fold_incidents(session, items, villages, now, result) -> None:
+def _fold_incidents(session, items, villages, now, config, result) -> None:
     ids = sorted({e.incident_id for e, _ in items})
     states: dict[str, dict[str, Any]] = {}
     table = Incident.__table__
@@ -227,25 +257,131 @@ def _fold_incidents(session, items, villages, now, result) -> None:
         # Core rows, not ORM objects: only their values are needed, and this runs per batch
         query = select(table).where(table.c.incident_id.in_(part)).with_for_update()
         for row in session.execute(query).mappings():
-            states[row["incident_id"]] = _state_of(row)
-    existing = set(states)
+            states[row["incident_id"]] = dict(row, field_times=dict(row["field_times"] or {}))
+    existing = {key: dict(state) for key, state in states.items()}
+    moves: dict[str, list[Move]] = {}
     for (event, _), village in zip(items, villages, strict=True):
         state = states.setdefault(event.incident_id, {"incident_id": event.incident_id})
         _fold(state, event, village)
-    inserts, updates = [], []
-    columns = [c.key for c in Incident.__table__.columns]
+        moves.setdefault(event.incident_id, []).append(_move(event))
+    rerun: list[str] = []
+    for incident_id, new in moves.items():
+        machine = Lifecycle.from_row(states[incident_id]) if incident_id in existing \
+            else Lifecycle()
+        new.sort(key=lambda m: m.key)
+        if machine.can_extend(new[0]):
+            for move in new:
+                machine.apply(move)
+            states[incident_id].update(machine.columns())
+        else:
+            late = sum(1 for m in new if not machine.can_extend(m))
+            states[incident_id]["late_count"] = (states[incident_id].get("late_count") or 0) + late
+            rerun.append(incident_id)
+    for incident_id, machine in _rerun(session, rerun).items():
+        states[incident_id].update(machine.columns())
+    inserts, updates, notices = [], [], []
+    columns = [c.key for c in table.columns]
     for incident_id, state in states.items():
-        key = state.pop("_stage_key")
-        state["field_times"]["_stage"] = [key[0].isoformat(), key[2], key[3]]
+        before = existing.get(incident_id)
+        _derive(state, before, config)
         state["updated_at"] = now
         row = {c: state.get(c) for c in columns}
         row["source"] = row["source"] or "unknown"
-        (updates if incident_id in existing else inserts).append(row)
+        for name in ("reopen_count", "illegal_count", "late_count", "escalation_level",
+                     "repeat_size", "event_count"):
+            row[name] = row[name] or 0
+        (updates if before is not None else inserts).append(row)
+        if _newly_reported(state, before, config, now):
+            notices.append(notice_row(f"{incident_id}/new", "new_incident", state, config, 0, now))
     if inserts:
-        insert_rows(session.connection(), Incident.__table__, inserts)
+        insert_rows(session.connection(), table, inserts)
     if updates:
-        update_rows(session.connection(), Incident.__table__, "incident_id", updates)
+        update_rows(session.connection(), table, "incident_id", updates)
+    if notices:
+        result.notifications += insert_rows(session.connection(), Notification.__table__,
+                                            notices, skip_conflicts=True)
     result.incidents.update(ids)
+
+
+def _rerun(session, ids: Sequence[str]) -> dict[str, Lifecycle]:
+    """Run the life cycle again over the whole stored history of these incidents."""
+    history = IncidentEventRow.__table__
+    moves: dict[str, list[Move]] = {}
+    for part in _chunks(sorted(ids)):
+        rows = session.execute(
+            select(history.c.incident_id, history.c.type, history.c.occurred_at,
+                   history.c.event_id, history.c.source)
+            .where(history.c.incident_id.in_(part)))
+        for incident_id, kind, occurred_at, event_id, source in rows:
+            moves.setdefault(incident_id, []).append(
+                Move(occurred_at, INCIDENT_TYPES[kind].stage, event_id, source, kind))
+    return {incident_id: run(found) for incident_id, found in moves.items()}
+
+
+def _derive(state: dict[str, Any], before: dict[str, Any] | None,
+            config: GovernanceConfig) -> None:
+    """Set routing suggestion, limit and due time of the stage; reset escalation on a move."""
+    state["suggested_team"] = config.route(state.get("category"), state.get("village_code"),
+                                           state.get("grid"))
+    stage = Stage(state["stage"])
+    limit = None if stage in TERMINAL_STAGES else config.limit(
+        state.get("category"), state.get("priority"), stage)
+    state["limit_s"] = None if limit is None else limit.total_seconds()
+    state["due_at"] = None if limit is None else state["stage_at"] + limit
+    if before is None or (before.get("stage"), before.get("stage_at")) != \
+            (state["stage"], state["stage_at"]):
+        state["escalation_level"] = 0
+
+
+def _newly_reported(state, before, config: GovernanceConfig, now: datetime) -> bool:
+    """Whether this batch gave the incident its report, recently enough to notify."""
+    reported = state.get("reported_at")
+    if reported is None or (before is not None and before.get("reported_at") is not None):
+        return False
+    if Stage(state["stage"]) in TERMINAL_STAGES:
+        return False
+    return now - reported <= config.notifications.max_age and config.notifies(
+        state.get("priority"))
+
+
+def _apply_receipts(session, items, now, result) -> None:
+    """Store receipts (idempotent) and set their notifications' earliest delivery / ack."""
+    table = ReceiptRow.__table__
+    stored = 0
+    for event, stream_id in items:
+        ack = isinstance(event, NotificationAcknowledged)
+        stored += insert_rows(session.connection(), table, [{
+            "event_id": event.event_id, "source": event.source,
+            "notification_id": event.notification_id, "type": event.type,
+            "occurred_at": event.occurred_at, "received_at": now, "channel": event.channel,
+            "by": event.by if ack else None, "origin": event.origin if ack else None,
+            "stream_id": stream_id}], skip_conflicts=True)
+    result.duplicates += len(items) - stored
+    result.stored += stored
+    result.receipts += stored
+    ids = sorted({e.notification_id for e, _ in items})
+    notices = Notification.__table__
+    for part in _chunks(ids):
+        earliest: dict[tuple[str, str], Any] = {}
+        rows = session.execute(
+            select(table).where(table.c.notification_id.in_(part))
+            .order_by(table.c.occurred_at, table.c.event_id, table.c.source)).mappings()
+        for row in rows:
+            earliest.setdefault((row["notification_id"], row["type"]), row)
+        for notification_id in part:
+            values: dict[str, Any] = {}
+            delivered = earliest.get((notification_id, "notification.delivered"))
+            if delivered is not None:
+                values.update(delivered_at=delivered["occurred_at"],
+                              delivered_channel=delivered["channel"])
+            acked = earliest.get((notification_id, "notification.acknowledged"))
+            if acked is not None:
+                values.update(acked_at=acked["occurred_at"], acked_by=acked["by"],
+                              ack_channel=acked["channel"], ack_from=acked["origin"])
+            if values:
+                session.execute(notices.update()
+                                .where(notices.c.notification_id == notification_id)
+                                .values(**values))
 
 
 def _store_metrics(session, items, resolve_villages, now, result) -> int:

@@ -1,4 +1,7 @@
-"""Typed SQLAlchemy models: incidents (current state), incident events (history), metrics.
+"""Typed SQLAlchemy models of the store: incidents, their history, notices and metrics.
+
+Incidents (current state) and their events (history), escalations, notifications and their
+receipts, metric observations.
 
 Times are stored as UTC; :class:`UTCDateTime` returns aware UTC datetimes on every dialect.
 """
@@ -8,7 +11,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, MetaData, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -94,7 +107,25 @@ class Incident(Base):
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Reopenings accepted, and moves the life cycle refused (cockpit.lifecycle).
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    illegal_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Events that arrived after a later one of the same incident (the history was re-run).
+    late_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: The life cycle's last move key and its notes (cockpit.lifecycle.Lifecycle.to_json).
+    lifecycle: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Team the routing rules suggest (code of governance.yaml); ``team`` is who was sent.
+    suggested_team: Mapped[str | None] = mapped_column(String(64))
+    #: Limit of the current stage, s, and when it runs out (None: final stage or no limit).
+    limit_s: Mapped[float | None] = mapped_column(Float)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Ladder levels raised for the current stage's overrun (0 = none yet).
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    #: Repeat group (incident id of its earliest member) and its size; None when alone.
+    repeat_group: Mapped[str | None] = mapped_column(String(128))
+    repeat_size: Mapped[int] = mapped_column(Integer, default=0)
     #: field -> [occurred_at ISO, event_id] of the event that set it (latest wins).
     field_times: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -106,6 +137,9 @@ class Incident(Base):
         Index("ix_incidents_closed_at", "closed_at"),
         Index("ix_incidents_village_code", "village_code"),
         Index("ix_incidents_updated_at", "updated_at"),
+        Index("ix_incidents_due_at", "due_at"),
+        Index("ix_incidents_repeat_group", "repeat_group"),
+        Index("ix_incidents_category_reported", "category", "reported_at"),
     )
 
 
@@ -147,3 +181,82 @@ class MetricObservation(Base):
     stream_id: Mapped[str] = mapped_column(String(48))
 
     __table_args__ = (Index("ix_metric_observations_key", "module", "key", "occurred_at"),)
+
+
+class Escalation(Base):
+    """One raised level of the escalation ladder for one overrun of one stage."""
+
+    __tablename__ = "incident_escalations"
+
+    incident_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: When the overrun stage was entered: a later entry of the same stage is a new overrun.
+    stage_at: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    level: Mapped[str] = mapped_column(String(32), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    notification_id: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_incident_escalations_raised", "raised_at"),)
+
+
+class Notification(Base):
+    """One notice to the duty team (new incident, overdue escalation, unacknowledged notice).
+
+    Written in the transaction that caused it (an outbox) and published to the
+    ``{prefix}notifications`` stream afterwards; ``delivered_*`` and ``acked_*`` come back as
+    ``notification.delivered`` / ``notification.acknowledged`` events (the earliest wins).
+    """
+
+    __tablename__ = "notifications"
+
+    notification_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(128))
+    #: new_incident | overdue | unacknowledged
+    kind: Mapped[str] = mapped_column(String(32))
+    #: Ladder level addressed (governance.yaml escalation[].level).
+    level: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32))
+    village_code: Mapped[str | None] = mapped_column(String(32))
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ack_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    parent_id: Mapped[str | None] = mapped_column(String(200))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stream_id: Mapped[str | None] = mapped_column(String(48))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_channel: Mapped[str | None] = mapped_column(String(32))
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acked_by: Mapped[str | None] = mapped_column(String(128))
+    ack_channel: Mapped[str | None] = mapped_column(String(32))
+    ack_from: Mapped[str | None] = mapped_column(String(128))
+    #: When the next level was notified because this one was not acknowledged in time.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_notifications_incident", "incident_id"),
+        Index("ix_notifications_created_at", "created_at"),
+        Index("ix_notifications_published_at", "published_at"),
+        Index("ix_notifications_ack_due_at", "ack_due_at"),
+    )
+
+
+class NotificationReceipt(Base):
+    """One ``notification.delivered`` / ``notification.acknowledged`` event (idempotent)."""
+
+    __tablename__ = "notification_receipts"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str | None] = mapped_column(String(32))
+    by: Mapped[str | None] = mapped_column(String(128))
+    origin: Mapped[str | None] = mapped_column(String(128))
+    stream_id: Mapped[str] = mapped_column(String(48))
+
+    __table_args__ = (Index("ix_notification_receipts_notification", "notification_id"),)
