@@ -42,7 +42,17 @@ class IncidentOut(BaseModel):
     arrived_at: str | None
     resolved_at: str | None
     closed_at: str | None
+    reopened_at: str | None
     cancelled_at: str | None
+    suggested_team: str | None
+    assigned_team: str | None
+    limit_s: float | None
+    due_at: str | None
+    escalation_level: int
+    repeat_group: str | None
+    repeat_size: int
+    reopen_count: int
+    illegal_count: int
 
 
 class CategoryCount(BaseModel):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import geo
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
+from cockpit.governance import Governor, publish_pending
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
 from cockpit.streams import (
@@ -128,6 +129,8 @@ class Ingestor:
         self.resolver = resolver
         self.area = area if area is not None else service_area()
         self.streams = incident_streams(settings)
+        self.config = settings.governance
+        self.governor = Governor(settings, r, sessions, self.config)
         self.stats = IngestStats()
         self._backlog = True  # re-read own pending entries (id 0) before new ones
         self._last_claim = 0.0
@@ -204,6 +207,9 @@ class Ingestor:
         pipe.execute()
         if result.stored:
             signal_change(self.r, self.settings, sorted(result.incidents))
+        if result.notifications:
+            # the duty team hears of a new incident now, not at the next tick
+            publish_pending(self.r, self.sessions, self.settings)
         self._count(messages, result, dead, started)
         return result
 
@@ -249,7 +255,7 @@ class Ingestor:
         for attempt in range(3):
             try:
                 with self.sessions.begin() as session:
-                    return apply_batch(session, items, self.resolver)
+                    return apply_batch(session, items, self.resolver, config=self.config)
             except IntegrityError:
                 # another consumer stored an event or incident of this batch meanwhile: retry,
                 # the duplicate check then sees it
@@ -271,7 +277,8 @@ class Ingestor:
         for event, message in valid:
             try:
                 with self.sessions.begin() as session:
-                    one = apply_batch(session, [(event, message.id)], self.resolver)
+                    one = apply_batch(session, [(event, message.id)], self.resolver,
+                                      config=self.config)
             except OperationalError:
                 raise
             except (SQLAlchemyError, ValueError, TypeError) as exc:
@@ -281,6 +288,8 @@ class Ingestor:
             total.duplicates += one.duplicates
             total.metrics += one.metrics
             total.incidents |= one.incidents
+            total.notifications += one.notifications
+            total.receipts += one.receipts
         return total
 
     def _count(self, messages, result, dead, started) -> None:
@@ -306,6 +315,8 @@ class Ingestor:
         messages = self.read()
         if messages:
             self.process(messages)
+        if self.governor.due():
+            self.governor.tick()
         return len(messages)
 
     def run(self, stop: threading.Event, idle_exit: float | None = None) -> IngestStats:

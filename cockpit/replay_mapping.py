@@ -88,7 +88,7 @@ class Stages(_Strict):
     def items(self) -> Iterator[tuple[Stage, StageSpec]]:
         """Yield ``(stage, spec)`` for every stage the mapping gives, in loop order."""
         for stage in Stage:
-            spec = getattr(self, stage.value)
+            spec = getattr(self, stage.value, None)  # a recorded feed has no reopenings
             if spec is not None:
                 yield stage, spec
 

@@ -10,13 +10,17 @@ import sys
 import time
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from cockpit.cli import app
 from cockpit.events import EVENT_TYPES
 from cockpit.store.db import make_engine
-from cockpit.store.models import IncidentEventRow
+from cockpit.store.migrate import alembic_config
+from cockpit.store.models import Base, IncidentEventRow
 from tests.conftest import build_services, make_settings
 from tests.factories import lifecycle
 
@@ -46,8 +50,12 @@ def test_db_upgrade_creates_the_schema(tmp_path, database_url):
     engine = make_engine(database_url)
     with engine.connect() as conn:
         version = conn.execute(text("select version_num from alembic_version")).scalar()
+        # the migrations build exactly the schema the models declare
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
-    assert version == "0001"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert version == head
+    assert diff == []
 
 
 def _stored(services) -> int:

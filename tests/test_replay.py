@@ -828,7 +828,9 @@ def test_cli_redis_unreachable_is_one_line_exit_1(tmp_path, url, message):
 
 def test_cli_missing_file_and_bad_mapping_stay_usage_errors(tmp_path):
     runner, app = CliRunner(), cli_app()
-    env = {"REDIS_URL": "redis://127.0.0.1:1/0"}  # never reached: the usage is checked first
+    # never reached: the usage is checked first; wide, so rich's error box does not wrap a
+    # long temporary path in the middle of the message
+    env = {"REDIS_URL": "redis://127.0.0.1:1/0", "COLUMNS": "400"}
     missing = runner.invoke(app, ["replay", str(tmp_path / "none.csv"), "-m", "nyc_311"],
                             env=env)
     assert missing.exit_code == 2 and "does not exist" in missing.output
