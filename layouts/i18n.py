@@ -11,6 +11,7 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 from cockpit import vocab
+from layouts import strings_analysis, strings_governance_wall, strings_incidents
 
 Lang = Literal["zh", "en"]
 DEFAULT_LANG: Lang = "zh"
@@ -62,6 +63,18 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 PLACEHOLDER = "—"
+
+
+def _merge(*parts: dict[str, tuple[str, str]]) -> None:
+    """Add the strings of each screen's module to the one catalogue; a key may not repeat."""
+    for part in parts:
+        clash = sorted(set(part) & set(STRINGS))
+        if clash:
+            raise KeyError(f"UI string key(s) defined twice: {', '.join(clash)}")
+        STRINGS.update(part)
+
+
+_merge(strings_incidents.STRINGS, strings_analysis.STRINGS, strings_governance_wall.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:
