@@ -1,4 +1,4 @@
-"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, geodata."""
+"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, geodata, governance."""
 
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ def serve(
     from cockpit.demo import check_port_free
 
     settings = Settings()
+    settings.governance  # noqa: B018 - a bad rules file is reported before the server starts
     check_port_free(settings.host, port or settings.port)
     argv = serve_argv(settings, port, threads)
     os.execv(argv[0], argv)
@@ -145,8 +146,10 @@ def geodata_build(
 
 def _register_replay() -> None:
     from cockpit import replay
+    from cockpit.governance_cli import governance_app
 
     replay.register(app)
+    app.add_typer(governance_app, name="governance")
 
 
 _register_replay()
@@ -168,6 +171,10 @@ def _one_line(exc: BaseException) -> str:
 
     if isinstance(exc, DemoError):
         return str(exc)
+    from cockpit.governance_config import ConfigError
+
+    if isinstance(exc, ConfigError):
+        return f"governance rules (COCKPIT_GOVERNANCE_FILE): {exc}"
     if isinstance(exc, ValueError) and "Redis URL" in str(exc):
         return f"bad REDIS_URL: {exc}"
     if isinstance(exc, OperationalError):

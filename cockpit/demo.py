@@ -186,6 +186,7 @@ def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
     DemoError
         If the feed is missing, the port is taken or another demo holds the data folder.
     """
+    settings.governance  # noqa: B018 - a bad rules file stops the demo before anything starts
     feed = feed or DEFAULT_FEED
     if not feed.is_file():
         raise DemoError(f"recorded feed not found: {feed} (the demo replays "

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import geo
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
-from cockpit.governance import Governor, publish_pending
+from cockpit.governance import Governor, publish_pending, recompute_due
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
 from cockpit.streams import (
@@ -147,7 +147,21 @@ class Ingestor:
         gc.collect()
         gc.freeze()
         ensure_groups(self.r, self.streams, self.settings.consumer_group)
+        self._apply_changed_rules()
         self._claim()
+
+    def _apply_changed_rules(self) -> None:
+        """Recompute open incidents' due times and teams when the governance rules changed."""
+        key = self.settings.key("governance:fingerprint")
+        if self.r.get(key) == self.config.fingerprint:
+            return
+        with self.sessions.begin() as session:
+            changed = recompute_due(session, self.config)
+        self.r.set(key, self.config.fingerprint)
+        if changed:
+            log.info("governance rules %s: %d open incident(s) re-timed",
+                     self.config.fingerprint, changed)
+            signal_change(self.r, self.settings, [])
 
     def _claim(self) -> None:
         claim_stale(self.r, self.streams, self.settings.consumer_group, self.consumer,
