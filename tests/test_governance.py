@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +22,8 @@ from cockpit.services import Services
 from cockpit.store.models import Escalation, Incident, Notification
 from tests.conftest import _fresh_postgres, build_services, make_settings
 from tests.factories import incident_fields
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _worker(services, **kw) -> Ingestor:
@@ -345,3 +348,35 @@ def test_bad_governance_events_are_dead_lettered(services, bad):
     assert worker.stats.dead == 1
     (entry,) = services.redis.xrange(services.settings.key("deadletter"))
     assert "required field is missing" in entry[1]["reason"]
+
+
+def test_changed_rules_re_time_open_incidents_at_ingest_start(services, tmp_path):
+    reported = _recent(1)
+    _ingest(services, [incident_fields("G1", "reported", reported)])
+    rules = tmp_path / "rules.yaml"
+    text = (ROOT / "cockpit" / "governance.yaml").read_text(encoding="utf-8")
+    rules.write_text(text.replace("reported: 2m, assessed: 3m, dispatched: 10m",
+                                  "reported: 7m, assessed: 3m, dispatched: 10m"),
+                     encoding="utf-8")
+    changed = services.settings.model_copy(update={"governance_file": rules})
+    other = Services(changed, services.redis, services.engine, services.sessions)
+    _ingest(other, [])
+    with services.read() as session:
+        assert session.get(Incident, "G1").due_at == reported + timedelta(minutes=7)
+
+
+def test_governance_cli_checks_files(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cockpit.cli import app
+
+    monkeypatch.delenv("COCKPIT_GOVERNANCE_FILE", raising=False)
+    ok = CliRunner().invoke(app, ["governance", "check"])
+    assert ok.exit_code == 0 and "ladder 值班员" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("escalation: [{level: a, zh: a, en: a, after: soon, ack_within: 1m}]\n",
+                   encoding="utf-8")
+    refused = CliRunner().invoke(app, ["governance", "check", str(bad)])
+    assert refused.exit_code == 1 and "escalation.0.after" in refused.output
+    table = CliRunner().invoke(app, ["governance", "show"])
+    assert "火情\t特急\t1m\t1m\t6m" in table.output
