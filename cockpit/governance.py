@@ -45,6 +45,8 @@ BATCH = 500
 #: Entries kept in the notifications stream (approximate MAXLEN; the store keeps them all).
 STREAM_MAXLEN = 100_000
 LOCK_MS = 15_000
+#: Repeat groups are brought up to date at most this often, s (a sweep reads the window).
+REPEATS_EVERY_S = 5.0
 
 
 @dataclass
@@ -193,6 +195,7 @@ class Governor:
         self.interval_s = interval_s
         self.token = uuid.uuid4().hex
         self._last = 0.0
+        self._last_repeats = -REPEATS_EVERY_S
 
     def due(self) -> bool:
         """Whether ``interval_s`` has passed since this process's last tick."""
@@ -216,8 +219,10 @@ class Governor:
             result.escalations = escalate_overdue(session, self.config, now)
             result.raised_unacknowledged = escalate_unacknowledged(session, self.config, now)
         result.published = publish_pending(self.r, self.sessions, self.settings)
-        result.repeats_changed = repeats.update(self.r, self.sessions, self.settings,
-                                                self.config, now)
+        if time.monotonic() - self._last_repeats >= REPEATS_EVERY_S:
+            self._last_repeats = time.monotonic()
+            result.repeats_changed = repeats.update(self.r, self.sessions, self.settings,
+                                                    self.config, now)
         if result.escalations or result.raised_unacknowledged or result.repeats_changed:
             signal_change(self.r, self.settings, [])
         if result.escalations or result.raised_unacknowledged:

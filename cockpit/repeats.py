@@ -1,24 +1,27 @@
-"""Repeat detection (研判): incidents of one category, this close in space and time, are grouped.
+"""Repeat detection (研判): incidents of one kind at one place within a window are grouped.
 
-Two incidents are *linked* when they share a category (one of ``repeats.categories``, all when
-unset), their positions are at most ``repeats.distance_m`` apart (great-circle, WGS-84) and
-their report times at most ``repeats.window`` apart. A repeat group is a connected set of linked
-incidents (two or more); its id is the incident id of its earliest member by ``(reported_at,
-incident_id)``, so the groups depend only on the stored incidents, not on arrival order.
+The rule, applied in report order ``(reported_at, incident_id)``: an incident *repeats* the
+earliest earlier incident of its category that is a group's first report (an *anchor*), lies
+within ``repeats.distance_m`` of it (great-circle, WGS-84) and was reported at most
+``repeats.window`` before it. An incident that repeats none is an anchor itself. A repeat group
+is an anchor with its repeats; its id is the anchor's incident id; a lone anchor has no group.
+Groups are stars around their first report, so they cannot chain across a town, and they depend
+only on the stored incidents, not on arrival order.
 
-:func:`update` runs in the governance tick over the incidents changed since the last run (a
-watermark in Redis): it recomputes the groups those incidents and their former group mates
-belong to, and writes ``repeat_group`` / ``repeat_size`` where they differ.
+:func:`update` runs in the governance tick. It finds the earliest report among incidents
+changed since its last run (a watermark in Redis), and sweeps every incident reported from
+there on — in memory, with a grid of the open anchors — knowing the anchors of the window before
+it from the store. It writes ``repeat_group`` / ``repeat_size`` where they differ.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,13 +31,11 @@ from cockpit.store.models import Incident
 
 EARTH_RADIUS_M = 6_371_008.8
 M_PER_DEG_LAT = 111_320.0
-#: Incidents taken per run; the rest wait for the next tick.
-BATCH = 2000
 #: Re-read this far before the watermark: a batch committed late by another consumer can carry
 #: an ``updated_at`` just before it.
 OVERLAP = timedelta(seconds=5)
-#: A component larger than this is cut (a dense hotspot is flagged all the same).
-MAX_COMPONENT = 500
+#: Incidents swept per run at most (a huge backfill is swept over several ticks).
+MAX_SWEEP = 200_000
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -49,7 +50,7 @@ _COLUMNS = (Incident.incident_id, Incident.category, Incident.lon, Incident.lat,
             Incident.reported_at, Incident.repeat_group, Incident.repeat_size)
 
 
-def _eligible(config: GovernanceConfig):
+def _eligible(config: GovernanceConfig) -> list:
     cond = [Incident.lon.is_not(None), Incident.lat.is_not(None),
             Incident.reported_at.is_not(None), Incident.category.is_not(None)]
     cats = config.repeats.categories
@@ -58,71 +59,110 @@ def _eligible(config: GovernanceConfig):
     return cond
 
 
-def neighbours(session: Session, row, config: GovernanceConfig) -> list:
-    """Return the incidents linked to ``row`` (see the module docstring), itself excluded."""
-    rules = config.repeats
-    d = rules.distance_m
-    dlat = d / M_PER_DEG_LAT
-    dlon = d / (M_PER_DEG_LAT * max(0.01, math.cos(math.radians(row.lat))))
-    found = session.execute(
-        select(*_COLUMNS).where(
-            Incident.category == row.category,
-            Incident.reported_at >= row.reported_at - rules.window,
-            Incident.reported_at <= row.reported_at + rules.window,
-            Incident.lat.between(row.lat - dlat, row.lat + dlat),
-            Incident.lon.between(row.lon - dlon, row.lon + dlon),
-            Incident.incident_id != row.incident_id,
-            *_eligible(config))).all()
-    return [r for r in found if distance_m(row.lon, row.lat, r.lon, r.lat) <= d]
+class AnchorIndex:
+    """Anchors per category in a grid of cells about ``distance_m`` wide (degrees)."""
+
+    def __init__(self, distance_m: float, window: timedelta):
+        self.d = distance_m
+        self.window = window
+        self.cell = distance_m / M_PER_DEG_LAT
+        self.cells: dict[tuple, list] = defaultdict(list)
+
+    def _key(self, category: str, lon: float, lat: float) -> tuple[str, int, int]:
+        return (category, math.floor(lon / self.cell), math.floor(lat / self.cell))
+
+    def add(self, row) -> None:
+        """Make ``row`` (incident_id, category, lon, lat, reported_at ...) an anchor."""
+        self.cells[self._key(row.category, row.lon, row.lat)].append(row)
+
+    def anchor_of(self, row):
+        """Return the earliest anchor ``row`` repeats, or None."""
+        category, cx, cy = self._key(row.category, row.lon, row.lat)
+        # a degree of longitude is shorter than one of latitude: widen the search east-west
+        span_x = math.ceil(1 / max(0.01, math.cos(math.radians(row.lat))))
+        best = None
+        oldest = row.reported_at - self.window
+        for x in range(cx - span_x, cx + span_x + 1):
+            for y in (cy - 1, cy, cy + 1):
+                for anchor in self.cells.get((category, x, y), ()):
+                    if not oldest <= anchor.reported_at <= row.reported_at:
+                        continue
+                    if best is not None and (anchor.reported_at, anchor.incident_id) >= \
+                            (best.reported_at, best.incident_id):
+                        continue
+                    if distance_m(row.lon, row.lat, anchor.lon, anchor.lat) <= self.d:
+                        best = anchor
+        return best
 
 
-def components(session: Session, seeds: Iterable, config: GovernanceConfig) -> list[list]:
-    """Return the connected sets of linked incidents that contain ``seeds`` (rows)."""
-    seen: dict[str, object] = {}
-    out: list[list] = []
-    for seed in seeds:
-        if seed.incident_id in seen:
-            continue
-        seen[seed.incident_id] = seed
-        members, frontier = [seed], [seed]
-        while frontier and len(members) < MAX_COMPONENT:
-            node = frontier.pop()
-            for other in neighbours(session, node, config):
-                if other.incident_id not in seen:
-                    seen[other.incident_id] = other
-                    members.append(other)
-                    frontier.append(other)
-        out.append(members)
+def sweep(context: list, rows: list, config: GovernanceConfig) -> dict[str, str | None]:
+    """Assign each of ``rows`` (in report order) its group id, or None when alone.
+
+    ``context`` are the anchors reported within the window before the first of ``rows``
+    (known from the store). Returns incident id → group id for ``rows`` and for the context
+    anchors that gained a repeat.
+    """
+    index = AnchorIndex(config.repeats.distance_m, config.repeats.window)
+    for anchor in context:
+        index.add(anchor)
+    anchor_of: dict[str, str] = {}
+    followed: set[str] = set()
+    for row in rows:
+        anchor = index.anchor_of(row)
+        if anchor is None:
+            index.add(row)
+        else:
+            anchor_of[row.incident_id] = anchor.incident_id
+            followed.add(anchor.incident_id)
+    out: dict[str, str | None] = {}
+    for row in rows:
+        if row.incident_id in anchor_of:
+            out[row.incident_id] = anchor_of[row.incident_id]
+        else:
+            out[row.incident_id] = row.incident_id if row.incident_id in followed else None
+    for anchor in context:
+        if anchor.incident_id in followed:
+            out[anchor.incident_id] = anchor.incident_id
     return out
 
 
-def regroup(session: Session, seeds: list, config: GovernanceConfig) -> int:
-    """Recompute the groups around ``seeds`` and store them; returns incidents changed."""
-    old_groups = {s.repeat_group for s in seeds if s.repeat_group}
-    if old_groups:
-        mates = session.execute(select(*_COLUMNS).where(
-            Incident.repeat_group.in_(sorted(old_groups)))).all()
-        seeds = list(seeds) + [m for m in mates if m.incident_id not in
-                               {s.incident_id for s in seeds}]
-    changed = 0
-    for members in components(session, seeds, config):
-        if len(members) > 1:
-            first = min(members, key=lambda m: (m.reported_at, m.incident_id))
-            group, size = first.incident_id, len(members)
-        else:
-            group, size = None, 0
-        stale = [m.incident_id for m in members
-                 if (m.repeat_group, m.repeat_size or 0) != (group, size)]
-        if stale:
-            session.execute(sql_update(Incident).where(Incident.incident_id.in_(stale))
-                            .values(repeat_group=group, repeat_size=size))
-            changed += len(stale)
-    return changed
+def regroup_from(session: Session, start: datetime, config: GovernanceConfig) -> int:
+    """Sweep every incident reported at or after ``start``; returns incidents changed."""
+    window = config.repeats.window
+    base = select(*_COLUMNS).where(*_eligible(config))
+    before = session.execute(base.where(Incident.reported_at >= start - window,
+                                        Incident.reported_at < start)).all()
+    # an anchor is an incident that repeats nothing: alone, or the first of its group
+    context = [r for r in before if r.repeat_group in (None, r.incident_id)]
+    rows = session.execute(base.where(Incident.reported_at >= start)
+                           .order_by(Incident.reported_at, Incident.incident_id)
+                           .limit(MAX_SWEEP)).all()
+    groups = sweep(context, rows, config)
+    current = {r.incident_id: r.repeat_group for r in [*before, *rows]}
+    changed = {i: g for i, g in groups.items() if current.get(i) != g}
+    by_group: dict[str | None, list[str]] = defaultdict(list)
+    for incident_id, group in changed.items():
+        by_group[group].append(incident_id)
+    touched = {current.get(i) for i in changed} | set(changed.values())
+    for group, ids in by_group.items():
+        for part in range(0, len(ids), 500):
+            session.execute(sql_update(Incident)
+                            .where(Incident.incident_id.in_(ids[part:part + 500]))
+                            .values(repeat_group=group, repeat_size=0))
+    touched.discard(None)
+    if touched:
+        sizes = dict(session.execute(
+            select(Incident.repeat_group, func.count()).where(
+                Incident.repeat_group.in_(sorted(touched))).group_by(Incident.repeat_group)).all())
+        for group in sorted(touched):
+            session.execute(sql_update(Incident).where(Incident.repeat_group == group)
+                            .values(repeat_size=sizes.get(group, 0)))
+    return len(changed)
 
 
 def update(r: redis.Redis, sessions: sessionmaker[Session], settings: Settings,
            config: GovernanceConfig, now: datetime | None = None) -> int:
-    """Bring the repeat groups of incidents changed since the last run up to date.
+    """Bring the repeat groups up to date after the incidents changed since the last run.
 
     Returns the number of incidents whose group changed. The watermark (the largest
     ``updated_at`` handled, ISO-8601) lives in Redis under ``{prefix}repeats:watermark``.
@@ -131,14 +171,13 @@ def update(r: redis.Redis, sessions: sessionmaker[Session], settings: Settings,
     mark = r.get(key)
     since = datetime.fromisoformat(mark) - OVERLAP if mark else None
     with sessions.begin() as session:
-        query = select(*_COLUMNS, Incident.updated_at).where(*_eligible(config))
+        query = select(func.min(Incident.reported_at), func.max(Incident.updated_at)).where(
+            *_eligible(config))
         if since is not None:
             query = query.where(Incident.updated_at > since)
-        seeds = session.execute(query.order_by(Incident.updated_at).limit(BATCH)).all()
-        if not seeds:
+        start, newest = session.execute(query).one()
+        if start is None or (mark and newest.isoformat() == mark):
             return 0
-        changed = regroup(session, seeds, config)
-        newest = max(s.updated_at for s in seeds)
-    if mark is None or newest.isoformat() != mark:
-        r.set(key, newest.isoformat())
+        changed = regroup_from(session, start, config)
+    r.set(key, newest.isoformat())
     return changed
