@@ -197,9 +197,9 @@ class Governor:
         self._last = 0.0
         self._last_repeats = -REPEATS_EVERY_S
 
-    def due(self) -> bool:
-        """Whether ``interval_s`` has passed since this process's last tick."""
-        return time.monotonic() - self._last >= self.interval_s
+    def due(self, interval_s: float | None = None) -> bool:
+        """Whether ``interval_s`` (default: the governor's) has passed since the last tick."""
+        return time.monotonic() - self._last >= (interval_s or self.interval_s)
 
     def tick(self, now: datetime | None = None) -> TickResult:
         """Run one tick now (unless another process holds the lock: ``ran`` is then False)."""

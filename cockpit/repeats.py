@@ -21,7 +21,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,26 +138,26 @@ def regroup_from(session: Session, start: datetime, config: GovernanceConfig) ->
                            .order_by(Incident.reported_at, Incident.incident_id)
                            .limit(MAX_SWEEP)).all()
     groups = sweep(context, rows, config)
-    current = {r.incident_id: r.repeat_group for r in [*before, *rows]}
-    changed = {i: g for i, g in groups.items() if current.get(i) != g}
-    by_group: dict[str | None, list[str]] = defaultdict(list)
-    for incident_id, group in changed.items():
-        by_group[group].append(incident_id)
-    touched = {current.get(i) for i in changed} | set(changed.values())
-    for group, ids in by_group.items():
-        for part in range(0, len(ids), 500):
-            session.execute(sql_update(Incident)
-                            .where(Incident.incident_id.in_(ids[part:part + 500]))
-                            .values(repeat_group=group, repeat_size=0))
-    touched.discard(None)
-    if touched:
-        sizes = dict(session.execute(
-            select(Incident.repeat_group, func.count()).where(
-                Incident.repeat_group.in_(sorted(touched))).group_by(Incident.repeat_group)).all())
-        for group in sorted(touched):
-            session.execute(sql_update(Incident).where(Incident.repeat_group == group)
-                            .values(repeat_size=sizes.get(group, 0)))
-    return len(changed)
+    # every member of a group this sweep can touch lies in before + rows (members are within
+    # the window after their anchor), so the sizes are counted here
+    final = {r.incident_id: r.repeat_group for r in before}
+    final.update(groups)
+    sizes: dict[str, int] = defaultdict(int)
+    for group in final.values():
+        if group is not None:
+            sizes[group] += 1
+    changes = []
+    for row in [*before, *rows]:
+        group = final[row.incident_id]
+        size = sizes[group] if group is not None else 0
+        if (row.repeat_group, row.repeat_size or 0) != (group, size):
+            changes.append({"b_id": row.incident_id, "b_group": group, "b_size": size})
+    if changes:
+        table = Incident.__table__
+        session.execute(sql_update(table).where(table.c.incident_id == bindparam("b_id"))
+                        .values(repeat_group=bindparam("b_group"),
+                                repeat_size=bindparam("b_size")), changes)
+    return len(changes)
 
 
 def update(r: redis.Redis, sessions: sessionmaker[Session], settings: Settings,
