@@ -141,7 +141,7 @@ def test_shuffled_and_repeated_delivery_give_the_same_screen(services, fresh_sto
         _ingest(other, twice, batch_size=rng.choice([1, 3, 500]))
         assert _screen(other, tz, now) == reference, f"order {n} differs"
     timeline, notes, stage, team, due = reference["timelines"]["SA"]
-    assert stage == "dispatched" and team == "乔司专职消防队"
+    assert stage == "dispatched" and team == "fire-station"  # the configured team named by a dispatch
     assert [s["stage"] for s in timeline] == ["reported", "assessed", "dispatched", "arrived",
                                               "resolved", "closed", "reopened", "dispatched"]
     assert [s["seconds"] for s in timeline[:6]] == [60, 60, 420, 1260, 600, 600]
@@ -169,7 +169,7 @@ def test_routing_suggests_a_team_and_a_dispatch_overrides_it(services):
         teams = {t["team"]: t for t in gq.team_load(session, tz, services.settings.governance,
                                                     now + timedelta(seconds=10))}
         assert (r1.suggested_team, r1.team) == ("zz-3", None)
-        assert (r2.suggested_team, r2.team) == ("zz-3", "综治队一中队")
+        assert (r2.suggested_team, r2.team) == ("zz-3", "zz-1")  # named, stored by code
         assert r3.suggested_team == "fire-station"
     assert teams["zz-3"]["open"] == 1 and teams["zz-1"]["open"] == 1
     assert teams["fire-station"]["open"] == 1 and teams["duty"]["open"] == 0

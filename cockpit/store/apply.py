@@ -323,6 +323,9 @@ def _derive(state: dict[str, Any], before: dict[str, Any] | None,
     """Set routing suggestion, limit and due time of the stage; reset escalation on a move."""
     state["suggested_team"] = config.route(state.get("category"), state.get("village_code"),
                                            state.get("grid"))
+    sent = config.team(state.get("team"))
+    if sent is not None:  # a configured team named in a dispatch: keep its code
+        state["team"] = sent.code
     stage = Stage(state["stage"])
     limit = None if stage in TERMINAL_STAGES else config.limit(
         state.get("category"), state.get("priority"), stage)
