@@ -141,7 +141,7 @@ def test_shuffled_and_repeated_delivery_give_the_same_screen(services, fresh_sto
         _ingest(other, twice, batch_size=rng.choice([1, 3, 500]))
         assert _screen(other, tz, now) == reference, f"order {n} differs"
     timeline, notes, stage, team, due = reference["timelines"]["SA"]
-    assert stage == "dispatched" and team == "fire-station"  # the configured team named by a dispatch
+    assert stage == "dispatched" and team == "fire-station"  # named by a dispatch
     assert [s["stage"] for s in timeline] == ["reported", "assessed", "dispatched", "arrived",
                                               "resolved", "closed", "reopened", "dispatched"]
     assert [s["seconds"] for s in timeline[:6]] == [60, 60, 420, 1260, 600, 600]
