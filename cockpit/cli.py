@@ -120,18 +120,30 @@ def serve_argv(settings: Settings, port: int | None = None, threads: int = 8) ->
 @app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="Port of the web app (default 8050).")] = None,
-    speed: Annotated[float, typer.Option(min=0.1, help="Replay speed-up.")] = 60.0,
+    speed: Annotated[float, typer.Option(
+        min=0.1, help="Replay speed-up of the arrivals of incidents.")] = 10.0,
+    stage_speed: Annotated[float, typer.Option(
+        help="speed within each incident; 1 keeps real stage durations")] = 1.0,
     feed: Annotated[Path | None, typer.Option(help="Recorded calls-for-service CSV.")] = None,
     mapping: Annotated[str, typer.Option(help="Mapping file or name.")] = "sf_fire_calls",
 ) -> None:
-    """Start embedded Redis (unless REDIS_URL), ingest, a replay of real calls and the web app."""
+    """Start embedded Redis (unless REDIS_URL), ingest, a replay of real calls and the web app.
+
+    By default incidents arrive 10 times as fast as recorded; their stages keep real durations.
+    """
+    import math
+
     from cockpit.demo import run_demo
 
+    for name, value in (("--speed", speed), ("--stage-speed", stage_speed)):
+        if not (value > 0 and math.isfinite(value)):  # inf and nan pass typer's min=
+            raise typer.BadParameter(f"{value}: use a finite number > 0", param_hint=name)
     _logging()
     settings = Settings()
     if port is not None:
         settings = settings.model_copy(update={"port": port})
-    raise typer.Exit(run_demo(settings, speed=speed, feed=feed, mapping=mapping))
+    raise typer.Exit(run_demo(settings, speed=speed, feed=feed, mapping=mapping,
+                              stage_speed=stage_speed))
 
 
 @app.command("geodata-build")

@@ -14,6 +14,7 @@ import ctypes
 import errno
 import fcntl
 import logging
+import math
 import os
 import signal
 import socket
@@ -38,6 +39,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_FEED = SHARED_DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
 #: A part that fails this often within a minute stops the demo instead of being restarted.
 MAX_RESTARTS_PER_MIN = 5
+#: The demo's replay: arrivals ten times as fast as recorded (the 14 days of the SF file in
+#: 1.4 days), each incident's stages at their real durations, so the stage limits of the
+#: governance rules are met or missed as they were and the overdue board fills and empties.
+DEMO_SPEED = 10.0
+DEMO_STAGE_SPEED = 1.0
 #: Exit code of a part that was started wrongly (bad option or file): restarting cannot help.
 USAGE_ERROR = 2
 
@@ -177,15 +183,40 @@ class Supervisor:
                 child.wait()
 
 
-def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
-             mapping: str = "sf_fire_calls") -> int:
+def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = None,
+             mapping: str = "sf_fire_calls", stage_speed: float = DEMO_STAGE_SPEED) -> int:
     """Run the whole cockpit until interrupted; returns the exit code.
+
+    Parameters
+    ----------
+    settings : Settings
+        Redis, database, data folder, host and port of every part.
+    speed : float
+        Speed-up of the replayed incidents' arrivals (``cockpit replay --speed``), > 0.
+    feed : Path, optional
+        The recorded file; default :data:`DEFAULT_FEED`.
+    mapping : str
+        Its mapping file or name.
+    stage_speed : float
+        Speed-up within each incident (``--stage-speed``), > 0; 1 keeps the real stage
+        durations.
+
+    Returns
+    -------
+    int
+        0 after Ctrl-C / SIGTERM / SIGHUP, 2 when a part was started wrongly, 1 when a part
+        keeps failing.
 
     Raises
     ------
     DemoError
         If the feed is missing, the port is taken or another demo holds the data folder.
+    ValueError
+        If a speed is not positive and finite.
     """
+    for name, value in (("--speed", speed), ("--stage-speed", stage_speed)):
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{name} {value}: use a finite number > 0")
     settings.governance  # noqa: B018 - a bad rules file stops the demo before anything starts
     feed = feed or DEFAULT_FEED
     if not feed.is_file():
@@ -197,11 +228,29 @@ def run_demo(settings: Settings, speed: float = 60.0, feed: Path | None = None,
         signal.signal(sig, lambda *_: stop.set())
     with data_dir_lock(settings.data_dir):
         check_port_free(settings.host, settings.port)
-        return _run(settings, speed, feed, mapping, stop)
+        return _run(settings, (speed, stage_speed), feed, mapping, stop)
 
 
-def _run(settings: Settings, speed: float, feed: Path, mapping: str,
+def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
+                  ) -> dict[str, list[str]]:
+    """The command line of each part: ``ingest``, ``web`` and ``replay``.
+
+    The replay replays ``feed`` with ``mapping`` at ``speeds`` = ``(speed, stage_speed)``,
+    over and over (``--loop``), continuing a stopped run (``--resume``).
+    """
+    speed, stage_speed = speeds
+    return {
+        "ingest": _cli("ingest"),
+        "web": _cli("serve"),
+        "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
+                       "--stage-speed", str(stage_speed), "--loop", "--resume",
+                       "--no-progress"),
+    }
+
+
+def _run(settings: Settings, speeds: tuple[float, float], feed: Path, mapping: str,
          stop: threading.Event) -> int:
+    speed, stage_speed = speeds
     embedded = None
     if settings.redis_url:
         redis_url, cli = settings.redis_url, "redis-cli"
@@ -219,12 +268,7 @@ def _run(settings: Settings, speed: float, feed: Path, mapping: str,
                "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
                "COCKPIT_TIMEZONE": settings.timezone, "COCKPIT_HOST": settings.host,
                "COCKPIT_PORT": str(settings.port), "COCKPIT_DATA_DIR": str(settings.data_dir)}
-        supervisor = Supervisor({
-            "ingest": _cli("ingest"),
-            "web": _cli("serve"),
-            "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
-                           "--loop", "--resume", "--no-progress"),
-        }, env, stop)
+        supervisor = Supervisor(part_commands(feed, mapping, speeds), env, stop)
         for name in supervisor.commands:
             supervisor.start(name)
         url = f"http://{settings.host}:{settings.port}/"
@@ -235,7 +279,9 @@ def _run(settings: Settings, speed: float, feed: Path, mapping: str,
                 f"\n  乔网智治·云上中心驾驶舱 is up: {url}\n"
                 f"  Redis: {masked(redis_url)}   "
                 f"database: {masked(settings.effective_database_url)}\n"
-                f"  Replaying {feed.name} at ×{speed:g}. Add an incident by hand:\n\n"
+                f"  Replaying {feed.name}: arrivals at ×{speed:g}, stage durations at "
+                f"×{stage_speed:g}{' (real)' if stage_speed == 1 else ''}.\n"
+                f"  Add an incident by hand:\n\n"
                 f"  {redis_cli_line(redis_url, cli, settings.stream('incidents'))}\n\n"
                 f"  Ctrl-C stops everything.\n\n")
             sys.stdout.flush()

@@ -2,14 +2,17 @@
 
 The file is read with a real CSV reader, its rows are merged into incidents and each incident's
 real life cycle becomes ``incident.*`` events of the contract (cockpit/events.py), XADDed to the
-incident stream at their real relative times, sped up ``speed`` times. A mapping file
-(cockpit/replay_mapping.py, ``mappings/*.yaml``) says how the columns are read and how positions
-are moved onto Qiaosi. While it runs, ``{prefix}feed:replay`` holds a heartbeat the wall uses to
-show that the feed is a replay, and ``{prefix}replay:<name>:progress`` how far the run got, so
-``--resume`` can continue a stopped run with the same ids. docs/replay.md describes it all.
+incident stream at their real relative times: the arrivals of the incidents sped up ``speed``
+times, the stage durations within each incident ``stage_speed`` times (default ``speed``). A
+mapping file (cockpit/replay_mapping.py, ``mappings/*.yaml``) says how the columns are read and
+how positions are moved onto Qiaosi. While it runs, ``{prefix}feed:replay`` holds a heartbeat
+the wall uses to show that the feed is a replay, and ``{prefix}replay:<name>:progress`` how far
+the run got, so ``--resume`` can continue a stopped run with the same ids. docs/replay.md
+describes it all.
 
 This module sends the events and holds the CLI; reading the file into incidents is
-cockpit/replay_read.py and timing their events cockpit/replay_plan.py (re-exported here).
+cockpit/replay_read.py, timing their events cockpit/replay_plan.py and resuming a stopped run
+cockpit/replay_resume.py (re-exported here).
 """
 
 from __future__ import annotations
@@ -34,23 +37,22 @@ from cockpit.replay_mapping import Mapping, MappingError, load_mapping
 from cockpit.replay_plan import (
     RUN_ID_RE,
     PlannedEvent,
-    ProgressRecord,
     StartOffsetError,
     default_run_id,
     duration_text,
-    next_pass,
+    open_at_once,
     parse_duration,
     plan_events,
-    resume_plan,
 )
 from cockpit.replay_read import IncidentPlan, RowError, error_summary, read_incidents
+from cockpit.replay_resume import ProgressRecord, next_pass, resume_plan
 from cockpit.settings import Settings
 
 __all__ = [
     "BATCH", "HEARTBEAT_EVERY_S", "HEARTBEAT_TTL_S", "STEP_S", "STREAM_MAXLEN", "IncidentPlan",
     "Mapping", "MappingError", "PlannedEvent", "ReplayStats", "RowError", "StartOffsetError",
-    "default_run_id", "error_summary", "load_mapping", "parse_duration", "plan_events",
-    "read_incidents", "register", "replay", "replay_command", "resume_plan",
+    "default_run_id", "error_summary", "load_mapping", "open_at_once", "parse_duration",
+    "plan_events", "read_incidents", "register", "replay", "replay_command", "resume_plan",
 ]
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ def replay(
     run_id: str | None = None,
     resume: bool = False,
     announce: Callable[[str], None] | None = None,
+    stage_speed: float | None = None,
 ) -> ReplayStats:
     """Replay a recorded file into the incident stream, each event when it is due.
 
@@ -137,7 +140,7 @@ def replay(
     mapping : Mapping, str or Path
         The mapping, or a file path / bare name for :func:`load_mapping`.
     speed : float
-        Speed-up, > 0 (1 = real time, 60 = an hour a minute).
+        Speed-up of the arrivals, > 0 (1 = real time, 60 = an hour a minute).
     limit : int, optional
         Replay only the first ``limit`` incidents (by earliest stage time).
     loop : bool
@@ -151,12 +154,16 @@ def replay(
     run_id : str, optional
         Run id of the first pass; later passes of ``loop`` get fresh ones.
     resume : bool
-        If the progress record of this mapping is for the same file (and the same number of
-        planned events), continue its run: same run id and ids, from its ``sent``-th event on,
+        If the progress record of this mapping is for the same file (the same number of
+        planned events, in the same order: :func:`cockpit.replay_plan.order_ratio`), continue
+        its run: same run id and ids, from its ``sent``-th event on,
         the next event due now. Otherwise start a new run as without it.
     announce : callable, optional
         Called with one line (``replay sf_fire: resumed run <id> at event <n> of <total>``)
         when the run resumes, before its first event is sent; the line is also logged.
+    stage_speed : float, optional
+        Speed-up within each incident, > 0 (1 keeps the real stage durations); default
+        ``speed``. See :func:`plan_events`.
 
     Returns
     -------
@@ -172,6 +179,8 @@ def replay(
         If the mapping is bad or names a column the file lacks.
     StartOffsetError
         If ``skip_to`` skips every incident (a ``ValueError``, see :func:`plan_events`).
+    ValueError
+        If ``speed`` or ``stage_speed`` is not positive and finite.
     redis.RedisError
         If Redis fails (the heartbeat key is still removed when possible).
     """
@@ -197,7 +206,7 @@ def replay(
             if run in stats.run_ids:  # two passes within one millisecond, or --run-id + loop
                 run = f"{run[:18]}.{stats.runs + 1}"
             run, plan, done = next_pass(incidents, mapping, now, speed, skip_to, run,
-                                        record if stats.runs == 0 else None)
+                                        record if stats.runs == 0 else None, stage_speed)
             stats.runs += 1
             stats.run_ids.append(run)
             stats.events = len(plan) + (done or 0)
@@ -211,6 +220,7 @@ def replay(
             bar.reset(total=stats.events)
             bar.update(done or 0)
             info = {"name": mapping.name, "file": Path(csv_path).name, "speed": speed,
+                    "stage_speed": speed if stage_speed is None else stage_speed,
                     "started_at": started_at.isoformat(timespec="seconds"), "run_id": run,
                     "sent": done or 0, "total": stats.events}
             if _run_pass(r, stream, key, plan, info, start, stop_event, bar, stats, book):
@@ -274,7 +284,10 @@ _FileArg = Annotated[Path, typer.Argument(
     help="Recorded calls-for-service CSV.", exists=True, dir_okay=False, readable=True)]
 _MappingOpt = Annotated[str, typer.Option(
     "--mapping", "-m", help="Mapping YAML file, or a name in mappings/ (sf_fire_calls).")]
-_SpeedOpt = Annotated[float, typer.Option(min=0.001, help="Speed-up; 60 = an hour a minute.")]
+_SpeedOpt = Annotated[float, typer.Option(
+    min=0.001, help="Speed-up of the arrivals; 60 = an hour a minute.")]
+_StageSpeedOpt = Annotated[float | None, typer.Option(
+    help="speed within each incident; 1 keeps real stage durations")]
 _LimitOpt = Annotated[int | None, typer.Option(min=1, help="Only the first N incidents.")]
 _LoopOpt = Annotated[bool, typer.Option("--loop", help="Start again (new run id) when done.")]
 _RunOpt = Annotated[str | None, typer.Option(help="Run id; default from the start time.")]
@@ -296,11 +309,14 @@ def replay_command(
     dry_run: _DryOpt = False,
     no_progress: _QuietOpt = False,
     resume: _ResumeOpt = False,
+    stage_speed: _StageSpeedOpt = None,
 ) -> None:
     """Replay a recorded calls-for-service file into the incident stream."""
     try:
         if not math.isfinite(speed):  # inf and nan pass typer's min=
             raise ValueError(f"--speed {speed}: use a finite number such as 60")
+        if stage_speed is not None and not (stage_speed > 0 and math.isfinite(stage_speed)):
+            raise ValueError(f"--stage-speed {stage_speed}: use a finite number > 0 such as 1")
         spec = load_mapping(mapping)
         skip = parse_duration(start_offset) if start_offset else None
         if run_id is not None and not RUN_ID_RE.match(run_id):
@@ -310,10 +326,10 @@ def replay_command(
     settings = Settings()
     try:
         if dry_run:
-            _dry_run(settings, file, spec, speed, limit, run_id, skip)
+            _dry_run(settings, file, spec, (speed, stage_speed), limit, run_id, skip)
             return
-        stats = _run(settings, file, spec, speed, limit, loop, run_id, skip, no_progress,
-                     resume)
+        stats = _run(settings, file, spec, (speed, stage_speed), limit, loop, run_id, skip,
+                     no_progress, resume)
     except StartOffsetError as exc:  # before ValueError: it is one
         raise typer.BadParameter(f"--start-offset {start_offset} skips the whole file "
                                   f"(it spans {duration_text(exc.span)})") from None
@@ -335,8 +351,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _run(settings, file, spec, speed, limit, loop, run_id, skip, no_progress, resume):
-    """Connect, check Redis answers, replay with signal handlers; return the stats."""
+def _run(settings, file, spec, speeds, limit, loop, run_id, skip, no_progress, resume):
+    """Connect, check Redis answers, replay with signal handlers; return the stats.
+
+    ``speeds`` is ``(speed, stage_speed)``.
+    """
     from cockpit.streams import connect
 
     r = embedded = None
@@ -350,9 +369,10 @@ def _run(settings, file, spec, speed, limit, loop, run_id, skip, no_progress, re
             _fail(f"cannot reach Redis (REDIS_URL): {(str(exc) or repr(exc)).splitlines()[0]}")
         for sig in previous:
             signal.signal(sig, lambda *_: stop.set())
-        return replay(settings, r, file, spec, speed, limit=limit, loop=loop, stop_event=stop,
-                      progress=not no_progress, skip_to=skip, run_id=run_id, resume=resume,
-                      announce=lambda line: typer.echo(line, err=True))
+        return replay(settings, r, file, spec, speeds[0], limit=limit, loop=loop,
+                      stop_event=stop, progress=not no_progress, skip_to=skip, run_id=run_id,
+                      resume=resume, announce=lambda line: typer.echo(line, err=True),
+                      stage_speed=speeds[1])
     except redis.RedisError as exc:
         _fail(f"Redis failed: {exc}")
     except OSError as exc:
@@ -375,19 +395,23 @@ def _report(errors: Sequence[RowError]) -> None:
                 typer.echo(f"  {line}", err=True)
 
 
-def _dry_run(settings, file, spec, speed, limit, run_id, skip) -> None:
+def _dry_run(settings, file, spec, speeds, limit, run_id, skip) -> None:
+    speed, stage_speed = speeds
     incidents, errors = read_incidents(file, spec)  # MappingError: the caller's usage error
     incidents = incidents[:limit] if limit is not None else incidents
-    plan = plan_events(incidents, spec, datetime.now(settings.tz), speed, run_id=run_id,
-                       start=skip or 0)
+    plan = plan_events(incidents, spec, datetime.now(settings.tz), speed,
+                       stage_speed=stage_speed, run_id=run_id, start=skip or 0)
     _report(errors)
     span = plan[-1].offset if plan else 0.0
     placed = [i for i in incidents if i.lon is not None]
     dropped = sum(e.warning for e in errors)
+    mean, peak = open_at_once(plan)
+    stages = speed if stage_speed is None else stage_speed
     typer.echo(f"{spec.name}: {len(incidents)} incidents, {len(plan)} events, "
                f"{len(errors) - dropped} rows skipped, {dropped} stage times dropped; "
                f"{len(placed)} with a position; "
-               f"replay lasts {span / 60:.1f} min at x{speed:g}")
+               f"replay lasts {span / 60:.1f} min at x{speed:g} (stage times x{stages:g}); "
+               f"{mean:.0f} incidents open at once on average, {peak} at most")
     if placed:
         lons, lats = [i.lon for i in placed], [i.lat for i in placed]
         typer.echo(f"positions: lon {min(lons):.4f}..{max(lons):.4f}, "

@@ -1,25 +1,24 @@
 """Planning side of ``cockpit replay``: incidents turned into timed ``incident.*`` events.
 
-It also keeps the progress record that lets a stopped run resume where it stopped, and
-decides which reported times belong to a file at all (:func:`reported_window`).
+It also decides which reported times belong to a file at all (:func:`reported_window`);
+the progress record that lets a stopped run resume is cockpit/replay_resume.py.
 
 Each incident of :func:`cockpit.replay_read.read_incidents` becomes one event per stage time,
-with the fields of the contract (cockpit/events.py), an offset from the start of the run (its
-real relative time divided by the speed-up) and ids that differ between runs but are the same
-for the same run id, so a resumed run (:func:`resume_plan`) re-creates the ids of the original.
+with the fields of the contract (cockpit/events.py), an offset from the start of the run and
+ids that differ between runs but are the same for the same run id, so a resumed run
+(:func:`cockpit.replay_resume.resume_plan`) re-creates the ids of the original. Two speed-ups
+set the offsets: one for the arrival of the incidents, one for the time within each incident
+(its stage durations).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
-
-import redis
 
 from cockpit.replay_mapping import Mapping
 from cockpit.vocab import STAGE_RANK, Stage
@@ -40,9 +39,6 @@ REPORTED_MARGIN = timedelta(days=1)
 REPORTED_SHARE = 0.25
 #: Files of fewer rows are too small to tell their span: no reported time is checked.
 REPORTED_MIN_ROWS = 10
-
-
-log = logging.getLogger(__name__)
 
 
 class StartOffsetError(ValueError):
@@ -87,6 +83,7 @@ def plan_events(
     now: datetime,
     speed: float,
     *,
+    stage_speed: float | None = None,
     run_id: str | None = None,
     start: float = 0.0,
 ) -> list[PlannedEvent]:
@@ -101,8 +98,13 @@ def plan_events(
     now : datetime
         Aware start time of the run: the file's first event happens then.
     speed : float
-        Speed-up, > 0: an event ``t`` seconds after the first one is due ``t / speed`` s
-        after the start, and its ``occurred_at`` is ``now`` plus that.
+        Speed-up of the arrivals, > 0: an incident whose first (earliest) stage time is
+        ``a`` seconds after the file's first is due ``a / speed`` s after the start.
+    stage_speed : float, optional
+        Speed-up within each incident, > 0: a stage time ``b`` seconds after its incident's
+        first is due ``b / stage_speed`` s after that incident's first event (1 keeps the
+        real stage durations). Default ``speed``: every time of the file divided alike.
+        ``occurred_at`` is ``now`` plus the offset.
     run_id : str, optional
         Distinguishes runs, so a second replay creates new incidents; default
         :func:`default_run_id` of ``now``. Ids are ``<name>-<run>-<source id>`` for incidents
@@ -114,19 +116,22 @@ def plan_events(
     Returns
     -------
     list of PlannedEvent
-        ``(offset_s, fields)`` ordered by offset, then stage order. Every ``fields`` is a
-        flat map of strings valid for :func:`cockpit.events.parse_event`; ``occurred_at`` is
-        ISO-8601 with the offset of ``now``.
+        ``(offset_s, fields)`` ordered by offset (computed exactly, so the order is the same
+        on every machine), then stage order, then incident order. The order depends on the
+        ratio ``speed / stage_speed`` only (:func:`order_ratio`); without ``stage_speed`` it
+        is the order of the file times at any speed. Every ``fields`` is a flat map of strings
+        valid for :func:`cockpit.events.parse_event`; ``occurred_at`` is ISO-8601 with the
+        offset of ``now``.
 
     Raises
     ------
     ValueError
-        If ``speed`` is not positive and finite, ``now`` is naive, or ``run_id`` is not 1-24
-        letters, digits, ``_`` or ``.``; :class:`StartOffsetError` (a ``ValueError``) if
-        ``start`` is later than the last incident's first event.
+        If ``speed`` or ``stage_speed`` is not positive and finite, ``now`` is naive, or
+        ``run_id`` is not 1-24 letters, digits, ``_`` or ``.``; :class:`StartOffsetError` (a
+        ``ValueError``) if ``start`` is later than the last incident's first event.
     """
-    if not speed > 0 or not math.isfinite(speed):
-        raise ValueError(f"speed must be a positive number, not {speed!r}")
+    arrive, within = _speed(speed, "speed"), _speed(
+        speed if stage_speed is None else stage_speed, "stage_speed")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     run = run_id or default_run_id(now)
@@ -139,13 +144,22 @@ def plan_events(
     if start > span:
         raise StartOffsetError(start, span)
     t0 = first + timedelta(seconds=start)
+    # offset = a / speed + b / stage_speed = (a * qa * pw + b * qw * pa) / (pa * pw) µs with
+    # speed = pa / qa and stage_speed = pw / qw exactly: integers sort exactly (no float
+    # ties that flip with the platform) and int / int rounds correctly
+    (pa, qa), (pw, qw) = arrive.as_integer_ratio(), within.as_integer_ratio()
+    unit = timedelta(microseconds=1)
+    denominator = pa * pw * 1_000_000
     keyed = []
     for order, inc in enumerate(incidents):
-        if inc.first_at < t0:
+        first_at = inc.first_at
+        if first_at < t0:
             continue
+        due = (first_at - t0) // unit * qa * pw
         incident_id = f"{mapping.name}-{run}-{inc.source_id}"
         for stage, t in inc.times.items():
-            offset = (t - t0).total_seconds() / speed
+            exact = due + (t - first_at) // unit * qw * pa
+            offset = exact / denominator
             fields = {
                 "event_id": f"{incident_id}-{stage.value}",
                 "type": f"incident.{stage.value}",
@@ -155,10 +169,70 @@ def plan_events(
                 "incident_id": incident_id,
             }
             fields.update(_stage_fields(inc, stage))
-            # ordered by file time, not offset: the order is the same at every speed
-            keyed.append((t, STAGE_RANK[stage], order, PlannedEvent(offset, fields)))
+            keyed.append((exact, STAGE_RANK[stage], order, PlannedEvent(offset, fields)))
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
+
+
+def order_ratio(speed: float, stage_speed: float | None = None) -> Fraction:
+    """Return ``speed / stage_speed`` exactly: what the order of a plan depends on.
+
+    Two plans of the same incidents and run id whose ratios are equal (1 without
+    ``stage_speed``, at any ``speed``) list their events in the same order, so a progress
+    record of one can resume the other.
+
+    Raises
+    ------
+    ValueError
+        If a speed is not positive and finite.
+    """
+    if stage_speed is None:
+        return Fraction(1)
+    return _speed(speed, "speed") / _speed(stage_speed, "stage_speed")
+
+
+def _speed(value: float, name: str) -> Fraction:
+    if not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name} must be a positive number, not {value!r}")
+    return Fraction(value)
+
+
+def open_at_once(plan: Sequence[PlannedEvent]) -> tuple[float, int]:
+    """Return how many incidents a plan keeps open at once: on average, and at most.
+
+    An incident is open from its first event to its ``incident.closed`` or
+    ``incident.cancelled`` event (to the plan's last event if it has neither), the average is
+    taken over the plan's duration (its last offset; 0 for a plan without duration).
+
+    Parameters
+    ----------
+    plan : sequence of PlannedEvent
+        From :func:`plan_events`.
+
+    Returns
+    -------
+    tuple of (float, int)
+        ``(mean, peak)`` numbers of open incidents.
+    """
+    if not plan:
+        return 0.0, 0
+    end = max(event.offset for event in plan)
+    opened: dict[str, float] = {}
+    closed: dict[str, float] = {}
+    for event in plan:
+        incident = event.fields["incident_id"]
+        opened[incident] = min(opened.get(incident, event.offset), event.offset)
+        if event.fields["type"] in ("incident.closed", "incident.cancelled"):
+            closed[incident] = max(closed.get(incident, event.offset), event.offset)
+    spans = [(at, closed.get(incident, end)) for incident, at in opened.items()]
+    mean = sum(b - a for a, b in spans) / end if end > 0 else 0.0
+    # a close and an open at the same offset: the close first (-1 sorts before +1)
+    steps = sorted(step for a, b in spans if b > a for step in ((a, 1), (b, -1)))
+    peak = level = 0
+    for _, step in steps:
+        level += step
+        peak = max(peak, level)
+    return mean, peak
 
 
 def reported_window(times: Sequence[datetime]) -> tuple[datetime, datetime] | None:
@@ -190,45 +264,6 @@ def reported_window(times: Sequence[datetime]) -> tuple[datetime, datetime] | No
     return first - margin, last + margin
 
 
-def resume_plan(plan: Sequence[PlannedEvent], sent: int, now: datetime) -> list[PlannedEvent]:
-    """Return the events of a plan from index ``sent`` on, re-timed so the first is due now.
-
-    Parameters
-    ----------
-    plan : sequence of PlannedEvent
-        The plan of the interrupted run, re-made with its run id (same ids, same order).
-    sent : int
-        How many of its events were already sent.
-    now : datetime
-        Aware time the resumed run starts.
-
-    Returns
-    -------
-    list of PlannedEvent
-        ``plan[sent:]`` with offsets shifted so the first is 0 (the gaps between them are
-        kept) and ``occurred_at`` = ``now`` + the new offset; empty if ``sent >= len(plan)``.
-
-    Raises
-    ------
-    ValueError
-        If ``sent`` is negative or ``now`` is naive.
-    """
-    if sent < 0:
-        raise ValueError(f"sent must be >= 0, not {sent}")
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    rest = list(plan[sent:])
-    if not rest:
-        return []
-    shift = rest[0].offset
-    out = []
-    for event in rest:
-        offset = event.offset - shift
-        at = (now + timedelta(seconds=offset)).isoformat(timespec="milliseconds")
-        out.append(PlannedEvent(offset, {**event.fields, "occurred_at": at}))
-    return out
-
-
 def _stage_fields(inc: IncidentPlan, stage: Stage) -> dict[str, str]:
     extra: dict[str, str | None] = {}
     if stage is Stage.REPORTED:
@@ -258,110 +293,3 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"{text!r} is not a duration such as 300s, 90m, 2h or 1d")
     factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
     return float(match[1]) * factor
-
-
-class ProgressRecord:
-    """The progress record of one mapping's replay in Redis.
-
-    Parameters
-    ----------
-    r : redis.Redis
-        A text-mode client.
-    key : str
-        ``settings.key(f"replay:{mapping.name}:progress")``.
-    file : str
-        The resolved path of the replayed file; a record of another file is not resumed.
-    tz : tzinfo
-        Zone of ``updated_at``.
-
-    The record is JSON ``{run_id, file, sent, total, updated_at}``: ``sent`` planned events of
-    run ``run_id`` (of ``total``) are in the stream.
-    """
-
-    def __init__(self, r: redis.Redis, key: str, file: str, tz: tzinfo):
-        self.r, self.key, self.file, self.tz = r, key, file, tz
-
-    def load(self) -> dict | None:
-        """The record if it is for this file and readable, else None."""
-        try:
-            record = json.loads(self.r.get(self.key) or "null")
-            ok = (isinstance(record, dict) and record.get("file") == self.file
-                  and isinstance(record.get("sent"), int)
-                  and RUN_ID_RE.match(str(record.get("run_id"))))
-        except (ValueError, TypeError):
-            ok = False
-        if not ok:
-            log.info("replay: no progress record of %s in %s; starting a new run", self.file,
-                     self.key)
-            return None
-        return record
-
-    def save(self, info: dict) -> None:
-        """Write ``run_id``, ``file``, ``sent``, ``total`` and ``updated_at`` (best effort)."""
-        record = {"run_id": info["run_id"], "file": self.file, "sent": info["sent"],
-                  "total": info["total"],
-                  "updated_at": datetime.now(self.tz).isoformat(timespec="seconds")}
-        try:
-            self.r.set(self.key, json.dumps(record, ensure_ascii=False))
-        except redis.RedisError as exc:
-            log.warning("could not write the progress record %s: %s", self.key, exc)
-
-    def delete(self) -> None:
-        """Remove the record: the pass is complete."""
-        self.r.delete(self.key)
-
-
-def record_resume_point(
-    record: dict | None, plan: Sequence[PlannedEvent], name: str
-) -> int | None:
-    """Return how many events of ``plan`` a progress record says were sent (None: a new run).
-
-    Parameters
-    ----------
-    record : dict or None
-        From :meth:`ProgressRecord.load`.
-    plan : sequence of PlannedEvent
-        The plan re-made with the record's run id.
-    name : str
-        Mapping name, for the log.
-
-    Returns
-    -------
-    int or None
-        ``record["sent"]``; None when there is no record, its ``total`` differs from the
-        plan's length (another limit, start offset or file content) or the run was complete:
-        then a new run starts.
-    """
-    if record is None:
-        return None
-    sent, total = record["sent"], record.get("total")
-    if total != len(plan) or not 0 <= sent < len(plan):
-        log.warning("replay %s: progress record of run %s (%s of %s events sent) does not fit "
-                    "a plan of %d events; starting a new run", name, record["run_id"], sent,
-                    total, len(plan))
-        return None
-    return sent
-
-
-def next_pass(
-    incidents: Sequence[IncidentPlan],
-    mapping: Mapping,
-    now: datetime,
-    speed: float,
-    start: float | None,
-    run: str,
-    record: dict | None,
-) -> tuple[str, list[PlannedEvent], int | None]:
-    """Return ``(run id, events to send, events already sent)`` of a replay's next pass.
-
-    With a progress record that fits (:func:`record_resume_point`), that is the record's run
-    from its ``sent``-th event on, re-timed to start ``now`` (:func:`resume_plan`); otherwise
-    all of run ``run`` (:func:`plan_events`, ``start`` seconds skipped) and None events sent.
-    """
-    if record is not None:
-        plan = plan_events(incidents, mapping, now, speed, run_id=record["run_id"],
-                           start=start or 0)
-        done = record_resume_point(record, plan, mapping.name)
-        if done is not None:
-            return record["run_id"], resume_plan(plan, done, now), done
-    return run, plan_events(incidents, mapping, now, speed, run_id=run, start=start or 0), None

@@ -18,6 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from cockpit import replay as rp
+from cockpit import replay_plan as rp_plan
 from cockpit.events import parse_event
 from cockpit.replay_mapping import (
     MAPPINGS_DIR,
@@ -26,6 +27,7 @@ from cockpit.replay_mapping import (
     load_mapping,
     resolve_mapping_path,
 )
+from cockpit.replay_resume import next_pass
 from cockpit.settings import Settings
 from cockpit.vocab import Category, Priority, Stage
 
@@ -390,7 +392,8 @@ def test_heartbeat_while_running_and_prompt_stop(r, prefix, sf):
     stop = threading.Event()
     out = {}
     worker = threading.Thread(target=lambda: out.update(stats=rp.replay(
-        settings, r, SF, mapping, speed=60, limit=200, stop_event=stop, progress=False)))
+        settings, r, SF, mapping, speed=60, limit=200, stop_event=stop, progress=False,
+        stage_speed=30)))
     worker.start()
     key = settings.key("feed:replay")
     deadline = time.monotonic() + 10
@@ -398,6 +401,7 @@ def test_heartbeat_while_running_and_prompt_stop(r, prefix, sf):
         time.sleep(0.02)
     beat = json.loads(r.get(key))
     assert beat["name"] == "sf_fire" and beat["file"] == SF.name and beat["speed"] == 60
+    assert beat["stage_speed"] == 30
     assert {"started_at", "sent", "total", "run_id"} <= beat.keys()
     assert 0 < r.ttl(key) <= rp.HEARTBEAT_TTL_S
     stopped_at = time.monotonic()
@@ -611,6 +615,7 @@ def test_stopped_replay_resumes_the_same_run(r, prefix, sf):
     record = _progress(r, settings)
     assert record["run_id"] == run and record["file"] == str(SF.resolve())
     assert (record["sent"], record["total"]) == (sent, len(full))
+    assert record["speed"] == record["stage_speed"] == _speed_for(sf, 12, 4.0)
     assert datetime.fromisoformat(record["updated_at"]).tzinfo is not None
 
     # resumed with --loop: the rest of the same run, then a new run; said before it sends
@@ -643,6 +648,9 @@ def test_progress_is_deleted_after_a_completed_pass(r, prefix, sf):
     {"run_id": "old", "file": "/elsewhere/other.csv", "sent": 2, "total": 18},
     {"run_id": "old", "file": str(SF.resolve()), "sent": 2, "total": 99},
     {"run_id": "old", "file": str(SF.resolve()), "sent": 18, "total": 18},
+    # planned with real stage durations: its first 2 events are not the first 2 at one speed
+    {"run_id": "old", "file": str(SF.resolve()), "sent": 2, "total": 18, "speed": 10,
+     "stage_speed": 1},
 ])
 def test_resume_without_a_fitting_record_starts_a_new_run(r, prefix, sf, record):
     settings = settings_for(prefix)
@@ -844,3 +852,247 @@ def test_cli_mapping_that_does_not_fit_the_file_is_a_usage_error(r, prefix):
                                             "--no-progress"], env=env)
     assert result.exit_code == 2 and "not in the file's header" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+# -- two speeds: arrivals compressed, stage durations real --------------------------------------
+
+def _incident(source_id: str, **seconds: float) -> rp.IncidentPlan:
+    base = datetime(2020, 4, 7, tzinfo=ZoneInfo("UTC"))
+    times = {Stage(stage): base + timedelta(seconds=s) for stage, s in seconds.items()}
+    return rp.IncidentPlan(source_id=source_id, row=1, rows=1, times=times,
+                           category=Category.FIRE, priority=Priority.URGENT, title="t")
+
+
+def test_stage_speed_keeps_real_stage_gaps_while_arrivals_are_compressed(sf):
+    mapping, incidents, _ = sf
+    chosen = incidents[:400]
+    plan = rp.plan_events(chosen, mapping, NOW, 10, stage_speed=1, run_id="two")
+    assert len(plan) == sum(len(i.times) for i in chosen)
+    by_id = {e.fields["event_id"]: e for e in plan}
+    t0 = chosen[0].first_at
+    for inc in chosen:
+        arrives = (inc.first_at - t0).total_seconds() / 10
+        for stage, t in inc.times.items():
+            event = by_id[f"sf_fire-two-{inc.source_id}-{stage.value}"]
+            assert event.offset == pytest.approx(
+                arrives + (t - inc.first_at).total_seconds(), abs=1e-6)
+            at = datetime.fromisoformat(event.fields["occurred_at"])
+            assert (at - NOW).total_seconds() == pytest.approx(event.offset, abs=0.001)
+    # 20041901: received 23:53:08, dispatched 23:55:56, available 01:35:00: real gaps
+    key = "sf_fire-two-20041901"
+    assert by_id[f"{key}-dispatched"].offset - by_id[f"{key}-reported"].offset == (
+        pytest.approx(168))
+    assert by_id[f"{key}-closed"].offset - by_id[f"{key}-reported"].offset == (
+        pytest.approx(6112))
+    reported = [e.offset for e in plan if e.fields["type"] == "incident.reported"]
+    real = [(i.times[Stage.REPORTED] - t0).total_seconds() for i in chosen]
+    assert sorted(reported) == pytest.approx(sorted(r / 10 for r in real))
+    assert [e.offset for e in plan] == sorted(e.offset for e in plan)
+    # one speed for both: exactly the plan without stage_speed
+    assert rp.plan_events(chosen, mapping, NOW, 60, stage_speed=60, run_id="a") == (
+        rp.plan_events(chosen, mapping, NOW, 60, run_id="a"))
+    with pytest.raises(ValueError, match="stage_speed"):
+        rp.plan_events(chosen, mapping, NOW, 10, stage_speed=0)
+    with pytest.raises(ValueError, match="stage_speed"):
+        rp.plan_events(chosen, mapping, NOW, 10, stage_speed=math.inf)
+
+
+def test_two_speed_plan_is_ordered_by_offset_then_stage_then_incident():
+    mapping = load_mapping("sf_fire_calls")
+    a = _incident("a", reported=0, dispatched=60, closed=3000)
+    b = _incident("b", reported=600, closed=900)
+    c = _incident("c", reported=600, closed=650)
+    plan = rp.plan_events([a, b, c], mapping, NOW, 10, stage_speed=1, run_id="o")
+    # a's dispatch (60 s after it) ties exactly with b's and c's arrival (600 s / 10)
+    assert [(e.offset, e.fields["event_id"].removeprefix("sf_fire-o-")) for e in plan] == [
+        (0, "a-reported"), (60, "b-reported"), (60, "c-reported"), (60, "a-dispatched"),
+        (110, "c-closed"), (360, "b-closed"), (3000, "a-closed")]
+    assert rp.plan_events([a, b, c], mapping, NOW, 10, stage_speed=1, run_id="o") == plan
+    flipped = rp.plan_events([a, c, b], mapping, NOW, 10, stage_speed=1, run_id="o")
+    assert [e.fields["event_id"][-10:] for e in flipped][1:3] == ["c-reported", "b-reported"]
+    one = rp.plan_events([a, b, c], mapping, NOW, 10, run_id="o")  # file time order
+    assert [e.fields["event_id"].removeprefix("sf_fire-o-") for e in one] == [
+        "a-reported", "a-dispatched", "b-reported", "c-reported", "c-closed", "b-closed",
+        "a-closed"]
+
+
+def test_plan_order_depends_on_the_ratio_of_the_speeds(sf):
+    mapping, incidents, _ = sf
+    chosen = incidents[:200]
+
+    def order(speed, stage_speed=None):
+        plan = rp.plan_events(chosen, mapping, NOW, speed, stage_speed=stage_speed, run_id="r")
+        return [e.fields["event_id"] for e in plan]
+
+    assert order(10, 1) == order(40, 4) == order(2.5, 0.25)
+    assert order(10, 1) != order(10)
+    assert order(10) == order(3) == order(7, 7)
+    assert rp_plan.order_ratio(40, 4) == rp_plan.order_ratio(10, 1) == 10
+    assert rp_plan.order_ratio(10) == rp_plan.order_ratio(3, 3) == 1
+
+
+@pytest.mark.parametrize(("speeds", "recorded", "resumes"), [
+    ((10, 1), {"speed": 10, "stage_speed": 1}, True),
+    ((40, 4), {"speed": 10, "stage_speed": 1}, True),  # same ratio, same order
+    ((10, None), {"speed": 10, "stage_speed": 1}, False),
+    ((10, 1), {"speed": 10, "stage_speed": 10}, False),
+    ((60, None), {}, True),  # written before stage_speed existed: the order of file times
+    ((10, 1), {}, False),
+    ((10, 1), {"speed": "fast", "stage_speed": 1}, False),
+])
+def test_resume_needs_a_plan_in_the_same_order(sf, speeds, recorded, resumes):
+    mapping, incidents, _ = sf
+    chosen = incidents[:40]
+    speed, stage_speed = speeds
+    then_speed = recorded["speed"] if isinstance(recorded.get("speed"), int) else 60
+    then = rp.plan_events(chosen, mapping, NOW, then_speed,
+                          stage_speed=recorded.get("stage_speed"), run_id="old")
+    record = {"run_id": "old", "file": "f.csv", "sent": 25, "total": len(then), **recorded}
+    later = NOW + timedelta(days=1)
+    run, rest, done = next_pass(chosen, mapping, later, speed, None, "new", record, stage_speed)
+    now_plan = rp.plan_events(chosen, mapping, later, speed, stage_speed=stage_speed,
+                              run_id="old")
+    if resumes:
+        assert (run, done) == ("old", 25)
+        sent = {e.fields["event_id"] for e in then[:25]}
+        rest_ids = [e.fields["event_id"] for e in rest]
+        assert not sent & set(rest_ids)  # nothing twice, nothing left out
+        assert sent | set(rest_ids) == {e.fields["event_id"] for e in then}
+        assert rest_ids == [e.fields["event_id"] for e in now_plan[25:]]
+        assert rest[0].offset == 0 and datetime.fromisoformat(
+            rest[0].fields["occurred_at"]) == later
+    else:
+        assert (run, done) == ("new", None) and len(rest) == len(then)
+        assert rest[0].fields["incident_id"].startswith("sf_fire-new-")
+        if recorded.get("speed") != "fast":  # why: the same index is another set of events
+            assert ({e.fields["event_id"] for e in then[:25]}
+                    != {e.fields["event_id"] for e in now_plan[:25]})
+
+
+def test_open_at_once_counts_incidents_between_first_and_closing_event():
+    def event(offset, incident, kind):
+        return rp.PlannedEvent(offset, {"incident_id": incident, "type": f"incident.{kind}"})
+
+    plan = [event(0, "A", "reported"), event(5, "B", "reported"), event(10, "A", "closed"),
+            event(10, "C", "reported"), event(12, "C", "cancelled"),
+            event(20, "D", "reported"), event(20, "D", "closed")]
+    # A 0-10, B 5-20 (never closed: to the end), C 10-12, D 20-20; at 10 A closes as C opens
+    assert rp.open_at_once(plan) == (pytest.approx((10 + 15 + 2 + 0) / 20), 2)
+    assert rp.open_at_once([]) == (0.0, 0)
+
+
+def test_sf_at_x10_with_real_stage_times_keeps_about_142_open(sf):
+    mapping, incidents, _ = sf
+    mean, peak = rp.open_at_once(rp.plan_events(incidents, mapping, NOW, 10, stage_speed=1))
+    assert (round(mean), peak) == (142, 268)  # docs/replay.md
+    real = rp.open_at_once(rp.plan_events(incidents, mapping, NOW, 10))
+    assert round(real[0]) == 15 and real[1] == 45
+
+
+def test_real_stage_times_pass_the_limits_and_compressed_ones_do_not(sf):
+    """docs/replay.md: ~40 % of SF incidents pass a limit at x1, one at x10, none at x60."""
+    from cockpit.governance_config import load_governance
+    from cockpit.vocab import STAGE_RANK
+
+    rules = load_governance()
+    _, incidents, _ = sf
+
+    def late(stage_speed: float) -> tuple[int, float]:
+        count, seconds = 0, 0.0
+        for inc in incidents:
+            times = sorted(inc.times.items(), key=lambda kv: (kv[1], STAGE_RANK[kv[0]]))
+            over = []
+            for (stage, t), (_, t_next) in zip(times, times[1:], strict=False):
+                limit = rules.limit(inc.category.value, inc.priority.value, stage.value)
+                if limit is not None:
+                    over.append((t_next - t).total_seconds() / stage_speed
+                                - limit.total_seconds())
+            count += any(s > 0 for s in over)
+            seconds += sum(s for s in over if s > 0)
+        return count, seconds
+
+    count, seconds = late(1)
+    assert 0.35 < count / len(incidents) < 0.45
+    plan = rp.plan_events(incidents, sf[0], NOW, 10, stage_speed=1)
+    assert 3.5 < seconds / plan[-1].offset < 4.5  # about 4 on the board at a time at x10
+    assert late(10)[0] == 1 and late(60)[0] == 0
+
+def test_two_speed_replay_stops_and_resumes_the_same_run(r, prefix, sf):
+    settings = settings_for(prefix)
+    mapping, incidents, _ = sf
+    stream = settings.stream("incidents")
+    full = rp.plan_events(incidents[:12], mapping, NOW, 10, stage_speed=1, run_id="x")
+    k = 2.0 ** round(math.log2(full[-1].offset / 4))  # about 4 s; powers of two: ratio exact
+    common = dict(settings=settings, r=r, csv_path=SF, mapping=mapping, limit=12)
+    stats, sent = _run_until(r, stream, 4, speed=10 * k, stage_speed=k, **common)
+    assert stats.stopped and 4 <= sent < len(full)
+    run = stats.run_ids[0]
+    record = _progress(r, settings)
+    assert (record["run_id"], record["sent"], record["total"]) == (run, sent, len(full))
+    assert (record["speed"], record["stage_speed"]) == (10 * k, k)
+
+    more = rp.replay(speed=10 * 2.0**20, stage_speed=2.0**20, resume=True, progress=False,
+                     **common)
+    assert more.run_ids == [run] and more.resumed_from == sent and not more.stopped
+    assert more.sent == len(full) - sent
+    ids = [f["event_id"] for _, f in r.xrange(stream)]
+    assert ids == [e.fields["event_id"].replace("-x-", f"-{run}-") for e in full]
+    assert _progress(r, settings) is None
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1"])
+def test_cli_refuses_a_bad_stage_speed(value):
+    result = CliRunner().invoke(cli_app(), ["replay", str(NYC), "-m", "nyc_311", "--dry-run",
+                                            "--stage-speed", value])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "--stage-speed" in result.output and "Traceback" not in result.output
+
+
+def test_dry_run_gives_both_speeds_and_how_many_are_open(nyc):
+    mapping, incidents, _ = nyc
+    runner, app = CliRunner(), cli_app()
+    args = ["replay", str(NYC), "-m", "nyc_311", "--dry-run", "--speed", "60"]
+    both = runner.invoke(app, [*args, "--stage-speed", "1"])
+    one = runner.invoke(app, args)
+    assert both.exit_code == 0 and one.exit_code == 0, both.output
+    for output, stage_speed in ((both.output, 1), (one.output, None)):
+        plan = rp.plan_events(incidents, mapping, NOW, 60, stage_speed=stage_speed)
+        mean, peak = rp.open_at_once(plan)
+        assert (f"replay lasts {plan[-1].offset / 60:.1f} min at x60 (stage times "
+                f"x{stage_speed or 60}); {mean:.0f} incidents open at once on average, "
+                f"{peak} at most") in output
+    assert _lasts(both.output) > _lasts(one.output)
+
+
+# -- the demo's replay --------------------------------------------------------------------------
+
+def test_demo_replays_arrivals_at_x10_and_stages_in_real_time():
+    import inspect
+    import sys
+
+    from cockpit import cli, demo
+
+    params = inspect.signature(cli.demo).parameters
+    assert (params["speed"].default, params["stage_speed"].default) == (
+        demo.DEMO_SPEED, demo.DEMO_STAGE_SPEED) == (10, 1)
+    argv = demo.part_commands(NYC, "nyc_311", (demo.DEMO_SPEED, demo.DEMO_STAGE_SPEED))["replay"]
+    assert argv[:3] == [sys.executable, "-m", "cockpit.cli"]
+    assert {"--loop", "--resume", "--no-progress"} <= set(argv)
+    result = CliRunner().invoke(cli.app, [*argv[3:], "--dry-run"])  # the replay part's options
+    assert result.exit_code == 0, result.output
+    assert "min at x10 (stage times x1);" in result.output
+
+
+@pytest.mark.parametrize(("option", "value"), [("--stage-speed", "0"), ("--stage-speed", "nan"),
+                                               ("--speed", "inf")])
+def test_demo_refuses_a_bad_speed_before_starting(option, value):
+    from cockpit import cli
+    from cockpit.demo import run_demo
+
+    result = CliRunner().invoke(cli.app, ["demo", option, value])
+    assert result.exit_code == 2, result.output
+    assert option in result.output and "finite number > 0" in result.output
+    with pytest.raises(ValueError, match=option):
+        run_demo(Settings(), **{option.removeprefix("--").replace("-", "_"): float(value)})
+
