@@ -132,6 +132,12 @@ Ident = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
                       pattern=r"^[^\x00]*$"),
 ]
+#: Notification ids extend incident ids (``<incident_id>/new``, ``.../overdue/...``).
+NoticeId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                      pattern=r"^[^\x00]*$"),
+]
 CategoryField = Annotated[Category, BeforeValidator(parse_category)]
 PriorityField = Annotated[Priority, BeforeValidator(parse_priority)]
 
@@ -308,7 +314,7 @@ class IncidentReopened(IncidentEvent):
 class NotificationReceipt(BaseEvent):
     """Fields of the ``notification.*`` receipts the gateway or a wall screen sends back."""
 
-    notification_id: Ident = Field(
+    notification_id: NoticeId = Field(
         description="The `notification_id` of the entry read from `{prefix}notifications`."
     )
     channel: Text = Field(default=None, description="How: sms, voice, screen, app.")

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cockpit import repeats
 from cockpit.clock import utc_now
 from cockpit.governance_config import GovernanceConfig
-from cockpit.notices import notice_row
+from cockpit.notices import fit_id, notice_row
 from cockpit.settings import Settings
 from cockpit.store.bulk import insert_rows
 from cockpit.store.models import Escalation, Incident, Notification
@@ -91,8 +91,8 @@ def escalate_overdue(session: Session, config: GovernanceConfig, now: datetime,
         for index in range(incident.escalation_level, target):
             level = config.escalation[index]
             stamp = int(incident.stage_at.timestamp() * 1000)
-            notification_id = (f"{incident.incident_id}/overdue/{incident.stage}/{stamp}/"
-                               f"{level.level}")
+            notification_id = fit_id(f"{incident.incident_id}/overdue/{incident.stage}/"
+                                     f"{stamp}/{level.level}")
             added = insert_rows(session.connection(), Escalation.__table__, [{
                 "incident_id": incident.incident_id, "stage": incident.stage,
                 "stage_at": incident.stage_at, "level": level.level, "due_at": incident.due_at,
@@ -126,7 +126,7 @@ def escalate_unacknowledged(session: Session, config: GovernanceConfig, now: dat
     raised = 0
     for notice, incident in rows:
         index = names.index(notice.level) + 1 if notice.level in names else len(names) - 1
-        notification_id = f"{notice.notification_id}/unack/{names[index]}"
+        notification_id = fit_id(f"{notice.notification_id}/unack/{names[index]}")
         added = insert_rows(session.connection(), Notification.__table__, [notice_row(
             notification_id, "unacknowledged", _incident_dict(incident), config, index, now,
             parent_id=notice.notification_id)], skip_conflicts=True)

@@ -7,6 +7,7 @@ No personal data goes into a notice (incidents carry none in their fields).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,22 @@ from cockpit import geo
 from cockpit.governance_config import GovernanceConfig
 from cockpit.vocab import CATEGORY_TERMS, PRIORITY_TERMS, STAGE_TERMS, label
 
+#: Longest notification id (the column's width).
+MAX_ID = 200
 #: Longest address spoken or sent, characters (a notice is heard, not read).
 MAX_ADDRESS = 40
 KINDS = ("new_incident", "overdue", "unacknowledged")
+
+
+def fit_id(notification_id: str) -> str:
+    """Return the id as it is, or its head and a hash when longer than :data:`MAX_ID`.
+
+    The shortened id is still unique and the same every time for the same full id.
+    """
+    if len(notification_id) <= MAX_ID:
+        return notification_id
+    digest = hashlib.sha256(notification_id.encode()).hexdigest()[:24]
+    return f"{notification_id[:MAX_ID - 25]}~{digest}"
 
 
 def _village(code: str | None, lang: str) -> str | None:
@@ -92,7 +106,7 @@ def notice_row(notification_id: str, kind: str, incident: dict[str, Any],
     """
     level = config.escalation[level_index]
     return {
-        "notification_id": notification_id,
+        "notification_id": fit_id(notification_id),
         "incident_id": incident["incident_id"],
         "kind": kind,
         "level": level.level,
