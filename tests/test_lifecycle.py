@@ -180,7 +180,8 @@ def test_bad_durations(value):
 def test_long_notification_ids_are_fitted_stably():
     from cockpit.notices import MAX_ID, fit_id
 
-    long = "x" * 128 + "/overdue/reported/1795947154000/duty_officer/unack/section_chief"
+    long = ("x" * 128 + "/overdue/reported/1795947154000/duty_officer"
+            "/unack/section_chief/unack/leader")
     fitted = fit_id(long)
     assert len(fitted) == MAX_ID and fitted == fit_id(long)
     assert fitted != fit_id(long[:-1] + "g") and fit_id("LP-1/new") == "LP-1/new"
