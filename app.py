@@ -15,6 +15,8 @@ import flask
 from dash import html
 from flask_caching import Cache
 
+import callbacks.analysis
+import callbacks.incidents
 import callbacks.wall
 import layouts
 from callbacks import register_router
@@ -49,10 +51,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     wall_page = functools.partial(callbacks.wall.render, services)
+    analysis_page = functools.partial(callbacks.analysis.render, services)
     app.layout = layouts.shell()
-    app.validation_layout = html.Div([layouts.shell(), wall_page("zh")])
-    register_router(app, {"/": wall_page, "/wall": wall_page})
+    app.validation_layout = html.Div([layouts.shell(), wall_page("zh"),
+                                      *callbacks.incidents.validation_pages(),
+                                      analysis_page("zh")])
+    register_router(app, {"/": wall_page, "/wall": wall_page,
+                          "/analysis": analysis_page, **callbacks.incidents.routes(services)})
+    callbacks.incidents.register(app, services)
     callbacks.wall.register(app, services, cache)
+    callbacks.analysis.register(app, services, cache)
     if importlib.util.find_spec("callbacks.api") is not None:
         importlib.import_module("callbacks.api").register(app, services)
     return app

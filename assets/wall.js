@@ -15,6 +15,12 @@
  * - a bounded undo history: dash-renderer records every Interval tick as an undoable input
  *   change and never drops them; a wall left open for weeks must not grow, so the history is
  *   trimmed on every clock tick (undo/redo is a debug-only feature, hidden in production).
+ * - the live ticker: its entries come twice (the second copy marked .ticker-copy); the line
+ *   moves left at a constant speed and wraps by the width of one copy, so the loop is seamless
+ *   and new entries (React keeps the node, only its children change) never restart it. A line
+ *   that fits the screen stands still (html.ticker-still makes the copy invisible).
+ * - cockpit.drill: a click on a map point opens that incident's page (/incidents/<id>)
+ *   through the app's router, like a dcc.Link.
  */
 (function () {
     "use strict";
@@ -22,6 +28,9 @@
     var BASE_WIDTH = 1920;
     var BASE_HEIGHT = 1080;
     var HISTORY_KEEP = 20;
+    var TICKER_ID = "wall-ticker";
+    var TICKER_PX_S = 70;  // speed at 1920×1080, px per second (scaled with the screen)
+    var ticker = {offset: 0, last: null, still: null};
     var formatters = {};
     // What the page knows of the server: last commit time, clock skew, source error, and when
     // the server last answered (a status update or a probe response), browser ms.
@@ -160,14 +169,63 @@
         return [timeText, dateText, text, "age age-" + level + (unanswered ? " age-silent" : "")];
     }
 
+    function setStill(still) {
+        if (ticker.still !== still) {
+            ticker.still = still;
+            document.documentElement.classList.toggle("ticker-still", still);
+        }
+    }
+
+    function tickerFrame(now) {
+        var track = document.getElementById(TICKER_ID);
+        var dt = ticker.last === null ? 0 : Math.min(now - ticker.last, 100) / 1000;
+        ticker.last = now;
+        if (track && track.parentElement) {
+            // the copy keeps its place even when still (it is only made invisible)
+            var copy = track.querySelector(".ticker-copy");
+            var width = copy ? copy.offsetLeft : 0;
+            var fits = width <= track.parentElement.clientWidth;
+            setStill(fits);
+            if (fits || width <= 0) {
+                ticker.offset = 0;
+            } else {
+                var scale = window.innerWidth / BASE_WIDTH;
+                ticker.offset -= TICKER_PX_S * Math.max(scale, 0.25) * dt;
+                while (-ticker.offset >= width) {
+                    ticker.offset += width;
+                }
+            }
+            track.style.transform = "translate3d(" + ticker.offset.toFixed(1) + "px, 0, 0)";
+        }
+        window.requestAnimationFrame(tickerFrame);
+    }
+
+    function navigate(href) {
+        window.history.pushState({}, "", href);
+        window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+    }
+
+    function drill(clickData, config) {
+        var point = clickData && clickData.points && clickData.points[0];
+        var id = point ? point.customdata : null;
+        if (typeof id !== "string" || !id) {
+            return window.dash_clientside.no_update;
+        }
+        var template = (config && config.detail_url) || "/incidents/{id}";
+        var href = template.replace("{id}", encodeURIComponent(id));
+        navigate(href);
+        return href;
+    }
+
     function setScale() {
         var scale = Math.min(window.innerWidth / BASE_WIDTH, window.innerHeight / BASE_HEIGHT);
         document.documentElement.style.setProperty("--ui-scale", String(Math.max(scale, 0.25)));
     }
 
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
-        cockpit: {stamp: stamp, tick: tick}
+        cockpit: {stamp: stamp, tick: tick, drill: drill}
     });
     setScale();
     window.addEventListener("resize", setScale);
+    window.requestAnimationFrame(tickerFrame);
 }());

@@ -1,16 +1,33 @@
-"""Read API routes under ``/api/v1``: the same read models the wall page shows, as JSON."""
+"""Read API routes under ``/api/v1``: the same read models the pages show, as JSON.
+
+Every route is GET only and answers JSON: a parameter that cannot be used is a 400
+``{"error": "<param>: <why>"}``, an unknown route or incident a 404, another method a 405.
+The routes and their response models are listed once, in :mod:`cockpit.api_spec`.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import wraps
+from zoneinfo import ZoneInfo
 
 from dash import Dash
 from flask import jsonify, request
 
-from cockpit import queries
-from cockpit.api_spec import API_PREFIX, openapi_document
+from cockpit import governance_queries, queries
+from cockpit.api_spec import API_PREFIX, MAX_DAYS, PERIODS, openapi_document
+from cockpit.clock import day_bounds, utc_now, week_bounds
 from cockpit.events import parse_time
 from cockpit.geo import resolve_village
+from cockpit.notices import KINDS
 from cockpit.services import Services
 from cockpit.vocab import Stage, parse_category
+
+TIMELINE = "/timeline"
+MAX_TEXT = 200
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class BadParameter(ValueError):
@@ -30,49 +47,203 @@ def _int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _filters(services: Services) -> dict:
-    args = request.args
+def _flag(name: str) -> bool | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in ("0", "1"):
+        raise BadParameter(f"{name}: {raw!r}; expected 0 or 1")
+    return raw == "1"
+
+
+def _choice(name: str, choices, default: str | None = None) -> str | None:
+    raw = request.args.get(name) or default
+    if raw is not None and raw not in choices:
+        raise BadParameter(f"{name}: {raw!r}; expected one of {', '.join(choices)}")
+    return raw
+
+
+def _category() -> str | None:
+    raw = request.args.get("category")
+    if not raw:
+        return None
+    try:
+        return parse_category(raw).value
+    except ValueError as exc:
+        raise BadParameter(f"category: {exc}") from None
+
+
+def _time(name: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
+    """A time parameter; a bare local date is its 00:00 (``end``: the next day's 00:00)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if _DATE.match(raw):
+            day = date.fromisoformat(raw) + timedelta(days=1 if end else 0)
+            return parse_time(datetime.combine(day, time(0), tz), tz)
+        return parse_time(raw, tz)
+    except (ValueError, OverflowError) as exc:
+        raise BadParameter(f"{name}: {exc}") from None
+
+
+def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Return ``[start, end)`` in UTC of a period of :data:`cockpit.api_spec.PERIODS`.
+
+    ``today`` and ``week`` (from Monday) are the local day and week of ``now``; ``7d`` and
+    ``30d`` are that many local days ending with today, whatever the server's own zone.
+    """
+    if period == "week":
+        return week_bounds(now, tz)
+    _, end = day_bounds(now, tz)
+    days = {"today": 1, "7d": 7, "30d": 30}[period]
+    first = now.astimezone(tz).date() - timedelta(days=days - 1)
+    return datetime.combine(first, time(0), tz).astimezone(UTC), end
+
+
+def _reported(tz: ZoneInfo, now: datetime) -> dict:
+    period = _choice("period", PERIODS)
+    start, end = _time("from", tz), _time("to", tz, end=True)
+    if period and (start or end):
+        raise BadParameter("period: give either period or from/to, not both")
+    if period:
+        start, end = period_bounds(period, now, tz)
+    if start and end and start >= end:
+        raise BadParameter("to: must be later than from")
+    return {"reported_from": start, "reported_to": end}
+
+
+def _filters(services: Services, now: datetime) -> dict:
+    args, tz = request.args, services.settings.tz
     out: dict = {}
     if stage := args.get("stage"):
         if stage != "open" and stage not in {s.value for s in Stage}:
             raise BadParameter(f"stage: {stage!r} is not a stage code or 'open'")
         out["stage"] = stage
-    if category := args.get("category"):
-        try:
-            out["category"] = parse_category(category).value
-        except ValueError as exc:
-            raise BadParameter(f"category: {exc}") from None
+    out["category"] = _category()
     if village := args.get("village"):
         code = resolve_village(village)
         if code is None:
             raise BadParameter(f"village: {village!r} is not a known village code or name")
         out["village"] = code
-    if since := args.get("since"):
-        try:
-            out["since"] = parse_time(since, services.settings.tz)
-        except ValueError as exc:
-            raise BadParameter(f"since: {exc}") from None
+    team = args.get("team", "").strip() or None
+    configured = services.settings.governance.team(team)
+    out["team"] = configured.code if configured else team  # a configured team by any name
+    if text := args.get("q", "").strip():
+        if len(text) > MAX_TEXT:
+            raise BadParameter(f"q: longer than {MAX_TEXT} characters")
+        out["text"] = text
+    out["since"] = _time("since", tz)
+    out.update(_reported(tz, now))
+    if _flag("overdue"):
+        out["overdue_at"] = now
+        out["stage"] = out.get("stage") or "open"
+    out["repeats"] = bool(_flag("repeats"))
+    out["sort"] = _choice("sort", tuple(queries.SORTS), "stage_at")
+    out["descending"] = _choice("dir", ("asc", "desc"), "desc") == "desc"
     out["limit"] = _int("limit", 100, 1, queries.MAX_LIMIT)
     out["offset"] = _int("offset", 0, 0, 10_000_000)
     return out
+
+
+def _json_errors(view: Callable) -> Callable:
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except BadParameter as exc:
+            return jsonify({"error": str(exc)}), 400
+    return guarded
+
+
+def _documented(paths) -> Callable[[str], bool]:
+    """A test of whether a concrete path is one of the document's (templated) paths."""
+    patterns = [re.compile(".+".join(re.escape(p) for p in re.split(r"\{[^}]+\}", path)))
+                for path in paths]
+    return lambda path: any(p.fullmatch(path) for p in patterns)
 
 
 def register(app: Dash, services: Services) -> None:
     """Add the ``/api/v1`` routes to the app's Flask server."""
     server = app.server
     tz = services.settings.tz
+    config = services.settings.governance
     document = openapi_document()
+    documented = _documented(document["paths"])
+
+    def as_of(now: datetime) -> str:
+        return now.astimezone(tz).isoformat(timespec="seconds")
 
     @server.get(f"{API_PREFIX}/incidents")
+    @_json_errors
     def api_incidents():
-        try:
-            filters = _filters(services)
-        except BadParameter as exc:
-            return jsonify({"error": str(exc)}), 400
+        filters = _filters(services, utc_now())
         with services.read() as session:
             items = queries.list_incidents(session, tz, **filters)
-        return jsonify({"items": items, "count": len(items), "limit": filters["limit"],
-                        "offset": filters["offset"]})
+            total = queries.count_incidents(session, **filters)
+        return jsonify({"items": items, "count": len(items), "total": total,
+                        "limit": filters["limit"], "offset": filters["offset"]})
+
+    # One route for both: upstream ids may contain "/", so the id is the rest of the path.
+    @server.get(f"{API_PREFIX}/incidents/<path:tail>")
+    def api_incident(tail: str):
+        timeline = tail.endswith(TIMELINE) and len(tail) > len(TIMELINE)
+        incident_id = tail[:-len(TIMELINE)] if timeline else tail
+        with services.read() as session:
+            detail = governance_queries.incident_detail(session, tz, incident_id, config)
+        if detail is None:
+            return jsonify({"error": f"no such incident: {incident_id}"}), 404
+        if timeline:
+            detail = {k: detail[k] for k in ("incident_id", "stage", "timeline", "events",
+                                             "notes")}
+        return jsonify(detail)
+
+    @server.get(f"{API_PREFIX}/overdue")
+    @_json_errors
+    def api_overdue():
+        limit = _int("limit", 20, 1, 1000)
+        with services.read() as session:
+            return jsonify(governance_queries.overdue(session, tz, limit=limit))
+
+    @server.get(f"{API_PREFIX}/teams")
+    def api_teams():
+        now = utc_now()
+        with services.read() as session:
+            items = governance_queries.team_load(session, tz, config, now=now)
+        return jsonify({"as_of": as_of(now), "items": items})
+
+    @server.get(f"{API_PREFIX}/repeats")
+    @_json_errors
+    def api_repeats():
+        days, limit, now = _int("days", 30, 1, MAX_DAYS), _int("limit", 50, 1, 200), utc_now()
+        with services.read() as session:
+            items = governance_queries.repeat_groups(session, tz, now=now, days=days,
+                                                     limit=limit)
+        return jsonify({"as_of": as_of(now), "days": days, "count": len(items),
+                        "items": items})
+
+    @server.get(f"{API_PREFIX}/notifications")
+    @_json_errors
+    def api_notifications():
+        kind = _choice("kind", KINDS)
+        acked = _flag("acked")
+        limit, offset = _int("limit", 100, 1, 1000), _int("offset", 0, 0, 10_000_000)
+        with services.read() as session:
+            items = governance_queries.list_notifications(
+                session, tz, incident_id=request.args.get("incident") or None, kind=kind,
+                acked=acked, limit=limit, offset=offset)
+        return jsonify({"items": items, "count": len(items), "limit": limit,
+                        "offset": offset})
+
+    @server.get(f"{API_PREFIX}/analysis/<any(hot, trends):view>")
+    @_json_errors
+    def api_analysis(view: str):
+        from cockpit import analysis  # written beside this module; loaded on first use
+
+        days, category = _int("days", 30, 1, MAX_DAYS), _category()
+        build = analysis.hot_matrix if view == "hot" else analysis.trends
+        with services.read() as session:
+            return jsonify(build(session, tz, days=days, category=category))
 
     @server.get(f"{API_PREFIX}/summary")
     def api_summary():
@@ -93,6 +264,6 @@ def register(app: Dash, services: Services) -> None:
                                                            "DELETE"])
     def api_unknown(unknown: str):
         path = f"{API_PREFIX}/{unknown}"
-        if path in document["paths"]:
+        if documented(path):
             return jsonify({"error": f"{request.method} is not allowed on {path}; use GET"}), 405
         return jsonify({"error": f"no such API route: {path}"}), 404

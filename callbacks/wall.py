@@ -5,7 +5,14 @@ data version and status from Redis (three cheap GETs). When neither the version 
 day) nor the status changed since the last answer, it sends nothing. When the version moved it
 reads the incident read models once per version (flask-caching, shared by every screen of the
 process) and sends the map's incident traces as a :class:`dash.Patch` and the panels' new
-children. Database and Redis errors never crash the page: they show 数据源连接中断.
+children. The overdue board and the announcement queue change with time alone too (an incident
+turns overdue when its limit passes, with no event), so they are read once per version and
+:data:`GOVERNANCE_EVERY_S` period, and sent only when what they show changed.
+Database and Redis errors never crash the page: they show 数据源连接中断.
+
+Announcements (``assets/announce.js``) are spoken and acknowledged in the browser; the
+``acknowledge`` callback writes each acknowledgement as a ``notification.acknowledged`` event
+to the incidents stream, which the ingest applies like any other event.
 The clock and data age run clientside (``assets/wall.js``) and depend on no server callback:
 dash-renderer holds a callback whose Input or State is the output of a pending one, so a clock
 fed by ``refresh`` would freeze with a hung server. The last status reaches the clock through a
@@ -16,24 +23,30 @@ registered here) tells the page when the server stops answering (服务器无响
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
+import flask
 from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from dash.exceptions import PreventUpdate
 from flask_caching import Cache
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from callbacks import PageRequest
 from callbacks import status as status_route
-from cockpit import geo, queries
+from cockpit import geo, governance_queries, queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
+from cockpit.settings import Settings
 from layouts.figures import FIRST_INCIDENT_TRACE, MapBase, incident_traces, map_figure
 from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
 from layouts.wall import (
@@ -45,6 +58,16 @@ from layouts.wall import (
     layout,
     replay_children,
 )
+from layouts.wall_governance import (
+    OVERDUE_ROWS,
+    TICKER_ITEMS,
+    GovIds,
+    announce_queue,
+    overdue_children,
+    overdue_rows,
+    overdue_total,
+    ticker_children,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +78,16 @@ SMALL_VILLAGE_SHARE = 0.5
 #: Cached read models and views live this long, seconds; the key changes with every commit.
 CACHE_TIMEOUT_S = 120
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
+#: The overdue board and announcement queue are read again at least this often, seconds.
+GOVERNANCE_EVERY_S = 10
+#: Announcements sent to the screen at most (the queue's total counts them all).
+ANNOUNCE_ITEMS = 50
+#: Recent notifications read for the ticker (escalations among them are shown).
+TICKER_NOTICES = 30
+#: Acknowledgements accepted in one request (确认全部), and the longest id and screen name.
+MAX_ACKS = ANNOUNCE_ITEMS
+MAX_ID_CHARS = 200
+MAX_BY_CHARS = 64
 
 OUTPUTS = {
     "map": Output(WallIds.MAP, "figure"),
@@ -70,9 +103,13 @@ OUTPUTS = {
     "alert": Output(WallIds.ALERT, "children"),
     "status": Output(WallIds.STATUS, "data"),
     "seen": Output(WallIds.SEEN, "data"),
+    "ticker": Output(GovIds.TICKER, "children"),
+    "overdue": Output(GovIds.OVERDUE, "children"),
+    "overdue_total": Output(GovIds.OVERDUE_TOTAL, "children"),
+    "queue": Output(GovIds.QUEUE, "data"),
 }
 VIEW_KEYS = ("kpi_today", "kpi_open", "kpi_closed", "kpi_cancelled", "kpi_dispatch",
-             "categories", "funnel", "latest")
+             "categories", "funnel", "latest", "ticker")
 
 
 @functools.lru_cache(maxsize=4)
@@ -112,11 +149,15 @@ def village_names(lang: Lang, marked: bool = False) -> dict[str, str]:
             for code, info in geo.village_names().items()}
 
 
-def render(services: Services, lang: Lang) -> Any:
-    """Return the wall page for ``lang``; the data arrive with the first poll."""
+def render(services: Services, lang: Lang, request: PageRequest | None = None) -> Any:
+    """Return the wall page for ``lang``; the data arrive with the first poll.
+
+    ``?screen=NAME`` names this screen: its acknowledgements are recorded as by NAME.
+    """
+    screen = request.query.get("screen") if request is not None else None
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   timezone=services.settings.timezone,
-                  map_figure=map_figure(map_base(lang), (), lang))
+                  map_figure=map_figure(map_base(lang), (), lang), screen=screen)
 
 
 def read_models(services: Services, now: datetime) -> dict[str, Any]:
@@ -125,7 +166,19 @@ def read_models(services: Services, now: datetime) -> dict[str, Any]:
     with services.read() as session:
         return {"summary": queries.summary(session, tz, now),
                 "map": queries.map_incidents(session, tz, now, hours=MAP_HOURS),
-                "latest": queries.latest_incidents(session, tz, limit=LATEST_ROWS)}
+                "latest": queries.latest_incidents(session, tz, limit=LATEST_ROWS),
+                "notices": governance_queries.list_notifications(session, tz,
+                                                                 limit=TICKER_NOTICES)}
+
+
+def read_governance(services: Services, now: datetime) -> dict[str, Any]:
+    """Read the overdue board and the announcement queue as of ``now`` (one session)."""
+    settings = services.settings
+    with services.read() as session:
+        return {"overdue": governance_queries.overdue(session, settings.tz, now,
+                                                      limit=OVERDUE_ROWS),
+                "pending": governance_queries.pending_announcements(
+                    session, settings.tz, settings.governance, now, limit=ANNOUNCE_ITEMS)}
 
 
 #: Incidents reported this recently (before the query) flash once in the latest list, s.
@@ -155,7 +208,72 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
         "funnel": funnel_children(summary["funnel"], lang),
         "latest": latest_children(models["latest"], names, lang, today,
                                   schematic_villages(), fresh_after=_fresh_after(summary)),
+        # the map's rows are the latest stage changes, newest first (no query of its own)
+        "ticker": ticker_children(models["map"][:TICKER_ITEMS], models.get("notices") or [],
+                                  village_names(lang, marked=True), lang, summary.get("as_of"),
+                                  today),
     }
+
+
+def _signature(value: Any) -> str:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True, default=str).encode(),
+                           digest_size=8).hexdigest()
+
+
+def build_governance_view(models: dict[str, Any], lang: Lang,
+                          levels: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Turn the overdue board and queue into the panels' children, with their signatures.
+
+    ``sig`` maps ``overdue`` and ``queue`` to a short digest of what each shows: the poll
+    sends a part only when its digest differs from the one the screen has.
+    """
+    board, queue = models["overdue"], announce_queue(models["pending"], lang)
+    shown = overdue_rows(board.get("items") or [], levels, lang)
+    return {"overdue": overdue_children(board, village_names(lang), lang, levels,
+                                        schematic_villages()),
+            "overdue_total": overdue_total(board, lang), "queue": queue,
+            "sig": {"overdue": _signature([shown, board.get("total")]),
+                    "queue": _signature(queue)}}
+
+
+def acknowledgement_fields(notification_id: str, by: str, origin: str | None,
+                           now: datetime) -> dict[str, str]:
+    """Return the stream entry of one on-screen acknowledgement (event contract fields)."""
+    fields = {"event_id": str(uuid.uuid4()), "type": "notification.acknowledged",
+              "occurred_at": now.isoformat(), "source": "wall",
+              "notification_id": notification_id, "channel": "screen", "by": by}
+    if origin:
+        fields["origin"] = origin
+    return fields
+
+
+def parse_ack_request(request: Any) -> tuple[list[str], str]:
+    """Return the notification ids and screen name of an acknowledgement request, checked.
+
+    Anything malformed is dropped: ids must be non-empty strings of at most
+    :data:`MAX_ID_CHARS` characters, at most :data:`MAX_ACKS` of them; the screen name is
+    cut to :data:`MAX_BY_CHARS` and defaults to ``wall``.
+    """
+    if not isinstance(request, dict):
+        return [], "wall"
+    raw = request.get("ids")
+    ids = [i.strip() for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
+    ids = list(dict.fromkeys(i for i in ids if 0 < len(i) <= MAX_ID_CHARS))[:MAX_ACKS]
+    by = request.get("by")
+    by = " ".join(by.split())[:MAX_BY_CHARS] if isinstance(by, str) else ""
+    return ids, by or "wall"
+
+
+def send_acknowledgements(services: Services, ids: Sequence[str], by: str,
+                          origin: str | None) -> None:
+    """XADD one ``notification.acknowledged`` entry per id to the incidents stream."""
+    settings: Settings = services.settings
+    now = datetime.now(settings.tz)
+    pipe = services.redis.pipeline(transaction=False)
+    for notification_id in ids:
+        pipe.xadd(settings.stream("incidents"),
+                  acknowledgement_fields(notification_id, by, origin, now))
+    pipe.execute()
 
 
 def _single_flight(cache: Cache | None, lock: threading.Lock, key: str,
@@ -174,20 +292,22 @@ def _single_flight(cache: Cache | None, lock: threading.Lock, key: str,
 
 
 def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> None:
-    """Register the wall's poll callback, its clientside clock and ``GET /api/v1/status``.
+    """Register the wall's callbacks, its clientside clock and ``GET /api/v1/status``.
 
     Parameters
     ----------
     app : dash.Dash
         The app; its validation layout must contain the wall page.
     services : Services
-        Redis (version, status) and the store the read models come from.
+        Redis (version, status, the incidents stream) and the store the read models come
+        from; ``settings.governance`` names the escalation ladder shown on the overdue board.
     cache : flask_caching.Cache, optional
         Bound to ``app.server``; read models and views are cached by data version so that
         every screen of the process at one version shares one query. None disables it.
     """
     settings = services.settings
     lock = threading.Lock()
+    levels = [(level.zh, level.en) for level in settings.governance.escalation]
     status_route.register(app, services)
 
     def view_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
@@ -195,6 +315,12 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
                                 lambda: read_models(services, now))
         return _single_flight(cache, lock, f"wall:view:{key}:{lang}",
                               lambda: build_view(models, lang))
+
+    def governance_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
+        models = _single_flight(cache, lock, f"wall:gov:{key}",
+                                lambda: read_governance(services, now))
+        return _single_flight(cache, lock, f"wall:govview:{key}:{lang}",
+                              lambda: build_governance_view(models, lang, levels))
 
     def failure(seen: dict, lang: Lang, exc: Exception) -> dict[str, Any]:
         previous = seen.get("status") or {}
@@ -206,7 +332,7 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
         out = {name: no_update for name in OUTPUTS}
         out.update(alert=t("source_down", lang),
                    status={**status, "server_now_ms": int(time.time() * 1000)},
-                   seen={"key": seen.get("key"), "status": status})
+                   seen={**seen, "status": status})
         return out
 
     @app.callback(output=OUTPUTS, inputs={"tick": Input(WallIds.TICK, "n_intervals")},
@@ -223,23 +349,49 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
         except DATA_ERRORS as exc:
             return failure(seen, lang, exc)
         key = f"{version}@{now.astimezone(settings.tz).date().isoformat()}"
-        if key == seen.get("key") and status == seen.get("status"):
+        gkey = f"{version}@{int(now.timestamp() // GOVERNANCE_EVERY_S)}"
+        if key == seen.get("key") and gkey == seen.get("gkey") \
+                and status == seen.get("status"):
             raise PreventUpdate
         out = {name: no_update for name in OUTPUTS}
-        if key != seen.get("key"):
-            try:
+        sig = dict(seen.get("sig") or {})
+        try:
+            if key != seen.get("key"):
                 view = view_for(key, lang, now)
-            except DATA_ERRORS as exc:
-                return failure(seen, lang, exc)
-            patch = Patch()
-            for offset, trace in enumerate(view["traces"]):
-                patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
-            out["map"] = patch
-            out.update({name: view[name] for name in VIEW_KEYS})
+                patch = Patch()
+                for offset, trace in enumerate(view["traces"]):
+                    patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
+                out["map"] = patch
+                out.update({name: view[name] for name in VIEW_KEYS})
+            if gkey != seen.get("gkey"):
+                gview = governance_for(gkey, lang, now)
+                if gview["sig"]["overdue"] != sig.get("overdue"):
+                    out.update(overdue=gview["overdue"], overdue_total=gview["overdue_total"])
+                if gview["sig"]["queue"] != sig.get("queue"):
+                    out["queue"] = gview["queue"]
+                sig = gview["sig"]
+        except DATA_ERRORS as exc:
+            return failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",
                    status={**status, "server_now_ms": int(time.time() * 1000)},
-                   seen={"key": key, "status": status})
+                   seen={"key": key, "gkey": gkey, "sig": sig, "status": status})
         return out
+
+    @app.callback(Output(GovIds.ACK_DONE, "data"), Input(GovIds.ACK_REQUEST, "data"),
+                  prevent_initial_call=True)
+    def acknowledge(request: dict | None) -> dict[str, Any]:
+        ids, by = parse_ack_request(request)
+        if not ids:
+            raise PreventUpdate
+        nonce = request.get("nonce") if isinstance(request, dict) else None
+        try:
+            send_acknowledgements(services, ids, by, flask.request.remote_addr)
+        except DATA_ERRORS as exc:
+            log.warning("acknowledgement of %d notice(s) not sent: %s: %s", len(ids),
+                        type(exc).__name__, exc)
+            return {"nonce": nonce, "sent": [], "failed": ids}
+        log.info("screen %s acknowledged %s", by, ", ".join(ids))
+        return {"nonce": nonce, "sent": ids, "failed": []}
 
     app.clientside_callback(ClientsideFunction("cockpit", "stamp"),
                             Output(WallIds.STAMPED, "data"), Input(WallIds.STATUS, "data"),
@@ -251,3 +403,20 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
                             Output(WallIds.AGE, "children"), Output(WallIds.AGE, "className"),
                             Input(WallIds.CLOCK_TICK, "n_intervals"),
                             State(WallIds.CONFIG, "data"))
+    # The acknowledgement reads no server output either: a click silences the screen at once.
+    app.clientside_callback(ClientsideFunction("announce", "acknowledge"),
+                            Output(GovIds.ACK_REQUEST, "data"),
+                            Input(GovIds.ACK, "n_clicks"), Input(GovIds.ACK_ALL, "n_clicks"),
+                            State(WallIds.CONFIG, "data"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("announce", "banner"),
+                            Output(GovIds.ANNOUNCE, "className"),
+                            Output(GovIds.ANNOUNCE_PRIORITY, "children"),
+                            Output(GovIds.ANNOUNCE_PRIORITY, "className"),
+                            Output(GovIds.ANNOUNCE_TEXT, "children"),
+                            Output(GovIds.ANNOUNCE_MORE, "children"),
+                            Output(GovIds.ANNOUNCE_NOTE, "children"),
+                            Input(GovIds.QUEUE, "data"), Input(GovIds.ACK_REQUEST, "data"),
+                            Input(GovIds.ACK_DONE, "data"), State(WallIds.CONFIG, "data"))
+    app.clientside_callback(ClientsideFunction("cockpit", "drill"),
+                            Output(GovIds.NAVIGATE, "data"), Input(WallIds.MAP, "clickData"),
+                            State(WallIds.CONFIG, "data"), prevent_initial_call=True)

@@ -355,3 +355,21 @@ def readable_color(color: str, background: str, ratio: float = 4.5) -> str:
         if contrast_ratio(value, background) >= ratio:
             break
     return value
+
+
+#: Rendered background of a wall list row (1920×1080 screenshot); chips must be readable on
+#: it (WCAG AA for small text).
+ROW_BACKGROUND = "#052241"
+CHIP_CONTRAST = 4.5
+
+
+def chip_color(terms: Mapping, code: str) -> str:
+    """Return the vocabulary colour of ``code``, lightened where needed to be readable."""
+    color = next((term.color for member, term in terms.items() if member == code), "#9aa5b1")
+    return readable_color(color, ROW_BACKGROUND, CHIP_CONTRAST)
+
+
+def chip_style(terms: Mapping, code: str) -> dict[str, str]:
+    """Return the inline style of a vocabulary chip (text and border in its colour)."""
+    color = chip_color(terms, code)
+    return {"color": color, "borderColor": color}

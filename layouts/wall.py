@@ -1,8 +1,9 @@
 """The wall page (大屏): a dark 1920×1080 command-hall screen that never scrolls.
 
-:class:`WallIds` declares every component id of the page once; ``callbacks/wall.py`` imports
-it. :func:`layout` and the panel builders are pure: they take read-model dicts and return
-components. Upstream text is passed as component children (escaped by React), never as HTML.
+:class:`WallIds` declares the page's component ids once (the governance panels' own are
+:class:`layouts.wall_governance.GovIds`); ``callbacks/wall.py`` imports them. :func:`layout`
+and the panel builders are pure: they take read-model dicts and return components. Upstream
+text is passed as component children (escaped by React), never as HTML.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode
 
 from dash import dcc, html
 
 from cockpit import vocab
 from cockpit.api_spec import API_PREFIX
-from layouts.figures import category_rows, funnel_model, local_time, readable_color
+from layouts.figures import (  # noqa: F401 - ROW_BACKGROUND, chip_color: re-exported
+    ROW_BACKGROUND,
+    category_rows,
+    chip_color,
+    chip_style,
+    funnel_model,
+    local_time,
+)
 from layouts.i18n import (
     PLACEHOLDER,
     Lang,
@@ -25,6 +34,14 @@ from layouts.i18n import (
     stage_label,
     strings,
     t,
+)
+from layouts.wall_governance import (
+    GovIds,
+    announce_banner,
+    detail_template,
+    list_href,
+    ticker_bar,
+    village_span,
 )
 
 #: Seconds after the last commit when the data-age indicator turns amber, then red.
@@ -39,13 +56,13 @@ PROBE_MS = 2000
 PROBE_TIMEOUT_MS = 3000
 SILENT_S = 5
 LATEST_ROWS = 8
-#: Rendered background of a latest-incidents row (1920×1080 screenshot); chips must be
-#: readable on it (WCAG AA for small text, see :func:`layouts.figures.readable_color`).
-ROW_BACKGROUND = "#052241"
-CHIP_CONTRAST = 4.5
 #: Strings the clientside clock needs (see assets/wall.js).
 CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "age_h",
                 "silent_s", "silent_m", "silent_h")
+#: Strings the clientside announcer needs (see assets/announce.js).
+ANNOUNCE_TEXTS = ("gw_announce_more", "gw_ack_failed")
+#: Longest screen name kept (``?screen=``), characters.
+SCREEN_CHARS = 64
 
 
 class WallIds(StrEnum):
@@ -76,12 +93,22 @@ class WallIds(StrEnum):
     STAMPED = "wall-status-stamped"
 
 
-def client_config(lang: Lang, timezone: str) -> dict[str, Any]:
-    """Return what the clientside clock needs: zone, locale, thresholds, probe and strings."""
+def client_config(lang: Lang, timezone: str, screen: str | None = None) -> dict[str, Any]:
+    """Return what the clientside code needs: zone, locale, thresholds, probe and strings.
+
+    ``screen`` is this screen's name from the page's ``?screen=`` query (who acknowledges an
+    announcement); without it ``assets/announce.js`` keeps a random one in localStorage.
+    ``speech_lang`` is the language announcements are spoken in, ``detail_url`` where a
+    clicked map point leads (``{id}`` replaced).
+    """
     return {"lang": lang, "tz": timezone, "locale": "en-GB" if lang == "en" else "zh-CN",
             "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "silent_s": SILENT_S,
             "status_url": STATUS_PATH, "probe_ms": PROBE_MS,
-            "probe_timeout_ms": PROBE_TIMEOUT_MS, "texts": strings(lang, CLIENT_TEXTS)}
+            "probe_timeout_ms": PROBE_TIMEOUT_MS, "texts": strings(lang, CLIENT_TEXTS),
+            "speech_lang": "en-US" if lang == "en" else "zh-CN",
+            "screen": (screen or "").strip()[:SCREEN_CHARS] or None,
+            "detail_url": detail_template(lang),
+            "announce_texts": strings(lang, ANNOUNCE_TEXTS)}
 
 
 def _panel(title: str, body: Any, area: str, extra: str = "") -> html.Section:
@@ -98,8 +125,9 @@ def _kpi(label: str, value_id: WallIds, unit: str = "", modifier: str = "") -> h
     ])
 
 
-def _header(lang: Lang) -> html.Header:
+def _header(lang: Lang, screen: str | None = None) -> html.Header:
     other = "zh" if lang == "en" else "en"
+    switch = f"?{urlencode({'lang': other, **({'screen': screen} if screen else {})})}"
     return html.Header(className="wall-header", children=[
         html.Div(className="header-side header-left", children=[
             html.Div(id=WallIds.CLOCK_TIME, className="clock-time"),
@@ -111,7 +139,7 @@ def _header(lang: Lang) -> html.Header:
             html.Div(id=WallIds.REPLAY, className="replay-badge"),
             html.Div(t("no_data", lang), id=WallIds.AGE, className="age age-warn"),
             html.A(t("lang_switch", lang), id=WallIds.LANG_LINK, className="lang-link",
-                   href=f"?lang={other}")]),
+                   href=switch)]),
     ])
 
 
@@ -131,7 +159,7 @@ def map_legend(lang: Lang) -> html.Div:
 
 
 def layout(lang: Lang, *, refresh_ms: int, timezone: str,
-           map_figure: Mapping[str, Any]) -> html.Div:
+           map_figure: Mapping[str, Any], screen: str | None = None) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -145,6 +173,8 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     map_figure : dict
         The base map (:func:`layouts.figures.map_figure` without incidents); live updates
         patch its incident traces.
+    screen : str, optional
+        This screen's name (``?screen=``), recorded with its acknowledgements.
     """
     kpis = html.Div(className="kpi-grid", children=[
         _kpi(t("kpi_today", lang), WallIds.KPI_TODAY, t("unit_items", lang), "kpi-primary"),
@@ -158,14 +188,22 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                       config={"displayModeBar": False, "scrollZoom": False,
                               "doubleClick": False, "showTips": False})
     map_body = [html.Div(graph, className="map-scale"), map_legend(lang),
-                html.Div(id=WallIds.ALERT, className="wall-alert", role="alert")]
+                html.Div(id=WallIds.ALERT, className="wall-alert", role="alert"),
+                announce_banner(lang)]
+    overdue_title = html.H2(className="panel-title panel-title-count", children=[
+        html.Span(t("gw_overdue_panel", lang)),
+        html.Span(id=GovIds.OVERDUE_TOTAL, className="overdue-total")])
+    overdue = html.Section(className="panel panel-overdue", children=[
+        overdue_title, html.Div(html.Ol(id=GovIds.OVERDUE, className="overdue"),
+                                className="panel-body")])
     return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}", lang=lang, children=[
-        _header(lang),
+        _header(lang, screen),
         html.Main(className="wall-grid", children=[
             html.Div(className="wall-col wall-col-left", children=[
                 _panel(t("kpi_panel", lang), kpis, "kpi"),
                 _panel(t("by_category", lang),
-                       html.Div(id=WallIds.CATEGORIES, className="cats"), "cat")]),
+                       html.Div(id=WallIds.CATEGORIES, className="cats"), "cat"),
+                overdue]),
             _panel(t("map_panel", lang), map_body, "map"),
             html.Div(className="wall-col wall-col-right", children=[
                 _panel(t("funnel_panel", lang),
@@ -173,32 +211,49 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                 _panel(t("latest_panel", lang),
                        html.Ol(id=WallIds.LATEST, className="latest"), "latest")]),
         ]),
+        ticker_bar(lang),
         dcc.Interval(id=WallIds.TICK, interval=refresh_ms),
         dcc.Interval(id=WallIds.CLOCK_TICK, interval=CLOCK_MS),
-        dcc.Store(id=WallIds.CONFIG, data=client_config(lang, timezone)),
+        dcc.Store(id=WallIds.CONFIG, data=client_config(lang, timezone, screen)),
         dcc.Store(id=WallIds.SEEN),
         dcc.Store(id=WallIds.STATUS),
         dcc.Store(id=WallIds.STAMPED),
+        dcc.Store(id=GovIds.QUEUE),
+        dcc.Store(id=GovIds.ACK_REQUEST),
+        dcc.Store(id=GovIds.ACK_DONE),
+        dcc.Store(id=GovIds.NAVIGATE),
     ])
 
 
 def category_children(by_category: Sequence[Mapping[str, Any]], lang: Lang) -> list:
-    """Return the rows of the today-by-category panel: label, bar and count per category."""
-    return [html.Div(className="cat-row", **{"data-category": row["code"]}, children=[
+    """Return the rows of the today-by-category panel: label, bar and count per category.
+
+    Each row links to the incident list of that category today.
+    """
+    return [dcc.Link(className="drill", href=list_href(lang, category=row["code"],
+                                                       period="today"),
+                     children=html.Div(className="cat-row", **{"data-category": row["code"]},
+                                       children=[
         html.Span(className="cat-dot", style={"backgroundColor": row["color"]}),
         html.Span(row["label"], className="cat-label"),
         html.Div(className="cat-track", children=html.Div(
             className="cat-bar",
             style={"width": f"{row['share'] * 100:.1f}%", "backgroundColor": row["color"]})),
         html.Span(format_count(row["count"]), className="cat-count"),
-    ]) for row in category_rows(by_category, lang)]
+    ])) for row in category_rows(by_category, lang)]
 
 
 def funnel_children(funnel: Sequence[Mapping[str, Any]], lang: Lang) -> list:
-    """Return the closed-loop funnel: the four phases in order, each with its stages' counts."""
+    """Return the closed-loop funnel: the four phases in order, each with its stages' counts.
+
+    Each stage links to the incident list of that stage today.
+    """
     out = []
     for phase in funnel_model(funnel, lang):
-        rows = [html.Div(className="funnel-row", **{"data-stage": s["code"]}, children=[
+        rows = [dcc.Link(className="drill", href=list_href(lang, stage=s["code"],
+                                                           period="today"),
+                         children=html.Div(className="funnel-row", **{"data-stage": s["code"]},
+                                           children=[
             html.Span(s["label"], className="funnel-stage"),
             html.Div(className="funnel-track", children=html.Div(
                 className="funnel-bar",
@@ -207,33 +262,13 @@ def funnel_children(funnel: Sequence[Mapping[str, Any]], lang: Lang) -> list:
             html.Span(format_count(s["count"]), className="funnel-count"),
             html.Span(PLACEHOLDER if s["rate"] is None else f"{s['rate']:.0%}",
                       className="funnel-rate"),
-        ]) for s in phase["stages"]]
+        ])) for s in phase["stages"]]
         out.append(html.Div(className="funnel-phase", children=[
             html.Div(className="funnel-phase-name", children=[
                 html.Span(str(phase["index"]), className="funnel-phase-index"),
                 html.Span(phase["phase"])]),
             html.Div(rows, className="funnel-rows")]))
     return out
-
-
-def chip_color(terms: Mapping, code: str) -> str:
-    """Return the vocabulary colour of ``code``, lightened where needed to be readable."""
-    color = next((term.color for member, term in terms.items() if member == code), "#9aa5b1")
-    return readable_color(color, ROW_BACKGROUND, CHIP_CONTRAST)
-
-
-def _chip_style(terms: Mapping, code: str) -> dict[str, str]:
-    color = chip_color(terms, code)
-    return {"color": color, "borderColor": color}
-
-
-def _village(code: str | None, villages: Mapping[str, str], schematic: Collection[str],
-             lang: Lang) -> html.Span:
-    name = villages.get(code or "")
-    mark = html.Span(t("schematic", lang).strip(), className="schematic-mark") \
-        if name and code in schematic else None
-    return html.Span(className="latest-village", children=[
-        html.Span(name or PLACEHOLDER, className="latest-village-name"), mark])
 
 
 def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[str, str],
@@ -273,13 +308,13 @@ def latest_children(incidents: Sequence[Mapping[str, Any]], villages: Mapping[st
             html.Div(className="latest-line", children=[
                 html.Span(local_time(row.get("reported_at"), today), className="latest-time"),
                 html.Span(category_label(category, lang), className="chip chip-cat",
-                          style=_chip_style(vocab.CATEGORY_TERMS, category)),
+                          style=chip_style(vocab.CATEGORY_TERMS, category)),
                 html.Span(row.get("title") or t("untitled", lang), className="latest-title"),
             ]),
             html.Div(className="latest-line latest-sub", children=[
-                _village(row.get("village_code"), villages, schematic, lang),
+                village_span(row.get("village_code"), villages, schematic, lang),
                 html.Span(stage_label(stage, lang), className="chip chip-stage",
-                          style=_chip_style(vocab.STAGE_TERMS, stage)),
+                          style=chip_style(vocab.STAGE_TERMS, stage)),
             ]),
         ]))
     return items

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from app import create_app
@@ -111,3 +116,115 @@ def test_status_matches_its_schema(client):
     body = client.get("/api/v1/status").get_json()
     StatusOut.model_validate(body)
     assert body["version"] >= 0
+
+
+def _ids(client, query: str) -> list[str]:
+    response = client.get(f"/api/v1/incidents?{query}")
+    assert response.status_code == 200, response.get_json()
+    return [i["incident_id"] for i in response.get_json()["items"]]
+
+
+NEW_FILTERS = [
+    ("q=smoke", {"a"}),                       # title "Smoke", case-insensitive
+    ("q=乔司街道", {"a", "b"}),                 # address
+    ("q=ALERT(", {"b"}),                      # title
+    ("q=%25", set()),                         # a literal %, not a wildcard
+    ("team=fire-station", {"a"}),             # suggested by the routing rules
+    ("team=police-station", {"b"}),
+    ("team=nobody", set()),
+    ("from=2026-11-29&to=2026-11-29", {"a", "b"}),
+    ("from=2026-11-30", set()),
+    ("to=2026-11-28", set()),
+    ("from=2026-11-29T10:00:00%2B08:00&to=2026-11-29T10:00:01%2B08:00", {"a", "b"}),
+    ("repeats=1", set()),
+    ("repeats=0", {"a", "b"}),
+    ("overdue=0", {"a", "b"}),
+]
+
+
+def test_new_filters(client):
+    for query, ids in NEW_FILTERS:
+        assert set(_ids(client, query)) == ids, query
+
+
+def test_sort_and_direction(client):
+    assert _ids(client, "sort=category&dir=asc") == ["a", "b"]     # fire < police
+    assert _ids(client, "sort=category&dir=desc") == ["b", "a"]
+    assert _ids(client, "sort=stage_at")[0] == "a"                  # dispatched a minute later
+
+
+def test_total_counts_every_match_beside_the_page(client):
+    body = client.get("/api/v1/incidents?limit=1&offset=1").get_json()
+    page = IncidentList.model_validate(body)
+    assert (page.count, page.total, page.limit, page.offset) == (1, 2, 1, 1)
+    assert client.get("/api/v1/incidents?category=fire").get_json()["total"] == 1
+
+
+REFUSED = [
+    ("period=yesterday", "period"),
+    ("period=today&from=2026-11-29", "period"),
+    ("from=2026-11-30&to=2026-11-29", "to"),
+    ("from=someday", "from"),
+    ("to=2026-13-01", "to"),
+    ("to=9999-12-31", "to"),
+    ("from=1999-12-31", "from"),
+    ("overdue=yes", "overdue"),
+    ("repeats=2", "repeats"),
+    ("sort=colour", "sort"),
+    ("dir=up", "dir"),
+    ("q=" + "x" * 201, "q"),
+]
+
+
+def test_new_parameters_are_refused_with_their_name(client):
+    for query, needle in REFUSED:
+        response = client.get(f"/api/v1/incidents?{query}")
+        assert response.status_code == 400, query
+        assert response.get_json()["error"].startswith(f"{needle}:"), query
+
+
+@pytest.fixture
+def server_in_utc(monkeypatch):
+    """The server's own clock zone is UTC (as on most hosts); the cockpit's stays Shanghai."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _store(services, entries):
+    with services.sessions.begin() as session:
+        apply_batch(session, [(parse_event(f), f"0-{i + 1}") for i, f in enumerate(entries)],
+                    resolve_villages)
+
+
+def test_days_are_beijing_days_whatever_the_server_zone(services, server_in_utc):
+    beijing = ZoneInfo("Asia/Shanghai")
+    _store(services, [
+        incident_fields("late", at=datetime(2026, 11, 28, 23, 50, tzinfo=beijing)),
+        incident_fields("early", at=datetime(2026, 11, 29, 0, 10, tzinfo=beijing))])
+    client = create_app(services.settings, services=services).server.test_client()
+    assert _ids(client, "from=2026-11-28&to=2026-11-28") == ["late"]
+    assert _ids(client, "from=2026-11-29&to=2026-11-29") == ["early"]
+    assert set(_ids(client, "from=2026-11-28&to=2026-11-29")) == {"late", "early"}
+    assert _ids(client, "from=2026-11-29") == ["early"]   # the day's 00:00, not UTC's
+
+
+def test_periods_are_local_days_and_weeks(services, server_in_utc):
+    beijing = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(beijing).date()
+    midnight = datetime.combine(today, dt_time(0), beijing)
+    _store(services, [
+        incident_fields("today", at=midnight),
+        incident_fields("yesterday", at=midnight - timedelta(minutes=10)),
+        incident_fields("week-ago", at=midnight - timedelta(days=6)),
+        incident_fields("older", at=midnight - timedelta(days=6, minutes=10))])
+    client = create_app(services.settings, services=services).server.test_client()
+    assert _ids(client, "period=today") == ["today"]
+    assert set(_ids(client, "period=7d")) == {"today", "yesterday", "week-ago"}
+    assert set(_ids(client, "period=30d")) == {"today", "yesterday", "week-ago", "older"}
+    monday = today - timedelta(days=today.weekday())
+    week = {i for i, at in [("today", today), ("yesterday", today - timedelta(days=1)),
+                            ("week-ago", today - timedelta(days=6))] if at >= monday}
+    assert set(_ids(client, "period=week")) == week

@@ -16,6 +16,7 @@ from app import create_app
 from cockpit.ingest import Ingestor
 from cockpit.replay import load_mapping, replay
 from layouts.wall import WallIds
+from layouts.wall_governance import GovIds
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 from tests.conftest import SHARED_DATA
 
@@ -43,6 +44,11 @@ def _text(driver, element_id: str) -> str:
     return driver.find_element(By.ID, element_id).text
 
 
+def _ticker(driver) -> str:
+    """The ticker's whole line (it scrolls: part of it is out of view at any moment)."""
+    return driver.find_element(By.ID, GovIds.TICKER).get_attribute("textContent")
+
+
 def _api(server, path: str) -> dict:
     with urllib.request.urlopen(server.url + path, timeout=5) as response:
         return json.loads(response.read())
@@ -64,6 +70,12 @@ def test_e2e001_hand_added_incident_reaches_page_and_api(running):
         WebDriverWait(driver, 10).until(
             lambda d: "农贸市场东门冒烟" in d.find_element(By.ID, WallIds.LATEST).text)
         WebDriverWait(driver, 10).until(lambda d: _text(d, WallIds.KPI_TODAY) != before)
+        # the duty team hears of it: the wall announces it, and the ticker carries it
+        WebDriverWait(driver, 10).until(
+            lambda d: d.find_element(By.ID, GovIds.ANNOUNCE).is_displayed())
+        announced = _text(driver, GovIds.ANNOUNCE_TEXT)
+        assert announced.startswith("新警情：紧急火情，") and announced.endswith("乔司农贸市场")
+        WebDriverWait(driver, 10).until(lambda d: "农贸市场东门冒烟" in _ticker(d))
         items = _api(server, "/api/v1/incidents")["items"]
         assert [i["incident_id"] for i in items] == ["manual-1"]
         assert items[0]["village_code"]
@@ -117,6 +129,8 @@ def test_e2e003_replayed_real_calls_appear_with_the_replay_badge(running):
         assert first["replay"] and first["source"] == "replay:sf_fire"
         WebDriverWait(driver, 10).until(
             lambda d: len(d.find_element(By.ID, WallIds.LATEST).text.splitlines()) >= 3)
+        assert first["title"]
+        WebDriverWait(driver, 10).until(lambda d: first["title"] in _ticker(d))
         save_screenshot(driver, "wall-replay.png")
         stop.set()
         producer.join(timeout=10)

@@ -30,6 +30,7 @@ from cockpit.services import Services
 from cockpit.store.apply import apply_batch
 from cockpit.streams import signal_change
 from layouts.wall import STATUS_PATH, WallIds
+from layouts.wall_governance import GovIds
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 
 pytestmark = pytest.mark.browser
@@ -54,6 +55,33 @@ const texts = document.getElementById(arguments[0]).querySelectorAll('.textpoint
 return Array.from(texts).map(e => {
     const r = e.getBoundingClientRect();
     return {text: e.textContent, x: r.left, y: r.top, w: r.width, h: r.height}; });
+"""
+
+
+#: JavaScript: the boxes of the wall's panels (and header and ticker bar), px.
+PANEL_BOXES = """
+const out = {};
+for (const sel of ['.wall-header', '.panel-kpi', '.panel-cat', '.panel-overdue', '.panel-map',
+                   '.panel-funnel', '.panel-latest', '.ticker-bar']) {
+    const r = document.querySelector(sel).getBoundingClientRect();
+    out[sel] = {x: r.left, y: r.top, w: r.width, h: r.height};
+}
+return out;
+"""
+#: JavaScript: every row of the overdue board and the latest list, with its panel's bottom.
+ROW_BOXES = """
+const out = [];
+for (const id of ['wall-overdue', 'wall-latest']) {
+    const list = document.getElementById(id);
+    const bottom = list.closest('.panel-body').getBoundingClientRect().bottom;
+    for (const li of list.children) {
+        const r = li.getBoundingClientRect();
+        const text = li.querySelector('.overdue-late, .latest-title, .overdue-empty') || li;
+        out.push({list: id, h: r.height, bottom: r.bottom, panel_bottom: bottom + 0.5,
+                  font: parseFloat(getComputedStyle(text).fontSize)});
+    }
+}
+return out;
 """
 
 
@@ -91,6 +119,28 @@ class Wall:
 
     def assert_no_console_errors(self) -> None:
         assert severe_errors(self.driver) == []
+
+    def assert_panels_fit(self) -> None:
+        """Every panel inside the 1920×1080 screen, none over another; whole rows only."""
+        boxes = self.js(PANEL_BOXES)
+        width, height = self.js("return [innerWidth, innerHeight]")
+        for name, box in boxes.items():
+            assert box["w"] > 100 and box["h"] > 30, (name, box)
+            assert box["x"] >= 0 and box["y"] >= 0, (name, box)
+            assert box["x"] + box["w"] <= width and box["y"] + box["h"] <= height, (name, box)
+        names = sorted(boxes)
+        clashes = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]
+                   if boxes[a]["x"] < boxes[b]["x"] + boxes[b]["w"] - 1
+                   and boxes[b]["x"] < boxes[a]["x"] + boxes[a]["w"] - 1
+                   and boxes[a]["y"] < boxes[b]["y"] + boxes[b]["h"] - 1
+                   and boxes[b]["y"] < boxes[a]["y"] + boxes[a]["h"] - 1]
+        assert clashes == []
+        # rows of the lists are shown whole or not at all, and big enough to read from afar
+        rows = self.js(ROW_BOXES)
+        for row in rows:
+            assert row["h"] == 0 or row["bottom"] <= row["panel_bottom"], row
+            assert row["font"] >= 13, row
+        assert any(r["h"] > 0 for r in rows if r["list"] == GovIds.OVERDUE)
 
     def assert_labels_apart(self) -> None:
         """No two village labels of the map overlap (their SVG text boxes, as rendered)."""
@@ -182,6 +232,11 @@ def test_wall001_renders(wall):
                    " e.scrollWidth, innerWidth]")
     assert page[0] <= page[1] and page[2] <= page[3], page
     assert page[1] == 1080 and page[3] == 1920
+    wall.assert_panels_fit()
+    assert wall.text(GovIds.OVERDUE) == "暂无超时警情"
+    assert wall.text(GovIds.OVERDUE_TOTAL) == "共 0 起"
+    assert wall.text(GovIds.TICKER) == "暂无动态"
+    assert not wall.driver.find_element(By.ID, GovIds.ANNOUNCE).is_displayed()
     # Chinese text renders with a CJK font (no tofu)
     family = wall.js("return getComputedStyle(document.getElementById(arguments[0])).fontFamily",
                      WallIds.TITLE)
@@ -245,6 +300,19 @@ def test_wall002_new_incident_appears(wall):
     wall.wait(lambda d: wall.text(WallIds.KPI_TODAY) == str(2 + BUSY))
     wall.wait(lambda d: sum(wall.traces()[f"open-{c}"] + wall.traces()[f"done-{c}"]
                             for c in CATEGORIES) == 2 + BUSY)
+    # the overdue board: the most overdue first, each with how late it is, and the total
+    wall.wait(lambda d: wall.text(GovIds.OVERDUE_TOTAL) != "共 0 起")
+    total = int(re.fullmatch(r"共 (\d+) 起", wall.text(GovIds.OVERDUE_TOTAL)).group(1))
+    late = [int(m) for m in re.findall(r"超时 (\d+)分", wall.text(GovIds.OVERDUE))]
+    assert total >= len(late) >= 4 and late == sorted(late, reverse=True), late
+    # the ticker: a long line, scrolling (its loop copy in place), and not restarted by news
+    ticker = wall.driver.find_element(By.ID, GovIds.TICKER)
+    assert "ticker-still" not in wall.js("return document.documentElement.className")
+    moved = wall.js("return arguments[0].style.transform", ticker)
+    wall.wait(lambda d: wall.js("return arguments[0].style.transform", ticker) != moved)
+    assert len(ticker.find_elements(By.CSS_SELECTOR, ".ticker-copy")) == len(
+        ticker.find_elements(By.CSS_SELECTOR, ".ticker-item:not(.ticker-copy)"))
+    wall.assert_panels_fit()
     save_screenshot(wall.driver, "wall.png")
     wall.assert_no_console_errors()
 
@@ -397,3 +465,53 @@ def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_servi
         wall.wait(lambda d: "服务器无响应" not in age.text)
         # the probes abandoned during the hang are expected (Chromium may log them); nothing else
         assert [e for e in severe_errors(driver) if not ABORTED_PROBE.search(e["message"])] == []
+
+
+def test_wall011_overdue_board_fills_with_time_and_drills_into_the_incidents(wall,
+                                                                            monkeypatch):
+    import callbacks.wall
+
+    monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 1)  # re-read the board each second
+    wall.open("/")
+    now = datetime.now(UTC)
+    # fire: 2 minutes from report to assessment; this one is 10 minutes old
+    wall.apply(reported("od-1", "fire", "仓库冒烟", now - timedelta(minutes=10), village=2,
+                        priority="normal"))
+    wall.wait(lambda d: "仓库冒烟" in wall.text(GovIds.OVERDUE))
+    assert wall.text(GovIds.OVERDUE_TOTAL) == "共 1 起"
+    row = wall.text(GovIds.OVERDUE)
+    assert "火情" in row and "已上报" in row and re.search(r"超时 (7|8)分", row), row
+    # a stage move within its limit takes it off the board
+    wall.apply(step("od-1", "assessed", datetime.now(UTC)))
+    wall.wait(lambda d: wall.text(GovIds.OVERDUE) == "暂无超时警情")
+    # the board fills as a limit passes, with no event at all
+    wall.apply(reported("od-2", "fire", "楼道堆物起火", datetime.now(UTC) - timedelta(seconds=116),
+                        village=4, priority="normal"))
+    wall.wait(lambda d: "楼道堆物起火" in wall.text(WallIds.LATEST))
+    version = wall.services.version()
+    wall.wait(lambda d: "楼道堆物起火" in wall.text(GovIds.OVERDUE))
+    assert wall.services.version() == version
+    assert wall.text(GovIds.OVERDUE_TOTAL) == "共 1 起"
+    # drill-down: an overdue row opens its incident
+    wall.driver.find_element(By.CSS_SELECTOR, f"#{GovIds.OVERDUE} a").click()
+    wall.wait(lambda d: d.current_url == wall.url + "/incidents/od-2")
+    # a funnel stage and a category open the list of today, filtered
+    wall.open("/")
+    wall.driver.find_element(By.CSS_SELECTOR, f"#{WallIds.FUNNEL} [data-stage=assessed]").click()
+    wall.wait(lambda d: d.current_url == wall.url + "/incidents?stage=assessed&period=today")
+    wall.open("/?lang=en")
+    wall.driver.find_element(By.CSS_SELECTOR,
+                             f"#{WallIds.CATEGORIES} [data-category=fire]").click()
+    wall.wait(lambda d: d.current_url
+              == wall.url + "/incidents?category=fire&period=today&lang=en")
+    # a map point opens its incident (once the announcement over the map is acknowledged)
+    wall.open("/")
+    wall.wait(lambda d: (wall.traces() or {}).get("open-fire") == 2)
+    wall.wait(lambda d: d.find_element(By.ID, GovIds.ANNOUNCE).is_displayed())
+    wall.driver.find_element(By.ID, GovIds.ACK_ALL).click()
+    wall.wait(lambda d: not d.find_element(By.ID, GovIds.ANNOUNCE).is_displayed())
+    marker = wall.driver.find_elements(
+        By.CSS_SELECTOR, f"#{WallIds.MAP} .scatterlayer .trace .points path")[-1]
+    ActionChains(wall.driver).move_to_element(marker).click().perform()
+    wall.wait(lambda d: re.fullmatch(re.escape(wall.url) + r"/incidents/od-[12]", d.current_url))
+    wall.assert_no_console_errors()

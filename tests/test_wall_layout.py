@@ -8,17 +8,25 @@ import json
 import math
 import sys
 from collections import Counter
-from datetime import date
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 from dash import dcc, html
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from cockpit import vocab
+from cockpit.events import NotificationAcknowledged, parse_event
+from cockpit.governance_queries import pending_announcements
+from cockpit.ingest import Ingestor, resolve_villages
 from cockpit.queries import FUNNEL_STAGES
 from cockpit.services import Services
 from cockpit.settings import Settings
+from cockpit.store.apply import apply_batch
+from cockpit.store.models import Notification
 from cockpit.streams import signal_change
 from layouts import ShellIds, shell
 from layouts.figures import (
@@ -38,6 +46,7 @@ from layouts.i18n import STRINGS, format_count, format_duration, lang_from_searc
 from layouts.wall import (
     ROW_BACKGROUND,
     WallIds,
+    category_children,
     chip_color,
     client_config,
     funnel_children,
@@ -46,6 +55,19 @@ from layouts.wall import (
     map_legend,
     replay_children,
 )
+from layouts.wall_governance import (
+    OVERDUE_ROWS,
+    GovIds,
+    announce_queue,
+    incident_href,
+    late_text,
+    list_href,
+    overdue_children,
+    overdue_total,
+    ticker_children,
+    ticker_items,
+)
+from tests.factories import incident_fields
 
 SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
                  [0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
@@ -276,7 +298,8 @@ def test_layout_ids_are_unique_and_declared(lang):
     tree = html.Div([shell(), wall(lang)])
     ids = [node.id for node in walk(tree) if getattr(node, "id", None) is not None]
     assert not [i for i, n in Counter(ids).items() if n > 1]  # no duplicates
-    assert set(ids) == {str(i) for i in WallIds} | {str(i) for i in ShellIds}
+    assert set(ids) == ({str(i) for i in WallIds} | {str(i) for i in GovIds}
+                        | {str(i) for i in ShellIds})
 
 
 def test_layout_is_pure_and_uses_no_raw_html():
@@ -370,12 +393,18 @@ def test_the_clock_waits_for_no_server_callback():
         held |= set().union(*(outs for ins, outs, _ in graph if ins & held))
     clock = next(ins for ins, outs, _ in graph if f"{WallIds.CLOCK_TIME}.children" in outs)
     assert f"{WallIds.STATUS}.data" in held and not clock & held
+    # nor may a click on 确认 wait for the poll: it silences the screen at once
+    ack = next(ins for ins, outs, _ in graph if f"{GovIds.ACK_REQUEST}.data" in outs)
+    assert f"{GovIds.ACK}.n_clicks" in ack and not ack & held
 
 
 def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
-        sqlite_services):
+        sqlite_services, monkeypatch):
+    import callbacks.wall
     from app import create_app
 
+    # the governance view is also re-read per time period: hold that period for the test
+    monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 10**9)
     selects = []
     event.listen(sqlite_services.engine, "before_cursor_execute",
                  lambda *args: selects.append(args[2]) if args[2].lstrip().startswith(
@@ -404,3 +433,248 @@ def test_only_fresh_rows_flash():
             {"incident_id": "old", "reported_at": "2026-11-29T09:00:00+08:00", "title": "b"}]
     items = latest_children(rows, {}, "zh", fresh_after="2026-11-29T10:00:00+08:00")
     assert [i.className for i in items] == ["latest-item latest-new", "latest-item"]
+
+
+# ------------------------------------------------------------------ governance panels
+
+LEVELS = [("值班员", "Duty officer"), ("科室负责人", "Section chief"), ("分管领导", "Leader")]
+
+
+@pytest.mark.parametrize(("seconds", "zh", "en"), [
+    (None, "—", "—"), (-1, "—", "—"), (float("nan"), "—", "—"), (0, "超时 0秒", "0 s late"),
+    (59.9, "超时 59秒", "59 s late"), (720, "超时 12分", "12 min late"),
+    (3900, "超时 1时05分", "1 h 05 min late"), (86400 + 7300, "超时 1天2时", "1 d 2 h late")])
+def test_late_text(seconds, zh, en):
+    assert late_text(seconds) == zh and late_text(seconds, "en") == en
+
+
+def overdue_item(incident_id: str, late_s: float, level: int = 0, **extra):
+    return {**incident(incident_id, **extra), "late_s": late_s, "escalation_level": level}
+
+
+def test_overdue_board_shows_how_late_each_one_is_and_links_to_it():
+    board = {"total": 12, "items": [
+        overdue_item("o-1", 4000, 2, category="fire", stage="dispatched", title="<b>起火</b>"),
+        overdue_item("o 2/x", 720, 0, category="police", stage="reported", village_code=None),
+        overdue_item("o-3", 30, 9, category=None, stage=None, title=None)]}
+    items = overdue_children(board, {"v1": "甲村"}, "zh", LEVELS, schematic={"v1"})
+    first = texts(items[0])
+    assert {"火情", "<b>起火</b>", "超时 1时06分", "甲村", "（示意）", "已派遣",
+            "督办：科室负责人"} <= set(first)  # upstream text stays text
+    assert [i.className for i in items] == ["overdue-item overdue-sev-2",
+                                            "overdue-item overdue-sev-1",
+                                            "overdue-item overdue-sev-3"]
+    links = [n for i in items for n in walk(i) if isinstance(n, dcc.Link)]
+    assert [link.href for link in links] == ["/incidents/o-1", "/incidents/o%202%2Fx",
+                                             "/incidents/o-3"]
+    assert "超时 12分" in texts(items[1]) and "—" in texts(items[1])  # no village
+    # missing category, stage and title never crash; a level past the ladder shows no label
+    assert {"其他", "（无标题）", "超时 30秒"} <= set(texts(items[2]))
+    assert not [t for t in texts(items[2]) if t.startswith("督办")]
+    assert overdue_total(board, "zh") == "共 12 起" and overdue_total({}, "en") == "0 in all"
+    english = overdue_children(board, {"v1": "Jia"}, "en", LEVELS)
+    assert "Raised: Section chief" in texts(english[0]) and "1 h 06 min late" in texts(english[0])
+    assert [link.href for link in walk(english[0]) if isinstance(link, dcc.Link)] == [
+        "/incidents/o-1?lang=en"]
+    many = {"total": 30, "items": [overdue_item(f"m{i}", 60 * i) for i in range(30)]}
+    assert len(overdue_children(many, {}, "zh")) == OVERDUE_ROWS
+    assert texts(html.Div(overdue_children({"total": 0, "items": []}, {}, "zh"))) == [
+        "暂无超时警情"]
+
+
+def test_ticker_shows_latest_stage_changes_and_escalations_twice_for_its_loop():
+    incidents = [incident("a", stage="dispatched", stage_at="2026-11-29T10:05:00+08:00"),
+                 incident("b", stage="reported", stage_at="2026-11-29T10:06:00+08:00"),
+                 incident("c", stage_at=None)]
+    notices = [
+        {"notification_id": "a/overdue/1", "kind": "overdue", "incident_id": "a",
+         "created_at": "2026-11-29T10:07:00+08:00", "text_zh": "超时督办（值班员）：火情",
+         "text_en": "Overdue (Duty officer): fire"},
+        {"notification_id": "b/new", "kind": "new_incident", "incident_id": "b",
+         "created_at": "2026-11-29T10:06:00+08:00", "text_zh": "新警情", "text_en": "New"},
+        {"notification_id": "old/overdue", "kind": "unacknowledged", "incident_id": "x",
+         "created_at": "2026-11-29T08:00:00+08:00", "text_zh": "旧", "text_en": "old"}]
+    entries = ticker_items(incidents, notices, as_of="2026-11-29T10:08:00+08:00")
+    assert [e["key"] for e in entries] == ["n:a/overdue/1", "s:b:reported", "s:a:dispatched"]
+    assert entries[0]["text"] == "超时督办（值班员）：火情"
+    assert len(ticker_items(incidents * 10, [], limit=4)) == 4
+    items = ticker_children(incidents, notices, {"v1": "甲村（示意）"}, "zh",
+                            "2026-11-29T10:08:00+08:00", date(2026, 11, 29))
+    assert len(items) == 6  # three entries, then the same three again for the seamless loop
+    assert [i.className for i in items] == ["ticker-item"] * 3 + ["ticker-item ticker-copy"] * 3
+    assert all(getattr(i, "aria-hidden") == "true" for i in items[3:])
+    assert len({i.key for i in items}) == 6
+    assert texts(items[1]) == ["10:06:00", "火情", "甲村（示意）", "标题 b", "已上报"]
+    assert texts(items[0]) == ["10:07:00", "督办", "超时督办（值班员）：火情"]
+    english = ticker_children(incidents, notices, {}, "en", "2026-11-29T10:08:00+08:00")
+    assert "Overdue (Duty officer): fire" in texts(english[0])
+    assert texts(html.Div(ticker_children([], [], {}, "zh"))) == ["暂无动态"]
+
+
+def test_announce_queue_carries_texts_in_the_page_language():
+    pending = {"total": 3, "repeat_every_s": 30.0, "items": [
+        {"notification_id": "x/new", "incident_id": "x", "priority": "critical",
+         "text_zh": "新警情：特急火情", "text_en": "New incident: Critical fire"}]}
+    assert announce_queue(pending, "zh") == {"total": 3, "repeat_every_s": 30.0, "items": [
+        {"id": "x/new", "incident_id": "x", "priority": "critical", "priority_label": "特急",
+         "text": "新警情：特急火情"}]}
+    english = announce_queue(pending, "en")["items"][0]
+    assert (english["text"], english["priority_label"]) == ("New incident: Critical fire",
+                                                            "Critical")
+    assert announce_queue({}, "zh") == {"total": 0, "items": [], "repeat_every_s": 0.0}
+
+
+def test_funnel_stages_and_categories_drill_into_the_list_of_today():
+    funnel = [{"stage": s, "count": 1} for s in FUNNEL_STAGES]
+    hrefs = [n.href for n in walk(html.Div(funnel_children(funnel, "zh")))
+             if isinstance(n, dcc.Link)]
+    assert hrefs == [f"/incidents?stage={s}&period=today" for s in FUNNEL_STAGES]
+    cats = category_children([{"category": "fire", "count": 2}], "en")
+    assert [n.href for n in walk(html.Div(cats)) if isinstance(n, dcc.Link)] == [
+        "/incidents?category=fire&period=today&lang=en"]
+    assert list_href("zh", stage="open") == "/incidents?stage=open"
+    assert incident_href("a/b c", "en") == "/incidents/a%2Fb%20c?lang=en"
+
+
+def test_client_config_names_the_screen_and_the_speech_language():
+    config = client_config("zh", "Asia/Shanghai", screen="  hall-1 ")
+    assert (config["screen"], config["speech_lang"]) == ("hall-1", "zh-CN")
+    assert config["detail_url"] == "/incidents/{id}"
+    assert config["announce_texts"]["gw_announce_more"] == "另有 {n} 条待确认"
+    english = client_config("en", "Asia/Shanghai", screen="x" * 500)
+    assert english["speech_lang"] == "en-US" and len(english["screen"]) == 64
+    assert english["detail_url"] == "/incidents/{id}?lang=en"
+    assert client_config("zh", "Asia/Shanghai")["screen"] is None
+
+
+def test_acknowledgement_requests_are_checked_and_follow_the_event_contract():
+    from callbacks.wall import MAX_ACKS, acknowledgement_fields, parse_ack_request
+
+    assert parse_ack_request(None) == ([], "wall")
+    assert parse_ack_request({"ids": "x/new", "by": 5}) == ([], "wall")
+    ids, by = parse_ack_request({"ids": ["a/new", " a/new ", "", 7, "b" * 201, "c/new"],
+                                 "by": " hall\n 1 "})
+    assert (ids, by) == (["a/new", "c/new"], "hall 1")
+    ids, _ = parse_ack_request({"ids": [f"n{i}" for i in range(200)]})
+    assert len(ids) == MAX_ACKS
+    fields = acknowledgement_fields("a/new", "hall-1", "10.0.0.8",
+                                    datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo(
+                                        "Asia/Shanghai")))
+    event = parse_event(fields)
+    assert isinstance(event, NotificationAcknowledged)
+    assert (event.notification_id, event.by, event.origin, event.channel, event.source) == (
+        "a/new", "hall-1", "10.0.0.8", "screen", "wall")
+    assert fields["occurred_at"] == "2026-11-29T10:00:00+08:00"
+    assert acknowledgement_fields("a/new", "x", None, datetime.now(UTC))["event_id"] != \
+        acknowledgement_fields("a/new", "x", None, datetime.now(UTC))["event_id"]
+
+
+def json_texts(node) -> list[str]:
+    """The strings among the children of components as sent over HTTP (JSON)."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [text for child in node for text in json_texts(child)]
+    if isinstance(node, dict):
+        return json_texts((node.get("props") or {}).get("children"))
+    return []
+
+
+def _store(services, *fields, now=None):
+    events = [(parse_event(f), f"{i}-1") for i, f in enumerate(fields, start=1)]
+    with services.sessions.begin() as session:
+        result = apply_batch(session, events, resolve_villages, now=now,
+                             config=services.settings.governance)
+    signal_change(services.redis, services.settings, sorted(result.incidents))
+
+
+def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
+    import callbacks.wall
+    from app import create_app
+
+    now = datetime.now(UTC)
+    _store(services, incident_fields("late-1", at=now, priority="normal"), now=now)
+    app = create_app(services=services)
+    client = app.server.test_client()
+    status, first = _poll(client, app)
+    assert status == 200
+    assert json_texts(first[GovIds.OVERDUE]["children"]) == ["暂无超时警情"]
+    assert first[GovIds.OVERDUE_TOTAL]["children"] == "共 0 起"
+    queue = first[GovIds.QUEUE]["data"]
+    assert [n["id"] for n in queue["items"]] == ["late-1/new"] and queue["total"] == 1
+    # no event arrives, time passes: the fire's 2-minute limit to assessment runs out
+    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=12))
+    status, later = _poll(client, app, seen=first[WallIds.SEEN]["data"])
+    assert status == 200
+    board = json_texts(later[GovIds.OVERDUE]["children"])
+    assert "超时 10分" in board and "Smoke" in board and "已上报" in board
+    assert later[GovIds.OVERDUE_TOTAL]["children"] == "共 1 起"
+    assert GovIds.QUEUE not in later  # the queue did not change: not sent again
+    status, _ = _poll(client, app, seen=later[WallIds.SEEN]["data"])
+    assert status == 204  # same version, same period: nothing to send
+
+
+def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
+    from app import create_app
+
+    now = datetime.now(UTC)
+    _store(services, incident_fields("ack-1", at=now), now=now)
+    app = create_app(services=services)
+    client = app.server.test_client()
+    key = next(k for k in app.callback_map if k.startswith(f"{GovIds.ACK_DONE}.data"))
+
+    def post(request):
+        reply = client.post("/_dash-update-component", json={
+            "output": key, "outputs": {"id": str(GovIds.ACK_DONE), "property": "data"},
+            "changedPropIds": [f"{GovIds.ACK_REQUEST}.data"],
+            "inputs": [{"id": str(GovIds.ACK_REQUEST), "property": "data", "value": request}]})
+        return reply.status_code, (reply.get_json() or {}).get("response", {})
+
+    assert post({"ids": [], "by": "hall-2"})[0] == 204  # nothing to acknowledge
+    status, response = post({"ids": ["ack-1/new"], "by": "hall-2", "nonce": "n1"})
+    assert status == 200
+    assert response[GovIds.ACK_DONE]["data"] == {"nonce": "n1", "sent": ["ack-1/new"],
+                                                 "failed": []}
+    stream = services.settings.stream("incidents")
+    ((_, fields),) = services.redis.xrange(stream)
+    assert (fields["type"], fields["notification_id"], fields["by"], fields["origin"],
+            fields["channel"]) == ("notification.acknowledged", "ack-1/new", "hall-2",
+                                   "127.0.0.1", "screen")
+    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
+                      block_ms=50)
+    worker.start()
+    while worker.step():
+        pass
+    with services.read() as session:
+        notice = session.get(Notification, "ack-1/new")
+        assert (notice.acked_by, notice.ack_channel, notice.ack_from) == ("hall-2", "screen",
+                                                                          "127.0.0.1")
+        assert notice.acked_at is not None
+        pending = pending_announcements(session, services.settings.tz,
+                                        services.settings.governance)
+    assert pending["total"] == 0  # the queue drops it
+
+
+def test_poll_queue_and_board_fail_soft_with_the_data_source():
+    """A governance query error is reported like any data error (never a crash)."""
+    from app import create_app
+
+    class GovernanceDown(Services):
+        def version(self) -> int:
+            return 1
+
+        def last_commit_ms(self) -> int | None:
+            return None
+
+        def replay_status(self):
+            return None
+
+        @contextmanager
+        def read(self):
+            raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+            yield  # pragma: no cover
+
+    app = create_app(services=GovernanceDown(Settings(), None, None, None))
+    status, response = _poll(app.server.test_client(), app)
+    assert status == 200 and response[WallIds.ALERT]["children"] == "数据源连接中断"
+    assert GovIds.OVERDUE not in response and GovIds.QUEUE not in response

@@ -1,0 +1,167 @@
+"""Browser tests of the incidents pages: headless Chromium against the real app, Redis and
+SQLite. Events reach the store through the stream and the ingest worker, the pages pick them up
+by themselves. Every test ends with no SEVERE console error."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from app import create_app
+from cockpit.ingest import Ingestor
+from cockpit.services import Services
+from layouts.incident_detail import DetailIds
+from layouts.incidents import IncidentsIds
+from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
+from tests.factories import incident_fields
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_S = 10
+#: JavaScript: the number of traces plotly drew in the timeline graph (None until drawn).
+TIMELINE_TRACES = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return gd && gd.data ? gd.data.length : null;
+"""
+#: JavaScript: the incident ids of the table's rows, in order (one call: rows are re-rendered).
+ROW_IDS = """
+return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr[data-incident]'))
+    .map(r => r.dataset.incident);
+"""
+
+
+@dataclass
+class Browser:
+    """A running app, a browser on it and the services behind it."""
+
+    url: str
+    driver: object
+    services: Services
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.url + path)
+
+    def wait(self, condition, timeout: float = TIMEOUT_S):
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(
+            lambda d: condition())
+
+    def text(self, element_id: str) -> str:
+        found = self.driver.find_elements(By.ID, element_id)
+        return found[0].text if found else ""
+
+    def location(self) -> str:
+        parts = urlsplit(self.driver.current_url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def ingest(self, *entries: dict[str, str]) -> None:
+        """XADD the events and drain an ingest worker (it commits and signals the change)."""
+        key = self.services.settings.stream("incidents")
+        for fields in entries:
+            self.services.redis.xadd(key, fields)
+        worker = Ingestor(self.services.settings, self.services.redis, self.services.sessions,
+                          consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
+        worker.start()
+        while worker.step():
+            pass
+
+    def choose(self, dropdown_id: str, label: str) -> None:
+        """Open a dcc.Dropdown and click the option with ``label``."""
+        self.driver.find_element(By.ID, dropdown_id).click()
+        option = self.wait(lambda: next(
+            (o for o in self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content "
+                                                                   "[role=option]")
+             if o.text.strip() == label), None))
+        option.click()
+
+    def assert_no_console_errors(self) -> None:
+        assert severe_errors(self.driver) == []
+
+
+@pytest.fixture
+def browser(sqlite_services) -> Iterator[Browser]:
+    app = create_app(services=sqlite_services)
+    with live_server(app.server) as server, chrome() as driver:
+        yield Browser(server.url, driver, sqlite_services)
+
+
+def _story(now: datetime) -> list[dict[str, str]]:
+    m = lambda n: now - timedelta(minutes=n)  # noqa: E731
+    return [
+        # fire: 1 min reported, 9 min assessed (limit 3), dispatched 20 min ago (limit 10)
+        incident_fields("bt-fire", "reported", m(30), title="电动车充电起火"),
+        incident_fields("bt-fire", "assessed", m(29)),
+        incident_fields("bt-fire", "dispatched", m(20), team="乔司专职消防队"),
+        incident_fields("bt-police", "reported", m(1), category="police", title="可疑人员"),
+        *[incident_fields("bt-done", stage, m(50 - k)) for k, stage in enumerate(
+            ("reported", "assessed", "dispatched", "arrived", "resolved", "closed"))],
+    ]
+
+
+def test_incidents001_filter_then_row_to_detail_and_back(browser):
+    browser.ingest(*_story(datetime.now(UTC).replace(microsecond=0)))
+    browser.open("/incidents")
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 3 起")
+    assert "电动车充电起火" in browser.text(IncidentsIds.ROWS)
+
+    browser.choose(IncidentsIds.STAGE, "超时未结")
+    browser.wait(lambda: browser.location() == "/incidents?stage=overdue")
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 1 起")
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, f"#{IncidentsIds.ROWS} tr")
+    assert [r.get_attribute("data-incident") for r in rows] == ["bt-fire"]
+    assert "超时 10分" in rows[0].text
+    save_screenshot(browser.driver, "incidents.png")
+
+    rows[0].find_element(By.CSS_SELECTOR, "td.inc-col-village a").click()
+    browser.wait(lambda: browser.location() == "/incidents/bt-fire?stage=overdue")
+    browser.wait(lambda: "bt-fire" in browser.text(DetailIds.BODY))
+    body = browser.text(DetailIds.BODY)
+    assert "乔司专职消防队" in body and "电动车充电起火" in body
+    assert "9分00秒" in body and "6分00秒" in body  # 9 min assessed, 6 min over the 3
+    browser.wait(lambda: (browser.driver.execute_script(TIMELINE_TRACES, DetailIds.TIMELINE)
+                          or 0) >= 3)
+    save_screenshot(browser.driver, "incident_detail.png")
+
+    browser.driver.find_element(By.CSS_SELECTOR, ".inc-main > a.incd-back").click()
+    browser.wait(lambda: browser.location() == "/incidents?stage=overdue")
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 1 起")
+    browser.assert_no_console_errors()
+
+
+def test_incidents002_bad_query_sort_search_and_live_refresh(browser):
+    now = datetime.now(UTC).replace(microsecond=0)
+    browser.open("/incidents?lang=en&stage=teleported")
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "Total 0")
+    assert browser.text(IncidentsIds.NOTICE) == "Invalid filter ignored: stage=teleported"
+    assert browser.text(IncidentsIds.ROWS) == "No incidents match"
+
+    browser.ingest(*_story(now))  # the page refreshes by itself
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "Total 3")
+    ids = lambda: browser.driver.execute_script(ROW_IDS, IncidentsIds.ROWS)  # noqa: E731
+    assert ids() == ["bt-police", "bt-fire", "bt-done"]
+
+    browser.driver.find_element(By.CSS_SELECTOR, "th[data-sort=reported_at] a").click()
+    browser.wait(lambda: browser.location() == "/incidents?sort=reported_at&dir=asc&lang=en")
+    browser.wait(lambda: ids() == ["bt-done", "bt-fire", "bt-police"])
+
+    box = browser.driver.find_element(By.ID, IncidentsIds.TEXT)
+    box.send_keys("可疑", Keys.ENTER)
+    browser.wait(lambda: "q=%E5%8F%AF%E7%96%91" in browser.location())
+    browser.wait(lambda: ids() == ["bt-police"])
+    assert "sort=reported_at&dir=asc" in browser.location()  # the sort is kept
+
+    browser.open("/incidents/bt-late?lang=en")
+    browser.wait(lambda: "No incident bt-late" in browser.text(DetailIds.BODY))
+    browser.ingest(incident_fields("bt-late", "reported", now, category="medical",
+                                   title="<img src=x onerror=alert(1)>"))
+    browser.wait(lambda: "<img src=x onerror=alert(1)>" in browser.text(DetailIds.BODY))
+    assert browser.driver.find_elements(By.CSS_SELECTOR, f"#{DetailIds.BODY} img") == []
+    assert "Medical" in browser.text(DetailIds.BODY)
+    browser.assert_no_console_errors()
