@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
+from callbacks.caching import single_flight
 from cockpit import analysis, geo, governance_queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
@@ -131,21 +132,6 @@ def clicked_village(click: dict | None) -> str | None:
     return code if isinstance(code, str) and code != analysis.UNKNOWN_VILLAGE else None
 
 
-def _cached(cache: Cache | None, lock: threading.Lock, key: str,
-            compute: Callable[[], Any]) -> Any:
-    """Return ``cache[key]``, computing it once per process when missing (no stampede)."""
-    if cache is None:
-        return compute()
-    value = cache.get(key)
-    if value is None:
-        with lock:
-            value = cache.get(key)
-            if value is None:
-                value = compute()
-                cache.set(key, value, timeout=CACHE_TIMEOUT_S)
-    return value
-
-
 def _fresh_enough(entry: dict | None, version: int) -> bool:
     if entry is None:
         return False
@@ -216,8 +202,9 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
             key = f"{entry['version']}@{selection}"
             if key == seen.get("key") and not seen.get("error"):
                 raise PreventUpdate
-            view = _cached(cache, lock, f"analysis:view:{key}:{lang}",
-                           lambda: build_view(entry["models"], lang, period))
+            view = single_flight(cache, lock, f"analysis:view:{key}:{lang}",
+                                 lambda: build_view(entry["models"], lang, period),
+                                 timeout=CACHE_TIMEOUT_S)
         except DATA_ERRORS as exc:
             if seen.get("error"):
                 raise PreventUpdate from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import wraps
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from flask import jsonify, request
 
 from cockpit import governance_queries, queries
 from cockpit.api_spec import API_PREFIX, MAX_DAYS, PERIODS, openapi_document
-from cockpit.clock import day_bounds, utc_now, week_bounds
+from cockpit.clock import period_bounds, utc_now
 from cockpit.events import parse_time
 from cockpit.geo import resolve_village
 from cockpit.notices import KINDS
@@ -85,20 +85,6 @@ def _time(name: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
         return parse_time(raw, tz)
     except (ValueError, OverflowError) as exc:
         raise BadParameter(f"{name}: {exc}") from None
-
-
-def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Return ``[start, end)`` in UTC of a period of :data:`cockpit.api_spec.PERIODS`.
-
-    ``today`` and ``week`` (from Monday) are the local day and week of ``now``; ``7d`` and
-    ``30d`` are that many local days ending with today, whatever the server's own zone.
-    """
-    if period == "week":
-        return week_bounds(now, tz)
-    _, end = day_bounds(now, tz)
-    days = {"today": 1, "7d": 7, "30d": 30}[period]
-    first = now.astimezone(tz).date() - timedelta(days=days - 1)
-    return datetime.combine(first, time(0), tz).astimezone(UTC), end
 
 
 def _reported(tz: ZoneInfo, now: datetime) -> dict:

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks import status as status_route
+from callbacks.caching import single_flight
 from cockpit import geo, governance_queries, queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
@@ -75,8 +76,6 @@ log = logging.getLogger(__name__)
 MAP_HOURS = 24.0
 #: A village whose area is below this share of the median village's gets the small label.
 SMALL_VILLAGE_SHARE = 0.5
-#: Cached read models and views live this long, seconds; the key changes with every commit.
-CACHE_TIMEOUT_S = 120
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: The overdue board and announcement queue are read again at least this often, seconds.
 GOVERNANCE_EVERY_S = 10
@@ -276,21 +275,6 @@ def send_acknowledgements(services: Services, ids: Sequence[str], by: str,
     pipe.execute()
 
 
-def _single_flight(cache: Cache | None, lock: threading.Lock, key: str,
-                   compute: Callable[[], Any]) -> Any:
-    """Return ``cache[key]``, computing it once per process when missing (no stampede)."""
-    if cache is None:
-        return compute()
-    value = cache.get(key)
-    if value is None:
-        with lock:
-            value = cache.get(key)
-            if value is None:
-                value = compute()
-                cache.set(key, value, timeout=CACHE_TIMEOUT_S)
-    return value
-
-
 def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> None:
     """Register the wall's callbacks, its clientside clock and ``GET /api/v1/status``.
 
@@ -311,15 +295,15 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
     status_route.register(app, services)
 
     def view_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
-        models = _single_flight(cache, lock, f"wall:models:{key}",
+        models = single_flight(cache, lock, f"wall:models:{key}",
                                 lambda: read_models(services, now))
-        return _single_flight(cache, lock, f"wall:view:{key}:{lang}",
+        return single_flight(cache, lock, f"wall:view:{key}:{lang}",
                               lambda: build_view(models, lang))
 
     def governance_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
-        models = _single_flight(cache, lock, f"wall:gov:{key}",
+        models = single_flight(cache, lock, f"wall:gov:{key}",
                                 lambda: read_governance(services, now))
-        return _single_flight(cache, lock, f"wall:govview:{key}:{lang}",
+        return single_flight(cache, lock, f"wall:govview:{key}:{lang}",
                               lambda: build_governance_view(models, lang, levels))
 
     def failure(seen: dict, lang: Lang, exc: Exception) -> dict[str, Any]:
