@@ -4,7 +4,8 @@ Both pages are rendered whole by the router from the URL (path and query), with 
 the filter state lives in the URL, so a filter change only navigates (``navigate`` writes the
 new query to the page's ``dcc.Location``) and the router renders the list for it. A poll asks
 for the data version every ``poll_ms`` and re-queries only when it moved, or when the minute
-changed (the time-in-stage and overdue clocks, and "today", move with the clock).
+changed (the time-in-stage and overdue clocks, and "today", move with the clock); the list's
+team load strip refreshes with its rows.
 Database and Redis errors show 数据源连接中断 on the page; they never crash it.
 """
 
@@ -14,7 +15,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
@@ -28,14 +29,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from cockpit import geo, governance_queries, queries
-from cockpit.clock import day_bounds, utc_now, week_bounds
+from cockpit.clock import period_bounds, utc_now
 from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
 from layouts import incident_detail as detail_page
 from layouts import incidents as list_page
 from layouts.i18n import Lang, normalize_lang, t
 from layouts.incident_detail import DetailIds
-from layouts.incidents import IncidentsIds, ListQuery, parse_list_query, with_filters
+from layouts.incidents import IncidentsIds
+from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +45,6 @@ DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: Shortest poll period of these pages, ms (staff pages need not follow the wall's pace).
 MIN_POLL_MS = 1000
 #: Local days of the rolling periods (today included).
-ROLLING_DAYS = {"7d": 7, "30d": 30}
-
-
-def period_bounds(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Return ``[start, end)`` of a list period in UTC, by local days of ``tz``.
-
-    Parameters
-    ----------
-    period : {"today", "week", "7d", "30d"}
-        Today; this week (Monday to Sunday); the last 7 or 30 local days, today included.
-    now : datetime
-        Aware.
-    tz : ZoneInfo
-        The cockpit's zone: the server's own zone never matters.
-
-    Raises
-    ------
-    ValueError
-        If ``period`` is unknown or ``now`` is naive.
-    """
-    if period == "today":
-        return day_bounds(now, tz)
-    if period == "week":
-        return week_bounds(now, tz)
-    if period not in ROLLING_DAYS:
-        raise ValueError(f"period: {period!r}; expected one of {', '.join(list_page.PERIODS)}")
-    _, end = day_bounds(now, tz)
-    first = now.astimezone(tz).date() - timedelta(days=ROLLING_DAYS[period] - 1)
-    return datetime.combine(first, time(0), tz).astimezone(UTC), end
 
 
 def list_filters(query: ListQuery, now: datetime, tz: ZoneInfo) -> dict[str, Any]:
@@ -155,7 +128,7 @@ def render_list(services: Services, lang: Lang, request: PageRequest) -> Compone
     villages = village_labels(lang)
     query, ignored = parse_list_query(request.query, villages)
     now = utc_now()
-    rows = total = None
+    rows = total = load = None
     options = list_page.FilterOptions(villages=tuple(sorted(villages.items())))
     alert, seen = "", {}
     try:
@@ -172,7 +145,7 @@ def render_list(services: Services, lang: Lang, request: PageRequest) -> Compone
     return list_page.layout(lang, query, options=options, rows=rows, total=total,
                             now=now.astimezone(tz), villages=villages,
                             teams=team_labels(config, lang), ignored=ignored, alert=alert,
-                            poll_ms=poll_ms(services), seen=seen)
+                            poll_ms=poll_ms(services), seen=seen, load=load)
 
 
 def incident_id_of(request: PageRequest) -> str:
@@ -258,8 +231,8 @@ def register(app: dash.Dash, services: Services) -> None:
         return wanted.href(lang)
 
     @app.callback(Output(IncidentsIds.ROWS, "children"), Output(IncidentsIds.TOTAL, "children"),
-                  Output(IncidentsIds.PAGER, "children"), Output(IncidentsIds.ALERT, "children"),
-                  Output(IncidentsIds.SEEN, "data"),
+                  Output(IncidentsIds.PAGER, "children"), Output(IncidentsIds.TEAMS, "children"),
+                  Output(IncidentsIds.ALERT, "children"), Output(IncidentsIds.SEEN, "data"),
                   Input(IncidentsIds.TICK, "n_intervals"), State(IncidentsIds.STATE, "data"),
                   State(IncidentsIds.SEEN, "data"), prevent_initial_call=True)
     def refresh_list(_tick, state, seen) -> tuple:
@@ -274,17 +247,19 @@ def register(app: dash.Dash, services: Services) -> None:
             query, _ = parse_list_query(state.get("params") or {}, villages)
             with services.read() as session:
                 query, rows, total = read_page(session, tz, query, now)
+                load = governance_queries.team_load(session, tz, services.settings.governance,
+                                                    now)
         except DATA_ERRORS as exc:
             if seen.get("error"):
                 raise PreventUpdate from exc
             log.warning("incidents list: data source unreachable: %s", exc)
-            return (dash.no_update, dash.no_update, dash.no_update, t("source_down", lang),
-                    {"key": None, "error": True})
+            return (*[dash.no_update] * 4, t("source_down", lang), {"key": None, "error": True})
         local = now.astimezone(tz)
         return (list_page.rows_children(rows, query, lang, local, villages,
                                          team_labels(services.settings.governance, lang)),
                 list_page.total_children(total, lang),
-                list_page.pager_children(query, total, lang), "", {"key": key})
+                list_page.pager_children(query, total, lang),
+                list_page.team_panel_children(load, query, lang), "", {"key": key})
 
     @app.callback(Output(DetailIds.BODY, "children"), Output(DetailIds.ALERT, "children"),
                   Output(DetailIds.SEEN, "data"),

@@ -18,15 +18,8 @@ from dash import dcc, html
 from cockpit import vocab
 from layouts.figures import FONT_FAMILY, MUTED_COLOR, TEXT_COLOR
 from layouts.i18n import PLACEHOLDER, Lang, category_label, format_duration, stage_label, t
-from layouts.incidents import (
-    ListQuery,
-    chip,
-    detail_href,
-    overdue_text,
-    page_header,
-    stage_clock,
-    team_text,
-)
+from layouts.incidents import chip, overdue_text, page_header, stage_clock, team_text
+from layouts.incidents_query import ListQuery, detail_href
 
 WITHIN_COLOR = "#3ddc97"
 OVER_COLOR = "#ff4d4f"

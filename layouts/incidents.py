@@ -1,32 +1,23 @@
-"""The incidents page for staff (警情列表): filters, a sortable table of incidents and paging.
+"""The incidents page for staff (警情列表): filters, team load, a sortable table and paging.
 
-The page's whole state is its URL query, so the wall can drill into the list by a link and a
-view can be shared::
-
-    /incidents?stage=open&category=fire&village=330110006224&team=zz-3&period=today
-              &q=电动车&repeats=1&sort=due_at&dir=asc&page=2&lang=en
-
-``stage`` is a stage code, ``open`` (not closed or cancelled) or ``overdue`` (open and past
-its stage's limit); ``period`` is ``today``, ``week``, ``7d`` or ``30d`` (local days, see
-``callbacks.incidents.period_bounds``); ``sort`` is a key of :data:`cockpit.queries.SORTS`.
-A bad value is dropped and named in a notice (:func:`parse_list_query`).
-:class:`IncidentsIds` declares the page's ids; the builders are pure.
+The page's whole state is its URL query (:class:`ListQuery`, :mod:`layouts.incidents_query`).
+Above the table a strip shows each team's open, overdue and today's counts; a click filters
+the list to the team. :class:`IncidentsIds` declares the page's ids; the builders are pure.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from dash import dcc, html
 
 from cockpit import vocab
-from cockpit.queries import OPEN_STAGES, SORTS
+from cockpit.queries import OPEN_STAGES
 from layouts.figures import local_time, readable_color
 from layouts.i18n import (
     PLACEHOLDER,
@@ -37,21 +28,24 @@ from layouts.i18n import (
     stage_label,
     t,
 )
+from layouts.incidents_query import (
+    CATEGORY_CODES,
+    LIST_PATH,
+    MAX_TEXT,
+    PERIODS,
+    ListQuery,
+    detail_href,
+    with_filters,
+    with_lang,
+)
+from layouts.incidents_query import parse_list_query as parse_list_query  # re-exported
 
-LIST_PATH = "/incidents"
+ANALYSIS_PATH = "/analysis"
+WALL_PATH = "/"
 PAGE_SIZE = 50
-#: Longest search text kept, characters.
-MAX_TEXT = 100
-PERIODS = ("today", "week", "7d", "30d")
-STAGE_FILTERS = ("open", "overdue", *(s.value for s in vocab.Stage))
-CATEGORY_CODES = tuple(c.value for c in vocab.Category)
-DEFAULT_SORT = "reported_at"
 #: Background of the table (assets/incidents.css); chips keep WCAG AA contrast on it.
 PAGE_BACKGROUND = "#071a38"
 CHIP_CONTRAST = 4.5
-#: Direction a column sorts in when first clicked: descending for the newest / largest first,
-#: ascending where the first rows should be the longest waiting (stage_at, due_at).
-FIRST_DESCENDING = {"reported_at": True, "repeat_size": True}
 #: Table columns: (key, label key, sort key or None). Priority is not sortable: the store
 #: orders it by code, not by urgency.
 COLUMNS = (("id", "inc_col_id", None), ("reported", "inc_col_reported", "reported_at"),
@@ -76,6 +70,7 @@ class IncidentsIds(StrEnum):
     REPEATS = "inc-f-repeats"
     NOTICE = "inc-notice"
     ALERT = "inc-alert"
+    TEAMS = "inc-teams"
     TOTAL = "inc-total"
     PAGER = "inc-pager"
     ROWS = "inc-rows"
@@ -84,137 +79,9 @@ class IncidentsIds(StrEnum):
     SEEN = "inc-seen"
 
 
-@dataclass(frozen=True)
-class ListQuery:
-    """The list's filters, sort and page: what the URL query says, validated."""
-
-    stage: str | None = None
-    category: str | None = None
-    village: str | None = None
-    team: str | None = None
-    period: str | None = None
-    text: str | None = None
-    repeats: bool = False
-    sort: str = DEFAULT_SORT
-    descending: bool = True
-    page: int = 1
-
-    def params(self) -> dict[str, str]:
-        """Return the URL parameters that differ from the defaults, in a fixed order."""
-        out = {name: getattr(self, name) for name in
-               ("stage", "category", "village", "team", "period") if getattr(self, name)}
-        if self.text:
-            out["q"] = self.text
-        if self.repeats:
-            out["repeats"] = "1"
-        if self.sort != DEFAULT_SORT or not self.descending:
-            out["sort"] = self.sort
-            out["dir"] = "desc" if self.descending else "asc"
-        if self.page > 1:
-            out["page"] = str(self.page)
-        return out
-
-    def href(self, lang: Lang, path: str = LIST_PATH) -> str:
-        """Return ``path`` with this query (and ``lang=en`` when English)."""
-        params = self.params()
-        if lang == "en":
-            params["lang"] = "en"
-        return f"{path}?{urlencode(params)}" if params else path
-
-    def sorted_by(self, key: str) -> ListQuery:
-        """Return the query after clicking column ``key``: toggle it, or sort by it afresh."""
-        if key == self.sort:
-            return replace(self, descending=not self.descending, page=1)
-        return replace(self, sort=key, descending=FIRST_DESCENDING.get(key, False), page=1)
-
-
-FILTER_NAMES = ("stage", "category", "village", "team", "period", "text", "repeats")
-
-
-def parse_list_query(query: Mapping[str, str],
-                     villages: Collection[str]) -> tuple[ListQuery, list[str]]:
-    """Return the list query of URL parameters and the ``name=value`` pairs it ignored.
-
-    Parameters
-    ----------
-    query : mapping of str to str
-        URL parameters (last value of each); unknown names (``lang``, ...) are left alone.
-    villages : collection of str
-        Known village codes.
-
-    Returns
-    -------
-    (ListQuery, list of str)
-        A value that is not allowed is dropped (the default applies) and listed, so the page
-        can say so; an over-long search text is cut to :data:`MAX_TEXT` and listed too.
-    """
-    values: dict[str, Any] = {}
-    bad: list[str] = []
-
-    def take(name: str, ok: bool, value: Any, field: str | None = None) -> None:
-        if ok:
-            values[field or name] = value
-        else:
-            bad.append(f"{name}={query[name]}")
-
-    def text(name: str) -> str:
-        return str(query.get(name) or "").strip()
-
-    for name, allowed in (("stage", STAGE_FILTERS), ("category", CATEGORY_CODES),
-                          ("village", villages), ("period", PERIODS)):
-        if text(name):
-            take(name, text(name) in allowed, text(name))
-    if text("team"):
-        take("team", len(text("team")) <= MAX_TEXT, text("team"))
-    if text("q"):
-        take("q", True, text("q")[:MAX_TEXT], "text")
-        if len(text("q")) > MAX_TEXT:
-            bad.append(f"q={text('q')[:12]}…")
-    if text("repeats"):
-        take("repeats", text("repeats") in ("0", "1"), text("repeats") == "1")
-    if text("sort"):
-        take("sort", text("sort") in SORTS, text("sort"))
-    if text("dir"):
-        take("dir", text("dir") in ("asc", "desc"), text("dir") == "desc", "descending")
-    if text("page"):
-        take("page", text("page").isdigit() and int(text("page")) >= 1,
-             int(text("page")) if text("page").isdigit() else 1)
-    return ListQuery(**values), bad
-
-
-def with_filters(current: ListQuery, **filters: Any) -> ListQuery:
-    """Return ``current`` with the given filters (blank values clear one) and page 1.
-
-    Parameters
-    ----------
-    current : ListQuery
-        The query the page shows.
-    **filters
-        Any of :data:`FILTER_NAMES`; ``text`` is stripped and cut to :data:`MAX_TEXT`,
-        ``repeats`` is truthy (a checklist's value list works).
-    """
-    unknown = set(filters) - set(FILTER_NAMES)
-    if unknown:
-        raise TypeError(f"unknown filter(s): {', '.join(sorted(unknown))}")
-    clean: dict[str, Any] = {}
-    for name, value in filters.items():
-        if name == "repeats":
-            clean[name] = bool(value)
-        elif name == "text":
-            clean[name] = (str(value or "").strip()[:MAX_TEXT]) or None
-        else:
-            clean[name] = str(value).strip() if value not in (None, "") else None
-    return replace(current, **clean, page=1)
-
-
 def page_count(total: int) -> int:
     """Return the number of pages of ``total`` rows (at least 1)."""
     return max(1, math.ceil(total / PAGE_SIZE))
-
-
-def detail_href(incident_id: str, query: ListQuery, lang: Lang) -> str:
-    """Return the detail page of an incident; it carries the list's query for its back link."""
-    return query.href(lang, f"{LIST_PATH}/{quote(incident_id, safe='')}")
 
 
 def _seconds_between(later: datetime, iso: str | None) -> float | None:
@@ -409,22 +276,80 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
 
 
 def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
-    """Return the staff pages' header: title, links to the wall and the list, language."""
-    suffix = "?lang=en" if lang == "en" else ""
+    """Return the staff pages' header: title, links to the list, analysis and wall, language."""
     return html.Header(className="inc-header", children=[
         html.H1(title, className="inc-title"),
         html.Nav(className="inc-nav", children=[
-            dcc.Link(t("inc_nav_list", lang), href=LIST_PATH + suffix, className="inc-nav-link"),
-            html.A(t("inc_nav_wall", lang), href="/" + suffix, className="inc-nav-link"),
+            dcc.Link(t("inc_nav_list", lang), href=with_lang(LIST_PATH, lang),
+                     className="inc-nav-link"),
+            dcc.Link(t("inc_nav_analysis", lang), href=with_lang(ANALYSIS_PATH, lang),
+                     className="inc-nav-link"),
+            # a full load: the wall sets up its own sound and screen state
+            html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),
+                   className="inc-nav-link"),
             dcc.Link(t("lang_switch", lang), href=other_lang_href, className="inc-lang")]),
     ])
+
+
+def _team_count(key: str, value: int | None, lang: Lang, alarm: bool = False) -> html.Span:
+    late = alarm and bool(value)
+    return html.Span(className=f"inc-team-n inc-team-{key}{' late' if late else ''}", children=[
+        html.Span(t(f"inc_team_{key}", lang), className="inc-team-n-label"),
+        html.B(PLACEHOLDER if value is None else format_count(value))])
+
+
+def team_panel_children(load: Sequence[Mapping[str, Any]] | None, query: ListQuery,
+                        lang: Lang) -> list:
+    """Return the team load strip: one card per team with open, overdue and today's counts.
+
+    Parameters
+    ----------
+    load : sequence of dict or None
+        :func:`cockpit.governance_queries.team_load` rows, in its order (``team`` None: no
+        team at all, a card without a link); None when the store could not be read.
+    query : ListQuery
+        A card links to it filtered to the team (``?team=<code>``, page 1, other filters
+        kept); the card of the team filtered on links to it without the team filter.
+    lang : {"zh", "en"}
+        Language; a configured team shows its zh/en label, another name as sent.
+
+    Returns
+    -------
+    list of components
+        A title and the cards; the overdue count is ``late`` (red) when above zero, a team
+        with nothing open nor reported today is ``idle`` (dimmed).
+    """
+    title = html.Span(t("inc_teams_title", lang), className="inc-teams-title")
+    if load is None:
+        return [title, html.Span(PLACEHOLDER, className="inc-team-none")]
+    cards = []
+    for row in load:
+        code = row.get("team")
+        label = (row.get("en") if lang == "en" else row.get("zh")) or code \
+            or t("inc_team_unassigned", lang)
+        counts = [html.Span(label, className="inc-team-name", title=label),
+                  _team_count("open", row.get("open"), lang),
+                  _team_count("overdue", row.get("overdue"), lang, alarm=True),
+                  _team_count("today", row.get("today"), lang)]
+        active = bool(code) and code == query.team
+        flags = {"active": active, "has-overdue": row.get("overdue"), "unassigned": not code,
+                 "idle": not (row.get("open") or row.get("today"))}
+        name = " ".join(["inc-team", *(flag for flag, on in flags.items() if on)])
+        if not code:
+            cards.append(html.Div(counts, className=name, **{"data-team": ""}))
+            continue
+        link = dcc.Link(counts, href=with_filters(query, team=None if active else code)
+                        .href(lang), className="inc-team-link",
+                        title=t("inc_team_clear" if active else "inc_team_hint", lang))
+        cards.append(html.Div(link, className=name, **{"data-team": code}))
+    return [title, *cards]
 
 
 def layout(lang: Lang, query: ListQuery, *, options: FilterOptions,
            rows: Sequence[Mapping[str, Any]] | None, total: int | None, now: datetime,
            villages: Mapping[str, str], teams: Mapping[str, str], ignored: Sequence[str] = (),
-           alert: str = "", poll_ms: int = 2000, seen: Mapping[str, Any] | None = None
-           ) -> html.Div:
+           alert: str = "", poll_ms: int = 2000, seen: Mapping[str, Any] | None = None,
+           load: Sequence[Mapping[str, Any]] | None = ()) -> html.Div:
     """Return the incidents list page.
 
     Parameters
@@ -443,12 +368,12 @@ def layout(lang: Lang, query: ListQuery, *, options: FilterOptions,
         Code -> display name (see :func:`rows_children`).
     ignored : sequence of str
         ``name=value`` pairs of the URL that were not valid (shown in a notice).
-    alert : str
-        Data-source error text, empty when fine.
-    poll_ms : int
-        Period of the refresh poll, milliseconds.
+    alert, poll_ms : str, int
+        Data-source error text (empty when fine); period of the refresh poll, ms.
     seen : mapping, optional
         What the page was rendered from (the poll's ``SEEN`` store).
+    load : sequence of dict or None
+        Team load for the strip above the table (:func:`team_panel_children`).
     """
     notice = t("inc_ignored", lang, items="，".join(ignored) if lang == "zh"
                else ", ".join(ignored)) if ignored else ""
@@ -460,6 +385,8 @@ def layout(lang: Lang, query: ListQuery, *, options: FilterOptions,
             filter_bar(query, options, lang),
             html.Div(notice, id=IncidentsIds.NOTICE, className="inc-notice", role="status"),
             html.Div(alert, id=IncidentsIds.ALERT, className="inc-alert", role="alert"),
+            html.Div(team_panel_children(load, query, lang), id=IncidentsIds.TEAMS,
+                     className="inc-teams"),
             html.Div(className="inc-summary", children=[
                 html.Span(total_children(total, lang), id=IncidentsIds.TOTAL,
                           className="inc-total"),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -32,6 +33,11 @@ const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
 return gd && gd.data ? gd.data.length : null;
 """
 #: JavaScript: the incident ids of the table's rows, in order (one call: rows are re-rendered).
+#: JavaScript: the words of the element at a CSS selector and its class (one call).
+CARD = """
+const el = document.querySelector(arguments[0]);
+return el ? [el.innerText.split(/\\s+/).filter(Boolean), el.className] : null;
+"""
 ROW_IDS = """
 return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr[data-incident]'))
     .map(r => r.dataset.incident);
@@ -50,7 +56,9 @@ class Browser:
         self.driver.get(self.url + path)
 
     def wait(self, condition, timeout: float = TIMEOUT_S):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(
+        # a refresh may replace an element between finding and reading it: look again
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda d: condition())
 
     def text(self, element_id: str) -> str:
@@ -71,6 +79,10 @@ class Browser:
         worker.start()
         while worker.step():
             pass
+
+    def click(self, css: str) -> None:
+        """Click the element at ``css``, found afresh until the click lands."""
+        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True)
 
     def choose(self, dropdown_id: str, label: str) -> None:
         """Open a dcc.Dropdown and click the option with ``label``."""
@@ -111,6 +123,23 @@ def test_incidents001_filter_then_row_to_detail_and_back(browser):
     browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 3 起")
     assert "电动车充电起火" in browser.text(IncidentsIds.ROWS)
 
+    # the team strip: the fire brigade has bt-fire open (and overdue) and two reported today
+    # (bt-done is closed); a click shows its incidents, a second click every team again
+    card = f"#{IncidentsIds.TEAMS} [data-team=fire-station]"
+    fire = browser.driver.execute_script(CARD, card)
+    assert fire == [["乔司专职消防队", "在办1", "超时1", "今日2"], "inc-team has-overdue"]
+    assert browser.driver.execute_script(CARD, f"{card} .inc-team-overdue")[1].endswith(" late")
+    browser.click(f"{card} a")
+    browser.wait(lambda: browser.location() == "/incidents?team=fire-station")
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 2 起")
+    ids = lambda: browser.driver.execute_script(ROW_IDS, IncidentsIds.ROWS)  # noqa: E731
+    assert sorted(ids()) == ["bt-done", "bt-fire"]
+    assert browser.driver.execute_script(CARD, card)[1] == "inc-team active has-overdue"
+    assert browser.text(IncidentsIds.TEAM).strip() == "乔司专职消防队"  # the dropdown agrees
+    browser.click(f"{card} a")
+    browser.wait(lambda: browser.location() == "/incidents")
+    browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 3 起")
+
     browser.choose(IncidentsIds.STAGE, "超时未结")
     browser.wait(lambda: browser.location() == "/incidents?stage=overdue")
     browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 1 起")
@@ -142,8 +171,13 @@ def test_incidents002_bad_query_sort_search_and_live_refresh(browser):
     assert browser.text(IncidentsIds.NOTICE) == "Invalid filter ignored: stage=teleported"
     assert browser.text(IncidentsIds.ROWS) == "No incidents match"
 
-    browser.ingest(*_story(now))  # the page refreshes by itself
+    police = f"#{IncidentsIds.TEAMS} [data-team=police-station]"
+    assert browser.driver.execute_script(CARD, police)[0] == [
+        "Qiaosi", "police", "station", "Open0", "Overdue0", "Today0"]
+    browser.ingest(*_story(now))  # the page refreshes by itself, the team strip with it
     browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "Total 3")
+    browser.wait(lambda: browser.driver.execute_script(CARD, police)[0][3:] == [
+        "Open1", "Overdue0", "Today1"])
     ids = lambda: browser.driver.execute_script(ROW_IDS, IncidentsIds.ROWS)  # noqa: E731
     assert ids() == ["bt-police", "bt-fire", "bt-done"]
 

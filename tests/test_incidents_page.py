@@ -14,13 +14,13 @@ from dash import dcc, html
 
 from callbacks import PageRequest
 from callbacks import incidents as cb
-from cockpit import geo
+from cockpit import geo, governance_queries
 from cockpit.ingest import Ingestor
 from cockpit.services import Services
 from layouts import incident_detail as detail_page
 from layouts import incidents as list_page
 from layouts.i18n import STRINGS
-from layouts.incidents import ListQuery, parse_list_query, with_filters
+from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 from tests.factories import incident_fields
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -174,6 +174,72 @@ def test_list_layout_shows_the_query_and_the_notice():
     assert ids[list_page.IncidentsIds.STATE].data == {"lang": "en", "params": query.params()}
     assert "/incidents?stage=overdue&team=%E6%9F%90%E4%B8%B4%E6%97%B6%E5%B0%8F%E7%BB%84" \
         in links(page)  # the language switch keeps the filters
+
+
+LOAD = [{"team": "fire-station", "zh": "乔司专职消防队", "en": "Qiaosi fire brigade",
+         "kind": "department", "open": 3, "overdue": 2, "today": 1234},
+        {"team": "zz-1", "zh": "综治队一中队", "en": "Governance squad 1", "kind": "squad",
+         "open": 0, "overdue": 0, "today": 0},
+        {"team": "某临时小组", "zh": "某临时小组", "en": "某临时小组", "kind": None,
+         "open": 1, "overdue": 0, "today": 1},
+        {"team": None, "zh": None, "en": None, "kind": None, "open": 1, "overdue": 1,
+         "today": 0}]
+
+
+def panel_cards(component) -> dict:
+    """Team code -> (label, open, overdue, today, overdue marked late, link or None)."""
+    out = {}
+    for node in walk(component):
+        code = getattr(node, "data-team", None)
+        if code is None:
+            continue
+        spans = {n.className: n for n in walk(node) if isinstance(n, html.Span)}
+        numbers = {key: next(c.children for c in span.children if isinstance(c, html.B))
+                   for key, span in spans.items() if key.startswith("inc-team-n ")}
+        over_key = next(k for k in numbers if k.startswith("inc-team-n inc-team-overdue"))
+        found = links(node)
+        out[code] = (spans["inc-team-name"].children, numbers["inc-team-n inc-team-open"],
+                     numbers[over_key], numbers["inc-team-n inc-team-today"],
+                     over_key.endswith(" late"), found[0] if found else None)
+    return out
+
+
+def test_team_panel_labels_highlights_overdue_and_links_to_the_filtered_list():
+    query = ListQuery(stage="open", sort="due_at", descending=False, page=4)
+    cards = panel_cards(html.Div(list_page.team_panel_children(LOAD, query, "zh")))
+    assert list(cards) == ["fire-station", "zz-1", "某临时小组", ""]  # team_load's order
+    assert cards["fire-station"] == ("乔司专职消防队", "3", "2", "1,234", True,
+                                     "/incidents?stage=open&team=fire-station&sort=due_at"
+                                     "&dir=asc")
+    assert cards["zz-1"][:5] == ("综治队一中队", "0", "0", "0", False)
+    assert cards["某临时小组"][5] == ("/incidents?stage=open&team=%E6%9F%90%E4%B8%B4%E6%97%B6"
+                                      "%E5%B0%8F%E7%BB%84&sort=due_at&dir=asc")
+    # no team at all: shown, but the list has no filter for it
+    assert cards[""] == ("未分配", "1", "1", "0", True, None)
+    english = panel_cards(html.Div(list_page.team_panel_children(
+        LOAD, ListQuery(team="zz-1"), "en")))
+    assert english["fire-station"][0] == "Qiaosi fire brigade"
+    assert english["fire-station"][5] == "/incidents?team=fire-station&lang=en"
+    assert english["zz-1"][5] == "/incidents?lang=en"  # the active team clears the filter
+    assert english[""][0] == "Unassigned"
+    strip = html.Div(list_page.team_panel_children(LOAD, ListQuery(team="zz-1"), "en"))
+    classes = {getattr(n, "data-team"): n.className for n in walk(strip)
+               if getattr(n, "data-team", None) is not None}
+    assert classes["zz-1"] == "inc-team active idle"
+    assert classes["fire-station"] == "inc-team has-overdue"
+    down = html.Div(list_page.team_panel_children(None, query, "zh"))
+    assert texts(down) == "单位负荷 | —" and panel_cards(down) == {}
+
+
+def test_header_links_the_list_analysis_and_wall_in_the_page_language():
+    zh = list_page.page_header("zh", "警情列表", "/incidents?lang=en")
+    assert links(zh) == ["/incidents", "/analysis", "/", "/incidents?lang=en"]
+    assert "研判分析" in texts(zh)
+    en = list_page.page_header("en", "Incidents", "/incidents")
+    assert links(en) == ["/incidents?lang=en", "/analysis?lang=en", "/?lang=en", "/incidents"]
+    assert texts(en).split(" | ")[1:4] == ["Incidents", "Analysis", "Wall"]
+    detail = detail_page.layout("en", "A1", [], query=ListQuery(stage="open"))
+    assert "/analysis?lang=en" in links(detail)
 
 
 def test_every_incidents_string_has_both_languages():
@@ -394,6 +460,39 @@ def test_list_page_renders_from_the_url_and_survives_bad_values(stored):
     assert ids[list_page.IncidentsIds.SEEN].data["key"].startswith(f"{stored.version()}@")
     teams = [o["value"] for o in ids[list_page.IncidentsIds.TEAM].options]
     assert teams[:2] == ["fire-station", "police-station"]
+
+
+def test_team_panel_counts_are_team_load(stored, monkeypatch):
+    # one more incident, dispatched to a team the config does not know
+    key = stored.settings.stream("incidents")
+    for fields in (incident_fields("x1", "reported", NOW - timedelta(minutes=2),
+                                   category="other", title="井盖缺失"),
+                   incident_fields("x1", "dispatched", NOW - timedelta(minutes=1),
+                                   team="某临时小组")):
+        stored.redis.xadd(key, fields)
+    worker = Ingestor(stored.settings, stored.redis, stored.sessions,
+                      consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
+    worker.start()
+    while worker.step():
+        pass
+    monkeypatch.setattr(cb, "utc_now", lambda: NOW)  # the page's clock: the fixture's now
+    page = cb.render_list(stored, "zh", PageRequest("/incidents", "", {"stage": "open"}))
+    with stored.read() as session:
+        load = governance_queries.team_load(session, TZ, stored.settings.governance, NOW)
+    cards = panel_cards(page)
+    assert list(cards) == [row["team"] or "" for row in load]
+    assert {code: tuple(int(n) for n in card[1:4]) for code, card in cards.items()} == {
+        row["team"] or "": (row["open"], row["overdue"], row["today"]) for row in load}
+    # every configured team, then the name as sent; the fixture's numbers, not only equal ones
+    assert cards["某临时小组"][0] == "某临时小组" and list(cards)[-1] == "某临时小组"
+    assert cards["某临时小组"][1:4] == ("1", "0", "1")
+    assert cards["fire-station"][1:4] == ("2", "2", "0")  # r1, r2 (f1 closed), yesterday's
+    assert cards["urban-squad"][1:4] == ("2", "1", "1")  # d1 late, d2 reported today
+    assert cards["fire-station"][5] == "/incidents?stage=open&team=fire-station"
+    with stored.read() as session:
+        _, rows, total = cb.read_page(session, TZ, ListQuery(stage="open", team="fire-station"),
+                                      NOW)
+    assert total == int(cards["fire-station"][1])  # the link's list has the card's count
 
 
 def test_pages_say_when_the_data_source_is_down(sqlite_services):
