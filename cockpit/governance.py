@@ -90,9 +90,8 @@ def escalate_overdue(session: Session, config: GovernanceConfig, now: datetime,
         target = config.level_index(late)
         for index in range(incident.escalation_level, target):
             level = config.escalation[index]
-            stamp = int(incident.stage_at.timestamp() * 1000)
-            notification_id = fit_id(f"{incident.incident_id}/overdue/{incident.stage}/"
-                                     f"{stamp}/{level.level}")
+            notification_id = fit_id(f"{incident.incident_id}{_overrun_key(incident)}"
+                                     f"{level.level}")
             added = insert_rows(session.connection(), Escalation.__table__, [{
                 "incident_id": incident.incident_id, "stage": incident.stage,
                 "stage_at": incident.stage_at, "level": level.level, "due_at": incident.due_at,
@@ -107,24 +106,38 @@ def escalate_overdue(session: Session, config: GovernanceConfig, now: datetime,
     return raised
 
 
+#: Stages in which a new incident still waits for someone to act on it.
+WAITING_STAGES = ("reported", "assessed")
+
+
+def _overrun_key(incident: Incident) -> str:
+    """The part of an overdue notice's id that names the stage entry it is about."""
+    return f"/overdue/{incident.stage}/{int(incident.stage_at.timestamp() * 1000)}/"
+
+
 def escalate_unacknowledged(session: Session, config: GovernanceConfig, now: datetime,
                             limit: int = BATCH) -> int:
     """Raise notices not acknowledged by ``ack_due_at`` to the next rung; returns the count.
 
-    A notice of the last rung, or about an incident closed or cancelled meanwhile, is not
-    raised (it keeps ``escalated_at`` empty and leaves the queue by its age).
+    Only a notice that still matters is raised: one about a new incident while the incident
+    waits for dispatch (reported or assessed), one about an overrun while that same stage entry
+    is still overdue. A notice of the last rung is not raised.
     """
     names = [lv.level for lv in config.escalation]
-    terminal = [s.value for s in TERMINAL_STAGES]
+    about_overrun = Notification.notification_id.contains("/overdue/")
     rows = session.execute(
         select(Notification, Incident)
         .join(Incident, Incident.incident_id == Notification.incident_id)
         .where(Notification.acked_at.is_(None), Notification.escalated_at.is_(None),
                Notification.ack_due_at <= now, Notification.level != names[-1],
-               Incident.stage.not_in(terminal))
+               (~about_overrun & Incident.stage.in_(WAITING_STAGES))
+               | (about_overrun & (Incident.due_at <= now)))
         .order_by(Notification.ack_due_at).limit(limit)).all()
     raised = 0
     for notice, incident in rows:
+        if "/overdue/" in notice.notification_id and _overrun_key(incident) \
+                not in notice.notification_id:
+            continue  # an earlier stage's overrun: the incident moved on
         index = names.index(notice.level) + 1 if notice.level in names else len(names) - 1
         notification_id = fit_id(f"{notice.notification_id}/unack/{names[index]}")
         added = insert_rows(session.connection(), Notification.__table__, [notice_row(

@@ -380,3 +380,26 @@ def test_governance_cli_checks_files(tmp_path, monkeypatch):
     assert refused.exit_code == 1 and "escalation.0.after" in refused.output
     table = CliRunner().invoke(app, ["governance", "show"])
     assert "火情\t特急\t1m\t1m\t6m" in table.output
+
+
+def test_an_acknowledgement_answers_the_whole_chain_and_moved_incidents_stop_rising(services):
+    reported = _recent(0.5)
+    _ingest(services, [incident_fields("C1", "reported", reported),
+                       incident_fields("C2", "reported", reported)])
+    governor = Governor(services.settings, services.redis, services.sessions)
+    created = _notices(services, notification_id="C1/new")[0].created_at
+    governor.tick(created + timedelta(minutes=3, seconds=1))  # both raised to the chief
+    assert {n.notification_id for n in _notices(services, kind="unacknowledged")} >= {
+        "C1/new/unack/section_chief", "C2/new/unack/section_chief"}
+    # the duty officer answers C1's first notice late: its raised notice is answered too
+    _ingest(services, [{"event_id": "ack-c1", "type": "notification.acknowledged",
+                        "source": "gateway", "occurred_at": datetime.now(UTC).isoformat(),
+                        "notification_id": "C1/new", "channel": "voice", "by": "duty-1"}])
+    (child,) = _notices(services, notification_id="C1/new/unack/section_chief")
+    assert child.acked_by == "duty-1"
+    # C2 is dispatched: nobody needs to be told of it any more, so nothing rises further
+    _ingest(services, [incident_fields("C2", "dispatched", reported + timedelta(minutes=1))])
+    governor.tick(created + timedelta(minutes=20))
+    leaders = [n.notification_id for n in _notices(services, kind="unacknowledged")
+               if n.level == "leader"]
+    assert not any(i.startswith(("C1/new", "C2/new")) for i in leaders)

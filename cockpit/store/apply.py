@@ -347,6 +347,28 @@ def _newly_reported(state, before, config: GovernanceConfig, now: datetime) -> b
         state.get("priority"))
 
 
+def _ack_chain(session, notification_id: str, values: dict[str, Any]) -> None:
+    """Acknowledge the rest of a notice's chain that is not acknowledged yet.
+
+    An acknowledged notice answers the notices it was raised from and those raised from it
+    (``.../unack/<level>``).
+    """
+    notices = Notification.__table__
+    chain = set()
+    current = notification_id
+    while current and current not in chain:
+        chain.add(current)
+        current = session.scalar(select(notices.c.parent_id)
+                                 .where(notices.c.notification_id == current))
+    ack = {k: v for k, v in values.items() if k.startswith("ack")}
+    session.execute(notices.update()
+                    .where(notices.c.acked_at.is_(None),
+                           notices.c.notification_id.in_(sorted(chain))
+                           | notices.c.notification_id.startswith(f"{notification_id}/unack/",
+                                                                  autoescape=True))
+                    .values(**ack))
+
+
 def _apply_receipts(session, items, now, result) -> None:
     """Store receipts (idempotent) and set their notifications' earliest delivery / ack."""
     table = ReceiptRow.__table__
@@ -385,6 +407,8 @@ def _apply_receipts(session, items, now, result) -> None:
                 session.execute(notices.update()
                                 .where(notices.c.notification_id == notification_id)
                                 .values(**values))
+            if acked is not None:
+                _ack_chain(session, notification_id, values)
 
 
 def _store_metrics(session, items, resolve_villages, now, result) -> int:
