@@ -34,6 +34,9 @@ _POSITION = {stage: i for i, stage in enumerate(LOOP)}
 #: After a reopening the loop resumes here: assessment and anything later move forward.
 _REOPENED_POSITION = _POSITION[Stage.REPORTED]
 ILLEGAL = frozenset({"no_report", "backward", "after_close", "after_cancel", "reopen_open"})
+#: Notes of moves the machine refused: the event changes nothing of the incident (its
+#: category, priority, position or team corrections are not taken either).
+REFUSED = frozenset({"backward", "after_close", "after_cancel", "reopen_open"})
 #: Notes kept per incident (the count of illegal ones is kept in full).
 MAX_NOTES = 50
 
@@ -122,14 +125,23 @@ class Lifecycle:
     last: tuple | None = None
     keep_steps: bool = False
     steps: list[Step] = field(default_factory=list)
+    _last_note_kind: str = ""
 
     # -- moves -----------------------------------------------------------------------------
     def can_extend(self, move: Move) -> bool:
         """Whether ``move`` comes after every move taken (else the history must be re-run)."""
         return self.last is None or move.key > self.last
 
-    def apply(self, move: Move) -> None:
-        """Take one move (moves must come in :attr:`Move.key` order); never raises."""
+    def apply(self, move: Move) -> bool:
+        """Take one move (moves must come in :attr:`Move.key` order); never raises.
+
+        Returns False when the move is refused (see :data:`REFUSED`), True otherwise.
+        """
+        self._last_note_kind = ""
+        self._apply(move)
+        return self._last_note_kind not in REFUSED
+
+    def _apply(self, move: Move) -> None:
         self.last = move.key
         current, new = self.stage, move.stage
         if current is None:
@@ -176,6 +188,7 @@ class Lifecycle:
         self._enter(move)
 
     def _note(self, move: Move, kind: str, detail: str) -> None:
+        self._last_note_kind = kind
         note = Note(move.occurred_at, move.event_id, move.type, kind, detail)
         if note.illegal:
             self.illegal_count += 1
@@ -215,15 +228,18 @@ class Lifecycle:
         return out
 
 
-def run(moves: Iterable[Move], keep_steps: bool = False) -> Lifecycle:
+def run(moves: Iterable[Move], keep_steps: bool = False,
+        refused: set[tuple[str, str]] | None = None) -> Lifecycle:
     """Run the machine over ``moves`` in key order and return its state.
 
     The moves may come in any order; repeats of one ``(event_id, source)`` must have been
-    removed (the store keeps each once).
+    removed (the store keeps each once). ``refused``, when given, receives the
+    ``(event_id, source)`` of every refused move.
     """
     state = Lifecycle(keep_steps=keep_steps)
     for move in sorted(moves, key=lambda m: m.key):
-        state.apply(move)
+        if not state.apply(move) and refused is not None:
+            refused.add((move.event_id, move.source))
     return state
 
 

@@ -403,3 +403,22 @@ def test_an_acknowledgement_answers_the_whole_chain_and_moved_incidents_stop_ris
     leaders = [n.notification_id for n in _notices(services, kind="unacknowledged")
                if n.level == "leader"]
     assert not any(i.startswith(("C1/new", "C2/new")) for i in leaders)
+
+
+def test_a_refused_move_changes_nothing_in_any_order(services):
+    start = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+    events = [incident_fields("Z1", "reported", start),
+              incident_fields("Z1", "cancelled", start + timedelta(minutes=1)),
+              incident_fields("Z1", "dispatched", start + timedelta(minutes=2),
+                              team="乔司派出所"),
+              incident_fields("Z1", "assessed", start + timedelta(minutes=3), category="police",
+                              priority="critical")]
+    for n, order in enumerate([events, events[::-1]]):
+        _ingest(services, [{**e, "incident_id": f"Z{n}", "event_id": f"{e['event_id']}-{n}"}
+                           for e in order], batch_size=1)
+        with services.read() as session:
+            row = session.get(Incident, f"Z{n}")
+            assert (row.stage, row.category, row.priority, row.team) == (
+                "cancelled", "fire", "urgent", None)
+            assert row.illegal_count == 2 and row.event_count == 4
+            assert row.suggested_team == "fire-station"

@@ -124,8 +124,9 @@ def test_out_of_order_gives_the_same_state(services):
         if reference is None:
             reference = state
         assert state == reference, f"order {n} differs"
-    assert reference["category"] == "traffic" and reference["priority"] == "critical"
-    # the re-assessment came after the close: recorded as illegal, the stage stays closed
+    # the re-assessment came after the close: recorded as illegal, refused: the stage stays
+    # closed and its corrections of category and priority are not taken either
+    assert reference["category"] == "fire" and reference["priority"] == "urgent"
     assert reference["stage"] == "closed"
     assert reference["illegal_count"] == 1
     assert [n["kind"] for n in reference["lifecycle"]["notes"]] == ["after_close"]

@@ -220,7 +220,7 @@ def _apply_incidents(session, incident_items, resolve_villages, now, config, res
         [e.__dict__.get("lat") for e, _ in incident_items],
         [e.__dict__.get("village") for e, _ in incident_items],
     )
-    _fold_incidents(session, incident_items, villages, now, config, result)
+    _fold_incidents(session, incident_items, villages, now, config, result, resolve_villages)
 
 
 def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, str]]:
@@ -249,7 +249,8 @@ def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, st
     return items
 
 
-def _fold_incidents(session, items, villages, now, config, result) -> None:
+def _fold_incidents(session, items, villages, now, config, result,
+                    resolve_villages: VillageResolver) -> None:
     ids = sorted({e.incident_id for e, _ in items})
     states: dict[str, dict[str, Any]] = {}
     table = Incident.__table__
@@ -259,26 +260,28 @@ def _fold_incidents(session, items, villages, now, config, result) -> None:
         for row in session.execute(query).mappings():
             states[row["incident_id"]] = dict(row, field_times=dict(row["field_times"] or {}))
     existing = {key: dict(state) for key, state in states.items()}
-    moves: dict[str, list[Move]] = {}
+    new: dict[str, list[tuple[Move, IncidentEvent, str | None]]] = {}
     for (event, _), village in zip(items, villages, strict=True):
-        state = states.setdefault(event.incident_id, {"incident_id": event.incident_id})
-        _fold(state, event, village)
-        moves.setdefault(event.incident_id, []).append(_move(event))
+        new.setdefault(event.incident_id, []).append((_move(event), event, village))
     rerun: list[str] = []
-    for incident_id, new in moves.items():
-        machine = Lifecycle.from_row(states[incident_id]) if incident_id in existing \
-            else Lifecycle()
-        new.sort(key=lambda m: m.key)
-        if machine.can_extend(new[0]):
-            for move in new:
-                machine.apply(move)
-            states[incident_id].update(machine.columns())
+    for incident_id, batch in new.items():
+        state = states.setdefault(incident_id, {"incident_id": incident_id})
+        machine = Lifecycle.from_row(state) if incident_id in existing else Lifecycle()
+        batch.sort(key=lambda item: item[0].key)
+        if machine.can_extend(batch[0][0]):
+            for move, event, village in batch:
+                # a refused move changes nothing, not even the attributes it carries
+                if machine.apply(move):
+                    _fold(state, event, village)
+                else:
+                    state["event_count"] = state.get("event_count", 0) + 1
+            state.update(machine.columns())
         else:
-            late = sum(1 for m in new if not machine.can_extend(m))
-            states[incident_id]["late_count"] = (states[incident_id].get("late_count") or 0) + late
+            late = sum(1 for move, _, _ in batch if not machine.can_extend(move))
+            state["late_count"] = (state.get("late_count") or 0) + late
             rerun.append(incident_id)
-    for incident_id, machine in _rerun(session, rerun).items():
-        states[incident_id].update(machine.columns())
+    if rerun:
+        _rerun(session, rerun, states, resolve_villages)
     inserts, updates, notices = [], [], []
     columns = [c.key for c in table.columns]
     for incident_id, state in states.items():
@@ -303,19 +306,45 @@ def _fold_incidents(session, items, villages, now, config, result) -> None:
     result.incidents.update(ids)
 
 
-def _rerun(session, ids: Sequence[str]) -> dict[str, Lifecycle]:
-    """Run the life cycle again over the whole stored history of these incidents."""
+#: Columns the attribute fold sets (reset before a re-run folds the history again).
+_ATTRIBUTE_COLUMNS = tuple("village_code" if a == "village" else a for a in ATTRIBUTES)
+
+
+def _rerun(session, ids: Sequence[str], states: dict[str, dict[str, Any]],
+           resolve_villages: VillageResolver) -> None:
+    """Run the life cycle and the attribute fold again over the whole stored history.
+
+    Used when an event arrives before one already taken: which moves are refused may change,
+    and the attributes come only from the accepted ones.
+    """
     history = IncidentEventRow.__table__
-    moves: dict[str, list[Move]] = {}
+    rows_of: dict[str, list] = {}
     for part in _chunks(sorted(ids)):
-        rows = session.execute(
-            select(history.c.incident_id, history.c.type, history.c.occurred_at,
-                   history.c.event_id, history.c.source)
-            .where(history.c.incident_id.in_(part)))
-        for incident_id, kind, occurred_at, event_id, source in rows:
-            moves.setdefault(incident_id, []).append(
-                Move(occurred_at, INCIDENT_TYPES[kind].stage, event_id, source, kind))
-    return {incident_id: run(found) for incident_id, found in moves.items()}
+        for row in session.execute(
+                select(history.c.incident_id, history.c.type, history.c.occurred_at,
+                       history.c.event_id, history.c.source, history.c.payload)
+                .where(history.c.incident_id.in_(part))):
+            rows_of.setdefault(row.incident_id, []).append(row)
+    for incident_id, rows in rows_of.items():
+        refused: set[tuple[str, str]] = set()
+        machine = run([Move(r.occurred_at, INCIDENT_TYPES[r.type].stage, r.event_id, r.source,
+                            r.type) for r in rows], refused=refused)
+        events = [INCIDENT_TYPES[r.type].model_construct(
+            **(r.payload or {}), event_id=r.event_id, source=r.source, type=r.type,
+            occurred_at=r.occurred_at, incident_id=incident_id)
+            for r in rows if (r.event_id, r.source) not in refused]
+        data = [e.__dict__ for e in events]
+        villages = resolve_villages([d.get("lon") for d in data], [d.get("lat") for d in data],
+                                    [d.get("village") for d in data])
+        state = states[incident_id]
+        for column in _ATTRIBUTE_COLUMNS:
+            state[column] = None
+        state["field_times"] = {}
+        state["event_count"] = 0
+        for event, village in zip(events, villages, strict=True):
+            _fold(state, event, village)
+        state["event_count"] = len(rows)
+        state.update(machine.columns())
 
 
 def _derive(state: dict[str, Any], before: dict[str, Any] | None,
