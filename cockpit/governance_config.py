@@ -251,7 +251,12 @@ def load_governance(path: str | Path | None = None) -> GovernanceConfig:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such governance file") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{file}: cannot read: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read: {exc}".splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{file.name}: expected a mapping of keys at the top")

@@ -151,6 +151,7 @@ def test_ladder_levels_by_lateness():
      "colour: unknown key"),
     ("- just a list", "expected a mapping"),
     ("limits: [unclosed", "cannot read"),
+    ("escalation:\n  - level: a\n   zh: b", "not valid YAML at line 3"),
 ])
 def test_bad_rules_files_say_where_and_why(tmp_path: Path, text, message):
     path = tmp_path / "governance.yaml"
