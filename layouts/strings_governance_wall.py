@@ -7,6 +7,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "gw_overdue_panel": ("超时督办", "Overdue"),
     "gw_overdue_total": ("共 {n} 起", "{n} in all"),
     "gw_overdue_empty": ("暂无超时警情", "Nothing overdue"),
+    "gw_overdue_more": ("另有 {n} 起 → 查看全部", "{n} more → see all"),
     "gw_late_s": ("超时 {n}秒", "{n} s late"),
     "gw_late_m": ("超时 {n}分", "{n} min late"),
     "gw_late_h": ("超时 {h}时{m:02d}分", "{h} h {m:02d} min late"),

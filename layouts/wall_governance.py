@@ -21,8 +21,9 @@ from cockpit import vocab
 from layouts.figures import chip_style, local_time
 from layouts.i18n import PLACEHOLDER, Lang, category_label, format_count, stage_label, t
 
-#: Rows of the overdue board (the rest are counted in its total).
-OVERDUE_ROWS = 8
+#: Rows of the overdue board: as many as fit it at 1920×1080 with the "N more" line below them
+#: (assets/wall.css); the rest are counted in its total and that line.
+OVERDUE_ROWS = 5
 #: Entries of the live ticker.
 TICKER_ITEMS = 12
 #: The incidents pages (another screen) the wall drills into: list and ``/<id>`` detail.
@@ -233,7 +234,9 @@ def overdue_children(board: Mapping[str, Any], villages: Mapping[str, str], lang
     ----------
     board : dict
         :func:`cockpit.governance_queries.overdue` (``items`` with ``late_s``); at most
-        :data:`OVERDUE_ROWS` are shown, the total is shown by :func:`overdue_total`.
+        :data:`OVERDUE_ROWS` are shown, the total is shown by :func:`overdue_total`; when
+        ``total`` is more than the rows shown, a last line says how many more there are and
+        links to the list of every overdue incident (:func:`overdue_more`).
     villages : mapping
         Village code -> plain display name.
     lang : {"zh", "en"}
@@ -244,8 +247,9 @@ def overdue_children(board: Mapping[str, Any], villages: Mapping[str, str], lang
         Codes of schematic villages (their name carries the marker).
     """
     rows = overdue_rows(list(board.get("items") or ())[:OVERDUE_ROWS], levels, lang)
+    more = overdue_more(int(board.get("total") or 0) - len(rows), lang)
     if not rows:
-        return [html.Li(t("gw_overdue_empty", lang), className="overdue-empty")]
+        return more or [html.Li(t("gw_overdue_empty", lang), className="overdue-empty")]
     items = []
     for row in rows:
         category, stage = row["category"], row["stage"]
@@ -266,7 +270,24 @@ def overdue_children(board: Mapping[str, Any], villages: Mapping[str, str], lang
                     html.Span(row["late"], className="overdue-late")]),
                 html.Div(sub, className="overdue-line overdue-sub"),
             ])))
-    return items
+    return items + more
+
+
+def overdue_more(hidden: int, lang: Lang) -> list:
+    """Return the overdue board's last line, ``另有 3 起 → 查看全部``, or nothing.
+
+    Parameters
+    ----------
+    hidden : int
+        Overdue incidents not shown as rows; zero or fewer give an empty list.
+    lang : {"zh", "en"}
+        Language of the line and of the list it links to (``/incidents?stage=overdue``).
+    """
+    if hidden <= 0:
+        return []
+    return [html.Li(className="overdue-more", key="overdue-more", children=dcc.Link(
+        t("gw_overdue_more", lang, n=format_count(hidden)), className="drill overdue-more-link",
+        href=list_href(lang, stage="overdue")))]
 
 
 def overdue_total(board: Mapping[str, Any], lang: Lang) -> str:
@@ -330,16 +351,21 @@ def ticker_children(incidents: Sequence[Mapping[str, Any]],
 
 
 def announce_banner(lang: Lang) -> html.Div:
-    """The announcement banner over the map; assets/announce.js fills and shows it."""
+    """The announcement banner over the map; assets/announce.js fills and shows it.
+
+    One compact strip: a small head line (title, priority, how many more wait, a failed
+    acknowledgement's note) over the text (two lines at most), the buttons beside them.
+    """
     return html.Div(id=GovIds.ANNOUNCE, className="announce announce-hidden", role="alert",
                     children=[
-        html.Div(className="announce-head", children=[
-            html.Span(t("gw_announce_head", lang), className="announce-title"),
-            html.Span(id=GovIds.ANNOUNCE_PRIORITY, className="announce-priority")]),
-        html.Div(id=GovIds.ANNOUNCE_TEXT, className="announce-text"),
-        html.Div(className="announce-foot", children=[
-            html.Span(id=GovIds.ANNOUNCE_MORE, className="announce-more"),
-            html.Span(id=GovIds.ANNOUNCE_NOTE, className="announce-note"),
+        html.Div(className="announce-main", children=[
+            html.Div(className="announce-head", children=[
+                html.Span(t("gw_announce_head", lang), className="announce-title"),
+                html.Span(id=GovIds.ANNOUNCE_PRIORITY, className="announce-priority"),
+                html.Span(id=GovIds.ANNOUNCE_MORE, className="announce-more"),
+                html.Span(id=GovIds.ANNOUNCE_NOTE, className="announce-note")]),
+            html.Div(id=GovIds.ANNOUNCE_TEXT, className="announce-text")]),
+        html.Div(className="announce-actions", children=[
             html.Button(t("gw_ack_all", lang), id=GovIds.ACK_ALL, n_clicks=0,
                         className="announce-ack-all"),
             html.Button(t("gw_ack", lang), id=GovIds.ACK, n_clicks=0, className="announce-ack"),

@@ -30,7 +30,7 @@ from cockpit.services import Services
 from cockpit.store.apply import apply_batch
 from cockpit.streams import signal_change
 from layouts.wall import STATUS_PATH, WallIds
-from layouts.wall_governance import GovIds
+from layouts.wall_governance import OVERDUE_ROWS, GovIds
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 
 pytestmark = pytest.mark.browser
@@ -67,6 +67,18 @@ for (const sel of ['.wall-header', '.panel-kpi', '.panel-cat', '.panel-overdue',
     out[sel] = {x: r.left, y: r.top, w: r.width, h: r.height};
 }
 return out;
+"""
+#: JavaScript: every KPI tile's box and the inner box (inside the border) of its panel, px.
+TILE_BOXES = """
+return Array.from(document.querySelectorAll('.panel .kpi')).map(tile => {
+    const panel = tile.closest('.panel'), p = panel.getBoundingClientRect();
+    const r = tile.getBoundingClientRect();
+    return {label: tile.querySelector('.kpi-label').textContent,
+            tile: {top: r.top, bottom: r.bottom, left: r.left, right: r.right},
+            panel: {top: p.top + panel.clientTop, left: p.left + panel.clientLeft,
+                    bottom: p.top + panel.clientTop + panel.clientHeight,
+                    right: p.left + panel.clientLeft + panel.clientWidth}};
+});
 """
 #: JavaScript: every row of the overdue board and the latest list, with its panel's bottom.
 ROW_BOXES = """
@@ -135,6 +147,14 @@ class Wall:
                    and boxes[a]["y"] < boxes[b]["y"] + boxes[b]["h"] - 1
                    and boxes[b]["y"] < boxes[a]["y"] + boxes[a]["h"] - 1]
         assert clashes == []
+        # every KPI tile whole inside its panel (the panel clips what sticks out)
+        tiles = self.js(TILE_BOXES)
+        assert len(tiles) == 5
+        for tile in tiles:
+            box, panel = tile["tile"], tile["panel"]
+            assert (panel["top"] <= box["top"] and box["bottom"] <= panel["bottom"] + 0.5
+                    and panel["left"] <= box["left"] and box["right"] <= panel["right"]
+                    + 0.5), tile
         # rows of the lists are shown whole or not at all, and big enough to read from afar
         rows = self.js(ROW_BOXES)
         for row in rows:
@@ -514,4 +534,53 @@ def test_wall011_overdue_board_fills_with_time_and_drills_into_the_incidents(wal
         By.CSS_SELECTOR, f"#{WallIds.MAP} .scatterlayer .trace .points path")[-1]
     ActionChains(wall.driver).move_to_element(marker).click().perform()
     wall.wait(lambda d: re.fullmatch(re.escape(wall.url) + r"/incidents/od-[12]", d.current_url))
+    wall.assert_no_console_errors()
+
+
+#: JavaScript: the announcement banner, its text and buttons, and the map panel, px.
+BANNER_BOXES = """
+const box = (sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                       return {top: r.top, bottom: r.bottom, w: r.width, h: r.height}; };
+const text = document.querySelector('.announce-text');
+return {banner: box('.announce'), map: box('.panel-map'), text: box('.announce-text'),
+        line: parseFloat(getComputedStyle(text).lineHeight),
+        ack: box('.announce-ack'), ack_all: box('.announce-ack-all')};
+"""
+
+
+def test_wall012_a_full_overdue_board_says_how_many_more_and_the_banner_stays_compact(wall):
+    overdue = 7
+    now = datetime.now(UTC)
+    wall.open("/")
+    wall.apply(*(reported(f"many-{n}", "fire", f"仓库冒烟，现场有大量浓烟，请尽快处置 {n}",
+                          now - timedelta(minutes=3 + n % 6), village=n, priority="normal")
+                 for n in range(overdue)))
+    wall.wait(lambda d: wall.text(GovIds.OVERDUE_TOTAL) == f"共 {overdue} 起")
+    board = wall.driver.find_element(By.ID, GovIds.OVERDUE)
+    rows = board.find_elements(By.CSS_SELECTOR, ".overdue-item")
+    assert len(rows) == OVERDUE_ROWS and all(r.is_displayed() for r in rows)
+    more = board.find_element(By.CSS_SELECTOR, ".overdue-more a")
+    assert more.is_displayed() and more.text == f"另有 {overdue - OVERDUE_ROWS} 起 → 查看全部"
+    assert more.get_attribute("href") == wall.url + "/incidents?stage=overdue"
+    wall.assert_panels_fit()  # every row and the last line whole inside the board
+    # the queued announcements: a compact strip over the map, its buttons big enough to touch
+    wall.wait(lambda d: d.find_element(By.ID, GovIds.ANNOUNCE).is_displayed())
+    wall.wait(lambda d: wall.text(GovIds.ANNOUNCE_MORE) == f"另有 {overdue - 1} 条待确认")
+    boxes = wall.js(BANNER_BOXES)
+    assert boxes["banner"]["h"] <= 0.12 * boxes["map"]["h"], boxes
+    assert boxes["text"]["h"] <= 2 * boxes["line"] + 1, boxes  # two lines at most
+    for button in ("ack", "ack_all"):
+        assert boxes[button]["h"] >= 44 and boxes[button]["w"] >= 44, boxes
+    save_screenshot(wall.driver, "wall_overdue_more.png")
+    wall.open("/?lang=en")
+    more = wall.wait(lambda d: d.find_element(By.CSS_SELECTOR,
+                                              f"#{GovIds.OVERDUE} .overdue-more a"))
+    assert more.text == f"{overdue - OVERDUE_ROWS} more → see all"
+    wall.wait(lambda d: d.find_element(By.ID, GovIds.ANNOUNCE).is_displayed())
+    wall.assert_panels_fit()
+    boxes = wall.js(BANNER_BOXES)
+    assert boxes["banner"]["h"] <= 0.12 * boxes["map"]["h"], boxes
+    save_screenshot(wall.driver, "wall_overdue_more_en.png")
+    more.click()
+    wall.wait(lambda d: d.current_url == wall.url + "/incidents?stage=overdue&lang=en")
     wall.assert_no_console_errors()

@@ -457,7 +457,8 @@ def test_overdue_board_shows_how_late_each_one_is_and_links_to_it():
         overdue_item("o-1", 4000, 2, category="fire", stage="dispatched", title="<b>起火</b>"),
         overdue_item("o 2/x", 720, 0, category="police", stage="reported", village_code=None),
         overdue_item("o-3", 30, 9, category=None, stage=None, title=None)]}
-    items = overdue_children(board, {"v1": "甲村"}, "zh", LEVELS, schematic={"v1"})
+    *items, more = overdue_children(board, {"v1": "甲村"}, "zh", LEVELS, schematic={"v1"})
+    assert more.className == "overdue-more"  # 9 of the 12 not shown
     first = texts(items[0])
     assert {"火情", "<b>起火</b>", "超时 1时06分", "甲村", "（示意）", "已派遣",
             "督办：科室负责人"} <= set(first)  # upstream text stays text
@@ -476,10 +477,34 @@ def test_overdue_board_shows_how_late_each_one_is_and_links_to_it():
     assert "Raised: Section chief" in texts(english[0]) and "1 h 06 min late" in texts(english[0])
     assert [link.href for link in walk(english[0]) if isinstance(link, dcc.Link)] == [
         "/incidents/o-1?lang=en"]
-    many = {"total": 30, "items": [overdue_item(f"m{i}", 60 * i) for i in range(30)]}
-    assert len(overdue_children(many, {}, "zh")) == OVERDUE_ROWS
     assert texts(html.Div(overdue_children({"total": 0, "items": []}, {}, "zh"))) == [
         "暂无超时警情"]
+
+
+def test_overdue_board_says_how_many_more_there_are_and_links_to_them_all():
+    def more(board, lang="zh"):
+        items = overdue_children(board, {}, lang)
+        lines = [i for i in items if i.className == "overdue-more"]
+        assert lines in ([], [items[-1]])  # the last line, once
+        return [(link.children, link.href) for line in lines for link in walk(line)
+                if isinstance(link, dcc.Link)]
+
+    # the query hands over at most OVERDUE_ROWS items and the total of them all
+    full = {"total": 1234, "items": [overdue_item(f"m{i}", 60 * i) for i in range(30)]}
+    items = overdue_children(full, {}, "zh")
+    assert [i.className.split()[0] for i in items] == ["overdue-item"] * OVERDUE_ROWS + [
+        "overdue-more"]
+    hidden = 1234 - OVERDUE_ROWS
+    assert more(full) == [(f"另有 {hidden:,} 起 → 查看全部", "/incidents?stage=overdue")]
+    assert more(full, "en") == [(f"{hidden:,} more → see all",
+                                 "/incidents?stage=overdue&lang=en")]
+    one_more = {"total": OVERDUE_ROWS + 1, "items": full["items"][:OVERDUE_ROWS]}
+    assert more(one_more) == [("另有 1 起 → 查看全部", "/incidents?stage=overdue")]
+    # every one shown (or none at all): no such line
+    exact = {"total": 3, "items": full["items"][:3]}
+    assert more(exact) == [] and len(overdue_children(exact, {}, "zh")) == 3
+    assert more({"total": 0, "items": []}) == []
+    assert more({"items": full["items"][:2]}) == []  # no total: nothing claimed
 
 
 def test_ticker_shows_latest_stage_changes_and_escalations_twice_for_its_loop():
