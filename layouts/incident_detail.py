@@ -8,6 +8,7 @@ when the incident is unknown), so the refresh poll can replace it whole. Upstrea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -197,13 +198,35 @@ def note_kind(kind: str, lang: Lang) -> str:
         return kind
 
 
+_STAGE_WORD = re.compile(r"(?<![A-Za-z_.])(?:incident\.([a-z_]+)|("
+                         + "|".join(s.value for s in vocab.Stage) + r"))(?![A-Za-z_])")
+_NOTE_PHRASES = {
+    "zh": ((" after ", "晚于"), (" again", "（重复）"), ("reopened while ", "未结时重启："),
+           ("first event is ", "首个事件为"), (",", "、")),
+    "en": ((",", ", "),),
+}
+
+
+def note_detail(detail: str | None, lang: Lang) -> str:
+    """Return a note's detail (``dispatched after cancelled``, ``assessed,arrived``) in ``lang``.
+
+    Stage codes and event types become stage labels; the machine's few phrases are translated.
+    """
+    if not detail:
+        return PLACEHOLDER
+    text = detail
+    for phrase, said in _NOTE_PHRASES[lang]:
+        text = text.replace(phrase, said)
+    return _STAGE_WORD.sub(lambda m: stage_label(m.group(1) or m.group(2), lang), text)
+
+
 def notes_table(notes: Sequence[Mapping[str, Any]], lang: Lang, day: str | None) -> Any:
     """Return the life-cycle notes; illegal moves are marked and highlighted."""
     rows = [[stamp(n.get("at"), day), _event_type(n.get("type"), lang),
              [note_kind(n.get("kind") or "", lang),
               html.Span(t("inc_illegal", lang), className="incd-illegal-mark")
               if n.get("illegal") else None],
-             n.get("detail") or PLACEHOLDER] for n in notes]
+             note_detail(n.get("detail"), lang)] for n in notes]
     return _table(("inc_c_at", "inc_c_type", "inc_c_kind", "inc_c_detail"), rows, lang,
                   ["note-illegal" if n.get("illegal") else "note-info" for n in notes],
                   "incd-notes")

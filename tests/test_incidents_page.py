@@ -505,3 +505,13 @@ def test_pages_say_when_the_data_source_is_down(sqlite_services):
     assert ids[list_page.IncidentsIds.TOTAL].children == "—"
     detail_down = cb.render_detail(down, "en", PageRequest("/incidents/a", "/a", {}))
     assert "Data source unreachable" in texts(detail_down)
+
+
+def test_life_cycle_notes_read_in_the_page_language():
+    from layouts.incident_detail import note_detail
+
+    assert note_detail("assessed,dispatched", "zh") == "已研判、已派遣"
+    assert note_detail("incident.dispatched after cancelled", "zh") == "已派遣晚于已撤销"
+    assert note_detail("reopened while dispatched", "zh") == "未结时重启：已派遣"
+    assert note_detail("assessed,arrived", "en") == "Assessed, On scene"
+    assert note_detail(None, "zh") == "—"
