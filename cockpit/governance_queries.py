@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from cockpit import lifecycle
 from cockpit.clock import day_bounds, utc_now
 from cockpit.events import INCIDENT_TYPES
 from cockpit.governance_config import GovernanceConfig
-from cockpit.queries import OPEN_STAGES, _iso, incident_dict
+from cockpit.queries import DICT_COLUMNS, OPEN_STAGES, _iso, incident_dict
 from cockpit.store.models import (
     Escalation,
     Incident,
@@ -28,6 +28,24 @@ from cockpit.vocab import PRIORITY_TERMS, Stage
 
 #: Priority order for queues: critical first.
 _PRIORITY_ORDER = {p.value: i for i, p in enumerate(PRIORITY_TERMS)}
+
+
+_OVERDUE_COUNT = select(func.count()).where(Incident.due_at <= bindparam("now"),
+                                            Incident.stage.in_(OPEN_STAGES))
+
+
+def _overdue_rows():
+    # one branch per open stage, each read in due order from the (stage, due_at) index and
+    # merged up to the limit: no sort of every overdue incident's row
+    both = union_all(*(select(*DICT_COLUMNS).where(Incident.stage == stage,
+                                                   Incident.due_at <= bindparam("now"))
+                       for stage in OPEN_STAGES))
+    return (both.order_by(both.selected_columns.due_at, both.selected_columns.incident_id)
+            .limit(bindparam("limit")))
+
+
+#: Built once: building it costs more than running it.
+_OVERDUE_ROWS = _overdue_rows()
 
 
 def overdue(session: Session, tz: ZoneInfo, now: datetime | None = None,
@@ -42,11 +60,8 @@ def overdue(session: Session, tz: ZoneInfo, now: datetime | None = None,
         and ``stage_s`` (seconds in the current stage so far).
     """
     now = now or utc_now()
-    condition = (Incident.due_at <= now, Incident.stage.in_(OPEN_STAGES))
-    total = session.scalar(select(func.count()).where(*condition))
-    rows = session.execute(select(Incident).where(*condition)
-                           .order_by(Incident.due_at, Incident.incident_id)
-                           .limit(limit)).scalars()
+    total = session.scalar(_OVERDUE_COUNT, {"now": now})
+    rows = session.execute(_OVERDUE_ROWS, {"now": now, "limit": limit})
     items = []
     for row in rows:
         item = incident_dict(row, tz)
@@ -54,6 +69,18 @@ def overdue(session: Session, tz: ZoneInfo, now: datetime | None = None,
         item["stage_s"] = (now - row.stage_at).total_seconds()
         items.append(item)
     return {"as_of": _iso(now, tz), "total": total, "items": items}
+
+
+_ASSIGNED = func.coalesce(Incident.team, Incident.suggested_team)
+# open (and overdue) per team, and today's reports per team: two grouped reads on their own
+# indexes (stage, reported_at) rather than one over "open OR today"
+_TEAM_OPEN = (select(_ASSIGNED, func.count(),
+                     func.sum(case((Incident.due_at <= bindparam("now"), 1), else_=0)))
+              .where(Incident.stage.in_(OPEN_STAGES)).group_by(_ASSIGNED))
+_TEAM_TODAY = (select(_ASSIGNED, func.count())
+               .where(Incident.reported_at >= bindparam("start"),
+                      Incident.reported_at < bindparam("end"))
+               .group_by(_ASSIGNED))
 
 
 def team_load(session: Session, tz: ZoneInfo, config: GovernanceConfig,
@@ -71,18 +98,13 @@ def team_load(session: Session, tz: ZoneInfo, config: GovernanceConfig,
     """
     now = now or utc_now()
     start, end = day_bounds(now, tz)
-    assigned = func.coalesce(Incident.team, Incident.suggested_team)
-    is_open = Incident.stage.in_(OPEN_STAGES)
-    rows = session.execute(
-        select(assigned,
-               func.sum(case((is_open, 1), else_=0)),
-               func.sum(case((is_open & (Incident.due_at <= now), 1), else_=0)),
-               func.sum(case(((Incident.reported_at >= start) & (Incident.reported_at < end),
-                              1), else_=0)))
-        .where(is_open | ((Incident.reported_at >= start) & (Incident.reported_at < end)))
-        .group_by(assigned)).all()
+    per_name: dict[str | None, list[int]] = {}
+    for name, n_open, n_over in session.execute(_TEAM_OPEN, {"now": now}):
+        per_name[name] = [n_open, n_over or 0, 0]
+    for name, n_today in session.execute(_TEAM_TODAY, {"start": start, "end": end}):
+        per_name.setdefault(name, [0, 0, 0])[2] = n_today
     counts: dict[str, tuple[int, int, int]] = {}
-    for name, n_open, n_over, n_today in rows:
+    for name, (n_open, n_over, n_today) in per_name.items():
         team = config.team(name)
         key = team.code if team else (name or "")
         o, v, d = counts.get(key, (0, 0, 0))
@@ -98,7 +120,11 @@ def team_load(session: Session, tz: ZoneInfo, config: GovernanceConfig,
     return out
 
 
-def _notice_dict(n: Notification, tz: ZoneInfo) -> dict[str, Any]:
+#: Notices are read as plain rows of their columns (no ORM identity map): same attributes.
+_NOTICE_COLUMNS = tuple(Notification.__table__.c)
+
+
+def _notice_dict(n: Notification | Row, tz: ZoneInfo) -> dict[str, Any]:
     return {"notification_id": n.notification_id, "incident_id": n.incident_id,
             "kind": n.kind, "level": n.level, "priority": n.priority,
             "category": n.category, "village_code": n.village_code,
@@ -108,6 +134,16 @@ def _notice_dict(n: Notification, tz: ZoneInfo) -> dict[str, Any]:
             "delivered_channel": n.delivered_channel, "acked_at": _iso(n.acked_at, tz),
             "acked_by": n.acked_by, "ack_channel": n.ack_channel,
             "escalated_at": _iso(n.escalated_at, tz), "parent_id": n.parent_id}
+
+
+_QUEUED_WHERE = (Notification.kind == "new_incident", Notification.acked_at.is_(None),
+                 Notification.created_at >= bindparam("since"))
+_QUEUED_COUNT = select(func.count()).where(*_QUEUED_WHERE)
+_QUEUED = (select(*_NOTICE_COLUMNS, Incident.stage)
+           .join(Incident, Incident.incident_id == Notification.incident_id)
+           .where(*_QUEUED_WHERE)
+           .order_by(Notification.created_at.desc(), Notification.notification_id)
+           .limit(bindparam("limit")))
 
 
 def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConfig,
@@ -125,19 +161,12 @@ def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConf
     """
     now = now or utc_now()
     since = now - config.notifications.wall_window
-    condition = (Notification.kind == "new_incident", Notification.acked_at.is_(None),
-                 Notification.created_at >= since)
-    total = session.scalar(select(func.count()).where(*condition))
-    rows = session.execute(
-        select(Notification, Incident.stage)
-        .join(Incident, Incident.incident_id == Notification.incident_id)
-        .where(*condition)
-        .order_by(Notification.created_at.desc(), Notification.notification_id)
-        .limit(max(limit * 5, 50))).all()
+    total = session.scalar(_QUEUED_COUNT, {"since": since})
+    rows = session.execute(_QUEUED, {"since": since, "limit": max(limit * 5, 50)}).all()
     items = []
-    for notice, stage in rows:
-        item = _notice_dict(notice, tz)
-        item["stage"] = stage
+    for row in rows:
+        item = _notice_dict(row, tz)
+        item["stage"] = row.stage
         items.append(item)
     items.sort(key=lambda n: n["created_at"] or "", reverse=True)  # newest first ...
     items.sort(key=lambda n: _PRIORITY_ORDER.get(n["priority"], 9))  # ... within a priority
@@ -149,7 +178,7 @@ def list_notifications(session: Session, tz: ZoneInfo, *, incident_id: str | Non
                        kind: str | None = None, acked: bool | None = None,
                        limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """Return notices, newest first, optionally of one incident, kind or ack state."""
-    query = select(Notification)
+    query = select(*_NOTICE_COLUMNS)
     if incident_id:
         query = query.where(Notification.incident_id == incident_id)
     if kind:
@@ -159,7 +188,7 @@ def list_notifications(session: Session, tz: ZoneInfo, *, incident_id: str | Non
                             else Notification.acked_at.is_(None))
     query = (query.order_by(Notification.created_at.desc(), Notification.notification_id)
              .limit(max(1, min(limit, 1000))).offset(max(0, offset)))
-    return [_notice_dict(n, tz) for n in session.execute(query).scalars()]
+    return [_notice_dict(n, tz) for n in session.execute(query)]
 
 
 def incident_detail(session: Session, tz: ZoneInfo, incident_id: str,

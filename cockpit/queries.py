@@ -8,11 +8,12 @@ same read models, so the screen and the API never disagree.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from cockpit.clock import day_bounds, utc_now
@@ -24,10 +25,39 @@ FUNNEL_STAGES = (Stage.REPORTED, Stage.ASSESSED, Stage.DISPATCHED, Stage.ARRIVED
                  Stage.RESOLVED, Stage.CLOSED)
 OPEN_STAGES = tuple(s.value for s in Stage if s not in TERMINAL_STAGES)
 MAX_LIMIT = 1000
+#: The incident columns :func:`incident_dict` reads, in its order. Screens select these rather
+#: than whole ORM entities: no identity map, no JSON bookkeeping columns (the map reads
+#: thousands of rows per refresh).
+_HEAD = ("incident_id", "category", "priority", "stage", "stage_at", "title", "address", "lon",
+         "lat", "village_code", "grid", "team", "unit", "source")
+_STAGE_KEYS = tuple(f"{s.value}_at" for s in Stage)
+_TAIL = ("suggested_team", "limit_s", "due_at", "escalation_level", "repeat_group",
+         "repeat_size", "reopen_count", "illegal_count")
+_DICT_NAMES = (*_HEAD, *_STAGE_KEYS, *_TAIL)
+_STAGES_END = len(_HEAD) + len(_STAGE_KEYS)
+DICT_COLUMNS = tuple(getattr(Incident, name) for name in _DICT_NAMES)
 
 
 def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
+
+
+# The wall's statements are built once (building one costs more than running it on a small
+# store) and take their times as parameters.
+_TODAY = (Incident.reported_at >= bindparam("start")) & (Incident.reported_at < bindparam("end"))
+#: One pass over today's reports: per category, its count, cancellations, the stages reached.
+_TODAY_BY_CATEGORY = (
+    select(Incident.category, func.count(), func.count(Incident.cancelled_at),
+           *(func.count(getattr(Incident, f"{s.value}_at")) for s in FUNNEL_STAGES))
+    .where(_TODAY).group_by(Incident.category))
+#: The three whole-store figures in one round trip, each on its own index.
+_STORE_FIGURES = select(
+    select(func.count()).where(Incident.stage.in_(OPEN_STAGES)).scalar_subquery(),
+    select(func.count()).where(Incident.closed_at >= bindparam("start"),
+                               Incident.closed_at < bindparam("end")).scalar_subquery(),
+    select(func.max(IncidentEventRow.occurred_at)).scalar_subquery())
+_TODAY_DISPATCHES = (select(Incident.reported_at, Incident.dispatched_at)
+                     .where(_TODAY, Incident.dispatched_at.is_not(None)))
 
 
 def summary(session: Session, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
@@ -46,25 +76,14 @@ def summary(session: Session, tz: ZoneInfo, now: datetime | None = None) -> dict
     """
     now = now or utc_now()
     start, end = day_bounds(now, tz)
-    today = (Incident.reported_at >= start) & (Incident.reported_at < end)
-    by_cat = dict(session.execute(
-        select(Incident.category, func.count()).where(today).group_by(Incident.category)
-    ).all())
-    stage_cols = [func.count(getattr(Incident, f"{s.value}_at")) for s in FUNNEL_STAGES]
-    funnel_row = session.execute(select(*stage_cols).where(today)).one()
-    cancelled = session.scalar(
-        select(func.count()).where(today, Incident.cancelled_at.is_not(None))
-    )
-    open_count = session.scalar(select(func.count()).where(Incident.stage.in_(OPEN_STAGES)))
-    closed_today = session.scalar(
-        select(func.count()).where(Incident.closed_at >= start, Incident.closed_at < end)
-    )
-    pairs = session.execute(
-        select(Incident.reported_at, Incident.dispatched_at)
-        .where(today, Incident.dispatched_at.is_not(None))
-    ).all()
+    bounds = {"start": start, "end": end}
+    per_cat = session.execute(_TODAY_BY_CATEGORY, bounds).all()
+    by_cat = {row[0]: row[1] for row in per_cat}
+    cancelled = sum(row[2] for row in per_cat)
+    funnel_row = [sum(row[3 + k] for row in per_cat) for k in range(len(FUNNEL_STAGES))]
+    open_count, closed_today, last = session.execute(_STORE_FIGURES, bounds).one()
+    pairs = session.execute(_TODAY_DISPATCHES, bounds).all()
     waits = [(d - r).total_seconds() for r, d in pairs if d >= r]
-    last = session.scalar(select(func.max(IncidentEventRow.occurred_at)))
     return {
         "as_of": _iso(now, tz),
         "day_start": _iso(start, tz),
@@ -81,40 +100,44 @@ def summary(session: Session, tz: ZoneInfo, now: datetime | None = None) -> dict
     }
 
 
-def incident_dict(row: Incident, tz: ZoneInfo) -> dict[str, Any]:
+def incident_dict(row: Incident | Row, tz: ZoneInfo) -> dict[str, Any]:
     """Return one incident as the screens and the API show it (times ISO-8601, local zone).
+
+    ``row`` is an :class:`Incident` or a row of :data:`DICT_COLUMNS` (what the queries read).
 
     ``assigned_team`` is the team sent (``team``, from a dispatch) or else the team the
     routing rules suggest; ``due_at`` is when the current stage's limit runs out (None: no
     limit or final stage); ``repeat_group`` names the earliest incident of its repeat group.
     """
-    return {
-        "incident_id": row.incident_id,
-        "category": row.category,
-        "priority": row.priority,
-        "stage": row.stage,
-        "stage_at": _iso(row.stage_at, tz),
-        "title": row.title,
-        "address": row.address,
-        "lon": row.lon,
-        "lat": row.lat,
-        "village_code": row.village_code,
-        "grid": row.grid,
-        "team": row.team,
-        "unit": row.unit,
-        "source": row.source,
-        "replay": row.source.startswith("replay:"),
-        **{f"{s.value}_at": _iso(getattr(row, f"{s.value}_at"), tz) for s in Stage},
-        "suggested_team": row.suggested_team,
-        "assigned_team": row.team or row.suggested_team,
-        "limit_s": row.limit_s,
-        "due_at": _iso(row.due_at, tz),
-        "escalation_level": row.escalation_level or 0,
-        "repeat_group": row.repeat_group,
-        "repeat_size": row.repeat_size or 0,
-        "reopen_count": row.reopen_count or 0,
-        "illegal_count": row.illegal_count or 0,
-    }
+    if isinstance(row, Row) and row._fields == _DICT_NAMES:
+        return _dict_of(row, tz)
+    return _dict_of(tuple(getattr(row, name) for name in _DICT_NAMES), tz)
+
+
+def _dict_of(values: Sequence[Any], tz: ZoneInfo) -> dict[str, Any]:
+    """:func:`incident_dict` of the values of :data:`DICT_COLUMNS` (one row, in order).
+
+    Plain tuple work: the map converts thousands of rows per refresh.
+    """
+    out = dict(zip(_HEAD, values[:len(_HEAD)], strict=True))
+    out["replay"] = out["source"].startswith("replay:")
+    stage_at, stage_text = out["stage_at"], None
+    for key, value in zip(_STAGE_KEYS, values[len(_HEAD):_STAGES_END], strict=True):
+        if value is None:
+            out[key] = None
+            continue
+        text = out[key] = value.astimezone(tz).isoformat(timespec="seconds")
+        if value == stage_at:  # the current stage's entry: the same instant, formatted once
+            stage_text = text
+    out["stage_at"] = stage_text if stage_text is not None else _iso(stage_at, tz)
+    (suggested, limit_s, due_at, escalation_level, repeat_group, repeat_size, reopen_count,
+     illegal_count) = values[_STAGES_END:]
+    out.update(suggested_team=suggested, assigned_team=out["team"] or suggested,
+               limit_s=limit_s, due_at=_iso(due_at, tz),
+               escalation_level=escalation_level or 0, repeat_group=repeat_group,
+               repeat_size=repeat_size or 0, reopen_count=reopen_count or 0,
+               illegal_count=illegal_count or 0)
+    return out
 
 
 #: Sort keys of :func:`list_incidents` → column (the table's sortable columns).
@@ -217,7 +240,7 @@ def list_incidents(
     """
     if sort not in SORTS:
         raise ValueError(f"sort: {sort!r}; expected one of {', '.join(SORTS)}")
-    query = _filtered(select(Incident), stage=stage, category=category, village=village,
+    query = _filtered(select(*DICT_COLUMNS), stage=stage, category=category, village=village,
                       team=team, text=text, since=since, until=until,
                       reported_from=reported_from, reported_to=reported_to,
                       overdue_at=overdue_at, repeats=repeats)
@@ -225,7 +248,7 @@ def list_incidents(
     order = column.desc() if descending else column.asc()
     query = query.order_by(order.nulls_last(), Incident.incident_id)
     query = query.limit(max(1, min(limit, MAX_LIMIT))).offset(max(0, offset))
-    return [incident_dict(row, tz) for row in session.execute(query).scalars()]
+    return [_dict_of(row, tz) for row in session.execute(query)]
 
 
 def count_incidents(session: Session, **filters: Any) -> int:
@@ -235,22 +258,71 @@ def count_incidents(session: Session, **filters: Any) -> int:
     return session.scalar(_filtered(select(func.count()).select_from(Incident), **filters))
 
 
+def _map_statement(columns: Sequence[Any]):
+    """Open incidents plus those that changed since ``:since``, with a position, newest first.
+
+    "Open OR recent" as one branch per stage (open ones whenever they moved, finished ones
+    since ``:since``), each read newest first from the (stage, stage_at) index; the database
+    merges them and stops at ``:limit``. The OR itself would scan every incident.
+    """
+    since = bindparam("since")
+    both = union_all(*(select(*columns).where(
+        Incident.lon.is_not(None), Incident.stage == stage.value,
+        *(() if stage.value in OPEN_STAGES else (Incident.stage_at >= since,)))
+        for stage in Stage))
+    return both.order_by(both.selected_columns.stage_at.desc()).limit(bindparam("limit"))
+
+
+_MAP_INCIDENTS = _map_statement(DICT_COLUMNS)
+
+
 def map_incidents(session: Session, tz: ZoneInfo, now: datetime | None = None,
                   hours: float = 24.0, limit: int = 5000) -> list[dict[str, Any]]:
     """Incidents for the live map: every open one plus those that changed in the last ``hours``.
 
-    Returns the same dicts as :func:`list_incidents`, only those with a position.
+    Returns the same dicts as :func:`list_incidents`, only those with a position, latest
+    stage change first. :func:`map_points` returns the same rows with only what a map draws.
     """
-    now = now or utc_now()
-    recent = Incident.stage_at >= now - timedelta(hours=hours)
-    query = (select(Incident)
-             .where(Incident.lon.is_not(None), recent | Incident.stage.in_(OPEN_STAGES))
-             .order_by(Incident.stage_at.desc()).limit(limit))
-    return [incident_dict(row, tz) for row in session.execute(query).scalars()]
+    since = (now or utc_now()) - timedelta(hours=hours)
+    rows = session.execute(_MAP_INCIDENTS, {"since": since, "limit": limit})
+    return [_dict_of(row, tz) for row in rows]
+
+
+#: What a map marker, its hover text and the ticker show of an incident (:func:`map_points`).
+MAP_FIELDS = ("incident_id", "category", "priority", "stage", "stage_at", "reported_at",
+              "title", "address", "village_code", "lon", "lat")
+_MAP_POINTS = _map_statement(tuple(getattr(Incident, name) for name in MAP_FIELDS))
+
+
+def map_points(session: Session, tz: ZoneInfo, now: datetime | None = None,
+               hours: float = 24.0, limit: int = 5000) -> list[dict[str, Any]]:
+    """The rows of :func:`map_incidents` with only the :data:`MAP_FIELDS` of each.
+
+    The live map reads thousands of incidents per refresh; each full dict costs about three
+    times as much to read and build as these eleven fields (``bench/queries.py``).
+
+    Returns
+    -------
+    list of dict
+        ``incident_id``, ``category``, ``priority``, ``stage``, ``stage_at`` and
+        ``reported_at`` (ISO-8601, local zone), ``title``, ``address``, ``village_code``,
+        ``lon``, ``lat`` (WGS-84 degrees); same order as :func:`map_incidents`.
+    """
+    since = (now or utc_now()) - timedelta(hours=hours)
+    out = []
+    for row in session.execute(_MAP_POINTS, {"since": since, "limit": limit}):
+        item = dict(zip(MAP_FIELDS, row, strict=True))
+        item["stage_at"] = _iso(item["stage_at"], tz)
+        item["reported_at"] = _iso(item["reported_at"], tz)
+        out.append(item)
+    return out
+
+
+_LATEST = (select(*DICT_COLUMNS).where(Incident.reported_at.is_not(None))
+           .order_by(Incident.reported_at.desc(), Incident.incident_id)
+           .limit(bindparam("limit")))
 
 
 def latest_incidents(session: Session, tz: ZoneInfo, limit: int = 12) -> list[dict[str, Any]]:
     """The most recently reported incidents, newest first (the wall's ticker)."""
-    query = (select(Incident).where(Incident.reported_at.is_not(None))
-             .order_by(Incident.reported_at.desc(), Incident.incident_id).limit(limit))
-    return [incident_dict(row, tz) for row in session.execute(query).scalars()]
+    return [_dict_of(row, tz) for row in session.execute(_LATEST, {"limit": limit})]

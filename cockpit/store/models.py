@@ -132,7 +132,10 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        Index("ix_incidents_stage", "stage"),
+        # (stage, due_at): open and overdue counts from the index alone, the overdue board
+        # each open stage in due order; (stage, stage_at): the map each stage newest first
+        Index("ix_incidents_stage_due", "stage", "due_at"),
+        Index("ix_incidents_stage_stage_at", "stage", "stage_at"),
         Index("ix_incidents_reported_at", "reported_at"),
         Index("ix_incidents_closed_at", "closed_at"),
         Index("ix_incidents_village_code", "village_code"),
@@ -161,7 +164,11 @@ class IncidentEventRow(Base):
     stream_id: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_incident_events_incident", "incident_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_incident_events_incident", "incident_id", "occurred_at"),
+        # the latest event time (the wall's data age): max() from the index, not a scan
+        Index("ix_incident_events_occurred_at", "occurred_at"),
+    )
 
 
 class MetricObservation(Base):

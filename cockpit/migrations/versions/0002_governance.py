@@ -90,11 +90,23 @@ def upgrade() -> None:
         batch_op.create_index('ix_incidents_category_reported', ['category', 'reported_at'], unique=False)
         batch_op.create_index('ix_incidents_due_at', ['due_at'], unique=False)
         batch_op.create_index('ix_incidents_repeat_group', ['repeat_group'], unique=False)
+        batch_op.drop_index('ix_incidents_stage')
+        batch_op.create_index('ix_incidents_stage_due', ['stage', 'due_at'], unique=False)
+        batch_op.create_index('ix_incidents_stage_stage_at', ['stage', 'stage_at'], unique=False)
+
+    with op.batch_alter_table('incident_events', schema=None) as batch_op:
+        batch_op.create_index('ix_incident_events_occurred_at', ['occurred_at'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('incident_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_incident_events_occurred_at')
+
     with op.batch_alter_table('incidents', schema=None) as batch_op:
+        batch_op.drop_index('ix_incidents_stage_stage_at')
+        batch_op.drop_index('ix_incidents_stage_due')
+        batch_op.create_index('ix_incidents_stage', ['stage'], unique=False)
         batch_op.drop_index('ix_incidents_repeat_group')
         batch_op.drop_index('ix_incidents_due_at')
         batch_op.drop_index('ix_incidents_category_reported')
