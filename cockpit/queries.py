@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, func, select, union_all
+from sqlalchemy import Row, bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from cockpit.clock import day_bounds, utc_now
@@ -47,14 +47,17 @@ def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
 _TODAY = (Incident.reported_at >= bindparam("start")) & (Incident.reported_at < bindparam("end"))
 #: One pass over today's reports: per category, its count, cancellations, the stages reached.
 _TODAY_BY_CATEGORY = (
-    select(Incident.category, func.count(), func.count(Incident.cancelled_at),
+    select(Incident.category, func.count(),
+           func.count(case((Incident.stage == Stage.CANCELLED.value, 1))),
            *(func.count(getattr(Incident, f"{s.value}_at")) for s in FUNNEL_STAGES))
     .where(_TODAY).group_by(Incident.category))
 #: The three whole-store figures in one round trip, each on its own index.
 _STORE_FIGURES = select(
     select(func.count()).where(Incident.stage.in_(OPEN_STAGES)).scalar_subquery(),
-    select(func.count()).where(Incident.closed_at >= bindparam("start"),
-                               Incident.closed_at < bindparam("end")).scalar_subquery(),
+    # closed today and still closed (a reopened one is not 办结), on (stage, stage_at)
+    select(func.count()).where(Incident.stage == Stage.CLOSED.value,
+                               Incident.stage_at >= bindparam("start"),
+                               Incident.stage_at < bindparam("end")).scalar_subquery(),
     select(func.max(IncidentEventRow.occurred_at)).scalar_subquery())
 _TODAY_DISPATCHES = (select(Incident.reported_at, Incident.dispatched_at)
                      .where(_TODAY, Incident.dispatched_at.is_not(None)))
@@ -69,10 +72,12 @@ def summary(session: Session, tz: ZoneInfo, now: datetime | None = None) -> dict
         ``as_of``, ``day_start`` (ISO-8601, local zone); ``today_total`` and
         ``today_by_category`` (list of ``{category, count}``, every category, zeros
         included) of incidents reported today; ``open`` (all incidents not closed or
-        cancelled); ``closed_today``; ``median_dispatch_s`` (median seconds from reported to
+        cancelled); ``closed_today`` (incidents whose current stage, closed, was entered
+        today: a reopened one does not count); ``cancelled_today`` (today's reports whose
+        current stage is cancelled); ``median_dispatch_s`` (median seconds from reported to
         first dispatch of today's incidents, None without any); ``funnel`` (list of
-        ``{stage, count}``: today's incidents that reached each stage); ``cancelled_today``;
-        ``last_event_at`` (latest ``occurred_at`` stored, None when empty).
+        ``{stage, count}``: today's incidents that reached each stage); ``last_event_at``
+        (latest ``occurred_at`` stored, None when empty).
     """
     now = now or utc_now()
     start, end = day_bounds(now, tz)
