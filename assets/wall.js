@@ -19,7 +19,8 @@
  *   moves left at a constant speed and wraps by the width of one copy, so the loop is seamless
  *   and new entries (React keeps the node, only its children change) never restart it. A line
  *   that fits the screen stands still (html.ticker-still makes the copy invisible).
- * - cockpit.drill: a click on a map point opens that incident's page (/incidents/<id>)
+ * - cockpit.drill: a click on a map point opens that incident's page (/incidents/<id>), a
+ *   click on a village bubble the list of that village's open incidents
  *   through the app's router, like a dcc.Link.
  */
 (function () {
@@ -205,14 +206,22 @@
         window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
     }
 
+    var VILLAGE_PREFIX = "village:";
+
     function drill(clickData, config) {
         var point = clickData && clickData.points && clickData.points[0];
         var id = point ? point.customdata : null;
         if (typeof id !== "string" || !id) {
             return window.dash_clientside.no_update;
         }
-        var template = (config && config.detail_url) || "/incidents/{id}";
-        var href = template.replace("{id}", encodeURIComponent(id));
+        var href;
+        if (id.indexOf(VILLAGE_PREFIX) === 0) {  // a village bubble (layouts/map_counts.py)
+            var list = (config && config.village_url) || "/incidents?stage=open&village={code}";
+            href = list.replace("{code}", encodeURIComponent(id.slice(VILLAGE_PREFIX.length)));
+        } else {
+            var template = (config && config.detail_url) || "/incidents/{id}";
+            href = template.replace("{id}", encodeURIComponent(id));
+        }
         navigate(href);
         return href;
     }

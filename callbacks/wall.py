@@ -46,10 +46,12 @@ from callbacks import status as status_route
 from callbacks.caching import single_flight
 from cockpit import geo, governance_queries, queries
 from cockpit.clock import utc_now
+from cockpit.notices import MAX_ID
 from cockpit.services import Services
 from cockpit.settings import Settings
 from layouts.figures import FIRST_INCIDENT_TRACE, MapBase, incident_traces, map_figure
 from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
+from layouts.map_counts import count_trace
 from layouts.wall import (
     LATEST_ROWS,
     WallIds,
@@ -74,6 +76,9 @@ log = logging.getLogger(__name__)
 
 #: Finished incidents stay on the map this long, hours (open ones always show).
 MAP_HOURS = 24.0
+#: The newest this many of the map's incidents are drawn as points; the rest as a count per
+#: village (layouts.map_counts). Reading and drawing a point costs the refresh ~50 µs.
+MAP_POINTS = 500
 #: A village whose area is below this share of the median village's gets the small label.
 SMALL_VILLAGE_SHARE = 0.5
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
@@ -85,7 +90,7 @@ ANNOUNCE_ITEMS = 50
 TICKER_NOTICES = 30
 #: Acknowledgements accepted in one request (确认全部), and the longest id and screen name.
 MAX_ACKS = ANNOUNCE_ITEMS
-MAX_ID_CHARS = 200
+MAX_ID_CHARS = MAX_ID
 MAX_BY_CHARS = 64
 
 OUTPUTS = {
@@ -154,17 +159,23 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     ``?screen=NAME`` names this screen: its acknowledgements are recorded as by NAME.
     """
     screen = request.query.get("screen") if request is not None else None
+    base = map_base(lang)
+    figure = map_figure(base, (), lang, extra=[count_trace(base, {}, (), lang)])
     return layout(lang, refresh_ms=services.settings.refresh_ms,
-                  timezone=services.settings.timezone,
-                  map_figure=map_figure(map_base(lang), (), lang), screen=screen)
+                  timezone=services.settings.timezone, map_figure=figure, screen=screen)
 
 
 def read_models(services: Services, now: datetime) -> dict[str, Any]:
-    """Read the wall's read models in one session (one consistent snapshot)."""
+    """Read the wall's read models in one session (one consistent snapshot).
+
+    ``map`` holds the newest :data:`MAP_POINTS` of the map's incidents
+    (:func:`cockpit.queries.map_points`), ``villages`` every one of them counted per village.
+    """
     tz = services.settings.tz
     with services.read() as session:
         return {"summary": queries.summary(session, tz, now),
-                "map": queries.map_incidents(session, tz, now, hours=MAP_HOURS),
+                "map": queries.map_points(session, tz, now, hours=MAP_HOURS, limit=MAP_POINTS),
+                "villages": queries.map_villages(session, now, hours=MAP_HOURS),
                 "latest": queries.latest_incidents(session, tz, limit=LATEST_ROWS),
                 "notices": governance_queries.list_notifications(session, tz,
                                                                  limit=TICKER_NOTICES)}
@@ -196,8 +207,11 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     summary = models["summary"]
     names = village_names(lang)
     today = date.fromisoformat(summary["as_of"][:10]) if summary.get("as_of") else None
+    marked = village_names(lang, marked=True)
     return {
-        "traces": incident_traces(models["map"], lang, village_names(lang, marked=True)),
+        "traces": [*incident_traces(models["map"], lang, marked),
+                   count_trace(map_base(lang), models["villages"], models["map"], lang, marked,
+                               hours=MAP_HOURS)],
         "kpi_today": format_count(summary["today_total"]),
         "kpi_open": format_count(summary["open"]),
         "kpi_closed": format_count(summary["closed_today"]),
@@ -209,7 +223,7 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
                                   schematic_villages(), fresh_after=_fresh_after(summary)),
         # the map's rows are the latest stage changes, newest first (no query of its own)
         "ticker": ticker_children(models["map"][:TICKER_ITEMS], models.get("notices") or [],
-                                  village_names(lang, marked=True), lang, summary.get("as_of"),
+                                  marked, lang, summary.get("as_of"),
                                   today),
     }
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, case, func, select, union_all
+from sqlalchemy import Row, bindparam, case, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from cockpit.clock import day_bounds, utc_now
@@ -24,6 +24,7 @@ from cockpit.vocab import TERMINAL_STAGES, Category, Stage
 FUNNEL_STAGES = (Stage.REPORTED, Stage.ASSESSED, Stage.DISPATCHED, Stage.ARRIVED,
                  Stage.RESOLVED, Stage.CLOSED)
 OPEN_STAGES = tuple(s.value for s in Stage if s not in TERMINAL_STAGES)
+TERMINAL_VALUES = tuple(sorted(s.value for s in TERMINAL_STAGES))
 MAX_LIMIT = 1000
 #: The incident columns :func:`incident_dict` reads, in its order. Screens select these rather
 #: than whole ORM entities: no identity map, no JSON bookkeeping columns (the map reads
@@ -320,6 +321,38 @@ def map_points(session: Session, tz: ZoneInfo, now: datetime | None = None,
         item["stage_at"] = _iso(item["stage_at"], tz)
         item["reported_at"] = _iso(item["reported_at"], tz)
         out.append(item)
+    return out
+
+
+#: Per village: incidents in the loop, and finished ones (closed, cancelled) since ``:since``;
+#: each branch read from the (stage, stage_at) index like the map's.
+_VILLAGE_COUNTS = union_all(
+    select(Incident.village_code, func.count(), literal_column("'open'"))
+    .where(Incident.stage.in_(OPEN_STAGES)).group_by(Incident.village_code),
+    select(Incident.village_code, func.count(), literal_column("'done'"))
+    .where(Incident.stage.in_(TERMINAL_VALUES), Incident.stage_at >= bindparam("since"))
+    .group_by(Incident.village_code))
+
+
+def map_villages(session: Session, now: datetime | None = None,
+                 hours: float = 24.0) -> dict[str, dict[str, int]]:
+    """Count the live map's incidents per village, with or without a position.
+
+    The same incidents as :func:`map_incidents` (every open one, and finished ones whose
+    stage changed in the last ``hours``) but counted, not listed: the wall draws the newest
+    of them as points and the rest as one count per village.
+
+    Returns
+    -------
+    dict
+        Village code -> ``{"open": n, "done": n}``: ``open`` incidents still in the loop,
+        ``done`` closed or cancelled since the cut. Incidents outside every village are
+        under the key ``""``.
+    """
+    since = (now or utc_now()) - timedelta(hours=hours)
+    out: dict[str, dict[str, int]] = {}
+    for code, n, kind in session.execute(_VILLAGE_COUNTS, {"since": since}):
+        out.setdefault(code or "", {"open": 0, "done": 0})[kind] += n
     return out
 
 

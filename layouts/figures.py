@@ -245,13 +245,14 @@ def _line(uid: str, xs: Sequence, ys: Sequence, color: str, width: float,
 
 
 def map_figure(base: MapBase, incidents: Iterable[Mapping[str, Any]] = (), lang: Lang = "zh",
-               villages: Mapping[str, str] | None = None) -> dict[str, Any]:
+               villages: Mapping[str, str] | None = None,
+               extra: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Return the live map as a plotly figure dict: a plain cartesian plot, no tiles.
 
     Traces, in order: ``outline`` (village rings, filled faintly), ``boundary-glow`` and
     ``boundary`` (the subdistrict edge), ``labels`` (village names with the schematic
     marker, :func:`label_text`), then :func:`incident_traces` from index
-    :data:`FIRST_INCIDENT_TRACE`.
+    :data:`FIRST_INCIDENT_TRACE`, then the ``extra`` traces (the wall's village counts).
     The y axis is anchored to x with ratio 1/cos(30.35°) so the map keeps its shape.
     """
     x0, y0, x1, y1 = base.bounds
@@ -263,6 +264,7 @@ def map_figure(base: MapBase, incidents: Iterable[Mapping[str, Any]] = (), lang:
         _line("boundary", base.boundary_x, base.boundary_y, ACCENT, 2.2),
         _label_trace(base, lang),
         *incident_traces(incidents, lang, villages),
+        *extra,
     ]
     axis = {"visible": False, "fixedrange": True, "showgrid": False, "zeroline": False}
     return {"data": data, "layout": {

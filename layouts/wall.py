@@ -42,6 +42,7 @@ from layouts.wall_governance import (
     list_href,
     ticker_bar,
     village_span,
+    village_template,
 )
 
 #: Seconds after the last commit when the data-age indicator turns amber, then red.
@@ -99,7 +100,8 @@ def client_config(lang: Lang, timezone: str, screen: str | None = None) -> dict[
     ``screen`` is this screen's name from the page's ``?screen=`` query (who acknowledges an
     announcement); without it ``assets/announce.js`` keeps a random one in localStorage.
     ``speech_lang`` is the language announcements are spoken in, ``detail_url`` where a
-    clicked map point leads (``{id}`` replaced).
+    clicked map point leads (``{id}`` replaced), ``village_url`` where a clicked village
+    bubble does (``{code}`` replaced).
     """
     return {"lang": lang, "tz": timezone, "locale": "en-GB" if lang == "en" else "zh-CN",
             "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "silent_s": SILENT_S,
@@ -108,6 +110,7 @@ def client_config(lang: Lang, timezone: str, screen: str | None = None) -> dict[
             "speech_lang": "en-US" if lang == "en" else "zh-CN",
             "screen": (screen or "").strip()[:SCREEN_CHARS] or None,
             "detail_url": detail_template(lang),
+            "village_url": village_template(lang),
             "announce_texts": strings(lang, ANNOUNCE_TEXTS)}
 
 
@@ -146,7 +149,8 @@ def _header(lang: Lang, screen: str | None = None) -> html.Header:
 def map_legend(lang: Lang) -> html.Div:
     """Return the map's legend: every category's colour and the marker looks.
 
-    The keys show open (bright), finished (faded) and cancelled (the map's ×) incidents.
+    The keys show open (bright), finished (faded) and cancelled (the map's ×) incidents, and
+    the village bubbles counting those not drawn one by one (:mod:`layouts.map_counts`).
     """
     items = [html.Div(className="legend-item", children=[
         html.Span(className="legend-dot", style={"backgroundColor": term.color}),
@@ -154,7 +158,7 @@ def map_legend(lang: Lang) -> html.Div:
         for category, term in vocab.CATEGORY_TERMS.items()]
     keys = [html.Div(className="legend-item legend-key", children=[
         html.Span(className=f"legend-dot legend-{kind}"), html.Span(t(f"legend_{kind}", lang))])
-        for kind in ("open", "done", "cancelled")]
+        for kind in ("open", "done", "cancelled", "more")]
     return html.Div(items + keys, className="map-legend")
 
 

@@ -68,6 +68,11 @@ def detail_template(lang: Lang = "zh") -> str:
     return _with_lang(f"{INCIDENTS_PATH}/{{id}}", lang)
 
 
+def village_template(lang: Lang = "zh") -> str:
+    """Return the list of one village's open incidents with ``{code}`` for the village code."""
+    return list_href(lang, stage="open", village="CODE").replace("CODE", "{code}")
+
+
 def list_href(lang: Lang = "zh", **filters: str) -> str:
     """Return the address of the incident list filtered by ``filters`` (``stage=...`` ...)."""
     query = {**filters, **({"lang": "en"} if lang == "en" else {})}

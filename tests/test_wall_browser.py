@@ -584,3 +584,32 @@ def test_wall012_a_full_overdue_board_says_how_many_more_and_the_banner_stays_co
     more.click()
     wall.wait(lambda d: d.current_url == wall.url + "/incidents?stage=overdue&lang=en")
     wall.assert_no_console_errors()
+
+
+def test_wall013_beyond_its_points_the_map_counts_per_village_and_drills(wall, monkeypatch):
+    import callbacks.wall
+
+    monkeypatch.setattr(callbacks.wall, "MAP_POINTS", 3)  # as if thousands were open
+    now = datetime.now(UTC)
+    code, name, _, _ = _village_point(6)
+    wall.open("/")
+    wall.apply(*(reported(f"many-{n}", "police", f"纠纷 {n}", now - timedelta(minutes=n + 1),
+                          village=6, priority="low") for n in range(8)))
+    wall.wait(lambda d: (wall.traces() or {}).get("villages") == 1)
+    assert sum(n for uid, n in wall.traces().items() if uid.startswith("open-")) == 3
+    bubble_text = wall.js("""
+        const gd = document.querySelector(`#${arguments[0]} .js-plotly-plot`);
+        return gd.data.find(t => t.uid === 'villages').text;""", WallIds.MAP)
+    assert bubble_text == ["+5"]
+    if wall.driver.find_element(By.ID, GovIds.ANNOUNCE).is_displayed():
+        wall.driver.find_element(By.ID, GovIds.ACK_ALL).click()
+        wall.wait(lambda d: not d.find_element(By.ID, GovIds.ANNOUNCE).is_displayed())
+    save_screenshot(wall.driver, "wall_village_counts.png")
+    bubble = wall.driver.find_elements(
+        By.CSS_SELECTOR, f"#{WallIds.MAP} .scatterlayer .trace:last-child .points path")[-1]
+    ActionChains(wall.driver).move_to_element(bubble).click().perform()
+    wall.wait(lambda d: d.current_url == wall.url + f"/incidents?stage=open&village={code}")
+    # the list: that village's 8 open incidents, the 3 drawn and the 5 counted
+    wall.wait(lambda d: "共 8 起" in d.find_element(By.TAG_NAME, "body").text)
+    assert name in wall.driver.find_element(By.TAG_NAME, "body").text
+    wall.assert_no_console_errors()
