@@ -1,10 +1,9 @@
 """Server time of one wall refresh on a large store, beside the same work on an empty one.
 
 The wall refresh is the uncached server work of one poll whose data version moved:
-``callbacks.wall.read_models`` + ``callbacks.wall.build_view`` and the governance read models
-of the wall (``overdue``, ``team_load``, ``pending_announcements``; called here unless
-``read_models`` already calls them). The flask cache is not involved: the functions are called
-directly, so every sample does the whole work.
+``callbacks.wall.read_models`` + ``read_governance`` (the overdue board and the announcement
+queue) + ``build_view`` + ``build_governance_view``. The flask cache is not involved: the
+functions are called directly, so every sample does the whole work.
 
 The loaded store holds ``--rows`` incidents (default 1,000,000) over the last year: report times
 with a weekly and daily rhythm and a growing trend, categories, priorities and positions inside
@@ -15,8 +14,10 @@ row per stage reached) and the notices of the last 30 days. Rows go in through t
 INSERT, not through ingest. The baseline is an empty store of the same kind, migrated the same
 way, measured in the same run; samples alternate between the two stores. The refresh runs on
 the store's clock (:class:`Clock`: its latest change was a second ago when the run starts).
-Each query is also timed on its own, and ``map_points`` beside ``map_incidents`` (the same
-rows with only what the map draws; not part of the refresh unless the wall reads it).
+Each query is also timed on its own, and two that are not in the refresh for comparison:
+``map_incidents`` (every map incident as a full dict, what the wall read before it drew
+``MAP_POINTS`` points and counted the rest per village) and ``team_load`` (the /incidents
+page's team strip).
 
     python bench/queries.py [--rows 1000000] [--open 10000] [--samples 60]
                             [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]
@@ -62,6 +63,7 @@ from cockpit.store.bulk import insert_rows  # noqa: E402
 from cockpit.store.db import make_engine, session_factory  # noqa: E402
 from cockpit.store.migrate import upgrade  # noqa: E402
 from cockpit.store.models import Escalation, Incident, IncidentEventRow, Notification  # noqa: E402
+from layouts.wall_governance import OVERDUE_ROWS  # noqa: E402
 
 TARGET_MS = 100.0
 DAYS = 365
@@ -358,42 +360,31 @@ def count(services: Services) -> tuple[int, int]:
 
 
 # -- the measured work --------------------------------------------------------------------------
-def governance_calls(services: Services) -> list[Callable]:
-    """The wall's governance read models that ``read_models`` does not call (yet)."""
-    called: set = set()
-
-    def profile(frame, event, _arg):
-        if event == "call":
-            called.add(frame.f_code)
-
-    sys.setprofile(profile)
-    try:
-        wall.read_models(services, utc_now())
-    finally:
-        sys.setprofile(None)
-    wanted = (governance_queries.overdue, governance_queries.team_load,
-              governance_queries.pending_announcements)
-    return [f for f in wanted if f.__code__ not in called]
-
-
-STEPS = ("summary", "map_incidents", "map_points", "latest_incidents", "overdue", "team_load",
-         "pending_announcements")
+STEPS = ("summary", "map_points", "map_villages", "latest_incidents", "notifications",
+         "overdue", "pending_announcements", "map_incidents", "team_load")
+#: Timed on their own for comparison; no wall refresh calls them.
+NOT_ON_THE_WALL = ("map_incidents", "team_load")
 
 
 def query_steps(services: Services) -> dict[str, Callable[[Any, datetime], Any]]:
+    """Each query of the wall refresh with the wall's arguments, and two that are not in it."""
     tz, config = services.settings.tz, services.settings.governance
     return {
         "summary": lambda s, now: queries.summary(s, tz, now),
-        "map_incidents": lambda s, now: queries.map_incidents(s, tz, now, hours=wall.MAP_HOURS),
-        # the same rows with only what the map draws (not part of the refresh unless the wall
-        # reads it instead of map_incidents)
-        "map_points": lambda s, now: queries.map_points(s, tz, now, hours=wall.MAP_HOURS),
+        "map_points": lambda s, now: queries.map_points(s, tz, now, hours=wall.MAP_HOURS,
+                                                        limit=wall.MAP_POINTS),
+        "map_villages": lambda s, now: queries.map_villages(s, now, hours=wall.MAP_HOURS),
         "latest_incidents": lambda s, now: queries.latest_incidents(s, tz,
                                                                     limit=wall.LATEST_ROWS),
-        "overdue": lambda s, now: governance_queries.overdue(s, tz, now),
+        "notifications": lambda s, now: governance_queries.list_notifications(
+            s, tz, limit=wall.TICKER_NOTICES),
+        "overdue": lambda s, now: governance_queries.overdue(s, tz, now, limit=OVERDUE_ROWS),
+        "pending_announcements": lambda s, now: governance_queries.pending_announcements(
+            s, tz, config, now, limit=wall.ANNOUNCE_ITEMS),
+        # the whole map as full dicts, as the wall read it before it drew MAP_POINTS points
+        "map_incidents": lambda s, now: queries.map_incidents(s, tz, now, hours=wall.MAP_HOURS),
+        # the /incidents page's team strip (not on the wall)
         "team_load": lambda s, now: governance_queries.team_load(s, tz, config, now),
-        "pending_announcements":
-            lambda s, now: governance_queries.pending_announcements(s, tz, config, now),
     }
 
 
@@ -414,24 +405,20 @@ class Clock:
         return self.start + timedelta(seconds=time.perf_counter() - self.started)
 
 
-def sample(services: Services, extra: list[Callable], now: datetime,
-           into: dict[str, list[float]]) -> None:
-    """One whole refresh, then each query on its own and ``build_view``; ms into ``into``.
+def sample(services: Services, now: datetime, into: dict[str, list[float]]) -> None:
+    """One whole refresh, then each query on its own and the two view builds; ms into ``into``.
 
-    The whole refresh's process CPU time goes in too (``cpu``): on SQLite it includes the
-    database's work, on PostgreSQL it does not.
+    The whole refresh is what one poll whose data version moved does on the server:
+    ``read_models`` + ``read_governance`` + ``build_view`` + ``build_governance_view``. Its
+    process CPU time goes in too (``cpu``): on SQLite it includes the database's work, on
+    PostgreSQL it does not.
     """
-    tz, config = services.settings.tz, services.settings.governance
+    levels = wall.escalation_levels(services.settings.governance)
     started, cpu = time.perf_counter(), time.process_time()
     models = wall.read_models(services, now)
-    if extra:
-        with services.read() as session:
-            for f in extra:
-                if f is governance_queries.overdue:
-                    f(session, tz, now)
-                else:
-                    f(session, tz, config, now)
+    gov = wall.read_governance(services, now)
     wall.build_view(models, "zh")
+    wall.build_governance_view(gov, "zh", levels)
     into.setdefault("wall refresh (whole)", []).append((time.perf_counter() - started) * 1000)
     into.setdefault("cpu", []).append((time.process_time() - cpu) * 1000)
     for name, step in query_steps(services).items():
@@ -442,16 +429,21 @@ def sample(services: Services, extra: list[Callable], now: datetime,
     started = time.perf_counter()
     wall.build_view(models, "zh")
     into.setdefault("build_view", []).append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    wall.build_governance_view(gov, "zh", levels)
+    into.setdefault("build_governance_view", []).append((time.perf_counter() - started) * 1000)
 
 
 def report(empty: dict[str, list[float]], loaded: dict[str, list[float]]) -> bool:
     print(f"{'':24} {'empty store (ms)':>26}   {'loaded store (ms)':>26}   ratio")
     print(f"{'':24} {'p50':>8} {'p95':>8} {'max':>8}   {'p50':>8} {'p95':>8} {'max':>8}   p95")
-    for name in [*STEPS, "build_view", "wall refresh (whole)"]:
+    for name in [*STEPS, "build_view", "build_governance_view", "wall refresh (whole)"]:
         e, v = empty[name], loaded[name]
-        print(f"{name:24} {statistics.median(e):8.1f} {pct(e, 95):8.1f} {max(e):8.1f}   "
+        label = f"({name})" if name in NOT_ON_THE_WALL else name
+        print(f"{label:24} {statistics.median(e):8.1f} {pct(e, 95):8.1f} {max(e):8.1f}   "
               f"{statistics.median(v):8.1f} {pct(v, 95):8.1f} {max(v):8.1f}   "
               f"{pct(v, 95) / max(pct(e, 95), 0.01):5.1f}×")
+    print("(in brackets: not part of the wall refresh, timed for comparison)")
     print(f"process CPU per whole refresh, p50: empty {statistics.median(empty['cpu']):.1f} ms, "
           f"loaded {statistics.median(loaded['cpu']):.1f} ms")
     whole = pct(loaded["wall refresh (whole)"], 95)
@@ -489,19 +481,16 @@ def main() -> int:
                 seconds = load(loaded, args.rows, args.open)
                 print(f"  done in {seconds:.0f} s")
             total, n_open = count(loaded)
-            extra = governance_calls(loaded)
             clock = Clock(loaded)
             print(f"incidents: {total:,}  open: {n_open:,}  database: "
                   f"{parsed.get_backend_name()}  samples: {args.samples} per store")
-            print("governance read models called beside read_models: "
-                  f"{', '.join(f.__name__ for f in extra) or 'none (read_models calls them)'}")
             results: dict[str, dict[str, list[float]]] = {"empty": {}, "loaded": {}}
             for _ in range(3):  # warm-up: caches of the process and of the database
-                sample(empty, extra, clock(), {})
-                sample(loaded, extra, clock(), {})
+                sample(empty, clock(), {})
+                sample(loaded, clock(), {})
             for _ in range(args.samples):
-                sample(empty, extra, clock(), results["empty"])
-                sample(loaded, extra, clock(), results["loaded"])
+                sample(empty, clock(), results["empty"])
+                sample(loaded, clock(), results["loaded"])
             ok = report(results["empty"], results["loaded"])
             if args.keep:
                 print(f"loaded store kept: {url}")

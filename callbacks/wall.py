@@ -46,6 +46,7 @@ from callbacks import status as status_route
 from callbacks.caching import single_flight
 from cockpit import geo, governance_queries, queries
 from cockpit.clock import utc_now
+from cockpit.governance_config import GovernanceConfig
 from cockpit.notices import MAX_ID
 from cockpit.services import Services
 from cockpit.settings import Settings
@@ -249,6 +250,11 @@ def build_governance_view(models: dict[str, Any], lang: Lang,
                     "queue": _signature(queue)}}
 
 
+def escalation_levels(config: GovernanceConfig) -> list[tuple[str, str]]:
+    """Return the escalation ladder's rung names, (zh, en) from the first rung up."""
+    return [(level.zh, level.en) for level in config.escalation]
+
+
 def acknowledgement_fields(notification_id: str, by: str, origin: str | None,
                            now: datetime) -> dict[str, str]:
     """Return the stream entry of one on-screen acknowledgement (event contract fields)."""
@@ -305,7 +311,7 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
     """
     settings = services.settings
     lock = threading.Lock()
-    levels = [(level.zh, level.en) for level in settings.governance.escalation]
+    levels = escalation_levels(settings.governance)
     status_route.register(app, services)
 
     def view_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:

@@ -10,14 +10,21 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, case, func, select, union_all
+from sqlalchemy import Row, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from cockpit import lifecycle
 from cockpit.clock import day_bounds, utc_now
 from cockpit.events import INCIDENT_TYPES
 from cockpit.governance_config import GovernanceConfig
-from cockpit.queries import DICT_COLUMNS, OPEN_STAGES, _iso, incident_dict
+from cockpit.queries import (
+    DICT_COLUMNS,
+    OPEN_STAGES,
+    _iso,
+    incident_dict,
+    merged_branches,
+    run_merged,
+)
 from cockpit.store.models import (
     Escalation,
     Incident,
@@ -37,11 +44,9 @@ _OVERDUE_COUNT = select(func.count()).where(Incident.due_at <= bindparam("now"),
 def _overdue_rows():
     # one branch per open stage, each read in due order from the (stage, due_at) index and
     # merged up to the limit: no sort of every overdue incident's row
-    both = union_all(*(select(*DICT_COLUMNS).where(Incident.stage == stage,
-                                                   Incident.due_at <= bindparam("now"))
-                       for stage in OPEN_STAGES))
-    return (both.order_by(both.selected_columns.due_at, both.selected_columns.incident_id)
-            .limit(bindparam("limit")))
+    return merged_branches([select(*DICT_COLUMNS).where(Incident.stage == stage,
+                                                        Incident.due_at <= bindparam("now"))
+                            for stage in OPEN_STAGES], ["due_at", "incident_id"])
 
 
 #: Built once: building it costs more than running it.
@@ -61,7 +66,7 @@ def overdue(session: Session, tz: ZoneInfo, now: datetime | None = None,
     """
     now = now or utc_now()
     total = session.scalar(_OVERDUE_COUNT, {"now": now})
-    rows = session.execute(_OVERDUE_ROWS, {"now": now, "limit": limit})
+    rows = run_merged(session, _OVERDUE_ROWS, {"now": now, "limit": limit})
     items = []
     for row in rows:
         item = incident_dict(row, tz)
@@ -139,10 +144,13 @@ def _notice_dict(n: Notification | Row, tz: ZoneInfo) -> dict[str, Any]:
 _QUEUED_WHERE = (Notification.kind == "new_incident", Notification.acked_at.is_(None),
                  Notification.created_at >= bindparam("since"))
 _QUEUED_COUNT = select(func.count()).where(*_QUEUED_WHERE)
+#: Queue order in SQL: priority rank (critical first; unknown last), then newest first.
+_PRIORITY_RANK = case(_PRIORITY_ORDER, value=Notification.priority, else_=len(_PRIORITY_ORDER))
 _QUEUED = (select(*_NOTICE_COLUMNS, Incident.stage)
            .join(Incident, Incident.incident_id == Notification.incident_id)
            .where(*_QUEUED_WHERE)
-           .order_by(Notification.created_at.desc(), Notification.notification_id)
+           .order_by(_PRIORITY_RANK, Notification.created_at.desc(),
+                     Notification.notification_id)
            .limit(bindparam("limit")))
 
 
@@ -162,15 +170,12 @@ def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConf
     now = now or utc_now()
     since = now - config.notifications.wall_window
     total = session.scalar(_QUEUED_COUNT, {"since": since})
-    rows = session.execute(_QUEUED, {"since": since, "limit": max(limit * 5, 50)}).all()
     items = []
-    for row in rows:
+    for row in session.execute(_QUEUED, {"since": since, "limit": limit}):
         item = _notice_dict(row, tz)
         item["stage"] = row.stage
         items.append(item)
-    items.sort(key=lambda n: n["created_at"] or "", reverse=True)  # newest first ...
-    items.sort(key=lambda n: _PRIORITY_ORDER.get(n["priority"], 9))  # ... within a priority
-    return {"total": total, "items": items[:limit],
+    return {"total": total, "items": items,
             "repeat_every_s": config.notifications.repeat_every.total_seconds()}
 
 

@@ -422,3 +422,25 @@ def test_a_refused_move_changes_nothing_in_any_order(services):
                 "cancelled", "fire", "urgent", None)
             assert row.illegal_count == 2 and row.event_count == 4
             assert row.suggested_team == "fire-station"
+
+
+def test_the_announcement_queue_is_by_priority_then_newest_even_beyond_its_limit(services):
+    config, tz = services.settings.governance, services.settings.tz
+    # ten urgent reports after one critical, in two batches: the critical one still heads a
+    # queue of one; within a priority the newest notice first (one batch's notices are as new
+    # as each other, then by id)
+    _ingest(services, [incident_fields("Q-crit", "reported", _recent(9), priority="critical"),
+                       *(incident_fields(f"Q-urg{n}", "reported", _recent(8)) for n in range(5))])
+    time.sleep(0.01)
+    _ingest(services, [*(incident_fields(f"Q-urg{n}", "reported", _recent(7))
+                         for n in range(5, 10)),
+                       incident_fields("Q-norm", "reported", _recent(1), priority="normal")])
+    with services.read() as session:
+        one = gq.pending_announcements(session, tz, config, limit=1)
+        everything = gq.pending_announcements(session, tz, config, limit=50)
+    notified = [n.incident_id for n in _notices(services, kind="new_incident")]
+    assert one["total"] == everything["total"] == len(notified) >= 11
+    assert [n["incident_id"] for n in one["items"]] == ["Q-crit"]
+    order = [n["incident_id"] for n in everything["items"]]
+    assert order[:11] == ["Q-crit", *(f"Q-urg{n}" for n in [*range(5, 10), *range(5)])]
+    assert order[11:] == (["Q-norm"] if "Q-norm" in notified else [])

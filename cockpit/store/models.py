@@ -132,9 +132,10 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        # (stage, due_at): open and overdue counts from the index alone, the overdue board
-        # each open stage in due order; (stage, stage_at): the map each stage newest first
-        Index("ix_incidents_stage_due", "stage", "due_at"),
+        # (stage, due_at, village_code): open and overdue counts and the map's open incidents
+        # per village from the index alone, the overdue board each open stage in due order;
+        # (stage, stage_at): the map each stage newest first
+        Index("ix_incidents_stage_due_village", "stage", "due_at", "village_code"),
         Index("ix_incidents_stage_stage_at", "stage", "stage_at"),
         Index("ix_incidents_reported_at", "reported_at"),
         Index("ix_incidents_closed_at", "closed_at"),
