@@ -40,7 +40,7 @@ from cockpit.events import (
 from cockpit.governance_config import GovernanceConfig, load_governance
 from cockpit.lifecycle import Lifecycle, Move, run
 from cockpit.notices import notice_row
-from cockpit.store.bulk import insert_rows, update_rows
+from cockpit.store.bulk import insert_rows, update_changed
 from cockpit.store.models import (
     Incident,
     IncidentEventRow,
@@ -259,7 +259,9 @@ def _fold_incidents(session, items, villages, now, config, result,
         query = select(table).where(table.c.incident_id.in_(part)).with_for_update()
         for row in session.execute(query).mappings():
             states[row["incident_id"]] = dict(row, field_times=dict(row["field_times"] or {}))
-    existing = {key: dict(state) for key, state in states.items()}
+    # as stored (field_times copied: the fold replaces its entries in place)
+    existing = {key: {**state, "field_times": dict(state["field_times"])}
+                for key, state in states.items()}
     new: dict[str, list[tuple[Move, IncidentEvent, str | None]]] = {}
     for (event, _), village in zip(items, villages, strict=True):
         new.setdefault(event.incident_id, []).append((_move(event), event, village))
@@ -293,13 +295,16 @@ def _fold_incidents(session, items, villages, now, config, result,
         for name in ("reopen_count", "illegal_count", "late_count", "escalation_level",
                      "repeat_size", "event_count"):
             row[name] = row[name] or 0
-        (updates if before is not None else inserts).append(row)
+        if before is None:
+            inserts.append(row)
+        else:
+            updates.append((row, before))
         if _newly_reported(state, before, config, now):
             notices.append(notice_row(f"{incident_id}/new", "new_incident", state, config, 0, now))
     if inserts:
         insert_rows(session.connection(), table, inserts)
     if updates:
-        update_rows(session.connection(), table, "incident_id", updates)
+        update_changed(session.connection(), table, "incident_id", updates)
     if notices:
         result.notifications += insert_rows(session.connection(), Notification.__table__,
                                             notices, skip_conflicts=True)

@@ -97,15 +97,25 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     return result.rowcount
 
 
-def update_rows(conn: Connection, table: Table, key: str,
-                rows: Sequence[dict[str, Any]]) -> None:
-    """UPDATE every column of ``table`` from ``rows``, matching each row on column ``key``."""
-    if not rows:
-        return
-    columns = [c.name for c in table.columns if c.name != key]
+def update_changed(conn: Connection, table: Table, key: str,
+                   rows: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    """UPDATE only the columns that differ, matching each row on column ``key``.
+
+    ``rows`` holds ``(new, old)`` pairs of whole rows (dicts keyed by column name; ``old`` as
+    read from the database). Rows are grouped by the set of columns that changed, one
+    ``executemany`` per group: an unchanged column costs neither its bind conversion (JSON,
+    times) nor the upkeep of the indexes that hold it. Returns the number of statements run.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for new, old in rows:
+        changed = tuple(c for c, value in new.items() if c != key and value != old.get(c))
+        if changed:
+            groups.setdefault(changed, []).append(new)
     mark = _placeholder(conn)
-    sql = (f"UPDATE {_quote(conn, table.name)} SET "
-           f"{', '.join(f'{_quote(conn, c)} = {mark}' for c in columns)} "
-           f"WHERE {_quote(conn, key)} = {mark}")
-    ordered = [*columns, key]
-    conn.exec_driver_sql(sql, _tuples(rows, ordered, _converters(conn, table, ordered)))
+    for columns, group in groups.items():
+        sql = (f"UPDATE {_quote(conn, table.name)} SET "
+               f"{', '.join(f'{_quote(conn, c)} = {mark}' for c in columns)} "
+               f"WHERE {_quote(conn, key)} = {mark}")
+        ordered = [*columns, key]
+        conn.exec_driver_sql(sql, _tuples(group, ordered, _converters(conn, table, ordered)))
+    return len(groups)
