@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from cockpit.vocab import STAGE_RANK, Stage
 
@@ -41,9 +41,11 @@ REFUSED = frozenset({"backward", "after_close", "after_cancel", "reopen_open"})
 MAX_NOTES = 50
 
 
-@dataclass(frozen=True)
-class Move:
-    """One event as the machine sees it: its time (aware), stage and identity."""
+class Move(NamedTuple):
+    """One event as the machine sees it: its time (aware), stage and identity.
+
+    A named tuple, not a frozen dataclass: the ingest makes one per event.
+    """
 
     occurred_at: datetime
     stage: Stage

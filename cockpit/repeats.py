@@ -17,6 +17,7 @@ it from the store. It writes ``repeat_group`` / ``repeat_size`` where they diffe
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -59,8 +60,17 @@ def _eligible(config: GovernanceConfig) -> list:
     return cond
 
 
+def _order(row) -> tuple:
+    return (row.reported_at, row.incident_id)
+
+
 class AnchorIndex:
-    """Anchors per category in a grid of cells about ``distance_m`` wide (degrees)."""
+    """Anchors per category in a grid of cells about ``distance_m`` wide (degrees).
+
+    Each cell keeps its anchors in report order ``(reported_at, incident_id)``: anchors must be
+    added in that order (:func:`sweep` does), so a lookup starts at the window's edge by
+    bisection and stops at the first anchor near enough.
+    """
 
     def __init__(self, distance_m: float, window: timedelta):
         self.d = distance_m
@@ -72,8 +82,14 @@ class AnchorIndex:
         return (category, math.floor(lon / self.cell), math.floor(lat / self.cell))
 
     def add(self, row) -> None:
-        """Make ``row`` (incident_id, category, lon, lat, reported_at ...) an anchor."""
-        self.cells[self._key(row.category, row.lon, row.lat)].append(row)
+        """Make ``row`` (incident_id, category, lon, lat, reported_at ...) an anchor.
+
+        Raises ValueError when ``row`` comes before the last anchor of its cell.
+        """
+        cell = self.cells[self._key(row.category, row.lon, row.lat)]
+        if cell and _order(row) < _order(cell[-1]):
+            raise ValueError("anchors must be added in report order")
+        cell.append(row)
 
     def anchor_of(self, row):
         """Return the earliest anchor ``row`` repeats, or None."""
@@ -84,15 +100,23 @@ class AnchorIndex:
         oldest = row.reported_at - self.window
         for x in range(cx - span_x, cx + span_x + 1):
             for y in (cy - 1, cy, cy + 1):
-                for anchor in self.cells.get((category, x, y), ()):
-                    if not oldest <= anchor.reported_at <= row.reported_at:
-                        continue
-                    if best is not None and (anchor.reported_at, anchor.incident_id) >= \
-                            (best.reported_at, best.incident_id):
-                        continue
+                cell = self.cells.get((category, x, y))
+                if not cell:
+                    continue
+                for i in range(bisect_left(cell, oldest, key=_reported_at), len(cell)):
+                    anchor = cell[i]
+                    # in report order: a later anchor is never better than one found
+                    if anchor.reported_at > row.reported_at or (
+                            best is not None and _order(anchor) >= _order(best)):
+                        break
                     if distance_m(row.lon, row.lat, anchor.lon, anchor.lat) <= self.d:
                         best = anchor
+                        break
         return best
+
+
+def _reported_at(row) -> datetime:
+    return row.reported_at
 
 
 def sweep(context: list, rows: list, config: GovernanceConfig) -> dict[str, str | None]:
@@ -103,11 +127,12 @@ def sweep(context: list, rows: list, config: GovernanceConfig) -> dict[str, str 
     anchors that gained a repeat.
     """
     index = AnchorIndex(config.repeats.distance_m, config.repeats.window)
-    for anchor in context:
+    for anchor in sorted(context, key=_order):
         index.add(anchor)
     anchor_of: dict[str, str] = {}
     followed: set[str] = set()
-    for row in rows:
+    # Python's order, not the database's collation: the same groups on SQLite and PostgreSQL
+    for row in sorted(rows, key=_order):
         anchor = index.anchor_of(row)
         if anchor is None:
             index.add(row)
