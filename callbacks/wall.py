@@ -28,7 +28,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,12 +43,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from callbacks import PageRequest
 from callbacks import status as status_route
 from callbacks.caching import single_flight
+from callbacks.wall_ack import MAX_ACKS, parse_ack_request, send_acknowledgements
 from cockpit import geo, governance_queries, queries
 from cockpit.clock import utc_now
 from cockpit.governance_config import GovernanceConfig
-from cockpit.notices import MAX_ID
 from cockpit.services import Services
-from cockpit.settings import Settings
 from layouts.figures import FIRST_INCIDENT_TRACE, MapBase, incident_traces, map_figure
 from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
 from layouts.map_counts import count_trace
@@ -85,14 +83,11 @@ SMALL_VILLAGE_SHARE = 0.5
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: The overdue board and announcement queue are read again at least this often, seconds.
 GOVERNANCE_EVERY_S = 10
-#: Announcements sent to the screen at most (the queue's total counts them all).
-ANNOUNCE_ITEMS = 50
+#: Announcements sent to the screen at most (the queue's total counts them all): as many as
+#: one 确认全部 may acknowledge.
+ANNOUNCE_ITEMS = MAX_ACKS
 #: Recent notifications read for the ticker (escalations among them are shown).
 TICKER_NOTICES = 30
-#: Acknowledgements accepted in one request (确认全部), and the longest id and screen name.
-MAX_ACKS = ANNOUNCE_ITEMS
-MAX_ID_CHARS = MAX_ID
-MAX_BY_CHARS = 64
 
 OUTPUTS = {
     "map": Output(WallIds.MAP, "figure"),
@@ -253,46 +248,6 @@ def build_governance_view(models: dict[str, Any], lang: Lang,
 def escalation_levels(config: GovernanceConfig) -> list[tuple[str, str]]:
     """Return the escalation ladder's rung names, (zh, en) from the first rung up."""
     return [(level.zh, level.en) for level in config.escalation]
-
-
-def acknowledgement_fields(notification_id: str, by: str, origin: str | None,
-                           now: datetime) -> dict[str, str]:
-    """Return the stream entry of one on-screen acknowledgement (event contract fields)."""
-    fields = {"event_id": str(uuid.uuid4()), "type": "notification.acknowledged",
-              "occurred_at": now.isoformat(), "source": "wall",
-              "notification_id": notification_id, "channel": "screen", "by": by}
-    if origin:
-        fields["origin"] = origin
-    return fields
-
-
-def parse_ack_request(request: Any) -> tuple[list[str], str]:
-    """Return the notification ids and screen name of an acknowledgement request, checked.
-
-    Anything malformed is dropped: ids must be non-empty strings of at most
-    :data:`MAX_ID_CHARS` characters, at most :data:`MAX_ACKS` of them; the screen name is
-    cut to :data:`MAX_BY_CHARS` and defaults to ``wall``.
-    """
-    if not isinstance(request, dict):
-        return [], "wall"
-    raw = request.get("ids")
-    ids = [i.strip() for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
-    ids = list(dict.fromkeys(i for i in ids if 0 < len(i) <= MAX_ID_CHARS))[:MAX_ACKS]
-    by = request.get("by")
-    by = " ".join(by.split())[:MAX_BY_CHARS] if isinstance(by, str) else ""
-    return ids, by or "wall"
-
-
-def send_acknowledgements(services: Services, ids: Sequence[str], by: str,
-                          origin: str | None) -> None:
-    """XADD one ``notification.acknowledged`` entry per id to the incidents stream."""
-    settings: Settings = services.settings
-    now = datetime.now(settings.tz)
-    pipe = services.redis.pipeline(transaction=False)
-    for notification_id in ids:
-        pipe.xadd(settings.stream("incidents"),
-                  acknowledgement_fields(notification_id, by, origin, now))
-    pipe.execute()
 
 
 def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> None:

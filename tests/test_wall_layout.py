@@ -573,7 +573,7 @@ def test_client_config_names_the_screen_and_the_speech_language():
 
 
 def test_acknowledgement_requests_are_checked_and_follow_the_event_contract():
-    from callbacks.wall import MAX_ACKS, acknowledgement_fields, parse_ack_request
+    from callbacks.wall_ack import MAX_ACKS, acknowledgement_fields, parse_ack_request
 
     assert parse_ack_request(None) == ([], "wall")
     assert parse_ack_request({"ids": "x/new", "by": 5}) == ([], "wall")

@@ -1,0 +1,64 @@
+"""On-screen acknowledgements of the wall's announcements, written as contract events.
+
+``assets/announce.js`` sends the ids a screen acknowledged (确认 / 确认全部) and the screen's
+name; :func:`parse_ack_request` checks them and :func:`send_acknowledgements` XADDs one
+``notification.acknowledged`` per id to the incidents stream, which the ingest applies like any
+other event (who, when, from which address).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cockpit.notices import MAX_ID
+from cockpit.services import Services
+from cockpit.settings import Settings
+
+#: Acknowledgements accepted in one request (确认全部: the announcements a screen holds), and
+#: the longest id and screen name.
+MAX_ACKS = 50
+MAX_ID_CHARS = MAX_ID
+MAX_BY_CHARS = 64
+
+
+def acknowledgement_fields(notification_id: str, by: str, origin: str | None,
+                           now: datetime) -> dict[str, str]:
+    """Return the stream entry of one on-screen acknowledgement (event contract fields)."""
+    fields = {"event_id": str(uuid.uuid4()), "type": "notification.acknowledged",
+              "occurred_at": now.isoformat(), "source": "wall",
+              "notification_id": notification_id, "channel": "screen", "by": by}
+    if origin:
+        fields["origin"] = origin
+    return fields
+
+
+def parse_ack_request(request: Any) -> tuple[list[str], str]:
+    """Return the notification ids and screen name of an acknowledgement request, checked.
+
+    Anything malformed is dropped: ids must be non-empty strings of at most
+    :data:`MAX_ID_CHARS` characters, at most :data:`MAX_ACKS` of them; the screen name is
+    cut to :data:`MAX_BY_CHARS` and defaults to ``wall``.
+    """
+    if not isinstance(request, dict):
+        return [], "wall"
+    raw = request.get("ids")
+    ids = [i.strip() for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
+    ids = list(dict.fromkeys(i for i in ids if 0 < len(i) <= MAX_ID_CHARS))[:MAX_ACKS]
+    by = request.get("by")
+    by = " ".join(by.split())[:MAX_BY_CHARS] if isinstance(by, str) else ""
+    return ids, by or "wall"
+
+
+def send_acknowledgements(services: Services, ids: Sequence[str], by: str,
+                          origin: str | None) -> None:
+    """XADD one ``notification.acknowledged`` entry per id to the incidents stream."""
+    settings: Settings = services.settings
+    now = datetime.now(settings.tz)
+    pipe = services.redis.pipeline(transaction=False)
+    for notification_id in ids:
+        pipe.xadd(settings.stream("incidents"),
+                  acknowledgement_fields(notification_id, by, origin, now))
+    pipe.execute()
