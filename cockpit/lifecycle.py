@@ -37,6 +37,8 @@ ILLEGAL = frozenset({"no_report", "backward", "after_close", "after_cancel", "re
 #: Notes of moves the machine refused: the event changes nothing of the incident (its
 #: category, priority, position or team corrections are not taken either).
 REFUSED = frozenset({"backward", "after_close", "after_cancel", "reopen_open"})
+#: Each stage and the incident column of its first entry time.
+_STAGE_COLUMNS = tuple((s, f"{s.value}_at") for s in Stage)
 #: Notes kept per incident (the count of illegal ones is kept in full).
 MAX_NOTES = 50
 
@@ -223,7 +225,8 @@ class Lifecycle:
 
     def columns(self) -> dict[str, Any]:
         """The incident columns this state sets (stage, stage times, counts, lifecycle)."""
-        out: dict[str, Any] = {f"{s.value}_at": self.reached.get(s) for s in Stage}
+        reached = self.reached
+        out: dict[str, Any] = {column: reached.get(s) for s, column in _STAGE_COLUMNS}
         out.update(stage=self.stage.value if self.stage else None, stage_at=self.stage_at,
                    reopen_count=self.reopen_count, illegal_count=self.illegal_count,
                    lifecycle=self.to_json())
