@@ -27,7 +27,7 @@
     var PUMP_MS = 500;
     // Acknowledged ids are remembered this long (longer than the queue's wall window).
     var ACK_KEEP_MS = 6 * 3600 * 1000;
-    var ACK_KEEP_MAX = 500;
+    var ACK_KEEP_MAX = 2500;  // more than one 确认全部 sends (wall_ack.MAX_ACK_ALL)
     var BANNER_ID = "wall-announce";
     var SOUND_ID = "wall-sound";
     var ACK_ID = "wall-ack";
@@ -48,7 +48,7 @@
     var state = {
         queue: null, config: {}, acked: {}, unsent: {}, spokenAt: {}, lastDone: null,
         audio: null, oscillators: [], pendingSpeech: null, utterance: null, blocked: false,
-        muted: false, timer: null, pendingAcks: []
+        muted: false, timer: null, pendingAcks: [], pendingAll: false
     };
 
     function storageGet(key) {
@@ -367,6 +367,8 @@
         }
         var ack = target.closest("#" + ACK_ID + ", #" + ACK_ALL_ID);
         if (ack) {
+            // 确认全部 means every queued notice, also those beyond what this screen holds
+            state.pendingAll = state.pendingAll || ack.id === ACK_ALL_ID;
             acknowledgeNow(chosen(ack.id === ACK_ALL_ID));
         } else if (target.closest("#" + SOUND_ID)) {
             toggleMute();
@@ -389,6 +391,17 @@
         if (done && done.nonce && done.nonce !== state.lastDone) {
             state.lastDone = done.nonce;
             (done.failed || []).forEach(function (id) { state.unsent[id] = true; });
+            if (done.all) {
+                // 确认全部 acknowledged queued notices this screen had not received yet: they
+                // are silent here from now on, before the ingest has recorded them
+                var now = Date.now();
+                (done.sent || []).forEach(function (id) {
+                    if (!state.acked[id]) {
+                        state.acked[id] = now;
+                    }
+                });
+                saveAcked();
+            }
         }
         startPump();
         var texts = state.config.announce_texts || {};
@@ -413,18 +426,21 @@
     // into one call) to the server callback that records them.
     function acknowledge(nOne, nAll, config) {
         var ids = state.pendingAcks;
+        var all = state.pendingAll;
         state.pendingAcks = [];
+        state.pendingAll = false;
         if (!ids.length) {
             var ctx = window.dash_clientside.callback_context;
             var trigger = ctx && ctx.triggered && ctx.triggered[0] ? ctx.triggered[0].prop_id : "";
-            ids = chosen(trigger.indexOf(ACK_ALL_ID + ".") === 0);
+            all = trigger.indexOf(ACK_ALL_ID + ".") === 0;
+            ids = chosen(all);
             if (!ids.length) {
                 return window.dash_clientside.no_update;
             }
             acknowledgeNow(ids);
             state.pendingAcks = [];
         }
-        return {ids: ids, by: screenId(config),
+        return {ids: ids, all: all, by: screenId(config),
                 nonce: Date.now() + "-" + Math.random().toString(16).slice(2)};
     }
 

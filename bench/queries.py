@@ -53,7 +53,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from callbacks import wall  # noqa: E402
-from cockpit import geo, governance_queries, queries  # noqa: E402
+from cockpit import geo, governance_queries, map_queries, queries  # noqa: E402
 from cockpit.clock import utc_now  # noqa: E402
 from cockpit.governance_config import GovernanceConfig  # noqa: E402
 from cockpit.notices import notice_row  # noqa: E402
@@ -63,7 +63,7 @@ from cockpit.store.bulk import insert_rows  # noqa: E402
 from cockpit.store.db import make_engine, session_factory  # noqa: E402
 from cockpit.store.migrate import upgrade  # noqa: E402
 from cockpit.store.models import Escalation, Incident, IncidentEventRow, Notification  # noqa: E402
-from layouts.wall_governance import OVERDUE_ROWS  # noqa: E402
+from layouts.wall_governance import OVERDUE_ROWS, TICKER_ITEMS  # noqa: E402
 
 TARGET_MS = 100.0
 DAYS = 365
@@ -360,7 +360,8 @@ def count(services: Services) -> tuple[int, int]:
 
 
 # -- the measured work --------------------------------------------------------------------------
-STEPS = ("summary", "map_points", "map_villages", "latest_incidents", "notifications",
+STEPS = ("summary", "map_points", "latest_changes", "map_villages", "latest_incidents",
+         "notifications",
          "overdue", "pending_announcements", "map_incidents", "team_load")
 #: Timed on their own for comparison; no wall refresh calls them.
 NOT_ON_THE_WALL = ("map_incidents", "team_load")
@@ -371,9 +372,11 @@ def query_steps(services: Services) -> dict[str, Callable[[Any, datetime], Any]]
     tz, config = services.settings.tz, services.settings.governance
     return {
         "summary": lambda s, now: queries.summary(s, tz, now),
-        "map_points": lambda s, now: queries.map_points(s, tz, now, hours=wall.MAP_HOURS,
-                                                        limit=wall.MAP_POINTS),
-        "map_villages": lambda s, now: queries.map_villages(s, now, hours=wall.MAP_HOURS),
+        "map_points": lambda s, now: map_queries.map_points(
+            s, tz, now, hours=wall.MAP_HOURS, limit=wall.MAP_POINTS, bounds=wall.map_bounds()),
+        "latest_changes": lambda s, now: map_queries.latest_changes(
+            s, tz, now, hours=wall.MAP_HOURS, limit=TICKER_ITEMS),
+        "map_villages": lambda s, now: map_queries.map_villages(s, now, hours=wall.MAP_HOURS),
         "latest_incidents": lambda s, now: queries.latest_incidents(s, tz,
                                                                     limit=wall.LATEST_ROWS),
         "notifications": lambda s, now: governance_queries.list_notifications(
@@ -382,7 +385,8 @@ def query_steps(services: Services) -> dict[str, Callable[[Any, datetime], Any]]
         "pending_announcements": lambda s, now: governance_queries.pending_announcements(
             s, tz, config, now, limit=wall.ANNOUNCE_ITEMS),
         # the whole map as full dicts, as the wall read it before it drew MAP_POINTS points
-        "map_incidents": lambda s, now: queries.map_incidents(s, tz, now, hours=wall.MAP_HOURS),
+        "map_incidents": lambda s, now: map_queries.map_incidents(s, tz, now,
+                                                                  hours=wall.MAP_HOURS),
         # the /incidents page's team strip (not on the wall)
         "team_load": lambda s, now: governance_queries.team_load(s, tz, config, now),
     }

@@ -43,14 +43,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from callbacks import PageRequest
 from callbacks import status as status_route
 from callbacks.caching import single_flight
-from callbacks.wall_ack import MAX_ACKS, parse_ack_request, send_acknowledgements
-from cockpit import geo, governance_queries, queries
+from callbacks.wall_ack import MAX_ACKS, parse_ack_request, send_acknowledgements, with_queue
+from cockpit import geo, governance_queries, map_queries, queries
 from cockpit.clock import utc_now
 from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
-from layouts.figures import FIRST_INCIDENT_TRACE, MapBase, incident_traces, map_figure
+from layouts.figures import (
+    FIRST_INCIDENT_TRACE,
+    MAP_PAD,
+    MAP_TOP_PAD,
+    MapBase,
+    incident_traces,
+    map_figure,
+)
 from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
-from layouts.map_counts import count_trace
+from layouts.map_counts import count_trace, village_marks
 from layouts.wall import (
     LATEST_ROWS,
     WallIds,
@@ -132,6 +139,17 @@ def map_base(lang: Lang) -> MapBase:
                    schematic=schematic_villages(), small=frozenset(small.astype(str)))
 
 
+def map_bounds() -> tuple[float, float, float, float]:
+    """Return what the map shows, ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees.
+
+    The villages' extent with the figure's padding: a point outside it would take a point's
+    room on the map and not be seen.
+    """
+    x0, y0, x1, y1 = map_base("zh").bounds
+    pad_x, pad_y = (x1 - x0) * MAP_PAD, (y1 - y0) * MAP_PAD
+    return (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + (y1 - y0) * MAP_TOP_PAD)
+
+
 @functools.lru_cache(maxsize=1)
 def schematic_villages() -> frozenset[str]:
     """Return the codes of the villages whose outline is schematic (示意): all shipped ones."""
@@ -156,7 +174,7 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     """
     screen = request.query.get("screen") if request is not None else None
     base = map_base(lang)
-    figure = map_figure(base, (), lang, extra=[count_trace(base, {}, (), lang)])
+    figure = map_figure(base, (), lang, extra=[count_trace(base, (), {}, lang)])
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   timezone=services.settings.timezone, map_figure=figure, screen=screen)
 
@@ -164,14 +182,18 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
 def read_models(services: Services, now: datetime) -> dict[str, Any]:
     """Read the wall's read models in one session (one consistent snapshot).
 
-    ``map`` holds the newest :data:`MAP_POINTS` of the map's incidents
-    (:func:`cockpit.queries.map_points`), ``villages`` every one of them counted per village.
+    ``map`` holds at most :data:`MAP_POINTS` of the map's incidents, open ones first
+    (:func:`cockpit.map_queries.map_points`), within the map's bounds; ``changes`` the latest
+    stage changes (the ticker); ``villages`` every map incident counted per village.
     """
     tz = services.settings.tz
     with services.read() as session:
         return {"summary": queries.summary(session, tz, now),
-                "map": queries.map_points(session, tz, now, hours=MAP_HOURS, limit=MAP_POINTS),
-                "villages": queries.map_villages(session, now, hours=MAP_HOURS),
+                "map": map_queries.map_points(session, tz, now, hours=MAP_HOURS,
+                                              limit=MAP_POINTS, bounds=map_bounds()),
+                "changes": map_queries.latest_changes(session, tz, now, hours=MAP_HOURS,
+                                                      limit=TICKER_ITEMS),
+                "villages": map_queries.map_villages(session, now, hours=MAP_HOURS),
                 "latest": queries.latest_incidents(session, tz, limit=LATEST_ROWS),
                 "notices": governance_queries.list_notifications(session, tz,
                                                                  limit=TICKER_NOTICES)}
@@ -204,9 +226,13 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     names = village_names(lang)
     today = date.fromisoformat(summary["as_of"][:10]) if summary.get("as_of") else None
     marked = village_names(lang, marked=True)
+    base = map_base(lang)
+    marks = village_marks(models["map"], models["villages"],
+                          truncated=len(models["map"]) >= MAP_POINTS,
+                          known={code for code, *_ in base.labels})
     return {
-        "traces": [*incident_traces(models["map"], lang, marked),
-                   count_trace(map_base(lang), models["villages"], models["map"], lang, marked,
+        "traces": [*incident_traces(marks.points, lang, marked),
+                   count_trace(base, marks.bubbles, models["villages"], lang, marked,
                                hours=MAP_HOURS)],
         "kpi_today": format_count(summary["today_total"]),
         "kpi_open": format_count(summary["open"]),
@@ -217,8 +243,7 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
         "funnel": funnel_children(summary["funnel"], lang),
         "latest": latest_children(models["latest"], names, lang, today,
                                   schematic_villages(), fresh_after=_fresh_after(summary)),
-        # the map's rows are the latest stage changes, newest first (no query of its own)
-        "ticker": ticker_children(models["map"][:TICKER_ITEMS], models.get("notices") or [],
+        "ticker": ticker_children(models["changes"], models.get("notices") or [],
                                   marked, lang, summary.get("as_of"),
                                   today),
     }
@@ -339,18 +364,23 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
     @app.callback(Output(GovIds.ACK_DONE, "data"), Input(GovIds.ACK_REQUEST, "data"),
                   prevent_initial_call=True)
     def acknowledge(request: dict | None) -> dict[str, Any]:
-        ids, by = parse_ack_request(request)
-        if not ids:
+        ids, by, every = parse_ack_request(request)
+        if not ids and not every:
             raise PreventUpdate
         nonce = request.get("nonce") if isinstance(request, dict) else None
         try:
+            if every:  # 确认全部: the whole queue, not only what this screen holds
+                ids = with_queue(services, ids, utc_now())
+            if not ids:
+                raise PreventUpdate
             send_acknowledgements(services, ids, by, flask.request.remote_addr)
         except DATA_ERRORS as exc:
             log.warning("acknowledgement of %d notice(s) not sent: %s: %s", len(ids),
                         type(exc).__name__, exc)
-            return {"nonce": nonce, "sent": [], "failed": ids}
-        log.info("screen %s acknowledged %s", by, ", ".join(ids))
-        return {"nonce": nonce, "sent": ids, "failed": []}
+            return {"nonce": nonce, "sent": [], "failed": ids, "all": every}
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        log.info("screen %s acknowledged %s", by, shown)
+        return {"nonce": nonce, "sent": ids, "failed": [], "all": every}
 
     app.clientside_callback(ClientsideFunction("cockpit", "stamp"),
                             Output(WallIds.STAMPED, "data"), Input(WallIds.STATUS, "data"),

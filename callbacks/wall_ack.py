@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from cockpit import governance_queries
 from cockpit.notices import MAX_ID
 from cockpit.services import Services
 from cockpit.settings import Settings
@@ -20,6 +21,8 @@ from cockpit.settings import Settings
 #: Acknowledgements accepted in one request (确认全部: the announcements a screen holds), and
 #: the longest id and screen name.
 MAX_ACKS = 50
+#: Queued notices one 确认全部 acknowledges at most (the whole queue, in practice).
+MAX_ACK_ALL = 2000
 MAX_ID_CHARS = MAX_ID
 MAX_BY_CHARS = 64
 
@@ -35,21 +38,36 @@ def acknowledgement_fields(notification_id: str, by: str, origin: str | None,
     return fields
 
 
-def parse_ack_request(request: Any) -> tuple[list[str], str]:
-    """Return the notification ids and screen name of an acknowledgement request, checked.
+def parse_ack_request(request: Any) -> tuple[list[str], str, bool]:
+    """Return the notification ids, screen name and "all" flag of an acknowledgement request.
 
     Anything malformed is dropped: ids must be non-empty strings of at most
     :data:`MAX_ID_CHARS` characters, at most :data:`MAX_ACKS` of them; the screen name is
-    cut to :data:`MAX_BY_CHARS` and defaults to ``wall``.
+    cut to :data:`MAX_BY_CHARS` and defaults to ``wall``; ``all`` (确认全部) is True only when
+    the request says so with a JSON ``true``.
     """
     if not isinstance(request, dict):
-        return [], "wall"
+        return [], "wall", False
     raw = request.get("ids")
     ids = [i.strip() for i in raw if isinstance(i, str)] if isinstance(raw, list) else []
     ids = list(dict.fromkeys(i for i in ids if 0 < len(i) <= MAX_ID_CHARS))[:MAX_ACKS]
     by = request.get("by")
     by = " ".join(by.split())[:MAX_BY_CHARS] if isinstance(by, str) else ""
-    return ids, by or "wall"
+    return ids, by or "wall", request.get("all") is True
+
+
+def with_queue(services: Services, ids: Sequence[str], now: datetime) -> list[str]:
+    """Return ``ids`` followed by every other queued notice (at most :data:`MAX_ACK_ALL`).
+
+    Raises
+    ------
+    sqlalchemy.exc.SQLAlchemyError
+        When the store cannot be read.
+    """
+    with services.read() as session:
+        queued = governance_queries.queued_ids(session, services.settings.governance, now,
+                                               limit=MAX_ACK_ALL)
+    return list(dict.fromkeys([*ids, *queued]))
 
 
 def send_acknowledgements(services: Services, ids: Sequence[str], by: str,

@@ -46,7 +46,7 @@ def _overdue_rows():
     # merged up to the limit: no sort of every overdue incident's row
     return merged_branches([select(*DICT_COLUMNS).where(Incident.stage == stage,
                                                         Incident.due_at <= bindparam("now"))
-                            for stage in OPEN_STAGES], ["due_at", "incident_id"])
+                            for stage in OPEN_STAGES], [("due_at", False), ("incident_id", False)])
 
 
 #: Built once: building it costs more than running it.
@@ -152,6 +152,23 @@ _QUEUED = (select(*_NOTICE_COLUMNS, Incident.stage)
            .order_by(_PRIORITY_RANK, Notification.created_at.desc(),
                      Notification.notification_id)
            .limit(bindparam("limit")))
+
+
+_QUEUED_IDS = (select(Notification.notification_id).where(*_QUEUED_WHERE)
+               .order_by(_PRIORITY_RANK, Notification.created_at.desc(),
+                         Notification.notification_id)
+               .limit(bindparam("limit")))
+
+
+def queued_ids(session: Session, config: GovernanceConfig, now: datetime | None = None,
+               limit: int = 2000) -> list[str]:
+    """Return the ids of the announcement queue (:func:`pending_announcements`), in its order.
+
+    Every queued notice up to ``limit``, not only those a screen is sent: 确认全部 answers
+    them all.
+    """
+    since = (now or utc_now()) - config.notifications.wall_window
+    return list(session.scalars(_QUEUED_IDS, {"since": since, "limit": limit}))
 
 
 def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConfig,

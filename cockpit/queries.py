@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, case, func, literal_column, select, union_all
+from sqlalchemy import Row, bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from cockpit.clock import day_bounds, utc_now
@@ -264,21 +264,21 @@ def count_incidents(session: Session, **filters: Any) -> int:
     return session.scalar(_filtered(select(func.count()).select_from(Incident), **filters))
 
 
-def merged_branches(branches: Sequence[Any], keys: Sequence[str], descending: bool = False
+def merged_branches(branches: Sequence[Any], order: Sequence[tuple[str, bool]]
                     ) -> dict[bool, Any]:
-    """Return the UNION ALL of ``branches`` in ``keys`` order, cut at ``:limit``, two ways.
+    """Return the UNION ALL of ``branches`` in ``order``, cut at ``:limit``, two ways.
 
-    Each branch reads one slice of an index in ``keys`` order (one stage of (stage, stage_at),
-    say), so the database can merge them and stop at the limit instead of sorting every row.
-    SQLite does merge them lazily. PostgreSQL appends the branches (it builds no Merge Append
-    over a UNION ALL) and would read every row of every branch: the statement under ``True``
-    cuts each branch at ``:limit`` first, which SQLite is only slowed by. Pick one with
-    :func:`run_merged`.
+    ``order`` lists ``(column name, descending)``. Each branch reads one slice of an index in
+    that order (one stage of (stage, stage_at), say), so the database can merge them and stop
+    at the limit instead of sorting every row. SQLite does merge them lazily. PostgreSQL
+    appends the branches (it builds no Merge Append over a UNION ALL) and would read every row
+    of every branch: the statement under ``True`` cuts each branch at ``:limit`` first, which
+    SQLite is only slowed by. Pick one with :func:`run_merged`.
     """
     limit = bindparam("limit")
 
     def ordered(columns):
-        return [columns[k].desc() if descending else columns[k] for k in keys]
+        return [columns[k].desc() if descending else columns[k] for k, descending in order]
 
     out = {}
     for cut in (False, True):
@@ -296,100 +296,6 @@ def merged_branches(branches: Sequence[Any], keys: Sequence[str], descending: bo
 def run_merged(session: Session, statements: dict[bool, Any], params: dict[str, Any]):
     """Execute the :func:`merged_branches` statement that suits the session's database."""
     return session.execute(statements[session.get_bind().dialect.name != "sqlite"], params)
-
-
-def _map_statements(columns: Sequence[Any]) -> dict[bool, Any]:
-    """Open incidents plus those that changed since ``:since``, with a position, newest first.
-
-    "Open OR recent" as one branch per stage (open ones whenever they moved, finished ones
-    since ``:since``), each read newest first from the (stage, stage_at) index. The OR itself
-    would scan every incident.
-    """
-    since = bindparam("since")
-    return merged_branches([select(*columns).where(
-        Incident.lon.is_not(None), Incident.stage == stage.value,
-        *(() if stage.value in OPEN_STAGES else (Incident.stage_at >= since,)))
-        for stage in Stage], ["stage_at"], descending=True)
-
-
-def _map_rows(session: Session, statements: dict[bool, Any], since: datetime, limit: int):
-    return run_merged(session, statements, {"since": since, "limit": limit})
-
-
-_MAP_INCIDENTS = _map_statements(DICT_COLUMNS)
-
-
-def map_incidents(session: Session, tz: ZoneInfo, now: datetime | None = None,
-                  hours: float = 24.0, limit: int = 5000) -> list[dict[str, Any]]:
-    """Incidents for the live map: every open one plus those that changed in the last ``hours``.
-
-    Returns the same dicts as :func:`list_incidents`, only those with a position, latest
-    stage change first. :func:`map_points` returns the same rows with only what a map draws.
-    """
-    since = (now or utc_now()) - timedelta(hours=hours)
-    return [_dict_of(row, tz) for row in _map_rows(session, _MAP_INCIDENTS, since, limit)]
-
-
-#: What a map marker, its hover text and the ticker show of an incident (:func:`map_points`).
-MAP_FIELDS = ("incident_id", "category", "priority", "stage", "stage_at", "reported_at",
-              "title", "address", "village_code", "lon", "lat")
-_MAP_POINTS = _map_statements(tuple(getattr(Incident, name) for name in MAP_FIELDS))
-
-
-def map_points(session: Session, tz: ZoneInfo, now: datetime | None = None,
-               hours: float = 24.0, limit: int = 5000) -> list[dict[str, Any]]:
-    """The rows of :func:`map_incidents` with only the :data:`MAP_FIELDS` of each.
-
-    The live map reads thousands of incidents per refresh; each full dict costs about three
-    times as much to read and build as these eleven fields (``bench/queries.py``).
-
-    Returns
-    -------
-    list of dict
-        ``incident_id``, ``category``, ``priority``, ``stage``, ``stage_at`` and
-        ``reported_at`` (ISO-8601, local zone), ``title``, ``address``, ``village_code``,
-        ``lon``, ``lat`` (WGS-84 degrees); same order as :func:`map_incidents`.
-    """
-    since = (now or utc_now()) - timedelta(hours=hours)
-    out = []
-    for row in _map_rows(session, _MAP_POINTS, since, limit):
-        item = dict(zip(MAP_FIELDS, row, strict=True))
-        item["stage_at"] = _iso(item["stage_at"], tz)
-        item["reported_at"] = _iso(item["reported_at"], tz)
-        out.append(item)
-    return out
-
-
-#: Per village: incidents in the loop, and finished ones (closed, cancelled) since ``:since``;
-#: each branch read from the (stage, stage_at) index like the map's.
-_VILLAGE_COUNTS = union_all(
-    select(Incident.village_code, func.count(), literal_column("'open'"))
-    .where(Incident.stage.in_(OPEN_STAGES)).group_by(Incident.village_code),
-    select(Incident.village_code, func.count(), literal_column("'done'"))
-    .where(Incident.stage.in_(TERMINAL_VALUES), Incident.stage_at >= bindparam("since"))
-    .group_by(Incident.village_code))
-
-
-def map_villages(session: Session, now: datetime | None = None,
-                 hours: float = 24.0) -> dict[str, dict[str, int]]:
-    """Count the live map's incidents per village, with or without a position.
-
-    The same incidents as :func:`map_incidents` (every open one, and finished ones whose
-    stage changed in the last ``hours``) but counted, not listed: the wall draws the newest
-    of them as points and the rest as one count per village.
-
-    Returns
-    -------
-    dict
-        Village code -> ``{"open": n, "done": n}``: ``open`` incidents still in the loop,
-        ``done`` closed or cancelled since the cut. Incidents outside every village are
-        under the key ``""``.
-    """
-    since = (now or utc_now()) - timedelta(hours=hours)
-    out: dict[str, dict[str, int]] = {}
-    for code, n, kind in session.execute(_VILLAGE_COUNTS, {"since": since}):
-        out.setdefault(code or "", {"open": 0, "done": 0})[kind] += n
-    return out
 
 
 _LATEST = (select(*DICT_COLUMNS).where(Incident.reported_at.is_not(None))

@@ -24,6 +24,10 @@ MAP_LAT_DEG = 30.35
 MAP_SCALE_RATIO = 1.0 / math.cos(math.radians(MAP_LAT_DEG))
 #: Index of the first incident trace; the ones before are the base layer (see map_figure).
 FIRST_INCIDENT_TRACE = 4
+#: Room around the villages' extent, share of its width and height; more above it, where the
+#: wall's announcement banner lies over the map, so the banner hides no village.
+MAP_PAD = 0.03
+MAP_TOP_PAD = 0.13
 CATEGORIES: tuple[vocab.Category, ...] = tuple(vocab.Category)
 CATEGORY_CODES = frozenset(c.value for c in CATEGORIES)
 OPEN_STAGES = frozenset(s.value for s in vocab.Stage if s not in {
@@ -201,7 +205,7 @@ def incident_traces(incidents: Iterable[Mapping[str, Any]], lang: Lang = "zh",
     Parameters
     ----------
     incidents : iterable of dict
-        :func:`cockpit.queries.map_incidents` rows (``lon``/``lat`` WGS-84 degrees); rows
+        :func:`cockpit.map_queries.map_points` rows (``lon``/``lat`` WGS-84 degrees); rows
         without a position are skipped, unknown categories count as ``other``.
     lang : {"zh", "en"}
         Language of legend and hover text.
@@ -256,7 +260,7 @@ def map_figure(base: MapBase, incidents: Iterable[Mapping[str, Any]] = (), lang:
     The y axis is anchored to x with ratio 1/cos(30.35°) so the map keeps its shape.
     """
     x0, y0, x1, y1 = base.bounds
-    pad_x, pad_y = (x1 - x0) * 0.03, (y1 - y0) * 0.03
+    pad_x, pad_y = (x1 - x0) * MAP_PAD, (y1 - y0) * MAP_PAD
     data = [
         _line("outline", base.outline_x, base.outline_y, "rgba(0, 229, 255, 0.55)", 1.2,
               fill="rgba(0, 140, 255, 0.07)"),
@@ -272,7 +276,8 @@ def map_figure(base: MapBase, incidents: Iterable[Mapping[str, Any]] = (), lang:
         "margin": {"l": 4, "r": 4, "t": 4, "b": 4},
         "font": {"family": FONT_FAMILY, "color": TEXT_COLOR, "size": 15},
         "xaxis": {**axis, "range": [x0 - pad_x, x1 + pad_x]},
-        "yaxis": {**axis, "range": [y0 - pad_y, y1 + pad_y], "scaleanchor": "x",
+        "yaxis": {**axis, "range": [y0 - pad_y, y1 + (y1 - y0) * MAP_TOP_PAD],
+                  "scaleanchor": "x",
                   "scaleratio": MAP_SCALE_RATIO},
         # The legend is HTML (layouts.wall.map_legend): plotly drops empty traces from its own.
         "showlegend": False, "dragmode": False, "hovermode": "closest",

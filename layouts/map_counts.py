@@ -1,34 +1,97 @@
 """The live map's village counts: the incidents it does not draw one by one.
 
-A wall map with thousands of open incidents drawn as points is unreadable and slow to send and
-to draw. The wall draws the newest :data:`callbacks.wall.MAP_POINTS` as points
-(:func:`layouts.figures.incident_traces`) and the rest as one bubble per village that reads
-``+N``: the village's incidents on the map (:func:`cockpit.queries.map_villages`) less those
-drawn as points. A click on a bubble opens the village's open incidents in the list. Pure
-builders, no I/O.
+The wall draws at most :data:`callbacks.wall.MAP_POINTS` incidents as points, open ones first
+(:func:`cockpit.map_queries.map_points`), and counts all of them per village
+(:func:`cockpit.map_queries.map_villages`). Two cases:
+
+* every open incident with a position fits: all are drawn, and a village that also has open
+  incidents without a position gets a small ``+N`` bubble for them;
+* they do not fit (thousands open): a village whose open incidents are not all drawn is shown
+  as one *cluster* bubble with its open count, and none of its points are drawn (a cluster
+  replaces its points, as map clustering does, so no point hides the bubble or takes its
+  clicks). Villages whose open incidents all fit keep their points.
+
+A bubble sits under its village's name; a click opens that village's open incidents in the
+list, whose total is the cluster's number. Pure builders, no I/O.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from cockpit import vocab
 from layouts.figures import FONT_FAMILY, MapBase, plain
 from layouts.i18n import Lang, format_count, t
 
 #: ``customdata`` of a bubble: this prefix and the village code (``assets/wall.js`` drills).
 VILLAGE_PREFIX = "village:"
 #: Bubble diameter, px: ``MIN_PX`` for one incident, growing with the log of the count.
-MIN_PX = 16
-PX_PER_DECADE = 10
-MAX_PX = 56
+MIN_PX = 18
+PX_PER_DECADE = 11
+MAX_PX = 60
 #: Bubbles sit this share of the map's height below their village's label.
 BELOW_LABEL = 0.035
-COLOR = "rgba(255, 176, 32, 0.30)"
+#: Clusters are opaque (they stand for the points they replace); ``+N`` bubbles are lighter.
+COLOR = {"cluster": "rgba(122, 78, 8, 0.94)", "extra": "rgba(255, 176, 32, 0.30)"}
 LINE = "rgba(255, 196, 80, 0.95)"
+#: Stages after which an incident has left the loop (the map's "open" is every other).
+_FINISHED = frozenset(s.value for s in vocab.TERMINAL_STAGES)
 TEXT = "#ffe2a8"
+
+
+@dataclass(frozen=True)
+class VillageMarks:
+    """What the map draws: the points kept and each bubble's village, kind and number.
+
+    Attributes
+    ----------
+    points : list of dict
+        The rows still drawn as points (a cluster's are dropped).
+    bubbles : list of (code, kind, n)
+        ``kind`` is ``"cluster"`` (``n``: the village's open incidents) or ``"extra"``
+        (``n``: its open incidents without a position).
+    """
+
+    points: list[dict[str, Any]]
+    bubbles: list[tuple[str, str, int]]
+
+
+def village_marks(points: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapping[str, int]],
+                  truncated: bool, known: Collection[str]) -> VillageMarks:
+    """Decide which villages become bubbles and which points stay.
+
+    Parameters
+    ----------
+    points : sequence of dict
+        :func:`cockpit.map_queries.map_points` rows (open first).
+    counts : mapping
+        :func:`cockpit.map_queries.map_villages`: code -> ``{"open": n, "done": n}``.
+    truncated : bool
+        Whether ``points`` stopped at its limit (more incidents than points).
+    known : collection of str
+        Village codes the map can place a bubble for (those with a label).
+    """
+    drawn_open = Counter(p.get("village_code") or "" for p in points
+                         if p.get("stage") not in _FINISHED)
+    bubbles: list[tuple[str, str, int]] = []
+    clustered: set[str] = set()
+    for code, c in counts.items():
+        if not code or code not in known:
+            continue
+        undrawn = c.get("open", 0) - drawn_open.get(code, 0)
+        if undrawn <= 0:
+            continue
+        if truncated:
+            clustered.add(code)
+            bubbles.append((code, "cluster", c.get("open", 0)))
+        else:
+            bubbles.append((code, "extra", undrawn))
+    kept = [dict(p) for p in points if (p.get("village_code") or "") not in clustered]
+    return VillageMarks(kept, bubbles)
 
 
 def bubble_px(count: int) -> float:
@@ -36,36 +99,19 @@ def bubble_px(count: int) -> float:
     return min(MAX_PX, MIN_PX + PX_PER_DECADE * math.log10(max(count, 1)))
 
 
-def undrawn(counts: Mapping[str, Mapping[str, int]],
-            points: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """Return village code -> incidents on the map not drawn as points (only those > 0).
-
-    Parameters
-    ----------
-    counts : mapping
-        :func:`cockpit.queries.map_villages`: code -> ``{"open": n, "done": n}``.
-    points : iterable of dict
-        The rows drawn as points (:func:`cockpit.queries.map_points`), each with
-        ``village_code``.
-    """
-    drawn = Counter(p.get("village_code") or "" for p in points)
-    rest = {code: c.get("open", 0) + c.get("done", 0) - drawn.get(code, 0)
-            for code, c in counts.items() if code}
-    return {code: n for code, n in rest.items() if n > 0}
-
-
-def count_trace(base: MapBase, counts: Mapping[str, Mapping[str, int]],
-                points: Iterable[Mapping[str, Any]], lang: Lang = "zh",
+def count_trace(base: MapBase, marks: Iterable[tuple[str, str, int]],
+                counts: Mapping[str, Mapping[str, int]], lang: Lang = "zh",
                 names: Mapping[str, str] | None = None, hours: float = 24.0) -> dict[str, Any]:
-    """Return the bubble trace (uid ``villages``): one ``+N`` per village with undrawn incidents.
+    """Return the bubble trace (uid ``villages``), drawn over the points.
 
     Parameters
     ----------
     base : MapBase
-        Its label points place the bubbles (lon, lat: WGS-84 degrees); villages without a
-        label get none.
-    counts, points
-        As :func:`undrawn`.
+        Its label points place the bubbles (lon, lat: WGS-84 degrees).
+    marks : iterable of (code, kind, n)
+        :attr:`VillageMarks.bubbles`.
+    counts : mapping
+        :func:`cockpit.map_queries.map_villages`, for the hover text.
     lang : {"zh", "en"}
         Language of the hover text.
     names : mapping, optional
@@ -76,26 +122,27 @@ def count_trace(base: MapBase, counts: Mapping[str, Mapping[str, int]],
     Returns
     -------
     dict
-        A plotly scatter trace, present (with empty lists) when nothing is undrawn, so the
+        A plotly scatter trace, present (with empty lists) when there is no bubble, so the
         map's trace indices never move.
     """
     names = names or {}
-    rest = undrawn(counts, points)
+    places = {code: (label, lon, lat) for code, label, lon, lat in base.labels}
     dy = (base.bounds[3] - base.bounds[1]) * BELOW_LABEL
-    xs, ys, texts, sizes, hovers, ids = [], [], [], [], [], []
-    for code, label, lon, lat in base.labels:
-        n = rest.get(code)
-        if not n:
+    xs, ys, texts, sizes, colors, hovers, ids = [], [], [], [], [], [], []
+    for code, kind, n in marks:
+        if code not in places:
             continue
-        village = counts[code]
+        label, lon, lat = places[code]
+        village = counts.get(code, {})
         xs.append(lon)
         ys.append(lat - dy)
-        texts.append(f"+{format_count(n)}")
+        texts.append(format_count(n) if kind == "cluster" else f"+{format_count(n)}")
         sizes.append(bubble_px(n))
+        colors.append(COLOR[kind])
         ids.append(f"{VILLAGE_PREFIX}{code}")
         hovers.append("<br>".join((
             f"<b>{plain(names.get(code) or label)}</b>",
-            t("map_more_hover", lang).format(n=format_count(n)),
+            t(f"map_{kind}_hover", lang).format(n=format_count(n)),
             t("map_more_counts", lang).format(open=format_count(village.get("open", 0)),
                                               done=format_count(village.get("done", 0)),
                                               hours=f"{hours:g}"),
@@ -104,4 +151,5 @@ def count_trace(base: MapBase, counts: Mapping[str, Mapping[str, int]],
             "x": xs, "y": ys, "text": texts, "customdata": ids, "hovertext": hovers,
             "hoverinfo": "text", "textposition": "middle center",
             "textfont": {"family": FONT_FAMILY, "size": 13, "color": TEXT},
-            "marker": {"size": sizes, "color": COLOR, "line": {"color": LINE, "width": 1.5}}}
+            "marker": {"size": sizes, "color": colors, "opacity": 1,
+                       "line": {"color": LINE, "width": 1.5}}}

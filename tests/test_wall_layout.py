@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from dash import dcc, html
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from cockpit import vocab
@@ -575,12 +575,12 @@ def test_client_config_names_the_screen_and_the_speech_language():
 def test_acknowledgement_requests_are_checked_and_follow_the_event_contract():
     from callbacks.wall_ack import MAX_ACKS, acknowledgement_fields, parse_ack_request
 
-    assert parse_ack_request(None) == ([], "wall")
-    assert parse_ack_request({"ids": "x/new", "by": 5}) == ([], "wall")
-    ids, by = parse_ack_request({"ids": ["a/new", " a/new ", "", 7, "b" * 201, "c/new"],
-                                 "by": " hall\n 1 "})
-    assert (ids, by) == (["a/new", "c/new"], "hall 1")
-    ids, _ = parse_ack_request({"ids": [f"n{i}" for i in range(200)]})
+    assert parse_ack_request(None) == ([], "wall", False)
+    assert parse_ack_request({"ids": "x/new", "by": 5, "all": "yes"}) == ([], "wall", False)
+    ids, by, every = parse_ack_request({"ids": ["a/new", " a/new ", "", 7, "b" * 201, "c/new"],
+                                        "by": " hall\n 1 ", "all": True})
+    assert (ids, by, every) == (["a/new", "c/new"], "hall 1", True)
+    ids, _, _ = parse_ack_request({"ids": [f"n{i}" for i in range(200)]})
     assert len(ids) == MAX_ACKS
     fields = acknowledgement_fields("a/new", "hall-1", "10.0.0.8",
                                     datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo(
@@ -659,7 +659,7 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
     status, response = post({"ids": ["ack-1/new"], "by": "hall-2", "nonce": "n1"})
     assert status == 200
     assert response[GovIds.ACK_DONE]["data"] == {"nonce": "n1", "sent": ["ack-1/new"],
-                                                 "failed": []}
+                                                 "failed": [], "all": False}
     stream = services.settings.stream("incidents")
     ((_, fields),) = services.redis.xrange(stream)
     assert (fields["type"], fields["notification_id"], fields["by"], fields["origin"],
@@ -678,6 +678,38 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
         pending = pending_announcements(session, services.settings.tz,
                                         services.settings.governance)
     assert pending["total"] == 0  # the queue drops it
+
+
+def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(services):
+    from app import create_app
+    from callbacks.wall import ANNOUNCE_ITEMS
+
+    now = datetime.now(UTC)
+    n = ANNOUNCE_ITEMS + 12
+    _store(services, *(incident_fields(f"all-{i}", at=now) for i in range(n)), now=now)
+    app = create_app(services=services)
+    client = app.server.test_client()
+    key = next(k for k in app.callback_map if k.startswith(f"{GovIds.ACK_DONE}.data"))
+    shown = [f"all-{i}/new" for i in range(3)]  # what the screen held
+    reply = client.post("/_dash-update-component", json={
+        "output": key, "outputs": {"id": str(GovIds.ACK_DONE), "property": "data"},
+        "changedPropIds": [f"{GovIds.ACK_REQUEST}.data"],
+        "inputs": [{"id": str(GovIds.ACK_REQUEST), "property": "data",
+                    "value": {"ids": shown, "all": True, "by": "hall-3", "nonce": "n2"}}]})
+    done = reply.get_json()["response"][GovIds.ACK_DONE]["data"]
+    assert done["all"] is True and done["failed"] == []
+    assert done["sent"][:3] == shown and sorted(done["sent"]) == sorted(
+        f"all-{i}/new" for i in range(n))
+    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
+                      block_ms=50)
+    worker.start()
+    while worker.step():
+        pass
+    with services.read() as session:
+        pending = pending_announcements(session, services.settings.tz,
+                                        services.settings.governance)
+        acked_by = set(session.scalars(select(Notification.acked_by)))
+    assert pending["total"] == 0 and acked_by == {"hall-3"}
 
 
 def test_poll_queue_and_board_fail_soft_with_the_data_source():
