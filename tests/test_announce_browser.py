@@ -281,3 +281,24 @@ def test_announce003_priority_first_tone_by_priority_acknowledge_all_in_english(
     speech = hall.speech()
     assert [s for s in speech["spoken"] if s["at"] > speech["ackAt"]] == []
     hall.assert_no_console_errors()
+
+
+def test_announce004_acknowledge_all_answers_notices_the_screen_was_not_sent(hall,
+                                                                            monkeypatch):
+    import callbacks.wall
+
+    monkeypatch.setattr(callbacks.wall, "ANNOUNCE_ITEMS", 2)  # the screen holds two of five
+    hall.open("/")
+    ids = [f"many-{n}" for n in range(5)]
+    for n, incident_id in enumerate(ids):
+        hall.report(incident_id, priority="urgent", village=n)
+    hall.wait(lambda d: hall.banner_shown()
+              and hall.text(GovIds.ANNOUNCE_MORE) == "另有 4 条待确认")
+    hall.driver.find_element(By.ID, GovIds.ACK_ALL).click()
+    hall.wait(lambda d: not hall.banner_shown())
+    hall.wait(lambda d: all(hall.notice(i).get("acked_at") is not None for i in ids))
+    time.sleep(1.5 * REPEAT_S)  # the queue the server sends next is empty: nothing comes back
+    assert not hall.banner_shown()
+    speech = hall.speech()
+    assert [s for s in speech["spoken"] if s["at"] > speech["ackAt"]] == []
+    hall.assert_no_console_errors()
