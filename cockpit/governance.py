@@ -45,8 +45,12 @@ BATCH = 500
 #: Entries kept in the notifications stream (approximate MAXLEN; the store keeps them all).
 STREAM_MAXLEN = 100_000
 LOCK_MS = 15_000
-#: Repeat groups are brought up to date at most this often, s (a sweep reads the window).
+#: Repeat groups are brought up to date at most this often, s (a sweep reads the window);
+#: while a backlog drains, less often: each sweep re-reads the window before its first report
+#: and the incidents of its last seconds (repeats.OVERLAP), so frequent sweeps of a fast
+#: stream cost the ingest more than the grouping itself (bench/ingest.py).
 REPEATS_EVERY_S = 5.0
+REPEATS_BUSY_S = 30.0
 
 
 @dataclass
@@ -208,15 +212,20 @@ class Governor:
         self.interval_s = interval_s
         self.token = uuid.uuid4().hex
         self._last = 0.0
-        self._last_repeats = -REPEATS_EVERY_S
+        self._last_repeats = -REPEATS_BUSY_S
+        self._busy = False
 
     def due(self, interval_s: float | None = None) -> bool:
         """Whether ``interval_s`` (default: the governor's) has passed since the last tick."""
         return time.monotonic() - self._last >= (interval_s or self.interval_s)
 
-    def tick(self, now: datetime | None = None) -> TickResult:
-        """Run one tick now (unless another process holds the lock: ``ran`` is then False)."""
+    def tick(self, now: datetime | None = None, busy: bool = False) -> TickResult:
+        """Run one tick now (unless another process holds the lock: ``ran`` is then False).
+
+        ``busy``: a backlog is draining; repeat groups then wait :data:`REPEATS_BUSY_S`.
+        """
         self._last = time.monotonic()
+        self._busy = busy
         lock = self.settings.key("governance:lock")
         if not self.r.set(lock, self.token, nx=True, px=LOCK_MS):
             return TickResult(ran=False)
@@ -232,7 +241,8 @@ class Governor:
             result.escalations = escalate_overdue(session, self.config, now)
             result.raised_unacknowledged = escalate_unacknowledged(session, self.config, now)
         result.published = publish_pending(self.r, self.sessions, self.settings)
-        if time.monotonic() - self._last_repeats >= REPEATS_EVERY_S:
+        every = REPEATS_BUSY_S if self._busy else REPEATS_EVERY_S
+        if time.monotonic() - self._last_repeats >= every:
             self._last_repeats = time.monotonic()
             result.repeats_changed = repeats.update(self.r, self.sessions, self.settings,
                                                     self.config, now)

@@ -334,7 +334,7 @@ class Ingestor:
         # while a backlog drains (full batches) the clock-driven work waits a little longer
         busy = len(messages) >= self.batch_size
         if self.governor.due(BUSY_TICK_S if busy else None):
-            self.governor.tick()
+            self.governor.tick(busy=busy)
         return len(messages)
 
     def run(self, stop: threading.Event, idle_exit: float | None = None) -> IngestStats:

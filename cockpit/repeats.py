@@ -93,14 +93,20 @@ class AnchorIndex:
 
     def anchor_of(self, row):
         """Return the earliest anchor ``row`` repeats, or None."""
-        category, cx, cy = self._key(row.category, row.lon, row.lat)
-        # a degree of longitude is shorter than one of latitude: widen the search east-west
-        span_x = math.ceil(1 / max(0.01, math.cos(math.radians(row.lat))))
+        category, lon, lat = row.category, row.lon, row.lat
+        # the cells a point within d can lie in; a degree of longitude is shorter than one of
+        # latitude (the 1 % margin covers the great circle against this flat reckoning)
+        d_lat = self.d * 1.01 / M_PER_DEG_LAT
+        d_lon = d_lat / max(0.01, math.cos(math.radians(min(89.0, abs(lat) + d_lat))))
+        cell_deg = self.cell
+        xs = range(math.floor((lon - d_lon) / cell_deg), math.floor((lon + d_lon) / cell_deg) + 1)
+        ys = range(math.floor((lat - d_lat) / cell_deg), math.floor((lat + d_lat) / cell_deg) + 1)
         best = None
         oldest = row.reported_at - self.window
-        for x in range(cx - span_x, cx + span_x + 1):
-            for y in (cy - 1, cy, cy + 1):
-                cell = self.cells.get((category, x, y))
+        cells = self.cells
+        for x in xs:
+            for y in ys:
+                cell = cells.get((category, x, y))
                 if not cell:
                     continue
                 for i in range(bisect_left(cell, oldest, key=_reported_at), len(cell)):
