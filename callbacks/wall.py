@@ -51,7 +51,6 @@ from cockpit.services import Services
 from layouts.figures import (
     FIRST_INCIDENT_TRACE,
     MAP_PAD,
-    MAP_TOP_PAD,
     MapBase,
     incident_traces,
     map_figure,
@@ -142,12 +141,12 @@ def map_base(lang: Lang) -> MapBase:
 def map_bounds() -> tuple[float, float, float, float]:
     """Return what the map shows, ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees.
 
-    The villages' extent with the figure's padding: a point outside it would take a point's
-    room on the map and not be seen.
+    The villages' extent with the figure's padding, less the room above it kept for the
+    announcement banner: a point outside it would take a point's room and not be seen.
     """
     x0, y0, x1, y1 = map_base("zh").bounds
     pad_x, pad_y = (x1 - x0) * MAP_PAD, (y1 - y0) * MAP_PAD
-    return (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + (y1 - y0) * MAP_TOP_PAD)
+    return (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y)
 
 
 @functools.lru_cache(maxsize=1)
@@ -227,8 +226,7 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     today = date.fromisoformat(summary["as_of"][:10]) if summary.get("as_of") else None
     marked = village_names(lang, marked=True)
     base = map_base(lang)
-    marks = village_marks(models["map"], models["villages"],
-                          truncated=len(models["map"]) >= MAP_POINTS,
+    marks = village_marks(models["map"], models["villages"], MAP_POINTS,
                           known={code for code, *_ in base.labels})
     return {
         "traces": [*incident_traces(marks.points, lang, marked),

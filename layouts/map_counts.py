@@ -4,8 +4,8 @@ The wall draws at most :data:`callbacks.wall.MAP_POINTS` incidents as points, op
 (:func:`cockpit.map_queries.map_points`), and counts all of them per village
 (:func:`cockpit.map_queries.map_villages`). Two cases:
 
-* every open incident with a position fits: all are drawn, and a village that also has open
-  incidents without a position gets a small ``+N`` bubble for them;
+* every open incident with a position on the map fits: all are drawn, and a village that also
+  has open incidents without a position (or placed off the map) gets a small ``+N`` bubble;
 * they do not fit (thousands open): a village whose open incidents are not all drawn is shown
   as one *cluster* bubble with its open count, and none of its points are drawn (a cluster
   replaces its points, as map clustering does, so no point hides the bubble or takes its
@@ -53,7 +53,7 @@ class VillageMarks:
         The rows still drawn as points (a cluster's are dropped).
     bubbles : list of (code, kind, n)
         ``kind`` is ``"cluster"`` (``n``: the village's open incidents) or ``"extra"``
-        (``n``: its open incidents without a position).
+        (``n``: its open incidents not drawn: without a position, or placed off the map).
     """
 
     points: list[dict[str, Any]]
@@ -61,7 +61,7 @@ class VillageMarks:
 
 
 def village_marks(points: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapping[str, int]],
-                  truncated: bool, known: Collection[str]) -> VillageMarks:
+                  limit: int, known: Collection[str]) -> VillageMarks:
     """Decide which villages become bubbles and which points stay.
 
     Parameters
@@ -70,13 +70,15 @@ def village_marks(points: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapp
         :func:`cockpit.map_queries.map_points` rows (open first).
     counts : mapping
         :func:`cockpit.map_queries.map_villages`: code -> ``{"open": n, "done": n}``.
-    truncated : bool
-        Whether ``points`` stopped at its limit (more incidents than points).
+    limit : int
+        The most points the map reads: when the open ones alone reach it, open incidents may
+        be left out and villages become clusters (finished ones never cause a cluster).
     known : collection of str
         Village codes the map can place a bubble for (those with a label).
     """
     drawn_open = Counter(p.get("village_code") or "" for p in points
                          if p.get("stage") not in _FINISHED)
+    truncated = sum(drawn_open.values()) >= limit
     bubbles: list[tuple[str, str, int]] = []
     clustered: set[str] = set()
     for code, c in counts.items():

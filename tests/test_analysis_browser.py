@@ -90,3 +90,36 @@ def test_analysis001_heatmap_updates_and_drills(sqlite_services):
             f"/incidents?village={code(0)}&period=30d"))
         wait.until(lambda d: not d.find_elements(By.ID, AnalysisIds.ROOT))
         assert "页面不存在" not in driver.find_element(By.TAG_NAME, "body").text
+
+
+#: JavaScript: the trend graphs' heights and whether the page can scroll to its last row.
+LAYOUT = """
+const h = id => document.getElementById(id).getBoundingClientRect().height;
+const root = document.getElementById(arguments[0]);
+return {trends: arguments[1].map(h), scroll: root.scrollHeight, view: root.clientHeight,
+        rows: document.querySelectorAll('#' + arguments[2] + ' tbody tr').length};
+"""
+
+
+def test_analysis002_many_repeat_groups_leave_the_trends_whole(sqlite_services):
+    now = datetime.now(UTC)
+    events = []
+    for n in range(40):  # 40 groups of two: same kind and place within minutes
+        start = now - timedelta(hours=2 + n)
+        category = ("fire", "police", "traffic", "medical")[n % 4]
+        for k in range(2):
+            events.append(reported(f"rg-{n}-{k}", category, start + timedelta(minutes=k),
+                                   village=n % 15))
+    store(sqlite_services, events)
+    app = create_app(services=sqlite_services)
+    trends = [AnalysisIds.TREND_COUNTS, AnalysisIds.TREND_DISPATCH, AnalysisIds.TREND_CLOSE]
+    with live_server(app.server) as server, chrome() as driver:
+        wait = WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.1)
+        driver.get(server.url + "/analysis")
+        wait.until(lambda d: heatmap(d, 80))
+        layout = wait.until(lambda d: (lambda r: r if r["rows"] >= 30 else None)(
+            d.execute_script(LAYOUT, AnalysisIds.ROOT, trends, AnalysisIds.REPEATS)))
+        assert min(layout["trends"]) > 150, layout  # the charts keep their height
+        assert layout["scroll"] > layout["view"], layout  # the long table scrolls into view
+        save_screenshot(driver, "analysis_many_repeats.png")
+        assert severe_errors(driver) == []

@@ -146,7 +146,7 @@ def test_when_every_point_fits_only_positionless_incidents_get_a_bubble(services
     assert drawn == sorted(p["incident_id"] for p in models["map"])
     bubbles = view["traces"][-1]
     assert _bubbles(bubbles) == {CODE[5]: "+1"}
-    assert "1 more open without a position" in bubbles["hovertext"][0]
+    assert "1 more open not on the map" in bubbles["hovertext"][0]
     # the page's first figure has every trace a refresh patches, in the same places
     first = wall.map_figure(wall.map_base("en"), (), "en",
                             extra=[count_trace(wall.map_base("en"), (), {}, "en")])
@@ -159,10 +159,24 @@ def test_village_marks_ignore_unplaced_villages_and_finished_points():
               "done": 0}, "zz": {"open": 9, "done": 0}}
     points = [{"village_code": "a", "stage": "reported"}, {"village_code": "a",
               "stage": "closed"}, {"village_code": "b", "stage": "resolved"}]
-    marks = village_marks(points, counts, truncated=True, known={"a", "b"})
+    marks = village_marks(points, counts, limit=2, known={"a", "b"})  # two open: the limit
     assert marks.bubbles == [("a", "cluster", 2)]
     assert [p["village_code"] for p in marks.points] == ["b"]
-    assert village_marks(points, counts, False, {"a", "b"}).bubbles == [("a", "extra", 1)]
+    assert village_marks(points, counts, 3, {"a", "b"}).bubbles == [("a", "extra", 1)]
+
+
+def test_finished_incidents_filling_the_points_never_make_clusters(services, monkeypatch):
+    """Many finished incidents today and a few open ones: no village is clustered."""
+    _mixed_store(services)
+    events = []
+    for n in range(6):  # six closed in village 7: with MAP_POINTS 16 the points are full
+        events += _incident(100 + n, 7, 50 + n, stages=("reported", "closed"))
+    _store(services, events)
+    monkeypatch.setattr(wall, "MAP_POINTS", 16)
+    models = wall.read_models(services, NOW)
+    assert len(models["map"]) == 16  # 14 open + 2 of the finished
+    bubbles = wall.build_view(models, "zh")["traces"][-1]
+    assert _bubbles(bubbles) == {CODE[5]: "+1"}  # only the positionless one, no cluster
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
