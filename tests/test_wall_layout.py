@@ -639,11 +639,11 @@ def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
     assert status == 204  # same version, same period: nothing to send
 
 
-def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
+def _ack_poster(services):
+    """A function POSTing one acknowledgement request to the wall's callback, as the page does;
+    it returns the HTTP status and the callback's response."""
     from app import create_app
 
-    now = datetime.now(UTC)
-    _store(services, incident_fields("ack-1", at=now), now=now)
     app = create_app(services=services)
     client = app.server.test_client()
     key = next(k for k in app.callback_map if k.startswith(f"{GovIds.ACK_DONE}.data"))
@@ -655,6 +655,23 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
             "inputs": [{"id": str(GovIds.ACK_REQUEST), "property": "data", "value": request}]})
         return reply.status_code, (reply.get_json() or {}).get("response", {})
 
+    return post
+
+
+def _drain(services) -> None:
+    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
+                      block_ms=50)
+    worker.start()
+    while worker.step():
+        pass
+
+
+def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
+
+    now = datetime.now(UTC)
+    _store(services, incident_fields("ack-1", at=now), now=now)
+    post = _ack_poster(services)
+
     assert post({"ids": [], "by": "hall-2"})[0] == 204  # nothing to acknowledge
     status, response = post({"ids": ["ack-1/new"], "by": "hall-2", "nonce": "n1"})
     assert status == 200
@@ -665,11 +682,7 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
     assert (fields["type"], fields["notification_id"], fields["by"], fields["origin"],
             fields["channel"]) == ("notification.acknowledged", "ack-1/new", "hall-2",
                                    "127.0.0.1", "screen")
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    _drain(services)
     with services.read() as session:
         notice = session.get(Notification, "ack-1/new")
         assert (notice.acked_by, notice.ack_channel, notice.ack_from) == ("hall-2", "screen",
@@ -681,30 +694,19 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
 
 
 def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(services):
-    from app import create_app
     from callbacks.wall import ANNOUNCE_ITEMS
 
     now = datetime.now(UTC)
     n = ANNOUNCE_ITEMS + 12
     _store(services, *(incident_fields(f"all-{i}", at=now) for i in range(n)), now=now)
-    app = create_app(services=services)
-    client = app.server.test_client()
-    key = next(k for k in app.callback_map if k.startswith(f"{GovIds.ACK_DONE}.data"))
     shown = [f"all-{i}/new" for i in range(3)]  # what the screen held
-    reply = client.post("/_dash-update-component", json={
-        "output": key, "outputs": {"id": str(GovIds.ACK_DONE), "property": "data"},
-        "changedPropIds": [f"{GovIds.ACK_REQUEST}.data"],
-        "inputs": [{"id": str(GovIds.ACK_REQUEST), "property": "data",
-                    "value": {"ids": shown, "all": True, "by": "hall-3", "nonce": "n2"}}]})
-    done = reply.get_json()["response"][GovIds.ACK_DONE]["data"]
+    status, response = _ack_poster(services)({"ids": shown, "all": True, "by": "hall-3",
+                                              "nonce": "n2"})
+    done = response[GovIds.ACK_DONE]["data"]
     assert done["all"] is True and done["failed"] == []
     assert done["sent"][:3] == shown and sorted(done["sent"]) == sorted(
         f"all-{i}/new" for i in range(n))
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    _drain(services)
     with services.read() as session:
         pending = pending_announcements(session, services.settings.tz,
                                         services.settings.governance)
