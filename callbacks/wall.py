@@ -81,8 +81,8 @@ log = logging.getLogger(__name__)
 
 #: Finished incidents stay on the map this long, hours (open ones always show).
 MAP_HOURS = 24.0
-#: The newest this many of the map's incidents are drawn as points; the rest as a count per
-#: village (layouts.map_counts). Reading and drawing a point costs the refresh ~50 µs.
+#: At most this many of the map's incidents are drawn as points, open ones first; beyond it
+#: villages are drawn as counts (layouts.map_counts). A point costs the refresh ~50 µs.
 MAP_POINTS = 500
 #: A village whose area is below this share of the median village's gets the small label.
 SMALL_VILLAGE_SHARE = 0.5
@@ -138,6 +138,7 @@ def map_base(lang: Lang) -> MapBase:
                    schematic=schematic_villages(), small=frozenset(small.astype(str)))
 
 
+@functools.lru_cache(maxsize=1)
 def map_bounds() -> tuple[float, float, float, float]:
     """Return what the map shows, ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees.
 
