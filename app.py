@@ -6,8 +6,6 @@ Run it under a WSGI server with the factory: ``waitress-serve --call app:make_se
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 from pathlib import Path
 
 import dash
@@ -16,18 +14,33 @@ from dash import html
 from flask_caching import Cache
 
 import callbacks.analysis
+import callbacks.api
 import callbacks.incidents
 import callbacks.wall
 import layouts
 from callbacks import register_router
+from callbacks.auth import init_access
+from callbacks.hardening import harden
+from callbacks.policy import PUBLIC
+from cockpit.access import Capability
 from cockpit.services import Services
 from cockpit.settings import Settings
 from layouts.i18n import t
+from layouts.signin import ASSETS_IGNORE
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-#: Per-process cache of read models, keyed by data version (see callbacks.wall).
+#: Per-process cache of read models, keyed by data version (see callbacks.wall), and of who
+#: a session is (callbacks.auth, a few seconds).
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 120,
-                "CACHE_THRESHOLD": 200}
+                "CACHE_THRESHOLD": 2000}
+#: Dash's own endpoints: its code and assets are public (no data); its layout and callbacks
+#: need a session (each callback has its own rule, callbacks.policy).
+DASH_ENDPOINTS = {
+    "static": PUBLIC, "_dash_assets.static": PUBLIC, "/_favicon.ico": PUBLIC,
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": PUBLIC,
+    "/_dash-layout": Capability.WALL, "/_dash-dependencies": Capability.WALL,
+    "/_reload-hash": Capability.WALL,
+}
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
@@ -39,30 +52,46 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Read from the environment when omitted.
     services : Services, optional
         Redis and the store; built from ``settings`` when omitted (tests pass their own).
+
+    Raises
+    ------
+    cockpit.settings.MissingSecret
+        Without ``COCKPIT_SECRET_KEY``; nothing is started then.
     """
+    (services.settings if services else settings or Settings()).require("secret_key")
     services = services or Services.from_settings(settings or Settings())
     server = flask.Flask(__name__)
     cache = Cache()
     cache.init_app(server, config=CACHE_CONFIG)
     app = dash.Dash(
-        __name__, server=server, title=t("title"), update_title=None,
+        __name__, server=server, title=t("title"), update_title=None, assets_ignore=ASSETS_IGNORE,
         assets_folder=str(ASSETS), serve_locally=True, external_stylesheets=[],
         external_scripts=[], suppress_callback_exceptions=False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    access = init_access(app, services, cache)
+    policy = access.policy
+    for endpoint, rule in DASH_ENDPOINTS.items():
+        policy.route(endpoint, rule)
     wall_page = functools.partial(callbacks.wall.render, services)
     analysis_page = functools.partial(callbacks.analysis.render, services)
     app.layout = layouts.shell()
     app.validation_layout = html.Div([layouts.shell(), wall_page("zh"),
                                       *callbacks.incidents.validation_pages(),
                                       analysis_page("zh")])
-    register_router(app, {"/": wall_page, "/wall": wall_page,
-                          "/analysis": analysis_page, **callbacks.incidents.routes(services)})
-    callbacks.incidents.register(app, services)
-    callbacks.wall.register(app, services, cache)
-    callbacks.analysis.register(app, services, cache)
-    if importlib.util.find_spec("callbacks.api") is not None:
-        importlib.import_module("callbacks.api").register(app, services)
+    pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
+             "/analysis": (analysis_page, Capability.ITEMS),
+             **{path: (render, Capability.ITEMS)
+                for path, render in callbacks.incidents.routes(services).items()}}
+    policy.pages_of({path: rule for path, (_, rule) in pages.items()})
+    with policy.callbacks(app, Capability.WALL):
+        register_router(app, {path: render for path, (render, _) in pages.items()}, policy)
+    with policy.callbacks(app, Capability.ITEMS):
+        callbacks.incidents.register(app, services)
+        callbacks.analysis.register(app, services, cache)
+    callbacks.wall.register(app, services, cache, policy)
+    callbacks.api.register(app, services, policy)
+    harden(app, services.settings)  # last: the CSP hashes Dash's inline scripts
     return app
 
 

@@ -211,8 +211,8 @@
     function drill(clickData, config) {
         var point = clickData && clickData.points && clickData.points[0];
         var id = point ? point.customdata : null;
-        if (typeof id !== "string" || !id) {
-            return window.dash_clientside.no_update;
+        if (typeof id !== "string" || !id || (config && config.drill === false)) {
+            return window.dash_clientside.no_update;  // nothing to click, or a wall screen
         }
         var href;
         if (id.indexOf(VILLAGE_PREFIX) === 0) {  // a village bubble (layouts/map_counts.py)

@@ -15,7 +15,7 @@ import dash
 from dash import Input, Output
 from dash.development.base_component import Component
 
-from layouts import ShellIds, not_found
+from layouts import ShellIds, forbidden, not_found
 from layouts.i18n import lang_from_search
 
 
@@ -53,7 +53,7 @@ def _takes_request(render: PageRenderer) -> bool:
         return False
 
 
-def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer]) -> None:
+def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer], policy=None) -> None:
     """Register the callback that fills the shell with the page of the current path.
 
     Parameters
@@ -65,7 +65,11 @@ def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer]) -> None:
         :class:`PageRequest`). A path ending in ``/*`` is a prefix route: ``/incidents/*``
         renders ``/incidents/LP-1`` with ``request.rest == "LP-1"``. Unknown paths show
         :func:`layouts.not_found`.
+    policy : callbacks.policy.Policy, optional
+        Page rules: a page the viewer's role may not open shows :func:`layouts.forbidden`
+        (navigation inside the app never reaches the server's page check).
     """
+    from callbacks.auth import current_viewer  # auth imports this package
     exact = {normalize_path(p): r for p, r in routes.items() if not p.endswith("/*")}
     prefixes = sorted(((p[:-1], r) for p, r in routes.items() if p.endswith("/*")),
                       key=lambda pr: -len(pr[0]))
@@ -84,6 +88,9 @@ def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer]) -> None:
                     break
         if render is None:
             return not_found(lang)
+        viewer = current_viewer()
+        if policy is not None and not policy.allows_page(viewer, path):
+            return forbidden(lang, viewer.label)
         if _takes_request(render):
             return render(lang, PageRequest(path, rest, query))
         return render(lang)

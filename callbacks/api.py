@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo
 from dash import Dash
 from flask import jsonify, request
 
+from callbacks.auth import audit_view, current_viewer
+from callbacks.policy import Policy
 from cockpit import governance_queries, queries
+from cockpit.access import Capability
 from cockpit.api_spec import API_PREFIX, MAX_DAYS, PERIODS, openapi_document
 from cockpit.clock import period_bounds, utc_now
 from cockpit.events import parse_time
@@ -149,9 +152,33 @@ def _documented(paths) -> Callable[[str], bool]:
     return lambda path: any(p.fullmatch(path) for p in patterns)
 
 
-def register(app: Dash, services: Services) -> None:
-    """Add the ``/api/v1`` routes to the app's Flask server."""
+#: The rule of each route (callbacks.policy): data needs :attr:`Capability.ITEMS`; the index,
+#: the OpenAPI document and the unknown-route answer need a session.
+ROUTE_RULES = {"api_incidents": Capability.ITEMS, "api_incident": Capability.ITEMS,
+               "api_overdue": Capability.ITEMS, "api_teams": Capability.ITEMS,
+               "api_repeats": Capability.ITEMS, "api_notifications": Capability.ITEMS,
+               "api_analysis": Capability.ITEMS, "api_summary": Capability.ITEMS,
+               "api_openapi": Capability.WALL, "api_index": Capability.WALL,
+               "api_unknown": Capability.WALL}
+
+
+def _scope() -> tuple[str, ...] | None:
+    """The villages the viewer's items are limited to (staff), None for every village."""
+    viewer = current_viewer()
+    return viewer.villages if viewer.scoped else None
+
+
+def register(app: Dash, services: Services, policy: Policy | None = None) -> None:
+    """Add the ``/api/v1`` routes to the app's Flask server, with their access rules.
+
+    A staff account's answers hold only its villages' items; an incident outside them is a
+    404. The caller's name and phone are masked; ``?reveal=1`` on one incident shows them in
+    full to a role that may (staff), and the view is written to the audit log.
+    """
     server = app.server
+    policy = policy or Policy.of(app)
+    for endpoint, rule in ROUTE_RULES.items():
+        policy.route(endpoint, rule)
     tz = services.settings.tz
     config = services.settings.governance
     document = openapi_document()
@@ -164,6 +191,7 @@ def register(app: Dash, services: Services) -> None:
     @_json_errors
     def api_incidents():
         filters = _filters(services, utc_now())
+        filters["scope"] = _scope()
         with services.read() as session:
             items = queries.list_incidents(session, tz, **filters)
             total = queries.count_incidents(session, **filters)
@@ -175,10 +203,20 @@ def register(app: Dash, services: Services) -> None:
     def api_incident(tail: str):
         timeline = tail.endswith(TIMELINE) and len(tail) > len(TIMELINE)
         incident_id = tail[:-len(TIMELINE)] if timeline else tail
+        viewer = current_viewer()
+        try:
+            reveal = bool(_flag("reveal"))
+        except BadParameter as exc:
+            return jsonify({"error": str(exc)}), 400
+        if reveal and not viewer.can(Capability.REVEAL):
+            return jsonify({"error": "reveal: not permitted for this role"}), 403
         with services.read() as session:
-            detail = governance_queries.incident_detail(session, tz, incident_id, config)
-        if detail is None:
+            detail = governance_queries.incident_detail(session, tz, incident_id, config,
+                                                        unmasked=reveal)
+        if detail is None or not viewer.in_scope(detail.get("village_code")):
             return jsonify({"error": f"no such incident: {incident_id}"}), 404
+        if reveal and detail.get("reporter"):
+            audit_view(services, viewer, incident_id, "api")
         if timeline:
             detail = {k: detail[k] for k in ("incident_id", "stage", "timeline", "events",
                                              "notes")}
@@ -187,9 +225,15 @@ def register(app: Dash, services: Services) -> None:
     @server.get(f"{API_PREFIX}/overdue")
     @_json_errors
     def api_overdue():
-        limit = _int("limit", 20, 1, 1000)
+        limit, scope, now = _int("limit", 20, 1, 1000), _scope(), utc_now()
         with services.read() as session:
-            return jsonify(governance_queries.overdue(session, tz, limit=limit))
+            if scope is None:
+                return jsonify(governance_queries.overdue(session, tz, now, limit=limit))
+            board = governance_queries.overdue(session, tz, now, limit=queries.MAX_LIMIT)
+            board["items"] = [i for i in board["items"] if i["village_code"] in scope][:limit]
+            board["total"] = queries.count_incidents(session, stage="open", overdue_at=now,
+                                                     scope=scope)
+            return jsonify(board)
 
     @server.get(f"{API_PREFIX}/teams")
     def api_teams():
@@ -205,6 +249,9 @@ def register(app: Dash, services: Services) -> None:
         with services.read() as session:
             items = governance_queries.repeat_groups(session, tz, now=now, days=days,
                                                      limit=limit)
+        scope = _scope()
+        if scope is not None:  # a group belongs to the village of its first incident
+            items = [g for g in items if g["village_code"] in scope]
         return jsonify({"as_of": as_of(now), "days": days, "count": len(items),
                         "items": items})
 
@@ -217,7 +264,7 @@ def register(app: Dash, services: Services) -> None:
         with services.read() as session:
             items = governance_queries.list_notifications(
                 session, tz, incident_id=request.args.get("incident") or None, kind=kind,
-                acked=acked, limit=limit, offset=offset)
+                acked=acked, limit=limit, offset=offset, scope=_scope())
         return jsonify({"items": items, "count": len(items), "limit": limit,
                         "offset": offset})
 

@@ -33,7 +33,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
-import flask
 from dash import ClientsideFunction, Input, Output, Patch, State, no_update
 from dash.exceptions import PreventUpdate
 from flask_caching import Cache
@@ -42,9 +41,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks import status as status_route
+from callbacks.auth import account_bar_for, client_address, current_viewer
 from callbacks.caching import single_flight
+from callbacks.policy import Policy
 from callbacks.wall_ack import MAX_ACKS, parse_ack_request, send_acknowledgements, with_queue
 from cockpit import geo, governance_queries, map_queries, queries
+from cockpit.access import Capability
 from cockpit.clock import utc_now
 from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
@@ -175,8 +177,11 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     screen = request.query.get("screen") if request is not None else None
     base = map_base(lang)
     figure = map_figure(base, (), lang, extra=[count_trace(base, (), {}, lang)])
+    viewer = current_viewer()
     return layout(lang, refresh_ms=services.settings.refresh_ms,
-                  timezone=services.settings.timezone, map_figure=figure, screen=screen)
+                  timezone=services.settings.timezone, map_figure=figure, screen=screen,
+                  account=account_bar_for(lang), may_ack=viewer.can(Capability.ACKNOWLEDGE),
+                  may_drill=viewer.can(Capability.ITEMS))
 
 
 def read_models(services: Services, now: datetime) -> dict[str, Any]:
@@ -274,8 +279,12 @@ def escalation_levels(config: GovernanceConfig) -> list[tuple[str, str]]:
     return [(level.zh, level.en) for level in config.escalation]
 
 
-def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> None:
+def register(app: dash.Dash, services: Services, cache: Cache | None = None,
+             policy: Policy | None = None) -> None:
     """Register the wall's callbacks, its clientside clock and ``GET /api/v1/status``.
+
+    Every callback needs :attr:`Capability.WALL` except the acknowledgement
+    (:attr:`Capability.ACKNOWLEDGE`); rules are declared in ``policy`` (the app's when None).
 
     Parameters
     ----------
@@ -288,6 +297,15 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
         Bound to ``app.server``; read models and views are cached by data version so that
         every screen of the process at one version shares one query. None disables it.
     """
+    policy = policy or Policy.of(app)
+    with policy.callbacks(app, Capability.WALL):
+        _register(app, services, cache)
+    with policy.callbacks(app, Capability.ACKNOWLEDGE):
+        _register_ack(app, services)
+    policy.route(status_route.ENDPOINT, Capability.WALL)
+
+
+def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
     settings = services.settings
     lock = threading.Lock()
     levels = escalation_levels(settings.governance)
@@ -360,27 +378,6 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
                    seen={"key": key, "gkey": gkey, "sig": sig, "status": status})
         return out
 
-    @app.callback(Output(GovIds.ACK_DONE, "data"), Input(GovIds.ACK_REQUEST, "data"),
-                  prevent_initial_call=True)
-    def acknowledge(request: dict | None) -> dict[str, Any]:
-        ids, by, every = parse_ack_request(request)
-        if not ids and not every:
-            raise PreventUpdate
-        nonce = request.get("nonce") if isinstance(request, dict) else None
-        try:
-            if every:  # 确认全部: the whole queue, not only what this screen holds
-                ids = with_queue(services, ids, utc_now())
-            if not ids:
-                raise PreventUpdate
-            send_acknowledgements(services, ids, by, flask.request.remote_addr)
-        except DATA_ERRORS as exc:
-            log.warning("acknowledgement of %d notice(s) not sent: %s: %s", len(ids),
-                        type(exc).__name__, exc)
-            return {"nonce": nonce, "sent": [], "failed": ids, "all": every}
-        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-        log.info("screen %s acknowledged %s", by, shown)
-        return {"nonce": nonce, "sent": ids, "failed": [], "all": every}
-
     app.clientside_callback(ClientsideFunction("cockpit", "stamp"),
                             Output(WallIds.STAMPED, "data"), Input(WallIds.STATUS, "data"),
                             prevent_initial_call=True)
@@ -408,3 +405,28 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
     app.clientside_callback(ClientsideFunction("cockpit", "drill"),
                             Output(GovIds.NAVIGATE, "data"), Input(WallIds.MAP, "clickData"),
                             State(WallIds.CONFIG, "data"), prevent_initial_call=True)
+
+
+def _register_ack(app: dash.Dash, services: Services) -> None:
+    @app.callback(Output(GovIds.ACK_DONE, "data"), Input(GovIds.ACK_REQUEST, "data"),
+                  prevent_initial_call=True)
+    def acknowledge(request: dict | None) -> dict[str, Any]:
+        ids, by, every = parse_ack_request(request)
+        if not ids and not every:
+            raise PreventUpdate
+        nonce = request.get("nonce") if isinstance(request, dict) else None
+        try:
+            if every:  # 确认全部: the whole queue, not only what this screen holds
+                ids = with_queue(services, ids, utc_now())
+            if not ids:
+                raise PreventUpdate
+            viewer = current_viewer()  # the account acknowledges; the screen says where
+            send_acknowledgements(services, ids, viewer.name,
+                                  by or client_address(services.settings))
+        except DATA_ERRORS as exc:
+            log.warning("acknowledgement of %d notice(s) not sent: %s: %s", len(ids),
+                        type(exc).__name__, exc)
+            return {"nonce": nonce, "sent": [], "failed": ids, "all": every}
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        log.info("%s (screen %s) acknowledged %s", viewer.name, by, shown)
+        return {"nonce": nonce, "sent": ids, "failed": [], "all": every}

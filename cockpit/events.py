@@ -27,8 +27,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from cockpit.crs import CRS, to_wgs84
+from cockpit.privacy import InvalidPersonalData, id_hash, normalize_phone
 from cockpit.vocab import Category, Priority, Stage, parse_category, parse_priority
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
@@ -239,7 +241,56 @@ class Positioned(BaseModel):
         return self
 
 
-class IncidentReported(Positioned, IncidentEvent):
+def _phone(value: object) -> str | None:
+    text = _clean(value, limit=32, required=False)
+    if text is None:
+        return None
+    try:
+        return normalize_phone(text)
+    except InvalidPersonalData as exc:
+        raise ValueError(str(exc)) from None
+
+
+class Caller(BaseModel):
+    """The caller (报警人) of an incident: personal data, stored minimised (docs/access.md)."""
+
+    reporter_name: Annotated[
+        str | None, BeforeValidator(functools.partial(_clean, limit=64, required=False)),
+    ] = Field(default=None, description="Caller's name; masked on screen by role (周**).")
+    reporter_phone: Annotated[str | None, BeforeValidator(_phone)] = Field(
+        default=None, description="Caller's phone number; digits kept, masked (138****1234).")
+    reporter_id_number: str | None = Field(
+        default=None, description="Caller's resident ID number (GB 11643, 18 characters). "
+        "Replaced by its keyed hash at once; never stored, logged or shown.")
+    #: Set by the cockpit from ``reporter_id_number``; not accepted from upstream.
+    reporter_id_hash: SkipJsonSchema[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_upstream_hash(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reporter_id_hash" in data:
+            data = {k: v for k, v in data.items() if k != "reporter_id_hash"}
+        return data
+
+    @model_validator(mode="after")
+    def _hash_id_number(self, info: ValidationInfo):
+        raw = self.reporter_id_number
+        if raw is None or not str(raw).strip():
+            object.__setattr__(self, "reporter_id_number", None)
+            return self
+        key = (info.context or {}).get("pd_key")
+        if key is None:
+            raise ValueError("reporter_id_number: refused, COCKPIT_PD_KEY is not set")
+        try:
+            digest = id_hash(key, str(raw))
+        except InvalidPersonalData as exc:
+            raise ValueError(f"reporter_id_number: {exc}") from None
+        object.__setattr__(self, "reporter_id_hash", digest)
+        object.__setattr__(self, "reporter_id_number", None)
+        return self
+
+
+class IncidentReported(Caller, Positioned, IncidentEvent):
     """``incident.reported``: an incident enters the loop (信息收集)."""
 
     type: Literal["incident.reported"]
@@ -397,6 +448,7 @@ def parse_event(
     tz: ZoneInfo = DEFAULT_TZ,
     area: tuple[float, float, float, float] | None = None,
     now: datetime | None = None,
+    pd_key: bytes | None = None,
 ) -> BaseEvent:
     """Validate one stream entry and return its event.
 
@@ -412,6 +464,9 @@ def parse_event(
     now : datetime, optional
         The cockpit's clock (aware); an ``occurred_at`` more than :data:`MAX_FUTURE_S` ahead
         of it is refused. Defaults to the current time.
+    pd_key : bytes, optional
+        ``COCKPIT_PD_KEY``: an ID number is replaced by its keyed hash; without a key an event
+        carrying one is refused.
 
     Returns
     -------
@@ -431,7 +486,8 @@ def parse_event(
         got = "missing" if kind is None else repr(kind)
         raise InvalidEvent(f"type: {got}; expected one of {known}")
     try:
-        return model.model_validate(fields, context={"tz": tz, "area": area, "now": now})
+        return model.model_validate(fields, context={"tz": tz, "area": area, "now": now,
+                                                     "pd_key": pd_key})
     except ValidationError as exc:
         raise InvalidEvent(_reason(exc)) from None
 

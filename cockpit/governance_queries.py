@@ -6,6 +6,7 @@ times as ISO-8601 in the cockpit's zone; durations are seconds (floats).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from cockpit import lifecycle
 from cockpit.clock import day_bounds, utc_now
 from cockpit.events import INCIDENT_TYPES
 from cockpit.governance_config import GovernanceConfig
+from cockpit.privacy import mask_name, mask_phone
 from cockpit.queries import (
     DICT_COLUMNS,
     OPEN_STAGES,
@@ -198,9 +200,15 @@ def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConf
 
 def list_notifications(session: Session, tz: ZoneInfo, *, incident_id: str | None = None,
                        kind: str | None = None, acked: bool | None = None,
-                       limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Return notices, newest first, optionally of one incident, kind or ack state."""
+                       limit: int = 100, offset: int = 0,
+                       scope: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Return notices, newest first, optionally of one incident, kind, ack state or villages.
+
+    ``scope`` (a staff account's village codes) keeps only notices of those villages.
+    """
     query = select(*_NOTICE_COLUMNS)
+    if scope is not None:
+        query = query.where(Notification.village_code.in_(scope))
     if incident_id:
         query = query.where(Notification.incident_id == incident_id)
     if kind:
@@ -213,9 +221,25 @@ def list_notifications(session: Session, tz: ZoneInfo, *, incident_id: str | Non
     return [_notice_dict(n, tz) for n in session.execute(query)]
 
 
+def reporter_of(row: Incident, unmasked: bool = False) -> dict[str, Any] | None:
+    """The caller of an incident, masked unless ``unmasked``; None without caller data."""
+    if not (row.reporter_name or row.reporter_phone or row.reporter_id_hash):
+        return None
+    name, phone = row.reporter_name, row.reporter_phone
+    if not unmasked:
+        name, phone = mask_name(name), mask_phone(phone)
+    return {"name": name, "phone": phone, "id_on_file": row.reporter_id_hash is not None,
+            "masked": not unmasked}
+
+
 def incident_detail(session: Session, tz: ZoneInfo, incident_id: str,
-                    config: GovernanceConfig, now: datetime | None = None) -> dict | None:
+                    config: GovernanceConfig, now: datetime | None = None,
+                    unmasked: bool = False) -> dict | None:
     """Return one incident with its timeline, history, notes, notices and repeat group.
+
+    ``reporter`` holds the caller's ``name`` and ``phone`` masked (周**, 138****1234) unless
+    ``unmasked`` (the caller audits that), ``id_on_file`` (the ID number itself is never
+    stored) and ``masked``; None when the incident has no caller data.
 
     Returns
     -------
@@ -234,6 +258,7 @@ def incident_detail(session: Session, tz: ZoneInfo, incident_id: str,
     if row is None:
         return None
     out = incident_dict(row, tz)
+    out["reporter"] = reporter_of(row, unmasked)
     history = session.execute(select(IncidentEventRow)
                               .where(IncidentEventRow.incident_id == incident_id)).scalars()
     moves, events = [], []

@@ -130,6 +130,7 @@ class Ingestor:
         self.max_deliveries = max_deliveries
         self.resolver = resolver
         self.area = area if area is not None else service_area()
+        self._pd_key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
         self.streams = incident_streams(settings)
         self.config = settings.governance
         self.governor = Governor(settings, r, sessions, self.config)
@@ -234,7 +235,7 @@ class Ingestor:
         if message.error:
             raise InvalidEvent(message.error)
         try:
-            event = parse_event(message.fields, self.settings.tz, self.area, now)
+            event = parse_event(message.fields, self.settings.tz, self.area, now, self._pd_key)
         except InvalidEvent:
             raise
         except Exception as exc:  # noqa: BLE001 - no entry may stop the consumer

@@ -156,7 +156,9 @@ SORTS = {"stage_at": Incident.stage_at, "reported_at": Incident.reported_at,
 
 def _filtered(query, *, stage=None, category=None, village=None, team=None, text=None,
               since=None, until=None, reported_from=None, reported_to=None,
-              overdue_at=None, repeats=False):
+              overdue_at=None, repeats=False, scope=None):
+    if scope is not None:  # a staff account's villages (cockpit.access.Viewer.villages)
+        query = query.where(Incident.village_code.in_(scope))
     if stage == "open":
         query = query.where(Incident.stage.in_(OPEN_STAGES))
     elif stage:
@@ -202,6 +204,7 @@ def list_incidents(
     reported_to: datetime | None = None,
     overdue_at: datetime | None = None,
     repeats: bool = False,
+    scope: Sequence[str] | None = None,
     sort: str = "stage_at",
     descending: bool = True,
     limit: int = 100,
@@ -227,6 +230,8 @@ def list_incidents(
         Only incidents whose current stage was due by then (open and overdue).
     repeats : bool
         Only members of a repeat group.
+    scope : sequence of str, optional
+        Only these village codes (a staff account's scope); None: every village.
     sort : str
         One of :data:`SORTS`; ties are broken by incident id.
     descending : bool
@@ -249,7 +254,7 @@ def list_incidents(
     query = _filtered(select(*DICT_COLUMNS), stage=stage, category=category, village=village,
                       team=team, text=text, since=since, until=until,
                       reported_from=reported_from, reported_to=reported_to,
-                      overdue_at=overdue_at, repeats=repeats)
+                      overdue_at=overdue_at, repeats=repeats, scope=scope)
     column = SORTS[sort]
     order = column.desc() if descending else column.asc()
     query = query.order_by(order.nulls_last(), Incident.incident_id)

@@ -5,16 +5,24 @@ Every other module receives a :class:`Settings`; nothing else reads ``os.environ
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cockpit.governance_config import GovernanceConfig, cached_governance
 
 STREAM_KINDS = ("incidents", "volunteers", "waste", "metrics")
+#: Secrets by field name and the variable that sets each; none has a default.
+SECRETS = {"secret_key": "COCKPIT_SECRET_KEY", "pd_key": "COCKPIT_PD_KEY"}
+MIN_SECRET_LEN = 16
+
+
+class MissingSecret(RuntimeError):
+    """A secret a process needs is not set; the message names its variable."""
 
 
 class Settings(BaseSettings):
@@ -40,9 +48,32 @@ class Settings(BaseSettings):
         notification rules (YAML). None uses the shipped ``cockpit/governance.yaml``.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
+    secret_key : SecretStr or None
+        ``COCKPIT_SECRET_KEY`` (≥ 16 characters); signs sessions, CSRF tokens and kiosk links.
+        Changing it signs everyone out and voids every kiosk link. Required by the web app.
+    pd_key : SecretStr or None
+        ``COCKPIT_PD_KEY`` (≥ 16 characters); the key of the keyed hash of ID numbers. Keep it:
+        a new key makes new hashes, so records no longer deduplicate. Required by ingest.
+    proxy_addresses : str
+        ``COCKPIT_PROXY_ADDRESSES``; comma-separated addresses or networks of the reverse proxy
+        whose single sign-on header is trusted (e.g. ``10.0.0.5,10.0.1.0/28``). Empty: the
+        header is never trusted.
+    proxy_user_header : str
+        ``COCKPIT_PROXY_USER_HEADER``; the header naming the signed-in user. Default
+        ``X-Remote-User``.
+    session_hours : float
+        ``COCKPIT_SESSION_HOURS``; a personal session ends this long after sign-in (default
+        12). Kiosk sessions last while their link is not revoked.
+    https : bool
+        ``COCKPIT_HTTPS``; the app is reached over HTTPS (behind a proxy): cookies are marked
+        Secure and HSTS is sent.
+    signin_limit : str
+        ``COCKPIT_SIGNIN_LIMIT``; failed sign-ins allowed per account and per address, in the
+        notation of the ``limits`` library (default ``5 per 15 minutes``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="COCKPIT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="COCKPIT_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -54,6 +85,65 @@ class Settings(BaseSettings):
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
+    secret_key: SecretStr | None = None
+    pd_key: SecretStr | None = None
+    proxy_addresses: str = ""
+    proxy_user_header: str = "X-Remote-User"
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    https: bool = False
+    signin_limit: str = "5 per 15 minutes"
+
+    @field_validator("secret_key", "pd_key", mode="before")
+    @classmethod
+    def _secret_length(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if len(text) < MIN_SECRET_LEN:
+            raise ValueError(f"is shorter than {MIN_SECRET_LEN} characters")
+        return text
+
+    @field_validator("proxy_addresses")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an address or network") from None
+        return value
+
+    @cached_property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The trusted proxies as networks (an address is a /32 or /128)."""
+        return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                     for p in self.proxy_addresses.split(",") if p.strip())
+
+    def require(self, *names: str) -> None:
+        """Stop unless every named secret (``secret_key``, ``pd_key``) is set.
+
+        Raises
+        ------
+        MissingSecret
+            Naming the variable of the first missing one.
+        """
+        for name in names:
+            if getattr(self, name) is None:
+                raise MissingSecret(
+                    f"{SECRETS[name]} is not set: give it a random value of at least "
+                    f"{MIN_SECRET_LEN} characters (e.g. python -c 'import secrets; "
+                    f"print(secrets.token_urlsafe(32))')")
+
+    def secret(self, name: str) -> bytes:
+        """The bytes of one secret (``secret_key`` or ``pd_key``).
+
+        Raises
+        ------
+        MissingSecret
+            If it is not set.
+        """
+        self.require(name)
+        return getattr(self, name).get_secret_value().encode()
 
     @field_validator("timezone")
     @classmethod

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from cockpit.privacy import redact_id_numbers
 from cockpit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -182,8 +183,10 @@ def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: st
     """XADD a failed entry to ``{prefix}deadletter`` with its reason, origin and fields.
 
     Fields: ``reason``, ``stream``, ``stream_id``, ``consumer``, ``failed_at`` (epoch ms),
-    ``event_id`` and ``type`` when present, and ``fields`` (the original map as JSON).
+    ``event_id`` and ``type`` when present, and ``fields`` (the original map as JSON, with
+    any ID number replaced by its keyed hash: :func:`cockpit.privacy.redact_id_numbers`).
     """
+    key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
     entry = {
         "reason": reason[:2000],
         "stream": message.stream,
@@ -192,7 +195,7 @@ def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: st
         "failed_at": str(int(time.time() * 1000)),
         "event_id": message.fields.get("event_id", ""),
         "type": message.fields.get("type", ""),
-        "fields": json.dumps(message.fields, ensure_ascii=False),
+        "fields": json.dumps(redact_id_numbers(message.fields, key), ensure_ascii=False),
     }
     (pipe or r).xadd(settings.key("deadletter"), entry, maxlen=100_000, approximate=True)
 

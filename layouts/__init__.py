@@ -28,6 +28,24 @@ def shell() -> html.Div:
     ])
 
 
+def account_bar(lang: Lang, label: str, csrf_token: str) -> html.Form:
+    """Who is signed in, and a sign-out button (a POST form carrying the CSRF token)."""
+    return html.Form(method="post", action="/signout", className="account-bar", children=[
+        html.Span(label, className="account-name"),
+        dcc.Input(type="hidden", name="csrf_token", value=csrf_token),
+        html.Button(t("signout", lang), type="submit", className="account-signout"),
+    ])
+
+
+def forbidden(lang: Lang, who: str) -> html.Div:
+    """Return the page shown when the viewer's role may not open the path."""
+    return html.Div(className="not-found", children=[
+        html.H1(t("forbidden", lang)),
+        html.P(t("forbidden_hint", lang, who=who)),
+        html.A(t("back_to_wall", lang), href="/?lang=en" if lang == "en" else "/"),
+    ])
+
+
 def not_found(lang: Lang) -> html.Div:
     """Return the page shown for an unknown path, with a link back to the wall."""
     return html.Div(className="not-found", children=[

@@ -11,7 +11,7 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 from cockpit import vocab
-from layouts import strings_analysis, strings_governance_wall, strings_incidents
+from layouts import strings_access, strings_analysis, strings_governance_wall, strings_incidents
 
 Lang = Literal["zh", "en"]
 DEFAULT_LANG: Lang = "zh"
@@ -81,7 +81,8 @@ def _merge(*parts: dict[str, tuple[str, str]]) -> None:
         STRINGS.update(part)
 
 
-_merge(strings_incidents.STRINGS, strings_analysis.STRINGS, strings_governance_wall.STRINGS)
+_merge(strings_incidents.STRINGS, strings_analysis.STRINGS, strings_governance_wall.STRINGS,
+       strings_access.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

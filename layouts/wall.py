@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from cockpit import vocab
 from cockpit.api_spec import API_PREFIX
@@ -94,14 +95,15 @@ class WallIds(StrEnum):
     STAMPED = "wall-status-stamped"
 
 
-def client_config(lang: Lang, timezone: str, screen: str | None = None) -> dict[str, Any]:
+def client_config(lang: Lang, timezone: str, screen: str | None = None,
+                  drill: bool = True) -> dict[str, Any]:
     """Return what the clientside code needs: zone, locale, thresholds, probe and strings.
 
     ``screen`` is this screen's name from the page's ``?screen=`` query (who acknowledges an
     announcement); without it ``assets/announce.js`` keeps a random one in localStorage.
     ``speech_lang`` is the language announcements are spoken in, ``detail_url`` where a
     clicked map point leads (``{id}`` replaced), ``village_url`` where a clicked village
-    bubble does (``{code}`` replaced).
+    bubble does (``{code}`` replaced); ``drill`` False (a wall screen's role) turns clicks off.
     """
     return {"lang": lang, "tz": timezone, "locale": "en-GB" if lang == "en" else "zh-CN",
             "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "silent_s": SILENT_S,
@@ -110,7 +112,7 @@ def client_config(lang: Lang, timezone: str, screen: str | None = None) -> dict[
             "speech_lang": "en-US" if lang == "en" else "zh-CN",
             "screen": (screen or "").strip()[:SCREEN_CHARS] or None,
             "detail_url": detail_template(lang),
-            "village_url": village_template(lang),
+            "village_url": village_template(lang), "drill": drill,
             "announce_texts": strings(lang, ANNOUNCE_TEXTS)}
 
 
@@ -128,7 +130,8 @@ def _kpi(label: str, value_id: WallIds, unit: str = "", modifier: str = "") -> h
     ])
 
 
-def _header(lang: Lang, screen: str | None = None) -> html.Header:
+def _header(lang: Lang, screen: str | None = None,
+            account: Component | None = None) -> html.Header:
     other = "zh" if lang == "en" else "en"
     switch = f"?{urlencode({'lang': other, **({'screen': screen} if screen else {})})}"
     return html.Header(className="wall-header", children=[
@@ -142,7 +145,7 @@ def _header(lang: Lang, screen: str | None = None) -> html.Header:
             html.Div(id=WallIds.REPLAY, className="replay-badge"),
             html.Div(t("no_data", lang), id=WallIds.AGE, className="age age-warn"),
             html.A(t("lang_switch", lang), id=WallIds.LANG_LINK, className="lang-link",
-                   href=switch)]),
+                   href=switch), *([account] if account is not None else [])]),
     ])
 
 
@@ -163,7 +166,9 @@ def map_legend(lang: Lang) -> html.Div:
 
 
 def layout(lang: Lang, *, refresh_ms: int, timezone: str,
-           map_figure: Mapping[str, Any], screen: str | None = None) -> html.Div:
+           map_figure: Mapping[str, Any], screen: str | None = None,
+           account: Component | None = None, may_ack: bool = True,
+           may_drill: bool = True) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -179,6 +184,13 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
         patch its incident traces.
     screen : str, optional
         This screen's name (``?screen=``), recorded with its acknowledgements.
+    account : Component, optional
+        Who is signed in and the sign-out button (:func:`layouts.account_bar`); none on a
+        kiosk screen.
+    may_ack, may_drill : bool
+        The viewer may acknowledge notices / open incidents from the map. A wall screen (kiosk)
+        may neither: its buttons are hidden and its clicks do nothing (the server refuses both
+        anyway).
     """
     kpis = html.Div(className="kpi-grid", children=[
         _kpi(t("kpi_today", lang), WallIds.KPI_TODAY, t("unit_items", lang), "kpi-primary"),
@@ -193,7 +205,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                               "doubleClick": False, "showTips": False})
     map_body = [html.Div(graph, className="map-scale"), map_legend(lang),
                 html.Div(id=WallIds.ALERT, className="wall-alert", role="alert"),
-                announce_banner(lang)]
+                announce_banner(lang, may_ack)]
     overdue_title = html.H2(className="panel-title panel-title-count", children=[
         html.Span(t("gw_overdue_panel", lang)),
         html.Span(id=GovIds.OVERDUE_TOTAL, className="overdue-total")])
@@ -201,7 +213,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
         overdue_title, html.Div(html.Ol(id=GovIds.OVERDUE, className="overdue"),
                                 className="panel-body")])
     return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}", lang=lang, children=[
-        _header(lang, screen),
+        _header(lang, screen, account),
         html.Main(className="wall-grid", children=[
             html.Div(className="wall-col wall-col-left", children=[
                 _panel(t("kpi_panel", lang), kpis, "kpi"),
@@ -218,7 +230,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
         ticker_bar(lang),
         dcc.Interval(id=WallIds.TICK, interval=refresh_ms),
         dcc.Interval(id=WallIds.CLOCK_TICK, interval=CLOCK_MS),
-        dcc.Store(id=WallIds.CONFIG, data=client_config(lang, timezone, screen)),
+        dcc.Store(id=WallIds.CONFIG, data=client_config(lang, timezone, screen, may_drill)),
         dcc.Store(id=WallIds.SEEN),
         dcc.Store(id=WallIds.STATUS),
         dcc.Store(id=WallIds.STAMPED),

@@ -355,8 +355,10 @@ def ticker_children(incidents: Sequence[Mapping[str, Any]],
             + [_ticker_entry(e, villages, lang, today, True) for e in entries])
 
 
-def announce_banner(lang: Lang) -> html.Div:
+def announce_banner(lang: Lang, may_ack: bool = True) -> html.Div:
     """The announcement banner over the map; assets/announce.js fills and shows it.
+
+    ``may_ack`` False (a wall screen's role) hides 确认 / 确认全部: a person acknowledges.
 
     One compact strip: a small head line (title, priority, how many more wait, a failed
     acknowledgement's note) over the text (two lines at most), the buttons beside them.
@@ -372,8 +374,9 @@ def announce_banner(lang: Lang) -> html.Div:
             html.Div(id=GovIds.ANNOUNCE_TEXT, className="announce-text")]),
         html.Div(className="announce-actions", children=[
             html.Button(t("gw_ack_all", lang), id=GovIds.ACK_ALL, n_clicks=0,
-                        className="announce-ack-all"),
-            html.Button(t("gw_ack", lang), id=GovIds.ACK, n_clicks=0, className="announce-ack"),
+                        className="announce-ack-all", hidden=not may_ack),
+            html.Button(t("gw_ack", lang), id=GovIds.ACK, n_clicks=0, className="announce-ack",
+                        hidden=not may_ack),
         ]),
     ])
 

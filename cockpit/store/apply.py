@@ -54,7 +54,8 @@ from cockpit.vocab import TERMINAL_STAGES, Stage
 
 #: Attributes an incident takes from its latest event that carries them.
 ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village", "grid",
-              "team", "unit", "disposition", "source")
+              "team", "unit", "disposition", "source", "reporter_name", "reporter_phone",
+              "reporter_id_hash")
 _CHUNK = 500
 
 #: Resolves (lons, lats, village hints) → village codes; injected so tests can pass their own.

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     Index,
@@ -93,6 +94,11 @@ class Incident(Base):
     stage_at: Mapped[datetime] = mapped_column(UTCDateTime())
     title: Mapped[str | None] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
+    #: The caller (报警人): personal data, masked on screen by role (cockpit.privacy).
+    reporter_name: Mapped[str | None] = mapped_column(Text)
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    #: Keyed hash of the caller's ID number; the number itself is never stored.
+    reporter_id_hash: Mapped[str | None] = mapped_column(String(80))
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     village_code: Mapped[str | None] = mapped_column(String(32))
@@ -268,3 +274,62 @@ class NotificationReceipt(Base):
     stream_id: Mapped[str] = mapped_column(String(48))
 
     __table_args__ = (Index("ix_notification_receipts_notification", "notification_id"),)
+
+
+class User(Base):
+    """A person who signs in: a local account (argon2 hash) or one named by the SSO proxy.
+
+    ``villages`` scopes a ``staff`` account (village codes, comma-separated; empty = none).
+    ``session_epoch`` moves on disable, role change and new password: sessions signed in under
+    an older epoch end at their next request.
+    """
+
+    __tablename__ = "users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    villages: Mapped[str] = mapped_column(Text, default="")
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Kiosk(Base):
+    """A wall screen's signed link; revoking it ends the screen's session within a minute."""
+
+    __tablename__ = "kiosks"
+
+    kiosk_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Random; part of the signed link, so a revoked link stays void if re-created by name.
+    nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEntry(Base):
+    """One audited act: an unmasked view, an export, a sign-in, an account or link change.
+
+    Append-only: database triggers (migration 0004) refuse UPDATE and DELETE, on SQLite and
+    PostgreSQL alike; the app has no path that edits it.
+    """
+
+    __tablename__ = "audit_log"
+
+    audit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

@@ -1,0 +1,342 @@
+"""Sign-in, sessions, kiosk links, the SSO proxy header, and the check run before every request.
+
+- Local accounts sign in at ``/signin`` (Argon2 hashes, :mod:`cockpit.accounts`); failed
+  attempts are rate limited per account and per address (``limits``, counters in Redis).
+- Sessions are Flask's signed cookie managed by Flask-Login; a personal session ends
+  ``COCKPIT_SESSION_HOURS`` after sign-in, or at once when the account is disabled or changed.
+- A wall screen opens ``/kiosk/<token>``; its session lasts while the kiosk is not revoked.
+- Behind the intranet's single sign-on, a request from a configured proxy address
+  (``COCKPIT_PROXY_ADDRESSES``) names its user in ``COCKPIT_PROXY_USER_HEADER``; the header
+  from any other address is ignored.
+- :func:`enforce` runs first on every request and asks :class:`callbacks.policy.Policy`.
+
+Who a request is (account, kiosk) is re-read from the database at most every
+:data:`VIEWER_TTL_S` seconds per process, so a revocation takes effect within that time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from datetime import timedelta
+from urllib.parse import quote, urlsplit
+
+import dash
+import flask
+import flask_login
+from dash.development.base_component import Component
+from flask import g, jsonify, redirect, request, session
+from flask_caching import Cache
+from flask_wtf.csrf import generate_csrf
+from limits import parse as parse_limit
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import select
+
+from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, PUBLIC, Policy
+from cockpit import accounts
+from cockpit.access import ANONYMOUS, Role, Viewer
+from cockpit.audit import record
+from cockpit.services import Services
+from cockpit.store.models import User
+from layouts import account_bar
+from layouts.i18n import Lang, lang_from_search, t
+from layouts.signin import refusal_page, signin_page
+
+log = logging.getLogger(__name__)
+
+#: Seconds a resolved account or kiosk is trusted before the database is asked again.
+VIEWER_TTL_S = 10
+#: Kiosk sessions: the cookie's lifetime, renewed on every request of the open screen.
+KIOSK_COOKIE_DAYS = 30
+CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and sends back as X-CSRFToken
+
+
+class SignedIn(flask_login.UserMixin):
+    """Flask-Login's user: a login id (``u:<id>:<epoch>`` or ``k:<id>:<nonce>``) and a viewer."""
+
+    def __init__(self, login_id: str, viewer: Viewer):
+        self.login_id = login_id
+        self.viewer = viewer
+
+    def get_id(self) -> str:
+        """The id kept in the session cookie."""
+        return self.login_id
+
+
+def current_viewer() -> Viewer:
+    """Who the current request is (:data:`cockpit.access.ANONYMOUS` outside a request)."""
+    if not flask.has_request_context():
+        return ANONYMOUS
+    viewer = g.get("viewer")
+    return viewer if viewer is not None else ANONYMOUS
+
+
+def account_bar_for(lang: Lang) -> Component | None:
+    """The header's account line for a signed-in person; None for a kiosk or nobody."""
+    viewer = current_viewer()
+    if viewer.kind != "user":
+        return None
+    return account_bar(lang, f"{viewer.name} · {t(f'role_{viewer.role}', lang)}",
+                       generate_csrf())
+
+
+def audit_view(services: Services, viewer: Viewer, target: str, where: str,
+               action: str = "view_unmasked") -> None:
+    """Write one unmasked view (or export) by ``viewer`` to the audit log, committed now."""
+    with services.sessions.begin() as db:
+        record(db, viewer.name, action, role=viewer.role, target=target,
+               origin=client_address(services.settings), detail=where)
+
+
+def client_address(settings) -> str:
+    """The client's address: the peer, or the last X-Forwarded-For hop from a trusted proxy."""
+    peer = request.remote_addr or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and _trusted(peer, settings):
+        return forwarded.split(",")[-1].strip()[:64]
+    return peer
+
+
+def _trusted(address: str, settings) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in settings.proxy_networks)
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go back to after sign-in (never another site)."""
+    value = (value or "/").strip()
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") \
+            or "\\" in value:
+        return "/"
+    return value
+
+
+class Access:
+    """The access machinery of one app (see module docstring)."""
+
+    def __init__(self, app: dash.Dash, services: Services, cache: Cache):
+        self.app, self.services, self.settings, self.cache = app, services, services.settings, cache
+        self.policy = Policy.of(app)
+        self.secret = self.settings.secret("secret_key")
+        storage = RedisStorage("redis://", connection_pool=services.redis.connection_pool,
+                               key_prefix=self.settings.key("limits"))
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.limit = parse_limit(self.settings.signin_limit)
+
+    # -- who is asking ---------------------------------------------------------------------
+
+    def _resolve(self, login_id: str) -> Viewer | None:
+        kind, _, rest = login_id.partition(":")
+        ident, _, token = rest.partition(":")
+        if not ident.isdigit():
+            return None
+        with self.services.read() as db:
+            if kind == "u":
+                return accounts.viewer_of_user(db.get(User, int(ident)),
+                                               int(token) if token.isdigit() else -1)
+            if kind == "k":
+                kiosk = accounts.live_kiosk(db, int(ident), token)
+                return Viewer("kiosk", kiosk.name, Role.WALL) if kiosk is not None else None
+        return None
+
+    def _cached(self, key: str, resolve) -> Viewer | None:
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit or None
+        viewer = resolve()
+        self.cache.set(key, viewer or False, timeout=VIEWER_TTL_S)
+        return viewer
+
+    def load_user(self, login_id: str) -> SignedIn | None:
+        """Flask-Login's user loader: the session's account or kiosk if still valid."""
+        viewer = self._cached(f"viewer:{login_id}", lambda: self._resolve(login_id))
+        return SignedIn(login_id, viewer) if viewer is not None else None
+
+    def _proxy_viewer(self) -> Viewer | None:
+        name = request.headers.get(self.settings.proxy_user_header, "").strip()
+        if not name or not self.settings.proxy_networks \
+                or not _trusted(request.remote_addr or "", self.settings):
+            return None
+
+        def resolve() -> Viewer | None:
+            with self.services.read() as db:
+                user = db.scalar(select(User).where(User.username == name))
+                return accounts.viewer_of_user(user)
+        return self._cached(f"proxy:{name}", resolve) or Viewer("sso-unknown", name)
+
+    def _session_expired(self, user: SignedIn) -> bool:
+        if user.viewer.kind != "user":
+            return False
+        since = session.get("since", 0)
+        return time.time() - since > self.settings.session_hours * 3600
+
+    def identify(self) -> Viewer:
+        """Set ``g.viewer`` for this request (SSO header first, then the session)."""
+        viewer = self._proxy_viewer()
+        if viewer is None:
+            user = flask_login.current_user
+            if user.is_authenticated and self._session_expired(user):
+                flask_login.logout_user()
+                g.expired = True
+                viewer = ANONYMOUS
+            else:
+                viewer = user.viewer if user.is_authenticated else ANONYMOUS
+        g.viewer = viewer
+        return viewer
+
+    # -- the check before every request ----------------------------------------------------
+
+    def enforce(self):
+        """Refuse the request unless the policy allows it (runs before every other hook)."""
+        viewer = self.identify()
+        sso_unknown = viewer.kind == "sso-unknown"
+        if sso_unknown:
+            viewer = g.viewer = ANONYMOUS
+        output = None
+        if request.endpoint == CALLBACK_ENDPOINT:
+            body = request.get_json(silent=True)
+            output = body.get("output") if isinstance(body, dict) else None
+        status = self.policy.decide(viewer, request.endpoint, request.path, output)
+        if status == 200:
+            return None
+        if sso_unknown:
+            return self._refuse(403, t("sso_unknown", self._lang()))
+        if status == 401 and request.endpoint in PAGE_ENDPOINTS:
+            target = request.full_path.rstrip("?")
+            return redirect(f"/signin?next={quote(target, safe='')}")
+        lang = self._lang()
+        message = t("signin_expired" if status == 401 else "forbidden", lang)
+        return self._refuse(status, message, t("forbidden_hint", lang, who=viewer.label)
+                            if viewer.signed_in else "")
+
+    def _lang(self) -> Lang:
+        return lang_from_search(request.query_string.decode(errors="replace"))
+
+    def _refuse(self, status: int, message: str, detail: str = ""):
+        if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith("/api/") \
+                or request.method not in ("GET", "HEAD"):
+            return jsonify({"error": "sign in first" if status == 401 else "not permitted",
+                            "signin": "/signin"}), status
+        return refusal_page(self._lang(), message, detail), status
+
+    def after(self, response: flask.Response) -> flask.Response:
+        """Give every page the CSRF cookie dash-renderer sends back as ``X-CSRFToken``."""
+        if request.endpoint in PAGE_ENDPOINTS and response.status_code == 200:
+            response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict",
+                                secure=self.settings.https, httponly=False)
+        return response
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def signin(self):
+        """GET: the form. POST: check the rate limit, then the password; sign in or say why."""
+        lang = self._lang()
+        next_path = _safe_next(request.values.get("next"))
+        sso = bool(self.settings.proxy_networks)
+        if request.method == "GET":
+            message = ""
+            if request.args.get("reason") == "revoked":
+                message = t("signin_revoked", lang)
+            elif request.args.get("reason") == "expired":
+                message = t("signin_expired", lang)
+            return signin_page(lang, generate_csrf(), next_path=next_path, message=message,
+                               sso=sso)
+        username = (request.form.get("username") or "").strip()[:64]
+        password = request.form.get("password") or ""
+        origin = client_address(self.settings)
+        keys = (("account", username.lower()), ("address", origin))
+        if not all(self.limiter.test(self.limit, *k) for k in keys):
+            reset = max(self.limiter.get_window_stats(self.limit, *k).reset_time for k in keys)
+            minutes = max(1, round((reset - time.time()) / 60))
+            with self.services.sessions.begin() as db:
+                record(db, username or "-", "signin_limited", origin=origin)
+            page = signin_page(lang, generate_csrf(), next_path=next_path, username=username,
+                               message=t("signin_limited", lang, n=minutes), sso=sso)
+            return page, 429
+        with self.services.sessions.begin() as db:
+            user = accounts.authenticate(db, username, password)
+            if user is None:
+                record(db, username or "-", "signin_failed", origin=origin)
+                viewer, login_id = None, ""
+            else:
+                viewer = accounts.viewer_of_user(user)
+                login_id = f"u:{user.user_id}:{user.session_epoch}"
+                record(db, user.username, "signin", role=user.role, origin=origin)
+        if viewer is None:
+            for key in keys:
+                self.limiter.hit(self.limit, *key)
+            page = signin_page(lang, generate_csrf(), next_path=next_path, username=username,
+                               message=t("signin_failed", lang), sso=sso)
+            return page, 401
+        self.limiter.clear(self.limit, *keys[0])
+        session.clear()  # no fixation: a new session (and CSRF token) for the signed-in user
+        flask_login.login_user(SignedIn(login_id, viewer))
+        session.permanent = True
+        session["since"] = time.time()
+        return redirect(next_path)
+
+    def signout(self):
+        """POST: end the session (CSRF-checked) and go to the sign-in page."""
+        viewer = current_viewer()
+        if viewer.signed_in:
+            with self.services.sessions.begin() as db:
+                record(db, viewer.name, "signout", role=viewer.role,
+                       origin=client_address(self.settings))
+        flask_login.logout_user()
+        session.clear()
+        return redirect("/signin")
+
+    def kiosk(self, token: str):
+        """GET ``/kiosk/<token>``: sign this browser in as the kiosk's wall screen."""
+        origin = client_address(self.settings)
+        with self.services.sessions.begin() as db:
+            kiosk = accounts.kiosk_of_token(db, self.secret, token)
+            if kiosk is not None:
+                record(db, kiosk.name, "kiosk_opened", role=Role.WALL, origin=origin)
+                login_id = f"k:{kiosk.kiosk_id}:{kiosk.nonce}"
+                name = kiosk.name
+        if kiosk is None:
+            return refusal_page(self._lang(), t("kiosk_invalid", self._lang())), 403
+        session.clear()
+        flask_login.login_user(SignedIn(login_id, Viewer("kiosk", name, Role.WALL)))
+        session.permanent = True
+        lang = "&lang=en" if self._lang() == "en" else ""
+        return redirect(f"/?screen={quote(name)}{lang}")
+
+
+def init_access(app: dash.Dash, services: Services, cache: Cache) -> Access:
+    """Install sessions, the sign-in routes and the check before every request.
+
+    Raises
+    ------
+    cockpit.settings.MissingSecret
+        Without ``COCKPIT_SECRET_KEY``.
+    """
+    access = Access(app, services, cache)
+    server = app.server
+    server.secret_key = access.secret
+    server.config.update(
+        SESSION_COOKIE_NAME="cockpit_session", SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=services.settings.https,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=KIOSK_COOKIE_DAYS),
+        WTF_CSRF_TIME_LIMIT=None, WTF_CSRF_SSL_STRICT=services.settings.https,
+    )
+    # first hook of all: nobody reaches CSRF checks, Dash or a route before this
+    server.before_request_funcs.setdefault(None, []).insert(0, access.enforce)
+    server.after_request(access.after)
+    manager = flask_login.LoginManager()
+    manager.init_app(server)
+    manager.user_loader(access.load_user)
+    manager.session_protection = None  # a wall's address may change; sessions are revocable
+    server.add_url_rule("/signin", "signin", access.signin, methods=["GET", "POST"])
+    server.add_url_rule("/signout", "signout", access.signout, methods=["POST"])
+    server.add_url_rule("/kiosk/<path:token>", "kiosk", access.kiosk, methods=["GET"])
+    for endpoint in ("signin", "signout", "kiosk"):
+        access.policy.route(endpoint, PUBLIC)
+    return access
