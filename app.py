@@ -13,13 +13,14 @@ import flask
 from dash import html
 from flask_caching import Cache
 
+import callbacks.admin
 import callbacks.analysis
 import callbacks.api
 import callbacks.incidents
 import callbacks.wall
 import layouts
 from callbacks import register_router
-from callbacks.auth import init_access
+from callbacks.auth import account_bar_for, init_access
 from callbacks.hardening import harden
 from callbacks.policy import PUBLIC
 from cockpit.access import Capability
@@ -41,6 +42,18 @@ DASH_ENDPOINTS = {
     "/_dash-layout": Capability.WALL, "/_dash-dependencies": Capability.WALL,
     "/_reload-hash": Capability.WALL,
 }
+
+
+#: Pages that place the account bar themselves (the wall, in its header).
+OWN_ACCOUNT_BAR = frozenset({"/", "/wall"})
+
+
+def framed(lang, path: str, page):
+    """A page with the signed-in person's account bar (and sign-out) in the corner."""
+    bar = None if path in OWN_ACCOUNT_BAR else account_bar_for(lang)
+    if bar is None:
+        return page
+    return html.Div([page, html.Div(bar, className="account-corner")])
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
@@ -75,20 +88,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         policy.route(endpoint, rule)
     wall_page = functools.partial(callbacks.wall.render, services)
     analysis_page = functools.partial(callbacks.analysis.render, services)
+    admin_page = functools.partial(callbacks.admin.render, services)
     app.layout = layouts.shell()
     app.validation_layout = html.Div([layouts.shell(), wall_page("zh"),
                                       *callbacks.incidents.validation_pages(),
-                                      analysis_page("zh")])
+                                      analysis_page("zh"), callbacks.admin.validation_page()])
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
              "/analysis": (analysis_page, Capability.ITEMS),
+             "/admin": (admin_page, Capability.ADMIN),
              **{path: (render, Capability.ITEMS)
                 for path, render in callbacks.incidents.routes(services).items()}}
     policy.pages_of({path: rule for path, (_, rule) in pages.items()})
     with policy.callbacks(app, Capability.WALL):
-        register_router(app, {path: render for path, (render, _) in pages.items()}, policy)
+        register_router(app, {path: render for path, (render, _) in pages.items()}, policy,
+                        frame=framed)
     with policy.callbacks(app, Capability.ITEMS):
         callbacks.incidents.register(app, services)
         callbacks.analysis.register(app, services, cache)
+    with policy.callbacks(app, Capability.REVEAL):
+        callbacks.incidents.register_reveal(app, services)
+    with policy.callbacks(app, Capability.ADMIN):
+        callbacks.admin.register(app, services)
     callbacks.wall.register(app, services, cache, policy)
     callbacks.api.register(app, services, policy)
     harden(app, services.settings)  # last: the CSP hashes Dash's inline scripts

@@ -53,7 +53,8 @@ def _takes_request(render: PageRenderer) -> bool:
         return False
 
 
-def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer], policy=None) -> None:
+def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer], policy=None,
+                    frame: Callable[[str, str, Component], Component] | None = None) -> None:
     """Register the callback that fills the shell with the page of the current path.
 
     Parameters
@@ -68,6 +69,8 @@ def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer], policy=N
     policy : callbacks.policy.Policy, optional
         Page rules: a page the viewer's role may not open shows :func:`layouts.forbidden`
         (navigation inside the app never reaches the server's page check).
+    frame : callable, optional
+        ``frame(lang, path, page)`` → what the shell shows (adds the account bar, say).
     """
     from callbacks.auth import current_viewer  # auth imports this package
     exact = {normalize_path(p): r for p, r in routes.items() if not p.endswith("/*")}
@@ -92,5 +95,7 @@ def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer], policy=N
         if policy is not None and not policy.allows_page(viewer, path):
             return forbidden(lang, viewer.label)
         if _takes_request(render):
-            return render(lang, PageRequest(path, rest, query))
-        return render(lang)
+            page = render(lang, PageRequest(path, rest, query))
+        else:
+            page = render(lang)
+        return frame(lang, path, page) if frame is not None else page

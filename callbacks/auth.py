@@ -180,6 +180,8 @@ class Access:
         """Set ``g.viewer`` for this request (SSO header first, then the session)."""
         viewer = self._proxy_viewer()
         if viewer is None:
+            # a kiosk session whose kiosk is gone: revoked (the screen says so)
+            g.revoked = str(session.get("_user_id", "")).startswith("k:")
             user = flask_login.current_user
             if user.is_authenticated and self._session_expired(user):
                 flask_login.logout_user()
@@ -221,8 +223,10 @@ class Access:
     def _refuse(self, status: int, message: str, detail: str = ""):
         if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith("/api/") \
                 or request.method not in ("GET", "HEAD"):
+            reason = "revoked" if g.get("revoked") and not current_viewer().signed_in \
+                else "expired"
             return jsonify({"error": "sign in first" if status == 401 else "not permitted",
-                            "signin": "/signin"}), status
+                            "reason": reason, "signin": "/signin"}), status
         return refusal_page(self._lang(), message, detail), status
 
     def after(self, response: flask.Response) -> flask.Response:

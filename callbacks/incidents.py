@@ -28,7 +28,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
+from callbacks.auth import audit_view, current_viewer
 from cockpit import geo, governance_queries, queries
+from cockpit.access import Capability
 from cockpit.clock import period_bounds, utc_now
 from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
@@ -38,6 +40,7 @@ from layouts.i18n import Lang, normalize_lang, t
 from layouts.incident_detail import DetailIds
 from layouts.incidents import IncidentsIds
 from layouts.incidents_query import ListQuery, parse_list_query, with_filters
+from layouts.personal import PersonalIds, reporter_block, reporter_children
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +67,14 @@ def list_filters(query: ListQuery, now: datetime, tz: ZoneInfo) -> dict[str, Any
     return out
 
 
-def read_page(session, tz: ZoneInfo, query: ListQuery,
-              now: datetime) -> tuple[ListQuery, list[dict[str, Any]], int]:
-    """Return the query with its page clamped to the last one, that page's rows and the total."""
+def read_page(session, tz: ZoneInfo, query: ListQuery, now: datetime,
+              scope: tuple[str, ...] | None = None) -> tuple[ListQuery, list[dict[str, Any]], int]:
+    """Return the query with its page clamped to the last one, that page's rows and the total.
+
+    ``scope``: a staff account's villages (only their incidents are listed); None: all.
+    """
     filters = list_filters(query, now, tz)
+    filters["scope"] = scope
     total = queries.count_incidents(session, **filters)
     page = min(query.page, list_page.page_count(total))
     if page != query.page:
@@ -129,12 +136,14 @@ def render_list(services: Services, lang: Lang, request: PageRequest) -> Compone
     query, ignored = parse_list_query(request.query, villages)
     now = utc_now()
     rows = total = load = None
-    options = list_page.FilterOptions(villages=tuple(sorted(villages.items())))
+    scope = scope_of_viewer()
+    options = list_page.FilterOptions(villages=tuple(sorted(
+        (code, name) for code, name in villages.items() if scope is None or code in scope)))
     alert, seen = "", {}
     try:
         seen = {"key": _minute_key(services, now)}
         with services.read() as session:
-            query, rows, total = read_page(session, tz, query, now)
+            query, rows, total = read_page(session, tz, query, now, scope_of_viewer())
             load = governance_queries.team_load(session, tz, config, now)
         options = list_page.FilterOptions(options.villages, team_options(load, lang))
     except DATA_ERRORS as exc:
@@ -153,11 +162,25 @@ def incident_id_of(request: PageRequest) -> str:
     return unquote(request.rest.strip("/"))
 
 
-def read_detail(services: Services, incident_id: str, now: datetime) -> dict | None:
-    """Return :func:`governance_queries.incident_detail` of one incident (None: unknown)."""
+def scope_of_viewer() -> tuple[str, ...] | None:
+    """The villages the current viewer's items are limited to (staff); None: every village."""
+    viewer = current_viewer()
+    return viewer.villages if viewer.scoped else None
+
+
+def read_detail(services: Services, incident_id: str, now: datetime,
+                unmasked: bool = False) -> dict | None:
+    """Return :func:`governance_queries.incident_detail` of one incident (None: unknown).
+
+    An incident outside a staff account's villages is None too: its existence is not shown.
+    """
     with services.read() as session:
-        return governance_queries.incident_detail(session, services.settings.tz, incident_id,
-                                                  services.settings.governance, now)
+        detail = governance_queries.incident_detail(session, services.settings.tz,
+                                                    incident_id, services.settings.governance,
+                                                    now, unmasked=unmasked)
+    if detail is not None and not current_viewer().in_scope(detail.get("village_code")):
+        return None
+    return detail
 
 
 def _detail_body(services: Services, lang: Lang, incident_id: str, query: ListQuery,
@@ -175,16 +198,19 @@ def render_detail(services: Services, lang: Lang, request: PageRequest) -> Compo
     incident_id = incident_id_of(request)
     query, _ = parse_list_query(request.query, village_labels(lang))
     now = utc_now()
-    alert, seen, body = "", {}, []
+    alert, seen, body, caller = "", {}, [], None
     try:
         seen = {"key": _minute_key(services, now)}
-        body = _detail_body(services, lang, incident_id, query,
-                            read_detail(services, incident_id, now), now)
+        detail = read_detail(services, incident_id, now)
+        body = _detail_body(services, lang, incident_id, query, detail, now)
+        if detail is not None:
+            caller = reporter_block(detail.get("reporter"), lang,
+                                    current_viewer().can(Capability.REVEAL))
     except DATA_ERRORS as exc:
         log.warning("incident detail: data source unreachable: %s: %s", type(exc).__name__, exc)
         alert = t("source_down", lang)
     return detail_page.layout(lang, incident_id, body, query=query, alert=alert,
-                              poll_ms=poll_ms(services), seen=seen)
+                              poll_ms=poll_ms(services), seen=seen, caller=caller)
 
 
 def routes(services: Services) -> dict[str, Any]:
@@ -198,7 +224,36 @@ def validation_pages() -> list[Component]:
     now = utc_now()
     return [list_page.layout("zh", ListQuery(), options=list_page.FilterOptions(), rows=[],
                              total=0, now=now, villages={}, teams={}),
-            detail_page.layout("zh", "-", [], query=ListQuery())]
+            detail_page.layout("zh", "-", [], query=ListQuery(),
+                               caller=reporter_block(None, "zh", True))]
+
+
+def register_reveal(app: dash.Dash, services: Services) -> None:
+    """Register the caller block's reveal: unmasked values for a role that may, audited.
+
+    The callback needs :attr:`Capability.REVEAL` (app.py declares it); each reveal writes
+    ``view_unmasked`` with the incident id to the audit log before the values are sent.
+    """
+
+    @app.callback(Output(PersonalIds.BLOCK, "children"), Output(PersonalIds.NOTE, "children"),
+                  Output(PersonalIds.REVEAL, "hidden"),
+                  Input(PersonalIds.REVEAL, "n_clicks"), State(DetailIds.STATE, "data"),
+                  prevent_initial_call=True)
+    def reveal(clicks, state) -> tuple:
+        state = state or {}
+        if not clicks:
+            raise PreventUpdate
+        lang = normalize_lang(state.get("lang"))
+        incident_id = str(state.get("incident_id") or "")
+        try:
+            detail = read_detail(services, incident_id, utc_now(), unmasked=True)
+            if detail is None or not detail.get("reporter"):
+                raise PreventUpdate
+            audit_view(services, current_viewer(), incident_id, "incident detail page")
+        except DATA_ERRORS as exc:
+            log.warning("reveal: data source unreachable: %s", type(exc).__name__)
+            return dash.no_update, t("source_down", lang), False
+        return reporter_children(detail["reporter"], lang), t("pd_revealed", lang), True
 
 
 def register(app: dash.Dash, services: Services) -> None:
@@ -246,7 +301,7 @@ def register(app: dash.Dash, services: Services) -> None:
             villages = village_labels(lang)
             query, _ = parse_list_query(state.get("params") or {}, villages)
             with services.read() as session:
-                query, rows, total = read_page(session, tz, query, now)
+                query, rows, total = read_page(session, tz, query, now, scope_of_viewer())
                 load = governance_queries.team_load(session, tz, services.settings.governance,
                                                     now)
         except DATA_ERRORS as exc:

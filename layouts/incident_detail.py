@@ -393,7 +393,8 @@ def body_children(detail: Mapping[str, Any] | None, incident_id: str, lang: Lang
 
 
 def layout(lang: Lang, incident_id: str, body: list, *, query: ListQuery, alert: str = "",
-           poll_ms: int = 2000, seen: Mapping[str, Any] | None = None) -> html.Div:
+           poll_ms: int = 2000, seen: Mapping[str, Any] | None = None,
+           caller: Any = None) -> html.Div:
     """Return the detail page around ``body`` (:func:`body_children`).
 
     Parameters
@@ -412,6 +413,8 @@ def layout(lang: Lang, incident_id: str, body: list, *, query: ListQuery, alert:
         Period of the refresh poll, milliseconds.
     seen : mapping, optional
         What the page was rendered from (the poll's ``SEEN`` store).
+    caller : Component, optional
+        The caller block (:func:`layouts.personal.reporter_block`), outside the refreshed body.
     """
     other = "zh" if lang == "en" else "en"
     return html.Div(id=DetailIds.ROOT, className=f"inc-page incd-page lang-{lang}", lang=lang,
@@ -421,6 +424,7 @@ def layout(lang: Lang, incident_id: str, body: list, *, query: ListQuery, alert:
             dcc.Link(["← ", t("inc_back", lang)], href=query.href(lang),
                      className="incd-back"),
             html.Div(alert, id=DetailIds.ALERT, className="inc-alert", role="alert"),
+            *([caller] if caller is not None else []),
             html.Div(body, id=DetailIds.BODY, className="incd-body"),
         ]),
         dcc.Interval(id=DetailIds.TICK, interval=poll_ms),

@@ -90,10 +90,14 @@ def _drop_prefix(client: redis.Redis, prefix: str) -> None:
         client.delete(*keys)
 
 
+#: The secrets of test settings (never used outside tests).
+TEST_SECRETS = {"secret_key": "test-secret-key-0123456789", "pd_key": "test-pd-key-0123456789"}
+
+
 def make_settings(tmp_path: Path, redis_url: str, database_url: str, **extra) -> Settings:
     """Settings with a unique stream prefix, so tests share the server without colliding."""
     return Settings(REDIS_URL=redis_url, DATABASE_URL=database_url, data_dir=tmp_path / "var",
-                    stream_prefix=f"test:{uuid.uuid4().hex[:10]}:", **extra)
+                    stream_prefix=f"test:{uuid.uuid4().hex[:10]}:", **{**TEST_SECRETS, **extra})
 
 
 def build_services(settings: Settings) -> Services:

@@ -1,0 +1,100 @@
+"""Signing tests in as a real account or kiosk, through the app's own sign-in routes.
+
+Nothing here bypasses the app: accounts are created with :mod:`cockpit.accounts`, sessions come
+from ``POST /signin`` (CSRF token read from the form) or ``GET /kiosk/<token>``.
+
+    client = signed_in_client(app, services, "leader")
+    browser_sign_in(driver, server.url, services, "staff", villages="330113001201")
+    kiosk_url = kiosk_link(services, "hall-1")   # then driver.get(server.url + kiosk_url)
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask.testing import FlaskClient
+
+from cockpit import accounts
+from cockpit.access import Role
+
+PASSWORD = "test-password-123"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def add_account(services, role: str | Role, villages: str | None = None,
+                username: str | None = None, password: str | None = PASSWORD) -> str:
+    """Create an account of ``role`` (staff default village: the first of geodata) → its name."""
+    role = Role(role)
+    if role is Role.STAFF and villages is None:
+        villages = "330113001201"
+    name = username or f"{role}-{uuid.uuid4().hex[:8]}"
+    with services.sessions.begin() as db:
+        accounts.add_user(db, name, role.value, password,
+                          villages=villages if role is Role.STAFF else None, by="test")
+    return name
+
+
+def csrf_of(client: FlaskClient, path: str = "/signin") -> str:
+    """The CSRF token of the sign-in form (and of the client's session)."""
+    page = client.get(path)
+    match = _CSRF.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):
+    """POST the sign-in form; returns the response (302 on success)."""
+    token = csrf_of(client)
+    return client.post("/signin", data={"username": username, "password": password,
+                                        "csrf_token": token})
+
+
+def signed_in_client(app, services, role: str | Role | None, villages: str | None = None
+                     ) -> FlaskClient:
+    """A test client signed in as a new account of ``role``; None: anonymous; "wall": a kiosk.
+
+    The client sends the CSRF header Dash sends (``X-CSRFToken`` from the ``_csrf_token``
+    cookie) on every later request, so callback POSTs pass the CSRF check.
+    """
+    client = app.server.test_client()
+    if role is None:
+        return client
+    if Role(role) is Role.WALL:
+        response = client.get(kiosk_link(services))
+        assert response.status_code == 302, response.status_code
+    else:
+        response = sign_in(client, add_account(services, role, villages))
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    client.get("/")  # a page: sets the _csrf_token cookie
+    cookie = client.get_cookie("_csrf_token")
+    if cookie is not None:
+        client.environ_base["HTTP_X_CSRFTOKEN"] = cookie.value
+    return client
+
+
+def kiosk_link(services, name: str | None = None) -> str:
+    """Create a kiosk and return its link path (``/kiosk/<token>``)."""
+    name = name or f"screen-{uuid.uuid4().hex[:8]}"
+    with services.sessions.begin() as db:
+        kiosk = accounts.add_kiosk(db, name, by="test")
+        token = accounts.kiosk_token(services.settings.secret("secret_key"), kiosk)
+    return f"/kiosk/{token}"
+
+
+def browser_sign_in(driver, base_url: str, services, role: str | Role = "leader",
+                    villages: str | None = None, then: str = "/") -> str:
+    """Sign a Chromium session in (kiosk link for ``wall``, the form otherwise) → username."""
+    from selenium.webdriver.common.by import By
+
+    role = Role(role)
+    if role is Role.WALL:
+        link = kiosk_link(services)
+        driver.get(base_url + link)
+        return link
+    name = add_account(services, role, villages)
+    driver.get(f"{base_url}/signin?next={then}")
+    driver.find_element(By.NAME, "username").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.signin-form button").click()
+    return name
