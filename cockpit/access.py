@@ -70,7 +70,7 @@ def parse_role(value: str) -> Role:
 
 
 def parse_villages(value: str | None) -> tuple[str, ...]:
-    """``"330113001201, 330113001202"`` → a sorted tuple of distinct codes; blank → ()."""
+    """``"330110006201, 330110006002"`` → a sorted tuple of distinct codes; blank → ()."""
     return tuple(sorted({v.strip() for v in (value or "").split(",") if v.strip()}))
 
 

@@ -4,7 +4,7 @@ Nothing here bypasses the app: accounts are created with :mod:`cockpit.accounts`
 from ``POST /signin`` (CSRF token read from the form) or ``GET /kiosk/<token>``.
 
     client = signed_in_client(app, services, "leader")
-    browser_sign_in(driver, server.url, services, "staff", villages="330113001201")
+    browser_sign_in(driver, server.url, services, "staff", villages="330110006201")
     kiosk_url = kiosk_link(services, "hall-1")   # then driver.get(server.url + kiosk_url)
 """
 
@@ -27,7 +27,7 @@ def add_account(services, role: str | Role, villages: str | None = None,
     """Create an account of ``role`` (staff default village: the first of geodata) → its name."""
     role = Role(role)
     if role is Role.STAFF and villages is None:
-        villages = "330113001201"
+        villages = "330110006201"
     name = username or f"{role}-{uuid.uuid4().hex[:8]}"
     with services.sessions.begin() as db:
         accounts.add_user(db, name, role.value, password,
@@ -55,16 +55,20 @@ def signed_in_client(app, services, role: str | Role | None, villages: str | Non
     """A test client signed in as a new account of ``role``; None: anonymous; "wall": a kiosk.
 
     The client sends the CSRF header Dash sends (``X-CSRFToken`` from the ``_csrf_token``
-    cookie) on every later request, so callback POSTs pass the CSRF check.
+    cookie) on every later request, so callback POSTs pass the CSRF check. ``client.account``
+    is the account's username (a kiosk: its name; anonymous: None).
     """
     client = app.server.test_client()
+    client.account = None
     if role is None:
         return client
     if Role(role) is Role.WALL:
-        response = client.get(kiosk_link(services))
+        client.account = f"screen-{uuid.uuid4().hex[:8]}"
+        response = client.get(kiosk_link(services, client.account))
         assert response.status_code == 302, response.status_code
     else:
-        response = sign_in(client, add_account(services, role, villages))
+        client.account = add_account(services, role, villages)
+        response = sign_in(client, client.account)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
     client.get("/")  # a page: sets the _csrf_token cookie
     cookie = client.get_cookie("_csrf_token")

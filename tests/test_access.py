@@ -1,0 +1,279 @@
+"""Every route, page and callback, walked as anonymous, wall, leader, staff and admin.
+
+A route or callback added without an access rule (or without a sample here) fails
+``test_every_route_and_callback_has_a_rule``; the walk asserts what each role gets, and that a
+wall screen's responses never carry a caller's name, phone or ID number from the store.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import create_app
+from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, PUBLIC, Policy
+from cockpit.access import GRANTS, Capability, Role
+from cockpit.events import parse_event
+from cockpit.ingest import resolve_villages
+from cockpit.store.apply import apply_batch
+from tests.access_support import signed_in_client
+from tests.conftest import TEST_SECRETS
+from tests.factories import incident_fields, lifecycle
+
+ROLES = [None, "wall", "leader", "staff", "admin"]
+IN_SCOPE = "330110006201"  # the staff accounts' village in these tests
+OUT_OF_SCOPE = "330110006002"
+#: Callers stored by the fixture: what no wall response may contain.
+CALLERS = [
+    {"reporter_name": "周杰伦", "reporter_phone": "13812341234",
+     "reporter_id_number": "11010519491231002X"},
+    {"reporter_name": "Wang Xiaoming", "reporter_phone": "+86 139 8765 4321",
+     "reporter_id_number": "330106198001010013"},
+]
+RAW = ["周杰伦", "13812341234", "11010519491231002X", "Wang Xiaoming", "8613987654321",
+       "13987654321", "330106198001010013"]
+
+#: One request per Flask endpoint: (method, path). A new endpoint needs a line here.
+SAMPLES: dict[str, tuple[str, str]] = {
+    "static": ("GET", "/static/none.css"),
+    "_dash_assets.static": ("GET", "/assets/wall.css"),
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>":
+        ("GET", "/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js"),
+    "/_dash-layout": ("GET", "/_dash-layout"),
+    "/_dash-dependencies": ("GET", "/_dash-dependencies"),
+    "/_reload-hash": ("GET", "/_reload-hash"),
+    "/_favicon.ico": ("GET", "/_favicon.ico"),
+    "/": ("GET", "/"),
+    "/<path:path>": ("GET", "/incidents"),
+    "api_status": ("GET", "/api/v1/status"),
+    "api_incidents": ("GET", "/api/v1/incidents"),
+    "api_incident": ("GET", "/api/v1/incidents/in-scope-1"),
+    "api_overdue": ("GET", "/api/v1/overdue"),
+    "api_teams": ("GET", "/api/v1/teams"),
+    "api_repeats": ("GET", "/api/v1/repeats"),
+    "api_notifications": ("GET", "/api/v1/notifications"),
+    "api_analysis": ("GET", "/api/v1/analysis/hot"),
+    "api_summary": ("GET", "/api/v1/summary"),
+    "api_openapi": ("GET", "/api/v1/openapi.json"),
+    "api_index": ("GET", "/api/v1"),
+    "api_unknown": ("GET", "/api/v1/nothing-here"),
+    "signin": ("GET", "/signin"),
+    "kiosk": ("GET", "/kiosk/not-a-token"),
+    "signout": ("POST", "/signout"),  # last: it ends the walking client's session
+}
+#: Public routes' own refusals: a forged kiosk link is a 403 of the route, not of the policy.
+OWN_ANSWERS = {"kiosk": 403}
+#: Pages and a path of each.
+PAGES = {"/": Capability.WALL, "/wall": Capability.WALL, "/incidents": Capability.ITEMS,
+         "/incidents/in-scope-1": Capability.ITEMS, "/analysis": Capability.ITEMS,
+         "/admin": Capability.ADMIN}
+
+
+def _store(services) -> None:
+    entries = [
+        incident_fields("in-scope-1", village=IN_SCOPE, **CALLERS[0]),
+        incident_fields("out-scope-1", village=OUT_OF_SCOPE, **CALLERS[1]),
+        *lifecycle("plain-1", stages=["reported", "dispatched"]),
+    ]
+    with services.sessions.begin() as session:
+        apply_batch(session, [(parse_event(f, pd_key=services.settings.secret("pd_key")),
+                               f"0-{i + 1}") for i, f in enumerate(entries)], resolve_villages)
+
+
+@pytest.fixture
+def app(services):
+    _store(services)
+    return create_app(services.settings, services=services)
+
+
+@pytest.fixture
+def clients(app, services):
+    return {role: signed_in_client(app, services, role, villages=IN_SCOPE) for role in ROLES}
+
+
+def _allowed(role: str | None, rule) -> bool:
+    if rule == PUBLIC:
+        return True
+    return role is not None and Capability(rule) in GRANTS[Role(role)]
+
+
+def _callback_body(app, key: str, pathname: str = "/") -> dict:
+    spec = app.callback_map[key]
+
+    def values(items):
+        out = []
+        for item in items:
+            value = None
+            if (str(item["id"]), item["property"]) == ("shell-url", "pathname"):
+                value = pathname
+            out.append({"id": str(item["id"]), "property": item["property"], "value": value})
+        return out
+    if key.startswith(".."):
+        outputs = [{"id": part.rsplit(".", 1)[0], "property": part.rsplit(".", 1)[1]}
+                   for part in key.strip(".").split("...")]
+    else:
+        ident, prop = key.rsplit(".", 1)
+        outputs = {"id": ident, "property": prop}
+    inputs = values(spec["inputs"])
+    return {"output": key, "outputs": outputs, "inputs": inputs, "state": values(spec["state"]),
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"] if inputs else []}
+
+
+def _server_callbacks(app) -> list[str]:
+    return [k for k, v in app.callback_map.items() if "callback" in v]
+
+
+def test_every_route_and_callback_has_a_rule(app):
+    policy = Policy.of(app)
+    endpoints = {rule.endpoint for rule in app.server.url_map.iter_rules()}
+    ruled = set(policy.endpoints) | PAGE_ENDPOINTS | {CALLBACK_ENDPOINT}
+    assert endpoints - ruled == set(), "endpoints without an access rule"
+    assert endpoints - set(SAMPLES) - {CALLBACK_ENDPOINT} == set(), \
+        "endpoints this walk does not know: add a sample to SAMPLES"
+    assert set(app.callback_map) - set(policy.callbacks_) == set(), \
+        "callbacks without an access rule"
+    for path, capability in PAGES.items():
+        assert policy.page_rule(path) == capability
+
+
+def test_a_route_or_callback_without_a_rule_is_refused(app, services):
+    from dash import Input, Output, dcc
+
+    @app.server.get("/unruled")
+    def unruled():
+        return "data"
+
+    app.callback(Output("x-unruled", "children"), Input("x-unruled-in", "value"))(
+        lambda v: "data")
+    app.validation_layout.children.append(dcc.Store(id="x-unruled"))
+    clients = {role: signed_in_client(app, services, role, villages=IN_SCOPE) for role in ROLES}
+    for role in ROLES:
+        status = clients[role].get("/unruled").status_code
+        assert status == (401 if role is None else 403), role
+    response = clients["admin"].post("/_dash-update-component",
+                                     json=_callback_body(app, "x-unruled.children"))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_endpoint_answers_each_role_by_its_rule(app, clients, role):
+    policy = Policy.of(app)
+    client = clients[role]
+    for endpoint, (method, path) in SAMPLES.items():
+        response = client.open(path, method=method)
+        if endpoint in PAGE_ENDPOINTS:
+            allowed = role is not None and policy.allows_page(_viewer(role), path)
+            if role is None:
+                assert response.status_code == 302, path
+                assert response.headers["Location"].startswith("/signin?next=")
+                continue
+        else:
+            allowed = _allowed(role, policy.endpoints[endpoint])
+        if allowed and endpoint in OWN_ANSWERS:
+            assert response.status_code == OWN_ANSWERS[endpoint], (role, endpoint)
+        elif allowed:
+            assert response.status_code not in (401, 403), (role, endpoint, response.status_code)
+            assert response.status_code < 500, (role, endpoint, response.get_data()[:300])
+        else:
+            assert response.status_code == (401 if role is None else 403), (role, endpoint)
+
+
+def _viewer(role: str):
+    from cockpit.access import Viewer
+    return Viewer("user", "x", Role(role), (IN_SCOPE,))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_callback_answers_each_role_by_its_rule(app, clients, role):
+    policy = Policy.of(app)
+    for key in _server_callbacks(app):
+        response = clients[role].post("/_dash-update-component", json=_callback_body(app, key))
+        if role is None:
+            assert response.status_code == 401, key
+        elif Capability(policy.callbacks_[key]) in GRANTS[Role(role)]:
+            assert response.status_code in (200, 204), (role, key, response.get_data()[:500])
+        else:
+            assert response.status_code == 403, (role, key)
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+def test_each_page_renders_or_says_forbidden(app, clients, role):
+    for path, capability in PAGES.items():
+        response = clients[role].post("/_dash-update-component",
+                                      json=_callback_body(app, "shell-page.children", path))
+        assert response.status_code == 200, (role, path)
+        text = json.loads(response.get_data())["response"]["shell-page"]["children"]
+        forbidden = "无权访问此页面" in json.dumps(text, ensure_ascii=False)
+        assert forbidden == (capability not in GRANTS[Role(role)]), (role, path)
+
+
+def _text(response) -> str:
+    """A body as text, JSON with its \\u escapes decoded (Dash escapes every non-ASCII)."""
+    data = response.get_data()
+    if response.is_json:
+        return json.dumps(json.loads(data), ensure_ascii=False)
+    return data.decode(errors="replace")
+
+
+def _every_body(app, client) -> str:
+    responses = []
+    for path in [*PAGES, "/incidents/out-scope-1", "/api/v1/incidents/out-scope-1"]:
+        if path.startswith("/api/"):
+            responses += [client.get(path), client.get(path + "?reveal=1")]
+            continue
+        responses.append(client.post("/_dash-update-component", json=_callback_body(
+            app, "shell-page.children", path)))
+    for key in _server_callbacks(app):
+        responses.append(client.post("/_dash-update-component", json=_callback_body(app, key)))
+    for method, path in SAMPLES.values():  # signout last
+        responses.append(client.open(path, method=method))
+    return "\n".join(_text(r) for r in responses)
+
+
+@pytest.mark.parametrize("role", ["wall", "leader", "admin"])
+def test_no_stored_personal_data_reaches_a_role_that_may_not_see_it(app, clients, role):
+    text = _every_body(app, clients[role])
+    for value in RAW:
+        assert value not in text, (role, value)
+    hashed = [word for word in text.split('"') if word.startswith("hmac-sha256:")]
+    assert hashed == [], "the keyed hash of an ID number is not shown either"
+
+
+def test_leader_sees_the_caller_masked_in_page_and_api(app, clients):
+    body = clients["leader"].get("/api/v1/incidents/in-scope-1").get_json()
+    assert body["reporter"] == {"name": "周**", "phone": "138****1234", "id_on_file": True,
+                                "masked": True}
+    assert clients["leader"].get("/api/v1/incidents/in-scope-1?reveal=1").status_code == 403
+    page = clients["leader"].post("/_dash-update-component", json=_callback_body(
+        app, "shell-page.children", "/incidents/in-scope-1"))
+    assert "周**" in _text(page)
+
+
+def test_staff_see_their_villages_only_and_reveal_is_audited(app, clients, services):
+    from cockpit import audit
+
+    staff = clients["staff"]
+    ids = {i["incident_id"] for i in staff.get("/api/v1/incidents").get_json()["items"]}
+    assert ids == {"in-scope-1"}
+    assert staff.get("/api/v1/incidents/out-scope-1").status_code == 404
+    masked = staff.get("/api/v1/incidents/in-scope-1").get_json()["reporter"]
+    assert masked["name"] == "周**"
+    with services.read() as db:
+        before = audit.read(db, action="view_unmasked").total
+    full = staff.get("/api/v1/incidents/in-scope-1?reveal=1").get_json()["reporter"]
+    assert (full["name"], full["phone"], full["masked"]) == ("周杰伦", "13812341234", False)
+    assert "11010519491231002X" not in json.dumps(full)
+    with services.read() as db:
+        entries = audit.read(db, action="view_unmasked")
+        assert entries.total == before + 1
+        assert (entries.rows[0].target, entries.rows[0].role) == ("in-scope-1", "staff")
+
+
+def test_missing_secret_stops_the_app_with_its_name(services):
+    settings = services.settings.model_copy(update={"secret_key": None})
+    from cockpit.settings import MissingSecret
+    with pytest.raises(MissingSecret, match="COCKPIT_SECRET_KEY"):
+        create_app(settings, services=type(services)(settings, services.redis, services.engine,
+                                                     services.sessions))
+    assert TEST_SECRETS["secret_key"] not in repr(services.settings)
