@@ -128,6 +128,8 @@ class Access:
                                key_prefix=self.settings.key("limits"))
         self.limiter = MovingWindowRateLimiter(storage)
         self.limit = parse_limit(self.settings.signin_limit)
+        #: Seconds a resolved session is trusted (tests shorten it; see VIEWER_TTL_S).
+        self.ttl_s = VIEWER_TTL_S
 
     # -- who is asking ---------------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class Access:
         if hit is not None:
             return hit or None
         viewer = resolve()
-        self.cache.set(key, viewer or False, timeout=VIEWER_TTL_S)
+        self.cache.set(key, viewer or False, timeout=self.ttl_s)
         return viewer
 
     def load_user(self, login_id: str) -> SignedIn | None:
@@ -324,6 +326,7 @@ def init_access(app: dash.Dash, services: Services, cache: Cache) -> Access:
     """
     access = Access(app, services, cache)
     server = app.server
+    server.extensions["cockpit_access"] = access
     server.secret_key = access.secret
     server.config.update(
         SESSION_COOKIE_NAME="cockpit_session", SESSION_COOKIE_HTTPONLY=True,
