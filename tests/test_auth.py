@@ -1,4 +1,4 @@
-"""Sign-in, rate limit, session expiry and revocation, kiosk links, the SSO header, CSRF, headers."""
+"""Sign-in, rate limit, session expiry and revocation, kiosk links, SSO header, CSRF, headers."""
 
 from __future__ import annotations
 
