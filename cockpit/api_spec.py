@@ -108,9 +108,14 @@ class StatusOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """A refused request: which parameter and why (or which route or incident is unknown)."""
+    """A refused request: which parameter and why (or which route or incident is unknown).
+
+    A 401 adds ``reason`` (``expired``, or ``revoked`` for a kiosk link) and ``signin``.
+    """
 
     error: str
+    reason: str | None = None
+    signin: str | None = None
 
 
 class _Strict(BaseModel):
@@ -214,9 +219,19 @@ class TimelineOut(_Strict):
     notes: list[NoteOut]
 
 
+class ReporterOut(_Strict):
+    """The caller: name and phone masked (周**, 138****1234) unless revealed; never the ID."""
+
+    name: str | None
+    phone: str | None
+    id_on_file: bool
+    masked: bool
+
+
 class IncidentDetail(IncidentOut):
     """One incident with its timeline, history, notes, notices, escalations and repeats."""
 
+    reporter: ReporterOut | None
     timeline: list[StayOut]
     events: list[EventOut]
     notes: list[NoteOut]
@@ -378,7 +393,9 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
         ("/incidents", "Incidents matching the filters, latest stage change first",
          "IncidentList", _incident_params(), (400,)),
         ("/incidents/{incident_id}", "One incident: timeline against the limits, events, "
-         "notes, notifications, escalations, repeat group", "IncidentDetail", [_ID], (404,)),
+         "notes, notifications, escalations, repeat group, caller (masked)", "IncidentDetail",
+         [_ID, _query("reveal", "1: the caller unmasked (roles that may; audited)", _FLAG)],
+         (400, 403, 404)),
         ("/incidents/{incident_id}/timeline", "One incident's stage timeline, events and "
          "life-cycle notes", "TimelineOut", [_ID], (404,)),
         ("/overdue", "Overdue board: open incidents past their limit, most overdue first",
@@ -403,7 +420,9 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
     ]
 
 
-_ERRORS = {400: "Invalid parameter", 404: "No such incident", 503: "Redis unreachable"}
+_ERRORS = {400: "Invalid parameter", 401: "No session: sign in (or the session ended)",
+           403: "The role may not", 404: "No such incident (or not in the staff scope)",
+           503: "Redis unreachable"}
 MODELS: tuple[type[BaseModel], ...] = (
     IncidentList, IncidentDetail, TimelineOut, OverdueOut, TeamList, RepeatList,
     NotificationList, HotOut, TrendsOut, SummaryOut, StatusOut, ErrorOut)
@@ -426,7 +445,8 @@ def openapi_document() -> dict[str, Any]:
     paths = {}
     for path, summary, model, params, errors in _routes():
         responses = {"200": body("OK", model) if model else body("OpenAPI 3.1 document", None)}
-        responses.update({str(code): body(_ERRORS[code], "ErrorOut") for code in errors})
+        responses.update({str(code): body(_ERRORS[code], "ErrorOut")
+                          for code in sorted({401, *errors})})
         operation: dict[str, Any] = {"summary": summary, "responses": responses}
         if params:
             operation["parameters"] = params

@@ -109,7 +109,7 @@ def test_position_outside_the_service_area_is_refused():
 
 
 def test_unknown_fields_are_not_kept():
-    fields = {**contract_doc.example_fields("incident.reported"), "reporter_phone": "13812341234"}
+    fields = {**contract_doc.example_fields("incident.reported"), "mobile": "13812341234"}
     event = parse_event(fields)
     assert "13812341234" not in str(event.model_dump())
 
