@@ -16,6 +16,7 @@ from flask_caching import Cache
 import callbacks.admin
 import callbacks.analysis
 import callbacks.api
+import callbacks.export
 import callbacks.incidents
 import callbacks.wall
 import layouts
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         callbacks.admin.register(app, services)
     callbacks.wall.register(app, services, cache, policy)
     callbacks.api.register(app, services, policy)
+    callbacks.export.register(app, services, policy)
     harden(app, services.settings)  # last: the CSP hashes Dash's inline scripts
     return app
 

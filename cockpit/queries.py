@@ -311,3 +311,18 @@ _LATEST = (select(*DICT_COLUMNS).where(Incident.reported_at.is_not(None))
 def latest_incidents(session: Session, tz: ZoneInfo, limit: int = 12) -> list[dict[str, Any]]:
     """The most recently reported incidents, newest first (the wall's ticker)."""
     return [_dict_of(row, tz) for row in session.execute(_LATEST, {"limit": limit})]
+
+
+def callers_of(session: Session, incident_ids: Sequence[str]) -> dict[str, tuple]:
+    """Incident id → (caller name, caller phone, ID number on file) as stored: unmasked.
+
+    The caller masks them (cockpit.privacy) unless the viewer may see them in full.
+    """
+    out: dict[str, tuple] = {}
+    for start in range(0, len(incident_ids), 500):
+        part = list(incident_ids[start:start + 500])
+        rows = session.execute(select(Incident.incident_id, Incident.reporter_name,
+                                      Incident.reporter_phone, Incident.reporter_id_hash)
+                               .where(Incident.incident_id.in_(part)))
+        out.update({r[0]: (r[1], r[2], r[3] is not None) for r in rows})
+    return out

@@ -272,7 +272,14 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
                       options=[{"label": t("inc_f_repeats", lang), "value": "1"}],
                       value=["1"] if query.repeats else []),
         dcc.Link(t("inc_f_clear", lang), href=ListQuery().href(lang), className="inc-clear"),
+        # a plain link: the browser downloads the file (the server audits the export)
+        html.A(t("inc_export", lang), href=query.href(lang, EXPORT_PATH),
+               className="inc-export", download=""),
     ])
+
+
+#: The CSV export of the list (callbacks.export); the list's query applies.
+EXPORT_PATH = "/export/incidents.csv"
 
 
 def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:

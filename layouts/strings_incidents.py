@@ -17,6 +17,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "inc_f_text_hint": ("编号、标题或地址", "ID, title or address"),
     "inc_f_repeats": ("仅重复警情", "Repeats only"),
     "inc_f_all": ("全部", "All"),
+    "inc_export": ("导出 CSV", "Export CSV"),
     "inc_f_clear": ("清除筛选", "Clear filters"),
     "inc_stage_open": ("未结（全部在办）", "Open (all in progress)"),
     "inc_stage_overdue": ("超时未结", "Overdue"),

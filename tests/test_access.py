@@ -58,6 +58,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_openapi": ("GET", "/api/v1/openapi.json"),
     "api_index": ("GET", "/api/v1"),
     "api_unknown": ("GET", "/api/v1/nothing-here"),
+    "export_incidents": ("GET", "/export/incidents.csv"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session
@@ -277,3 +278,39 @@ def test_missing_secret_stops_the_app_with_its_name(services):
         create_app(settings, services=type(services)(settings, services.redis, services.engine,
                                                      services.sessions))
     assert TEST_SECRETS["secret_key"] not in repr(services.settings)
+
+
+def test_exports_are_masked_scoped_and_audited(app, clients, services):
+    import csv
+    import io
+
+    from cockpit import audit
+
+    response = clients["staff"].get("/export/incidents.csv?stage=open")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    data = response.get_data()
+    assert data.startswith("\ufeff".encode())  # Excel reads UTF-8 with a BOM
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [r["incident_id"] for r in rows] == ["in-scope-1"]
+    assert (rows[0]["caller"], rows[0]["caller_phone"]) == ("周**", "138****1234")
+    everything = data.decode("utf-8-sig")
+    assert all(value not in everything for value in RAW)
+    leader = list(csv.DictReader(io.StringIO(
+        clients["leader"].get("/export/incidents.csv").get_data().decode("utf-8-sig"))))
+    assert {r["incident_id"] for r in leader} == {"in-scope-1", "out-scope-1", "plain-1"}
+    assert clients["wall"].get("/export/incidents.csv").status_code == 403
+    with services.read() as db:
+        entries = audit.read(db, action="export").rows
+        assert [(e.role, e.target) for e in entries] == [("leader", "incidents"),
+                                                        ("staff", "incidents")]
+        assert "stage=open" in entries[1].detail and "rows=1" in entries[1].detail
+
+
+def test_export_cells_never_run_as_formulas():
+    from callbacks.export import csv_bytes
+
+    rows = [{"incident_id": "x", "title": "=HYPERLINK(\"http://evil\")", "address": "+1-2",
+             "village_code": None}]
+    text = csv_bytes(rows, {}, "zh", {}).decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'+1-2" in text
