@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import secrets
 import statistics
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from cockpit.ingest import Ingestor  # noqa: E402
 from cockpit.services import Services  # noqa: E402
 from cockpit.settings import Settings  # noqa: E402
 from cockpit.store.migrate import upgrade  # noqa: E402
+from tests.access_support import kiosk_link  # noqa: E402
 from tests.browser_support import chrome, live_server  # noqa: E402
 
 OBSERVER = """
@@ -90,7 +92,8 @@ def main() -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp(prefix="cockpit-latency-"))
     settings = Settings(REDIS_URL=args.redis_url, DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-                        data_dir=tmp, stream_prefix=f"lat:{uuid.uuid4().hex[:8]}:")
+                        data_dir=tmp, stream_prefix=f"lat:{uuid.uuid4().hex[:8]}:",
+                        secret_key=secrets.token_urlsafe(32), pd_key=secrets.token_urlsafe(32))
     services = Services.from_settings(settings)
     upgrade(services.engine)
     stop = threading.Event()
@@ -100,7 +103,7 @@ def main() -> int:
     try:
         with live_server(create_app(settings, services=services).server) as server, \
                 chrome() as driver:
-            driver.get(server.url + "/")
+            driver.get(server.url + kiosk_link(services, "bench-wall"))  # a wall screen
             time.sleep(3)
             driver.execute_script(OBSERVER)
             page: list[float] = []
