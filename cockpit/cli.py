@@ -1,4 +1,4 @@
-"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, geodata, governance."""
+"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, governance, users, kiosk."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from typing import Annotated
 
 import typer
 
-from cockpit.settings import Settings
+from cockpit.accounts_cli import kiosk_app, require_secrets, users_app
+from cockpit.settings import MissingSecret, Settings
 
 app = typer.Typer(help="Qiaosi Cloud Cockpit (乔网智治·云上中心驾驶舱).", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The SQL store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(kiosk_app, name="kiosk")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -73,12 +76,17 @@ def ingest(
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle s.")] = None,
     verbose: bool = False,
 ) -> None:
-    """Consume the incident and metric streams into the store until SIGTERM / Ctrl-C."""
+    """Consume the incident and metric streams into the store until SIGTERM / Ctrl-C.
+
+    Needs ``COCKPIT_PD_KEY`` (the key of the hash of ID numbers).
+    """
     from cockpit.ingest import Ingestor
     from cockpit.services import Services
 
+    settings = Settings()
+    require_secrets(settings, "pd_key")
     _logging(verbose)
-    services = Services.from_settings(Settings())
+    services = Services.from_settings(settings)
     stop = stop_on_signals()
     try:
         worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
@@ -95,12 +103,16 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default COCKPIT_PORT, 8050).")] = None,
     threads: Annotated[int, typer.Option(min=1, max=64)] = 8,
 ) -> None:
-    """Serve the web app (wall page and /api/v1) with waitress, replacing this process."""
+    """Serve the web app (wall page and /api/v1) with waitress, replacing this process.
+
+    Needs ``COCKPIT_SECRET_KEY`` (signs sessions and kiosk links).
+    """
     import os
 
     from cockpit.demo import check_port_free
 
     settings = Settings()
+    require_secrets(settings, "secret_key")
     settings.governance  # noqa: B018 - a bad rules file is reported before the server starts
     check_port_free(settings.host, port or settings.port)
     argv = serve_argv(settings, port, threads)
@@ -130,6 +142,8 @@ def demo(
     """Start embedded Redis (unless REDIS_URL), ingest, a replay of real calls and the web app.
 
     By default incidents arrive 10 times as fast as recorded; their stages keep real durations.
+    Prints a kiosk link for the wall and a new password of the account ``admin``; secrets not
+    in the environment are generated once and kept under COCKPIT_DATA_DIR/secrets.
     """
     import math
 
@@ -166,6 +180,7 @@ def _register_replay() -> None:
 
 _register_replay()
 
+
 def _one_line(exc: BaseException) -> str:
     import pydantic
     import redis
@@ -181,7 +196,7 @@ def _one_line(exc: BaseException) -> str:
         return f"bad DATABASE_URL: {str(exc).splitlines()[0]}"
     from cockpit.demo import DemoError
 
-    if isinstance(exc, DemoError):
+    if isinstance(exc, DemoError | MissingSecret):
         return str(exc)
     from cockpit.governance_config import ConfigError
 

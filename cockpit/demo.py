@@ -5,6 +5,12 @@ Each part runs as its own process, as in production (``cockpit ingest``, ``cockp
 ``DATABASE_URL``, prints where to look, restarts a part that fails, and stops them all on
 Ctrl-C, SIGTERM or a closed terminal (SIGHUP). A lock on the data folder keeps a second demo
 from attaching to the first one's data.
+
+Access: a secret not set in the environment (``COCKPIT_SECRET_KEY``, ``COCKPIT_PD_KEY``) is
+generated once and kept in ``<data_dir>/secrets/<VARIABLE>`` (0600), so sessions, kiosk links
+and ID hashes stay valid from one start to the next. Every start gives the account ``admin`` a
+new password and makes sure the kiosk ``demo-wall`` is live; both are printed to the terminal
+only (stdout), never logged.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import fcntl
 import logging
 import math
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,10 +32,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pydantic import SecretStr
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from cockpit.settings import Settings
-from cockpit.store.db import engine_for
+from cockpit.settings import MIN_SECRET_LEN, SECRETS, Settings
+from cockpit.store.db import engine_for, session_factory
 from cockpit.store.migrate import upgrade
 from cockpit.streams import EmbeddedRedis, client_for_url
 
@@ -46,6 +55,11 @@ DEMO_SPEED = 10.0
 DEMO_STAGE_SPEED = 1.0
 #: Exit code of a part that was started wrongly (bad option or file): restarting cannot help.
 USAGE_ERROR = 2
+#: The account whose new password every start prints, and the wall screen's kiosk.
+DEMO_ADMIN = "admin"
+DEMO_KIOSK = "demo-wall"
+#: Who the demo's account and kiosk changes are by, in the audit log.
+DEMO_BY = "demo"
 
 
 class DemoError(RuntimeError):
@@ -183,6 +197,81 @@ class Supervisor:
                 child.wait()
 
 
+def kept_secret(path: Path) -> str:
+    """The secret kept in ``path``; generated and written (mode 0600, folder 0700) if missing.
+
+    Raises
+    ------
+    DemoError
+        If the file holds fewer than :data:`~cockpit.settings.MIN_SECRET_LEN` characters.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        return value
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    if len(value) < MIN_SECRET_LEN:
+        raise DemoError(f"{path} holds no usable secret (under {MIN_SECRET_LEN} characters); "
+                        "delete it and the demo makes a new one")
+    return value
+
+
+def with_secrets(settings: Settings) -> Settings:
+    """``settings`` with every secret set: from the environment, else kept under the data dir.
+
+    A secret the environment does not set is read from (or first generated into)
+    ``<data_dir>/secrets/<VARIABLE>`` by :func:`kept_secret`.
+    """
+    update = {name: SecretStr(kept_secret(settings.data_dir / "secrets" / variable))
+              for name, variable in SECRETS.items() if getattr(settings, name) is None}
+    return settings.model_copy(update=update) if update else settings
+
+
+def demo_access(engine: Engine, settings: Settings) -> tuple[str, str]:
+    """Give ``admin`` a new password and make sure the kiosk ``demo-wall`` is live.
+
+    The account is created, enabled and made an admin as needed; the kiosk is created, or
+    created again if it was revoked (a new link then). Changes are audited as ``demo``.
+
+    Returns
+    -------
+    tuple of str
+        The kiosk's link path (``/kiosk/<token>``) and the admin's new password.
+
+    Raises
+    ------
+    cockpit.settings.MissingSecret
+        Without ``COCKPIT_SECRET_KEY`` (call :func:`with_secrets` first).
+    """
+    from cockpit import accounts
+    from cockpit.access import Role
+
+    password = secrets.token_urlsafe(12)
+    with session_factory(engine).begin() as db:
+        admin = next((a for a in accounts.list_users(db) if a.username == DEMO_ADMIN), None)
+        if admin is None:
+            accounts.add_user(db, DEMO_ADMIN, Role.ADMIN.value, password, by=DEMO_BY)
+        else:
+            accounts.set_password(db, DEMO_ADMIN, password, by=DEMO_BY)
+            if admin.disabled:
+                accounts.set_disabled(db, DEMO_ADMIN, False, by=DEMO_BY)
+            if admin.role is not Role.ADMIN:
+                accounts.set_role(db, DEMO_ADMIN, Role.ADMIN.value, by=DEMO_BY)
+        kiosk = next((k for k in accounts.list_kiosks(db)
+                      if k.name == DEMO_KIOSK and k.revoked_at is None), None)
+        if kiosk is None:
+            kiosk = accounts.add_kiosk(db, DEMO_KIOSK, by=DEMO_BY)
+        token = accounts.kiosk_token(settings.secret("secret_key"), kiosk)
+    return f"/kiosk/{token}", password
+
+
 def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = None,
              mapping: str = "sf_fire_calls", stage_speed: float = DEMO_STAGE_SPEED) -> int:
     """Run the whole cockpit until interrupted; returns the exit code.
@@ -210,7 +299,8 @@ def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = 
     Raises
     ------
     DemoError
-        If the feed is missing, the port is taken or another demo holds the data folder.
+        If the feed is missing, the port is taken, another demo holds the data folder or a
+        kept secret file is unusable.
     ValueError
         If a speed is not positive and finite.
     """
@@ -228,6 +318,7 @@ def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = 
         signal.signal(sig, lambda *_: stop.set())
     with data_dir_lock(settings.data_dir):
         check_port_free(settings.host, settings.port)
+        settings = with_secrets(settings)
         return _run(settings, (speed, stage_speed), feed, mapping, stop)
 
 
@@ -261,22 +352,31 @@ def _run(settings: Settings, speeds: tuple[float, float], feed: Path, mapping: s
     try:
         client_for_url(redis_url).ping()
         engine = engine_for(settings)
-        upgrade(engine)
-        engine.dispose()
+        try:
+            upgrade(engine)
+            kiosk_path, password = demo_access(engine, settings)
+        finally:
+            engine.dispose()
         env = {**os.environ, "REDIS_URL": redis_url,
                "DATABASE_URL": settings.effective_database_url,
                "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
                "COCKPIT_TIMEZONE": settings.timezone, "COCKPIT_HOST": settings.host,
-               "COCKPIT_PORT": str(settings.port), "COCKPIT_DATA_DIR": str(settings.data_dir)}
+               "COCKPIT_PORT": str(settings.port), "COCKPIT_DATA_DIR": str(settings.data_dir),
+               **{variable: settings.secret(name).decode() for name, variable in SECRETS.items()}}
         supervisor = Supervisor(part_commands(feed, mapping, speeds), env, stop)
         for name in supervisor.commands:
             supervisor.start(name)
-        url = f"http://{settings.host}:{settings.port}/"
+        base = f"http://{settings.host}:{settings.port}"
+        url = f"{base}/"
         if not _wait_http(url, 60, stop) and not stop.is_set():
             log.error("the web app did not answer on %s within 60 s", url)
         if not stop.is_set():
+            # stdout only: the password must not reach a log (logging goes to stderr)
             sys.stdout.write(
                 f"\n  乔网智治·云上中心驾驶舱 is up: {url}\n"
+                f"  Wall screen (kiosk link, no sign-in): {base}{kiosk_path}\n"
+                f"  Sign in at {base}/signin as {DEMO_ADMIN}, password: {password}  "
+                f"(new at every start)\n"
                 f"  Redis: {masked(redis_url)}   "
                 f"database: {masked(settings.effective_database_url)}\n"
                 f"  Replaying {feed.name}: arrivals at ×{speed:g}, stage durations at "
