@@ -10,8 +10,11 @@ from ``POST /signin`` (CSRF token read from the form) or ``GET /kiosk/<token>``.
 
 from __future__ import annotations
 
+import http.cookiejar
 import re
+import urllib.request
 import uuid
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask.testing import FlaskClient
 
@@ -87,18 +90,50 @@ def kiosk_link(services, name: str | None = None) -> str:
 
 
 def browser_sign_in(driver, base_url: str, services, role: str | Role = "leader",
-                    villages: str | None = None, then: str = "/") -> str:
-    """Sign a Chromium session in (kiosk link for ``wall``, the form otherwise) → username."""
+                    villages: str | None = None, then: str = "/", timeout: float = 10) -> str:
+    """Sign a Chromium session in (kiosk link for ``wall``, the form otherwise).
+
+    Returns once the browser is on the page it was sent to (``then``; a kiosk: the wall with
+    ``?screen=<kiosk name>``); returns the username, or the kiosk's name.
+    """
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     role = Role(role)
     if role is Role.WALL:
-        link = kiosk_link(services)
-        driver.get(base_url + link)
-        return link
+        name = f"screen-{uuid.uuid4().hex[:8]}"
+        driver.get(base_url + kiosk_link(services, name))
+        assert urlsplit(driver.current_url).path == "/", driver.current_url
+        return name
     name = add_account(services, role, villages)
-    driver.get(f"{base_url}/signin?next={then}")
+    driver.get(f"{base_url}/signin?next={quote(then, safe='')}")
     driver.find_element(By.NAME, "username").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.signin-form button").click()
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        lambda d: urlsplit(d.current_url).path != "/signin",
+        f"sign-in as {role} did not leave /signin")
     return name
+
+
+def http_session(base_url: str, services, role: str | Role = "leader",
+                 villages: str | None = None) -> urllib.request.OpenerDirector:
+    """An HTTP client (urllib, with a cookie jar) signed in to a live server like a browser.
+
+    For code that calls a running app from outside, as a script would (``opener.open(url)``).
+    """
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    if Role(role) is Role.WALL:
+        with opener.open(base_url + kiosk_link(services), timeout=10) as reply:
+            landed = reply.geturl()
+    else:
+        with opener.open(base_url + "/signin", timeout=10) as reply:
+            match = _CSRF.search(reply.read().decode())
+        assert match, "no CSRF token on /signin"
+        form = urlencode({"username": add_account(services, role, villages),
+                          "password": PASSWORD, "csrf_token": match.group(1)})
+        with opener.open(base_url + "/signin", data=form.encode(), timeout=10) as reply:
+            landed = reply.geturl()  # redirected to the page after sign-in
+    assert urlsplit(landed).path == "/", f"sign-in as {role} ended at {landed}"
+    return opener

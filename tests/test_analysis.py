@@ -21,7 +21,6 @@ from callbacks.analysis import OUTPUTS, build_view, clicked_village, latest_mode
 from cockpit import analysis, geo, governance_queries, repeats
 from cockpit.ingest import Ingestor
 from cockpit.services import Services
-from cockpit.settings import Settings
 from cockpit.streams import signal_change
 from layouts import ShellIds, shell
 from layouts.analysis import (
@@ -39,6 +38,7 @@ from layouts.analysis import (
     repeat_children,
 )
 from layouts.i18n import STRINGS
+from tests.access_support import signed_in_client
 from tests.test_wall_layout import texts, walk
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -381,7 +381,7 @@ def test_poll_reads_once_per_version_and_drills(sqlite_services):
     from app import create_app
 
     app = create_app(services=sqlite_services)
-    client = app.server.test_client()
+    client = signed_in_client(app, sqlite_services, "leader")
     status, first = _poll(client, app)
     assert status == 200 and first[AnalysisIds.ALERT]["children"] == ""
     assert first[AnalysisIds.HEATMAP]["figure"]["data"][0]["type"] == "heatmap"
@@ -431,18 +431,19 @@ def test_a_slow_read_is_reused_for_a_while_after_the_data_moved():
 
 
 class RedisDown(Services):
-    """Services whose Redis is unreachable."""
+    """Services whose Redis is unreachable for the data (sessions are in the store)."""
 
     def version(self) -> int:
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
-def test_poll_shows_source_down_instead_of_crashing():
+def test_poll_shows_source_down_instead_of_crashing(sqlite_services):
     from app import create_app
 
-    app = create_app(services=RedisDown(Settings(REDIS_URL="redis://127.0.0.1:1/0"),
-                                        None, None, None))
-    client = app.server.test_client()
+    services = RedisDown(sqlite_services.settings, sqlite_services.redis,
+                         sqlite_services.engine, sqlite_services.sessions)
+    app = create_app(services=services)
+    client = signed_in_client(app, services, "leader")
     status, response = _poll(client, app)
     assert status == 200 and response[AnalysisIds.ALERT]["children"] == "数据源连接中断"
     assert AnalysisIds.HEATMAP not in response  # the last picture stays

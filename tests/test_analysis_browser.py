@@ -1,6 +1,7 @@
 """Browser test of the analysis page (/analysis): headless Chromium against the real app, Redis
 and SQLite. Incidents reach the store the production way (Redis stream → Ingestor); the page
 must pick up a new one by itself, and a click on a heatmap cell drills to the incident list.
+The browser signs in as a leader, who is sent back to /analysis.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app import create_app
 from cockpit import geo
 from layouts.analysis import AnalysisIds
+from tests.access_support import browser_sign_in
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 from tests.test_analysis import code, reported, step, store
 
@@ -59,7 +61,7 @@ def test_analysis001_heatmap_updates_and_drills(sqlite_services):
     app = create_app(services=sqlite_services)
     with live_server(app.server) as server, chrome() as driver:
         wait = WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.1)
-        driver.get(server.url + "/analysis")
+        browser_sign_in(driver, server.url, sqlite_services, "leader", then="/analysis")
         heat = wait.until(lambda d: heatmap(d, 8))
         assert heat["villages"][:15] == sorted(geo.village_names()) and heat["cells"] >= 1
         name = geo.village_names()[code(0)]["name"]
@@ -115,7 +117,7 @@ def test_analysis002_many_repeat_groups_leave_the_trends_whole(sqlite_services):
     trends = [AnalysisIds.TREND_COUNTS, AnalysisIds.TREND_DISPATCH, AnalysisIds.TREND_CLOSE]
     with live_server(app.server) as server, chrome() as driver:
         wait = WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.1)
-        driver.get(server.url + "/analysis")
+        browser_sign_in(driver, server.url, sqlite_services, "leader", then="/analysis")
         wait.until(lambda d: heatmap(d, 80))
         layout = wait.until(lambda d: (lambda r: r if r["rows"] >= 30 else None)(
             d.execute_script(LAYOUT, AnalysisIds.ROOT, trends, AnalysisIds.REPEATS)))

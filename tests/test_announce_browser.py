@@ -6,7 +6,10 @@ stores the incident and its notice), the web app on a free port and headless Chr
 browser's speech API is instrumented before the page loads (CDP
 ``Page.addScriptToEvaluateOnNewDocument``): ``speechSynthesis.speak`` records each utterance
 instead of sounding (headless Chromium has no voice), ``cancel`` counts, and the start of each
-oscillator is recorded with its wave. Every test ends with no SEVERE console error.
+oscillator is recorded with its wave. A screen that only shows and speaks is signed in by its
+kiosk link; acknowledging is a person's act, so tests that click 确认 sign in as a leader (who is
+recorded as acknowledging; the screen's name says where). Every test ends with no SEVERE console
+error.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cockpit.services import Services
 from cockpit.store.models import Notification, NotificationReceipt
 from layouts.wall import WallIds
 from layouts.wall_governance import GovIds
+from tests.access_support import browser_sign_in
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 from tests.conftest import build_services, make_settings
 
@@ -106,6 +110,10 @@ class Hall:
     driver: object
     ingest: Ingest
 
+    def sign_in(self, role: str) -> str:
+        """Sign the browser in as ``role``; returns the username (or the kiosk's name)."""
+        return browser_sign_in(self.driver, self.url, self.services, role)
+
     def open(self, path: str = "/") -> None:
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
                                     {"source": INSTRUMENT})
@@ -177,6 +185,7 @@ def hall(tmp_path, redis_server_url, sqlite_url) -> Iterator[Hall]:
 
 
 def test_announce001_spoken_once_per_period_until_acknowledged(hall):
+    account = hall.sign_in("leader")
     hall.open("/?screen=hall-1")
     assert hall.spoken() == [] and not hall.banner_shown()
     village = hall.report("an-1")
@@ -215,16 +224,17 @@ def test_announce001_spoken_once_per_period_until_acknowledged(hall):
     hall.wait(lambda d: hall.notice("an-1").get("acked_at") is not None)
     notice = hall.notice("an-1")
     assert (notice["acked_by"], notice["ack_channel"], notice["ack_from"]) == (
-        "hall-1", "screen", "127.0.0.1")
+        account, "screen", "hall-1")
     assert abs((notice["acked_at"] - datetime.now(UTC)).total_seconds()) < 60
     (receipt,) = hall.receipts("an-1")
-    assert (receipt["type"], receipt["source"], receipt["by"]) == (
-        "notification.acknowledged", "wall", "hall-1")
+    assert (receipt["type"], receipt["source"], receipt["by"], receipt["origin"]) == (
+        "notification.acknowledged", "wall", account, "hall-1")
     assert hall.spoken() == [] and not hall.banner_shown()
     hall.assert_no_console_errors()
 
 
 def test_announce002_a_muted_screen_shows_but_does_not_speak(hall):
+    hall.sign_in("wall")
     hall.open("/")
     toggle = hall.driver.find_element(By.ID, GovIds.SOUND)
     assert toggle.text == "声音：开"
@@ -250,6 +260,7 @@ def test_announce002_a_muted_screen_shows_but_does_not_speak(hall):
 
 
 def test_announce003_priority_first_tone_by_priority_acknowledge_all_in_english(hall):
+    account = hall.sign_in("leader")
     hall.open("/?lang=en")
     hall.report("all-normal", priority="normal", category="urban_management", village=1)
     hall.wait(lambda d: hall.spoken())
@@ -276,7 +287,8 @@ def test_announce003_priority_first_tone_by_priority_acknowledge_all_in_english(
               and hall.notice("all-critical").get("acked_at") is not None)
     screen = hall.driver.execute_script("return localStorage.getItem('cockpit.wall.screen')")
     assert screen.startswith("screen-")
-    assert {hall.notice(i)["acked_by"] for i in ("all-normal", "all-critical")} == {screen}
+    assert {(hall.notice(i)["acked_by"], hall.notice(i)["ack_from"])
+            for i in ("all-normal", "all-critical")} == {(account, screen)}
     time.sleep(1.5 * REPEAT_S)
     speech = hall.speech()
     assert [s for s in speech["spoken"] if s["at"] > speech["ackAt"]] == []
@@ -288,6 +300,7 @@ def test_announce004_acknowledge_all_answers_notices_the_screen_was_not_sent(hal
     import callbacks.wall
 
     monkeypatch.setattr(callbacks.wall, "ANNOUNCE_ITEMS", 2)  # the screen holds two of five
+    hall.sign_in("leader")
     hall.open("/")
     ids = [f"many-{n}" for n in range(5)]
     for n, incident_id in enumerate(ids):

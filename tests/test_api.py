@@ -14,6 +14,7 @@ from cockpit.api_spec import IncidentList, SummaryOut
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
+from tests.access_support import signed_in_client
 from tests.factories import incident_fields, lifecycle
 
 
@@ -25,7 +26,7 @@ def client(services):
         apply_batch(session, [(parse_event(f), f"0-{i + 1}") for i, f in enumerate(entries)],
                     resolve_villages)
     app = create_app(services.settings, services=services)
-    return app.server.test_client()
+    return signed_in_client(app, services, "leader")
 
 
 def test_incidents_validate_against_the_documented_schema(client):
@@ -204,7 +205,8 @@ def test_days_are_beijing_days_whatever_the_server_zone(services, server_in_utc)
     _store(services, [
         incident_fields("late", at=datetime(2026, 11, 28, 23, 50, tzinfo=beijing)),
         incident_fields("early", at=datetime(2026, 11, 29, 0, 10, tzinfo=beijing))])
-    client = create_app(services.settings, services=services).server.test_client()
+    client = signed_in_client(create_app(services.settings, services=services), services,
+                              "leader")
     assert _ids(client, "from=2026-11-28&to=2026-11-28") == ["late"]
     assert _ids(client, "from=2026-11-29&to=2026-11-29") == ["early"]
     assert set(_ids(client, "from=2026-11-28&to=2026-11-29")) == {"late", "early"}
@@ -220,7 +222,8 @@ def test_periods_are_local_days_and_weeks(services, server_in_utc):
         incident_fields("yesterday", at=midnight - timedelta(minutes=10)),
         incident_fields("week-ago", at=midnight - timedelta(days=6)),
         incident_fields("older", at=midnight - timedelta(days=6, minutes=10))])
-    client = create_app(services.settings, services=services).server.test_client()
+    client = signed_in_client(create_app(services.settings, services=services), services,
+                              "leader")
     assert _ids(client, "period=today") == ["today"]
     assert set(_ids(client, "period=7d")) == {"today", "yesterday", "week-ago"}
     assert set(_ids(client, "period=30d")) == {"today", "yesterday", "week-ago", "older"}

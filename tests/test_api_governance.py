@@ -27,6 +27,7 @@ from cockpit.events import parse_event
 from cockpit.governance import Governor
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
+from tests.access_support import signed_in_client
 from tests.factories import incident_fields
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -69,7 +70,8 @@ def world(services):
                        "source": "wall", "notification_id": "ok/new", "by": "screen-1",
                        "channel": "screen"}], now=now - timedelta(seconds=20))
     Governor(services.settings, services.redis, services.sessions).tick(now)
-    client = create_app(services.settings, services=services).server.test_client()
+    client = signed_in_client(create_app(services.settings, services=services), services,
+                              "leader")
     return client, now
 
 

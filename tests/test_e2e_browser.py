@@ -1,5 +1,6 @@
 """End to end, as the command hall meets it: an XADD from outside → ingest → the open wall page
-and /api/v1; a replay of real calls appears; a malformed entry is dead-lettered, nothing lost."""
+(a screen signed in by its kiosk link) and /api/v1 (read by a leader's session); a replay of real
+calls appears; a malformed entry is dead-lettered, nothing lost."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -15,16 +18,26 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app import create_app
 from cockpit.ingest import Ingestor
 from cockpit.replay import load_mapping, replay
+from cockpit.services import Services
 from layouts.wall import WallIds
 from layouts.wall_governance import GovIds
+from tests.access_support import browser_sign_in, http_session
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.browser
 
 
+@dataclass
+class Served:
+    """The app on a free port and an API client signed in to it as a leader."""
+
+    url: str
+    api: urllib.request.OpenerDirector
+
+
 @pytest.fixture
-def running(sqlite_services):
+def running(sqlite_services) -> Iterator[tuple[Services, Served]]:
     """The ingest consumer in a thread and the web app on a free port, over real Redis."""
     services = sqlite_services
     stop = threading.Event()
@@ -34,7 +47,7 @@ def running(sqlite_services):
     thread.start()
     try:
         with live_server(create_app(services.settings, services=services).server) as server:
-            yield services, server
+            yield services, Served(server.url, http_session(server.url, services, "leader"))
     finally:
         stop.set()
         thread.join(timeout=10)
@@ -49,14 +62,15 @@ def _ticker(driver) -> str:
     return driver.find_element(By.ID, GovIds.TICKER).get_attribute("textContent")
 
 
-def _api(server, path: str) -> dict:
-    with urllib.request.urlopen(server.url + path, timeout=5) as response:
+def _api(server: Served, path: str) -> dict:
+    with server.api.open(server.url + path, timeout=5) as response:
         return json.loads(response.read())
 
 
 def test_e2e001_hand_added_incident_reaches_page_and_api(running):
     services, server = running
     with chrome() as driver:
+        browser_sign_in(driver, server.url, services, "wall")
         driver.get(server.url + "/")
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, WallIds.MAP))
         before = _text(driver, WallIds.KPI_TODAY)
@@ -119,6 +133,7 @@ def test_e2e003_replayed_real_calls_appear_with_the_replay_badge(running):
         settings=services.settings, r=services.redis, csv_path=feed, mapping=mapping,
         speed=600.0, limit=8, progress=False, stop_event=stop), daemon=True)
     with chrome() as driver:
+        browser_sign_in(driver, server.url, services, "wall")
         driver.get(server.url + "/")
         WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, WallIds.MAP))
         producer.start()

@@ -1,6 +1,6 @@
 """Browser tests of the incidents pages: headless Chromium against the real app, Redis and
-SQLite. Events reach the store through the stream and the ingest worker, the pages pick them up
-by themselves. Every test ends with no SEVERE console error."""
+SQLite, signed in as a leader. Events reach the store through the stream and the ingest worker,
+the pages pick them up by themselves. Every test ends with no SEVERE console error."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cockpit.ingest import Ingestor
 from cockpit.services import Services
 from layouts.incident_detail import DetailIds
 from layouts.incidents import IncidentsIds
+from tests.access_support import browser_sign_in
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 from tests.factories import incident_fields
 
@@ -101,6 +102,7 @@ class Browser:
 def browser(sqlite_services) -> Iterator[Browser]:
     app = create_app(services=sqlite_services)
     with live_server(app.server) as server, chrome() as driver:
+        browser_sign_in(driver, server.url, sqlite_services, "leader", then="/incidents")
         yield Browser(server.url, driver, sqlite_services)
 
 

@@ -2,7 +2,9 @@
 
 Data reach the page the way production data do: events are applied to the store with the
 ingest's write path and the change is signalled through Redis; the page must pick it up by
-itself. Every test ends with no SEVERE console error.
+itself. The browser signs in as a command-hall screen does, by a kiosk link (``wall``), or as a
+leader where a test acknowledges notices or opens incidents from the wall. Every test ends with
+no SEVERE console error.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import json
 import re
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -31,6 +34,7 @@ from cockpit.store.apply import apply_batch
 from cockpit.streams import signal_change
 from layouts.wall import STATUS_PATH, WallIds
 from layouts.wall_governance import OVERDUE_ROWS, GovIds
+from tests.access_support import browser_sign_in, http_session
 from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
 
 pytestmark = pytest.mark.browser
@@ -116,6 +120,13 @@ class Wall:
     def text(self, element_id: str) -> str:
         return self.driver.find_element(By.ID, element_id).text
 
+    def click(self, css: str) -> None:
+        """Click the element at ``css``, found afresh until the click lands (a poll may
+        re-render its panel between finding and clicking)."""
+        WebDriverWait(self.driver, TIMEOUT_S, poll_frequency=0.1,
+                      ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
     def js(self, script: str, *args):
         return self.driver.execute_script(script, *args)
 
@@ -184,11 +195,27 @@ class Hanging:
         return self.app(environ, start_response)
 
 
+@contextmanager
+def signed_in_wall(services: Services, role: str) -> Iterator[Wall]:
+    """The app on a free port and a browser on it, signed in as ``role``."""
+    app = create_app(services=services)
+    with live_server(app.server) as server, chrome() as driver:
+        browser_sign_in(driver, server.url, services, role)
+        yield Wall(server.url, driver, services)
+
+
 @pytest.fixture
 def wall(sqlite_services) -> Iterator[Wall]:
-    app = create_app(services=sqlite_services)
-    with live_server(app.server) as server, chrome() as driver:
-        yield Wall(server.url, driver, sqlite_services)
+    """A command-hall screen: signed in by its kiosk link."""
+    with signed_in_wall(sqlite_services, "wall") as screen:
+        yield screen
+
+
+@pytest.fixture
+def leader_wall(sqlite_services) -> Iterator[Wall]:
+    """The wall in a leader's browser: it may acknowledge notices and open incidents."""
+    with signed_in_wall(sqlite_services, "leader") as screen:
+        yield screen
 
 
 def _village_point(index: int = 0) -> tuple[str, str, float, float]:
@@ -402,6 +429,7 @@ def test_wall006_data_age_turns_amber_then_red(wall):
 def test_wall007_scales_to_4k(sqlite_services):
     app = create_app(services=sqlite_services)
     with live_server(app.server) as server, chrome(3840, 2160) as driver:
+        browser_sign_in(driver, server.url, sqlite_services, "wall")
         wall = Wall(server.url, driver, sqlite_services)
         wall.open("/")
         page = wall.js("const e = document.documentElement; return [e.scrollHeight, innerHeight,"
@@ -450,10 +478,12 @@ def test_wall009_village_labels_do_not_overlap(wall, path):
 def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_services):
     app = Hanging(create_app(services=sqlite_services).server)
     with live_server(app) as server, chrome() as driver:
-        with urllib.request.urlopen(server.url + STATUS_PATH, timeout=5) as reply:
+        probe = http_session(server.url, sqlite_services, "wall")  # the screen's session
+        with probe.open(server.url + STATUS_PATH, timeout=5) as reply:
             assert reply.headers["Cache-Control"] == "no-store"  # what the probe asks
             assert set(json.load(reply)) == {"version", "last_commit_ms", "server_time_ms",
                                              "replay"}
+        browser_sign_in(driver, server.url, sqlite_services, "wall")
         wall = Wall(server.url, driver, sqlite_services)
         wall.open("/")
         key = sqlite_services.settings.key("ingest:last_commit")
@@ -487,10 +517,11 @@ def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_servi
         assert [e for e in severe_errors(driver) if not ABORTED_PROBE.search(e["message"])] == []
 
 
-def test_wall011_overdue_board_fills_with_time_and_drills_into_the_incidents(wall,
+def test_wall011_overdue_board_fills_with_time_and_drills_into_the_incidents(leader_wall,
                                                                             monkeypatch):
     import callbacks.wall
 
+    wall = leader_wall
     monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 1)  # re-read the board each second
     wall.open("/")
     now = datetime.now(UTC)
@@ -513,15 +544,14 @@ def test_wall011_overdue_board_fills_with_time_and_drills_into_the_incidents(wal
     assert wall.services.version() == version
     assert wall.text(GovIds.OVERDUE_TOTAL) == "共 1 起"
     # drill-down: an overdue row opens its incident
-    wall.driver.find_element(By.CSS_SELECTOR, f"#{GovIds.OVERDUE} a").click()
+    wall.click(f"#{GovIds.OVERDUE} a")
     wall.wait(lambda d: d.current_url == wall.url + "/incidents/od-2")
     # a funnel stage and a category open the list of today, filtered
     wall.open("/")
-    wall.driver.find_element(By.CSS_SELECTOR, f"#{WallIds.FUNNEL} [data-stage=assessed]").click()
+    wall.click(f"#{WallIds.FUNNEL} [data-stage=assessed]")
     wall.wait(lambda d: d.current_url == wall.url + "/incidents?stage=assessed&period=today")
     wall.open("/?lang=en")
-    wall.driver.find_element(By.CSS_SELECTOR,
-                             f"#{WallIds.CATEGORIES} [data-category=fire]").click()
+    wall.click(f"#{WallIds.CATEGORIES} [data-category=fire]")
     wall.wait(lambda d: d.current_url
               == wall.url + "/incidents?category=fire&period=today&lang=en")
     # a map point opens its incident (once the announcement over the map is acknowledged)
@@ -548,7 +578,9 @@ return {banner: box('.announce'), map: box('.panel-map'), text: box('.announce-t
 """
 
 
-def test_wall012_a_full_overdue_board_says_how_many_more_and_the_banner_stays_compact(wall):
+def test_wall012_a_full_overdue_board_says_how_many_more_and_the_banner_stays_compact(
+        leader_wall):
+    wall = leader_wall
     overdue = 7
     now = datetime.now(UTC)
     wall.open("/")
@@ -586,9 +618,11 @@ def test_wall012_a_full_overdue_board_says_how_many_more_and_the_banner_stays_co
     wall.assert_no_console_errors()
 
 
-def test_wall013_beyond_its_points_the_map_counts_per_village_and_drills(wall, monkeypatch):
+def test_wall013_beyond_its_points_the_map_counts_per_village_and_drills(leader_wall,
+                                                                        monkeypatch):
     import callbacks.wall
 
+    wall = leader_wall
     monkeypatch.setattr(callbacks.wall, "MAP_POINTS", 3)  # as if thousands were open
     now = datetime.now(UTC)
     code, name, _, _ = _village_point(6)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import re
 import sys
 from collections import Counter
 from contextlib import contextmanager
@@ -24,7 +25,6 @@ from cockpit.governance_queries import pending_announcements
 from cockpit.ingest import Ingestor, resolve_villages
 from cockpit.queries import FUNNEL_STAGES
 from cockpit.services import Services
-from cockpit.settings import Settings
 from cockpit.store.apply import apply_batch
 from cockpit.store.models import Notification
 from cockpit.streams import signal_change
@@ -67,6 +67,7 @@ from layouts.wall_governance import (
     ticker_children,
     ticker_items,
 )
+from tests.access_support import signed_in_client
 from tests.factories import incident_fields
 
 SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
@@ -356,18 +357,23 @@ def _poll(client, app, seen=None, lang="zh"):
 
 
 class RedisDown(Services):
-    """Services whose Redis is unreachable."""
+    """Services whose Redis is unreachable for the data (sessions are in the store)."""
 
     def version(self) -> int:
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
 
-def test_poll_shows_source_down_instead_of_crashing():
+def _like(cls: type[Services], services: Services) -> Services:
+    """``services`` as an instance of ``cls`` (same settings, Redis and store)."""
+    return cls(services.settings, services.redis, services.engine, services.sessions)
+
+
+def test_poll_shows_source_down_instead_of_crashing(sqlite_services):
     from app import create_app
 
-    services = RedisDown(Settings(REDIS_URL="redis://127.0.0.1:1/0"), None, None, None)
+    services = _like(RedisDown, sqlite_services)
     app = create_app(services=services)
-    client = app.server.test_client()
+    client = signed_in_client(app, services, "wall")
     status, response = _poll(client, app)
     assert status == 200
     assert response[WallIds.ALERT]["children"] == "数据源连接中断"
@@ -380,12 +386,12 @@ def test_poll_shows_source_down_instead_of_crashing():
     assert reply.status_code == 503 and reply.headers["Cache-Control"] == "no-store"
 
 
-def test_the_clock_waits_for_no_server_callback():
+def test_the_clock_waits_for_no_server_callback(sqlite_services):
     """dash-renderer holds a callback fed by a pending one: a hung poll must not stop the clock."""
     from app import create_app
 
-    app = create_app(services=RedisDown(Settings(), None, None, None))
-    deps = app.server.test_client().get("/_dash-dependencies").get_json()
+    app = create_app(services=sqlite_services)
+    deps = signed_in_client(app, sqlite_services, "wall").get("/_dash-dependencies").get_json()
     graph = [({f"{i['id']}.{i['property']}" for i in d["inputs"] + d["state"]},
               set(d["output"].strip(".").split("...")), d["clientside_function"]) for d in deps]
     held = set().union(*(outs for _, outs, clientside in graph if not clientside))
@@ -398,6 +404,10 @@ def test_the_clock_waits_for_no_server_callback():
     assert f"{GovIds.ACK}.n_clicks" in ack and not ack & held
 
 
+#: The store reads of the access check (accounts, kiosks), not of the wall's read models.
+SESSION_READ = re.compile(r"\bFROM (users|kiosks)\b")
+
+
 def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
         sqlite_services, monkeypatch):
     import callbacks.wall
@@ -405,12 +415,12 @@ def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_versio
 
     # the governance view is also re-read per time period: hold that period for the test
     monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 10**9)
-    selects = []
+    selects = []  # of the read models: who a session is is read apart (every few seconds)
     event.listen(sqlite_services.engine, "before_cursor_execute",
                  lambda *args: selects.append(args[2]) if args[2].lstrip().startswith(
-                     "SELECT") else None)
+                     "SELECT") and not SESSION_READ.search(args[2]) else None)
     app = create_app(services=sqlite_services)
-    client = app.server.test_client()
+    client = signed_in_client(app, sqlite_services, "wall")
     status, first = _poll(client, app)
     assert status == 200 and first[WallIds.KPI_TODAY]["children"] == "0"
     assert first[WallIds.MAP]["figure"]["__dash_patch_update"] == "__dash_patch_update"
@@ -620,7 +630,7 @@ def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
     now = datetime.now(UTC)
     _store(services, incident_fields("late-1", at=now, priority="normal"), now=now)
     app = create_app(services=services)
-    client = app.server.test_client()
+    client = signed_in_client(app, services, "wall")
     status, first = _poll(client, app)
     assert status == 200
     assert json_texts(first[GovIds.OVERDUE]["children"]) == ["暂无超时警情"]
@@ -640,12 +650,13 @@ def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
 
 
 def _ack_poster(services):
-    """A function POSTing one acknowledgement request to the wall's callback, as the page does;
-    it returns the HTTP status and the callback's response."""
+    """A function POSTing one acknowledgement request to the wall's callback, as the page does
+    for a signed-in leader (``post.account``); it returns the HTTP status and the callback's
+    response."""
     from app import create_app
 
     app = create_app(services=services)
-    client = app.server.test_client()
+    client = signed_in_client(app, services, "leader")
     key = next(k for k in app.callback_map if k.startswith(f"{GovIds.ACK_DONE}.data"))
 
     def post(request):
@@ -655,6 +666,7 @@ def _ack_poster(services):
             "inputs": [{"id": str(GovIds.ACK_REQUEST), "property": "data", "value": request}]})
         return reply.status_code, (reply.get_json() or {}).get("response", {})
 
+    post.account = client.account
     return post
 
 
@@ -679,14 +691,15 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
                                                  "failed": [], "all": False}
     stream = services.settings.stream("incidents")
     ((_, fields),) = services.redis.xrange(stream)
+    # the signed-in account acknowledges; the screen's name says where
     assert (fields["type"], fields["notification_id"], fields["by"], fields["origin"],
-            fields["channel"]) == ("notification.acknowledged", "ack-1/new", "hall-2",
-                                   "127.0.0.1", "screen")
+            fields["channel"]) == ("notification.acknowledged", "ack-1/new", post.account,
+                                   "hall-2", "screen")
     _drain(services)
     with services.read() as session:
         notice = session.get(Notification, "ack-1/new")
-        assert (notice.acked_by, notice.ack_channel, notice.ack_from) == ("hall-2", "screen",
-                                                                          "127.0.0.1")
+        assert (notice.acked_by, notice.ack_channel, notice.ack_from) == (post.account,
+                                                                          "screen", "hall-2")
         assert notice.acked_at is not None
         pending = pending_announcements(session, services.settings.tz,
                                         services.settings.governance)
@@ -700,8 +713,8 @@ def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(
     n = ANNOUNCE_ITEMS + 12
     _store(services, *(incident_fields(f"all-{i}", at=now) for i in range(n)), now=now)
     shown = [f"all-{i}/new" for i in range(3)]  # what the screen held
-    status, response = _ack_poster(services)({"ids": shown, "all": True, "by": "hall-3",
-                                              "nonce": "n2"})
+    post = _ack_poster(services)
+    status, response = post({"ids": shown, "all": True, "by": "hall-3", "nonce": "n2"})
     done = response[GovIds.ACK_DONE]["data"]
     assert done["all"] is True and done["failed"] == []
     assert done["sent"][:3] == shown and sorted(done["sent"]) == sorted(
@@ -711,14 +724,16 @@ def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(
         pending = pending_announcements(session, services.settings.tz,
                                         services.settings.governance)
         acked_by = set(session.scalars(select(Notification.acked_by)))
-    assert pending["total"] == 0 and acked_by == {"hall-3"}
+    assert pending["total"] == 0 and acked_by == {post.account}
 
 
-def test_poll_queue_and_board_fail_soft_with_the_data_source():
+def test_poll_queue_and_board_fail_soft_with_the_data_source(sqlite_services):
     """A governance query error is reported like any data error (never a crash)."""
     from app import create_app
 
     class GovernanceDown(Services):
+        down = False  # the store fails once the screen is signed in
+
         def version(self) -> int:
             return 1
 
@@ -730,10 +745,15 @@ def test_poll_queue_and_board_fail_soft_with_the_data_source():
 
         @contextmanager
         def read(self):
-            raise OperationalError("SELECT 1", {}, Exception("database is locked"))
-            yield  # pragma: no cover
+            if self.down:
+                raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+            with super().read() as session:
+                yield session
 
-    app = create_app(services=GovernanceDown(Settings(), None, None, None))
-    status, response = _poll(app.server.test_client(), app)
+    services = _like(GovernanceDown, sqlite_services)
+    app = create_app(services=services)
+    client = signed_in_client(app, services, "wall")  # who it is stays known for a few seconds
+    services.down = True
+    status, response = _poll(client, app)
     assert status == 200 and response[WallIds.ALERT]["children"] == "数据源连接中断"
     assert GovIds.OVERDUE not in response and GovIds.QUEUE not in response
