@@ -30,9 +30,11 @@ from flask import g, jsonify, redirect, request, session
 from flask_caching import Cache
 from flask_wtf.csrf import generate_csrf
 from limits import parse as parse_limit
-from limits.storage import RedisStorage
+from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, PUBLIC, Policy
 from cockpit import accounts
@@ -48,9 +50,16 @@ log = logging.getLogger(__name__)
 
 #: Seconds a resolved account or kiosk is trusted before the database is asked again.
 VIEWER_TTL_S = 10
+#: How long the last answer of a session check stands in while the database is unreachable.
+LAST_KNOWN_S = 24 * 3600
+DATA_ERRORS = (SQLAlchemyError, OSError)
 #: Kiosk sessions: the cookie's lifetime, renewed on every request of the open screen.
 KIOSK_COOKIE_DAYS = 30
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and sends back as X-CSRFToken
+
+
+class DataSourceDown(RuntimeError):
+    """Who a session is cannot be checked: the database is unreachable."""
 
 
 class SignedIn(flask_login.UserMixin):
@@ -127,6 +136,9 @@ class Access:
         storage = RedisStorage("redis://", connection_pool=services.redis.connection_pool,
                                key_prefix=self.settings.key("limits"))
         self.limiter = MovingWindowRateLimiter(storage)
+        #: Used while Redis is unreachable: this process's own counts, so sign-in still works
+        #: and is still limited (per process) through a Redis outage.
+        self.fallback = MovingWindowRateLimiter(MemoryStorage())
         self.limit = parse_limit(self.settings.signin_limit)
         #: Seconds a resolved session is trusted (tests shorten it; see VIEWER_TTL_S).
         self.ttl_s = VIEWER_TTL_S
@@ -148,11 +160,29 @@ class Access:
         return None
 
     def _cached(self, key: str, resolve) -> Viewer | None:
+        """``resolve()`` at most every ``ttl_s``; while the database is down, the last answer.
+
+        Raises
+        ------
+        DataSourceDown
+            The database is unreachable and this process never resolved ``key``.
+        """
         hit = self.cache.get(key)
         if hit is not None:
             return hit or None
-        viewer = resolve()
+        try:
+            viewer = resolve()
+        except DATA_ERRORS as exc:
+            # screens keep running (and say the data source is down) through an outage;
+            # a revocation made meanwhile takes effect when the database is back
+            last = self.cache.get(f"last:{key}")
+            if last is None:
+                raise DataSourceDown(type(exc).__name__) from exc
+            log.warning("session check: database unreachable (%s); last answer kept",
+                        type(exc).__name__)
+            return last or None
         self.cache.set(key, viewer or False, timeout=self.ttl_s)
+        self.cache.set(f"last:{key}", viewer or False, timeout=LAST_KNOWN_S)
         return viewer
 
     def load_user(self, login_id: str) -> SignedIn | None:
@@ -198,7 +228,11 @@ class Access:
 
     def enforce(self):
         """Refuse the request unless the policy allows it (runs before every other hook)."""
-        viewer = self.identify()
+        try:
+            viewer = self.identify()
+        except DataSourceDown:
+            g.viewer = ANONYMOUS
+            return self._unavailable()
         sso_unknown = viewer.kind == "sso-unknown"
         if sso_unknown:
             viewer = g.viewer = ANONYMOUS
@@ -218,6 +252,19 @@ class Access:
         message = t("signin_expired" if status == 401 else "forbidden", lang)
         return self._refuse(status, message, t("forbidden_hint", lang, who=viewer.label)
                             if viewer.signed_in else "")
+
+    def data_error(self, error: SQLAlchemyError):
+        """Any database failure a route did not handle: 503 that says so, no stack trace."""
+        log.warning("%s %s: database error: %s", request.method, request.path,
+                    type(error).__name__)
+        return self._unavailable()
+
+    def _unavailable(self):
+        lang = self._lang()
+        if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith("/api/") \
+                or request.method not in ("GET", "HEAD"):
+            return jsonify({"error": "data source unreachable"}), 503
+        return refusal_page(lang, t("source_down", lang)), 503
 
     def _lang(self) -> Lang:
         return lang_from_search(request.query_string.decode(errors="replace"))
@@ -240,6 +287,15 @@ class Access:
 
     # -- routes ------------------------------------------------------------------------------
 
+    def _limiter(self) -> MovingWindowRateLimiter:
+        """The Redis-backed limiter, or this process's own while Redis is unreachable."""
+        try:
+            self.services.redis.ping()
+        except (RedisError, OSError):
+            log.warning("sign-in: Redis unreachable; failed attempts counted in this process")
+            return self.fallback
+        return self.limiter
+
     def signin(self):
         """GET: the form. POST: check the rate limit, then the password; sign in or say why."""
         lang = self._lang()
@@ -257,8 +313,9 @@ class Access:
         password = request.form.get("password") or ""
         origin = client_address(self.settings)
         keys = (("account", username.lower()), ("address", origin))
-        if not all(self.limiter.test(self.limit, *k) for k in keys):
-            reset = max(self.limiter.get_window_stats(self.limit, *k).reset_time for k in keys)
+        limiter = self._limiter()
+        if not all(limiter.test(self.limit, *k) for k in keys):
+            reset = max(limiter.get_window_stats(self.limit, *k).reset_time for k in keys)
             minutes = max(1, round((reset - time.time()) / 60))
             with self.services.sessions.begin() as db:
                 record(db, username or "-", "signin_limited", origin=origin)
@@ -276,11 +333,11 @@ class Access:
                 record(db, user.username, "signin", role=user.role, origin=origin)
         if viewer is None:
             for key in keys:
-                self.limiter.hit(self.limit, *key)
+                limiter.hit(self.limit, *key)
             page = signin_page(lang, generate_csrf(), next_path=next_path, username=username,
                                message=t("signin_failed", lang), sso=sso)
             return page, 401
-        self.limiter.clear(self.limit, *keys[0])
+        limiter.clear(self.limit, *keys[0])
         session.clear()  # no fixation: a new session (and CSRF token) for the signed-in user
         flask_login.login_user(SignedIn(login_id, viewer))
         session.permanent = True
@@ -341,6 +398,7 @@ def init_access(app: dash.Dash, services: Services, cache: Cache) -> Access:
     manager.init_app(server)
     manager.user_loader(access.load_user)
     manager.session_protection = None  # a wall's address may change; sessions are revocable
+    server.register_error_handler(SQLAlchemyError, access.data_error)
     server.add_url_rule("/signin", "signin", access.signin, methods=["GET", "POST"])
     server.add_url_rule("/signout", "signout", access.signout, methods=["POST"])
     server.add_url_rule("/kiosk/<path:token>", "kiosk", access.kiosk, methods=["GET"])

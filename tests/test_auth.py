@@ -189,3 +189,47 @@ def test_sign_out_ends_the_session(app, sqlite_services):
     assert client.post("/signout").status_code == 302
     assert client.get(STATUS).status_code == 401
     assert _actions(sqlite_services, "signout")
+
+
+def _database_down(services) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    dead = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none",
+                         connect_args={"connect_timeout": 1})
+    services.sessions = sessionmaker(dead)
+
+
+def test_with_the_database_down_open_screens_go_on_and_new_sign_ins_are_told(
+        app, sqlite_services):
+    wall = signed_in_client(app, sqlite_services, "wall")
+    assert wall.get(STATUS).status_code == 200
+    link = kiosk_link(sqlite_services)
+    _database_down(sqlite_services)
+    time.sleep(1.1)  # past the session check's cache: the database is asked, and fails
+    assert wall.get(STATUS).status_code == 200  # the last answer stands in
+    fresh = app.server.test_client()
+    refused = fresh.get(link)
+    assert refused.status_code == 503 and "数据源连接中断" in refused.get_data(as_text=True)
+    assert "Traceback" not in refused.get_data(as_text=True)
+    token = csrf_of(fresh)
+    down = fresh.post("/signin", data={"username": "x", "password": "y", "csrf_token": token})
+    assert down.status_code == 503
+
+
+def test_with_redis_down_sign_in_still_works_and_is_still_limited(app, sqlite_services):
+    import redis
+
+    name, other = add_account(sqlite_services, "leader"), add_account(sqlite_services, "leader")
+    live = sqlite_services.redis
+    sqlite_services.redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    try:
+        assert sign_in(app.server.test_client(), other, PASSWORD).status_code == 302
+        client = app.server.test_client()
+        for _ in range(5):
+            assert sign_in(client, name, "wrong-wrong-wrong").status_code == 401
+        assert sign_in(client, name, PASSWORD).status_code == 429
+        # and the address is limited too: five failures came from it
+        assert sign_in(app.server.test_client(), other, PASSWORD).status_code == 429
+    finally:
+        sqlite_services.redis = live
