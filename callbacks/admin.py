@@ -57,6 +57,30 @@ def _lang() -> Lang:
     return normalize_lang("en" if "lang=en" in (request.referrer or "") else "zh")
 
 
+def _act(services: Services, lang: Lang, change, table) -> tuple:
+    """Run ``change(db)`` (returns the message) in one transaction, then re-read ``table``.
+
+    A refused change says why; a database failure says the data source is down.
+    """
+    try:
+        with services.sessions.begin() as db:
+            message = change(db) or t("adm_done", lang)
+        with services.read() as db:
+            children = table(db).children
+    except accounts.AccountError as exc:
+        return str(exc), dash.no_update
+    except SQLAlchemyError as exc:
+        log.warning("admin: change failed: %s", type(exc).__name__)
+        return t("source_down", lang), dash.no_update
+    return message, children
+
+
+def village_codes(text: str | None) -> str:
+    """Village codes or names, comma-separated → codes (an unknown one is kept as given)."""
+    parts = [p.strip() for p in (text or "").replace("，", ",").replace("、", ",").split(",")]
+    return ",".join(geo.resolve_village(p) or p for p in parts if p)
+
+
 def register(app: dash.Dash, services: Services) -> None:
     """Register the account and kiosk actions of ``/admin``."""
     tz = services.settings.tz
@@ -70,30 +94,23 @@ def register(app: dash.Dash, services: Services) -> None:
                   State(AdminIds.USER_VILLAGES, "value"), prevent_initial_call=True)
     def user_action(_add, _role, _disable, _enable, name, role, villages):
         action, lang, by = ctx.triggered_id, _lang(), current_viewer().name
-        name = (name or "").strip()
+        name, villages = (name or "").strip(), village_codes(villages)
         if not action or not name:
             raise PreventUpdate
-        message = t("adm_done", lang)
-        try:
-            with services.sessions.begin() as db:
-                if action == AdminIds.USER_ADD:
-                    password = secrets.token_urlsafe(12)
-                    accounts.add_user(db, name, role or "", password, villages=villages,
-                                      by=by, known_villages=known)
-                    message = f"{t('adm_password_once', lang)} {password}"
-                elif action == AdminIds.USER_SET_ROLE:
-                    accounts.set_role(db, name, role or "", villages, by=by,
-                                      known_villages=known)
-                else:
-                    accounts.set_disabled(db, name, action == AdminIds.USER_DISABLE, by=by)
-            with services.read() as db:
-                table = page.users_table(accounts.list_users(db), lang, tz, _villages(lang))
-        except accounts.AccountError as exc:
-            return str(exc), dash.no_update
-        except SQLAlchemyError as exc:
-            log.warning("admin: account action failed: %s", type(exc).__name__)
-            return t("source_down", lang), dash.no_update
-        return message, table.children
+
+        def change(db) -> str | None:
+            if action == AdminIds.USER_ADD:
+                password = secrets.token_urlsafe(12)
+                accounts.add_user(db, name, role or "", password, villages=villages, by=by,
+                                  known_villages=known)
+                return f"{t('adm_password_once', lang)} {password}"
+            if action == AdminIds.USER_SET_ROLE:
+                accounts.set_role(db, name, role or "", villages, by=by, known_villages=known)
+            else:
+                accounts.set_disabled(db, name, action == AdminIds.USER_DISABLE, by=by)
+            return None
+        return _act(services, lang, change, lambda db: page.users_table(
+            accounts.list_users(db), lang, tz, _villages(lang)))
 
     @app.callback(Output(AdminIds.KIOSK_MESSAGE, "children"),
                   Output(AdminIds.KIOSKS, "children"),
@@ -104,20 +121,13 @@ def register(app: dash.Dash, services: Services) -> None:
         name = (name or "").strip()
         if not action or not name:
             raise PreventUpdate
-        message = t("adm_done", lang)
-        try:
-            with services.sessions.begin() as db:
-                if action == AdminIds.KIOSK_ADD:
-                    kiosk = accounts.add_kiosk(db, name, by=by)
-                    token = accounts.kiosk_token(services.settings.secret("secret_key"), kiosk)
-                    message = f"{t('adm_link_once', lang)} {request.host_url}kiosk/{token}"
-                else:
-                    accounts.revoke_kiosk(db, name, by=by)
-            with services.read() as db:
-                table = page.kiosks_table(accounts.list_kiosks(db), lang, tz)
-        except accounts.AccountError as exc:
-            return str(exc), dash.no_update
-        except SQLAlchemyError as exc:
-            log.warning("admin: kiosk action failed: %s", type(exc).__name__)
-            return t("source_down", lang), dash.no_update
-        return message, table.children
+
+        def change(db) -> str | None:
+            if action == AdminIds.KIOSK_ADD:
+                kiosk = accounts.add_kiosk(db, name, by=by)
+                token = accounts.kiosk_token(services.settings.secret("secret_key"), kiosk)
+                return f"{t('adm_link_once', lang)} {request.host_url}kiosk/{token}"
+            accounts.revoke_kiosk(db, name, by=by)
+            return None
+        return _act(services, lang, change,
+                    lambda db: page.kiosks_table(accounts.list_kiosks(db), lang, tz))

@@ -74,7 +74,8 @@ def _user(session: Session, username: str) -> User:
 def _scope(role: Role, villages: str | None, known: set[str] | None) -> str:
     codes = parse_villages(villages)
     if role is Role.STAFF and not codes:
-        raise AccountError("a staff account needs --villages (village codes, comma-separated)")
+        raise AccountError("a staff account needs its villages (codes, comma-separated; "
+                           "--villages on the command line)")
     if role is not Role.STAFF and codes:
         raise AccountError(f"villages scope staff accounts only, not {role}")
     unknown = [c for c in codes if known is not None and c not in known]

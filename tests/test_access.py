@@ -314,3 +314,38 @@ def test_export_cells_never_run_as_formulas():
              "village_code": None}]
     text = csv_bytes(rows, {}, "zh", {}).decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "'+1-2" in text
+
+
+def test_admin_adds_and_disables_accounts_and_kiosks_on_the_admin_page(app, clients, services):
+    from cockpit import accounts, audit
+
+    admin = clients["admin"]
+
+    def act(output: str, trigger: str, states: dict) -> dict:
+        key = next(k for k in _server_callbacks(app) if output in k)
+        body = _callback_body(app, key)
+        for item in body["inputs"]:
+            item["value"] = 1 if item["id"] == trigger else 0
+        for item in body["state"]:
+            item["value"] = states.get(item["id"])
+        body["changedPropIds"] = [f"{trigger}.n_clicks"]
+        response = admin.post("/_dash-update-component", json=body)
+        assert response.status_code == 200, response.get_data()[:300]
+        return json.loads(response.get_data())["response"]
+
+    added = act("adm-user-message", "adm-user-add", {
+        "adm-user-name": "duty-1", "adm-user-role": "staff", "adm-user-villages": "胜稼村"})
+    assert added["adm-user-message"]["children"].startswith("初始密码")
+    refused = act("adm-user-message", "adm-user-add", {
+        "adm-user-name": "duty-2", "adm-user-role": "staff", "adm-user-villages": ""})
+    assert "needs its villages" in refused["adm-user-message"]["children"]
+    act("adm-user-message", "adm-user-disable", {"adm-user-name": "duty-1"})
+    link = act("adm-kiosk-message", "adm-kiosk-add", {"adm-kiosk-name": "hall-3"})
+    assert "/kiosk/" in link["adm-kiosk-message"]["children"]
+    with services.read() as db:
+        (duty,) = [a for a in accounts.list_users(db) if a.username == "duty-1"]
+        assert duty.villages == (IN_SCOPE,) and duty.disabled
+        actors = {(e.actor, e.action) for e in audit.read(db).rows}
+    admin_name = admin.account
+    assert {(admin_name, "user_added"), (admin_name, "user_disabled"),
+            (admin_name, "kiosk_added")} <= actors
