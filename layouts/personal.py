@@ -25,14 +25,12 @@ class PersonalIds(StrEnum):
 
 def reporter_children(reporter: Mapping[str, Any] | None, lang: Lang) -> list:
     """The caller's name, phone and whether an ID number is on file (the number never)."""
-    if not reporter:
-        return [html.Dd(PLACEHOLDER)]
+    reporter = reporter or {}
     pairs = (("pd_caller", reporter.get("name")), ("pd_phone", reporter.get("phone")),
              ("pd_id", t("pd_id_on_file", lang) if reporter.get("id_on_file") else None))
-    out: list = []
-    for key, value in pairs:
-        out += [html.Dt(t(key, lang)), html.Dd(value or PLACEHOLDER, className="pd-value")]
-    return out
+    return [html.Div(className="incd-fact", children=[
+        html.Dt(t(key, lang)), html.Dd(value or PLACEHOLDER, className="pd-value")])
+        for key, value in pairs]
 
 
 def reporter_block(reporter: Mapping[str, Any] | None, lang: Lang,
