@@ -27,21 +27,26 @@
             return;
         }
         leaving = true;
+        if (reason === "anonymous" || reason === "forbidden") {
+            reason = "";
+        }
         var here = window.location.pathname + window.location.search;
-        window.location.assign("/signin?reason=" + encodeURIComponent(reason || "expired") +
-                               "&next=" + encodeURIComponent(here));
+        window.location.assign("/signin?" + (reason ? "reason=" + encodeURIComponent(reason) +
+                               "&" : "") + "next=" + encodeURIComponent(here));
     }
 
     var wrapped = function (input, init) {
         return original(input, init).then(function (response) {
-            if (response.status === 401 && sameOrigin(input)) {
-                response.clone().json().then(function (body) {
-                    leave(body && body.reason);
-                }, function () {
-                    leave("expired");
-                });
+            if (response.status !== 401 || !sameOrigin(input)) {
+                return response;
             }
-            return response;
+            response.json().then(function (body) {
+                leave(body && body.reason);
+            }, function () {
+                leave("expired");
+            });
+            // the page is leaving: the caller (dash-renderer) gets no answer to handle
+            return new Promise(function () {});
         });
     };
     wrapped.cockpitSession = true;

@@ -17,6 +17,7 @@ from dash import Dash
 from flask import jsonify, request
 
 from callbacks.auth import audit_view, current_viewer
+from callbacks.incidents import scoped_detail
 from callbacks.policy import Policy
 from cockpit import governance_queries, queries
 from cockpit.access import Capability
@@ -213,7 +214,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
         with services.read() as session:
             detail = governance_queries.incident_detail(session, tz, incident_id, config,
                                                         unmasked=reveal)
-        if detail is None or not viewer.in_scope(detail.get("village_code")):
+        detail = scoped_detail(detail, viewer)
+        if detail is None:
             return jsonify({"error": f"no such incident: {incident_id}"}), 404
         if reveal and detail.get("reporter"):
             audit_view(services, viewer, incident_id, "api")
@@ -250,8 +252,12 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
             items = governance_queries.repeat_groups(session, tz, now=now, days=days,
                                                      limit=limit)
         scope = _scope()
-        if scope is not None:  # a group belongs to the village of its first incident
-            items = [g for g in items if g["village_code"] in scope]
+        if scope is not None:  # a group is the village's of its first incident; members of
+            with services.read() as session:  # other villages are not named to staff
+                mine = set(queries.in_villages(
+                    session, [i for g in items for i in g["incident_ids"]], scope))
+            items = [{**g, "incident_ids": [i for i in g["incident_ids"] if i in mine]}
+                     for g in items if g["village_code"] in scope]
         return jsonify({"as_of": as_of(now), "days": days, "count": len(items),
                         "items": items})
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import secrets
 import time
 from datetime import timedelta
 from urllib.parse import quote, urlsplit
@@ -56,6 +57,10 @@ DATA_ERRORS = (SQLAlchemyError, OSError)
 #: Kiosk sessions: the cookie's lifetime, renewed on every request of the open screen.
 KIOSK_COOKIE_DAYS = 30
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and sends back as X-CSRFToken
+#: Endpoints whose answers a cache may keep: code and styles, no data.
+PUBLIC_CACHEABLE = frozenset({
+    "_dash_assets.static", "static", "/_favicon.ico",
+    "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"})
 
 
 class DataSourceDown(RuntimeError):
@@ -121,7 +126,7 @@ def _safe_next(value: str | None) -> str:
     value = (value or "/").strip()
     parts = urlsplit(value)
     if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") \
-            or "\\" in value:
+            or "\\" in value or parts.path in ("/signin", "/signout"):
         return "/"
     return value
 
@@ -150,14 +155,27 @@ class Access:
         ident, _, token = rest.partition(":")
         if not ident.isdigit():
             return None
-        with self.services.read() as db:
-            if kind == "u":
+        if kind == "u":
+            epoch, _, sid = token.partition(":")
+            if self._signed_out(sid):
+                return None
+            with self.services.read() as db:
                 return accounts.viewer_of_user(db.get(User, int(ident)),
-                                               int(token) if token.isdigit() else -1)
+                                               int(epoch) if epoch.isdigit() else -1)
+        with self.services.read() as db:
             if kind == "k":
                 kiosk = accounts.live_kiosk(db, int(ident), token)
                 return Viewer("kiosk", kiosk.name, Role.WALL) if kiosk is not None else None
         return None
+
+    def _signed_out(self, sid: str) -> bool:
+        """True when the session ``sid`` was signed out (Redis; unknown while Redis is down)."""
+        if not sid:
+            return True
+        try:
+            return bool(self.services.redis.exists(self.settings.key(f"signedout:{sid}")))
+        except (RedisError, OSError):
+            return False
 
     def _cached(self, key: str, resolve) -> Viewer | None:
         """``resolve()`` at most every ``ttl_s``; while the database is down, the last answer.
@@ -200,7 +218,18 @@ class Access:
             with self.services.read() as db:
                 user = db.scalar(select(User).where(User.username == name))
                 return accounts.viewer_of_user(user)
-        return self._cached(f"proxy:{name}", resolve) or Viewer("sso-unknown", name)
+        viewer = self._cached(f"proxy:{name}", resolve)
+        if session.get("sso") != name:  # once per browser session: who came in through SSO
+            with self.services.sessions.begin() as db:
+                if viewer is not None:
+                    accounts.touch_sign_in(db, name)
+                record(db, name if viewer is not None else "-",
+                       "signin" if viewer is not None else "signin_failed", role=(
+                           viewer.role if viewer is not None else None),
+                       origin=client_address(self.settings),
+                       detail="sso" if viewer is not None else "sso: account not registered")
+            session["sso"] = name
+        return viewer or Viewer("sso-unknown", name)
 
     def _session_expired(self, user: SignedIn) -> bool:
         if user.viewer.kind != "user":
@@ -212,9 +241,11 @@ class Access:
         """Set ``g.viewer`` for this request (SSO header first, then the session)."""
         viewer = self._proxy_viewer()
         if viewer is None:
-            # a kiosk session whose kiosk is gone: revoked (the screen says so)
-            g.revoked = str(session.get("_user_id", "")).startswith("k:")
+            prior = str(session.get("_user_id", ""))
+            g.had_session = bool(prior)
             user = flask_login.current_user
+            # a kiosk session whose kiosk is gone: revoked (the screen says so)
+            g.revoked = prior.startswith("k:") and not user.is_authenticated
             if user.is_authenticated and self._session_expired(user):
                 flask_login.logout_user()
                 g.expired = True
@@ -272,14 +303,27 @@ class Access:
     def _refuse(self, status: int, message: str, detail: str = ""):
         if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith("/api/") \
                 or request.method not in ("GET", "HEAD"):
-            reason = "revoked" if g.get("revoked") and not current_viewer().signed_in \
-                else "expired"
+            reason = "forbidden" if status == 403 else self._reason()
             return jsonify({"error": "sign in first" if status == 401 else "not permitted",
                             "reason": reason, "signin": "/signin"}), status
-        return refusal_page(self._lang(), message, detail), status
+        return refusal_page(self._lang(), message, detail,
+                            signed_in=current_viewer().signed_in), status
+
+    @staticmethod
+    def _reason() -> str:
+        """Why a request has no session: ``revoked`` (kiosk), ``expired`` or ``anonymous``."""
+        if g.get("revoked"):
+            return "revoked"
+        return "expired" if g.get("expired") or g.get("had_session") else "anonymous"
 
     def after(self, response: flask.Response) -> flask.Response:
-        """Give every page the CSRF cookie dash-renderer sends back as ``X-CSRFToken``."""
+        """Set the CSRF cookie on pages; forbid caching of anything but code and assets.
+
+        dash-renderer sends the cookie back as ``X-CSRFToken``. Answers with data (pages,
+        callbacks, the API, exports) are ``no-store``: no cache keeps an unmasked record.
+        """
+        if request.endpoint not in PUBLIC_CACHEABLE:
+            response.headers.setdefault("Cache-Control", "no-store")
         if request.endpoint in PAGE_ENDPOINTS and response.status_code == 200:
             response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Strict",
                                 secure=self.settings.https, httponly=False)
@@ -303,10 +347,9 @@ class Access:
         sso = bool(self.settings.proxy_networks)
         if request.method == "GET":
             message = ""
-            if request.args.get("reason") == "revoked":
-                message = t("signin_revoked", lang)
-            elif request.args.get("reason") == "expired":
-                message = t("signin_expired", lang)
+            reason = request.args.get("reason")
+            if reason in ("revoked", "expired", "stale"):
+                message = t(f"signin_{reason}", lang)
             return signin_page(lang, generate_csrf(), next_path=next_path, message=message,
                                sso=sso)
         username = (request.form.get("username") or "").strip()[:64]
@@ -318,18 +361,23 @@ class Access:
             reset = max(limiter.get_window_stats(self.limit, *k).reset_time for k in keys)
             minutes = max(1, round((reset - time.time()) / 60))
             with self.services.sessions.begin() as db:
-                record(db, username or "-", "signin_limited", origin=origin)
+                record(db, username if accounts.exists(db, username) else "-",
+                       "signin_limited", origin=origin)
             page = signin_page(lang, generate_csrf(), next_path=next_path, username=username,
                                message=t("signin_limited", lang, n=minutes), sso=sso)
             return page, 429
         with self.services.sessions.begin() as db:
             user = accounts.authenticate(db, username, password)
             if user is None:
-                record(db, username or "-", "signin_failed", origin=origin)
+                # a name that is no account is not written: it may be a password typed there
+                known = accounts.exists(db, username)
+                record(db, username if known else "-", "signin_failed", origin=origin,
+                       detail=None if known else "unknown account")
                 viewer, login_id = None, ""
             else:
                 viewer = accounts.viewer_of_user(user)
-                login_id = f"u:{user.user_id}:{user.session_epoch}"
+                # sid: this session's own id, so that signing out ends this session only
+                login_id = f"u:{user.user_id}:{user.session_epoch}:{secrets.token_hex(8)}"
                 record(db, user.username, "signin", role=user.role, origin=origin)
         if viewer is None:
             for key in keys:
@@ -340,7 +388,7 @@ class Access:
         limiter.clear(self.limit, *keys[0])
         session.clear()  # no fixation: a new session (and CSRF token) for the signed-in user
         flask_login.login_user(SignedIn(login_id, viewer))
-        session.permanent = True
+        session.permanent = False  # the cookie ends with the browser; the server ends it too
         session["since"] = time.time()
         return redirect(next_path)
 
@@ -351,6 +399,16 @@ class Access:
             with self.services.sessions.begin() as db:
                 record(db, viewer.name, "signout", role=viewer.role,
                        origin=client_address(self.settings))
+        login_id = str(session.get("_user_id", ""))
+        if login_id.startswith("u:"):  # a copy of the cookie must not outlive the sign-out
+            sid = login_id.rsplit(":", 1)[-1]
+            try:
+                self.services.redis.set(self.settings.key(f"signedout:{sid}"), 1,
+                                        ex=int(self.settings.session_hours * 3600) + 60)
+            except (RedisError, OSError):
+                log.warning("sign-out: Redis unreachable; the session ends with its hours")
+            self.cache.delete(f"viewer:{login_id}")
+            self.cache.delete(f"last:viewer:{login_id}")
         flask_login.logout_user()
         session.clear()
         return redirect("/signin")

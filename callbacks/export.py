@@ -16,9 +16,9 @@ import dash
 from flask import Response, request
 
 from callbacks.auth import audit_view, current_viewer
-from callbacks.incidents import list_filters, scope_of_viewer, village_labels
+from callbacks.incidents import list_filters, scope_of_viewer, team_labels, village_labels
 from callbacks.policy import Policy
-from cockpit import queries
+from cockpit import queries, vocab
 from cockpit.access import Capability
 from cockpit.clock import utc_now
 from cockpit.privacy import mask_name, mask_phone
@@ -33,26 +33,29 @@ COLUMNS = ("incident_id", "category", "priority", "stage", "village", "address",
            "reported_at", "stage_at", "due_at", "team", "caller", "caller_phone")
 
 
-def csv_bytes(rows: list[dict], callers: dict[str, tuple], lang, villages: dict[str, str]
-              ) -> bytes:
-    """The rows as CSV, UTF-8 with BOM, caller masked; upstream text is written as text."""
+def csv_bytes(rows: list[dict], callers: dict[str, tuple], lang, villages: dict[str, str],
+              teams: dict[str, str] | None = None) -> bytes:
+    """The rows as CSV, UTF-8 with BOM, caller masked; every cell is text, none a formula."""
+    teams = teams or {}
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for row in rows:
         name, phone, _ = callers.get(row["incident_id"], (None, None, False))
-        writer.writerow([
-            row["incident_id"], category_label(row.get("category"), lang), row.get("priority"),
+        writer.writerow([_cell(value) for value in (
+            row["incident_id"], category_label(row.get("category"), lang),
+            vocab.label(vocab.PRIORITY_TERMS, row.get("priority") or "", lang),
             stage_label(row.get("stage"), lang), villages.get(row.get("village_code") or "", ""),
-            _cell(row.get("address")), _cell(row.get("title")), row.get("reported_at"),
-            row.get("stage_at"), row.get("due_at"), row.get("assigned_team"),
-            mask_name(name), mask_phone(phone)])
+            row.get("address"), row.get("title"), row.get("reported_at"), row.get("stage_at"),
+            row.get("due_at"), teams.get(row.get("assigned_team") or "",
+                                         row.get("assigned_team")),
+            mask_name(name), mask_phone(phone))])
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
 
 
-def _cell(value: str | None) -> str | None:
+def _cell(value: object) -> object:
     """Text a spreadsheet would run as a formula (=, +, -, @) is prefixed with a quote."""
-    if value and value[0] in "=+-@\t\r":
+    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
         return "'" + value
     return value
 
@@ -79,12 +82,14 @@ def register(app: dash.Dash, services: Services, policy: Policy | None = None) -
                 if len(page) < queries.MAX_LIMIT:
                     break
             callers = queries.callers_of(session, [r["incident_id"] for r in rows])
+        asked = request.query_string.decode(errors="replace")[:500]
         audit_view(services, current_viewer(), "incidents",
-                   f"{request.query_string.decode(errors='replace')[:500]} rows={len(rows)}",
+                   f"{asked} rows={len(rows)}" if asked else f"rows={len(rows)}",
                    action="export")
         stamp = datetime.now(tz).strftime("%Y%m%d-%H%M")
         name = f"incidents-{stamp}.csv"
-        return Response(csv_bytes(rows, callers, lang, villages), mimetype="text/csv",
+        teams = team_labels(services.settings.governance, lang)
+        return Response(csv_bytes(rows, callers, lang, villages, teams), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "Cache-Control": "no-store"})
 

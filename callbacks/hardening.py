@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import dash
-from flask import jsonify, request
+from flask import jsonify, redirect, request
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -48,6 +48,8 @@ def harden(app: dash.Dash, settings: Settings) -> None:
     def csrf_refused(error: CSRFError):
         if request.path.startswith("/api/") or request.path.startswith("/_dash"):
             return jsonify({"error": f"CSRF check failed: {error.description}"}), 400
+        if request.endpoint == "signin":  # a form left open too long: a fresh one
+            return redirect("/signin?reason=stale")
         lang = lang_from_search(request.query_string.decode(errors="replace"))
         return refusal_page(lang, t("signin_expired", lang), error.description), 400
 

@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from callbacks import PageRequest
 from callbacks.auth import audit_view, current_viewer
 from cockpit import geo, governance_queries, queries
-from cockpit.access import Capability
+from cockpit.access import Capability, Viewer
 from cockpit.clock import period_bounds, utc_now
 from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
@@ -178,8 +178,20 @@ def read_detail(services: Services, incident_id: str, now: datetime,
         detail = governance_queries.incident_detail(session, services.settings.tz,
                                                     incident_id, services.settings.governance,
                                                     now, unmasked=unmasked)
-    if detail is not None and not current_viewer().in_scope(detail.get("village_code")):
+    return scoped_detail(detail, current_viewer())
+
+
+def scoped_detail(detail: dict | None, viewer: Viewer) -> dict | None:
+    """Return ``detail`` as ``viewer`` may see it.
+
+    None outside a staff account's villages; the repeat-group members of other villages left
+    out for staff.
+    """
+    if detail is None or not viewer.in_scope(detail.get("village_code")):
         return None
+    if viewer.scoped:
+        detail["repeats"] = [m for m in detail.get("repeats") or []
+                             if viewer.in_scope(m.get("village_code"))]
     return detail
 
 

@@ -196,6 +196,18 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
+def exists(session: Session, username: str) -> bool:
+    """True when an account of this name exists (enabled or not)."""
+    return session.scalar(select(User.user_id).where(User.username == username)) is not None
+
+
+def touch_sign_in(session: Session, username: str) -> None:
+    """Record a sign-in time for an account that came in through the SSO proxy."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is not None:
+        user.last_sign_in_at = utc_now()
+
+
 def viewer_of_user(user: User | None, epoch: int | None = None) -> Viewer | None:
     """The viewer of an enabled account whose session epoch matches (None otherwise)."""
     if user is None or user.disabled or (epoch is not None and epoch != user.session_epoch):

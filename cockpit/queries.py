@@ -326,3 +326,14 @@ def callers_of(session: Session, incident_ids: Sequence[str]) -> dict[str, tuple
                                .where(Incident.incident_id.in_(part)))
         out.update({r[0]: (r[1], r[2], r[3] is not None) for r in rows})
     return out
+
+
+def in_villages(session: Session, incident_ids: Sequence[str],
+                villages: Sequence[str]) -> list[str]:
+    """The ids among ``incident_ids`` whose incident is in one of ``villages``."""
+    out: list[str] = []
+    for start in range(0, len(incident_ids), 500):
+        part = list(incident_ids[start:start + 500])
+        out += session.scalars(select(Incident.incident_id).where(
+            Incident.incident_id.in_(part), Incident.village_code.in_(villages)))
+    return out

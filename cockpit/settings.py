@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cockpit.governance_config import GovernanceConfig, cached_governance
@@ -49,10 +49,13 @@ class Settings(BaseSettings):
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     secret_key : SecretStr or None
-        ``COCKPIT_SECRET_KEY`` (≥ 16 characters); signs sessions, CSRF tokens and kiosk links.
+        ``COCKPIT_SECRET_KEY`` (≥ 16 characters), else the file
+        ``<data_dir>/secrets/COCKPIT_SECRET_KEY`` (where ``cockpit demo`` keeps the one it
+        generated); signs sessions, CSRF tokens and kiosk links.
         Changing it signs everyone out and voids every kiosk link. Required by the web app.
     pd_key : SecretStr or None
-        ``COCKPIT_PD_KEY`` (≥ 16 characters); the key of the keyed hash of ID numbers. Keep it:
+        ``COCKPIT_PD_KEY`` (≥ 16 characters), else ``<data_dir>/secrets/COCKPIT_PD_KEY``; the
+        key of the keyed hash of ID numbers. Keep it:
         a new key makes new hashes, so records no longer deduplicate. Required by ingest.
     proxy_addresses : str
         ``COCKPIT_PROXY_ADDRESSES``; comma-separated addresses or networks of the reverse proxy
@@ -103,6 +106,22 @@ class Settings(BaseSettings):
             raise ValueError(f"is shorter than {MIN_SECRET_LEN} characters")
         return text
 
+    @model_validator(mode="after")
+    def _kept_secrets(self):
+        """A secret not in the environment is read from ``<data_dir>/secrets/<VARIABLE>``.
+
+        ``cockpit demo`` keeps the secrets it generated there, so ``cockpit kiosk add`` or
+        ``cockpit serve`` run beside it use the same ones. A file too short is ignored (the
+        process then stops naming the variable).
+        """
+        for name, variable in SECRETS.items():
+            path = self.data_dir / "secrets" / variable
+            if getattr(self, name) is None and path.is_file():
+                value = path.read_text(encoding="utf-8").strip()
+                if len(value) >= MIN_SECRET_LEN:
+                    object.__setattr__(self, name, SecretStr(value))
+        return self
+
     @field_validator("proxy_addresses")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -130,8 +149,9 @@ class Settings(BaseSettings):
         for name in names:
             if getattr(self, name) is None:
                 raise MissingSecret(
-                    f"{SECRETS[name]} is not set: give it a random value of at least "
-                    f"{MIN_SECRET_LEN} characters (e.g. python -c 'import secrets; "
+                    f"{SECRETS[name]} is not set (nor kept in "
+                    f"{self.data_dir / 'secrets' / SECRETS[name]}): give it a random value of "
+                    f"at least {MIN_SECRET_LEN} characters (e.g. python -c 'import secrets; "
                     f"print(secrets.token_urlsafe(32))')")
 
     def secret(self, name: str) -> bytes:

@@ -52,12 +52,15 @@ def signin_page(lang: Lang, csrf_token: str, *, next_path: str = "/", message: s
     return _document(lang, t("signin_title", lang), Markup("").join(parts))
 
 
-def refusal_page(lang: Lang, message: str, detail: str = "") -> str:
-    """A page that says why a request was refused, with a link to sign in."""
+def refusal_page(lang: Lang, message: str, detail: str = "", signed_in: bool = False) -> str:
+    """A page that says why a request was refused, with a link on: the wall, or sign-in."""
     body = Markup('<p class="signin-message" role="alert">{}</p>').format(message)
     if detail:
         body += Markup('<p class="signin-note">{}</p>').format(detail)
-    body += Markup('<p><a href="/signin">{}</a></p>').format(t("signin_title", lang))
+    if signed_in:
+        body += Markup('<p><a href="/">{}</a></p>').format(t("back_to_wall", lang))
+    else:
+        body += Markup('<p><a href="/signin">{}</a></p>').format(t("signin_title", lang))
     return _document(lang, message, body)
 
 

@@ -12,6 +12,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "account is disabled"),
     "signin_limited": ("尝试次数过多，请 {n} 分钟后再试",
                        "Too many attempts; try again in {n} min"),
+    "signin_stale": ("登录页面已过期，请重新输入",
+                     "The sign-in page had expired; please try again"),
     "signin_expired": ("登录已过期，请重新登录", "Your session has ended; sign in again"),
     "signin_revoked": ("本大屏链接已停用，请联系管理员", "This screen's link was revoked; ask an "
                        "administrator"),

@@ -308,12 +308,18 @@ def test_exports_are_masked_scoped_and_audited(app, clients, services):
 
 
 def test_export_cells_never_run_as_formulas():
+    import csv
+    import io
+
     from callbacks.export import csv_bytes
 
-    rows = [{"incident_id": "x", "title": "=HYPERLINK(\"http://evil\")", "address": "+1-2",
-             "village_code": None}]
-    text = csv_bytes(rows, {}, "zh", {}).decode("utf-8-sig")
-    assert "'=HYPERLINK" in text and "'+1-2" in text
+    rows = [{"incident_id": "=HYPERLINK(\"http://evil\")", "title": "@SUM(A1)", "address": "+1-2",
+             "assigned_team": "=2+3", "village_code": None}]
+    callers = {rows[0]["incident_id"]: ("=1+2", "+8613812341234", False)}
+    text = csv_bytes(rows, callers, "zh", {}).decode("utf-8-sig")
+    cells = next(csv.reader(io.StringIO(text.splitlines()[1])))
+    assert all(not c or c[0] not in "=+-@" for c in cells), cells
+    assert "'=HYPERLINK" in text and "'+1-2" in text and "'=**" in text and "'+86****1234" in text
 
 
 def test_admin_adds_and_disables_accounts_and_kiosks_on_the_admin_page(app, clients, services):
@@ -349,3 +355,33 @@ def test_admin_adds_and_disables_accounts_and_kiosks_on_the_admin_page(app, clie
     admin_name = admin.account
     assert {(admin_name, "user_added"), (admin_name, "user_disabled"),
             (admin_name, "kiosk_added")} <= actors
+
+
+def test_staff_do_not_see_other_villages_through_repeat_groups(services):
+    from cockpit.store.models import Incident
+
+    lon, lat = "120.2819", "30.3518"
+    _store(services)
+    key = services.settings.secret("pd_key")
+    entries = [incident_fields("rep-mine", village=IN_SCOPE, lon=lon, lat=lat),
+               incident_fields("rep-other", village=OUT_OF_SCOPE, title="别村的事", lon=lon,
+                               lat=lat)]
+    with services.sessions.begin() as session:
+        apply_batch(session, [(parse_event(f, pd_key=key), f"1-{i}")
+                              for i, f in enumerate(entries)], resolve_villages)
+        group = "rep-group"
+        for incident_id in ("rep-mine", "rep-other"):  # one group, whatever the sweep decides
+            row = session.get(Incident, incident_id)
+            row.repeat_group, row.repeat_size = group, 2
+    app = create_app(services.settings, services=services)
+    staff = signed_in_client(app, services, "staff", villages=IN_SCOPE)
+    leader = signed_in_client(app, services, "leader")
+    detail = staff.get("/api/v1/incidents/rep-mine").get_json()
+    assert detail["repeats"] == []
+    assert [m["incident_id"] for m in leader.get("/api/v1/incidents/rep-mine")
+            .get_json()["repeats"]] == ["rep-other"]
+    page = _text(staff.post("/_dash-update-component", json=_callback_body(
+        app, "shell-page.children", "/incidents/rep-mine")))
+    assert "rep-other" not in page and "别村的事" not in page
+    groups = staff.get("/api/v1/repeats").get_json()["items"]
+    assert [g["incident_ids"] for g in groups if g["group"] == "rep-group"] == [["rep-mine"]]

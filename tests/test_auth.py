@@ -43,7 +43,7 @@ def test_sign_in_with_the_right_password_only(app, sqlite_services):
     assert unknown.status_code == 401
     assert sign_in(client, name, PASSWORD).status_code == 302
     assert client.get(STATUS).status_code == 200
-    assert [a for a, _ in _actions(sqlite_services, "signin_failed")] == ["nobody-here", name]
+    assert [a for a, _ in _actions(sqlite_services, "signin_failed")] == ["-", name]
     assert _actions(sqlite_services, "signin")[0] == (name, "127.0.0.1")
 
 
@@ -144,6 +144,11 @@ def test_the_sso_header_is_trusted_from_the_configured_proxy_only(sqlite_service
     trusted = app.server.test_client()
     trusted.environ_base["REMOTE_ADDR"] = "10.1.0.7"
     assert trusted.get(STATUS, headers=header).status_code == 200
+    assert trusted.get(STATUS, headers=header).status_code == 200
+    assert _actions(sqlite_services, "signin") == [(name, "10.1.0.7")]  # once a session
+    with sqlite_services.read() as db:
+        assert [a.last_sign_in_at is not None for a in accounts.list_users(db)] == [True]
+    trusted.delete_cookie("cockpit_session")
     assert trusted.get(STATUS).status_code == 401  # no header, no session
     other = app.server.test_client()
     other.environ_base["REMOTE_ADDR"] = "192.168.1.9"
@@ -166,7 +171,8 @@ def test_state_changing_requests_need_the_csrf_token(app, sqlite_services):
     assert client.post("/signout").status_code == 400
     assert client.get(STATUS).status_code == 200  # still signed in
     anonymous = app.server.test_client()
-    assert anonymous.post("/signin", data={"username": "a", "password": "b"}).status_code == 400
+    stale = anonymous.post("/signin", data={"username": "a", "password": "b"})
+    assert stale.status_code == 302 and stale.headers["Location"] == "/signin?reason=stale"
 
 
 def test_pages_and_api_carry_the_security_headers(app, sqlite_services):
@@ -184,11 +190,46 @@ def test_pages_and_api_carry_the_security_headers(app, sqlite_services):
     assert cookie.http_only and cookie.same_site == "Lax"
 
 
-def test_sign_out_ends_the_session(app, sqlite_services):
+def test_sign_out_ends_the_session_on_the_server_too(app, sqlite_services):
     client = signed_in_client(app, sqlite_services, "staff")
+    other = signed_in_client(app, sqlite_services, "staff")
+    copied = client.get_cookie("cockpit_session").value
     assert client.post("/signout").status_code == 302
     assert client.get(STATUS).status_code == 401
     assert _actions(sqlite_services, "signout")
+    replay = app.server.test_client()
+    replay.set_cookie("cockpit_session", copied)
+    assert replay.get(STATUS).status_code == 401  # a copy of the cookie is void as well
+    assert other.get(STATUS).status_code == 200  # other sessions go on
+
+
+def test_answers_with_data_are_not_cached_and_say_why_they_are_refused(app, sqlite_services):
+    client = signed_in_client(app, sqlite_services, "leader")
+    for path in ("/api/v1/summary", "/", "/export/incidents.csv"):
+        assert client.get(path).headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/assets/wall.css").headers.get("Cache-Control", "")
+    anonymous = app.server.test_client().get(STATUS).get_json()
+    assert anonymous["reason"] == "anonymous"
+    wall = signed_in_client(app, sqlite_services, "wall")
+    assert wall.get("/api/v1/summary").get_json()["reason"] == "forbidden"
+
+
+def test_failed_sign_ins_name_only_existing_accounts(app, sqlite_services):
+    name = add_account(sqlite_services, "leader")
+    client = app.server.test_client()
+    sign_in(client, "my-secret-password-typed-here", PASSWORD)
+    sign_in(client, name, "wrong-wrong-wrong")
+    assert [a for a, _ in _actions(sqlite_services, "signin_failed")] == [name, "-"]
+
+
+def test_after_sign_in_the_user_never_lands_on_signin_or_signout(app, sqlite_services):
+    name = add_account(sqlite_services, "leader")
+    for target in ("/signout", "/signin?next=/x"):
+        client = app.server.test_client()
+        token = csrf_of(client)
+        response = client.post("/signin", data={"username": name, "password": PASSWORD,
+                                                "csrf_token": token, "next": target})
+        assert response.headers["Location"] == "/", target
 
 
 def _database_down(services) -> None:
@@ -233,3 +274,21 @@ def test_with_redis_down_sign_in_still_works_and_is_still_limited(app, sqlite_se
         assert sign_in(app.server.test_client(), other, PASSWORD).status_code == 429
     finally:
         sqlite_services.redis = live
+
+
+def test_secrets_come_from_the_environment_or_the_demo_s_kept_files(tmp_path, monkeypatch):
+    from cockpit.settings import MissingSecret, Settings
+
+    for variable in ("COCKPIT_SECRET_KEY", "COCKPIT_PD_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    kept = tmp_path / "secrets"
+    kept.mkdir()
+    (kept / "COCKPIT_SECRET_KEY").write_text("kept-secret-0123456789\n")
+    (kept / "COCKPIT_PD_KEY").write_text("short")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.secret("secret_key") == b"kept-secret-0123456789"
+    with pytest.raises(MissingSecret, match="COCKPIT_PD_KEY is not set"):
+        settings.require("pd_key")
+    monkeypatch.setenv("COCKPIT_SECRET_KEY", "from-the-environment-012")
+    assert Settings(data_dir=tmp_path).secret("secret_key") == b"from-the-environment-012"
+    assert "kept-secret" not in repr(settings)
