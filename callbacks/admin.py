@@ -68,7 +68,7 @@ def _act(services: Services, lang: Lang, change, table) -> tuple:
         with services.read() as db:
             children = table(db).children
     except accounts.AccountError as exc:
-        return str(exc), dash.no_update
+        return t(f"acc_err_{exc.code}", lang, **exc.fields), dash.no_update
     except SQLAlchemyError as exc:
         log.warning("admin: change failed: %s", type(exc).__name__)
         return t("source_down", lang), dash.no_update
@@ -90,13 +90,16 @@ def register(app: dash.Dash, services: Services) -> None:
                   Input(AdminIds.USER_ADD, "n_clicks"), Input(AdminIds.USER_SET_ROLE, "n_clicks"),
                   Input(AdminIds.USER_DISABLE, "n_clicks"),
                   Input(AdminIds.USER_ENABLE, "n_clicks"),
+                  Input(AdminIds.USER_PASSWORD, "n_clicks"),
                   State(AdminIds.USER_NAME, "value"), State(AdminIds.USER_ROLE, "value"),
                   State(AdminIds.USER_VILLAGES, "value"), prevent_initial_call=True)
-    def user_action(_add, _role, _disable, _enable, name, role, villages):
+    def user_action(_add, _role, _disable, _enable, _password, name, role, villages):
         action, lang, by = ctx.triggered_id, _lang(), current_viewer().name
         name, villages = (name or "").strip(), village_codes(villages)
         if not action or not name:
             raise PreventUpdate
+        if name == by and action in (AdminIds.USER_DISABLE, AdminIds.USER_SET_ROLE):
+            return t("adm_not_yourself", lang), dash.no_update  # no admin locks themself out
 
         def change(db) -> str | None:
             if action == AdminIds.USER_ADD:
@@ -106,6 +109,10 @@ def register(app: dash.Dash, services: Services) -> None:
                 return f"{t('adm_password_once', lang)} {password}"
             if action == AdminIds.USER_SET_ROLE:
                 accounts.set_role(db, name, role or "", villages, by=by, known_villages=known)
+            elif action == AdminIds.USER_PASSWORD:
+                password = secrets.token_urlsafe(12)
+                accounts.set_password(db, name, password, by=by)
+                return f"{t('adm_password_once', lang)} {password}"
             else:
                 accounts.set_disabled(db, name, action == AdminIds.USER_DISABLE, by=by)
             return None
@@ -115,16 +122,18 @@ def register(app: dash.Dash, services: Services) -> None:
     @app.callback(Output(AdminIds.KIOSK_MESSAGE, "children"),
                   Output(AdminIds.KIOSKS, "children"),
                   Input(AdminIds.KIOSK_ADD, "n_clicks"), Input(AdminIds.KIOSK_REVOKE, "n_clicks"),
+                  Input(AdminIds.KIOSK_LINK, "n_clicks"),
                   State(AdminIds.KIOSK_NAME, "value"), prevent_initial_call=True)
-    def kiosk_action(_add, _revoke, name):
+    def kiosk_action(_add, _revoke, _link, name):
         action, lang, by = ctx.triggered_id, _lang(), current_viewer().name
         name = (name or "").strip()
         if not action or not name:
             raise PreventUpdate
 
         def change(db) -> str | None:
-            if action == AdminIds.KIOSK_ADD:
-                kiosk = accounts.add_kiosk(db, name, by=by)
+            if action in (AdminIds.KIOSK_ADD, AdminIds.KIOSK_LINK):
+                kiosk = accounts.add_kiosk(db, name, by=by) if action == AdminIds.KIOSK_ADD \
+                    else accounts.live_kiosk_named(db, name)
                 token = accounts.kiosk_token(services.settings.secret("secret_key"), kiosk)
                 return f"{t('adm_link_once', lang)} {request.host_url}kiosk/{token}"
             accounts.revoke_kiosk(db, name, by=by)

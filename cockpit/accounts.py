@@ -36,7 +36,15 @@ _KIOSK_SALT = "cockpit.kiosk"
 
 
 class AccountError(ValueError):
-    """An account or kiosk operation that cannot be done; the message says why."""
+    """An account or kiosk operation that cannot be done; the message says why.
+
+    ``code`` names the reason and ``fields`` its values, so that a screen can say it in its
+    own language (``acc_err_<code>`` in layouts.strings_access).
+    """
+
+    def __init__(self, message: str, code: str, **fields: object):
+        super().__init__(message)
+        self.code, self.fields = code, fields
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,14 @@ class Account:
 def check_password(password: str) -> None:
     """Refuse a password shorter than :data:`MIN_PASSWORD` characters (raises AccountError)."""
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"password is shorter than {MIN_PASSWORD} characters")
+        raise AccountError(f"password is shorter than {MIN_PASSWORD} characters", "password",
+                           n=MIN_PASSWORD)
 
 
 def _user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise AccountError(f"no account {username!r}")
+        raise AccountError(f"no account {username!r}", "no_account", name=username)
     return user
 
 
@@ -75,12 +84,13 @@ def _scope(role: Role, villages: str | None, known: set[str] | None) -> str:
     codes = parse_villages(villages)
     if role is Role.STAFF and not codes:
         raise AccountError("a staff account needs its villages (codes, comma-separated; "
-                           "--villages on the command line)")
+                           "--villages on the command line)", "staff_villages")
     if role is not Role.STAFF and codes:
-        raise AccountError(f"villages scope staff accounts only, not {role}")
+        raise AccountError(f"villages scope staff accounts only, not {role}", "villages_staff")
     unknown = [c for c in codes if known is not None and c not in known]
     if unknown:
-        raise AccountError(f"unknown village code(s): {', '.join(unknown)}")
+        raise AccountError(f"unknown village code(s): {', '.join(unknown)}", "village",
+                           codes=", ".join(unknown))
     return ",".join(codes)
 
 
@@ -111,16 +121,16 @@ def add_user(session: Session, username: str, role: str, password: str | None, *
         Bad name, role, password or scope, or the name is taken.
     """
     if not _USERNAME.match(username):
-        raise AccountError("username: 2-64 characters of letters, digits and _ . @ -")
+        raise AccountError("username: 2-64 characters of letters, digits and _ . @ -", "name")
     try:
         parsed = parse_role(role)
     except ValueError as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(str(exc), "role") from None
     scope = _scope(parsed, villages, known_villages)
     if password is not None:
         check_password(password)
     if session.scalar(select(User.user_id).where(User.username == username)) is not None:
-        raise AccountError(f"account {username!r} exists")
+        raise AccountError(f"account {username!r} exists", "exists", name=username)
     now = utc_now()
     user = User(username=username, role=parsed.value, villages=scope,
                 password_hash=_HASHER.hash(password) if password is not None else None,
@@ -159,7 +169,7 @@ def set_role(session: Session, username: str, role: str, villages: str | None = 
     try:
         parsed = parse_role(role)
     except ValueError as exc:
-        raise AccountError(str(exc)) from None
+        raise AccountError(str(exc), "role") from None
     user.villages = _scope(parsed, villages, known_villages)
     user.role = parsed.value
     user.session_epoch += 1
@@ -230,10 +240,10 @@ def add_kiosk(session: Session, name: str, by: str = "cli") -> Kiosk:
         Bad name, or a kiosk of that name exists and is not revoked.
     """
     if not _USERNAME.match(name):
-        raise AccountError("kiosk name: 2-64 characters of letters, digits and _ . @ -")
+        raise AccountError("kiosk name: 2-64 characters of letters, digits and _ . @ -", "name")
     existing = session.scalar(select(Kiosk).where(Kiosk.name == name))
     if existing is not None and existing.revoked_at is None:
-        raise AccountError(f"kiosk {name!r} exists")
+        raise AccountError(f"kiosk {name!r} exists", "kiosk_exists", name=name)
     if existing is not None:  # a revoked name is reused with a new nonce: old links stay void
         existing.nonce, existing.revoked_at, existing.revoked_by = secrets.token_hex(16), None, None
         existing.created_at, existing.created_by = utc_now(), by
@@ -271,6 +281,20 @@ def live_kiosk(session: Session, kiosk_id: object, nonce: object) -> Kiosk | Non
     return kiosk
 
 
+def live_kiosk_named(session: Session, name: str) -> Kiosk:
+    """The live kiosk called ``name`` (its link can be shown again).
+
+    Raises
+    ------
+    AccountError
+        No such live kiosk.
+    """
+    kiosk = session.scalar(select(Kiosk).where(Kiosk.name == name))
+    if kiosk is None or kiosk.revoked_at is not None:
+        raise AccountError(f"no live kiosk {name!r}", "no_kiosk", name=name)
+    return kiosk
+
+
 def revoke_kiosk(session: Session, name: str, by: str = "cli") -> Kiosk:
     """Revoke a kiosk's link; its screen is signed out within a minute.
 
@@ -281,7 +305,7 @@ def revoke_kiosk(session: Session, name: str, by: str = "cli") -> Kiosk:
     """
     kiosk = session.scalar(select(Kiosk).where(Kiosk.name == name))
     if kiosk is None or kiosk.revoked_at is not None:
-        raise AccountError(f"no live kiosk {name!r}")
+        raise AccountError(f"no live kiosk {name!r}", "no_kiosk", name=name)
     kiosk.revoked_at, kiosk.revoked_by = utc_now(), by
     record(session, by, "kiosk_revoked", target=name)
     return kiosk

@@ -283,15 +283,11 @@ def kiosk_list() -> None:
 def kiosk_link(name: _KioskName, base_url: _BaseUrl = None) -> None:
     """Print the link of a live kiosk again."""
     from cockpit import accounts
-    from cockpit.accounts import AccountError
 
     settings = Settings()
     require_secrets(settings, "secret_key")
     with transaction(settings) as db:
-        kiosk = next((k for k in accounts.list_kiosks(db)
-                      if k.name == name and k.revoked_at is None), None)
-        if kiosk is None:
-            raise AccountError(f"no live kiosk {name!r}")
+        kiosk = accounts.live_kiosk_named(db, name)
         token = accounts.kiosk_token(settings.secret("secret_key"), kiosk)
     typer.echo(f"kiosk {name}: {kiosk_url(settings, token, base_url)}")
 

@@ -31,12 +31,14 @@ class AdminIds(StrEnum):
     USER_ADD = "adm-user-add"
     USER_DISABLE = "adm-user-disable"
     USER_ENABLE = "adm-user-enable"
+    USER_PASSWORD = "adm-user-password"
     USER_SET_ROLE = "adm-user-set-role"
     USER_MESSAGE = "adm-user-message"
     KIOSKS = "adm-kiosks"
     KIOSK_NAME = "adm-kiosk-name"
     KIOSK_ADD = "adm-kiosk-add"
     KIOSK_REVOKE = "adm-kiosk-revoke"
+    KIOSK_LINK = "adm-kiosk-link"
     KIOSK_MESSAGE = "adm-kiosk-message"
     AUDIT = "adm-audit"
 
@@ -55,6 +57,14 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]], table_id: str) ->
 def role_label(role: str, lang: Lang) -> str:
     """``staff`` → 工作人员 (zh) / staff (en)."""
     return t(f"role_{role}", lang)
+
+
+def action_label(action: str, lang: Lang) -> str:
+    """An audited act in words (``view_unmasked`` → 查看完整个人信息)."""
+    try:
+        return t(f"audit_{action}", lang)
+    except KeyError:
+        return action
 
 
 def users_table(accounts: Sequence[Any], lang: Lang, tz: ZoneInfo,
@@ -81,8 +91,8 @@ def kiosks_table(kiosks: Sequence[Any], lang: Lang, tz: ZoneInfo) -> html.Table:
 
 def audit_table(entries: Sequence[Any], total: int, lang: Lang, tz: ZoneInfo) -> html.Div:
     """Audit rows (:class:`cockpit.store.models.AuditEntry`), newest first, and their total."""
-    rows = [(_when(e.at, tz), e.actor, e.role, e.action, e.target, e.origin, e.detail)
-            for e in entries]
+    rows = [(_when(e.at, tz), e.actor, role_label(e.role, lang) if e.role else None,
+             action_label(e.action, lang), e.target, e.origin, e.detail) for e in entries]
     head = [t(k, lang) for k in ("adm_at", "adm_actor", "adm_role", "adm_action", "adm_target",
                                  "adm_origin", "adm_detail")]
     return html.Div([html.P(t("adm_audit_total", lang, n=total), className="adm-total"),
@@ -106,11 +116,13 @@ def layout(lang: Lang, users: html.Table, kiosks: html.Table, audit: html.Div) -
         _button("adm_add_user", lang, AdminIds.USER_ADD),
         _button("adm_set_role", lang, AdminIds.USER_SET_ROLE),
         _button("adm_disable", lang, AdminIds.USER_DISABLE),
-        _button("adm_enable", lang, AdminIds.USER_ENABLE)])
+        _button("adm_enable", lang, AdminIds.USER_ENABLE),
+        _button("adm_reset_password", lang, AdminIds.USER_PASSWORD)])
     kiosk_form = html.Div(className="adm-form", children=[
         dcc.Input(id=AdminIds.KIOSK_NAME, placeholder=t("adm_kiosks", lang),
                   className="inc-input", maxLength=64),
         _button("adm_add_kiosk", lang, AdminIds.KIOSK_ADD),
+        _button("adm_show_link", lang, AdminIds.KIOSK_LINK),
         _button("adm_revoke", lang, AdminIds.KIOSK_REVOKE)])
 
     def section(title: str, *children) -> html.Section:
@@ -123,6 +135,8 @@ def layout(lang: Lang, users: html.Table, kiosks: html.Table, audit: html.Div) -
             html.H1(t("adm_title", lang), className="inc-title"),
             html.Nav(className="inc-nav", children=[
                 dcc.Link(t("inc_nav_list", lang), href="/incidents", className="inc-nav-link"),
+                dcc.Link(t("inc_nav_analysis", lang), href="/analysis",
+                         className="inc-nav-link"),
                 html.A(t("inc_nav_wall", lang), href="/", className="inc-nav-link")])]),
         html.Main(className="inc-main", children=[
             section(t("adm_users", lang), user_form,

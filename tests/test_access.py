@@ -8,6 +8,7 @@ wall screen's responses never carry a caller's name, phone or ID number from the
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -344,17 +345,40 @@ def test_admin_adds_and_disables_accounts_and_kiosks_on_the_admin_page(app, clie
     assert added["adm-user-message"]["children"].startswith("初始密码")
     refused = act("adm-user-message", "adm-user-add", {
         "adm-user-name": "duty-2", "adm-user-role": "staff", "adm-user-villages": ""})
-    assert "needs its villages" in refused["adm-user-message"]["children"]
+    assert refused["adm-user-message"]["children"] == "工作人员账号须填写负责村社"
+    itself = act("adm-user-message", "adm-user-disable", {"adm-user-name": admin.account})
+    assert itself["adm-user-message"]["children"] == "不能停用或修改自己的账号"
+    fresh = act("adm-user-message", "adm-user-password", {"adm-user-name": "duty-1"})
+    assert fresh["adm-user-message"]["children"].startswith("初始密码")
     act("adm-user-message", "adm-user-disable", {"adm-user-name": "duty-1"})
     link = act("adm-kiosk-message", "adm-kiosk-add", {"adm-kiosk-name": "hall-3"})
     assert "/kiosk/" in link["adm-kiosk-message"]["children"]
+    again = act("adm-kiosk-message", "adm-kiosk-link", {"adm-kiosk-name": "hall-3"})
+    assert again["adm-kiosk-message"]["children"] == link["adm-kiosk-message"]["children"]
     with services.read() as db:
         (duty,) = [a for a in accounts.list_users(db) if a.username == "duty-1"]
         assert duty.villages == (IN_SCOPE,) and duty.disabled
         actors = {(e.actor, e.action) for e in audit.read(db).rows}
     admin_name = admin.account
     assert {(admin_name, "user_added"), (admin_name, "user_disabled"),
-            (admin_name, "kiosk_added")} <= actors
+            (admin_name, "user_password_set"), (admin_name, "kiosk_added")} <= actors
+
+
+def test_every_audited_act_and_account_refusal_is_worded_in_both_languages():
+    import inspect
+
+    from cockpit import accounts, audit
+    from layouts.i18n import t
+
+    for action in audit.ACTIONS:
+        assert t(f"audit_{action}", "zh") and t(f"audit_{action}", "en")
+    from layouts.i18n import STRINGS
+
+    codes = set(re.findall(r'AccountError\((?:f?"[^"]*"\s*|str\(exc\))+,\s*"([a-z_]+)"',
+                           inspect.getsource(accounts)))
+    assert codes >= {"password", "no_account", "staff_villages", "villages_staff", "village",
+                     "name", "role", "exists", "kiosk_exists", "no_kiosk"}
+    assert {c for c in codes if f"acc_err_{c}" not in STRINGS} == set()
 
 
 def test_staff_do_not_see_other_villages_through_repeat_groups(services):
