@@ -26,8 +26,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
+from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
-from cockpit import analysis, geo, governance_queries
+from cockpit import analysis, geo, governance_queries, queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
 from layouts.analysis import (
@@ -108,6 +109,19 @@ def read_models(services: Services, now: datetime, period: str,
             "hot": analysis.hot_villages(session, tz, now, days, HOT_LIMIT, category),
             "repeats": [g for g in groups if not category or g["category"] == category],
         }
+
+
+def scoped_groups(services: Services, groups: list[dict[str, Any]],
+                  villages: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Return the repeat groups of ``villages`` with only their members in those villages.
+
+    A group belongs to the village of its first incident.
+    """
+    with services.read() as session:
+        mine = set(queries.in_villages(session, [i for g in groups for i in g["incident_ids"]],
+                                       villages))
+    return [{**g, "incident_ids": [i for i in g["incident_ids"] if i in mine]}
+            for g in groups if g["village_code"] in villages]
 
 
 def build_view(models: dict[str, Any], lang: Lang, period: str) -> dict[str, Any]:
@@ -205,6 +219,10 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
             view = single_flight(cache, lock, f"analysis:view:{key}:{lang}",
                                  lambda: build_view(entry["models"], lang, period),
                                  timeout=CACHE_TIMEOUT_S)
+            viewer = current_viewer()
+            if viewer.scoped:  # staff: repeat groups of their villages, their members only
+                groups = scoped_groups(services, entry["models"]["repeats"], viewer.villages)
+                view = {**view, "repeats": repeat_children(groups, village_names(lang), lang)}
         except DATA_ERRORS as exc:
             if seen.get("error"):
                 raise PreventUpdate from exc

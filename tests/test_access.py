@@ -409,3 +409,8 @@ def test_staff_do_not_see_other_villages_through_repeat_groups(services):
     assert "rep-other" not in page and "别村的事" not in page
     groups = staff.get("/api/v1/repeats").get_json()["items"]
     assert [g["incident_ids"] for g in groups if g["group"] == "rep-group"] == [["rep-mine"]]
+    refresh = next(k for k in _server_callbacks(app) if "analysis-repeats" in k)
+    staff_view = _text(staff.post("/_dash-update-component", json=_callback_body(app, refresh)))
+    assert "rep-mine" in staff_view and "rep-other" not in staff_view
+    leader_view = _text(leader.post("/_dash-update-component", json=_callback_body(app, refresh)))
+    assert "rep-other" in leader_view
