@@ -24,6 +24,7 @@ from callbacks import register_router
 from callbacks.auth import account_bar_for, init_access
 from callbacks.hardening import harden
 from callbacks.policy import PUBLIC
+from callbacks.signin import register_signin
 from cockpit.access import Capability
 from cockpit.services import Services
 from cockpit.settings import Settings
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     access = init_access(app, services, cache)
+    register_signin(app, access)
     policy = access.policy
     for endpoint, rule in DASH_ENDPOINTS.items():
         policy.route(endpoint, rule)

@@ -1,7 +1,7 @@
-"""Sign-in, sessions, kiosk links, the SSO proxy header, and the check run before every request.
+"""Who a request is, and the check run before every request; sessions and the SSO header.
 
-- Local accounts sign in at ``/signin`` (Argon2 hashes, :mod:`cockpit.accounts`); failed
-  attempts are rate limited per account and per address (``limits``, counters in Redis).
+- Sessions are created and ended by the routes of :mod:`callbacks.signin` (sign-in form,
+  sign-out, kiosk links).
 - Sessions are Flask's signed cookie managed by Flask-Login; a personal session ends
   ``COCKPIT_SESSION_HOURS`` after sign-in, or at once when the account is disabled or changed.
 - A wall screen opens ``/kiosk/<token>``; its session lasts while the kiosk is not revoked.
@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import secrets
 import time
 from datetime import timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import dash
 import flask
@@ -30,14 +29,11 @@ from dash.development.base_component import Component
 from flask import g, jsonify, redirect, request, session
 from flask_caching import Cache
 from flask_wtf.csrf import generate_csrf
-from limits import parse as parse_limit
-from limits.storage import MemoryStorage, RedisStorage
-from limits.strategies import MovingWindowRateLimiter
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, PUBLIC, Policy
+from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, Policy
 from cockpit import accounts
 from cockpit.access import ANONYMOUS, Role, Viewer
 from cockpit.audit import record
@@ -45,7 +41,7 @@ from cockpit.services import Services
 from cockpit.store.models import User
 from layouts import account_bar
 from layouts.i18n import Lang, lang_from_search, t
-from layouts.signin import refusal_page, signin_page
+from layouts.signin import refusal_page
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +117,6 @@ def _trusted(address: str, settings) -> bool:
     return any(ip in net for net in settings.proxy_networks)
 
 
-def _safe_next(value: str | None) -> str:
-    """A local path to go back to after sign-in (never another site)."""
-    value = (value or "/").strip()
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") \
-            or "\\" in value or parts.path in ("/signin", "/signout"):
-        return "/"
-    return value
-
-
 class Access:
     """The access machinery of one app (see module docstring)."""
 
@@ -138,13 +124,6 @@ class Access:
         self.app, self.services, self.settings, self.cache = app, services, services.settings, cache
         self.policy = Policy.of(app)
         self.secret = self.settings.secret("secret_key")
-        storage = RedisStorage("redis://", connection_pool=services.redis.connection_pool,
-                               key_prefix=self.settings.key("limits"))
-        self.limiter = MovingWindowRateLimiter(storage)
-        #: Used while Redis is unreachable: this process's own counts, so sign-in still works
-        #: and is still limited (per process) through a Redis outage.
-        self.fallback = MovingWindowRateLimiter(MemoryStorage())
-        self.limit = parse_limit(self.settings.signin_limit)
         #: Seconds a resolved session is trusted (tests shorten it; see VIEWER_TTL_S).
         self.ttl_s = VIEWER_TTL_S
 
@@ -329,110 +308,22 @@ class Access:
                                 secure=self.settings.https, httponly=False)
         return response
 
-    # -- routes ------------------------------------------------------------------------------
-
-    def _limiter(self) -> MovingWindowRateLimiter:
-        """The Redis-backed limiter, or this process's own while Redis is unreachable."""
+    def end_session(self, login_id: str) -> None:
+        """Void a signed-out personal session everywhere: its id is kept in Redis."""
+        if not login_id.startswith("u:"):
+            return
+        sid = login_id.rsplit(":", 1)[-1]
         try:
-            self.services.redis.ping()
+            self.services.redis.set(self.settings.key(f"signedout:{sid}"), 1,
+                                    ex=int(self.settings.session_hours * 3600) + 60)
         except (RedisError, OSError):
-            log.warning("sign-in: Redis unreachable; failed attempts counted in this process")
-            return self.fallback
-        return self.limiter
-
-    def signin(self):
-        """GET: the form. POST: check the rate limit, then the password; sign in or say why."""
-        lang = self._lang()
-        next_path = _safe_next(request.values.get("next"))
-        sso = bool(self.settings.proxy_networks)
-        if request.method == "GET":
-            message = ""
-            reason = request.args.get("reason")
-            if reason in ("revoked", "expired", "stale"):
-                message = t(f"signin_{reason}", lang)
-            return signin_page(lang, generate_csrf(), next_path=next_path, message=message,
-                               sso=sso)
-        username = (request.form.get("username") or "").strip()[:64]
-        password = request.form.get("password") or ""
-        origin = client_address(self.settings)
-        keys = (("account", username.lower()), ("address", origin))
-        limiter = self._limiter()
-        if not all(limiter.test(self.limit, *k) for k in keys):
-            reset = max(limiter.get_window_stats(self.limit, *k).reset_time for k in keys)
-            minutes = max(1, round((reset - time.time()) / 60))
-            with self.services.sessions.begin() as db:
-                record(db, username if accounts.exists(db, username) else "-",
-                       "signin_limited", origin=origin)
-            page = signin_page(lang, generate_csrf(), next_path=next_path, username=username,
-                               message=t("signin_limited", lang, n=minutes), sso=sso)
-            return page, 429
-        with self.services.sessions.begin() as db:
-            user = accounts.authenticate(db, username, password)
-            if user is None:
-                # a name that is no account is not written: it may be a password typed there
-                known = accounts.exists(db, username)
-                record(db, username if known else "-", "signin_failed", origin=origin,
-                       detail=None if known else "unknown account")
-                viewer, login_id = None, ""
-            else:
-                viewer = accounts.viewer_of_user(user)
-                # sid: this session's own id, so that signing out ends this session only
-                login_id = f"u:{user.user_id}:{user.session_epoch}:{secrets.token_hex(8)}"
-                record(db, user.username, "signin", role=user.role, origin=origin)
-        if viewer is None:
-            for key in keys:
-                limiter.hit(self.limit, *key)
-            page = signin_page(lang, generate_csrf(), next_path=next_path, username=username,
-                               message=t("signin_failed", lang), sso=sso)
-            return page, 401
-        limiter.clear(self.limit, *keys[0])
-        session.clear()  # no fixation: a new session (and CSRF token) for the signed-in user
-        flask_login.login_user(SignedIn(login_id, viewer))
-        session.permanent = False  # the cookie ends with the browser; the server ends it too
-        session["since"] = time.time()
-        return redirect(next_path)
-
-    def signout(self):
-        """POST: end the session (CSRF-checked) and go to the sign-in page."""
-        viewer = current_viewer()
-        if viewer.signed_in:
-            with self.services.sessions.begin() as db:
-                record(db, viewer.name, "signout", role=viewer.role,
-                       origin=client_address(self.settings))
-        login_id = str(session.get("_user_id", ""))
-        if login_id.startswith("u:"):  # a copy of the cookie must not outlive the sign-out
-            sid = login_id.rsplit(":", 1)[-1]
-            try:
-                self.services.redis.set(self.settings.key(f"signedout:{sid}"), 1,
-                                        ex=int(self.settings.session_hours * 3600) + 60)
-            except (RedisError, OSError):
-                log.warning("sign-out: Redis unreachable; the session ends with its hours")
-            self.cache.delete(f"viewer:{login_id}")
-            self.cache.delete(f"last:viewer:{login_id}")
-        flask_login.logout_user()
-        session.clear()
-        return redirect("/signin")
-
-    def kiosk(self, token: str):
-        """GET ``/kiosk/<token>``: sign this browser in as the kiosk's wall screen."""
-        origin = client_address(self.settings)
-        with self.services.sessions.begin() as db:
-            kiosk = accounts.kiosk_of_token(db, self.secret, token)
-            if kiosk is not None:
-                record(db, kiosk.name, "kiosk_opened", role=Role.WALL, origin=origin)
-                login_id = f"k:{kiosk.kiosk_id}:{kiosk.nonce}"
-                name = kiosk.name
-        if kiosk is None:
-            return refusal_page(self._lang(), t("kiosk_invalid", self._lang())), 403
-        session.clear()
-        flask_login.login_user(SignedIn(login_id, Viewer("kiosk", name, Role.WALL)))
-        session.permanent = True
-        lang = "&lang=en" if self._lang() == "en" else ""
-        return redirect(f"/?screen={quote(name)}{lang}")
+            log.warning("sign-out: Redis unreachable; the session ends with its hours")
+        self.cache.delete(f"viewer:{login_id}")
+        self.cache.delete(f"last:viewer:{login_id}")
 
 
 def init_access(app: dash.Dash, services: Services, cache: Cache) -> Access:
-    """Install sessions, the sign-in routes and the check before every request.
+    """Install sessions and the check before every request (routes: callbacks.signin).
 
     Raises
     ------
@@ -457,9 +348,4 @@ def init_access(app: dash.Dash, services: Services, cache: Cache) -> Access:
     manager.user_loader(access.load_user)
     manager.session_protection = None  # a wall's address may change; sessions are revocable
     server.register_error_handler(SQLAlchemyError, access.data_error)
-    server.add_url_rule("/signin", "signin", access.signin, methods=["GET", "POST"])
-    server.add_url_rule("/signout", "signout", access.signout, methods=["POST"])
-    server.add_url_rule("/kiosk/<path:token>", "kiosk", access.kiosk, methods=["GET"])
-    for endpoint in ("signin", "signout", "kiosk"):
-        access.policy.route(endpoint, PUBLIC)
     return access

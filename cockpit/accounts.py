@@ -303,9 +303,7 @@ def revoke_kiosk(session: Session, name: str, by: str = "cli") -> Kiosk:
     AccountError
         No such live kiosk.
     """
-    kiosk = session.scalar(select(Kiosk).where(Kiosk.name == name))
-    if kiosk is None or kiosk.revoked_at is not None:
-        raise AccountError(f"no live kiosk {name!r}", "no_kiosk", name=name)
+    kiosk = live_kiosk_named(session, name)
     kiosk.revoked_at, kiosk.revoked_by = utc_now(), by
     record(session, by, "kiosk_revoked", target=name)
     return kiosk
