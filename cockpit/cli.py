@@ -125,8 +125,11 @@ def serve_argv(settings: Settings, port: int | None = None, threads: int = 8) ->
     The web layers import this package, never the reverse, so the server is started as a
     program: ``python -m waitress --call app:make_server``.
     """
+    # waitress would strip X-Forwarded-For from every request (it trusts no proxy); the app
+    # reads it only from COCKPIT_PROXY_ADDRESSES (callbacks.auth.client_address)
     return [sys.executable, "-m", "waitress", f"--listen={settings.host}:{port or settings.port}",
-            f"--threads={threads}", "--ident=qiaosi-cockpit", "--call", "app:make_server"]
+            f"--threads={threads}", "--ident=qiaosi-cockpit", "--no-clear-untrusted-proxy-headers",
+            "--call", "app:make_server"]
 
 
 @app.command()

@@ -159,6 +159,39 @@ def test_serve_and_ingest_refuse_to_start_without_their_secret(tmp_path, sqlite_
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+def test_serve_behind_a_trusted_proxy_sees_the_forwarded_client(tmp_path, redis_server_url,
+                                                                 sqlite_url):
+    from cockpit import accounts, audit
+
+    settings = make_settings(tmp_path, redis_server_url, sqlite_url)
+    services = build_services(settings)
+    with services.sessions.begin() as db:
+        accounts.add_user(db, "sso-lead", "leader", None, by="test")
+    port = _free_port()
+    env = {**_env(settings), "COCKPIT_PORT": str(port), "COCKPIT_PROXY_ADDRESSES": "127.0.0.1"}
+    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "serve"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/status"
+        headers = {"X-Remote-User": "sso-lead", "X-Forwarded-For": "10.9.9.9, 10.8.8.8"}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = requests.get(url, headers=headers, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and child.poll() is None, "serve did not start"
+                time.sleep(0.3)
+        assert answer.status_code == 200
+        with services.read() as db:
+            (entry,) = audit.read(db, action="signin").rows
+            assert (entry.actor, entry.origin, entry.detail) == ("sso-lead", "10.8.8.8", "sso")
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=15)
+        services.close()
+
+
 # -- the whole demo ----------------------------------------------------------------------------
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
