@@ -98,7 +98,8 @@ def register(app: dash.Dash, services: Services) -> None:
         name, villages = (name or "").strip(), village_codes(villages)
         if not action or not name:
             raise PreventUpdate
-        if name == by and action in (AdminIds.USER_DISABLE, AdminIds.USER_SET_ROLE):
+        if name == by and action in (AdminIds.USER_DISABLE, AdminIds.USER_SET_ROLE,
+                                     AdminIds.USER_PASSWORD):
             return t("adm_not_yourself", lang), dash.no_update  # no admin locks themself out
 
         def change(db) -> str | None:
@@ -112,7 +113,7 @@ def register(app: dash.Dash, services: Services) -> None:
             elif action == AdminIds.USER_PASSWORD:
                 password = secrets.token_urlsafe(12)
                 accounts.set_password(db, name, password, by=by)
-                return f"{t('adm_password_once', lang)} {password}"
+                return f"{t('adm_password_new', lang)} {password}"
             else:
                 accounts.set_disabled(db, name, action == AdminIds.USER_DISABLE, by=by)
             return None

@@ -210,7 +210,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
         except BadParameter as exc:
             return jsonify({"error": str(exc)}), 400
         if reveal and not viewer.can(Capability.REVEAL):
-            return jsonify({"error": "reveal: not permitted for this role"}), 403
+            return jsonify({"error": "reveal: not permitted for this role",
+                            "reason": "forbidden"}), 403
         with services.read() as session:
             detail = governance_queries.incident_detail(session, tz, incident_id, config,
                                                         unmasked=reveal)

@@ -206,7 +206,7 @@ class Access:
                        "signin" if viewer is not None else "signin_failed", role=(
                            viewer.role if viewer is not None else None),
                        origin=client_address(self.settings),
-                       detail="sso" if viewer is not None else "sso: account not registered")
+                       detail="sso" if viewer is not None else "sso: not registered or disabled")
             session["sso"] = name
         return viewer or Viewer("sso-unknown", name)
 

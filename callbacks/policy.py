@@ -110,7 +110,8 @@ class Policy:
         if endpoint == CALLBACK_ENDPOINT:
             rule: Rule | None = self.callbacks_.get(callback_output or "")
             if rule is None:
-                log.error("callback output %r has no access rule", callback_output)
+                if callback_output:  # a callback without a rule: a bug of ours, said loudly
+                    log.error("callback output %r has no access rule", callback_output)
                 return 403 if viewer.signed_in else 401
         else:
             rule = self.endpoints.get(endpoint)

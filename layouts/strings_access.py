@@ -25,8 +25,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "forbidden": ("无权访问此页面", "You may not open this page"),
     "forbidden_hint": ("当前账号：{who}", "Signed in as {who}"),
     "signout": ("退出", "Sign out"),
-    "sso_unknown": ("单点登录账号未在本系统登记", "This single sign-on account is not registered "
-                    "here"),
+    "sso_unknown": ("单点登录账号未在本系统登记或已停用", "This single sign-on account is not "
+                    "registered here, or is disabled"),
     # -- personal data ------------------------------------------------------------------------
     "pd_caller": ("报警人", "Caller"),
     "pd_phone": ("联系电话", "Phone"),
@@ -64,6 +64,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "adm_detail": ("说明", "Note"),
     "adm_audit_total": ("共 {n} 条（最新在前）", "{n} entries (newest first)"),
     "adm_reset_password": ("重置密码", "New password"),
+    "adm_password_new": ("新密码（仅显示一次）：", "New password (shown once):"),
     "adm_show_link": ("显示链接", "Show link"),
     "adm_not_yourself": ("不能停用或修改自己的账号", "You cannot disable or change your own "
                          "account"),

@@ -349,7 +349,7 @@ def test_admin_adds_and_disables_accounts_and_kiosks_on_the_admin_page(app, clie
     itself = act("adm-user-message", "adm-user-disable", {"adm-user-name": admin.account})
     assert itself["adm-user-message"]["children"] == "不能停用或修改自己的账号"
     fresh = act("adm-user-message", "adm-user-password", {"adm-user-name": "duty-1"})
-    assert fresh["adm-user-message"]["children"].startswith("初始密码")
+    assert fresh["adm-user-message"]["children"].startswith("新密码")
     act("adm-user-message", "adm-user-disable", {"adm-user-name": "duty-1"})
     link = act("adm-kiosk-message", "adm-kiosk-add", {"adm-kiosk-name": "hall-3"})
     assert "/kiosk/" in link["adm-kiosk-message"]["children"]
