@@ -41,10 +41,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks import status as status_route
-from callbacks.auth import account_bar_for, client_address, current_viewer
+from callbacks.auth import account_bar_for, current_viewer
 from callbacks.caching import single_flight
 from callbacks.policy import Policy
-from callbacks.wall_ack import MAX_ACKS, parse_ack_request, send_acknowledgements, with_queue
+from callbacks.wall_ack import MAX_ACKS, register_ack
 from cockpit import geo, governance_queries, map_queries, queries
 from cockpit.access import Capability
 from cockpit.clock import utc_now
@@ -301,7 +301,7 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None,
     with policy.callbacks(app, Capability.WALL):
         _register(app, services, cache)
     with policy.callbacks(app, Capability.ACKNOWLEDGE):
-        _register_ack(app, services)
+        register_ack(app, services)
     policy.route(status_route.ENDPOINT, Capability.WALL)
 
 
@@ -406,27 +406,3 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                             Output(GovIds.NAVIGATE, "data"), Input(WallIds.MAP, "clickData"),
                             State(WallIds.CONFIG, "data"), prevent_initial_call=True)
 
-
-def _register_ack(app: dash.Dash, services: Services) -> None:
-    @app.callback(Output(GovIds.ACK_DONE, "data"), Input(GovIds.ACK_REQUEST, "data"),
-                  prevent_initial_call=True)
-    def acknowledge(request: dict | None) -> dict[str, Any]:
-        ids, by, every = parse_ack_request(request)
-        if not ids and not every:
-            raise PreventUpdate
-        nonce = request.get("nonce") if isinstance(request, dict) else None
-        try:
-            if every:  # 确认全部: the whole queue, not only what this screen holds
-                ids = with_queue(services, ids, utc_now())
-            if not ids:
-                raise PreventUpdate
-            viewer = current_viewer()  # the account acknowledges; the screen says where
-            send_acknowledgements(services, ids, viewer.name,
-                                  by or client_address(services.settings))
-        except DATA_ERRORS as exc:
-            log.warning("acknowledgement of %d notice(s) not sent: %s: %s", len(ids),
-                        type(exc).__name__, exc)
-            return {"nonce": nonce, "sent": [], "failed": ids, "all": every}
-        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-        log.info("%s (screen %s) acknowledged %s", viewer.name, by, shown)
-        return {"nonce": nonce, "sent": ids, "failed": [], "all": every}

@@ -8,16 +8,28 @@ other event (who, when, from which address).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import dash
+from dash import Input, Output
+from dash.exceptions import PreventUpdate
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from callbacks.auth import client_address, current_viewer
 from cockpit import governance_queries
+from cockpit.clock import utc_now
 from cockpit.notices import MAX_ID
 from cockpit.services import Services
 from cockpit.settings import Settings
+from layouts.wall_governance import GovIds
 
+log = logging.getLogger(__name__)
+DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: Acknowledgements accepted in one request (确认全部: the announcements a screen holds), and
 #: the longest id and screen name.
 MAX_ACKS = 50
@@ -80,3 +92,34 @@ def send_acknowledgements(services: Services, ids: Sequence[str], by: str,
         pipe.xadd(settings.stream("incidents"),
                   acknowledgement_fields(notification_id, by, origin, now))
     pipe.execute()
+
+
+def register_ack(app: dash.Dash, services: Services) -> None:
+    """Register the wall's acknowledgement (确认 / 确认全部).
+
+    The signed-in account acknowledges and the screen is where from; a data-source failure
+    answers which ids were not sent.
+    """
+
+    @app.callback(Output(GovIds.ACK_DONE, "data"), Input(GovIds.ACK_REQUEST, "data"),
+                  prevent_initial_call=True)
+    def acknowledge(request: dict | None) -> dict[str, Any]:
+        ids, by, every = parse_ack_request(request)
+        if not ids and not every:
+            raise PreventUpdate
+        nonce = request.get("nonce") if isinstance(request, dict) else None
+        try:
+            if every:  # 确认全部: the whole queue, not only what this screen holds
+                ids = with_queue(services, ids, utc_now())
+            if not ids:
+                raise PreventUpdate
+            viewer = current_viewer()  # the account acknowledges; the screen says where
+            send_acknowledgements(services, ids, viewer.name,
+                                  by or client_address(services.settings))
+        except DATA_ERRORS as exc:
+            log.warning("acknowledgement of %d notice(s) not sent: %s: %s", len(ids),
+                        type(exc).__name__, exc)
+            return {"nonce": nonce, "sent": [], "failed": ids, "all": every}
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        log.info("%s (screen %s) acknowledged %s", viewer.name, by, shown)
+        return {"nonce": nonce, "sent": ids, "failed": [], "all": every}
