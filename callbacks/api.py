@@ -21,7 +21,8 @@ from callbacks.incidents import scoped_detail
 from callbacks.policy import Policy
 from cockpit import governance_queries, queries
 from cockpit.access import Capability
-from cockpit.api_spec import API_PREFIX, MAX_DAYS, PERIODS, openapi_document
+from cockpit.api_doc import MAX_DAYS, PERIODS, openapi_document
+from cockpit.api_spec import API_PREFIX
 from cockpit.clock import period_bounds, utc_now
 from cockpit.events import parse_time
 from cockpit.geo import resolve_village
