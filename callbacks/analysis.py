@@ -28,7 +28,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from callbacks import PageRequest
 from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
-from cockpit import analysis, geo, governance_queries, queries
+from callbacks.incidents import scoped_groups
+from cockpit import analysis, geo, governance_queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
 from layouts.analysis import (
@@ -109,19 +110,6 @@ def read_models(services: Services, now: datetime, period: str,
             "hot": analysis.hot_villages(session, tz, now, days, HOT_LIMIT, category),
             "repeats": [g for g in groups if not category or g["category"] == category],
         }
-
-
-def scoped_groups(services: Services, groups: list[dict[str, Any]],
-                  villages: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Return the repeat groups of ``villages`` with only their members in those villages.
-
-    A group belongs to the village of its first incident.
-    """
-    with services.read() as session:
-        mine = set(queries.in_villages(session, [i for g in groups for i in g["incident_ids"]],
-                                       villages))
-    return [{**g, "incident_ids": [i for i in g["incident_ids"] if i in mine]}
-            for g in groups if g["village_code"] in villages]
 
 
 def build_view(models: dict[str, Any], lang: Lang, period: str) -> dict[str, Any]:

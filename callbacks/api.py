@@ -17,7 +17,7 @@ from dash import Dash
 from flask import jsonify, request
 
 from callbacks.auth import audit_view, current_viewer
-from callbacks.incidents import scoped_detail
+from callbacks.incidents import scope_of_viewer, scoped_detail, scoped_groups
 from callbacks.policy import Policy
 from cockpit import governance_queries, queries
 from cockpit.access import Capability
@@ -164,12 +164,6 @@ ROUTE_RULES = {"api_incidents": Capability.ITEMS, "api_incident": Capability.ITE
                "api_unknown": Capability.WALL}
 
 
-def _scope() -> tuple[str, ...] | None:
-    """The villages the viewer's items are limited to (staff), None for every village."""
-    viewer = current_viewer()
-    return viewer.villages if viewer.scoped else None
-
-
 def register(app: Dash, services: Services, policy: Policy | None = None) -> None:
     """Add the ``/api/v1`` routes to the app's Flask server, with their access rules.
 
@@ -193,7 +187,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @_json_errors
     def api_incidents():
         filters = _filters(services, utc_now())
-        filters["scope"] = _scope()
+        filters["scope"] = scope_of_viewer()
         with services.read() as session:
             items = queries.list_incidents(session, tz, **filters)
             total = queries.count_incidents(session, **filters)
@@ -229,7 +223,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/overdue")
     @_json_errors
     def api_overdue():
-        limit, scope, now = _int("limit", 20, 1, 1000), _scope(), utc_now()
+        limit, scope, now = _int("limit", 20, 1, 1000), scope_of_viewer(), utc_now()
         with services.read() as session:
             if scope is None:
                 return jsonify(governance_queries.overdue(session, tz, now, limit=limit))
@@ -253,13 +247,9 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
         with services.read() as session:
             items = governance_queries.repeat_groups(session, tz, now=now, days=days,
                                                      limit=limit)
-        scope = _scope()
-        if scope is not None:  # a group is the village's of its first incident; members of
-            with services.read() as session:  # other villages are not named to staff
-                mine = set(queries.in_villages(
-                    session, [i for g in items for i in g["incident_ids"]], scope))
-            items = [{**g, "incident_ids": [i for i in g["incident_ids"] if i in mine]}
-                     for g in items if g["village_code"] in scope]
+        scope = scope_of_viewer()
+        if scope is not None:  # members of other villages are not named to staff
+            items = scoped_groups(services, items, scope)
         return jsonify({"as_of": as_of(now), "days": days, "count": len(items),
                         "items": items})
 
@@ -272,7 +262,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
         with services.read() as session:
             items = governance_queries.list_notifications(
                 session, tz, incident_id=request.args.get("incident") or None, kind=kind,
-                acked=acked, limit=limit, offset=offset, scope=_scope())
+                acked=acked, limit=limit, offset=offset, scope=scope_of_viewer())
         return jsonify({"items": items, "count": len(items), "limit": limit,
                         "offset": offset})
 

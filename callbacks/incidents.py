@@ -181,6 +181,19 @@ def read_detail(services: Services, incident_id: str, now: datetime,
     return scoped_detail(detail, current_viewer())
 
 
+def scoped_groups(services: Services, groups: list[dict[str, Any]],
+                  villages: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Return the repeat groups of ``villages`` with only their members in those villages.
+
+    A group belongs to the village of its first incident.
+    """
+    with services.read() as session:
+        mine = set(queries.in_villages(session, [i for g in groups for i in g["incident_ids"]],
+                                       villages))
+    return [{**g, "incident_ids": [i for i in g["incident_ids"] if i in mine]}
+            for g in groups if g["village_code"] in villages]
+
+
 def scoped_detail(detail: dict | None, viewer: Viewer) -> dict | None:
     """Return ``detail`` as ``viewer`` may see it.
 
