@@ -9,21 +9,18 @@ Schema generated from these models.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
+from cockpit.event_base import BaseEvent
 from cockpit.event_fields import (  # noqa: F401 - re-exported: the contract's public names
     DEFAULT_TZ,
     MAX_FUTURE_S,
@@ -40,48 +37,7 @@ from cockpit.event_fields import (  # noqa: F401 - re-exported: the contract's p
     parse_time,
 )
 from cockpit.vocab import Priority, Stage
-
-
-class BaseEvent(BaseModel):
-    """Fields every entry carries (DESIGN §4)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
-
-    event_id: Ident = Field(description="Producer-unique id; a repeat is ignored (idempotent).")
-    type: str = Field(description="Event type, e.g. incident.reported.")
-    occurred_at: datetime = Field(
-        description="When it happened: ISO-8601 with offset or epoch ms; naive = Asia/Shanghai."
-    )
-    source: Ident = Field(description="Producing system, e.g. linkage-platform or replay:sf_fire.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_is_missing(cls, data: Any) -> Any:
-        """Treat an empty optional field (``priority ''``, ``lon ''``) as not sent."""
-        if isinstance(data, dict):
-            optional = _optional_fields(cls)
-            blank = [k for k, v in data.items()
-                     if k in optional and isinstance(v, str) and not v.strip()]
-            if blank:
-                data = {k: v for k, v in data.items() if k not in blank}
-        return data
-
-    @field_validator("occurred_at", mode="before")
-    @classmethod
-    def _parse_occurred_at(cls, value: object, info: ValidationInfo) -> datetime:
-        context = info.context or {}
-        parsed = parse_time(value, context.get("tz", DEFAULT_TZ))
-        now = context.get("now") or datetime.now(UTC)
-        ahead = (parsed - now).total_seconds()
-        if ahead > MAX_FUTURE_S:
-            raise ValueError(f"{value!r} is {ahead / 60:.0f} min in the future; the producer's "
-                             "clock or time zone is wrong?")
-        return parsed
-
-    @property
-    def is_replay(self) -> bool:
-        """True when the producer is a replay of a recorded feed (source ``replay:...``)."""
-        return self.source.startswith("replay:")
+from cockpit.volunteers.events import VOLUNTEER_TYPES, AnyVolunteerEvent
 
 
 class IncidentEvent(BaseEvent):
@@ -224,12 +180,13 @@ RECEIPT_TYPES: dict[str, type[NotificationReceipt]] = {
     "notification.acknowledged": NotificationAcknowledged,
 }
 EVENT_TYPES: dict[str, type[BaseEvent]] = {**INCIDENT_TYPES, **RECEIPT_TYPES,
+                                           **VOLUNTEER_TYPES,
                                            "metric.observed": MetricObserved}
 
 AnyEvent = Annotated[
     IncidentReported | IncidentAssessed | IncidentDispatched | IncidentArrived
     | IncidentResolved | IncidentClosed | IncidentCancelled | IncidentReopened
-    | NotificationDelivered | NotificationAcknowledged | MetricObserved,
+    | NotificationDelivered | NotificationAcknowledged | MetricObserved | AnyVolunteerEvent,
     Field(discriminator="type"),
 ]
 

@@ -36,11 +36,15 @@ from cockpit.streams import (
     incident_streams,
     signal_change,
 )
+from cockpit.volunteers.events import VOLUNTEER_TYPES
+from cockpit.volunteers.hours import close_overdue
 
 log = logging.getLogger(__name__)
 #: Seconds between governance ticks while a backlog drains (else the governor's interval).
 BUSY_TICK_S = 5.0
 
+#: Seconds between passes closing open check-ins whose activity is over.
+AUTOCLOSE_EVERY_S = 30.0
 #: Every field name some event type has; other fields are ignored (and so is their encoding).
 CONTRACT_FIELDS = frozenset(name for model in EVENT_TYPES.values() for name in model.model_fields)
 #: Degrees added around the district's bounds to form the service area.
@@ -133,10 +137,12 @@ class Ingestor:
         self._pd_key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
         self.streams = incident_streams(settings)
         self.config = settings.governance
+        self.rules = settings.volunteer_rules
         self.governor = Governor(settings, r, sessions, self.config)
         self.stats = IngestStats()
         self._backlog = True  # re-read own pending entries (id 0) before new ones
         self._last_claim = 0.0
+        self._last_autoclose = 0.0
 
     # -- reading ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -241,7 +247,8 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - no entry may stop the consumer
             raise InvalidEvent(f"unexpected validation error: {type(exc).__name__}: {exc}") \
                 from None
-        kind = "metrics" if isinstance(event, MetricObserved) else "incidents"
+        kind = ("metrics" if isinstance(event, MetricObserved)
+                else "volunteers" if event.type in VOLUNTEER_TYPES else "incidents")
         expected = self.settings.stream(kind)
         if message.stream != expected:
             raise InvalidEvent(f"type: {event.type} belongs on {expected}, not {message.stream}")
@@ -272,7 +279,8 @@ class Ingestor:
         for attempt in range(3):
             try:
                 with self.sessions.begin() as session:
-                    return apply_batch(session, items, self.resolver, config=self.config)
+                    return apply_batch(session, items, self.resolver, config=self.config,
+                                       rules=self.rules, tz=self.settings.tz)
             except IntegrityError:
                 # another consumer stored an event or incident of this batch meanwhile: retry,
                 # the duplicate check then sees it
@@ -295,7 +303,8 @@ class Ingestor:
             try:
                 with self.sessions.begin() as session:
                     one = apply_batch(session, [(event, message.id)], self.resolver,
-                                      config=self.config)
+                                      config=self.config, rules=self.rules,
+                                      tz=self.settings.tz)
             except OperationalError:
                 raise
             except (SQLAlchemyError, ValueError, TypeError) as exc:
@@ -307,6 +316,7 @@ class Ingestor:
             total.incidents |= one.incidents
             total.notifications += one.notifications
             total.receipts += one.receipts
+            total.volunteers.stored += one.volunteers.stored
         return total
 
     def _count(self, messages, result, dead, started) -> None:
@@ -336,7 +346,20 @@ class Ingestor:
         busy = len(messages) >= self.batch_size
         if self.governor.due(BUSY_TICK_S if busy else None):
             self.governor.tick(busy=busy)
+        if time.monotonic() - self._last_autoclose >= AUTOCLOSE_EVERY_S:
+            self.close_attendances()
         return len(messages)
+
+    def close_attendances(self, now: datetime | None = None) -> int:
+        """Close open check-ins past their activity's end (+ grace); signals when any closed."""
+        self._last_autoclose = time.monotonic()
+        with self.sessions.begin() as session:
+            closed = close_overdue(session, self.rules, self.settings.tz,
+                                   now or datetime.now(UTC))
+        if closed:
+            log.info("closed %d open check-in(s) past their activity's end", closed)
+            signal_change(self.r, self.settings, [])
+        return closed
 
     def run(self, stop: threading.Event, idle_exit: float | None = None) -> IngestStats:
         """Run until ``stop`` is set (or after ``idle_exit`` seconds without entries).

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 
 #: Event fields that carry an ID number; replaced by their keyed hash before anything stores them.
-ID_NUMBER_FIELDS = frozenset({"reporter_id_number"})
+ID_NUMBER_FIELDS = frozenset({"reporter_id_number", "id_number"})
 #: Prefix of a keyed hash written where an ID number was (dead letters, history).
 HASH_PREFIX = "hmac-sha256:"
 #: GB 11643-1999 weights and check characters of the 18-character resident ID number.

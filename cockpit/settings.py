@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cockpit.governance_config import GovernanceConfig, cached_governance
+from cockpit.volunteers.config import VolunteerRules, cached_rules
 
 STREAM_KINDS = ("incidents", "volunteers", "waste", "metrics")
 #: Secrets by field name and the variable that sets each; none has a default.
@@ -46,6 +47,10 @@ class Settings(BaseSettings):
     governance_file : Path or None
         ``COCKPIT_GOVERNANCE_FILE``; the centre's stage limits, escalation ladder, routing and
         notification rules (YAML). None uses the shipped ``cockpit/governance.yaml``.
+    volunteers_file : Path or None
+        ``COCKPIT_VOLUNTEERS_FILE``; the volunteers rules: plausible hours, points, monthly
+        grades, mobilisation re-call (YAML). None uses the shipped
+        ``cockpit/volunteer_rules.yaml``.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     secret_key : SecretStr or None
@@ -88,6 +93,7 @@ class Settings(BaseSettings):
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
+    volunteers_file: Path | None = None
     secret_key: SecretStr | None = None
     pd_key: SecretStr | None = None
     proxy_addresses: str = ""
@@ -210,6 +216,17 @@ class Settings(BaseSettings):
             If the file is missing or invalid; the message names the key and the reason.
         """
         return cached_governance(str(self.governance_file) if self.governance_file else None)
+
+    @property
+    def volunteer_rules(self) -> VolunteerRules:
+        """The volunteers rules (read once per process and file).
+
+        Raises
+        ------
+        cockpit.governance_config.ConfigError
+            If the file is missing or invalid; the message names the key and the reason.
+        """
+        return cached_rules(str(self.volunteers_file) if self.volunteers_file else None)
 
     @property
     def effective_database_url(self) -> str:

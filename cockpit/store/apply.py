@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cockpit.event_fields import DEFAULT_TZ
 from cockpit.events import (
     INCIDENT_TYPES,
     BaseEvent,
@@ -51,12 +53,16 @@ from cockpit.store.models import (
     NotificationReceipt as ReceiptRow,
 )
 from cockpit.vocab import TERMINAL_STAGES, Stage
+from cockpit.volunteers.apply import VolunteerResult, apply_volunteer_events
+from cockpit.volunteers.config import VolunteerRules, cached_rules
+from cockpit.volunteers.events import VOLUNTEER_TYPES
 
 #: Attributes an incident takes from its latest event that carries them.
 ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village", "grid",
               "team", "unit", "disposition", "source", "reporter_name", "reporter_phone",
               "reporter_id_hash")
 _CHUNK = 500
+_VOLUNTEER_MODELS = frozenset(VOLUNTEER_TYPES.values())
 
 #: Resolves (lons, lats, village hints) → village codes; injected so tests can pass their own.
 VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
@@ -73,6 +79,7 @@ class ApplyResult:
     metrics: int = 0
     notifications: int = 0
     receipts: int = 0
+    volunteers: VolunteerResult = field(default_factory=VolunteerResult)
 
 
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
@@ -160,6 +167,8 @@ def apply_batch(
     resolve_villages: VillageResolver,
     now: datetime | None = None,
     config: GovernanceConfig | None = None,
+    rules: VolunteerRules | None = None,
+    tz: ZoneInfo = DEFAULT_TZ,
 ) -> ApplyResult:
     """Store a batch of validated events and update the incidents they touch.
 
@@ -176,6 +185,10 @@ def apply_batch(
         Receive time (aware); defaults to the current UTC time.
     config : GovernanceConfig, optional
         Limits, routing and notification rules; the shipped ``governance.yaml`` by default.
+    rules : VolunteerRules, optional
+        Hours and points rules of the volunteers module; the shipped file by default.
+    tz : ZoneInfo
+        The cockpit's zone (months of the points ledger).
 
     Returns
     -------
@@ -202,11 +215,18 @@ def apply_batch(
     incident_items = [(e, s) for e, s in fresh if isinstance(e, IncidentEvent)]
     metric_items = [(e, s) for e, s in fresh if isinstance(e, MetricObserved)]
     receipt_items = [(e, s) for e, s in fresh if isinstance(e, NotificationReceipt)]
+    volunteer_items = [(e, s) for e, s in fresh if type(e) in _VOLUNTEER_MODELS]
     result.duplicates += _store_metrics(session, metric_items, resolve_villages, now, result)
     if incident_items:
         _apply_incidents(session, incident_items, resolve_villages, now, config, result)
     if receipt_items:
         _apply_receipts(session, receipt_items, now, result)
+    if volunteer_items:
+        done = apply_volunteer_events(session, volunteer_items, resolve_villages,
+                                      now, rules or cached_rules(None), tz)
+        result.volunteers = done
+        result.stored += done.stored
+        result.duplicates += done.duplicates
     return result
 
 

@@ -333,3 +333,8 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+# The volunteers module's tables share this metadata (migrations and create_all see them);
+# imported last, once Base and UTCDateTime exist.
+from cockpit.store import volunteer_models  # noqa: E402, F401

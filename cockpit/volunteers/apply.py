@@ -1,0 +1,185 @@
+"""Fold a batch of volunteer-stream events into the store (one transaction, the caller's).
+
+Every event is kept in ``volunteer_events`` without its personal fields (idempotent on
+``(source, event_id)``), then folded by kind: the registry (:mod:`.registry`), activities and
+attendances with their points (:mod:`.hours`), mobilisations (:mod:`.mobilization`) and
+recruitment sign-ups.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cockpit.event_base import BaseEvent
+from cockpit.store.bulk import insert_rows
+from cockpit.store.volunteer_models import SignUp, VolunteerEventRow
+from cockpit.volunteers import hours, mobilization, registry
+from cockpit.volunteers.config import VolunteerRules
+from cockpit.volunteers.events import (
+    ActivityCheckedIn,
+    ActivityCheckedOut,
+    ActivityPublished,
+    MobilizationRequested,
+    MobilizationResponse,
+    RecruitmentSignedUp,
+    Registration,
+    VolunteerEvent,
+)
+
+#: Fields never written to the event history: personal data lives only in the registry.
+PERSONAL_FIELDS = frozenset({"name", "phone", "id_number", "id_hash"})
+_ROW_FIELDS = frozenset({"event_id", "type", "occurred_at", "source"})
+
+VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
+                            Sequence[str | None]], list[str | None]]
+
+
+@dataclass
+class VolunteerResult:
+    """What one batch did to the volunteers module."""
+
+    stored: int = 0
+    duplicates: int = 0
+    volunteers: set[str] = field(default_factory=set)
+    activities: set[str] = field(default_factory=set)
+    attendances: int = 0
+    mobilizations: set[str] = field(default_factory=set)
+    signups: int = 0
+
+
+def subject_of(event: BaseEvent) -> str:
+    """What an event is about, as the history's ``subject`` key."""
+    if isinstance(event, ActivityCheckedIn | ActivityCheckedOut):
+        return hours.attendance_subject(event.activity_id, *event.record_key)
+    if isinstance(event, ActivityPublished):
+        return hours.activity_subject(event.activity_id)
+    if isinstance(event, MobilizationResponse):
+        return json.dumps(["mobilization", event.mobilization_id, *event.record_key],
+                          ensure_ascii=False)
+    if isinstance(event, MobilizationRequested):
+        return json.dumps(["mobilization", event.mobilization_id], ensure_ascii=False)
+    if isinstance(event, VolunteerEvent):
+        return json.dumps(["record", *event.record_key], ensure_ascii=False)
+    if isinstance(event, RecruitmentSignedUp):
+        return json.dumps(["campaign", event.campaign_id], ensure_ascii=False)
+    return json.dumps([event.type], ensure_ascii=False)
+
+
+def history_payload(event: BaseEvent) -> dict:
+    """The event's fields for the history: JSON-ready, without personal data."""
+    out = {}
+    for name, value in event.__dict__.items():
+        if value is None or name in _ROW_FIELDS or name in PERSONAL_FIELDS:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif hasattr(value, "value"):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def _new_events(session: Session, items, now: datetime, result: VolunteerResult):
+    keys = {(e.source, e.event_id) for e, _ in items}
+    stored: set[tuple[str, str]] = set()
+    ids = sorted({k[1] for k in keys})
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(VolunteerEventRow.source, VolunteerEventRow.event_id)
+                               .where(VolunteerEventRow.event_id.in_(ids[start:start + 500])))
+        stored.update(k for k in map(tuple, rows) if k in keys)
+    fresh, seen = [], set()
+    for event, stream_id in items:
+        key = (event.source, event.event_id)
+        if key in stored or key in seen:
+            result.duplicates += 1
+            continue
+        seen.add(key)
+        fresh.append((event, stream_id))
+    if fresh:
+        insert_rows(session.connection(), VolunteerEventRow.__table__, [
+            {"event_id": e.event_id, "source": e.source, "type": e.type,
+             "subject": subject_of(e), "occurred_at": e.occurred_at, "received_at": now,
+             "stream_id": s, "payload": history_payload(e)} for e, s in fresh])
+    result.stored += len(fresh)
+    return [e for e, _ in fresh]
+
+
+def apply_volunteer_events(session: Session, items: Sequence[tuple[BaseEvent, str]],
+                           resolve_villages: VillageResolver, now: datetime,
+                           rules: VolunteerRules, tz: ZoneInfo) -> VolunteerResult:
+    """Store and fold volunteer-stream events.
+
+    Parameters
+    ----------
+    session : Session
+        Open session; the caller owns the transaction.
+    items : sequence of (event, stream_id)
+        Validated events of :data:`cockpit.volunteers.events.VOLUNTEER_TYPES`.
+    resolve_villages : callable
+        ``(lons, lats, hints) -> codes`` as for incidents.
+    now : datetime
+        Receive time, aware; also the clock of automatic check-out.
+    rules : VolunteerRules
+        Hours and points rules.
+    tz : ZoneInfo
+        The cockpit's zone (months of the points ledger).
+
+    Returns
+    -------
+    VolunteerResult
+    """
+    result = VolunteerResult()
+    if not items:
+        return result
+    events = _new_events(session, items, now, result)
+    if not events:
+        return result
+    registrations = [e for e in events if isinstance(e, Registration)]
+    if registrations:
+        codes = resolve_villages([None] * len(registrations), [None] * len(registrations),
+                                 [e.village for e in registrations])
+        result.volunteers |= registry.apply_registrations(
+            session, sorted(zip(registrations, codes, strict=True),
+                            key=lambda ec: (ec[0].occurred_at, ec[0].event_id, ec[0].source)),
+            now)
+    published = [e for e in events if isinstance(e, ActivityPublished)]
+    keys: set[tuple[str, str, str]] = set()
+    if published:
+        codes = resolve_villages([e.lon for e in published], [e.lat for e in published],
+                                 [e.village for e in published])
+        result.activities = hours.fold_activities(session, published, codes)
+        keys |= hours.keys_of_activities(session, result.activities)
+    punches = [e for e in events if isinstance(e, ActivityCheckedIn | ActivityCheckedOut)]
+    keys |= hours.attendance_keys(punches)
+    if keys:
+        result.attendances = hours.refold_attendances(session, keys, rules, tz, now)
+    requests = [e for e in events if isinstance(e, MobilizationRequested)]
+    if requests:
+        codes = resolve_villages([None] * len(requests), [None] * len(requests),
+                                 [e.village for e in requests])
+        result.mobilizations |= mobilization.fold_requests(session, requests, codes)
+    answers = [e for e in events if isinstance(e, MobilizationResponse)]
+    if answers:
+        result.mobilizations |= mobilization.fold_answers(session, answers)
+    if result.mobilizations:
+        mobilization.refresh_points(session, result.mobilizations, rules, tz)
+    signups = [e for e in events if isinstance(e, RecruitmentSignedUp)]
+    if signups:
+        codes = resolve_villages([None] * len(signups), [None] * len(signups),
+                                 [e.village for e in signups])
+        insert_rows(session.connection(), SignUp.__table__, [
+            {"event_id": e.event_id, "source": e.source, "campaign_id": e.campaign_id,
+             "campaign": e.campaign, "target": e.target, "village_code": c,
+             "channel": e.channel, "occurred_at": e.occurred_at}
+            for e, c in zip(signups, codes, strict=True)])
+        result.signups = len(signups)
+    return result
