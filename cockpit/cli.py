@@ -14,6 +14,7 @@ import typer
 
 from cockpit.accounts_cli import kiosk_app, require_secrets, users_app
 from cockpit.settings import MissingSecret, Settings
+from cockpit.volunteers.cli import volunteers_app
 
 app = typer.Typer(help="Qiaosi Cloud Cockpit (乔网智治·云上中心驾驶舱).", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="The SQL store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(kiosk_app, name="kiosk")
+app.add_typer(volunteers_app, name="volunteers")
 
 
 def _logging(verbose: bool = False) -> None:

@@ -36,6 +36,7 @@ from cockpit.streams import (
     incident_streams,
     signal_change,
 )
+from cockpit.volunteers.apply import recompute_points
 from cockpit.volunteers.events import VOLUNTEER_TYPES
 from cockpit.volunteers.hours import close_overdue
 
@@ -160,7 +161,18 @@ class Ingestor:
         self._claim()
 
     def _apply_changed_rules(self) -> None:
-        """Recompute open incidents' due times and teams when the governance rules changed."""
+        """Recompute what depends on rules that changed since the last start.
+
+        The points ledger (volunteers rules), open incidents' due times and teams (governance).
+        """
+        key = self.settings.key("volunteers:fingerprint")
+        if self.r.get(key) != self.rules.fingerprint:
+            with self.sessions.begin() as session:
+                written = recompute_points(session, self.rules, self.settings.tz,
+                                           datetime.now(UTC))
+            self.r.set(key, self.rules.fingerprint)
+            log.info("volunteer rules %s: points ledger rewritten (%d entries)",
+                     self.rules.fingerprint, written)
         key = self.settings.key("governance:fingerprint")
         if self.r.get(key) == self.config.fingerprint:
             return

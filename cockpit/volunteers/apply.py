@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cockpit.event_base import BaseEvent
 from cockpit.store.bulk import insert_rows
-from cockpit.store.volunteer_models import SignUp, VolunteerEventRow
+from cockpit.store.volunteer_models import (
+    Attendance,
+    Mobilization,
+    PointsEntry,
+    SignUp,
+    VolunteerEventRow,
+)
 from cockpit.volunteers import hours, mobilization, registry
 from cockpit.volunteers.config import VolunteerRules
 from cockpit.volunteers.events import (
@@ -183,3 +189,20 @@ def apply_volunteer_events(session: Session, items: Sequence[tuple[BaseEvent, st
             for e, c in zip(signups, codes, strict=True)])
         result.signups = len(signups)
     return result
+
+
+def recompute_points(session: Session, rules: VolunteerRules, tz: ZoneInfo, now: datetime
+                     ) -> int:
+    """Re-fold every attendance and rewrite the whole points ledger under ``rules``.
+
+    Run when the rules file changed (its fingerprint differs from the one the ledger was
+    written with). Returns the number of ledger entries written.
+    """
+    session.execute(PointsEntry.__table__.delete())
+    keys = [tuple(k) for k in session.execute(
+        select(Attendance.activity_id, Attendance.platform, Attendance.source_id))]
+    hours.refold_attendances(session, keys, rules, tz, now)
+    mobilization.refresh_points(
+        session, [m for (m,) in session.execute(select(Mobilization.mobilization_id))], rules,
+        tz)
+    return int(session.scalar(select(func.count()).select_from(PointsEntry)) or 0)
