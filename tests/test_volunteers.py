@@ -388,3 +388,31 @@ def test_changed_rules_rewrite_the_ledger_at_start(services, tmp_path):
                                  .where(Attendance.verified.is_(True)))
     assert after > before
     assert hours_points <= minutes * 20 / 60
+
+
+def test_recall_names_the_unanswered_to_the_gateway(services):
+    from cockpit.volunteers.recall import RecallError, recall
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    _ingest(services, [registered(f"CY-{i}", f"村民{i}", village="朝阳村", phone=f"1380000{i:04d}")
+                       for i in range(6)]
+            + [requested("R1", "朝阳村", 5, now - timedelta(minutes=20),
+                         now + timedelta(minutes=20), title="封控区值守"),
+               answer("R1", "CY-0", "accepted", now - timedelta(minutes=10)),
+               answer("R1", "CY-1", "declined", now - timedelta(minutes=10))])
+    with services.sessions.begin() as session:
+        assert recall(session, services.redis, services.settings, "R1", "staff-1", now) == 4
+    entries = services.redis.xrange(services.settings.key("notifications"))
+    assert len(entries) == 1
+    notice = entries[0][1]
+    assert notice["kind"] == "mobilization_recall" and notice["notification_id"] == "R1/recall/1"
+    assert sorted(json.loads(notice["volunteers"])) == [["hongqiao", f"CY-{i}"]
+                                                        for i in range(2, 6)]
+    assert "朝阳村" in notice["text"] and "Chaoyang" in notice["text_en"]
+    assert "1380000" not in json.dumps(notice)
+    with services.read() as session:
+        assert queries.mobilization_board(session, services.settings.volunteer_rules,
+                                          services.settings.tz, now)[0]["mobilization_id"] == "R1"
+    with services.sessions.begin() as session, pytest.raises(RecallError, match="deadline"):
+        recall(session, services.redis, services.settings, "R1", "staff-1",
+               now + timedelta(hours=1))

@@ -181,12 +181,15 @@ class Funnel:
     lag: bool
     filled: bool
     source: str
+    recall_count: int = 0
+    recalled_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (times as ISO-8601)."""
         out = dict(self.__dict__)
         out["requested_at"] = self.requested_at.isoformat()
         out["deadline"] = self.deadline.isoformat()
+        out["recalled_at"] = self.recalled_at.isoformat() if self.recalled_at else None
         return out
 
 
@@ -215,7 +218,8 @@ def funnel_of(request: Mobilization, people: dict[str, dict[str, bool]],
     return Funnel(request.mobilization_id, request.title, request.village_code, request.needed,
                   len(people), accepted, declined, arrived, unanswered, request.requested_at,
                   request.deadline, (request.deadline - now).total_seconds(), elapsed,
-                  request.needed * elapsed, lag, filled, request.source)
+                  request.needed * elapsed, lag, filled, request.source,
+                  request.recall_count or 0, request.recalled_at)
 
 
 def answers_by_person(session: Session, mobilization_ids: Sequence[str]

@@ -130,7 +130,7 @@ def mobilization_board(session: Session, rules: VolunteerRules, tz: ZoneInfo, no
 
     Each: ``mobilization_id, title, village_code, needed, asked, accepted, declined, arrived,
     unanswered, requested_at, deadline, seconds_left, elapsed (0-1), expected, lag, filled,
-    simulated``.
+    recall_count, recalled_at, simulated``.
     """
     out = []
     for funnel in funnels(session, rules.mobilization, now, open_only=not every):
@@ -139,6 +139,7 @@ def mobilization_board(session: Session, rules: VolunteerRules, tz: ZoneInfo, no
         item = funnel.as_dict()
         item["requested_at"] = _iso(funnel.requested_at, tz)
         item["deadline"] = _iso(funnel.deadline, tz)
+        item["recalled_at"] = _iso(funnel.recalled_at, tz)
         item["simulated"] = is_simulated(funnel.source)
         del item["source"]
         out.append(item)
