@@ -97,25 +97,27 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     return result.rowcount
 
 
-def update_changed(conn: Connection, table: Table, key: str,
+def update_changed(conn: Connection, table: Table, key: str | Sequence[str],
                    rows: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> int:
-    """UPDATE only the columns that differ, matching each row on column ``key``.
+    """UPDATE only the columns that differ, matching each row on column(s) ``key``.
 
     ``rows`` holds ``(new, old)`` pairs of whole rows (dicts keyed by column name; ``old`` as
     read from the database). Rows are grouped by the set of columns that changed, one
     ``executemany`` per group: an unchanged column costs neither its bind conversion (JSON,
     times) nor the upkeep of the indexes that hold it. Returns the number of statements run.
     """
+    keys = (key,) if isinstance(key, str) else tuple(key)
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for new, old in rows:
-        changed = tuple(c for c, value in new.items() if c != key and value != old.get(c))
+        changed = tuple(c for c, value in new.items() if c not in keys and value != old.get(c))
         if changed:
             groups.setdefault(changed, []).append(new)
     mark = _placeholder(conn)
+    where = " AND ".join(f"{_quote(conn, k)} = {mark}" for k in keys)
     for columns, group in groups.items():
         sql = (f"UPDATE {_quote(conn, table.name)} SET "
                f"{', '.join(f'{_quote(conn, c)} = {mark}' for c in columns)} "
-               f"WHERE {_quote(conn, key)} = {mark}")
-        ordered = [*columns, key]
+               f"WHERE {where}")
+        ordered = [*columns, *keys]
         conn.exec_driver_sql(sql, _tuples(group, ordered, _converters(conn, table, ordered)))
     return len(groups)

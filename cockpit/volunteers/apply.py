@@ -26,7 +26,7 @@ from cockpit.store.volunteer_models import (
     SignUp,
     VolunteerEventRow,
 )
-from cockpit.volunteers import hours, mobilization, registry
+from cockpit.volunteers import hours, mobilization, registry_fold
 from cockpit.volunteers.config import VolunteerRules
 from cockpit.volunteers.events import (
     ActivityCheckedIn,
@@ -153,7 +153,7 @@ def apply_volunteer_events(session: Session, items: Sequence[tuple[BaseEvent, st
     if registrations:
         codes = resolve_villages([None] * len(registrations), [None] * len(registrations),
                                  [e.village for e in registrations])
-        result.volunteers |= registry.apply_registrations(
+        result.volunteers |= registry_fold.apply_registrations(
             session, sorted(zip(registrations, codes, strict=True),
                             key=lambda ec: (ec[0].occurred_at, ec[0].event_id, ec[0].source)),
             now)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cockpit.store.bulk import insert_rows
+from cockpit.store.bulk import insert_rows, update_changed
 from cockpit.store.volunteer_models import Activity, Attendance, PointsEntry, VolunteerEventRow
 from cockpit.volunteers.config import VolunteerRules
 from cockpit.volunteers.events import ActivityCheckedIn, ActivityCheckedOut, ActivityPublished
@@ -185,49 +185,81 @@ def fold_activities(session: Session, events: Iterable[ActivityPublished],
     return changed
 
 
-def _punches(session: Session, subject: str) -> list[Punch]:
-    rows = session.execute(select(VolunteerEventRow.occurred_at, VolunteerEventRow.type,
-                                  VolunteerEventRow.payload, VolunteerEventRow.source,
-                                  VolunteerEventRow.event_id)
-                           .where(VolunteerEventRow.subject == subject))
-    return [Punch(at, kind == "activity.checked_out", (payload or {}).get("rating"),
-                  f"{source}/{event_id}") for at, kind, payload, source, event_id in rows]
+_ATTENDANCE_VALUES = ("checked_in_at", "checked_out_at", "auto_closed", "minutes", "verified",
+                      "flag", "rating", "basis", "open")
+_CHUNK = 500
+
+
+def _chunks(items: Sequence, size: int = _CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _punches(session: Session, subjects: Sequence[str]) -> dict[str, list[Punch]]:
+    out: dict[str, list[Punch]] = {s: [] for s in subjects}
+    for part in _chunks(list(subjects)):
+        rows = session.execute(select(VolunteerEventRow.subject, VolunteerEventRow.occurred_at,
+                                      VolunteerEventRow.type, VolunteerEventRow.payload,
+                                      VolunteerEventRow.source, VolunteerEventRow.event_id)
+                               .where(VolunteerEventRow.subject.in_(part)))
+        for subject, at, kind, payload, source, event_id in rows:
+            out[subject].append(Punch(at, kind == "activity.checked_out",
+                                      (payload or {}).get("rating"), f"{source}/{event_id}"))
+    return out
+
+
+def _stored_attendances(session: Session, keys: Sequence[tuple[str, str, str]]
+                        ) -> dict[tuple[str, str, str], dict[str, Any]]:
+    wanted = set(keys)
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    table = Attendance.__table__
+    for part in _chunks(sorted({k[0] for k in keys})):
+        for row in session.execute(select(table).where(table.c.activity_id.in_(part))).mappings():
+            key = (row["activity_id"], row["platform"], row["source_id"])
+            if key in wanted:
+                out[key] = dict(row)
+    return out
 
 
 def refold_attendances(session: Session, keys: Iterable[tuple[str, str, str]],
                        rules: VolunteerRules, tz: ZoneInfo, now: datetime) -> int:
     """Recompute attendances ``(activity_id, platform, source_id)`` and their points entries.
 
-    Returns how many attendances changed state.
+    In bulk: one read of the punches, activities and stored rows per 500 keys, one
+    ``executemany`` per kind of write. Returns how many attendances changed state.
     """
-    changed = 0
-    activities: dict[str, Activity | None] = {}
-    for activity_id, platform, source_id in sorted(set(keys)):
-        if activity_id not in activities:
-            activities[activity_id] = session.get(Activity, activity_id)
-        punches = _punches(session, attendance_subject(activity_id, platform, source_id))
-        state = fold_attendance(punches, activities[activity_id], rules, now)
-        row = session.get(Attendance, (activity_id, platform, source_id))
-        if row is None:
-            row = Attendance(activity_id=activity_id, platform=platform, source_id=source_id)
-            session.add(row)
+    keys = sorted(set(keys))
+    if not keys:
+        return 0
+    subjects = {k: attendance_subject(*k) for k in keys}
+    punches = _punches(session, list(subjects.values()))
+    activities = {a.activity_id: a for part in _chunks(sorted({k[0] for k in keys}))
+                  for a in session.scalars(select(Activity)
+                                           .where(Activity.activity_id.in_(part)))}
+    stored = _stored_attendances(session, keys)
+    inserts, updates, entries, stale = [], [], [], []
+    for key in keys:
+        state = fold_attendance(punches[subjects[key]], activities.get(key[0]), rules, now)
         values = {"checked_in_at": state.checked_in_at, "checked_out_at": state.checked_out_at,
                   "auto_closed": state.auto_closed, "minutes": state.minutes,
                   "verified": state.verified, "flag": state.flag, "rating": state.rating,
                   "basis": list(state.basis), "open": state.open}
-        if any(getattr(row, k) != v for k, v in values.items()):
-            changed += 1
-            for k, v in values.items():
-                setattr(row, k, v)
-            row.updated_at = now
-        key = json.dumps([activity_id, platform, source_id], ensure_ascii=False)
-        session.execute(delete(PointsEntry).where(
-            PointsEntry.entry_id.in_([f"hours:{key}", f"rating:{key}"])))
-        entries = attendance_points(activity_id, platform, source_id, state, rules, tz)
-        if entries:
-            insert_rows(session.connection(), PointsEntry.__table__, entries)
-    session.flush()
-    return changed
+        ids = {"activity_id": key[0], "platform": key[1], "source_id": key[2]}
+        old = stored.get(key)
+        if old is None:
+            inserts.append({**ids, **values, "updated_at": now})
+        elif any(old[k] != v for k, v in values.items()):
+            updates.append(({**ids, **values, "updated_at": now}, old))
+        entry_key = json.dumps(list(key), ensure_ascii=False)
+        stale += [f"hours:{entry_key}", f"rating:{entry_key}"]
+        entries += attendance_points(*key, state, rules, tz)
+    conn = session.connection()
+    insert_rows(conn, Attendance.__table__, inserts)
+    update_changed(conn, Attendance.__table__, ("activity_id", "platform", "source_id"), updates)
+    for part in _chunks(stale):
+        session.execute(delete(PointsEntry).where(PointsEntry.entry_id.in_(part)))
+    insert_rows(conn, PointsEntry.__table__, entries)
+    return len(inserts) + len(updates)
 
 
 def attendance_keys(events: Iterable[ActivityCheckedIn | ActivityCheckedOut]

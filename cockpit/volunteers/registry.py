@@ -28,7 +28,6 @@ from cockpit.store.volunteer_models import (
     VolunteerMerge,
     VolunteerRecord,
 )
-from cockpit.volunteers.events import Registration, VolunteerUpdated
 
 #: Person attributes derived from records.
 PERSON_FIELDS = ("name", "phone", "id_hash", "team", "team_kind", "skills", "village_code", "grid")
@@ -50,39 +49,6 @@ def name_key(name: str | None) -> str:
         return ""
     text = unicodedata.normalize("NFKC", name)
     return "".join(ch for ch in text if ch.isalnum()).lower()
-
-
-def _stamp(event) -> list[str]:
-    return [event.occurred_at.isoformat(), event.event_id, event.source]
-
-
-def fold_record(record: VolunteerRecord, event: Registration, village_code: str | None) -> set[str]:
-    """Merge one registry event into its record; returns the attributes it changed."""
-    times = dict(record.field_times or {})
-    stamp = _stamp(event)
-    changed: set[str] = set()
-    attributes = event.ATTRIBUTES
-    for name in attributes:
-        value = village_code if name == "village" else getattr(event, name)
-        if value is None:
-            continue
-        column = "village_code" if name == "village" else name
-        prior = times.get(column)
-        if prior is None or stamp > prior:
-            times[column] = stamp
-            value = value.value if hasattr(value, "value") else value
-            value = list(value) if isinstance(value, tuple) else value
-            if getattr(record, column) != value:
-                changed.add(column)
-            setattr(record, column, value)
-    record.field_times = times
-    record.event_count = (record.event_count or 0) + 1
-    if not isinstance(event, VolunteerUpdated) or record.registered_at is None:
-        if record.registered_at is None or event.occurred_at < record.registered_at:
-            record.registered_at = event.occurred_at
-    if record.updated_at is None or event.occurred_at > record.updated_at:
-        record.updated_at = event.occurred_at
-    return changed
 
 
 def refresh_person(session: Session, volunteer_id: str, now: datetime) -> Volunteer | None:
@@ -148,97 +114,12 @@ def _retire(session: Session, from_id: str, into_id: str, now: datetime) -> None
     person.updated_at = now
 
 
-def _same_id_holder(session: Session, record: VolunteerRecord) -> str | None:
-    """Another volunteer holding a record with this record's ID-number hash, if any."""
-    if not record.id_hash or record.kept_apart:
-        return None
-    rows = session.execute(
-        select(VolunteerRecord.volunteer_id, VolunteerRecord.kept_apart)
-        .where(VolunteerRecord.id_hash == record.id_hash,
-               VolunteerRecord.volunteer_id.is_not(None),
-               or_(VolunteerRecord.platform != record.platform,
-                   VolunteerRecord.source_id != record.source_id))
-        .order_by(VolunteerRecord.registered_at, VolunteerRecord.platform,
-                  VolunteerRecord.source_id)).all()
-    for holder, apart in rows:
-        if holder != record.volunteer_id and not apart:
-            return holder
-    return None
-
-
-def place_record(session: Session, record: VolunteerRecord, changed: set[str],
-                 now: datetime) -> set[str]:
-    """Give a folded record its volunteer; returns the volunteer ids whose attributes changed.
-
-    A record new to the store joins the volunteer already holding its ID-number hash, or
-    becomes a new volunteer; a known record whose hash now matches another volunteer brings
-    its whole volunteer into that one (automatic merge). A phone number shared with another
-    volunteer proposes the pair for review.
-    """
-    touched: set[str] = set()
-    holder = _same_id_holder(session, record) if (record.volunteer_id is None
-                                                   or "id_hash" in changed) else None
-    if record.volunteer_id is None:
-        if holder is not None:
-            record.volunteer_id = holder
-            _log_merge(session, holder, person_id(record.platform, record.source_id), [record],
-                       "same_id_number", now, None)
-        else:
-            record.volunteer_id = person_id(record.platform, record.source_id)
-    elif holder is not None:
-        old = record.volunteer_id
-        session.flush()
-        moved = _move_records(session, old, holder)
-        _log_merge(session, holder, old, moved, "same_id_number", now, None)
-        _retire(session, old, holder, now)
-        _close_candidates(session, old, holder, now)
-        touched.add(old)
-    session.flush()
-    touched.add(record.volunteer_id)
-    if record.phone and (record.volunteer_id is not None) and (
-            "phone" in changed or "name" in changed or holder is not None
-            or record.event_count == 1):
-        propose_by_phone(session, record, now)
-    return touched
-
-
 def _close_candidates(session: Session, a: str, b: str, now: datetime) -> None:
     low, high = sorted((a, b))
     row = session.scalar(select(MergeCandidate).where(MergeCandidate.volunteer_a == low,
                                                       MergeCandidate.volunteer_b == high))
     if row is not None and row.status == "open":
         row.status, row.decided_at, row.decided_by = "merged", now, "same_id_number"
-
-
-def propose_by_phone(session: Session, record: VolunteerRecord, now: datetime) -> int:
-    """Queue for review every other volunteer with a record of the same phone; returns how many.
-
-    A pair already queued (in any state) is not queued again: a rejected pair stays rejected.
-    """
-    others = session.execute(
-        select(VolunteerRecord.volunteer_id, VolunteerRecord.name)
-        .where(VolunteerRecord.phone == record.phone,
-               VolunteerRecord.volunteer_id.is_not(None),
-               VolunteerRecord.volunteer_id != record.volunteer_id)).all()
-    added = 0
-    for other, other_name in others:
-        person = session.get(Volunteer, other)
-        if person is not None and person.status == "merged":
-            continue
-        low, high = sorted((record.volunteer_id, other))
-        exists = session.scalar(select(MergeCandidate.candidate_id)
-                                .where(MergeCandidate.volunteer_a == low,
-                                       MergeCandidate.volunteer_b == high))
-        if exists is not None:
-            continue
-        same_name = name_key(other_name) == name_key(record.name)
-        session.add(MergeCandidate(volunteer_a=low, volunteer_b=high,
-                                   reason="same_phone_name" if same_name else "same_phone",
-                                   status="open", created_at=now))
-        added += 1
-    if added:
-        session.flush()
-    return added
 
 
 def merge(session: Session, into_id: str, from_id: str, by: str, now: datetime,
@@ -332,38 +213,6 @@ def reject(session: Session, candidate_id: int, by: str, now: datetime) -> Merge
         raise MergeError(f"no open merge candidate {candidate_id}")
     row.status, row.decided_at, row.decided_by = "rejected", now, by
     return row
-
-
-def apply_registrations(session: Session, items: Iterable[tuple[Registration, str | None]],
-                        now: datetime) -> set[str]:
-    """Fold registry events (already new to the store) into records and volunteers.
-
-    Parameters
-    ----------
-    items : iterable of (event, village_code)
-        ``volunteer.registered`` / ``volunteer.updated`` events with their resolved village.
-
-    Returns
-    -------
-    set of str
-        Ids of the volunteers whose attributes changed.
-    """
-    touched: set[str] = set()
-    for event, village_code in items:
-        platform, source_id = event.record_key
-        record = session.get(VolunteerRecord, (platform, source_id))
-        if record is None:
-            record = VolunteerRecord(platform=platform, source_id=source_id, status="active",
-                                     kept_apart=False, field_times={}, event_count=0)
-            session.add(record)
-        changed = fold_record(record, event, village_code)
-        # a record becomes a volunteer once it has a name (its registration may come late)
-        if record.volunteer_id is not None or record.name:
-            touched |= place_record(session, record, changed, now)
-    session.flush()
-    for volunteer_id in sorted(touched):
-        refresh_person(session, volunteer_id, now)
-    return touched
 
 
 def record_map(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
