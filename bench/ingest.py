@@ -4,7 +4,12 @@ Baseline: XREADGROUP of the same entries, one executemany INSERT per batch into 
 database, commit, XACK. Cockpit: the real :class:`cockpit.ingest.Ingestor` (validation, CRS,
 spatial join, idempotency check, incident fold, commit, XACK, change signal).
 
-    python bench/ingest.py [--events 100000] [--batch 500]
+    python bench/ingest.py [--events 100000] [--batch 500] [--feed incidents|volunteers]
+
+``--feed volunteers`` measures the volunteer stream instead: a mix like a day of the
+simulated feed (registrations of volunteers on three platforms, activities, check-ins and
+check-outs, a mobilisation with its answers, sign-ups), through the registry, the attendance
+fold and the points ledger.
 
 Uses ``REDIS_URL`` (default redis://127.0.0.1:6379/0, else an embedded server) and
 ``DATABASE_URL`` (default: a fresh SQLite file in WAL mode per round). Rounds alternate the two
@@ -61,6 +66,57 @@ def make_events(n: int) -> list[dict[str, str]]:
     return out
 
 
+def make_volunteer_events(n: int) -> list[dict[str, str]]:
+    """About a fifth registrations (a tenth joined by ID number, a tenth by phone), the rest
+    activities with check-ins and check-outs, a mobilisation and sign-ups; all in the past."""
+    from tests.volunteer_factories import (
+        activity,
+        answer,
+        id_number,
+        punch,
+        registered,
+        requested,
+        signed_up,
+    )
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    villages = ["朝阳村", "胜稼村", "新街社区", "乔司社区", "永玄村", "三角村"]
+    people = max(10, n // 5)
+    out: list[dict[str, str]] = []
+    for i in range(people):
+        base = i - i % 10  # every tenth person is on three platforms
+        source, extra = "hongqiao", {"id_number": id_number(i % 1000,
+                                                            born=f"19{50 + i // 1000:02d}0101")}
+        if i % 10 == 1:  # the same person on 西湖先锋: same ID number, joined at once
+            source = "xihu"
+            extra = {"id_number": id_number(base % 1000, born=f"19{50 + base // 1000:02d}0101")}
+        elif i % 10 == 2:  # and on 志愿汇 without ID number, same phone: queued for review
+            source, extra = "zhiyuanhui", {}
+        out.append(registered(f"P{i}", f"志愿者{i}", source=source,
+                              village=villages[i % len(villages)],
+                              phone=f"139{base if i % 10 == 2 else i:08d}", skills="急救,巡逻",
+                              team=f"网格队{i % 40}", at=now - timedelta(days=40), **extra))
+    start = now - timedelta(days=30)
+    a = 0
+    out.append(requested("BENCH-M", "朝阳村", 140, now - timedelta(hours=2),
+                         now - timedelta(hours=1)))
+    while len(out) < n:
+        when = start + timedelta(hours=a)
+        out.append(activity(f"BA{a}", when, 2, village=villages[a % len(villages)],
+                            at=when - timedelta(days=1)))
+        for k in range(20):
+            vid = f"P{(a * 20 + k) * 7 % people}"
+            out.append(punch(f"BA{a}", vid, when - timedelta(minutes=5)))
+            out.append(punch(f"BA{a}", vid, when + timedelta(minutes=118), out=True,
+                             rating="5"))
+        if a % 10 == 0:
+            out.append(answer("BENCH-M", f"P{a % people}", "accepted",
+                              now - timedelta(hours=2) + timedelta(minutes=a % 50)))
+            out.append(signed_up("bench", a, when))
+        a += 1
+    return out[:n]
+
+
 def fill(r: redis.Redis, stream: str, events: list[dict[str, str]]) -> None:
     pipe = r.pipeline(transaction=False)
     for n, fields in enumerate(events, 1):
@@ -85,7 +141,8 @@ def raw_pipeline(services: Services, stream: str, batch: int) -> float:
         if not reply or not reply[0][1]:
             break
         entries = reply[0][1]
-        rows = [{"event_id": f["event_id"], "incident_id": f["incident_id"], "type": f["type"],
+        rows = [{"event_id": f["event_id"], "incident_id": f.get("incident_id"),
+                 "type": f["type"],
                  "occurred_at": f["occurred_at"], "source": f["source"], "stream_id": i,
                  "payload": f} for i, f in entries]
         with services.engine.begin() as conn:
@@ -107,19 +164,20 @@ def cockpit_ingest(services: Services, batch: int, total: int) -> tuple[float, I
 
 
 def one_round(redis_url: str | None, database_url: str, n_events: int,
-              batch: int, tmp: Path) -> tuple[float, float, str]:
+              batch: int, tmp: Path, feed: str = "incidents") -> tuple[float, float, str]:
     """Both pipelines over the same entries into the same (fresh) database; events/s each."""
     settings = Settings(REDIS_URL=redis_url, DATABASE_URL=database_url, data_dir=tmp,
-                        stream_prefix=f"bench:{uuid.uuid4().hex[:8]}:")
+                        stream_prefix=f"bench:{uuid.uuid4().hex[:8]}:",
+                        pd_key="bench-only-pd-key-0123456789")
     services = Services.from_settings(settings)
     if not database_url.startswith("sqlite"):
         downgrade(services.engine, "base")  # every round starts from empty tables
     upgrade(services.engine)
     try:
         raw_stream = settings.key("raw")
-        events = make_events(n_events)
+        events = make_events(n_events) if feed == "incidents" else make_volunteer_events(n_events)
         fill(services.redis, raw_stream, events)
-        fill(services.redis, settings.stream("incidents"), events)
+        fill(services.redis, settings.stream(feed), events)
         del events  # neither pipeline should pay for the generator's objects in its GC
         gc.collect()
         raw_s = raw_pipeline(services, raw_stream, batch)
@@ -140,6 +198,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--feed", choices=("incidents", "volunteers"), default="incidents")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds; the median ratio is the result")
     args = parser.parse_args()
@@ -153,11 +212,12 @@ def main() -> int:
     for n in range(args.rounds):
         database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / f'bench{n}.sqlite3'}"
         raw_rate, ours_rate, db = one_round(redis_url, database_url, args.events, args.batch,
-                                            tmp)
+                                            tmp, args.feed)
         ratios.append(ours_rate / raw_rate)
         print(f"round {n + 1}: baseline {raw_rate:9,.0f} events/s   cockpit {ours_rate:9,.0f} "
               f"events/s   ratio {ours_rate / raw_rate:.2f}")
-    print(f"events: {args.events:,}  batch: {args.batch}  database: {db}  rounds: {args.rounds}")
+    print(f"feed: {args.feed}  events: {args.events:,}  batch: {args.batch}  database: {db}  "
+          f"rounds: {args.rounds}")
     print("baseline  XREADGROUP + executemany + XACK")
     print("cockpit   decode + validate + join + fold + commit + XACK + signal")
     print(f"ratio (cockpit / baseline), median of rounds: {statistics.median(ratios):.2f}   "

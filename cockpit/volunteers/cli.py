@@ -122,10 +122,13 @@ def import_file(file: _File, source: _Source, mapping: _Mapping = None,
                 dry_run: _DryRun = False, quiet: _Quiet = False) -> None:
     """Import volunteers from a CSV or Excel export of another platform.
 
-    Each row becomes a volunteer.registered event of --source, validated by the contract and
-    stored at once; the same ID number joins one volunteer, the same phone queues a merge for
-    review. Rejected rows go to a CSV report with their row number and reason. Re-importing a
-    file stores nothing new. Needs COCKPIT_PD_KEY.
+    Each row becomes a volunteer.registered event of --source, validated and stored at once.
+
+    The same ID number joins one volunteer; the same phone queues the pair for review.
+
+    Rejected rows go to a CSV report (row number, reason). Re-importing stores nothing new.
+
+    Needs COCKPIT_PD_KEY (docs/volunteers-import.md).
     """
     from sqlalchemy.exc import SQLAlchemyError
     from tqdm import tqdm
@@ -167,8 +170,9 @@ def import_file(file: _File, source: _Source, mapping: _Mapping = None,
         fail(str(exc))
     except SQLAlchemyError as exc:
         stored = importer.report.stored if importer is not None and not dry_run else 0
-        fail(f"database error ({type(exc).__name__}: {str(exc).splitlines()[0]}); {stored} "
-             "events were committed before it; run the import again to finish")
+        kept = (f"{stored} events were committed before it; run the import again to finish"
+                if stored else "nothing was stored")
+        fail(f"database error ({type(exc).__name__}: {str(exc).splitlines()[0]}); {kept}")
     finally:
         if engine is not None:
             engine.dispose()
