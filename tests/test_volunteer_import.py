@@ -333,3 +333,43 @@ def test_redis_down_keeps_the_import_and_says_so(env, db, tmp_path):
     assert count("events stored", result.stdout) == 1
     with db() as s:
         assert s.scalar(select(func.count()).select_from(VolunteerRecord)) == 1
+
+
+def test_merge_queue_from_the_shell_list_merge_undo_reject(env, db, tmp_path):
+    from cockpit.audit import read
+
+    first = tmp_path / "hq.csv"
+    first.write_text("volunteer_id,name,phone,village\nH1,陈一,13911112222,朝阳村\n"
+                     "H2,陈二,13933334444,朝阳村\n", encoding="utf-8")
+    second = tmp_path / "zy.csv"
+    second.write_text("volunteer_id,name,phone,village\nZ1,陈 一,13911112222,朝阳村\n"
+                      "Z2,陈贰,13933334444,朝阳村\n", encoding="utf-8")
+    ok(env, str(first), "--source", "hq", "--quiet")
+    ok(env, str(second), "--source", "zy", "--quiet")
+    merges = ["volunteers", "merges"]
+    listed = CliRunner().invoke(app, [*merges, "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "2 open pair(s)" in listed.stdout and "陈一" not in listed.stdout
+    assert "139****2222" in listed.stdout
+    with db() as session:
+        pairs = sorted(session.scalars(select(MergeCandidate.candidate_id)))
+    merged = CliRunner().invoke(app, [*merges, "merge", str(pairs[0]), "--into", "b"], env=env)
+    assert merged.exit_code == 0, merged.output
+    merge_id = merged.stdout.split("(merge ")[1].split(";")[0]
+    again = CliRunner().invoke(app, [*merges, "merge", str(pairs[0])], env=env)
+    assert again.exit_code == 2 and "no open merge candidate" in again.output
+    rejected = CliRunner().invoke(app, [*merges, "reject", str(pairs[1])], env=env)
+    assert rejected.exit_code == 0, rejected.output
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Volunteer)
+                              .where(Volunteer.status != "merged")) == 3
+    undone = CliRunner().invoke(app, [*merges, "undo", merge_id], env=env)
+    assert undone.exit_code == 0, undone.output
+    log = CliRunner().invoke(app, [*merges, "log"], env=env)
+    assert f"{merge_id}: " in log.stdout and "undone" in log.stdout
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Volunteer)
+                              .where(Volunteer.status != "merged")) == 4
+        actions = [e.action for e in read(session, limit=20).rows]
+    assert {"volunteer_merged", "volunteer_merge_rejected",
+            "volunteer_merge_undone"} <= set(actions)

@@ -18,9 +18,11 @@ import typer
 
 from cockpit.accounts_cli import fail, require_secrets
 from cockpit.settings import Settings
+from cockpit.volunteers.review_cli import merges_app
 
-volunteers_app = typer.Typer(help="Volunteers: import other platforms' exports.",
-                             no_args_is_help=True)
+volunteers_app = typer.Typer(help="Volunteers: import other platforms' exports; the merge "
+                             "queue.", no_args_is_help=True)
+volunteers_app.add_typer(merges_app, name="merges")
 
 
 class Encoding(StrEnum):
