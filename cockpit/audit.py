@@ -19,7 +19,8 @@ from cockpit.store.models import AuditEntry
 #: The acts written to the log.
 ACTIONS = ("view_unmasked", "export", "signin", "signin_failed", "signin_limited", "signout",
            "kiosk_opened", "user_added", "user_disabled", "user_enabled", "user_role_set",
-           "user_password_set", "kiosk_added", "kiosk_revoked")
+           "user_password_set", "kiosk_added", "kiosk_revoked", "volunteer_merged",
+           "volunteer_merge_rejected", "volunteer_merge_undone", "mobilization_recalled")
 MAX_PAGE = 500
 
 
