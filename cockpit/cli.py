@@ -175,6 +175,47 @@ def geodata_build(
     builder.main([] if data is None else ["--data", str(data)])
 
 
+@app.command("simulate-volunteers")
+def simulate_volunteers(
+    volunteers: Annotated[int, typer.Option(min=1, max=100_000,
+                                            help="Volunteers on the roll.")] = 7_400,
+    history_days: Annotated[int, typer.Option(min=0, max=366,
+                                              help="Days of past activity sent at start.")] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Send the history and today's events so far, then exit.")] = False,
+    verbose: bool = False,
+) -> None:
+    """Feed the volunteers stream with simulated (sim:) volunteers until SIGTERM / Ctrl-C.
+
+    A roll of invented people, daily activities, mobilisations and campaign sign-ups, in real
+    time after the history (docs/volunteers-simulated.md).
+    """
+    import redis
+
+    from cockpit.streams import connect
+    from cockpit.volunteers.simulate import SimConfig, simulate
+
+    _logging(verbose)
+    settings = Settings()
+    r, embedded = connect(settings)
+    stop = stop_on_signals()
+    try:
+        stats = simulate(settings, r, SimConfig(volunteers, history_days, seed), stop=stop,
+                         once=once)
+    except redis.RedisError as exc:  # exit 1, not 2: the demo restarts a part that failed
+        typer.echo(f"simulate-volunteers: Redis failed (REDIS_URL): {str(exc).splitlines()[0]}",
+                   err=True)
+        raise typer.Exit(1) from None
+    finally:
+        r.close()
+        if embedded is not None:
+            embedded.close()
+    typer.echo(f"simulated volunteers {'stopped' if stats.stopped else 'done'}: {stats.sent} "
+               f"events sent to {settings.stream('volunteers')} ({stats.history} at start, "
+               f"{stats.live} live)")
+
+
 def _register_replay() -> None:
     from cockpit import replay
     from cockpit.governance_cli import governance_app

@@ -1,10 +1,10 @@
-"""``cockpit demo``: embedded Redis, ingest, a replay of real calls and the web app, together.
+"""``cockpit demo``: embedded Redis, ingest, a replay, simulated volunteers and the web app.
 
 Each part runs as its own process, as in production (``cockpit ingest``, ``cockpit replay``,
-``cockpit serve``); this supervisor starts them with one shared ``REDIS_URL`` and
-``DATABASE_URL``, prints where to look, restarts a part that fails, and stops them all on
-Ctrl-C, SIGTERM or a closed terminal (SIGHUP). A lock on the data folder keeps a second demo
-from attaching to the first one's data.
+``cockpit simulate-volunteers``, ``cockpit serve``); this supervisor starts them with one
+shared ``REDIS_URL`` and ``DATABASE_URL``, prints where to look, restarts a part that fails,
+and stops them all on Ctrl-C, SIGTERM or a closed terminal (SIGHUP). A lock on the data
+folder keeps a second demo from attaching to the first one's data.
 
 Access: a secret not set in the environment (``COCKPIT_SECRET_KEY``, ``COCKPIT_PD_KEY``) is
 generated once and kept in ``<data_dir>/secrets/<VARIABLE>`` (0600), so sessions, kiosk links
@@ -40,6 +40,7 @@ from cockpit.settings import MIN_SECRET_LEN, SECRETS, Settings
 from cockpit.store.db import engine_for, session_factory
 from cockpit.store.migrate import upgrade
 from cockpit.streams import EmbeddedRedis, client_for_url
+from cockpit.volunteers.sim_people import DEFAULT_VOLUNTEERS
 
 log = logging.getLogger(__name__)
 
@@ -324,10 +325,11 @@ def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = 
 
 def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
                   ) -> dict[str, list[str]]:
-    """The command line of each part: ``ingest``, ``web`` and ``replay``.
+    """The command line of each part: ``ingest``, ``web``, ``replay`` and ``volunteers``.
 
     The replay replays ``feed`` with ``mapping`` at ``speeds`` = ``(speed, stage_speed)``,
-    over and over (``--loop``), continuing a stopped run (``--resume``).
+    over and over (``--loop``), continuing a stopped run (``--resume``). ``volunteers`` is the
+    simulated volunteer feed (``sim:`` sources) in real time.
     """
     speed, stage_speed = speeds
     return {
@@ -336,6 +338,7 @@ def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
         "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
                        "--stage-speed", str(stage_speed), "--loop", "--resume",
                        "--no-progress"),
+        "volunteers": _cli("simulate-volunteers"),
     }
 
 
@@ -381,6 +384,8 @@ def _run(settings: Settings, speeds: tuple[float, float], feed: Path, mapping: s
                 f"database: {masked(settings.effective_database_url)}\n"
                 f"  Replaying {feed.name}: arrivals at ×{speed:g}, stage durations at "
                 f"×{stage_speed:g}{' (real)' if stage_speed == 1 else ''}.\n"
+                f"  Simulated volunteers (模拟): {DEFAULT_VOLUNTEERS:,} over the 15 villages, "
+                f"daily activities, mobilisations and sign-ups in real time (sources sim:*).\n"
                 f"  Add an incident by hand:\n\n"
                 f"  {redis_cli_line(redis_url, cli, settings.stream('incidents'))}\n\n"
                 f"  Ctrl-C stops everything.\n\n")

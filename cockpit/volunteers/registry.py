@@ -51,6 +51,42 @@ def name_key(name: str | None) -> str:
     return "".join(ch for ch in text if ch.isalnum()).lower()
 
 
+_DERIVE_FROM = (*PERSON_FIELDS, "field_times", "status", "registered_at", "updated_at",
+                "platform", "source_id")
+_FAR_FUTURE = "9999"
+
+
+def _primary_key(row: dict[str, Any]) -> tuple:
+    at = row["registered_at"]
+    return (at.isoformat() if at is not None else _FAR_FUTURE, row["platform"], row["source_id"])
+
+
+def derive_person(person: Volunteer, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Set a volunteer's attributes from their records (dicts of record columns).
+
+    Each attribute comes from the latest record event carrying it, across records, except the
+    name: that of the volunteer's first-registered record carrying one (a later platform's
+    variant spelling does not rename the person; a correction on that record does).
+    """
+    for column in PERSON_FIELDS:
+        best, value = None, None
+        for row in rows:
+            stamp = (row["field_times"] or {}).get(column)
+            if stamp is not None and (best is None or stamp > best):
+                best, value = stamp, row[column]
+        setattr(person, column, [] if column == "skills" and value is None else value)
+    named = sorted((r for r in rows if r["name"]), key=_primary_key)
+    if named:
+        person.name = named[0]["name"]
+    person.status = "active" if any(r["status"] == "active" for r in rows) else "inactive"
+    person.merged_into = None
+    person.record_count = len(rows)
+    registered = [r["registered_at"] for r in rows if r["registered_at"] is not None]
+    person.registered_at = min(registered) if registered else None
+    updated = [r["updated_at"] for r in rows if r["updated_at"] is not None]
+    person.updated_at = max(updated) if updated else now
+
+
 def refresh_person(session: Session, volunteer_id: str, now: datetime) -> Volunteer | None:
     """Derive a volunteer's attributes from their records; deletes a volunteer left without any.
 
@@ -66,20 +102,7 @@ def refresh_person(session: Session, volunteer_id: str, now: datetime) -> Volunt
     if person is None:
         person = Volunteer(volunteer_id=volunteer_id, skills=[], updated_at=now)
         session.add(person)
-    for column in PERSON_FIELDS:
-        best, value = None, None
-        for record in records:
-            stamp = (record.field_times or {}).get(column)
-            if stamp is not None and (best is None or stamp > best):
-                best, value = stamp, getattr(record, column)
-        setattr(person, column, value if value is not None or column != "skills" else [])
-    person.status = "active" if any(r.status == "active" for r in records) else "inactive"
-    person.merged_into = None
-    person.record_count = len(records)
-    registered = [r.registered_at for r in records if r.registered_at is not None]
-    person.registered_at = min(registered) if registered else None
-    updated = [r.updated_at for r in records if r.updated_at is not None]
-    person.updated_at = max(updated) if updated else now
+    derive_person(person, [{c: getattr(r, c) for c in _DERIVE_FROM} for r in records], now)
     return person
 
 
@@ -90,7 +113,6 @@ def _log_merge(session: Session, into_id: str, from_id: str, records: Sequence[V
                            records=[[r.platform, r.source_id] for r in records], reason=reason,
                            candidate_id=candidate_id, merged_at=now, merged_by=by)
     session.add(merge)
-    session.flush()
     return merge
 
 
@@ -145,6 +167,7 @@ def merge(session: Session, into_id: str, from_id: str, by: str, now: datetime,
             raise MergeError(f"volunteer {vid} was merged into {person.merged_into} already")
     moved = _move_records(session, from_id, into_id)
     entry = _log_merge(session, into_id, from_id, moved, "review", now, by, candidate_id)
+    session.flush()  # the merge's number, for the candidate and the caller
     _retire(session, from_id, into_id, now)
     session.flush()
     refresh_person(session, into_id, now)

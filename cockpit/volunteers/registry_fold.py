@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from cockpit.store.volunteer_models import MergeCandidate, Volunteer, VolunteerRecord
 from cockpit.volunteers.events import Registration, VolunteerUpdated
 from cockpit.volunteers.registry import (
-    PERSON_FIELDS,
     _close_candidates,
     _log_merge,
     _move_records,
     _retire,
+    derive_person,
     name_key,
     person_id,
 )
@@ -226,21 +226,7 @@ def refresh_people(session: Session, volunteer_ids: Iterable[str], now: datetime
             if person is None:
                 person = Volunteer(volunteer_id=vid, skills=[], updated_at=now)
                 session.add(person)
-            for column in PERSON_FIELDS:
-                best, value = None, None
-                for row in rows:
-                    stamp = (row["field_times"] or {}).get(column)
-                    if stamp is not None and (best is None or stamp > best):
-                        best, value = stamp, row[column]
-                setattr(person, column, [] if column == "skills" and value is None else value)
-            person.status = "active" if any(r["status"] == "active" for r in rows) \
-                else "inactive"
-            person.merged_into = None
-            person.record_count = len(rows)
-            registered = [r["registered_at"] for r in rows if r["registered_at"] is not None]
-            person.registered_at = min(registered) if registered else None
-            updated = [r["updated_at"] for r in rows if r["updated_at"] is not None]
-            person.updated_at = max(updated) if updated else now
+            derive_person(person, rows, now)
 
 
 def apply_registrations(session: Session, items: Iterable[tuple[Registration, str | None]],

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from cockpit.geo import label_points, load_villages, village_names
-
 #: Sources of the simulated producers: the platforms and the command centre's dispatch.
 HONGQIAO, XIHU, ZHIYUANHUI, CENTRE = "sim:hongqiao", "sim:xihu", "sim:zhiyuanhui", "sim:centre"
 #: ~7,400 volunteers of 红乔先锋 (the figure of the issue and DESIGN §1).
@@ -91,9 +89,10 @@ def stamp(at: datetime) -> str:
     return at.isoformat(timespec="seconds")
 
 
-def make_event(kind: str, event_id: str, at: datetime, source: str, **fields) -> SimEvent:
-    """A :class:`SimEvent` of type ``kind``; None-valued fields are left out."""
-    out = {"event_id": event_id, "type": kind, "occurred_at": stamp(at), "source": source}
+def make_event(event_type: str, event_id: str, at: datetime, source: str, /,
+               **fields) -> SimEvent:
+    """A :class:`SimEvent` of ``event_type``; None-valued fields are left out."""
+    out = {"event_id": event_id, "type": event_type, "occurred_at": stamp(at), "source": source}
     out.update({k: str(v) for k, v in fields.items() if v is not None})
     return SimEvent(at, out)
 
@@ -190,7 +189,6 @@ def grid_team(village_name: str) -> str:
 def draw_person(rng: random.Random, index: int, volunteer_id: str, tz: ZoneInfo,
                 registered: date, region: str, phone: str, taken_ids: set[str]) -> Person:
     """One person from their own generator (no other platform's record yet)."""
-    names = village_names()
     codes = list(VILLAGE_WEIGHTS)
     village = rng.choices(codes, weights=[VILLAGE_WEIGHTS[c] for c in codes])[0]
     kind = rng.choices([k for k, _ in _TEAM_SHARES], weights=[w for _, w in _TEAM_SHARES])[0]
@@ -202,7 +200,7 @@ def draw_person(rng: random.Random, index: int, volunteer_id: str, tz: ZoneInfo,
         if number not in taken_ids:
             break
     taken_ids.add(number)
-    team = grid_team(names[village]["name"]) if kind == "grid" else SUBDISTRICT_TEAMS[kind]
+    team = grid_team(village_name(village)) if kind == "grid" else SUBDISTRICT_TEAMS[kind]
     return Person(index=index, volunteer_id=volunteer_id, name=_name(rng, female), phone=phone,
                   id_number=number, team=team, team_kind=kind, skills=_skills(rng, kind),
                   village=village, grid=rng.choice(grid_codes(village)),
@@ -314,6 +312,20 @@ def registry_events(people: list[Person], eid) -> list[SimEvent]:
 
 
 @functools.lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    from cockpit.geo import village_names  # geopandas: not for importers of the constants
+
+    return {code: info["name"] for code, info in village_names().items()}
+
+
+def village_name(code: str) -> str:
+    """The Chinese name of a village or community by its code, e.g. 朝阳村."""
+    return _names()[code]
+
+
+@functools.lru_cache(maxsize=1)
 def village_points() -> dict[str, tuple[float, float]]:
     """A point inside each village (WGS-84 lon, lat), where its activities are placed."""
+    from cockpit.geo import label_points, load_villages
+
     return {code: (lon, lat) for code, _, lon, lat in label_points(load_villages(), False)}
