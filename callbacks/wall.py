@@ -5,8 +5,9 @@ data version and status from Redis (three cheap GETs). When neither the version 
 day) nor the status changed since the last answer, it sends nothing. When the version moved it
 reads the incident read models once per version (flask-caching, shared by every screen of the
 process) and sends the map's incident traces as a :class:`dash.Patch` and the panels' new
-children. The overdue board and the announcement queue change with time alone too (an incident
-turns overdue when its limit passes, with no event), so they are read once per version and
+children. The overdue board, the announcement queue and the volunteer panels change with time
+alone too (an incident turns overdue when its limit passes, a mobilisation's deadline nears and
+its fill rate falls behind its schedule, with no event), so they are read once per version and
 :data:`GOVERNANCE_EVERY_S` period, and sent only when what they show changed.
 Database and Redis errors never crash the page: they show 数据源连接中断.
 
@@ -50,7 +51,9 @@ from cockpit.access import Capability
 from cockpit.clock import utc_now
 from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
+from cockpit.volunteers import queries as volunteer_queries
 from layouts.figures import (
+    CATEGORIES,
     FIRST_INCIDENT_TRACE,
     MAP_PAD,
     MapBase,
@@ -58,7 +61,7 @@ from layouts.figures import (
     map_figure,
 )
 from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
-from layouts.map_counts import count_trace, village_marks
+from layouts.map_counts import count_trace, village_marks, volunteer_trace
 from layouts.wall import (
     LATEST_ROWS,
     WallIds,
@@ -78,6 +81,7 @@ from layouts.wall_governance import (
     overdue_total,
     ticker_children,
 )
+from layouts.wall_volunteers import VolIds, volunteer_view
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,13 @@ OUTPUTS = {
     "overdue": Output(GovIds.OVERDUE, "children"),
     "overdue_total": Output(GovIds.OVERDUE_TOTAL, "children"),
     "queue": Output(GovIds.QUEUE, "data"),
+    "vol_forces": Output(VolIds.FORCES, "children"),
+    "vol_forces_note": Output(VolIds.FORCES_NOTE, "children"),
+    "vol_mobs": Output(VolIds.MOBS, "children"),
+    "vol_mobs_note": Output(VolIds.MOBS_NOTE, "children"),
 }
+#: The map's volunteer badges: the last trace, after the incidents and the village counts.
+VOLUNTEER_TRACE = FIRST_INCIDENT_TRACE + 2 * len(CATEGORIES) + 1
 VIEW_KEYS = ("kpi_today", "kpi_open", "kpi_closed", "kpi_cancelled", "kpi_dispatch",
              "categories", "funnel", "latest", "ticker")
 
@@ -176,7 +186,8 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     """
     screen = request.query.get("screen") if request is not None else None
     base = map_base(lang)
-    figure = map_figure(base, (), lang, extra=[count_trace(base, (), {}, lang)])
+    figure = map_figure(base, (), lang, extra=[count_trace(base, (), {}, lang),
+                                               volunteer_trace(base, {}, lang)])
     viewer = current_viewer()
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   timezone=services.settings.timezone, map_figure=figure, screen=screen,
@@ -212,6 +223,29 @@ def read_governance(services: Services, now: datetime) -> dict[str, Any]:
                                                       limit=OVERDUE_ROWS),
                 "pending": governance_queries.pending_announcements(
                     session, settings.tz, settings.governance, now, limit=ANNOUNCE_ITEMS)}
+
+
+def read_volunteers(services: Services, now: datetime) -> dict[str, Any]:
+    """Read the volunteers' deployment and the mobilisations on show as of ``now``.
+
+    Like the overdue board they change with time alone (a deadline nears, a schedule lags):
+    the poll reads them once per version and :data:`GOVERNANCE_EVERY_S` period.
+    """
+    settings = services.settings
+    rules = settings.volunteer_rules
+    with services.read() as session:
+        return {"deployment": volunteer_queries.deployment(session, rules, now),
+                "mobilizations": volunteer_queries.mobilization_board(session, rules,
+                                                                      settings.tz, now)}
+
+
+def build_volunteer_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
+    """Turn the volunteer read models into their panels and map badges, with signatures."""
+    view = volunteer_view(models, lang, base=map_base(lang), order=sorted(village_names(lang)),
+                          villages=village_names(lang), marked=village_names(lang, True),
+                          schematic=schematic_villages())
+    view["sig"] = {f"vol_{part}": _signature(data) for part, data in view.pop("shown").items()}
+    return view
 
 
 #: Incidents reported this recently (before the query) flash once in the latest list, s.
@@ -323,6 +357,12 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
         return single_flight(cache, lock, f"wall:govview:{key}:{lang}",
                               lambda: build_governance_view(models, lang, levels))
 
+    def volunteers_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
+        models = single_flight(cache, lock, f"wall:vol:{key}",
+                                lambda: read_volunteers(services, now))
+        return single_flight(cache, lock, f"wall:volview:{key}:{lang}",
+                              lambda: build_volunteer_view(models, lang))
+
     def failure(seen: dict, lang: Lang, exc: Exception) -> dict[str, Any]:
         previous = seen.get("status") or {}
         if previous.get("error"):  # already on screen; keep retrying quietly
@@ -356,10 +396,10 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
             raise PreventUpdate
         out = {name: no_update for name in OUTPUTS}
         sig = dict(seen.get("sig") or {})
+        patch = Patch()
         try:
             if key != seen.get("key"):
                 view = view_for(key, lang, now)
-                patch = Patch()
                 for offset, trace in enumerate(view["traces"]):
                     patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
                 out["map"] = patch
@@ -370,7 +410,14 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                     out.update(overdue=gview["overdue"], overdue_total=gview["overdue_total"])
                 if gview["sig"]["queue"] != sig.get("queue"):
                     out["queue"] = gview["queue"]
-                sig = gview["sig"]
+                vview = volunteers_for(gkey, lang, now)
+                if vview["sig"]["vol_forces"] != sig.get("vol_forces"):
+                    out.update(vol_forces=vview["forces"], vol_forces_note=vview["forces_note"])
+                    patch["data"][VOLUNTEER_TRACE] = vview["trace"]
+                    out["map"] = patch
+                if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
+                    out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
+                sig = {**gview["sig"], **vview["sig"]}
         except DATA_ERRORS as exc:
             return failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",

@@ -11,7 +11,14 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 from cockpit import vocab
-from layouts import strings_access, strings_analysis, strings_governance_wall, strings_incidents
+from layouts import (
+    strings_access,
+    strings_analysis,
+    strings_governance_wall,
+    strings_incidents,
+    strings_volunteers,
+    strings_volunteers_wall,
+)
 
 Lang = Literal["zh", "en"]
 DEFAULT_LANG: Lang = "zh"
@@ -83,6 +90,8 @@ def _merge(*parts: dict[str, tuple[str, str]]) -> None:
 
 _merge(strings_incidents.STRINGS, strings_analysis.STRINGS, strings_governance_wall.STRINGS,
        strings_access.STRINGS)
+_merge(strings_volunteers_wall.STRINGS)
+_merge(strings_volunteers.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

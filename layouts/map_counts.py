@@ -12,7 +12,8 @@ The wall draws at most :data:`callbacks.wall.MAP_POINTS` incidents as points, op
   clicks). Villages whose open incidents all fit keep their points.
 
 A bubble sits under its village's name; a click opens that village's open incidents in the
-list, whose total is the cluster's number. Pure builders, no I/O.
+list, whose total is the cluster's number. Above the name, a green badge counts the village's
+volunteers on duty or mobilised (:func:`volunteer_trace`). Pure builders, no I/O.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit import vocab
-from layouts.figures import FONT_FAMILY, MapBase, plain
+from layouts.figures import FONT_FAMILY, MAP_PAD, MAP_TOP_PAD, MapBase, plain
 from layouts.i18n import Lang, format_count, t
 
 #: ``customdata`` of a bubble: this prefix and the village code (``assets/wall.js`` drills).
@@ -41,6 +42,23 @@ LINE = "rgba(255, 196, 80, 0.95)"
 #: Stages after which an incident has left the loop (the map's "open" is every other).
 _FINISHED = frozenset(s.value for s in vocab.TERMINAL_STAGES)
 TEXT = "#ffe2a8"
+#: The volunteers' badge: green, just above its village's label, sized by the people it counts
+#: as a bubble is (:func:`bubble_px`), px.
+BADGE_COLOR = "rgba(16, 122, 72, 0.92)"
+BADGE_LINE = "rgba(61, 220, 151, 0.95)"
+BADGE_TEXT = "#e6fff3"
+BADGE_MIN_PX = 16
+BADGE_PX_PER_DECADE = 5
+BADGE_MAX_PX = 26
+#: To keep a badge off its label: the map's height in px as drawn at 1920×1080 (the wall scales
+#: that picture up on larger screens), a label's line height and its text's drop below its
+#: point, and the gap left, px (:func:`layouts.figures.label_text` writes the lines).
+MAP_PX = 820
+LABEL_LINE_PX = 16
+LABEL_DROP_PX = 3
+BADGE_GAP_PX = 4
+#: What the badge's hover text counts (of :func:`cockpit.volunteers.queries.deployment`).
+PEOPLE = ("on_duty", "mobilised", "available")
 
 
 @dataclass(frozen=True)
@@ -155,3 +173,63 @@ def count_trace(base: MapBase, marks: Iterable[tuple[str, str, int]],
             "textfont": {"family": FONT_FAMILY, "size": 13, "color": TEXT},
             "marker": {"size": sizes, "color": colors, "opacity": 1,
                        "line": {"color": LINE, "width": 1.5}}}
+
+
+def badge_px(count: int) -> float:
+    """Return a map badge's diameter in px for ``count`` people (>= 1)."""
+    return min(BADGE_MAX_PX, BADGE_MIN_PX + BADGE_PX_PER_DECADE * math.log10(max(count, 1)))
+
+
+def badge_rise(base: MapBase, name: str, code: str, lang: Lang, size: float) -> float:
+    """Return how far above its label point a badge of ``size`` px sits, degrees of latitude.
+
+    Clear of the label: half its lines (one per English word, one for the schematic marker)
+    and the badge's radius, at the map's scale (:data:`MAP_PX` for the y range shown).
+    """
+    lines = (len(name.split()) if lang == "en" else 1) + (code in base.schematic)
+    px = lines * LABEL_LINE_PX / 2 + LABEL_DROP_PX + size / 2 + BADGE_GAP_PX
+    shown = (base.bounds[3] - base.bounds[1]) * (1 + MAP_PAD + MAP_TOP_PAD)
+    return px * shown / MAP_PX
+
+
+def volunteer_trace(base: MapBase, deployment: Mapping[str, Any], lang: Lang = "zh",
+                    names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the map's volunteer badges (uid ``volunteers``): on duty + mobilised per village.
+
+    A green badge above each village's label that has anyone on duty or mobilised, its number
+    their sum; the hover text gives the three numbers. The trace is present (with empty lists)
+    when no village has anyone out, so the map's trace indices never move. It carries no
+    ``customdata``: a click on it drills nowhere.
+
+    Parameters
+    ----------
+    base : MapBase
+        Its label points place the badges (WGS-84 degrees).
+    deployment : dict
+        :func:`cockpit.volunteers.queries.deployment`.
+    lang : {"zh", "en"}
+        Language of the hover text.
+    names : mapping, optional
+        Village code -> display name (defaults to the label's name).
+    """
+    names = names or {}
+    by_code = {v.get("village_code"): v for v in deployment.get("villages") or ()}
+    xs, ys, texts, sizes, hovers = [], [], [], [], []
+    for code, label, lon, lat in base.labels:
+        row = {k: int((by_code.get(code) or {}).get(k) or 0) for k in PEOPLE}
+        out = row["on_duty"] + row["mobilised"]
+        if out <= 0:
+            continue
+        size = badge_px(out)
+        xs.append(lon)
+        ys.append(lat + badge_rise(base, label, code, lang, size))
+        texts.append(format_count(out))
+        sizes.append(size)
+        hovers.append(f"<b>{plain(names.get(code) or label)}</b><br>" + plain(t(
+            "vw_map_hover", lang, **{k: format_count(row[k]) for k in PEOPLE})))
+    return {"type": "scatter", "mode": "markers+text", "uid": "volunteers", "showlegend": False,
+            "x": xs, "y": ys, "text": texts, "hovertext": hovers, "hoverinfo": "text",
+            "textposition": "middle center",
+            "textfont": {"family": FONT_FAMILY, "size": 11, "color": BADGE_TEXT},
+            "marker": {"size": sizes, "color": BADGE_COLOR, "symbol": "circle", "opacity": 1,
+                       "line": {"color": BADGE_LINE, "width": 1.5}}}

@@ -45,6 +45,7 @@ from layouts.wall_governance import (
     village_span,
     village_template,
 )
+from layouts.wall_volunteers import volunteer_panel
 
 #: Seconds after the last commit when the data-age indicator turns amber, then red.
 AGE_WARN_S = 10
@@ -162,6 +163,8 @@ def map_legend(lang: Lang) -> html.Div:
     keys = [html.Div(className="legend-item legend-key", children=[
         html.Span(className=f"legend-dot legend-{kind}"), html.Span(t(f"legend_{kind}", lang))])
         for kind in ("open", "done", "cancelled", "more")]
+    keys.append(html.Div(className="legend-item legend-key", children=[
+        html.Span(className="legend-dot legend-vol"), html.Span(t("vw_legend", lang))]))
     return html.Div(items + keys, className="map-legend")
 
 
@@ -224,6 +227,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
             html.Div(className="wall-col wall-col-right", children=[
                 _panel(t("funnel_panel", lang),
                        html.Div(id=WallIds.FUNNEL, className="funnel"), "funnel"),
+                volunteer_panel(lang),
                 _panel(t("latest_panel", lang),
                        html.Ol(id=WallIds.LATEST, className="latest"), "latest")]),
         ]),

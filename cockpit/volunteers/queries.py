@@ -65,10 +65,6 @@ def deployment(session: Session, rules: VolunteerRules, now: datetime,
     Returns ``{"villages": [{village_code, registered, active, mobilised, on_duty,
     available}], "totals": {...}, "simulated": bool}``; ``scope`` limits the villages.
     """
-    home: dict[str, tuple[str | None, str]] = {
-        vid: (village, status) for vid, village, status in session.execute(
-            select(Volunteer.volunteer_id, Volunteer.village_code, Volunteer.status)
-            .where(Volunteer.status != "merged"))}
     show_since = now - rules.mobilization.show_after_deadline
     mobilised: dict[str, str | None] = {}
     rows = session.execute(
@@ -94,21 +90,34 @@ def deployment(session: Session, rules: VolunteerRules, now: datetime,
     for platform, source_id, vid, village in rows:
         person = _person(vid, platform, source_id)
         if person not in mobilised:
-            on_duty.setdefault(person, village or home.get(person, (None, ""))[0])
+            on_duty.setdefault(person, village)
+    busy = sorted(mobilised.keys() | on_duty.keys())
+    home: dict[str, tuple[str | None, str]] = {}
+    for start in range(0, len(busy), 500):
+        home.update((vid, (village, status)) for vid, village, status in session.execute(
+            select(Volunteer.volunteer_id, Volunteer.village_code, Volunteer.status)
+            .where(Volunteer.volunteer_id.in_(busy[start:start + 500]))))
+    for person, village in list(on_duty.items()):
+        if village is None and person in home:
+            on_duty[person] = home[person][0]
     table: dict[str | None, dict[str, int]] = {}
 
     def row(code: str | None) -> dict[str, int]:
         return table.setdefault(code, {"registered": 0, "active": 0, "mobilised": 0,
                                        "on_duty": 0, "available": 0})
 
-    busy = mobilised.keys() | on_duty.keys()
-    for vid, (village, status) in home.items():
+    for village, status, n in session.execute(
+            select(Volunteer.village_code, Volunteer.status, func.count())
+            .where(Volunteer.status != "merged")
+            .group_by(Volunteer.village_code, Volunteer.status)):
         r = row(village)
-        r["registered"] += 1
+        r["registered"] += n
         if status == "active":
-            r["active"] += 1
-            if vid not in busy:
-                r["available"] += 1
+            r["active"] += n
+            r["available"] += n
+    for village, status in home.values():
+        if status == "active":
+            row(village)["available"] -= 1
     for village in mobilised.values():
         row(village)["mobilised"] += 1
     for village in on_duty.values():
@@ -118,15 +127,19 @@ def deployment(session: Session, rules: VolunteerRules, now: datetime,
     villages.sort(key=lambda v: (v["village_code"] is None, v["village_code"] or ""))
     totals = {k: sum(v[k] for v in villages)
               for k in ("registered", "active", "mobilised", "on_duty", "available")}
-    simulated = session.scalar(select(func.count()).select_from(VolunteerRecord)
-                               .where(VolunteerRecord.platform.startswith("sim:"))) or 0
-    return {"villages": villages, "totals": totals, "simulated": simulated > 0}
+    # a range on the primary key's leading column: an index probe, where LIKE 'sim:%' scans
+    simulated = session.scalar(select(VolunteerRecord.platform)
+                               .where(VolunteerRecord.platform >= "sim:",
+                                      VolunteerRecord.platform < "sim;").limit(1))
+    return {"villages": villages, "totals": totals, "simulated": simulated is not None}
 
 
 def mobilization_board(session: Session, rules: VolunteerRules, tz: ZoneInfo, now: datetime,
                        scope: Sequence[str] | None = None, every: bool = False
                        ) -> list[dict[str, Any]]:
-    """Funnels of the mobilisations on show (all of them with ``every``), soonest first.
+    """Funnels of the mobilisations on show (all of them with ``every``).
+
+    Open ones by deadline, soonest first, then those past their deadline, latest first.
 
     Each: ``mobilization_id, title, village_code, needed, asked, accepted, declined, arrived,
     unanswered, requested_at, deadline, seconds_left, elapsed (0-1), expected, lag, filled,
@@ -143,6 +156,8 @@ def mobilization_board(session: Session, rules: VolunteerRules, tz: ZoneInfo, no
         item["simulated"] = is_simulated(funnel.source)
         del item["source"]
         out.append(item)
+    out.sort(key=lambda f: (f["seconds_left"] < 0, f["seconds_left"] if f["seconds_left"] >= 0
+                            else -f["seconds_left"]))
     return out
 
 
