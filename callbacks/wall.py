@@ -23,13 +23,9 @@ registered here) tells the page when the server stops answering (服务器无响
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -45,18 +41,27 @@ from callbacks import status as status_route
 from callbacks.auth import account_bar_for, current_viewer
 from callbacks.caching import single_flight
 from callbacks.policy import Policy
-from callbacks.wall_ack import MAX_ACKS, register_ack
-from cockpit import geo, governance_queries, map_queries, queries
+from callbacks.wall_ack import register_ack
+from callbacks.wall_parts import (  # noqa: F401 - re-exported: the wall's parts
+    ANNOUNCE_ITEMS,
+    build_governance_view,
+    build_volunteer_view,
+    escalation_levels,
+    map_base,
+    map_bounds,
+    read_governance,
+    read_volunteers,
+    schematic_villages,
+    signature,
+    village_names,
+)
+from cockpit import governance_queries, map_queries, queries
 from cockpit.access import Capability
 from cockpit.clock import utc_now
-from cockpit.governance_config import GovernanceConfig
 from cockpit.services import Services
-from cockpit.volunteers import queries as volunteer_queries
 from layouts.figures import (
     CATEGORIES,
     FIRST_INCIDENT_TRACE,
-    MAP_PAD,
-    MapBase,
     incident_traces,
     map_figure,
 )
@@ -72,16 +77,11 @@ from layouts.wall import (
     replay_children,
 )
 from layouts.wall_governance import (
-    OVERDUE_ROWS,
     TICKER_ITEMS,
     GovIds,
-    announce_queue,
-    overdue_children,
-    overdue_rows,
-    overdue_total,
     ticker_children,
 )
-from layouts.wall_volunteers import VolIds, volunteer_view
+from layouts.wall_volunteers import VolIds
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,9 @@ MAP_HOURS = 24.0
 #: At most this many of the map's incidents are drawn as points, open ones first; beyond it
 #: villages are drawn as counts (layouts.map_counts). A point costs the refresh ~50 µs.
 MAP_POINTS = 500
-#: A village whose area is below this share of the median village's gets the small label.
-SMALL_VILLAGE_SHARE = 0.5
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: The overdue board and announcement queue are read again at least this often, seconds.
 GOVERNANCE_EVERY_S = 10
-#: Announcements sent to the screen at most (the queue's total counts them all): as many as
-#: one 确认全部 may acknowledge.
-ANNOUNCE_ITEMS = MAX_ACKS
 #: Recent notifications read for the ticker (escalations among them are shown).
 TICKER_NOTICES = 30
 
@@ -128,55 +123,6 @@ OUTPUTS = {
 VOLUNTEER_TRACE = FIRST_INCIDENT_TRACE + 2 * len(CATEGORIES) + 1
 VIEW_KEYS = ("kpi_today", "kpi_open", "kpi_closed", "kpi_cancelled", "kpi_dispatch",
              "categories", "funnel", "latest", "ticker")
-
-
-@functools.lru_cache(maxsize=4)
-def map_base(lang: Lang) -> MapBase:
-    """Return the map's fixed layer from the shipped geodata (read once per process).
-
-    Labels carry the plain names; the schematic marker is added by the figure for the codes
-    in ``schematic``, and villages much smaller than the median one get the small label.
-    """
-    villages = geo.load_villages()
-    if lang == "en":
-        villages = villages.assign(name=villages["name_en"])
-    outline_x, outline_y = geo.outline_xy(villages)
-    boundary_x, boundary_y = geo.outline_xy(geo.load_subdistrict())
-    x0, y0, x1, y1 = (float(v) for v in villages.total_bounds)
-    areas = villages.to_crs(geo.METRIC_CRS).geometry.area
-    small = villages.loc[areas < SMALL_VILLAGE_SHARE * areas.median(), "code"]
-    return MapBase(outline_x, outline_y, boundary_x, boundary_y,
-                   geo.label_points(villages, with_suffix=False), (x0, y0, x1, y1),
-                   schematic=schematic_villages(), small=frozenset(small.astype(str)))
-
-
-@functools.lru_cache(maxsize=1)
-def map_bounds() -> tuple[float, float, float, float]:
-    """Return what the map shows, ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees.
-
-    The villages' extent with the figure's padding, less the room above it kept for the
-    announcement banner: a point outside it would take a point's room and not be seen.
-    """
-    x0, y0, x1, y1 = map_base("zh").bounds
-    pad_x, pad_y = (x1 - x0) * MAP_PAD, (y1 - y0) * MAP_PAD
-    return (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y)
-
-
-@functools.lru_cache(maxsize=1)
-def schematic_villages() -> frozenset[str]:
-    """Return the codes of the villages whose outline is schematic (示意): all shipped ones."""
-    villages = geo.load_villages()
-    return frozenset(villages.loc[villages["schematic"].astype(bool), "code"].astype(str))
-
-
-@functools.lru_cache(maxsize=4)
-def village_names(lang: Lang, marked: bool = False) -> dict[str, str]:
-    """Return village code -> display name in ``lang``; ``marked`` appends （示意） where due."""
-    field = "name_en" if lang == "en" else "name"
-    mark = t("schematic", lang) if marked else ""
-    schematic = schematic_villages()
-    return {code: info[field] + (mark if code in schematic else "")
-            for code, info in geo.village_names().items()}
 
 
 def render(services: Services, lang: Lang, request: PageRequest | None = None) -> Any:
@@ -213,39 +159,6 @@ def read_models(services: Services, now: datetime) -> dict[str, Any]:
                 "latest": queries.latest_incidents(session, tz, limit=LATEST_ROWS),
                 "notices": governance_queries.list_notifications(session, tz,
                                                                  limit=TICKER_NOTICES)}
-
-
-def read_governance(services: Services, now: datetime) -> dict[str, Any]:
-    """Read the overdue board and the announcement queue as of ``now`` (one session)."""
-    settings = services.settings
-    with services.read() as session:
-        return {"overdue": governance_queries.overdue(session, settings.tz, now,
-                                                      limit=OVERDUE_ROWS),
-                "pending": governance_queries.pending_announcements(
-                    session, settings.tz, settings.governance, now, limit=ANNOUNCE_ITEMS)}
-
-
-def read_volunteers(services: Services, now: datetime) -> dict[str, Any]:
-    """Read the volunteers' deployment and the mobilisations on show as of ``now``.
-
-    Like the overdue board they change with time alone (a deadline nears, a schedule lags):
-    the poll reads them once per version and :data:`GOVERNANCE_EVERY_S` period.
-    """
-    settings = services.settings
-    rules = settings.volunteer_rules
-    with services.read() as session:
-        return {"deployment": volunteer_queries.deployment(session, rules, now),
-                "mobilizations": volunteer_queries.mobilization_board(session, rules,
-                                                                      settings.tz, now)}
-
-
-def build_volunteer_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
-    """Turn the volunteer read models into their panels and map badges, with signatures."""
-    view = volunteer_view(models, lang, base=map_base(lang), order=sorted(village_names(lang)),
-                          villages=village_names(lang), marked=village_names(lang, True),
-                          schematic=schematic_villages())
-    view["sig"] = {f"vol_{part}": _signature(data) for part, data in view.pop("shown").items()}
-    return view
 
 
 #: Incidents reported this recently (before the query) flash once in the latest list, s.
@@ -285,32 +198,6 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
                                   marked, lang, summary.get("as_of"),
                                   today),
     }
-
-
-def _signature(value: Any) -> str:
-    return hashlib.blake2b(json.dumps(value, sort_keys=True, default=str).encode(),
-                           digest_size=8).hexdigest()
-
-
-def build_governance_view(models: dict[str, Any], lang: Lang,
-                          levels: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Turn the overdue board and queue into the panels' children, with their signatures.
-
-    ``sig`` maps ``overdue`` and ``queue`` to a short digest of what each shows: the poll
-    sends a part only when its digest differs from the one the screen has.
-    """
-    board, queue = models["overdue"], announce_queue(models["pending"], lang)
-    shown = overdue_rows(board.get("items") or [], levels, lang)
-    return {"overdue": overdue_children(board, village_names(lang), lang, levels,
-                                        schematic_villages()),
-            "overdue_total": overdue_total(board, lang), "queue": queue,
-            "sig": {"overdue": _signature([shown, board.get("total")]),
-                    "queue": _signature(queue)}}
-
-
-def escalation_levels(config: GovernanceConfig) -> list[tuple[str, str]]:
-    """Return the escalation ladder's rung names, (zh, en) from the first rung up."""
-    return [(level.zh, level.en) for level in config.escalation]
 
 
 def register(app: dash.Dash, services: Services, cache: Cache | None = None,
