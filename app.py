@@ -18,6 +18,8 @@ import callbacks.analysis
 import callbacks.api
 import callbacks.export
 import callbacks.incidents
+import callbacks.volunteers
+import callbacks.volunteers_review
 import callbacks.wall
 import layouts
 from callbacks import register_router
@@ -95,12 +97,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.layout = layouts.shell()
     app.validation_layout = html.Div([layouts.shell(), wall_page("zh"),
                                       *callbacks.incidents.validation_pages(),
+                                      *callbacks.volunteers.validation_pages(),
                                       analysis_page("zh"), callbacks.admin.validation_page()])
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
              "/analysis": (analysis_page, Capability.ITEMS),
              "/admin": (admin_page, Capability.ADMIN),
              **{path: (render, Capability.ITEMS)
-                for path, render in callbacks.incidents.routes(services).items()}}
+                for path, render in callbacks.incidents.routes(services).items()},
+             **{path: (render, Capability.ITEMS)
+                for path, render in callbacks.volunteers.routes(services).items()}}
     policy.pages_of({path: rule for path, (_, rule) in pages.items()})
     with policy.callbacks(app, Capability.WALL):
         register_router(app, {path: render for path, (render, _) in pages.items()}, policy,
@@ -108,8 +113,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     with policy.callbacks(app, Capability.ITEMS):
         callbacks.incidents.register(app, services)
         callbacks.analysis.register(app, services, cache)
+        callbacks.volunteers.register(app, services)
     with policy.callbacks(app, Capability.REVEAL):
         callbacks.incidents.register_reveal(app, services)
+        callbacks.volunteers_review.register(app, services)
     with policy.callbacks(app, Capability.ADMIN):
         callbacks.admin.register(app, services)
     callbacks.wall.register(app, services, cache, policy)

@@ -41,6 +41,7 @@ from layouts.incidents_query import (
 from layouts.incidents_query import parse_list_query as parse_list_query  # re-exported
 
 ANALYSIS_PATH = "/analysis"
+VOLUNTEERS_PATH = "/volunteers"
 WALL_PATH = "/"
 PAGE_SIZE = 50
 #: Background of the table (assets/incidents.css); chips keep WCAG AA contrast on it.
@@ -290,6 +291,8 @@ def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
             dcc.Link(t("inc_nav_list", lang), href=with_lang(LIST_PATH, lang),
                      className="inc-nav-link"),
             dcc.Link(t("inc_nav_analysis", lang), href=with_lang(ANALYSIS_PATH, lang),
+                     className="inc-nav-link"),
+            dcc.Link(t("vol_nav", lang), href=with_lang(VOLUNTEERS_PATH, lang),
                      className="inc-nav-link"),
             # a full load: the wall sets up its own sound and screen state
             html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -18,9 +19,11 @@ from cockpit.access import GRANTS, Capability, Role
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
+from cockpit.volunteers.registry import person_id
 from tests.access_support import signed_in_client
 from tests.conftest import TEST_SECRETS
 from tests.factories import incident_fields, lifecycle
+from tests.volunteer_factories import id_number, registered, requested
 
 ROLES = [None, "wall", "leader", "staff", "admin"]
 IN_SCOPE = "330110006201"  # the staff accounts' village in these tests
@@ -34,6 +37,14 @@ CALLERS = [
 ]
 RAW = ["周杰伦", "13812341234", "11010519491231002X", "Wang Xiaoming", "8613987654321",
        "13987654321", "330106198001010013"]
+#: Volunteers stored by the fixture (two records of one phone wait in the merge queue).
+VOLUNTEERS = [
+    registered("PD-1", "孙悟空", phone="13611112222", id_number=id_number(11), village=IN_SCOPE),
+    registered("PD-2", "孙悟空", source="xihu", phone="13611112222", village=IN_SCOPE),
+    registered("PD-3", "猪八戒", phone="13533334444", village=OUT_OF_SCOPE),
+]
+RAW += ["孙悟空", "13611112222", id_number(11), "猪八戒", "13533334444"]
+VOLUNTEER = person_id("hongqiao", "PD-1")
 
 #: One request per Flask endpoint: (method, path). A new endpoint needs a line here.
 SAMPLES: dict[str, tuple[str, str]] = {
@@ -69,14 +80,21 @@ OWN_ANSWERS = {"kiosk": 403}
 #: Pages and a path of each.
 PAGES = {"/": Capability.WALL, "/wall": Capability.WALL, "/incidents": Capability.ITEMS,
          "/incidents/in-scope-1": Capability.ITEMS, "/analysis": Capability.ITEMS,
-         "/admin": Capability.ADMIN}
+         "/admin": Capability.ADMIN, "/volunteers": Capability.ITEMS,
+         f"/volunteers/{VOLUNTEER}": Capability.ITEMS}
+#: The volunteers page's sections (each read for the personal-data walk).
+VOLUNTEER_SEARCHES = ["?tab=mobilization&mob=pd-mob", "?tab=assessment", "?tab=recruitment",
+                      "?tab=merges"]
 
 
 def _store(services) -> None:
+    now = datetime.now(UTC)
     entries = [
         incident_fields("in-scope-1", village=IN_SCOPE, **CALLERS[0]),
         incident_fields("out-scope-1", village=OUT_OF_SCOPE, **CALLERS[1]),
         *lifecycle("plain-1", stages=["reported", "dispatched"]),
+        *VOLUNTEERS,
+        requested("pd-mob", IN_SCOPE, 2, now - timedelta(minutes=5), now + timedelta(hours=1)),
     ]
     with services.sessions.begin() as session:
         apply_batch(session, [(parse_event(f, pd_key=services.settings.secret("pd_key")),
@@ -100,7 +118,7 @@ def _allowed(role: str | None, rule) -> bool:
     return role is not None and Capability(rule) in GRANTS[Role(role)]
 
 
-def _callback_body(app, key: str, pathname: str = "/") -> dict:
+def _callback_body(app, key: str, pathname: str = "/", search: str | None = None) -> dict:
     spec = app.callback_map[key]
 
     def values(items):
@@ -109,6 +127,8 @@ def _callback_body(app, key: str, pathname: str = "/") -> dict:
             value = None
             if (str(item["id"]), item["property"]) == ("shell-url", "pathname"):
                 value = pathname
+            elif (str(item["id"]), item["property"]) == ("shell-url", "search"):
+                value = search
             out.append({"id": str(item["id"]), "property": item["property"], "value": value})
         return out
     if key.startswith(".."):
@@ -220,12 +240,16 @@ def _text(response) -> str:
 
 def _every_body(app, client) -> str:
     responses = []
-    for path in [*PAGES, "/incidents/out-scope-1", "/api/v1/incidents/out-scope-1"]:
+    for path in [*PAGES, "/incidents/out-scope-1", "/api/v1/incidents/out-scope-1",
+                 f"/volunteers/{person_id('hongqiao', 'PD-3')}"]:
         if path.startswith("/api/"):
             responses += [client.get(path), client.get(path + "?reveal=1")]
             continue
         responses.append(client.post("/_dash-update-component", json=_callback_body(
             app, "shell-page.children", path)))
+    for search in VOLUNTEER_SEARCHES:
+        responses.append(client.post("/_dash-update-component", json=_callback_body(
+            app, "shell-page.children", "/volunteers", search)))
     for key in _server_callbacks(app):
         responses.append(client.post("/_dash-update-component", json=_callback_body(app, key)))
     for method, path in SAMPLES.values():  # signout last

@@ -107,6 +107,12 @@ def mobilization_village(session: Session, mobilization_id: str) -> tuple[bool, 
     return (row is not None, row.village_code if row is not None else None)
 
 
+def home_village(session: Session, volunteer_id: str) -> str | None:
+    """A volunteer's home village code (a merged-away id: the one it had); None if unknown."""
+    return session.scalar(select(Volunteer.village_code)
+                          .where(Volunteer.volunteer_id == volunteer_id))
+
+
 def team_names(session: Session) -> list[str]:
     """Every team name on a volunteer not merged away, sorted (the registry's team filter)."""
     return [t for (t,) in session.execute(

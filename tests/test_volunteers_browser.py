@@ -1,0 +1,178 @@
+"""Browser tests of the volunteers pages: headless Chromium against the real app, Redis and
+SQLite, signed in as staff of 胜稼村. Filter the registry, open a record and reveal it (audited),
+merge a pair from the queue and undo it; every section fits the screen without sideways
+scrolling. Every test ends with no SEVERE console error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from app import create_app
+from cockpit import audit
+from cockpit.services import Services
+from cockpit.store.volunteer_models import Volunteer
+from layouts.volunteer_detail import VolunteerDetailIds
+from layouts.volunteers import VolunteersIds
+from layouts.volunteers_query import SECTIONS
+from tests.access_support import browser_sign_in
+from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
+from tests.test_volunteers_page import IN_SCOPE, LI, ZHOU, ZHOU_ZY, plant
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_S = 10
+#: JavaScript: how far the page (and its scrolling container) is wider than the window.
+OVERFLOW = """
+const page = document.querySelector('.inc-page');
+const root = document.documentElement;
+return [root.scrollWidth - root.clientWidth,
+        page ? page.scrollWidth - page.clientWidth : null];
+"""
+#: JavaScript: the page is rendered and each of its figures drawn.
+DRAWN = """
+return !!document.querySelector('.vp-page .inc-main')
+    && Array.from(document.querySelectorAll('.vp-graph')).every(g => g.querySelector('.main-svg'));
+"""
+ROW_IDS = """
+return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr[data-volunteer]'))
+    .map(r => r.dataset.volunteer);
+"""
+
+
+@dataclass
+class Browser:
+    """A running app, a browser signed in as staff on it and the services behind it."""
+
+    url: str
+    driver: object
+    services: Services
+    account: str
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.url + path)
+
+    def wait(self, condition, timeout: float = TIMEOUT_S):
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: condition())
+
+    def text(self, element_id: str) -> str:
+        found = self.driver.find_elements(By.ID, element_id)
+        return found[0].text if found else ""
+
+    def location(self) -> str:
+        parts = urlsplit(self.driver.current_url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def click(self, css: str) -> None:
+        """Click the element at ``css``, found afresh until the click lands."""
+        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True)
+
+    def choose(self, dropdown_id: str, label: str) -> None:
+        """Open a dcc.Dropdown and click the option with ``label``."""
+        self.driver.find_element(By.ID, dropdown_id).click()
+        option = self.wait(lambda: next(
+            (o for o in self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content "
+                                                                   "[role=option]")
+             if o.text.strip() == label), None))
+        option.click()
+
+    def rows(self) -> list[str]:
+        return self.driver.execute_script(ROW_IDS, VolunteersIds.ROWS)
+
+    def assert_no_console_errors(self) -> None:
+        assert severe_errors(self.driver) == []
+
+
+@pytest.fixture
+def browser(sqlite_services) -> Iterator[Browser]:
+    plant(sqlite_services)
+    app = create_app(services=sqlite_services)
+    with live_server(app.server) as server, chrome() as driver:
+        name = browser_sign_in(driver, server.url, sqlite_services, "staff", villages=IN_SCOPE,
+                               then="/volunteers")
+        yield Browser(server.url, driver, sqlite_services, name)
+
+
+def test_volunteers001_filter_open_a_record_and_reveal_it(browser):
+    browser.open("/volunteers")
+    browser.wait(lambda: browser.text(VolunteersIds.TOTAL) == "共 3 人")
+    assert sorted(browser.rows()) == sorted([LI, ZHOU, ZHOU_ZY])  # their village only
+    assert "周**" in browser.text(VolunteersIds.ROWS)
+
+    browser.choose(VolunteersIds.KIND, "网格队")
+    browser.wait(lambda: browser.location() == "/volunteers?kind=grid")
+    browser.wait(lambda: browser.text(VolunteersIds.TOTAL) == "共 2 人")
+    assert sorted(browser.rows()) == sorted([LI, ZHOU])
+    box = browser.driver.find_element(By.ID, VolunteersIds.TEXT)
+    box.send_keys("13812341234", Keys.ENTER)  # staff may search by phone
+    browser.wait(lambda: "q=13812341234" in browser.location())
+    browser.wait(lambda: browser.rows() == [ZHOU])
+    assert "kind=grid" in browser.location()
+    save_screenshot(browser.driver, "volunteers.png")
+
+    browser.click(f"#{VolunteersIds.ROWS} tr[data-volunteer='{ZHOU}'] td.vp-col-village a")
+    browser.wait(lambda: browser.location() == f"/volunteers/{ZHOU}")
+    browser.wait(lambda: "垃圾分类桶边督导" in browser.text(VolunteerDetailIds.BODY))
+    body = browser.text(VolunteerDetailIds.BODY)
+    assert "已核验" in body and "核验服务时长" in body and "HQ-1" in body
+    assert "周杰伦" not in browser.driver.page_source
+
+    browser.click(f"#{VolunteerDetailIds.REVEAL}")
+    browser.wait(lambda: "周杰伦" in browser.text(VolunteerDetailIds.REVEALED))
+    assert "13812341234" in browser.text(VolunteerDetailIds.REVEALED)
+    assert browser.text(VolunteerDetailIds.NOTE) == "已显示完整信息，本次查看已记录"
+    with browser.services.read() as db:
+        rows = audit.read(db, action="view_unmasked").rows
+        assert [(r.actor, r.target) for r in rows] == [(browser.account, ZHOU)]
+    save_screenshot(browser.driver, "volunteer_record.png")
+    browser.assert_no_console_errors()
+
+
+def test_volunteers002_merge_from_the_queue_then_undo_it(browser):
+    browser.open("/volunteers?tab=merges")
+    browser.wait(lambda: browser.text(VolunteersIds.QUEUE_COUNT) == "待审核 1 对")
+    card = browser.driver.find_element(By.CSS_SELECTOR, ".vp-candidate")
+    assert "同一手机号且姓名相同" in card.text
+    browser.click(".vp-candidate .vp-btn-merge_into_a")
+    browser.wait(lambda: browser.text(VolunteersIds.MESSAGE).startswith("已合并："))
+    browser.wait(lambda: browser.text(VolunteersIds.QUEUE_COUNT) == "待审核 0 对")
+    assert "暂无待审核" in browser.text(VolunteersIds.BODY)
+    with browser.services.read() as db:
+        merged = {v.volunteer_id for v in db.query(Volunteer).filter_by(status="merged")}
+    assert merged in ({ZHOU}, {ZHOU_ZY})
+    save_screenshot(browser.driver, "volunteers_merged.png")
+
+    # the merge is listed under 最近合并 with its undo; undoing puts the pair back in the queue
+    browser.click(".vp-recent .vp-merge-live .vp-btn-undo")
+    browser.wait(lambda: browser.text(VolunteersIds.MESSAGE).startswith("已撤销合并"))
+    browser.wait(lambda: browser.text(VolunteersIds.QUEUE_COUNT) == "待审核 1 对")
+    with browser.services.read() as db:
+        assert db.query(Volunteer).filter_by(status="merged").count() == 0
+        assert audit.read(db, action="volunteer_merged").total == 1
+        assert audit.read(db, action="volunteer_merge_undone").total == 1
+    browser.assert_no_console_errors()
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)])
+def test_volunteers003_every_section_fits_without_sideways_scroll(sqlite_services, size):
+    plant(sqlite_services)
+    app = create_app(services=sqlite_services)
+    with live_server(app.server) as server, chrome(*size) as driver:
+        browser_sign_in(driver, server.url, sqlite_services, "staff", villages=IN_SCOPE,
+                        then="/volunteers")
+        for path in [*(f"/volunteers?tab={tab}" for tab in SECTIONS),
+                     "/volunteers?tab=mobilization&mob=M-1", f"/volunteers/{LI}?lang=en"]:
+            driver.get(server.url + path)
+            WebDriverWait(driver, TIMEOUT_S, poll_frequency=0.1).until(
+                lambda d: d.execute_script(DRAWN))
+            assert driver.execute_script(OVERFLOW) == [0, 0], (size, path)
+        assert severe_errors(driver) == []
