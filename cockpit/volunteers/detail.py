@@ -130,8 +130,13 @@ def merge_queue(session: Session, tz: ZoneInfo, status: str = "open", limit: int
     where a and b are :func:`~cockpit.volunteers.queries.person_dict` plus ``sources``.
     ``scope`` keeps pairs with at least one volunteer in those villages.
     """
-    rows = session.scalars(select(MergeCandidate).where(MergeCandidate.status == status)
-                           .order_by(MergeCandidate.created_at, MergeCandidate.candidate_id)
+    query = select(MergeCandidate).where(MergeCandidate.status == status)
+    if scope is not None:  # in SQL, before the limit: a staff account sees its whole share
+        in_scope = select(Volunteer.volunteer_id).where(Volunteer.village_code.in_(scope))
+        query = query.where(or_(MergeCandidate.volunteer_a.in_(in_scope),
+                                MergeCandidate.volunteer_b.in_(in_scope)))
+    rows = session.scalars(query.order_by(MergeCandidate.created_at,
+                                          MergeCandidate.candidate_id)
                            .limit(max(1, min(limit, 1000)))).all()
     ids = {c.volunteer_a for c in rows} | {c.volunteer_b for c in rows}
     people = {v.volunteer_id: v for v in session.scalars(

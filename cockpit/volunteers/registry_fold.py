@@ -152,8 +152,12 @@ def _place(session: Session, record: VolunteerRecord, changed: set[str], index: 
     if fresh:
         if holder is not None:
             record.volunteer_id = holder
-            _log_merge(session, holder, person_id(record.platform, record.source_id), [record],
-                       "same_id_number", now, None)
+            own = person_id(record.platform, record.source_id)
+            _log_merge(session, holder, own, [record], "same_id_number", now, None)
+            # the record's own id points to the person, so the merge log's link leads there
+            if session.get(Volunteer, own) is None:
+                session.add(Volunteer(volunteer_id=own, status="merged", merged_into=holder,
+                                      skills=[], record_count=0, updated_at=now))
         else:
             record.volunteer_id = person_id(record.platform, record.source_id)
     elif holder is not None:
