@@ -328,7 +328,7 @@ class Ingestor:
             total.incidents |= one.incidents
             total.notifications += one.notifications
             total.receipts += one.receipts
-            total.volunteers.stored += one.volunteers.stored
+            total.volunteers.merge(one.volunteers)
         return total
 
     def _count(self, messages, result, dead, started) -> None:

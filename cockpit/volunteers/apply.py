@@ -59,6 +59,16 @@ class VolunteerResult:
     mobilizations: set[str] = field(default_factory=set)
     signups: int = 0
 
+    def merge(self, other: VolunteerResult) -> None:
+        """Add another batch's result to this one (entries applied one by one)."""
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.volunteers |= other.volunteers
+        self.activities |= other.activities
+        self.attendances += other.attendances
+        self.mobilizations |= other.mobilizations
+        self.signups += other.signups
+
 
 def subject_of(event: BaseEvent) -> str:
     """What an event is about, as the history's ``subject`` key."""
