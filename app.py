@@ -19,6 +19,7 @@ import callbacks.api
 import callbacks.export
 import callbacks.incidents
 import callbacks.volunteers
+import callbacks.volunteers_mobilize
 import callbacks.volunteers_review
 import callbacks.wall
 import layouts
@@ -98,14 +99,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.validation_layout = html.Div([layouts.shell(), wall_page("zh"),
                                       *callbacks.incidents.validation_pages(),
                                       *callbacks.volunteers.validation_pages(),
+                                      *callbacks.volunteers_mobilize.validation_pages(),
                                       analysis_page("zh"), callbacks.admin.validation_page()])
+    volunteer_routes = callbacks.volunteers_mobilize.routes(
+        services, callbacks.volunteers.routes(services))
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
              "/analysis": (analysis_page, Capability.ITEMS),
              "/admin": (admin_page, Capability.ADMIN),
              **{path: (render, Capability.ITEMS)
                 for path, render in callbacks.incidents.routes(services).items()},
              **{path: (render, Capability.ITEMS)
-                for path, render in callbacks.volunteers.routes(services).items()}}
+                for path, render in volunteer_routes.items()}}
     policy.pages_of({path: rule for path, (_, rule) in pages.items()})
     with policy.callbacks(app, Capability.WALL):
         register_router(app, {path: render for path, (render, _) in pages.items()}, policy,
@@ -117,6 +121,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     with policy.callbacks(app, Capability.REVEAL):
         callbacks.incidents.register_reveal(app, services)
         callbacks.volunteers_review.register(app, services)
+    with policy.callbacks(app, Capability.MOBILIZE):
+        callbacks.volunteers_mobilize.register(app, services)
     with policy.callbacks(app, Capability.ADMIN):
         callbacks.admin.register(app, services)
     callbacks.wall.register(app, services, cache, policy)

@@ -29,6 +29,7 @@ from cockpit.geo import resolve_village
 from cockpit.notices import KINDS
 from cockpit.services import Services
 from cockpit.vocab import Stage, parse_category
+from cockpit.volunteers import queries as volunteer_queries
 
 TIMELINE = "/timeline"
 MAX_TEXT = 200
@@ -160,6 +161,8 @@ ROUTE_RULES = {"api_incidents": Capability.ITEMS, "api_incident": Capability.ITE
                "api_overdue": Capability.ITEMS, "api_teams": Capability.ITEMS,
                "api_repeats": Capability.ITEMS, "api_notifications": Capability.ITEMS,
                "api_analysis": Capability.ITEMS, "api_summary": Capability.ITEMS,
+               "api_volunteers_deployment": Capability.ITEMS,
+               "api_volunteers_mobilizations": Capability.ITEMS,
                "api_openapi": Capability.WALL, "api_index": Capability.WALL,
                "api_unknown": Capability.WALL}
 
@@ -167,8 +170,9 @@ ROUTE_RULES = {"api_incidents": Capability.ITEMS, "api_incident": Capability.ITE
 def register(app: Dash, services: Services, policy: Policy | None = None) -> None:
     """Add the ``/api/v1`` routes to the app's Flask server, with their access rules.
 
-    A staff account's answers hold only its villages' items; an incident outside them is a
-    404. The caller's name and phone are masked; ``?reveal=1`` on one incident shows them in
+    A staff account's answers hold only its villages' items (incidents, volunteers,
+    mobilisations); an incident outside them is a 404. The volunteers' routes give counts
+    only. The caller's name and phone are masked; ``?reveal=1`` on one incident shows them in
     full to a role that may (staff), and the view is written to the audit log.
     """
     server = app.server
@@ -280,6 +284,25 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     def api_summary():
         with services.read() as session:
             return jsonify(queries.summary(session, tz))
+
+    @server.get(f"{API_PREFIX}/volunteers/deployment")
+    def api_volunteers_deployment():
+        now = utc_now()
+        with services.read() as session:
+            board = volunteer_queries.deployment(session, services.settings.volunteer_rules,
+                                                 now, scope=scope_of_viewer())
+        return jsonify({"as_of": as_of(now), **board})
+
+    @server.get(f"{API_PREFIX}/volunteers/mobilizations")
+    @_json_errors
+    def api_volunteers_mobilizations():
+        every, now = bool(_flag("all")), utc_now()
+        with services.read() as session:
+            items = volunteer_queries.mobilization_board(
+                session, services.settings.volunteer_rules, tz, now, scope=scope_of_viewer(),
+                every=every)
+        return jsonify({"as_of": as_of(now), "all": every, "count": len(items),
+                        "items": items})
 
     @server.get(f"{API_PREFIX}/openapi.json")
     def api_openapi():

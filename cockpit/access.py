@@ -4,9 +4,11 @@ Four roles (docs/access.md):
 
 - ``wall``: a command-hall screen signed in by its kiosk link. Reads the wall page only; sees
   no personal data; changes nothing (acknowledging a notice is a person's act).
-- ``leader``: every page and the API, every village; personal data always masked.
+- ``leader``: every page and the API, every village; personal data always masked; asks
+  volunteers to come (mobilisations).
 - ``staff``: pages and the API for the villages of their scope only; personal data masked
-  until they reveal one record, which is audited; acknowledges notices.
+  until they reveal one record, which is audited; acknowledges notices; asks the volunteers of
+  their villages to come.
 - ``admin``: accounts, kiosk links and the audit log, plus what a leader sees.
 
 The web layer asks :meth:`Viewer.can` for a :class:`Capability`; nothing here knows Flask.
@@ -40,6 +42,9 @@ class Capability(StrEnum):
     REVEAL = "reveal"
     #: Download an export (audited, masked as the role's pages).
     EXPORT = "export"
+    #: Ask volunteers to come: request a mobilisation, re-call those who have not answered
+    #: (audited; staff for their villages only).
+    MOBILIZE = "mobilize"
     #: Accounts, kiosk links, the audit log.
     ADMIN = "admin"
 
@@ -47,9 +52,9 @@ class Capability(StrEnum):
 GRANTS: dict[Role, frozenset[Capability]] = {
     Role.WALL: frozenset({Capability.WALL}),
     Role.LEADER: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
-                            Capability.EXPORT}),
+                            Capability.EXPORT, Capability.MOBILIZE}),
     Role.STAFF: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
-                           Capability.REVEAL, Capability.EXPORT}),
+                           Capability.REVEAL, Capability.EXPORT, Capability.MOBILIZE}),
     Role.ADMIN: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
                            Capability.EXPORT, Capability.ADMIN}),
 }

@@ -13,10 +13,12 @@ from pydantic import BaseModel, TypeAdapter
 from cockpit import __version__
 from cockpit.api_spec import (
     API_PREFIX,
+    DeploymentOut,
     ErrorOut,
     HotOut,
     IncidentDetail,
     IncidentList,
+    MobilizationList,
     NotificationList,
     OverdueOut,
     RepeatList,
@@ -115,6 +117,11 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
         ("/analysis/trends", "Daily counts, time to dispatch and to close, per category",
          "TrendsOut", [_DAYS, _CATEGORY], (400,)),
         ("/summary", "KPI strip and closed-loop funnel of the local day", "SummaryOut", [], ()),
+        ("/volunteers/deployment", "Volunteers per home village now: registered, active, "
+         "mobilised, on duty, available (counts only)", "DeploymentOut", [], ()),
+        ("/volunteers/mobilizations", "Mobilisation funnels (counts only): those on show, open "
+         "ones by deadline, then those just past", "MobilizationList",
+         [_query("all", "1: every mobilisation, past ones included", _FLAG)], (400,)),
         ("/status", "Data version, last ingest commit (epoch ms), server clock, replay",
          "StatusOut", [], (503,)),
         ("/openapi.json", "This document", None, [], ()),
@@ -126,7 +133,8 @@ _ERRORS = {400: "Invalid parameter", 401: "No session: sign in (or the session e
            503: "Redis unreachable"}
 MODELS: tuple[type[BaseModel], ...] = (
     IncidentList, IncidentDetail, TimelineOut, OverdueOut, TeamList, RepeatList,
-    NotificationList, HotOut, TrendsOut, SummaryOut, StatusOut, ErrorOut)
+    NotificationList, HotOut, TrendsOut, SummaryOut, DeploymentOut, MobilizationList, StatusOut,
+    ErrorOut)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -322,3 +322,65 @@ class TrendsOut(_Strict):
     until: str
     days: list[str]
     series: list[TrendSeries]
+
+
+class DeploymentCounts(_Strict):
+    """Volunteers (people) by state: mobilised and on duty now, available, registered, active."""
+
+    registered: int
+    active: int
+    mobilised: int
+    on_duty: int
+    available: int
+
+
+class DeploymentVillage(DeploymentCounts):
+    """One home village's volunteers (``village_code`` None: no village on file)."""
+
+    village_code: str | None
+
+
+class DeploymentOut(_Strict):
+    """Volunteers per village now; ``simulated`` when any comes from a simulated source."""
+
+    as_of: str
+    villages: list[DeploymentVillage]
+    totals: DeploymentCounts
+    simulated: bool
+
+
+class MobilizationOut(_Strict):
+    """One mobilisation's funnel in people (counts only, no one named); times local ISO-8601.
+
+    ``elapsed`` is the share of the time from request to deadline gone (0-1), ``expected`` the
+    accepted people the schedule expects by now, ``lag`` the re-call flag (需再动员).
+    """
+
+    mobilization_id: str
+    title: str | None
+    village_code: str | None
+    needed: int
+    asked: int
+    accepted: int
+    declined: int
+    arrived: int
+    unanswered: int
+    requested_at: str
+    deadline: str
+    seconds_left: float
+    elapsed: float
+    expected: float
+    lag: bool
+    filled: bool
+    recall_count: int
+    recalled_at: str | None
+    simulated: bool
+
+
+class MobilizationList(_Strict):
+    """Mobilisations on show (``all``: every one), open ones by deadline, then past ones."""
+
+    as_of: str
+    all: bool
+    count: int
+    items: list[MobilizationOut]

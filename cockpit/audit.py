@@ -20,7 +20,8 @@ from cockpit.store.models import AuditEntry
 ACTIONS = ("view_unmasked", "export", "signin", "signin_failed", "signin_limited", "signout",
            "kiosk_opened", "user_added", "user_disabled", "user_enabled", "user_role_set",
            "user_password_set", "kiosk_added", "kiosk_revoked", "volunteer_merged",
-           "volunteer_merge_rejected", "volunteer_merge_undone", "mobilization_recalled")
+           "volunteer_merge_rejected", "volunteer_merge_undone", "mobilization_requested",
+           "mobilization_recalled")
 MAX_PAGE = 500
 
 

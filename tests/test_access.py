@@ -67,6 +67,8 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_notifications": ("GET", "/api/v1/notifications"),
     "api_analysis": ("GET", "/api/v1/analysis/hot"),
     "api_summary": ("GET", "/api/v1/summary"),
+    "api_volunteers_deployment": ("GET", "/api/v1/volunteers/deployment"),
+    "api_volunteers_mobilizations": ("GET", "/api/v1/volunteers/mobilizations?all=1"),
     "api_openapi": ("GET", "/api/v1/openapi.json"),
     "api_index": ("GET", "/api/v1"),
     "api_unknown": ("GET", "/api/v1/nothing-here"),
@@ -438,3 +440,21 @@ def test_staff_do_not_see_other_villages_through_repeat_groups(services):
     assert "rep-mine" in staff_view and "rep-other" not in staff_view
     leader_view = _text(leader.post("/_dash-update-component", json=_callback_body(app, refresh)))
     assert "rep-other" in leader_view
+
+
+def test_the_capability_table_of_the_docs_is_the_grants():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "access.md").read_text("utf-8")
+    table = {}
+    for line in text.splitlines():
+        match = re.match(r"^\| `([a-z]+)` \(.*?\) \|(.*)\|$", line)
+        if match and match.group(1) in {c.value for c in Capability}:
+            marks = [cell.strip() for cell in match.group(2).split("|")]
+            table[Capability(match.group(1))] = {
+                role for role, mark in zip((Role.WALL, Role.LEADER, Role.STAFF, Role.ADMIN),
+                                           marks, strict=True) if mark.startswith("✓")}
+    assert set(table) == set(Capability)
+    for capability, roles in table.items():
+        assert roles == {r for r in Role if capability in GRANTS[r]}, capability
+    assert {r for r in Role if Capability.MOBILIZE in GRANTS[r]} == {Role.LEADER, Role.STAFF}
