@@ -7,13 +7,14 @@ fail on CI (``CI`` set), where ``.ci/run`` starts both.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from cockpit.services import Services
 from cockpit.settings import Settings
@@ -56,11 +57,12 @@ def postgres_admin_url() -> str:
     return POSTGRES_URL
 
 
-def _fresh_postgres(admin_url: str) -> Iterator[str]:
+def _fresh_postgres(admin_url: str, template: str | None = None) -> Iterator[str]:
     name = f"cockpit_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
         yield url
@@ -77,6 +79,44 @@ def database_url(request, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'cockpit.sqlite3'}"
     else:
         yield from _fresh_postgres(request.getfixturevalue("postgres_admin_url"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin_url) -> Iterator[str]:
+    """A PostgreSQL database migrated once per session, copied for each test that needs one.
+
+    ``CREATE DATABASE ... TEMPLATE`` copies files: much cheaper than running every migration
+    per test. Nothing may stay connected to it.
+    """
+    gen = _fresh_postgres(postgres_admin_url)
+    url = next(gen)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield make_url(url).database
+    gen.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test that needs one."""
+    path = tmp_path_factory.mktemp("template") / "cockpit.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def migrated_database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh database of each kind already at the newest schema (a copy of a template)."""
+    if request.param == "sqlite":
+        path = tmp_path / "cockpit.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from _fresh_postgres(request.getfixturevalue("postgres_admin_url"),
+                                   request.getfixturevalue("postgres_template"))
 
 
 @pytest.fixture
@@ -117,9 +157,9 @@ def _services(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[Ser
 
 
 @pytest.fixture
-def services(tmp_path, redis_server_url, database_url) -> Iterator[Services]:
+def services(tmp_path, redis_server_url, migrated_database_url) -> Iterator[Services]:
     """Services on the real Redis (unique prefix) and a migrated database of each kind."""
-    yield from _services(tmp_path, redis_server_url, database_url)
+    yield from _services(tmp_path, redis_server_url, migrated_database_url)
 
 
 @pytest.fixture
