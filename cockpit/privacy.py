@@ -89,6 +89,9 @@ def redact_id_numbers(fields: Mapping[str, str], key: bytes | None) -> dict[str,
 def normalize_phone(value: str) -> str:
     """Return a phone number as its digits (a leading + kept): ``138-1234 1234`` → ``13812341234``.
 
+    A mainland mobile written with its country code (``+86``, ``0086``) loses it, so one
+    number always compares equal.
+
     Raises
     ------
     InvalidPersonalData
@@ -97,6 +100,9 @@ def normalize_phone(value: str) -> str:
     text = "".join(_PHONE_KEEP.findall(value))
     if text.count("+") > 1 or "+" in text[1:] or not _PHONE_SHAPE.match(text):
         raise InvalidPersonalData("phone number is not 5 to 15 digits")
+    for prefix in ("+86", "0086"):  # mainland numbers compare without the country code
+        if text.startswith(prefix) and len(text) - len(prefix) == 11:
+            return text[len(prefix):]
     return text
 
 

@@ -138,7 +138,11 @@ def _clock(iso: str | None) -> str:
 
 def mobilization_rows(board: Sequence[Mapping[str, Any]], lang: Lang = "zh",
                       limit: int = MOB_CARDS) -> tuple[list[dict[str, Any]], int]:
-    """Shape the mobilisations on show into funnels; open ones first, soonest deadline first.
+    """Shape the mobilisations on show into funnels, the most pressing first.
+
+    Open ones before those past their deadline; among open ones, those needing a re-call, then
+    the larger (needed count), then the sooner deadline: a big lockdown is not pushed off the
+    wall by small requests.
 
     Parameters
     ----------
@@ -162,9 +166,9 @@ def mobilization_rows(board: Sequence[Mapping[str, Any]], lang: Lang = "zh",
         deadline: filled or how many short; before it, filled or empty), ``expired``,
         ``filled``, ``lag`` (needs a re-call), ``simulated`` and ``deadline`` (``HH:MM``).
     """
-    def order(item: Mapping[str, Any]) -> tuple[bool, float]:
+    def order(item: Mapping[str, Any]) -> tuple[bool, bool, int, float]:
         left = float(item.get("seconds_left") or 0)
-        return (left <= 0, abs(left))
+        return (left <= 0, not item.get("lag"), -int(item.get("needed") or 0), abs(left))
 
     ordered = sorted(board, key=order)
     rows = []

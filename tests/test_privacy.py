@@ -124,3 +124,11 @@ def test_the_audit_log_cannot_be_edited_or_deleted(services):
     with pytest.raises(ValueError, match="unknown audit action"), \
             services.sessions.begin() as db:
         audit.record(db, "someone", "edit_history")
+
+
+def test_a_mainland_number_with_its_country_code_is_the_same_number():
+    from cockpit.privacy import normalize_phone
+
+    assert normalize_phone("+86 138-1111-0021") == normalize_phone("13811110021")
+    assert normalize_phone("0086 13811110021") == "13811110021"
+    assert normalize_phone("+44 20 7946 0958") == "+442079460958"

@@ -518,3 +518,13 @@ def test_english_panels_over_http(sqlite_services):
             "Arrived", "30 min left"} <= set(words)
     forces = strings_of(response[VolIds.FORCES]["children"])
     assert {"On duty", "Mobilised", "Available", "Registered", "Chaoyang"} <= set(forces)
+
+
+def test_a_large_or_lagging_mobilisation_is_not_pushed_off_by_small_ones():
+    from layouts.wall_volunteers import mobilization_rows
+
+    small = [{"mobilization_id": f"S{i}", "needed": 5, "seconds_left": 600 + i, "lag": False}
+             for i in range(3)]
+    big = {"mobilization_id": "LOCK", "needed": 140, "seconds_left": 3000, "lag": False}
+    rows, more = mobilization_rows([*small, big])
+    assert rows[0]["id"] == "LOCK" and more == 1

@@ -109,7 +109,10 @@ def fold_attendance(punches: Sequence[Punch], activity: Activity | None,
         return AttendanceState(None, out.at if out else None, False, None, False, "no_checkin",
                                rating, False, basis)
     if out is None:
-        if activity is not None and now >= activity.ends_at + h.autoclose_after:
+        if activity is None:  # re-folded when the activity is published
+            return AttendanceState(in_at, None, False, None, False, "no_activity", rating,
+                                   False, basis)
+        if now >= activity.ends_at + h.autoclose_after:
             minutes = max(0, int((activity.ends_at - in_at).total_seconds() // 60))
             return AttendanceState(in_at, activity.ends_at, True, minutes, False, "no_checkout",
                                    rating, False, basis)
