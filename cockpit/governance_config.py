@@ -237,6 +237,31 @@ def _where(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def read_yaml(file: Path, what: str) -> dict[str, Any]:
+    """Read a rules file's top-level mapping.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML or not a mapping; the message names the file and,
+        for bad YAML, the line and column.
+    """
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such {what} file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{file}: cannot read: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file.name}: expected a mapping of keys at the top")
+    return data
+
+
 def load_governance(path: str | Path | None = None) -> GovernanceConfig:
     """Read and validate a governance file (default: the shipped ``cockpit/governance.yaml``).
 
@@ -247,19 +272,7 @@ def load_governance(path: str | Path | None = None) -> GovernanceConfig:
         key path and the reason.
     """
     file = Path(path) if path else DEFAULT_FILE
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such governance file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{file}: cannot read: not valid YAML{where}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read: {exc}".splitlines()[0]) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file.name}: expected a mapping of keys at the top")
+    data = read_yaml(file, "governance")
     try:
         return GovernanceConfig.model_validate(data)
     except ValidationError as exc:

@@ -12,10 +12,9 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cockpit.governance_config import ConfigError, Duration, _where
+from cockpit.governance_config import ConfigError, Duration, _where, read_yaml
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "volunteer_rules.yaml"
 
@@ -112,16 +111,7 @@ def load_rules(path: str | Path | None = None) -> VolunteerRules:
         key path and the reason.
     """
     file = Path(path) if path else DEFAULT_FILE
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such volunteers rules file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read: {exc}".splitlines()[0]) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{file.name}: expected a mapping of keys at the top")
+    data = read_yaml(file, "volunteers rules")
     try:
         return VolunteerRules.model_validate(data)
     except ValidationError as exc:
