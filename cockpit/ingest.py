@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cockpit import geo
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.governance import Governor, publish_pending, recompute_due
+from cockpit.placing import resolve_villages, service_area  # noqa: F401 - re-exported
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
 from cockpit.streams import (
@@ -48,39 +49,11 @@ BUSY_TICK_S = 5.0
 AUTOCLOSE_EVERY_S = 30.0
 #: Every field name some event type has; other fields are ignored (and so is their encoding).
 CONTRACT_FIELDS = frozenset(name for model in EVENT_TYPES.values() for name in model.model_fields)
-#: Degrees added around the district's bounds to form the service area.
-SERVICE_MARGIN_DEG = 0.05
 
 
 def default_consumer_name() -> str:
     """``<host>-ingest``: stable across restarts, so a restarted consumer re-reads its pending."""
     return f"{socket.gethostname()}-ingest"
-
-
-def service_area() -> tuple[float, float, float, float]:
-    """Bounds ``(min_lon, min_lat, max_lon, max_lat)`` accepted for positions, WGS-84 degrees.
-
-    The real Linping district outline plus :data:`SERVICE_MARGIN_DEG` on each side.
-    """
-    minx, miny, maxx, maxy = (float(v) for v in geo.load_district().total_bounds)
-    m = SERVICE_MARGIN_DEG
-    return (minx - m, miny - m, maxx + m, maxy + m)
-
-
-def resolve_villages(lons: Sequence[float | None], lats: Sequence[float | None],
-                     hints: Sequence[str | None]) -> list[str | None]:
-    """Village codes for events: the producer's village (code or name) or a spatial join.
-
-    A hint that names no known village falls back to the join on the WGS-84 position.
-    """
-    out: list[str | None] = [geo.resolve_village(h) if h else None for h in hints]
-    todo = [i for i, code in enumerate(out) if code is None and lons[i] is not None
-            and lats[i] is not None]
-    if todo:
-        codes = geo.assign_villages([lons[i] for i in todo], [lats[i] for i in todo])
-        for i, code in zip(todo, codes, strict=True):
-            out[i] = code
-    return out
 
 
 @dataclass

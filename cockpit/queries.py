@@ -154,6 +154,11 @@ SORTS = {"stage_at": Incident.stage_at, "reported_at": Incident.reported_at,
          "repeat_size": Incident.repeat_size}
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape: backslash) matching ``text`` anywhere, wildcards taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _filtered(query, *, stage=None, category=None, village=None, team=None, text=None,
               since=None, until=None, reported_from=None, reported_to=None,
               overdue_at=None, repeats=False, scope=None):
@@ -170,7 +175,7 @@ def _filtered(query, *, stage=None, category=None, village=None, team=None, text
     if team:
         query = query.where(func.coalesce(Incident.team, Incident.suggested_team) == team)
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(text)
         query = query.where(Incident.incident_id.ilike(pattern, escape="\\")
                             | Incident.title.ilike(pattern, escape="\\")
                             | Incident.address.ilike(pattern, escape="\\"))

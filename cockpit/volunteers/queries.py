@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from cockpit.privacy import mask_name, mask_phone
+from cockpit.queries import contains_pattern
 from cockpit.store.volunteer_models import (
     Activity,
     Attendance,
@@ -213,7 +214,7 @@ def _person_filters(query, *, village=None, team=None, team_kind=None, status=No
     else:
         query = query.where(Volunteer.status != "merged")
     if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(text)
         fields = [Volunteer.volunteer_id.ilike(pattern, escape="\\"),
                   Volunteer.team.ilike(pattern, escape="\\")]
         if personal_search:  # only for a role that may see names: else it would confirm them
