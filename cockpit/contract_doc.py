@@ -52,6 +52,23 @@ EXAMPLES: dict[str, dict[str, str]] = {
                              "volunteer_id": "HQ-0012345"},
     "recruitment.signed_up": {"campaign_id": "asian-games-2023", "campaign": "亚运城市志愿者招募",
                               "target": "25000", "village": "新街社区", "channel": "浙里办"},
+    "household.registered": {"household_id": "QS-CY-03-0123", "kind": "租户",
+                             "village": "朝阳村", "group": "3组", "house_id": "CY-03-012",
+                             "address": "朝阳村3组12号", "landlord_id": "LL-CY-0045",
+                             "landlord_name": "沈建国", "landlord_phone": "13900005678",
+                             "members": "3", "moved_in_at": "2026-11-01T10:00:00+08:00"},
+    "household.moved_out": {"household_id": "QS-CY-03-0123", "reason": "合同到期"},
+    "station.registered": {"station_id": "QS-CY-ST-01", "name": "朝阳村3组投放点",
+                           "village": "朝阳村", "lon": "120.2931", "lat": "30.3512",
+                           "crs": "gcj02"},
+    "waste.disposal": {"household_id": "QS-CY-03-0123", "station_id": "QS-CY-ST-01",
+                       "supervisor_id": "SUP-CY-07", "photo": "2026/11/29/QS-CY-ST-01-000123.jpg",
+                       "weight_kg": "2.35", "declared_class": "易腐垃圾", "rating": "不合格",
+                       "found_class": "其他垃圾", "found_item": "塑料袋"},
+    "followup.assigned": {"followup_id": "FU-QS-CY-03-0123-20261129",
+                          "assignee_id": "HQ-0012345", "assignee_kind": "volunteer"},
+    "followup.visited": {"followup_id": "FU-QS-CY-03-0123-20261129", "outcome": "educated",
+                         "note": "讲解易腐垃圾需去袋投放", "by": "HQ-0012345"},
 }
 _TIMES = {"incident.reported": "2026-11-29T10:00:00+08:00",
           "incident.assessed": "2026-11-29T10:01:30+08:00",
@@ -73,10 +90,18 @@ _TIMES = {"incident.reported": "2026-11-29T10:00:00+08:00",
           "mobilization.accepted": "2026-11-29T20:03:00+08:00",
           "mobilization.declined": "2026-11-29T20:04:00+08:00",
           "mobilization.arrived": "2026-11-29T20:41:00+08:00",
-          "recruitment.signed_up": "2023-06-01T10:15:00+08:00"}
+          "recruitment.signed_up": "2023-06-01T10:15:00+08:00",
+          "household.registered": "2026-11-01T10:00:00+08:00",
+          "household.moved_out": "2026-11-30T18:00:00+08:00",
+          "station.registered": "2026-10-01T09:00:00+08:00",
+          "waste.disposal": "2026-11-29T07:12:30+08:00",
+          "followup.assigned": "2026-11-29T09:00:00+08:00",
+          "followup.visited": "2026-11-30T19:00:00+08:00"}
 #: The producing system of each kind of example.
 _SOURCES = {"volunteer": "hongqiao", "activity": "hongqiao", "mobilization": "hongqiao",
-            "recruitment": "zlb-recruit"}
+            "recruitment": "zlb-recruit", "household": "qiaosi-waste", "station": "qiaosi-waste",
+            "waste": "qiaosi-waste", "followup": "qiaosi-waste"}
+_WASTE_HEADS = frozenset({"household", "station", "waste", "followup"})
 
 
 def stream_of(event_type: str) -> str:
@@ -84,6 +109,8 @@ def stream_of(event_type: str) -> str:
     head = event_type.split(".")[0]
     if head == "metric":
         return "qiaosi:metrics"
+    if head in _WASTE_HEADS:
+        return "qiaosi:waste"
     if head in _SOURCES:
         return "qiaosi:volunteers"
     return "qiaosi:incidents"
@@ -128,7 +155,8 @@ def render() -> str:
         "Upstream producers XADD flat maps of string fields to Redis streams "
         "(`qiaosi:incidents` for `incident.*` and `notification.*`; `qiaosi:volunteers` for "
         "`volunteer.*`, `activity.*`, `mobilization.*` and `recruitment.signed_up`; "
-        "`qiaosi:metrics` for `metric.observed`; the prefix is `COCKPIT_STREAM_PREFIX`). An "
+        "`qiaosi:waste` for `household.*`, `station.registered`, `waste.disposal` and "
+        "`followup.*`; `qiaosi:metrics` for `metric.observed`; the prefix is `COCKPIT_STREAM_PREFIX`). An "
         "entry on another type's stream is dead-lettered. `cockpit schema` prints the JSON "
         "Schema.",
         "",
@@ -168,6 +196,12 @@ def render() -> str:
         "numbers match (`id_number`, kept only as a keyed hash), for review when only the "
         "phone matches (docs/volunteers.md). Names, phones and ID numbers travel only in "
         "`volunteer.registered` / `volunteer.updated`; no other event stores them.",
+        "- Waste sorting: a household's id is `household_id` (户号); a tenant household names "
+        "its rental house (`house_id`) and landlord (`landlord_id`) and keeps its history when "
+        "it moves out and another moves in. A disposal's `weight_kg` must be above 0 and at "
+        "most 100 kg, its classes one of Hangzhou's four (可回收物, 易腐垃圾, 其他垃圾, "
+        "有害垃圾); `photo` is a key or object URL, never the image (docs/waste.md). Names "
+        "and phones travel only in `household.registered`.",
         "",
     ]
     for event_type, model in EVENT_TYPES.items():

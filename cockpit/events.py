@@ -38,6 +38,7 @@ from cockpit.event_fields import (  # noqa: F401 - re-exported: the contract's p
 )
 from cockpit.vocab import Priority, Stage
 from cockpit.volunteers.events import VOLUNTEER_TYPES, AnyVolunteerEvent
+from cockpit.waste.events import WASTE_TYPES, AnyWasteEvent
 
 
 class IncidentEvent(BaseEvent):
@@ -180,13 +181,14 @@ RECEIPT_TYPES: dict[str, type[NotificationReceipt]] = {
     "notification.acknowledged": NotificationAcknowledged,
 }
 EVENT_TYPES: dict[str, type[BaseEvent]] = {**INCIDENT_TYPES, **RECEIPT_TYPES,
-                                           **VOLUNTEER_TYPES,
+                                           **VOLUNTEER_TYPES, **WASTE_TYPES,
                                            "metric.observed": MetricObserved}
 
 AnyEvent = Annotated[
     IncidentReported | IncidentAssessed | IncidentDispatched | IncidentArrived
     | IncidentResolved | IncidentClosed | IncidentCancelled | IncidentReopened
-    | NotificationDelivered | NotificationAcknowledged | MetricObserved | AnyVolunteerEvent,
+    | NotificationDelivered | NotificationAcknowledged | MetricObserved | AnyVolunteerEvent
+    | AnyWasteEvent,
     Field(discriminator="type"),
 ]
 

@@ -40,6 +40,7 @@ from cockpit.streams import (
 from cockpit.volunteers.apply import recompute_points
 from cockpit.volunteers.events import VOLUNTEER_TYPES
 from cockpit.volunteers.hours import close_overdue
+from cockpit.waste.events import WASTE_TYPES
 
 log = logging.getLogger(__name__)
 #: Seconds between governance ticks while a backlog drains (else the governor's interval).
@@ -233,7 +234,8 @@ class Ingestor:
             raise InvalidEvent(f"unexpected validation error: {type(exc).__name__}: {exc}") \
                 from None
         kind = ("metrics" if isinstance(event, MetricObserved)
-                else "volunteers" if event.type in VOLUNTEER_TYPES else "incidents")
+                else "volunteers" if event.type in VOLUNTEER_TYPES
+                else "waste" if event.type in WASTE_TYPES else "incidents")
         expected = self.settings.stream(kind)
         if message.stream != expected:
             raise InvalidEvent(f"type: {event.type} belongs on {expected}, not {message.stream}")

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cockpit.governance_config import GovernanceConfig, cached_governance
 from cockpit.volunteers.config import VolunteerRules, cached_rules
+from cockpit.waste.config import WasteRules, cached_waste_rules
 
 STREAM_KINDS = ("incidents", "volunteers", "waste", "metrics")
 #: Secrets by field name and the variable that sets each; none has a default.
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
         ``COCKPIT_VOLUNTEERS_FILE``; the volunteers rules: plausible hours, points, monthly
         grades, mobilisation re-call (YAML). None uses the shipped
         ``cockpit/volunteer_rules.yaml``.
+    waste_file : Path or None
+        ``COCKPIT_WASTE_FILE``; the waste-sorting rules: accuracy target, weak-household rule,
+        follow-ups (YAML). None uses the shipped ``cockpit/waste_rules.yaml``.
+    photo_dir : Path or None
+        ``COCKPIT_PHOTO_DIR``; the photo store: a disposal's relative ``photo`` key is a file
+        under it. Default ``<data_dir>/photos``.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     secret_key : SecretStr or None
@@ -94,6 +101,8 @@ class Settings(BaseSettings):
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None
+    waste_file: Path | None = None
+    photo_dir: Path | None = None
     secret_key: SecretStr | None = None
     pd_key: SecretStr | None = None
     proxy_addresses: str = ""
@@ -227,6 +236,22 @@ class Settings(BaseSettings):
             If the file is missing or invalid; the message names the key and the reason.
         """
         return cached_rules(str(self.volunteers_file) if self.volunteers_file else None)
+
+    @property
+    def waste_rules(self) -> WasteRules:
+        """The waste-sorting rules (read once per process and file).
+
+        Raises
+        ------
+        cockpit.governance_config.ConfigError
+            If the file is missing or invalid; the message names the key and the reason.
+        """
+        return cached_waste_rules(str(self.waste_file) if self.waste_file else None)
+
+    @property
+    def photo_store(self) -> Path:
+        """The directory a disposal's relative photo key is read from."""
+        return self.photo_dir or self.data_dir / "photos"
 
     @property
     def effective_database_url(self) -> str:

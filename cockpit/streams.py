@@ -94,9 +94,9 @@ def ensure_groups(r: redis.Redis, streams: Iterable[str], group: str) -> None:
 
 
 def incident_streams(settings: Settings) -> list[str]:
-    """Streams the ingest reads: incidents, volunteers and metrics."""
+    """Streams the ingest reads: incidents, volunteers, waste and metrics."""
     return [settings.stream("incidents"), settings.stream("volunteers"),
-            settings.stream("metrics")]
+            settings.stream("waste"), settings.stream("metrics")]
 
 
 def _text(value: bytes | str) -> str:
