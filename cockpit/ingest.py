@@ -113,6 +113,7 @@ class Ingestor:
         self.streams = incident_streams(settings)
         self.config = settings.governance
         self.rules = settings.volunteer_rules
+        self.waste_rules = settings.waste_rules
         self.governor = Governor(settings, r, sessions, self.config)
         self.stats = IngestStats()
         self._backlog = True  # re-read own pending entries (id 0) before new ones
@@ -267,7 +268,8 @@ class Ingestor:
             try:
                 with self.sessions.begin() as session:
                     return apply_batch(session, items, self.resolver, config=self.config,
-                                       rules=self.rules, tz=self.settings.tz)
+                                       rules=self.rules, tz=self.settings.tz,
+                                       waste_rules=self.waste_rules)
             except IntegrityError:
                 # another consumer stored an event or incident of this batch meanwhile: retry,
                 # the duplicate check then sees it
@@ -291,7 +293,7 @@ class Ingestor:
                 with self.sessions.begin() as session:
                     one = apply_batch(session, [(event, message.id)], self.resolver,
                                       config=self.config, rules=self.rules,
-                                      tz=self.settings.tz)
+                                      tz=self.settings.tz, waste_rules=self.waste_rules)
             except OperationalError:
                 raise
             except (SQLAlchemyError, ValueError, TypeError) as exc:
@@ -304,6 +306,7 @@ class Ingestor:
             total.notifications += one.notifications
             total.receipts += one.receipts
             total.volunteers.merge(one.volunteers)
+            total.waste.merge(one.waste)
         return total
 
     def _count(self, messages, result, dead, started) -> None:

@@ -56,6 +56,9 @@ from cockpit.vocab import TERMINAL_STAGES, Stage
 from cockpit.volunteers.apply import VolunteerResult, apply_volunteer_events
 from cockpit.volunteers.config import VolunteerRules, cached_rules
 from cockpit.volunteers.events import VOLUNTEER_TYPES
+from cockpit.waste.apply import WasteResult, apply_waste_events
+from cockpit.waste.config import WasteRules, cached_waste_rules
+from cockpit.waste.events import WASTE_TYPES
 
 #: Attributes an incident takes from its latest event that carries them.
 ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village", "grid",
@@ -63,6 +66,7 @@ ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village
               "reporter_id_hash")
 _CHUNK = 500
 _VOLUNTEER_MODELS = frozenset(VOLUNTEER_TYPES.values())
+_WASTE_MODELS = frozenset(WASTE_TYPES.values())
 
 #: Resolves (lons, lats, village hints) → village codes; injected so tests can pass their own.
 VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
@@ -80,6 +84,7 @@ class ApplyResult:
     notifications: int = 0
     receipts: int = 0
     volunteers: VolunteerResult = field(default_factory=VolunteerResult)
+    waste: WasteResult = field(default_factory=WasteResult)
 
 
 def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
@@ -169,6 +174,7 @@ def apply_batch(
     config: GovernanceConfig | None = None,
     rules: VolunteerRules | None = None,
     tz: ZoneInfo = DEFAULT_TZ,
+    waste_rules: WasteRules | None = None,
 ) -> ApplyResult:
     """Store a batch of validated events and update the incidents they touch.
 
@@ -188,7 +194,9 @@ def apply_batch(
     rules : VolunteerRules, optional
         Hours and points rules of the volunteers module; the shipped file by default.
     tz : ZoneInfo
-        The cockpit's zone (months of the points ledger).
+        The cockpit's zone (months of the points ledger, local days of disposals).
+    waste_rules : WasteRules, optional
+        Weak-household rule of the waste module; the shipped file by default.
 
     Returns
     -------
@@ -227,6 +235,13 @@ def apply_batch(
         result.volunteers = done
         result.stored += done.stored
         result.duplicates += done.duplicates
+    waste_items = [(e, s) for e, s in fresh if type(e) in _WASTE_MODELS]
+    if waste_items:
+        waste = apply_waste_events(session, waste_items, resolve_villages, now,
+                                   waste_rules or cached_waste_rules(None), tz)
+        result.waste = waste
+        result.stored += waste.stored
+        result.duplicates += waste.duplicates
     return result
 
 
