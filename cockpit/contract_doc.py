@@ -156,7 +156,8 @@ def render() -> str:
         "(`qiaosi:incidents` for `incident.*` and `notification.*`; `qiaosi:volunteers` for "
         "`volunteer.*`, `activity.*`, `mobilization.*` and `recruitment.signed_up`; "
         "`qiaosi:waste` for `household.*`, `station.registered`, `waste.disposal` and "
-        "`followup.*`; `qiaosi:metrics` for `metric.observed`; the prefix is `COCKPIT_STREAM_PREFIX`). An "
+        "`followup.*`; `qiaosi:metrics` for `metric.observed`; the prefix is "
+        "`COCKPIT_STREAM_PREFIX`). An "
         "entry on another type's stream is dead-lettered. `cockpit schema` prints the JSON "
         "Schema.",
         "",

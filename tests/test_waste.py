@@ -80,7 +80,7 @@ def test_accuracy_of_every_grouping_equals_the_stored_disposals(services):
                          landlord_phone="13900005678"),
                household("H-2", group="3组", at=T0 - 40 * DAY),
                household("H-3", village="新街社区", group="1组", at=T0 - 40 * DAY)]
-    for i in range(300):
+    for _ in range(300):
         who = rng.choice(["LL-H1", "H-2", "H-3"])
         entries.append(disposal(who, T0 - timedelta(hours=rng.randint(1, 24 * 20)),
                                 correct=rng.random() < 0.85,

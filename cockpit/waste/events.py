@@ -65,7 +65,9 @@ _CLASS_ALIASES = {
 
 
 def parse_waste_class(value: object) -> WasteClass | None:
-    """One of the four classes from its code, label or alias (``perishable``, ``易腐垃圾``, ``厨余垃圾``).
+    """One of the four classes from its code, label or alias (``perishable``, ``易腐垃圾``).
+
+    Aliases include ``厨余垃圾``, ``湿垃圾`` and ``干垃圾``.
 
     Raises ValueError naming the four.
     """
@@ -148,12 +150,13 @@ _SCHEMES = ("s3://", "oss://", "obs://", "cos://", "minio://", "file://", "https
 
 
 def parse_photo_ref(value: object) -> str | None:
-    """A photo's reference: a relative file key (``2026/11/29/QS-ST-01-000123.jpg``) or an
-    object-store URL (``oss://bucket/key``, ``s3://...``, ``https://...``).
+    """A photo's reference: a relative file key or an object-store URL.
 
-    Never the photo itself: data URIs, base64 blobs and anything over :data:`MAX_PHOTO_REF`
-    characters are refused, as are absolute paths and ``..`` (a file key must stay inside the
-    photo store). Raises ValueError.
+    A key like ``2026/11/29/QS-ST-01-000123.jpg`` names a file in the photo store; a URL
+    (``oss://bucket/key``, ``s3://...``, ``https://...``) an object elsewhere. Never the photo
+    itself: data URIs, base64 blobs and anything over :data:`MAX_PHOTO_REF` characters are
+    refused, as are absolute paths and ``..`` (a file key must stay inside the photo store).
+    Raises ValueError.
     """
     if value is None:
         return None
@@ -280,11 +283,11 @@ class StationRegistered(Positioned, BaseEvent):
 
 
 class WasteDisposal(BaseEvent):
-    """``waste.disposal``: one household's disposal at a station, photographed (一拍), weighed
-    (二称) and rated (三评价) by the supervisor.
+    """``waste.disposal``: one household's disposal at a station, rated by its supervisor.
 
-    ``household_id`` names the household; a card bound to a rental house may send ``house_id``
-    instead, and the disposal goes to the household living there at ``occurred_at``.
+    The supervisor photographs (一拍), weighs (二称) and rates (三评价) it. ``household_id``
+    names the household; a card bound to a rental house may send ``house_id`` instead, and
+    the disposal goes to the household living there at ``occurred_at``.
     """
 
     type: Literal["waste.disposal"]
@@ -292,7 +295,8 @@ class WasteDisposal(BaseEvent):
     house_id: Ident | None = Field(default=None, description="House id, when the card is the "
                                    "house's; one of the two is required.")
     station_id: Ident = Field(description="Station where it was disposed.")
-    supervisor_id: Ident | None = Field(default=None, description="Supervisor (督导员) id, no name.")
+    supervisor_id: Ident | None = Field(default=None,
+                                        description="Supervisor (督导员) id, no name.")
     photo: Annotated[str | None, BeforeValidator(parse_photo_ref)] = Field(
         default=None, description="Photo reference: a key in the photo store (2026/11/29/x.jpg) "
         "or an object URL (oss://bucket/key); never the image itself.")
@@ -350,7 +354,7 @@ class FollowUpAssigned(FollowUpRef, BaseEvent):
 
 
 class FollowUpVisited(FollowUpRef, BaseEvent):
-    """``followup.visited``: the household was visited (上门宣传指导); ``occurred_at`` is the visit."""
+    """``followup.visited``: the household was visited (上门宣传指导) at ``occurred_at``."""
 
     type: Literal["followup.visited"]
     outcome: Literal["educated", "not_home", "refused", "moved_out"] = Field(

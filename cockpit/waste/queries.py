@@ -1,5 +1,7 @@
-"""Read models of the waste module: a landlord's tenants, follow-ups with their effect, and
-one household's record. Accuracy figures come from :mod:`cockpit.waste.accuracy`."""
+"""Read models of the waste module: a landlord's tenants and follow-ups with their effect.
+
+Accuracy figures come from :mod:`cockpit.waste.accuracy`.
+"""
 
 from __future__ import annotations
 
