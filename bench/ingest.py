@@ -4,12 +4,14 @@ Baseline: XREADGROUP of the same entries, one executemany INSERT per batch into 
 database, commit, XACK. Cockpit: the real :class:`cockpit.ingest.Ingestor` (validation, CRS,
 spatial join, idempotency check, incident fold, commit, XACK, change signal).
 
-    python bench/ingest.py [--events 100000] [--batch 500] [--feed incidents|volunteers]
+    python bench/ingest.py [--events 100000] [--batch 500] [--feed incidents|volunteers|waste]
 
 ``--feed volunteers`` measures the volunteer stream instead: a mix like a day of the
 simulated feed (registrations of volunteers on three platforms, activities, check-ins and
 check-outs, a mobilisation with its answers, sign-ups), through the registry, the attendance
-fold and the points ledger.
+fold and the points ledger. ``--feed waste`` measures the waste stream: stations and
+households (a third tenants, some on house cards) then a month of rated disposals in time order,
+through the registry, the attribution of each disposal and the weak-household rule.
 
 Uses ``REDIS_URL`` (default redis://127.0.0.1:6379/0, else an embedded server) and
 ``DATABASE_URL`` (default: a fresh SQLite file in WAL mode per round). Rounds alternate the two
@@ -117,6 +119,35 @@ def make_volunteer_events(n: int) -> list[dict[str, str]]:
     return out[:n]
 
 
+def make_waste_events(n: int) -> list[dict[str, str]]:
+    """A registry of about n/15 households in six villages, then disposals (~10 % incorrect,
+    a tenth by house card) over the past 30 days in time order."""
+    from tests.waste_factories import disposal, household, station
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    villages = ["朝阳村", "胜稼村", "新街社区", "乔司社区", "永玄村", "三角村"]
+    out = [station(f"BST{v}", village=name, at=now - timedelta(days=60))
+           for v, name in enumerate(villages)]
+    homes = max(10, n // 15)
+    for h in range(homes):
+        tenant = h % 3 == 0
+        extra = {"house_id": f"BH{h}", "landlord_id": f"BL{h % 97}"} if tenant else {}
+        out.append(household(f"BW{h}", village=villages[h % 6],
+                             kind="tenant" if tenant else "local", group=f"{h % 9 + 1}组",
+                             at=now - timedelta(days=45), **extra))
+    start, step = now - timedelta(days=30), timedelta(days=30) / max(1, n - len(out))
+    i = 0
+    while len(out) < n:
+        h = (i * 7919) % homes
+        card = h % 3 == 0 and i % 10 == 0
+        out.append(disposal(None if card else f"BW{h}", start + i * step,
+                            correct=(i * 31) % 10 != 0, station_id=f"BST{h % 6}",
+                            weight=f"{0.5 + (i % 40) / 10:.1f}", event_id=f"BD{i}",
+                            **({"house_id": f"BH{h}"} if card else {})))
+        i += 1
+    return out[:n]
+
+
 def fill(r: redis.Redis, stream: str, events: list[dict[str, str]]) -> None:
     pipe = r.pipeline(transaction=False)
     for n, fields in enumerate(events, 1):
@@ -175,7 +206,8 @@ def one_round(redis_url: str | None, database_url: str, n_events: int,
     upgrade(services.engine)
     try:
         raw_stream = settings.key("raw")
-        events = make_events(n_events) if feed == "incidents" else make_volunteer_events(n_events)
+        events = {"incidents": make_events, "volunteers": make_volunteer_events,
+                  "waste": make_waste_events}[feed](n_events)
         fill(services.redis, raw_stream, events)
         fill(services.redis, settings.stream(feed), events)
         del events  # neither pipeline should pay for the generator's objects in its GC
@@ -198,7 +230,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--feed", choices=("incidents", "volunteers"), default="incidents")
+    parser.add_argument("--feed", choices=("incidents", "volunteers", "waste"), default="incidents")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds; the median ratio is the result")
     args = parser.parse_args()

@@ -5,7 +5,7 @@ disposal is one row of ``waste_disposals``. Both are idempotent on ``(source, ev
 Then, in order: households, landlords and stations are folded (:mod:`.registry`); disposals
 are stored with their household and village (:mod:`.disposals`), and house-card disposals
 re-attributed where tenancies changed; the weak-household rule runs for the households that
-got disposals (:mod:`.followup`); assignments and visits move their tasks on.
+got an incorrect disposal (:mod:`.followup`); assignments and visits move their tasks on.
 """
 
 from __future__ import annotations

@@ -76,7 +76,10 @@ def _villages(session: Session, model, key, ids: Iterable[str]) -> dict[str, str
 
 def insert_disposals(session: Session, items: Sequence[tuple[DisposalEvent, str]],
                      now: datetime, tz: ZoneInfo) -> set[str]:
-    """Insert new disposals (already checked to be new); returns their household ids."""
+    """Insert new disposals (already checked to be new).
+
+    Returns the household ids that received an incorrect one (the weak rule's candidates).
+    """
     houses = {e.house_id for e, _ in items if e.household_id is None and e.house_id}
     spans = tenancies(session, houses) if houses else {}
     rows = []
@@ -107,7 +110,7 @@ def insert_disposals(session: Session, items: Sequence[tuple[DisposalEvent, str]
         row["village_code"] = (known[household] if household in known
                                else stations.get(row["station_id"]))
     insert_rows(session.connection(), WasteDisposal.__table__, rows)
-    return {r["household_id"] for r in rows if r["household_id"]}
+    return {r["household_id"] for r in rows if r["household_id"] and not r["correct"]}
 
 
 def reattribute_houses(session: Session, houses: Iterable[str]) -> set[str]:

@@ -1,10 +1,12 @@
 """Weak households (薄弱户) and their follow-up tasks.
 
-The rule (``weak`` in the waste rules) is applied to each household that got a disposal in a
-batch, as of that household's latest disposal, so replaying the same events opens the same
-tasks. A household is weak when, over ``window`` up to then, it has at least
-``min_disposals`` rated disposals and its accuracy is under ``below``; or when its accuracy
-fell by ``drop`` or more from one ``falling.window`` to the next. A weak household gets one
+The rule (``weak`` in the waste rules) is applied to each household that got an incorrect
+disposal in a batch (only a wrong disposal can make a household weak; a window sliding past
+old correct ones is caught at the next wrong one), as of that household's latest disposal, so
+replaying the same events opens the same tasks. A household is weak when, over ``window`` up
+to then, it has at least ``min_disposals`` rated disposals and its accuracy is under
+``below``; or when its accuracy fell by ``drop`` or more from one ``falling.window`` to the
+next. A weak household gets one
 follow-up, unless it has one not yet visited or one found within ``cooldown``. Moved-out
 households are not flagged, and their open tasks are cancelled.
 
