@@ -195,3 +195,16 @@ def test_personal_data_stays_out_of_history(services):
         assert "王小明" not in text and "13812345678" not in text and "沈建国" not in text
         assert session.get(Landlord, "LL-1").phone == "13900005678"
         assert session.get(Household, "T-1").head_name == "王小明"
+
+
+def test_a_redelivered_batch_stores_nothing_twice(services):
+    entries = [station("ST-1"), household("H-1"),
+               *[disposal("H-1", T0 - i * timedelta(hours=5), correct=i % 2 == 0,
+                          event_id=f"rd-{i}") for i in range(12)]]
+    first = _ingest(services, entries)
+    assert first.stats.stored == 14
+    again = _ingest(services, [*entries[5:], disposal("H-1", T0, event_id="rd-new")])
+    assert again.stats.stored == 1 and again.stats.duplicates == len(entries) - 5
+    with services.read() as session:
+        assert session.scalar(select(func.count()).select_from(WasteDisposal)) == 13
+        assert session.scalar(select(func.count()).select_from(FollowUp)) == 1

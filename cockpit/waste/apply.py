@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cockpit.event_base import BaseEvent
 from cockpit.store.bulk import insert_rows
-from cockpit.store.waste_models import WasteDisposal, WasteEventRow
+from cockpit.store.waste_models import WasteEventRow
 from cockpit.waste import disposals, followup, registry
 from cockpit.waste.config import WasteRules
 from cockpit.waste.events import (
@@ -97,13 +97,12 @@ def _stored_keys(session: Session, model, keys: set[tuple[str, str]]) -> set[tup
 
 
 def _new_items(session: Session, items, result: WasteResult):
-    """Drop the entries stored already or repeated in the batch."""
-    is_disposal = [isinstance(e, DisposalEvent) for e, _ in items]
-    keys_d = {(e.source, e.event_id) for (e, _), d in zip(items, is_disposal, strict=True) if d}
-    keys_e = {(e.source, e.event_id) for (e, _), d in zip(items, is_disposal, strict=True)
-              if not d}
-    stored = (_stored_keys(session, WasteDisposal, keys_d) if keys_d else set()) | \
-        (_stored_keys(session, WasteEventRow, keys_e) if keys_e else set())
+    """Drop repeats within the batch and registry or follow-up events stored already.
+
+    Disposals are checked by their insert (:func:`.disposals.insert_disposals`).
+    """
+    keys = {(e.source, e.event_id) for e, _ in items if not isinstance(e, DisposalEvent)}
+    stored = _stored_keys(session, WasteEventRow, keys) if keys else set()
     fresh, seen = [], set()
     for event, stream_id in items:
         key = (event.source, event.event_id)
@@ -153,7 +152,7 @@ def apply_waste_events(session: Session, items: Sequence[tuple[BaseEvent, str]],
         {"event_id": e.event_id, "source": e.source, "type": e.type, "subject": subject_of(e),
          "occurred_at": e.occurred_at, "received_at": now, "stream_id": s,
          "payload": history_payload(e)} for e, s in history])
-    result.stored = len(fresh)
+    result.stored = len(history)
     events = [e for e, _ in history]
     stations = [e for e in events if isinstance(e, StationRegistered)]
     if stations:
@@ -175,8 +174,11 @@ def apply_waste_events(session: Session, items: Sequence[tuple[BaseEvent, str]],
         result.households |= changed
     new_disposals = [(e, s) for e, s in fresh if isinstance(e, DisposalEvent)]
     if new_disposals:
-        touched |= disposals.insert_disposals(session, new_disposals, now, tz)
-        result.disposals = len(new_disposals)
+        stored, wrong = disposals.insert_disposals(session, new_disposals, now, tz)
+        touched |= wrong
+        result.disposals = stored
+        result.stored += stored
+        result.duplicates += len(new_disposals) - stored
     if touched:
         result.followups |= set(followup.evaluate(session, touched, rules, tz, now))
         result.households |= touched

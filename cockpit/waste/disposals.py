@@ -75,10 +75,17 @@ def _villages(session: Session, model, key, ids: Iterable[str]) -> dict[str, str
 
 
 def insert_disposals(session: Session, items: Sequence[tuple[DisposalEvent, str]],
-                     now: datetime, tz: ZoneInfo) -> set[str]:
-    """Insert new disposals (already checked to be new).
+                     now: datetime, tz: ZoneInfo) -> tuple[int, set[str]]:
+    """Insert disposals, skipping those stored already (distinct within ``items``).
 
-    Returns the household ids that received an incorrect one (the weak rule's candidates).
+    The insert skips conflicts in SQL and reads rows back only when it stored fewer than it
+    was given (a redelivery): the rows this call stored are those received at ``now``.
+
+    Returns
+    -------
+    (int, set of str)
+        The number stored, and the household ids that received an incorrect one among them
+        (the weak rule's candidates).
     """
     houses = {e.house_id for e, _ in items if e.household_id is None and e.house_id}
     spans = tenancies(session, houses) if houses else {}
@@ -109,8 +116,17 @@ def insert_disposals(session: Session, items: Sequence[tuple[DisposalEvent, str]
         household = row["household_id"]
         row["village_code"] = (known[household] if household in known
                                else stations.get(row["station_id"]))
-    insert_rows(session.connection(), WasteDisposal.__table__, rows)
-    return {r["household_id"] for r in rows if r["household_id"] and not r["correct"]}
+    stored = insert_rows(session.connection(), WasteDisposal.__table__, rows,
+                         skip_conflicts=True)
+    if stored < len(rows):
+        mine: set[tuple[str, str]] = set()
+        for chunk in _in_chunks(r["event_id"] for r in rows):
+            mine.update(map(tuple, session.execute(
+                select(WasteDisposal.source, WasteDisposal.event_id)
+                .where(WasteDisposal.event_id.in_(chunk), WasteDisposal.received_at == now))))
+        rows = [r for r in rows if (r["source"], r["event_id"]) in mine]
+    return len(rows), {r["household_id"] for r in rows
+                       if r["household_id"] and not r["correct"]}
 
 
 def reattribute_houses(session: Session, houses: Iterable[str]) -> set[str]:
