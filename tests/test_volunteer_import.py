@@ -25,6 +25,7 @@ from cockpit.store.volunteer_models import (
 )
 from cockpit.volunteers.import_files import decode_csv
 from tests.conftest import TEST_SECRETS
+from tests.import_support import Command, count, run_env, store_sessions, write_csv
 from tests.volunteer_factories import id_number
 
 HONGQIAO = ["志愿者编号", "姓名", "手机号码", "身份证号", "所属队伍", "队伍类型", "技能特长",
@@ -38,62 +39,17 @@ ZHIYUANHUI = ["user_id", "real_name", "mobile", "id_card", "team_name", "team_ty
 @pytest.fixture
 def env(tmp_path, database_url, redis_server_url):
     """The environment of one CLI run: the test database, Redis under a fresh prefix."""
-    prefix = f"test:{uuid.uuid4().hex[:10]}:"
-    yield {"DATABASE_URL": database_url, "REDIS_URL": redis_server_url,
-           "COCKPIT_PD_KEY": TEST_SECRETS["pd_key"], "COCKPIT_STREAM_PREFIX": prefix,
-           "COCKPIT_DATA_DIR": str(tmp_path / "var"), "COCKPIT_TIMEZONE": "Asia/Shanghai",
-           "COCKPIT_SECRET_KEY": None, "COLUMNS": "200"}
-    client = redis.Redis.from_url(redis_server_url)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    yield from run_env(tmp_path, database_url, redis_server_url)
 
 
 @pytest.fixture
 def db(database_url):
     """A session factory on the same database, to check what the command stored."""
-    engine = make_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
+    yield from store_sessions(database_url)
 
 
-def cli(env, *args: str):
-    return CliRunner().invoke(app, ["volunteers", "import", *args], env=env)
-
-
-def ok(env, *args: str) -> str:
-    result = cli(env, *args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def refused(env, *args: str) -> str:
-    """A refused import: exit 2, one line on stderr, no traceback."""
-    result = cli(env, *args)
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cockpit: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
-def count(line_label: str, out: str) -> int:
-    """The number of a summary line, e.g. ``count("accepted", out)``."""
-    for line in out.splitlines():
-        if line.strip().startswith(line_label):
-            return int(line[len("  ") + 22:].split()[0])
-    raise AssertionError(f"no summary line {line_label!r} in {out}")
-
-
-def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "utf-8") -> Path:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    path.write_bytes(out.getvalue().encode(encoding))
-    return path
+cli = Command("volunteers", "import")
+ok, refused = cli.ok, cli.refused
 
 
 def row(vid, name, phone="", idn="", team="乔司街道青年突击队", kind="青年", skills="急救、驾驶",

@@ -1,42 +1,24 @@
-"""Reading other platforms' volunteer files: the column mapping, CSV and Excel tables.
+"""The volunteers importer's file format: its columns and mapping (``mappings/volunteers_*.yaml``).
 
-A mapping (YAML, ``mappings/volunteers_*.yaml``) names the file column of each field of
-``volunteer.registered``. CSV is decoded strictly (UTF-8 unless told otherwise), so a GBK file
-is refused with a clear error instead of garbled names; Excel is read with openpyxl.
-docs/volunteers-import.md describes the format.
+A mapping names the file column of each field of ``volunteer.registered``; the reading itself
+(strict CSV decoding, Excel, the header check) is :mod:`cockpit.import_table`'s, shared with the
+waste importer. docs/volunteers-import.md describes the format.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from pydantic import Field
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-#: Folder of the mappings shipped with the repository.
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"
-#: Contract fields a file column may give, in the order of the event-id hash.
-FIELDS = ("volunteer_id", "name", "phone", "id_number", "team", "team_kind", "skills",
-          "village", "grid", "registered_at")
-#: ``--encoding`` values and the codec each decodes with (a UTF-8 byte-order mark is skipped).
-CODECS = {"utf-8": "utf-8-sig", "gbk": "gbk", "gb18030": "gb18030"}
-_BOM = b"\xef\xbb\xbf"
+from cockpit.import_table import (  # noqa: F401 - decode_csv re-exported for the tests
+    ColumnsBase,
+    MappingBase,
+    MappingFormat,
+    decode_csv,
+)
 
 
-class ImportFailed(ValueError):
-    """The file or the mapping cannot be used; the one-line message says why and what to do."""
-
-
-class Columns(BaseModel):
+class Columns(ColumnsBase):
     """File column (header text) of each contract field; ``volunteer_id`` and ``name`` required."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     volunteer_id: str = Field(min_length=1)
     name: str = Field(min_length=1)
@@ -49,221 +31,17 @@ class Columns(BaseModel):
     grid: str | None = None
     registered_at: str | None = None
 
-    def mapped(self) -> dict[str, str]:
-        """``{field: column}`` of the fields this mapping gives, in :data:`FIELDS` order."""
-        return {f: getattr(self, f) for f in FIELDS if getattr(self, f)}
+
+#: Contract fields a file column may give, in the order of the event-id hash.
+FIELDS = tuple(Columns.model_fields)
 
 
-class ColumnMapping(BaseModel):
+class ColumnMapping(MappingBase):
     """A platform's export format: its columns and how to read the file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    description: str | None = None
-    #: ``--source`` names this mapping is chosen for when ``--mapping`` is not given.
-    sources: list[str] = Field(default_factory=list)
     columns: Columns
     skills_separator: str | None = Field(default=None, min_length=1, max_length=8)
-    encoding: Literal["utf-8", "gbk", "gb18030"] | None = None
-    sheet: str | None = None
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-    header_row: int = Field(default=1, ge=1, le=100)
 
 
-def load_mapping(path: str | Path) -> ColumnMapping:
-    """Read and validate a mapping file.
-
-    Parameters
-    ----------
-    path : str or Path
-        A YAML file, or a shipped name (``hongqiao`` → ``mappings/volunteers_hongqiao.yaml``).
-
-    Returns
-    -------
-    ColumnMapping
-
-    Raises
-    ------
-    ImportFailed
-        If the file is missing, not YAML, or breaks the format; the message names the file and
-        each offending key, e.g. ``x.yaml: columns.name: required key is missing``.
-    """
-    file = Path(path)
-    if not file.is_file():
-        shipped = MAPPINGS_DIR / f"volunteers_{str(path).removeprefix('volunteers_')}.yaml"
-        if "/" in str(path) or not shipped.is_file():
-            names = sorted(p.stem.removeprefix("volunteers_")
-                           for p in MAPPINGS_DIR.glob("volunteers_*.yaml"))
-            raise ImportFailed(f"mapping {str(path)!r} not found; give a file or one of {names}")
-        file = shipped
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        return ColumnMapping.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ImportFailed(f"{file}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = {"missing": "required key is missing",
-                   "extra_forbidden": "unknown key (typo?)"}.get(err["type"], err["msg"])
-            parts.append(f"{where}: {msg.removeprefix('Value error, ')}")
-        raise ImportFailed(f"{file}: {'; '.join(parts)}") from None
-
-
-def mapping_for_source(source: str) -> tuple[ColumnMapping, Path] | None:
-    """The shipped mapping named ``volunteers_<source>.yaml`` or listing ``source``, if any."""
-    for path in sorted(MAPPINGS_DIR.glob("volunteers_*.yaml")):
-        mapping = load_mapping(path)
-        if path.stem == f"volunteers_{source}" or source in mapping.sources:
-            return mapping, path
-    return None
-
-
-def identity_mapping(headers: Sequence[str]) -> ColumnMapping:
-    """A mapping for a file whose headers are the contract's field names themselves."""
-    return ColumnMapping(columns=Columns(**{f: f for f in FIELDS if f in headers
-                                            or f in ("volunteer_id", "name")}))
-
-
-@dataclass
-class Table:
-    """An opened file: its header and its data rows as ``(row number, cells)``.
-
-    Row numbers are those a spreadsheet shows (the header is row ``header_row``); ``total``
-    is the number of data rows when known (for the progress bar).
-    """
-
-    headers: list[str]
-    rows: Iterable[tuple[int, Sequence[Any]]]
-    total: int | None
-
-
-def decode_csv(path: Path, data: bytes, encoding: str | None) -> str:
-    """Decode a CSV file's bytes strictly.
-
-    Parameters
-    ----------
-    encoding : {"utf-8", "gbk", "gb18030"} or None
-        None is UTF-8 with or without byte-order mark.
-
-    Raises
-    ------
-    ImportFailed
-        If the bytes are not valid in that encoding; for UTF-8 the message says when the file
-        looks like GBK/GB18030 and to pass ``--encoding gbk``. Also when ``gbk`` is asked of a
-        file that is valid UTF-8 (decoding it would garble every Chinese character).
-    """
-    name = encoding or "utf-8"
-    if name != "utf-8" and not data.isascii():
-        with contextlib.suppress(UnicodeDecodeError):
-            data.decode("utf-8")
-            raise ImportFailed(f"{path}: is valid UTF-8, not {name}; drop --encoding {name}")
-    try:
-        return data.decode(CODECS[name])
-    except UnicodeDecodeError as exc:
-        where = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
-        if name != "utf-8":
-            raise ImportFailed(f"{path}: not valid {name} ({where}); pass the file's encoding "
-                               "with --encoding utf-8, gbk or gb18030") from None
-        try:
-            data.decode("gb18030")
-        except UnicodeDecodeError:
-            hint = "pass its encoding with --encoding utf-8, gbk or gb18030"
-        else:
-            hint = "it looks like GBK/GB18030 (Chinese Excel or WPS): pass --encoding gbk"
-        raise ImportFailed(f"{path}: not valid UTF-8 ({where}); {hint}") from None
-
-
-def _header(path: Path, cells: Sequence[Any] | None, at: int) -> list[str]:
-    headers = ["" if c is None else str(c).strip().lstrip("\ufeff").strip() for c in cells or ()]
-    if not any(headers):
-        raise ImportFailed(f"{path}: no header row (row {at} is empty or missing)")
-    return headers
-
-
-def _read_csv(path: Path, mapping: ColumnMapping, encoding: str | None) -> Table:
-    data = path.read_bytes()
-    if not data.removeprefix(_BOM).strip():
-        raise ImportFailed(f"{path}: the file is empty (no header row)")
-    text = decode_csv(path, data, encoding or mapping.encoding)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter))
-    at = mapping.header_row
-    headers = _header(path, records[at - 1] if len(records) >= at else None, at)
-    return Table(headers, ((at + 1 + i, r) for i, r in enumerate(records[at:])),
-                 max(len(records) - at, 0))
-
-
-def _read_xlsx(path: Path, mapping: ColumnMapping, sheet: str | None,
-               stack: contextlib.ExitStack) -> Table:
-    import zipfile
-
-    try:
-        import openpyxl
-    except ImportError:  # pragma: no cover - a dependency of the project
-        raise ImportFailed("reading .xlsx needs openpyxl (pip install 'openpyxl>=3.1')") from None
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ImportFailed(f"{path}: not a readable .xlsx workbook ({exc})") from None
-    stack.callback(book.close)
-    wanted = sheet or mapping.sheet
-    if wanted is not None and wanted not in book.sheetnames:
-        raise ImportFailed(f"{path}: no sheet {wanted!r}; sheets: {book.sheetnames}")
-    ws = book[wanted] if wanted is not None else book.worksheets[0]
-    at = mapping.header_row
-    rows = ws.iter_rows(values_only=True)
-    head = None
-    for _ in range(at):
-        head = next(rows, None)
-    total = ws.max_row - at if ws.max_row else None
-    return Table(_header(path, head, at), ((at + 1 + i, r) for i, r in enumerate(rows)), total)
-
-
-@contextlib.contextmanager
-def open_table(path: Path, mapping: ColumnMapping, encoding: str | None = None,
-               sheet: str | None = None) -> Iterator[Table]:
-    """Open a CSV or ``.xlsx`` file as a :class:`Table` (the workbook closes with the block).
-
-    Raises
-    ------
-    ImportFailed
-        For a missing, empty, undecodable or unreadable file, an old ``.xls`` workbook, a
-        missing sheet or a file without a header row.
-    """
-    if not path.is_file():
-        raise ImportFailed(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".xls":
-        raise ImportFailed(f"{path}: old .xls workbooks are not read; save it as .xlsx or CSV")
-    with contextlib.ExitStack() as stack:
-        if suffix in (".xlsx", ".xlsm"):
-            yield _read_xlsx(path, mapping, sheet, stack)
-        else:
-            yield _read_csv(path, mapping, encoding)
-
-
-def column_indexes(path: Path, headers: Sequence[str], mapping: ColumnMapping,
-                   mapping_name: str) -> dict[str, int]:
-    """``{field: index in the row}`` of every mapped field.
-
-    Raises
-    ------
-    ImportFailed
-        Naming the mapped columns missing from the header, the mapping and the headers found.
-    """
-    where = {h: i for i, h in reversed(list(enumerate(headers))) if h}
-    folded = {h.casefold(): i for h, i in where.items()}
-    out, missing = {}, []
-    for name, column in mapping.columns.mapped().items():
-        index = where.get(column.strip(), folded.get(column.strip().casefold()))
-        if index is None:
-            missing.append(column)
-        else:
-            out[name] = index
-    if missing:
-        raise ImportFailed(f"{path}: column(s) {', '.join(missing)} of the mapping "
-                           f"{mapping_name} not in the header; found: {', '.join(headers)}")
-    return out
-
-
+#: The volunteers importer's mappings: ``mappings/volunteers_<name>.yaml``.
+FORMAT = MappingFormat(ColumnMapping, "volunteers_")
