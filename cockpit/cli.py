@@ -15,6 +15,7 @@ import typer
 from cockpit.accounts_cli import kiosk_app, require_secrets, users_app
 from cockpit.settings import MissingSecret, Settings
 from cockpit.volunteers.cli import volunteers_app
+from cockpit.waste.cli import waste_app
 
 app = typer.Typer(help="Qiaosi Cloud Cockpit (乔网智治·云上中心驾驶舱).", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(kiosk_app, name="kiosk")
 app.add_typer(volunteers_app, name="volunteers")
+app.add_typer(waste_app, name="waste")
 
 
 def _logging(verbose: bool = False) -> None:
@@ -214,6 +216,60 @@ def simulate_volunteers(
     typer.echo(f"simulated volunteers {'stopped' if stats.stopped else 'done'}: {stats.sent} "
                f"events sent to {settings.stream('volunteers')} ({stats.history} at start, "
                f"{stats.live} live)")
+
+
+@app.command("simulate-waste")
+def simulate_waste(
+    households: Annotated[int, typer.Option(min=15, max=200_000,
+                                            help="Households in the 15 villages.")] = 4_700,
+    history_days: Annotated[int, typer.Option(min=0, max=366,
+                                              help="Days of past disposals sent at start.")] = 14,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
+    field_app: Annotated[bool, typer.Option(help="Assign and visit the store's follow-ups.")
+                         ] = True,
+    items: Annotated[Path | None, typer.Option(help="Item list CSV (id, garbage_name, type).")
+                     ] = None,
+    once: Annotated[bool, typer.Option(
+        "--once", help="Send the history and today's disposals so far, then exit.")] = False,
+    verbose: bool = False,
+) -> None:
+    """Feed the waste stream with simulated (sim:) households and disposals until SIGTERM.
+
+    Registry, daily disposals rated by supervisors, tenants moving, and a field app visiting
+    weak households, in real time after the history (docs/waste-simulated.md).
+    """
+    import redis
+
+    from cockpit.store.db import engine_for, session_factory
+    from cockpit.streams import connect
+    from cockpit.waste.sim_items import ItemListError
+    from cockpit.waste.simulate import SimConfig, simulate
+
+    _logging(verbose)
+    settings = Settings()
+    r, embedded = connect(settings)
+    engine = engine_for(settings) if field_app and not once else None
+    stop = stop_on_signals()
+    try:
+        stats = simulate(settings, r, SimConfig(households, history_days, seed, field_app, items),
+                         stop=stop, once=once,
+                         sessions=session_factory(engine) if engine is not None else None)
+    except ItemListError as exc:  # exit 2: the demo does not restart a part started wrongly
+        typer.echo(f"simulate-waste: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except redis.RedisError as exc:
+        typer.echo(f"simulate-waste: Redis failed (REDIS_URL): {str(exc).splitlines()[0]}",
+                   err=True)
+        raise typer.Exit(1) from None
+    finally:
+        r.close()
+        if engine is not None:
+            engine.dispose()
+        if embedded is not None:
+            embedded.close()
+    typer.echo(f"simulated waste {'stopped' if stats.stopped else 'done'}: {stats.sent} events "
+               f"sent to {settings.stream('waste')} ({stats.history} at start, {stats.live} "
+               f"live)")
 
 
 def _register_replay() -> None:

@@ -1,7 +1,7 @@
-"""``cockpit demo``: embedded Redis, ingest, a replay, simulated volunteers and the web app.
+"""``cockpit demo``: embedded Redis, ingest, a replay, simulated feeds and the web app.
 
-Each part runs as its own process, as in production (``cockpit ingest``, ``cockpit replay``,
-``cockpit simulate-volunteers``, ``cockpit serve``); this supervisor starts them with one
+Each part runs as its own process, as in production (``cockpit ingest``, ``replay``,
+``simulate-volunteers``, ``simulate-waste``, ``serve``); this supervisor starts them with one
 shared ``REDIS_URL`` and ``DATABASE_URL``, prints where to look, restarts a part that fails,
 and stops them all on Ctrl-C, SIGTERM or a closed terminal (SIGHUP). A lock on the data
 folder keeps a second demo from attaching to the first one's data.
@@ -41,6 +41,7 @@ from cockpit.store.db import engine_for, session_factory
 from cockpit.store.migrate import upgrade
 from cockpit.streams import EmbeddedRedis, client_for_url
 from cockpit.volunteers.sim_people import DEFAULT_VOLUNTEERS
+from cockpit.waste.sim_world import COMMUNITY_NAME, DEFAULT_HOUSEHOLDS
 
 log = logging.getLogger(__name__)
 
@@ -325,11 +326,11 @@ def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = 
 
 def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
                   ) -> dict[str, list[str]]:
-    """The command line of each part: ``ingest``, ``web``, ``replay`` and ``volunteers``.
+    """The command line of each part: ``ingest``, ``web``, ``replay``, ``volunteers``, ``waste``.
 
     The replay replays ``feed`` with ``mapping`` at ``speeds`` = ``(speed, stage_speed)``,
-    over and over (``--loop``), continuing a stopped run (``--resume``). ``volunteers`` is the
-    simulated volunteer feed (``sim:`` sources) in real time.
+    over and over (``--loop``), continuing a stopped run (``--resume``). ``volunteers`` and
+    ``waste`` are the simulated volunteer and waste-sorting feeds (``sim:``) in real time.
     """
     speed, stage_speed = speeds
     return {
@@ -338,7 +339,7 @@ def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
         "replay": _cli("replay", str(feed), "--mapping", mapping, "--speed", str(speed),
                        "--stage-speed", str(stage_speed), "--loop", "--resume",
                        "--no-progress"),
-        "volunteers": _cli("simulate-volunteers"),
+        "volunteers": _cli("simulate-volunteers"), "waste": _cli("simulate-waste"),
     }
 
 
@@ -384,8 +385,9 @@ def _run(settings: Settings, speeds: tuple[float, float], feed: Path, mapping: s
                 f"database: {masked(settings.effective_database_url)}\n"
                 f"  Replaying {feed.name}: arrivals at ×{speed:g}, stage durations at "
                 f"×{stage_speed:g}{' (real)' if stage_speed == 1 else ''}.\n"
-                f"  Simulated volunteers (模拟): {DEFAULT_VOLUNTEERS:,} over the 15 villages, "
-                f"daily activities, mobilisations and sign-ups in real time (sources sim:*).\n"
+                f"  Simulated (模拟, sources sim:*), in real time: {DEFAULT_VOLUNTEERS:,} "
+                f"volunteers with activities, mobilisations and sign-ups; {DEFAULT_HOUSEHOLDS:,} "
+                f"households ({COMMUNITY_NAME} ~96 %) with waste disposals and follow-ups.\n"
                 f"  Add an incident by hand:\n\n"
                 f"  {redis_cli_line(redis_url, cli, settings.stream('incidents'))}\n\n"
                 f"  Ctrl-C stops everything.\n\n")

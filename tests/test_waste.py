@@ -21,7 +21,7 @@ from cockpit.store.waste_models import (
 )
 from cockpit.waste import accuracy, queries
 from cockpit.waste.config import load_waste_rules
-from cockpit.waste.followup import judge
+from cockpit.waste.followup import judge, upper_bound
 from tests.factories import T0
 from tests.waste_factories import disposal, followup_event, household, moved_out, station
 
@@ -179,10 +179,24 @@ def test_a_visit_to_an_unknown_follow_up_is_dead_lettered(services):
 def test_weak_rule_fires_on_falling_accuracy():
     rules = load_waste_rules()
     rows = [(T0 - (27 - i) * DAY, True) for i in range(14)]
-    rows += [(T0 - (13 - i) * DAY, i % 4 != 0) for i in range(14)]  # 100 % → 71 %
+    rows += [(T0 - (13 - i) * DAY, i % 2 == 0) for i in range(14)]  # 100 % → 50 %
     finding = judge(rows, T0, rules)
     assert finding is not None and finding.reason == "falling"
     assert judge([(T0 - i * DAY, True) for i in range(20)], T0, rules) is None
+
+
+def test_chance_in_a_few_disposals_flags_nobody():
+    """11 of 14 right (79 %) is not weak at 95 % confidence; 8 of 14 (57 %) is."""
+    rules = load_waste_rules()
+    assert upper_bound(50, 100, 0.95) == pytest.approx(0.5812, abs=1e-4)  # Wilson, z=1.645
+    assert upper_bound(3, 4, 0) == 0.75
+    few = [(T0 - i * DAY, i not in (2, 5, 9)) for i in range(14)]
+    assert judge(few, T0, rules) is None
+    raw = rules.model_copy(update={"weak": rules.weak.model_copy(update={"confidence": 0})})
+    assert judge(few, T0, raw).reason == "below"
+    many = [(T0 - i * DAY, i % 2 == 0 or i % 7 == 1) for i in range(14)]
+    assert sum(ok for _, ok in many) == 8
+    assert judge(many, T0, rules).reason == "below"
 
 
 def test_personal_data_stays_out_of_history(services):

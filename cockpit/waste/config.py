@@ -37,6 +37,10 @@ class WeakRule(_Strict):
     window: Duration = timedelta(days=30)
     min_disposals: int = Field(default=6, ge=1)
     below: float = Field(default=0.8, gt=0, le=1)
+    #: One-sided confidence that a household's accuracy really is under ``below`` (or really
+    #: fell): the rule compares the upper bound of its Wilson score interval, not the raw
+    #: rate, so a household is not flagged for the chance of a few disposals. 0: raw rate.
+    confidence: float = Field(default=0.95, ge=0, lt=1)
     falling: FallingRule | None = FallingRule()
 
 

@@ -6,7 +6,8 @@ old correct ones is caught at the next wrong one), as of that household's latest
 replaying the same events opens the same tasks. A household is weak when, over ``window`` up
 to then, it has at least ``min_disposals`` rated disposals and its accuracy is under
 ``below``; or when its accuracy fell by ``drop`` or more from one ``falling.window`` to the
-next. A weak household gets one
+next. "Under" and "fell" are judged on the upper bound of the accuracy's Wilson interval at
+``confidence``, so chance in a few disposals flags nobody. A weak household gets one
 follow-up, unless it has one not yet visited or one found within ``cooldown``. Moved-out
 households are not flagged, and their open tasks are cancelled.
 
@@ -15,9 +16,11 @@ households are not flagged, and their open tasks are cancelled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -64,6 +67,25 @@ def _count(rows: Sequence[tuple[datetime, bool]], start: datetime, end: datetime
     return sum(picked), len(picked)
 
 
+def upper_bound(correct: int, total: int, confidence: float) -> float:
+    """Upper bound of the one-sided Wilson score interval of ``correct / total``.
+
+    With ``confidence`` 0 (or no disposals) the raw rate (1.0 without disposals). Source:
+    E. B. Wilson, "Probable inference ...", JASA 22 (1927); the z value from
+    :class:`statistics.NormalDist`.
+    """
+    if total == 0:
+        return 1.0
+    rate = correct / total
+    if confidence <= 0:
+        return rate
+    z = NormalDist().inv_cdf(confidence)
+    z2n = z * z / total
+    centre = (rate + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(rate * (1 - rate) / total + z2n / (4 * total)) / (1 + z2n)
+    return min(1.0, centre + half)
+
+
 def judge(rows: Sequence[tuple[datetime, bool]], as_of: datetime, rules: WasteRules
           ) -> Finding | None:
     """Apply the weak rule to one household's ``(occurred_at, correct)`` disposals.
@@ -73,7 +95,8 @@ def judge(rows: Sequence[tuple[datetime, bool]], as_of: datetime, rules: WasteRu
     weak = rules.weak
     correct, total = _count(rows, as_of - weak.window, as_of)
     days = weak.window.total_seconds() / 86400
-    if total >= weak.min_disposals and correct / total < weak.below:
+    if total >= weak.min_disposals and \
+            upper_bound(correct, total, weak.confidence) < weak.below:
         return Finding("below", correct, total, days)
     fall = weak.falling
     if fall is None:
@@ -82,7 +105,8 @@ def judge(rows: Sequence[tuple[datetime, bool]], as_of: datetime, rules: WasteRu
     previous = _count(rows, as_of - 2 * fall.window, as_of - fall.window)
     if recent[1] < fall.min_disposals or previous[1] < fall.min_disposals:
         return None
-    if previous[0] / previous[1] - recent[0] / recent[1] >= fall.drop:
+    recent_high = upper_bound(recent[0], recent[1], weak.confidence)
+    if previous[0] / previous[1] - recent_high >= fall.drop:
         return Finding("falling", recent[0], recent[1], fall.window.total_seconds() / 86400,
                        previous[0], previous[1])
     return None
