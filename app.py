@@ -18,20 +18,26 @@ import callbacks.analysis
 import callbacks.api
 import callbacks.export
 import callbacks.incidents
+import callbacks.landlord
 import callbacks.volunteers
 import callbacks.volunteers_mobilize
 import callbacks.volunteers_review
 import callbacks.wall
+import callbacks.waste
+import callbacks.waste_followups
+import callbacks.waste_photos
+import callbacks.waste_review
 import layouts
 from callbacks import register_router
 from callbacks.auth import account_bar_for, init_access
 from callbacks.hardening import harden
-from callbacks.policy import PUBLIC
+from callbacks.policy import PUBLIC, SIGNED_IN
 from callbacks.signin import register_signin
-from cockpit.access import Capability
+from cockpit.access import Capability, Role
 from cockpit.services import Services
 from cockpit.settings import Settings
 from layouts.i18n import t
+from layouts.landlord import LANDLORD_PATH
 from layouts.signin import ASSETS_IGNORE
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -39,13 +45,13 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 #: a session is (callbacks.auth, a few seconds).
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 120,
                 "CACHE_THRESHOLD": 2000}
-#: Dash's own endpoints: its code and assets are public (no data); its layout and callbacks
-#: need a session (each callback has its own rule, callbacks.policy).
+#: Dash's own endpoints: its code and assets are public (no data); its layout (the empty
+#: shell) and callback list need a session of any role, the landlord's too (each callback has
+#: its own rule, callbacks.policy).
 DASH_ENDPOINTS = {
     "static": PUBLIC, "_dash_assets.static": PUBLIC, "/_favicon.ico": PUBLIC,
     "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>": PUBLIC,
-    "/_dash-layout": Capability.WALL, "/_dash-dependencies": Capability.WALL,
-    "/_reload-hash": Capability.WALL,
+    "/_dash-layout": SIGNED_IN, "/_dash-dependencies": SIGNED_IN, "/_reload-hash": SIGNED_IN,
 }
 
 
@@ -100,7 +106,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                       *callbacks.incidents.validation_pages(),
                                       *callbacks.volunteers.validation_pages(),
                                       *callbacks.volunteers_mobilize.validation_pages(),
-                                      analysis_page("zh"), callbacks.admin.validation_page()])
+                                      *callbacks.waste.validation_pages(),
+                                      analysis_page("zh"), callbacks.admin.validation_page(),
+                                      callbacks.landlord.validation_page()])
     volunteer_routes = callbacks.volunteers_mobilize.routes(
         services, callbacks.volunteers.routes(services))
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
@@ -109,22 +117,32 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
              **{path: (render, Capability.ITEMS)
                 for path, render in callbacks.incidents.routes(services).items()},
              **{path: (render, Capability.ITEMS)
-                for path, render in volunteer_routes.items()}}
+                for path, render in volunteer_routes.items()},
+             **{path: (render, Capability.ITEMS)
+                for path, render in callbacks.waste.routes(services).items()},
+             **{path: (render, Capability.LANDLORD)
+                for path, render in callbacks.landlord.routes(services).items()}}
     policy.pages_of({path: rule for path, (_, rule) in pages.items()})
-    with policy.callbacks(app, Capability.WALL):
+    policy.home(Role.LANDLORD, LANDLORD_PATH)
+    # the router checks each page's rule itself: any role may ask it for the page of a path
+    with policy.callbacks(app, SIGNED_IN):
         register_router(app, {path: render for path, (render, _) in pages.items()}, policy,
                         frame=framed)
     with policy.callbacks(app, Capability.ITEMS):
         callbacks.incidents.register(app, services)
         callbacks.analysis.register(app, services, cache)
         callbacks.volunteers.register(app, services)
+        callbacks.waste.register(app, services)
     with policy.callbacks(app, Capability.REVEAL):
         callbacks.incidents.register_reveal(app, services)
         callbacks.volunteers_review.register(app, services)
+        callbacks.waste_review.register(app, services)
     with policy.callbacks(app, Capability.MOBILIZE):
         callbacks.volunteers_mobilize.register(app, services)
     with policy.callbacks(app, Capability.ADMIN):
         callbacks.admin.register(app, services)
+    callbacks.waste_followups.register(app, services)  # declares its callbacks' rules itself
+    callbacks.waste_photos.register(app, services, policy)
     callbacks.wall.register(app, services, cache, policy)
     callbacks.api.register(app, services, policy)
     callbacks.export.register(app, services, policy)

@@ -92,8 +92,9 @@ def register(app: dash.Dash, services: Services) -> None:
                   Input(AdminIds.USER_ENABLE, "n_clicks"),
                   Input(AdminIds.USER_PASSWORD, "n_clicks"),
                   State(AdminIds.USER_NAME, "value"), State(AdminIds.USER_ROLE, "value"),
-                  State(AdminIds.USER_VILLAGES, "value"), prevent_initial_call=True)
-    def user_action(_add, _role, _disable, _enable, _password, name, role, villages):
+                  State(AdminIds.USER_VILLAGES, "value"), State(AdminIds.USER_LANDLORD, "value"),
+                  prevent_initial_call=True)
+    def user_action(_add, _role, _disable, _enable, _password, name, role, villages, landlord):
         action, lang, by = ctx.triggered_id, _lang(), current_viewer().name
         name, villages = (name or "").strip(), village_codes(villages)
         if not action or not name:
@@ -105,11 +106,12 @@ def register(app: dash.Dash, services: Services) -> None:
         def change(db) -> str | None:
             if action == AdminIds.USER_ADD:
                 password = secrets.token_urlsafe(12)
-                accounts.add_user(db, name, role or "", password, villages=villages, by=by,
-                                  known_villages=known)
+                accounts.add_user(db, name, role or "", password, villages=villages,
+                                  landlord_id=landlord, by=by, known_villages=known)
                 return f"{t('adm_password_once', lang)} {password}"
             if action == AdminIds.USER_SET_ROLE:
-                accounts.set_role(db, name, role or "", villages, by=by, known_villages=known)
+                accounts.set_role(db, name, role or "", villages, landlord_id=landlord, by=by,
+                                  known_villages=known)
             elif action == AdminIds.USER_PASSWORD:
                 password = secrets.token_urlsafe(12)
                 accounts.set_password(db, name, password, by=by)

@@ -21,7 +21,7 @@ from callbacks.incidents import scope_of_viewer, scoped_detail, scoped_groups
 from callbacks.policy import Policy
 from cockpit import governance_queries, queries
 from cockpit.access import Capability
-from cockpit.api_doc import MAX_DAYS, PERIODS, openapi_document
+from cockpit.api_doc import ACCURACY_BY, FOLLOWUP_STATUSES, MAX_DAYS, PERIODS, openapi_document
 from cockpit.api_spec import API_PREFIX
 from cockpit.clock import period_bounds, utc_now
 from cockpit.events import parse_time
@@ -30,6 +30,7 @@ from cockpit.notices import KINDS
 from cockpit.services import Services
 from cockpit.vocab import Stage, parse_category
 from cockpit.volunteers import queries as volunteer_queries
+from cockpit.waste import accuracy, followup_board
 
 TIMELINE = "/timeline"
 MAX_TEXT = 200
@@ -91,6 +92,32 @@ def _time(name: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
         return parse_time(raw, tz)
     except (ValueError, OverflowError) as exc:
         raise BadParameter(f"{name}: {exc}") from None
+
+
+def _day(name: str) -> date | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        if _DATE.match(raw):
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    raise BadParameter(f"{name}: {raw[:40]!r} is not a date YYYY-MM-DD")
+
+
+def _days(today: date) -> tuple[date, date]:
+    """``from``..``to`` of the waste routes: local days, both included.
+
+    ``to`` defaults to today, ``from`` to six days before ``to`` (a week).
+    """
+    last = _day("to") or today
+    first = _day("from") or last - timedelta(days=6)
+    if first > last:
+        raise BadParameter("to: must not be before from")
+    if (last - first).days >= MAX_DAYS:
+        raise BadParameter(f"to: at most {MAX_DAYS} days after from")
+    return first, last
 
 
 def _reported(tz: ZoneInfo, now: datetime) -> dict:
@@ -163,6 +190,7 @@ ROUTE_RULES = {"api_incidents": Capability.ITEMS, "api_incident": Capability.ITE
                "api_analysis": Capability.ITEMS, "api_summary": Capability.ITEMS,
                "api_volunteers_deployment": Capability.ITEMS,
                "api_volunteers_mobilizations": Capability.ITEMS,
+               "api_waste_accuracy": Capability.ITEMS, "api_waste_followups": Capability.ITEMS,
                "api_openapi": Capability.WALL, "api_index": Capability.WALL,
                "api_unknown": Capability.WALL}
 
@@ -171,9 +199,10 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     """Add the ``/api/v1`` routes to the app's Flask server, with their access rules.
 
     A staff account's answers hold only its villages' items (incidents, volunteers,
-    mobilisations); an incident outside them is a 404. The volunteers' routes give counts
-    only. The caller's name and phone are masked; ``?reveal=1`` on one incident shows them in
-    full to a role that may (staff), and the view is written to the audit log.
+    mobilisations, disposals, follow-ups); an incident outside them is a 404. The volunteers'
+    and waste routes give counts only. The caller's name and phone are masked; ``?reveal=1``
+    on one incident shows them in full to a role that may (staff), and the view is written to
+    the audit log.
     """
     server = app.server
     policy = policy or Policy.of(app)
@@ -303,6 +332,42 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
                 every=every)
         return jsonify({"as_of": as_of(now), "all": every, "count": len(items),
                         "items": items})
+
+    @server.get(f"{API_PREFIX}/waste/accuracy")
+    @_json_errors
+    def api_waste_accuracy():
+        by, now = _choice("by", ACCURACY_BY, "village"), utc_now()
+        first, last = _days(now.astimezone(tz).date())
+        scope = scope_of_viewer()
+        with services.read() as session:
+            items = accuracy.accuracy_by(session, by, first, last, scope)
+            whole = accuracy.overall(session, first, last, scope)
+        return jsonify({"as_of": as_of(now), "by": by, "first_day": first.isoformat(),
+                        "last_day": last.isoformat(),
+                        "target": services.settings.waste_rules.target,
+                        "overall": followup_board.tally_dict(whole), "count": len(items),
+                        "items": [{"key": t.key, **followup_board.tally_dict(t)}
+                                  for t in items]})
+
+    @server.get(f"{API_PREFIX}/waste/followups")
+    @_json_errors
+    def api_waste_followups():
+        statuses = [s.strip() for s in request.args.get("status", "").split(",") if s.strip()]
+        for status in statuses:
+            if status not in FOLLOWUP_STATUSES:
+                raise BadParameter(f"status: {status[:40]!r}; expected one of "
+                                   f"{', '.join(FOLLOWUP_STATUSES)}")
+        villages, limit, now = scope_of_viewer(), _int("limit", 100, 1, 500), utc_now()
+        if village := request.args.get("village", "").strip():
+            code = resolve_village(village)
+            if code is None:
+                raise BadParameter(f"village: {village[:40]!r} is not a known village")
+            villages = [code] if villages is None or code in villages else []
+        with services.read() as session:
+            rows = followup_board.followup_rows(session, services.settings.waste_rules, tz,
+                                                now, villages, statuses or None, limit)
+        items = [followup_board.api_item(row) for row in rows]
+        return jsonify({"as_of": as_of(now), "count": len(items), "items": items})
 
     @server.get(f"{API_PREFIX}/openapi.json")
     def api_openapi():

@@ -258,6 +258,11 @@ class Access:
         if status == 401 and request.endpoint in PAGE_ENDPOINTS:
             target = request.full_path.rstrip("?")
             return redirect(f"/signin?next={quote(target, safe='')}")
+        if status == 403 and request.path == "/" and request.endpoint in PAGE_ENDPOINTS:
+            home = self.policy.landing(viewer, "/")  # a landlord's "/" is their own page
+            if home != "/":
+                query = request.query_string.decode(errors="replace")
+                return redirect(home + (f"?{query}" if query else ""))
         lang = self._lang()
         message = t("signin_expired" if status == 401 else "forbidden", lang)
         return self._refuse(status, message, t("forbidden_hint", lang, who=viewer.label)

@@ -9,6 +9,12 @@ Rules are declared where routes and callbacks are registered::
 
 A request to an endpoint, or a callback POST for an output, that has no rule is refused (403)
 and logged; the tests walk every endpoint and callback and fail when one has no rule.
+
+Dash's own shell (its layout, its callback list and the router) is :data:`SIGNED_IN`: every
+role needs it to render the one page it may open, and the router checks that page's rule. A
+path that is no page needs :data:`UNKNOWN_PAGE` (a landlord gets 403, not a list of what
+exists). A role whose pages do not include the wall has a home (:meth:`Policy.home`), where
+sign-in and ``/`` take it.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from dataclasses import dataclass, field
 
 import dash
 
-from cockpit.access import Capability, Viewer
+from cockpit.access import Capability, Role, Viewer
 
 log = logging.getLogger(__name__)
 
-#: A rule: the capability needed, or PUBLIC (anyone, signed in or not).
+#: A rule: the capability needed, PUBLIC (anyone, signed in or not) or SIGNED_IN (any role).
 PUBLIC = "public"
+SIGNED_IN = "signed_in"
+#: What a path that is no page needs (it shows "not found"): the roles that see the app's
+#: pages; a landlord is refused.
+UNKNOWN_PAGE = Capability.WALL
 Rule = Capability | str
 #: Dash's page endpoints: the rule comes from the page of the path.
 PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})
@@ -38,9 +48,10 @@ class Policy:
     """The access rules of one app: by endpoint, by callback output and by page path."""
 
     endpoints: dict[str, Rule] = field(default_factory=dict)
-    callbacks_: dict[str, Capability] = field(default_factory=dict)
+    callbacks_: dict[str, Rule] = field(default_factory=dict)
     pages: dict[str, Capability] = field(default_factory=dict)
     prefixes: list[tuple[str, Capability]] = field(default_factory=list)
+    homes: dict[Role, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, app: dash.Dash) -> Policy:
@@ -52,8 +63,8 @@ class Policy:
         self.endpoints[endpoint] = rule
 
     @contextmanager
-    def callbacks(self, app: dash.Dash, capability: Capability) -> Iterator[None]:
-        """Give ``capability`` to every callback registered inside the block."""
+    def callbacks(self, app: dash.Dash, capability: Rule) -> Iterator[None]:
+        """Give ``capability`` (or :data:`SIGNED_IN`) to every callback registered inside."""
         before = set(app.callback_map)
         yield
         for key in set(app.callback_map) - before:
@@ -83,9 +94,19 @@ class Policy:
         return None
 
     def allows_page(self, viewer: Viewer, path: str) -> bool:
-        """True when ``viewer`` may open ``path`` (an unknown path needs only a sign-in)."""
+        """True when ``viewer`` may open ``path`` (an unknown path needs :data:`UNKNOWN_PAGE`)."""
         rule = self.page_rule(path)
-        return viewer.can(rule) if rule is not None else viewer.signed_in
+        return viewer.can(rule if rule is not None else UNKNOWN_PAGE)
+
+    def home(self, role: Role, path: str) -> None:
+        """Declare the page a role lands on when it may not open the wall (``/landlord``)."""
+        self.homes[role] = path
+
+    def landing(self, viewer: Viewer, path: str = "/") -> str:
+        """Where to send ``viewer`` for ``path``: the path if allowed, else the role's home."""
+        if self.allows_page(viewer, path.split("?", 1)[0]) or viewer.role not in self.homes:
+            return path
+        return self.homes[viewer.role]
 
     def decide(self, viewer: Viewer, endpoint: str | None, path: str,
                callback_output: str | None = None) -> int:
@@ -122,4 +143,6 @@ class Policy:
             return 200
         if not viewer.signed_in:
             return 401
+        if rule == SIGNED_IN:
+            return 200
         return 200 if viewer.can(Capability(rule)) else 403

@@ -117,7 +117,8 @@ class SignIn:
         flask_login.login_user(SignedIn(login_id, viewer))
         session.permanent = False  # the cookie ends with the browser; the server ends it too
         session["since"] = time.time()
-        return redirect(next_path)
+        # a role that may not open the page asked for goes to its home (a landlord's page)
+        return redirect(self.access.policy.landing(viewer, next_path))
 
     def signout(self):
         """POST: end the session (CSRF-checked) and go to the sign-in page."""

@@ -1,15 +1,18 @@
 """Who may do what: roles, their capabilities and the viewer of one request.
 
-Four roles (docs/access.md):
+Five roles (docs/access.md):
 
 - ``wall``: a command-hall screen signed in by its kiosk link. Reads the wall page only; sees
   no personal data; changes nothing (acknowledging a notice is a person's act).
 - ``leader``: every page and the API, every village; personal data always masked; asks
-  volunteers to come (mobilisations).
+  volunteers to come (mobilisations); follows weak households up (waste sorting).
 - ``staff``: pages and the API for the villages of their scope only; personal data masked
   until they reveal one record, which is audited; acknowledges notices; asks the volunteers of
-  their villages to come.
+  their villages to come and follows up their weak households.
 - ``admin``: accounts, kiosk links and the audit log, plus what a leader sees.
+- ``landlord``: a landlord (房东) of rental houses, with their landlord id. Sees their own
+  houses' households and their sorting accuracy (``/landlord``), nothing else: no wall, no
+  items, no API, no export, no personal data.
 
 The web layer asks :meth:`Viewer.can` for a :class:`Capability`; nothing here knows Flask.
 """
@@ -27,6 +30,7 @@ class Role(StrEnum):
     LEADER = "leader"
     STAFF = "staff"
     ADMIN = "admin"
+    LANDLORD = "landlord"
 
 
 class Capability(StrEnum):
@@ -45,18 +49,25 @@ class Capability(StrEnum):
     #: Ask volunteers to come: request a mobilisation, re-call those who have not answered
     #: (audited; staff for their villages only).
     MOBILIZE = "mobilize"
+    #: Follow a weak household up: assign its task, record the visit (audited; staff for
+    #: their villages only).
+    FOLLOW_UP = "followup"
     #: Accounts, kiosk links, the audit log.
     ADMIN = "admin"
+    #: See the own houses' tenants' sorting accuracy (``/landlord``; a landlord account's id).
+    LANDLORD = "landlord"
 
 
 GRANTS: dict[Role, frozenset[Capability]] = {
     Role.WALL: frozenset({Capability.WALL}),
     Role.LEADER: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
-                            Capability.EXPORT, Capability.MOBILIZE}),
+                            Capability.EXPORT, Capability.MOBILIZE, Capability.FOLLOW_UP}),
     Role.STAFF: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
-                           Capability.REVEAL, Capability.EXPORT, Capability.MOBILIZE}),
+                           Capability.REVEAL, Capability.EXPORT, Capability.MOBILIZE,
+                           Capability.FOLLOW_UP}),
     Role.ADMIN: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
                            Capability.EXPORT, Capability.ADMIN}),
+    Role.LANDLORD: frozenset({Capability.LANDLORD}),
 }
 
 
@@ -66,7 +77,7 @@ def parse_role(value: str) -> Role:
     Raises
     ------
     ValueError
-        Naming the four roles.
+        Naming the roles.
     """
     try:
         return Role(value.strip().lower())
@@ -94,12 +105,15 @@ class Viewer:
         None for anonymous.
     villages : tuple of str
         A staff account's scope (village codes). Other roles see every village.
+    landlord_id : str or None
+        A landlord account's landlord (``LL-CY-0045``): whose houses it sees. None otherwise.
     """
 
     kind: str = "anonymous"
     name: str = ""
     role: Role | None = None
     villages: tuple[str, ...] = ()
+    landlord_id: str | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -112,8 +126,12 @@ class Viewer:
 
     @property
     def scoped(self) -> bool:
-        """True when item lists are limited to :attr:`villages` (staff)."""
-        return self.role is Role.STAFF
+        """True when item lists are limited to :attr:`villages` (staff).
+
+        A landlord is scoped too, to no village: they see no items at all, even if a rule
+        let them ask.
+        """
+        return self.role in (Role.STAFF, Role.LANDLORD)
 
     def in_scope(self, village_code: str | None) -> bool:
         """True when this viewer may see items of ``village_code``."""

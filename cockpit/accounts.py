@@ -25,6 +25,7 @@ from cockpit.access import Role, Viewer, parse_role, parse_villages
 from cockpit.audit import record
 from cockpit.clock import utc_now
 from cockpit.store.models import Kiosk, User
+from cockpit.store.waste_models import Landlord
 
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -58,12 +59,15 @@ class Account:
     has_password: bool
     created_at: datetime
     last_sign_in_at: datetime | None
+    #: A landlord account's landlord; None for the other roles.
+    landlord_id: str | None = None
 
     @classmethod
     def of(cls, user: User) -> Account:
         """The account of one row."""
         return cls(user.username, Role(user.role), parse_villages(user.villages), user.disabled,
-                   user.password_hash is not None, user.created_at, user.last_sign_in_at)
+                   user.password_hash is not None, user.created_at, user.last_sign_in_at,
+                   user.landlord_id)
 
 
 def check_password(password: str) -> None:
@@ -94,8 +98,33 @@ def _scope(role: Role, villages: str | None, known: set[str] | None) -> str:
     return ",".join(codes)
 
 
+def _landlord(session: Session, role: Role, landlord_id: str | None) -> str | None:
+    """The landlord id a ``role`` account keeps: required for landlords, refused for others.
+
+    The id must be a landlord of the waste register (a ``household.registered`` named it), so
+    that a mistyped id cannot make an account that silently sees nothing.
+    """
+    value = (landlord_id or "").strip() or None
+    if role is Role.LANDLORD and value is None:
+        raise AccountError("a landlord account needs its landlord id (--landlord on the "
+                           "command line, e.g. LL-CY-0045)", "landlord_id")
+    if role is not Role.LANDLORD and value is not None:
+        raise AccountError(f"a landlord id belongs to landlord accounts only, not {role}",
+                           "landlord_role")
+    if value is not None and session.get(Landlord, value) is None:
+        raise AccountError(f"unknown landlord {value!r}: no household of the waste register "
+                           "names it", "landlord", id=value)
+    return value
+
+
+def _detail(role: Role, villages: str, landlord_id: str | None) -> str:
+    """``role=staff villages=…`` / ``role=landlord landlord=…``: the audit log's detail."""
+    return (f"role={role}" + (f" villages={villages}" if villages else "")
+            + (f" landlord={landlord_id}" if landlord_id else ""))
+
+
 def add_user(session: Session, username: str, role: str, password: str | None, *,
-             villages: str | None = None, by: str = "cli",
+             villages: str | None = None, landlord_id: str | None = None, by: str = "cli",
              known_villages: set[str] | None = None) -> Account:
     """Create an account.
 
@@ -104,12 +133,15 @@ def add_user(session: Session, username: str, role: str, password: str | None, *
     username : str
         2-64 characters of ``A-Z a-z 0-9 _ . @ -``; not a person's real name.
     role : str
-        ``wall``, ``leader``, ``staff`` or ``admin``.
+        ``wall``, ``leader``, ``staff``, ``admin`` or ``landlord``.
     password : str or None
         At least :data:`MIN_PASSWORD` characters; None for an account that signs in only
         through the SSO proxy.
     villages : str, optional
         Comma-separated village codes; required for staff, refused for other roles.
+    landlord_id : str, optional
+        The landlord (``LL-CY-0045``) whose houses a landlord account sees; required for the
+        landlord role, refused for other roles; must be a landlord of the waste register.
     by : str
         Who creates it (for the audit log).
     known_villages : set of str, optional
@@ -118,7 +150,7 @@ def add_user(session: Session, username: str, role: str, password: str | None, *
     Raises
     ------
     AccountError
-        Bad name, role, password or scope, or the name is taken.
+        Bad name, role, password, scope or landlord, or the name is taken.
     """
     if not _USERNAME.match(username):
         raise AccountError("username: 2-64 characters of letters, digits and _ . @ -", "name")
@@ -127,16 +159,18 @@ def add_user(session: Session, username: str, role: str, password: str | None, *
     except ValueError as exc:
         raise AccountError(str(exc), "role") from None
     scope = _scope(parsed, villages, known_villages)
+    landlord = _landlord(session, parsed, landlord_id)
     if password is not None:
         check_password(password)
     if session.scalar(select(User.user_id).where(User.username == username)) is not None:
         raise AccountError(f"account {username!r} exists", "exists", name=username)
     now = utc_now()
-    user = User(username=username, role=parsed.value, villages=scope,
+    user = User(username=username, role=parsed.value, villages=scope, landlord_id=landlord,
                 password_hash=_HASHER.hash(password) if password is not None else None,
                 disabled=False, session_epoch=0, created_at=now, updated_at=now)
     session.add(user)
-    record(session, by, "user_added", target=username, detail=f"role={parsed}")
+    record(session, by, "user_added", target=username,
+           detail=_detail(parsed, scope, landlord))
     return Account.of(user)
 
 
@@ -157,13 +191,18 @@ def set_disabled(session: Session, username: str, disabled: bool = True,
 
 
 def set_role(session: Session, username: str, role: str, villages: str | None = None, *,
-             by: str = "cli", known_villages: set[str] | None = None) -> Account:
-    """Change an account's role (and a staff account's villages); its sessions end.
+             landlord_id: str | None = None, by: str = "cli",
+             known_villages: set[str] | None = None) -> Account:
+    """Change an account's role (and a staff account's villages, a landlord's id).
+
+    Its sessions end. A role other than staff drops the villages, other than landlord the
+    landlord id.
 
     Raises
     ------
     AccountError
-        Unknown account, role or village; a staff role without villages.
+        Unknown account, role, village or landlord; a staff role without villages, a landlord
+        role without its landlord id; villages or a landlord id for a role they do not fit.
     """
     user = _user(session, username)
     try:
@@ -171,11 +210,12 @@ def set_role(session: Session, username: str, role: str, villages: str | None = 
     except ValueError as exc:
         raise AccountError(str(exc), "role") from None
     user.villages = _scope(parsed, villages, known_villages)
+    user.landlord_id = _landlord(session, parsed, landlord_id)
     user.role = parsed.value
     user.session_epoch += 1
     user.updated_at = utc_now()
     record(session, by, "user_role_set", target=username,
-           detail=f"role={parsed}" + (f" villages={user.villages}" if user.villages else ""))
+           detail=_detail(parsed, user.villages, user.landlord_id))
     return Account.of(user)
 
 
@@ -222,7 +262,8 @@ def viewer_of_user(user: User | None, epoch: int | None = None) -> Viewer | None
     """The viewer of an enabled account whose session epoch matches (None otherwise)."""
     if user is None or user.disabled or (epoch is not None and epoch != user.session_epoch):
         return None
-    return Viewer("user", user.username, Role(user.role), parse_villages(user.villages))
+    return Viewer("user", user.username, Role(user.role), parse_villages(user.villages),
+                  user.landlord_id)
 
 
 # --- kiosk links -------------------------------------------------------------------------

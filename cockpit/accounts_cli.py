@@ -25,6 +25,8 @@ from cockpit.settings import MissingSecret, Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from cockpit.accounts import Account
+
 #: Who changes accounts from the command line, in the audit log.
 BY = "cli"
 #: ``secrets.token_urlsafe(12)``: 16 characters, 96 random bits.
@@ -39,6 +41,9 @@ kiosk_app = typer.Typer(help="Kiosk links of wall screens: add, list, link, revo
 _Name = Annotated[str, typer.Argument(help="Account name (not a person's real name).")]
 _Villages = Annotated[str | None, typer.Option(
     help="Village codes of a staff account, comma-separated (cockpit.geo village codes).")]
+_Landlord = Annotated[str | None, typer.Option(
+    "--landlord", help="The landlord id of a landlord account (e.g. LL-CY-0045), as the waste "
+                       "register names it; required for --role landlord, refused otherwise.")]
 _Stdin = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from one line of stdin (≥ 10 characters).")]
 _KioskName = Annotated[str, typer.Argument(help="The screen's name, e.g. hall-1.")]
@@ -125,6 +130,20 @@ def _password(from_stdin: bool) -> tuple[str, bool]:
     return secrets.token_urlsafe(GENERATED_BYTES), True
 
 
+def _scope_text(account: Account) -> str:
+    """What an account sees beyond its role: a staff's villages, a landlord's id; ``-``."""
+    if account.landlord_id:
+        return f"landlord:{account.landlord_id}"
+    return ",".join(account.villages) or "-"
+
+
+def _scope_note(account: Account) -> str:
+    """``, villages …`` or ``, landlord …`` after an account's role in a command's answer."""
+    if account.landlord_id:
+        return f", landlord {account.landlord_id}"
+    return f", villages {','.join(account.villages)}" if account.villages else ""
+
+
 def _local(value: datetime | None, settings: Settings) -> str:
     return value.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if value else "never"
 
@@ -140,8 +159,9 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 @users_app.command("add")
 def users_add(
     name: _Name,
-    role: Annotated[str, typer.Option(help="wall, leader, staff or admin.")],
+    role: Annotated[str, typer.Option(help="wall, leader, staff, admin or landlord.")],
     villages: _Villages = None,
+    landlord: _Landlord = None,
     password_stdin: _Stdin = False,
     sso: Annotated[bool, typer.Option(
         "--sso", help="No password: signs in only through the SSO proxy header.")] = False,
@@ -154,10 +174,10 @@ def users_add(
     settings = Settings()
     password, generated = (None, False) if sso else _password(password_stdin)
     with transaction(settings) as db:
-        account = accounts.add_user(db, name, role, password, villages=villages, by=BY,
+        account = accounts.add_user(db, name, role, password, villages=villages,
+                                    landlord_id=landlord, by=BY,
                                     known_villages=_known_villages(villages))
-    scope = f", villages {','.join(account.villages)}" if account.villages else ""
-    typer.echo(f"added {account.username} ({account.role}{scope})"
+    typer.echo(f"added {account.username} ({account.role}{_scope_note(account)})"
                + (", signs in through the SSO proxy only" if sso else ""))
     if generated:
         typer.echo(f"password: {password}   (shown once; hand it over in person)")
@@ -165,19 +185,22 @@ def users_add(
 
 @users_app.command("list")
 def users_list() -> None:
-    """List the accounts: name, role, villages, state, sign-in kind, last sign-in (local time)."""
+    """List the accounts: name, role, scope, state, sign-in kind, last sign-in (local time).
+
+    The scope is a staff account's villages or a landlord account's ``landlord:<id>``.
+    """
     from cockpit import accounts
 
     settings = Settings()
     with transaction(settings) as db:
-        rows = [(a.username, str(a.role), ",".join(a.villages) or "-",
+        rows = [(a.username, str(a.role), _scope_text(a),
                  "disabled" if a.disabled else "enabled",
                  "password" if a.has_password else "sso", _local(a.last_sign_in_at, settings))
                 for a in accounts.list_users(db)]
     if not rows:
         typer.echo("no accounts; add one: cockpit users add NAME --role admin")
         return
-    _table(("username", "role", "villages", "state", "sign-in",
+    _table(("username", "role", "scope", "state", "sign-in",
             f"last sign-in ({settings.timezone})"), rows)
 
 
@@ -205,17 +228,18 @@ def users_enable(name: _Name) -> None:
 @users_app.command("set-role")
 def users_set_role(
     name: _Name,
-    role: Annotated[str, typer.Argument(help="wall, leader, staff or admin.")],
+    role: Annotated[str, typer.Argument(help="wall, leader, staff, admin or landlord.")],
     villages: _Villages = None,
+    landlord: _Landlord = None,
 ) -> None:
-    """Change an account's role (staff needs --villages); its sessions end."""
+    """Change an account's role (staff needs --villages, landlord --landlord); sessions end."""
     from cockpit import accounts
 
     with transaction(Settings()) as db:
-        account = accounts.set_role(db, name, role, villages, by=BY,
+        account = accounts.set_role(db, name, role, villages, landlord_id=landlord, by=BY,
                                     known_villages=_known_villages(villages))
-    scope = f", villages {','.join(account.villages)}" if account.villages else ""
-    typer.echo(f"{account.username} is now {account.role}{scope}; its sessions end")
+    typer.echo(f"{account.username} is now {account.role}{_scope_note(account)}; "
+               "its sessions end")
 
 
 @users_app.command("set-password")

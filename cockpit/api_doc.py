@@ -28,12 +28,17 @@ from cockpit.api_spec import (
     TimelineOut,
     TrendsOut,
 )
+from cockpit.api_spec_waste import AccuracyOut, FollowupList
 from cockpit.vocab import Category, Stage
 
 #: ``period`` values of ``/incidents`` (local days and weeks of the cockpit's zone).
 PERIODS = ("today", "week", "7d", "30d")
-#: Longest look-back of ``days`` parameters.
+#: Longest look-back of ``days`` parameters (and longest from/to span of the waste routes).
 MAX_DAYS = 366
+#: Groupings of ``/waste/accuracy``.
+ACCURACY_BY = ("village", "station", "group", "landlord", "day", "week", "month")
+#: Statuses of a weak household's follow-up.
+FOLLOWUP_STATUSES = ("open", "assigned", "visited", "cancelled")
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +93,17 @@ def _incident_params() -> list[dict[str, Any]]:
     ]
 
 
+def _waste_accuracy_params() -> list[dict[str, Any]]:
+    return [
+        _query("by", "Grouping (group keys: `<village_code>|<group>`)",
+               {"type": "string", "enum": list(ACCURACY_BY), "default": "village"}),
+        _query("from", "First local day, YYYY-MM-DD (default: 6 days before `to`, a week)",
+               {"type": "string", "format": "date"}),
+        _query("to", "Last local day, YYYY-MM-DD, included (default: today)",
+               {"type": "string", "format": "date"}),
+    ]
+
+
 def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[int, ...]]]:
     """(path, summary, response model name, parameters, error statuses) of every route."""
     from cockpit.notices import KINDS
@@ -122,6 +138,15 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
         ("/volunteers/mobilizations", "Mobilisation funnels (counts only): those on show, open "
          "ones by deadline, then those just past", "MobilizationList",
          [_query("all", "1: every mobilisation, past ones included", _FLAG)], (400,)),
+        ("/waste/accuracy", "Sorting accuracy (correct / rated disposals, counts only) per "
+         "group over local days, against the target, with the overall", "AccuracyOut",
+         _waste_accuracy_params(), (400,)),
+        ("/waste/followups", "Weak households' follow-ups: reason and figures, status, due, "
+         "visit outcome, accuracy before and after the visit (no one named)", "FollowupList",
+         [_query("status", "Status, or several comma-separated",
+                 {"type": "string", "examples": list(FOLLOWUP_STATUSES)}),
+          _query("village", "Village code or name", {"type": "string"}),
+          _limit(100, 500)], (400,)),
         ("/status", "Data version, last ingest commit (epoch ms), server clock, replay",
          "StatusOut", [], (503,)),
         ("/openapi.json", "This document", None, [], ()),
@@ -133,8 +158,8 @@ _ERRORS = {400: "Invalid parameter", 401: "No session: sign in (or the session e
            503: "Redis unreachable"}
 MODELS: tuple[type[BaseModel], ...] = (
     IncidentList, IncidentDetail, TimelineOut, OverdueOut, TeamList, RepeatList,
-    NotificationList, HotOut, TrendsOut, SummaryOut, DeploymentOut, MobilizationList, StatusOut,
-    ErrorOut)
+    NotificationList, HotOut, TrendsOut, SummaryOut, DeploymentOut, MobilizationList,
+    AccuracyOut, FollowupList, StatusOut, ErrorOut)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -21,7 +21,7 @@ ACTIONS = ("view_unmasked", "export", "signin", "signin_failed", "signin_limited
            "kiosk_opened", "user_added", "user_disabled", "user_enabled", "user_role_set",
            "user_password_set", "kiosk_added", "kiosk_revoked", "volunteer_merged",
            "volunteer_merge_rejected", "volunteer_merge_undone", "mobilization_requested",
-           "mobilization_recalled")
+           "mobilization_recalled", "waste_followup_assigned", "waste_followup_visited")
 MAX_PAGE = 500
 
 

@@ -28,6 +28,7 @@ class AdminIds(StrEnum):
     USER_NAME = "adm-user-name"
     USER_ROLE = "adm-user-role"
     USER_VILLAGES = "adm-user-villages"
+    USER_LANDLORD = "adm-user-landlord"
     USER_ADD = "adm-user-add"
     USER_DISABLE = "adm-user-disable"
     USER_ENABLE = "adm-user-enable"
@@ -69,9 +70,13 @@ def action_label(action: str, lang: Lang) -> str:
 
 def users_table(accounts: Sequence[Any], lang: Lang, tz: ZoneInfo,
                 villages: Mapping[str, str]) -> html.Table:
-    """Accounts (:class:`cockpit.accounts.Account`): name, role, villages, state, sign-ins."""
+    """Accounts (:class:`cockpit.accounts.Account`): name, role, scope, state, sign-ins.
+
+    The scope is a staff account's villages, or a landlord account's landlord id.
+    """
     rows = [(a.username, role_label(a.role, lang),
-             "、".join(villages.get(c, c) for c in a.villages),
+             t("adm_landlord_of", lang, id=a.landlord_id) if a.landlord_id
+             else "、".join(villages.get(c, c) for c in a.villages),
              t("adm_disabled" if a.disabled else "adm_enabled", lang),
              _when(a.last_sign_in_at, tz), _when(a.created_at, tz)) for a in accounts]
     head = [t(k, lang) for k in ("signin_username", "adm_role", "adm_villages", "adm_state",
@@ -113,6 +118,8 @@ def layout(lang: Lang, users: html.Table, kiosks: html.Table, audit: html.Div) -
                      clearable=False, className="adm-role"),
         dcc.Input(id=AdminIds.USER_VILLAGES, placeholder=t("adm_villages", lang),
                   className="inc-input adm-villages"),
+        dcc.Input(id=AdminIds.USER_LANDLORD, placeholder=t("adm_landlord", lang),
+                  className="inc-input adm-landlord", maxLength=128),
         _button("adm_add_user", lang, AdminIds.USER_ADD),
         _button("adm_set_role", lang, AdminIds.USER_SET_ROLE),
         _button("adm_disable", lang, AdminIds.USER_DISABLE),

@@ -16,8 +16,12 @@ from layouts import (
     strings_analysis,
     strings_governance_wall,
     strings_incidents,
+    strings_landlord,
     strings_volunteers,
     strings_volunteers_wall,
+    strings_waste,
+    strings_waste_followups,
+    strings_waste_wall,
 )
 
 Lang = Literal["zh", "en"]
@@ -92,6 +96,10 @@ _merge(strings_incidents.STRINGS, strings_analysis.STRINGS, strings_governance_w
        strings_access.STRINGS)
 _merge(strings_volunteers_wall.STRINGS)
 _merge(strings_volunteers.STRINGS)
+_merge(strings_waste_wall.STRINGS)
+_merge(strings_waste.STRINGS)
+_merge(strings_waste_followups.STRINGS)
+_merge(strings_landlord.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

@@ -42,6 +42,7 @@ from layouts.incidents_query import parse_list_query as parse_list_query  # re-e
 
 ANALYSIS_PATH = "/analysis"
 VOLUNTEERS_PATH = "/volunteers"
+WASTE_PATH = "/waste"
 WALL_PATH = "/"
 PAGE_SIZE = 50
 #: Background of the table (assets/incidents.css); chips keep WCAG AA contrast on it.
@@ -293,6 +294,8 @@ def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
             dcc.Link(t("inc_nav_analysis", lang), href=with_lang(ANALYSIS_PATH, lang),
                      className="inc-nav-link"),
             dcc.Link(t("vol_nav", lang), href=with_lang(VOLUNTEERS_PATH, lang),
+                     className="inc-nav-link"),
+            dcc.Link(t("wst_nav", lang), href=with_lang(WASTE_PATH, lang),
                      className="inc-nav-link"),
             # a full load: the wall sets up its own sound and screen state
             html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),

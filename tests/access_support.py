@@ -5,6 +5,7 @@ from ``POST /signin`` (CSRF token read from the form) or ``GET /kiosk/<token>``.
 
     client = signed_in_client(app, services, "leader")
     browser_sign_in(driver, server.url, services, "staff", villages="330110006201")
+    landlord = signed_in_client(app, services, "landlord", landlord="LL-CY-0045")
     kiosk_url = kiosk_link(services, "hall-1")   # then driver.get(server.url + kiosk_url)
 """
 
@@ -26,15 +27,20 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def add_account(services, role: str | Role, villages: str | None = None,
-                username: str | None = None, password: str | None = PASSWORD) -> str:
-    """Create an account of ``role`` (staff default village: the first of geodata) → its name."""
+                username: str | None = None, password: str | None = PASSWORD,
+                landlord: str | None = None) -> str:
+    """Create an account of ``role`` (staff default village: the first of geodata) → its name.
+
+    A landlord account needs ``landlord``: a landlord id the store already knows.
+    """
     role = Role(role)
     if role is Role.STAFF and villages is None:
         villages = "330110006201"
     name = username or f"{role}-{uuid.uuid4().hex[:8]}"
     with services.sessions.begin() as db:
         accounts.add_user(db, name, role.value, password,
-                          villages=villages if role is Role.STAFF else None, by="test")
+                          villages=villages if role is Role.STAFF else None,
+                          landlord_id=landlord if role is Role.LANDLORD else None, by="test")
     return name
 
 
@@ -53,8 +59,8 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD):
                                         "csrf_token": token})
 
 
-def signed_in_client(app, services, role: str | Role | None, villages: str | None = None
-                     ) -> FlaskClient:
+def signed_in_client(app, services, role: str | Role | None, villages: str | None = None,
+                     landlord: str | None = None) -> FlaskClient:
     """A test client signed in as a new account of ``role``; None: anonymous; "wall": a kiosk.
 
     The client sends the CSRF header Dash sends (``X-CSRFToken`` from the ``_csrf_token``
@@ -70,10 +76,10 @@ def signed_in_client(app, services, role: str | Role | None, villages: str | Non
         response = client.get(kiosk_link(services, client.account))
         assert response.status_code == 302, response.status_code
     else:
-        client.account = add_account(services, role, villages)
+        client.account = add_account(services, role, villages, landlord=landlord)
         response = sign_in(client, client.account)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
-    client.get("/")  # a page: sets the _csrf_token cookie
+    client.get("/", follow_redirects=True)  # a page (a landlord's own): sets the _csrf_token
     cookie = client.get_cookie("_csrf_token")
     if cookie is not None:
         client.environ_base["HTTP_X_CSRFTOKEN"] = cookie.value
@@ -90,11 +96,13 @@ def kiosk_link(services, name: str | None = None) -> str:
 
 
 def browser_sign_in(driver, base_url: str, services, role: str | Role = "leader",
-                    villages: str | None = None, then: str = "/", timeout: float = 10) -> str:
+                    villages: str | None = None, then: str = "/", timeout: float = 10,
+                    landlord: str | None = None) -> str:
     """Sign a Chromium session in (kiosk link for ``wall``, the form otherwise).
 
     Returns once the browser is on the page it was sent to (``then``; a kiosk: the wall with
-    ``?screen=<kiosk name>``); returns the username, or the kiosk's name.
+    ``?screen=<kiosk name>``; a landlord: ``/landlord``); returns the username, or the kiosk's
+    name. A landlord account needs ``landlord``, a landlord id the store knows.
     """
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -105,7 +113,7 @@ def browser_sign_in(driver, base_url: str, services, role: str | Role = "leader"
         driver.get(base_url + kiosk_link(services, name))
         assert urlsplit(driver.current_url).path == "/", driver.current_url
         return name
-    name = add_account(services, role, villages)
+    name = add_account(services, role, villages, landlord=landlord)
     driver.get(f"{base_url}/signin?next={quote(then, safe='')}")
     driver.find_element(By.NAME, "username").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)

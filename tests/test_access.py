@@ -1,4 +1,4 @@
-"""Every route, page and callback, walked as anonymous, wall, leader, staff and admin.
+"""Every route, page and callback, walked as anonymous, wall, leader, staff, admin and landlord.
 
 A route or callback added without an access rule (or without a sample here) fails
 ``test_every_route_and_callback_has_a_rule``; the walk asserts what each role gets, and that a
@@ -10,22 +10,24 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
 from app import create_app
-from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, PUBLIC, Policy
+from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, PUBLIC, SIGNED_IN, Policy
 from cockpit.access import GRANTS, Capability, Role
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
 from cockpit.volunteers.registry import person_id
-from tests.access_support import signed_in_client
+from tests.access_support import PASSWORD, add_account, csrf_of, signed_in_client
 from tests.conftest import TEST_SECRETS
 from tests.factories import incident_fields, lifecycle
 from tests.volunteer_factories import id_number, registered, requested
+from tests.waste_factories import disposal, household, station
 
-ROLES = [None, "wall", "leader", "staff", "admin"]
+ROLES = [None, "wall", "leader", "staff", "admin", "landlord"]
 IN_SCOPE = "330110006201"  # the staff accounts' village in these tests
 OUT_OF_SCOPE = "330110006002"
 #: Callers stored by the fixture: what no wall response may contain.
@@ -44,6 +46,16 @@ VOLUNTEERS = [
     registered("PD-3", "猪八戒", phone="13533334444", village=OUT_OF_SCOPE),
 ]
 RAW += ["孙悟空", "13611112222", id_number(11), "猪八戒", "13533334444"]
+#: The landlord the landlord accounts of these tests are, one tenant of theirs and its head.
+LANDLORD = "LL-ACC-1"
+WASTE = [
+    station("ST-ACC", village=IN_SCOPE),
+    household("TEN-ACC", village=IN_SCOPE, kind="tenant", house_id="HS-ACC",
+              landlord_id=LANDLORD, address="胜稼村3组8号", head_name="林黛玉",
+              head_phone="13700001111", landlord_name="贾宝玉", landlord_phone="13900002222"),
+    disposal("TEN-ACC", datetime.now(UTC) - timedelta(hours=2), station_id="ST-ACC"),
+]
+RAW += ["林黛玉", "13700001111", "贾宝玉", "13900002222"]
 VOLUNTEER = person_id("hongqiao", "PD-1")
 
 #: One request per Flask endpoint: (method, path). A new endpoint needs a line here.
@@ -69,10 +81,13 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_summary": ("GET", "/api/v1/summary"),
     "api_volunteers_deployment": ("GET", "/api/v1/volunteers/deployment"),
     "api_volunteers_mobilizations": ("GET", "/api/v1/volunteers/mobilizations?all=1"),
+    "api_waste_accuracy": ("GET", "/api/v1/waste/accuracy?by=group"),
+    "api_waste_followups": ("GET", "/api/v1/waste/followups?status=open"),
     "api_openapi": ("GET", "/api/v1/openapi.json"),
     "api_index": ("GET", "/api/v1"),
     "api_unknown": ("GET", "/api/v1/nothing-here"),
     "export_incidents": ("GET", "/export/incidents.csv"),
+    "waste_photo": ("GET", "/waste/photos/2026/12/01/none.png"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session
@@ -83,8 +98,13 @@ OWN_ANSWERS = {"kiosk": 403}
 PAGES = {"/": Capability.WALL, "/wall": Capability.WALL, "/incidents": Capability.ITEMS,
          "/incidents/in-scope-1": Capability.ITEMS, "/analysis": Capability.ITEMS,
          "/admin": Capability.ADMIN, "/volunteers": Capability.ITEMS,
-         f"/volunteers/{VOLUNTEER}": Capability.ITEMS}
+         f"/volunteers/{VOLUNTEER}": Capability.ITEMS, "/landlord": Capability.LANDLORD,
+         "/waste": Capability.ITEMS, "/waste/households/TEN-ACC": Capability.ITEMS}
 #: The volunteers page's sections (each read for the personal-data walk).
+#: The waste page's tabs (each read for the personal-data walk; a leader's name search finds
+#: nothing).
+WASTE_SEARCHES = ["?tab=households", "?tab=households&q=林", "?tab=disposals",
+                  f"?tab=landlords&landlord={LANDLORD}", "?tab=followups"]
 VOLUNTEER_SEARCHES = ["?tab=mobilization&mob=pd-mob", "?tab=assessment", "?tab=recruitment",
                       "?tab=merges"]
 
@@ -97,6 +117,7 @@ def _store(services) -> None:
         *lifecycle("plain-1", stages=["reported", "dispatched"]),
         *VOLUNTEERS,
         requested("pd-mob", IN_SCOPE, 2, now - timedelta(minutes=5), now + timedelta(hours=1)),
+        *WASTE,
     ]
     with services.sessions.begin() as session:
         apply_batch(session, [(parse_event(f, pd_key=services.settings.secret("pd_key")),
@@ -111,12 +132,15 @@ def app(services):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE) for role in ROLES}
+    return {role: signed_in_client(app, services, role, villages=IN_SCOPE, landlord=LANDLORD)
+            for role in ROLES}
 
 
 def _allowed(role: str | None, rule) -> bool:
     if rule == PUBLIC:
         return True
+    if rule == SIGNED_IN:
+        return role is not None
     return role is not None and Capability(rule) in GRANTS[Role(role)]
 
 
@@ -171,7 +195,8 @@ def test_a_route_or_callback_without_a_rule_is_refused(app, services):
     app.callback(Output("x-unruled", "children"), Input("x-unruled-in", "value"))(
         lambda v: "data")
     app.validation_layout.children.append(dcc.Store(id="x-unruled"))
-    clients = {role: signed_in_client(app, services, role, villages=IN_SCOPE) for role in ROLES}
+    clients = {role: signed_in_client(app, services, role, villages=IN_SCOPE, landlord=LANDLORD)
+               for role in ROLES}
     for role in ROLES:
         status = clients[role].get("/unruled").status_code
         assert status == (401 if role is None else 403), role
@@ -191,6 +216,10 @@ def test_each_endpoint_answers_each_role_by_its_rule(app, clients, role):
             if role is None:
                 assert response.status_code == 302, path
                 assert response.headers["Location"].startswith("/signin?next=")
+                continue
+            if role == "landlord" and path == "/":  # the landlord's "/" is their own page
+                assert response.status_code == 302, response.status_code
+                assert response.headers["Location"] == "/landlord"
                 continue
         else:
             allowed = _allowed(role, policy.endpoints[endpoint])
@@ -215,7 +244,7 @@ def test_each_callback_answers_each_role_by_its_rule(app, clients, role):
         response = clients[role].post("/_dash-update-component", json=_callback_body(app, key))
         if role is None:
             assert response.status_code == 401, key
-        elif Capability(policy.callbacks_[key]) in GRANTS[Role(role)]:
+        elif _allowed(role, policy.callbacks_[key]):
             assert response.status_code in (200, 204), (role, key, response.get_data()[:500])
         else:
             assert response.status_code == 403, (role, key)
@@ -230,6 +259,36 @@ def test_each_page_renders_or_says_forbidden(app, clients, role):
         text = json.loads(response.get_data())["response"]["shell-page"]["children"]
         forbidden = "无权访问此页面" in json.dumps(text, ensure_ascii=False)
         assert forbidden == (capability not in GRANTS[Role(role)]), (role, path)
+
+
+def test_a_landlord_lands_on_their_page_and_is_refused_everything_else(app, clients, services):
+    landlord = clients["landlord"]
+    for path in ("/", "/?lang=en"):
+        response = landlord.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/landlord" + path[1:]
+    for path in [p for p in PAGES if p not in ("/", "/landlord")] + ["/nothing-here", "/waste"]:
+        assert landlord.get(path).status_code == 403, path
+    for endpoint, (method, path) in SAMPLES.items():
+        if endpoint.startswith(("api_", "export_", "waste_")):
+            assert landlord.open(path, method=method).status_code == 403, path
+    assert landlord.get("/landlord").status_code == 200
+    rendered = _text(landlord.post("/_dash-update-component", json=_callback_body(
+        app, "shell-page.children", "/landlord")))
+    assert "TEN-ACC" in rendered and "HS-ACC" in rendered and "胜稼村3组8号" in rendered
+    assert [raw for raw in RAW if raw in rendered] == []
+    # sign-in sends a landlord to their page, whatever page was asked for
+    for asked in ("/", "/incidents", "/wall?lang=en"):
+        client = app.server.test_client()
+        name = add_account(services, "landlord", landlord=LANDLORD)
+        token = csrf_of(client)
+        response = client.post(f"/signin?next={quote(asked, safe='')}", data={
+            "username": name, "password": PASSWORD, "csrf_token": token})
+        assert (response.status_code, response.headers["Location"]) == (302, "/landlord")
+    # the other roles are not sent there, and may not open it
+    assert clients["leader"].get("/").status_code == 200
+    for role in ("wall", "leader", "staff", "admin"):
+        assert clients[role].get("/landlord").status_code == 403, role
 
 
 def _text(response) -> str:
@@ -252,6 +311,9 @@ def _every_body(app, client) -> str:
     for search in VOLUNTEER_SEARCHES:
         responses.append(client.post("/_dash-update-component", json=_callback_body(
             app, "shell-page.children", "/volunteers", search)))
+    for search in WASTE_SEARCHES:
+        responses.append(client.post("/_dash-update-component", json=_callback_body(
+            app, "shell-page.children", "/waste", search)))
     for key in _server_callbacks(app):
         responses.append(client.post("/_dash-update-component", json=_callback_body(app, key)))
     for method, path in SAMPLES.values():  # signout last
@@ -259,7 +321,7 @@ def _every_body(app, client) -> str:
     return "\n".join(_text(r) for r in responses)
 
 
-@pytest.mark.parametrize("role", ["wall", "leader", "admin"])
+@pytest.mark.parametrize("role", ["wall", "leader", "admin", "landlord"])
 def test_no_stored_personal_data_reaches_a_role_that_may_not_see_it(app, clients, role):
     text = _every_body(app, clients[role])
     for value in RAW:
@@ -452,9 +514,13 @@ def test_the_capability_table_of_the_docs_is_the_grants():
         if match and match.group(1) in {c.value for c in Capability}:
             marks = [cell.strip() for cell in match.group(2).split("|")]
             table[Capability(match.group(1))] = {
-                role for role, mark in zip((Role.WALL, Role.LEADER, Role.STAFF, Role.ADMIN),
-                                           marks, strict=True) if mark.startswith("✓")}
+                role for role, mark in zip((Role.WALL, Role.LEADER, Role.STAFF, Role.ADMIN,
+                                            Role.LANDLORD), marks, strict=True)
+                if mark.startswith("✓")}
     assert set(table) == set(Capability)
     for capability, roles in table.items():
         assert roles == {r for r in Role if capability in GRANTS[r]}, capability
     assert {r for r in Role if Capability.MOBILIZE in GRANTS[r]} == {Role.LEADER, Role.STAFF}
+    assert {r for r in Role if Capability.FOLLOW_UP in GRANTS[r]} == {Role.LEADER, Role.STAFF}
+    assert GRANTS[Role.LANDLORD] == {Capability.LANDLORD}
+    assert {r for r in Role if Capability.LANDLORD in GRANTS[r]} == {Role.LANDLORD}

@@ -279,7 +279,8 @@ class NotificationReceipt(Base):
 class User(Base):
     """A person who signs in: a local account (argon2 hash) or one named by the SSO proxy.
 
-    ``villages`` scopes a ``staff`` account (village codes, comma-separated; empty = none).
+    ``villages`` scopes a ``staff`` account (village codes, comma-separated; empty = none);
+    ``landlord_id`` names a ``landlord`` account's landlord (None for every other role).
     ``session_epoch`` moves on disable, role change and new password: sessions signed in under
     an older epoch end at their next request.
     """
@@ -291,6 +292,7 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     villages: Mapped[str] = mapped_column(Text, default="")
+    landlord_id: Mapped[str | None] = mapped_column(String(128))
     password_hash: Mapped[str | None] = mapped_column(Text)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)

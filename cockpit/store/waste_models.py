@@ -124,6 +124,8 @@ class WasteDisposal(Base):
         Index("ix_waste_disposals_day", "local_day"),
         Index("ix_waste_disposals_station_day", "station_id", "local_day"),
         Index("ix_waste_disposals_house", "house_id"),
+        #: The photo route checks a key against the disposals that name it.
+        Index("ix_waste_disposals_photo", "photo"),
     )
 
 

@@ -59,8 +59,10 @@ def _key(by: str):
 
 
 def _filtered(query, start_day: date | None, end_day: date | None,
-              villages: Sequence[str] | None, joined: bool, **where):
+              villages: Sequence[str] | None, joined: bool, households=None, **where):
     d = WasteDisposal
+    if households is not None:
+        query = query.where(d.household_id.in_(list(households)))
     if start_day is not None:
         query = query.where(d.local_day >= start_day.isoformat())
     if end_day is not None:
@@ -80,7 +82,7 @@ def _filtered(query, start_day: date | None, end_day: date | None,
 
 def accuracy_by(session: Session, by: str, start_day: date | None = None,
                 end_day: date | None = None, villages: Sequence[str] | None = None,
-                **where: str | None) -> list[Tally]:
+                households: Sequence[str] | None = None, **where: str | None) -> list[Tally]:
     """Accuracy of the disposals of a period, per group.
 
     Parameters
@@ -93,6 +95,8 @@ def accuracy_by(session: Session, by: str, start_day: date | None = None,
         Local days, both included; None for no bound.
     villages : sequence of str, optional
         Only disposals of these village codes (a staff member's scope).
+    households : sequence of str, optional
+        Only disposals of these households (a page of a list).
     **where : str
         Equality filters: ``village_code``, ``household_id``, ``station_id``,
         ``supervisor_id``, ``landlord_id``, ``group_name``.
@@ -113,7 +117,8 @@ def accuracy_by(session: Session, by: str, start_day: date | None = None,
         where.get(n) is not None for n in ("landlord_id", "group_name"))
     query = select(key, func.sum(cast(d.correct, Integer)), func.count(),
                    func.coalesce(func.sum(d.weight_kg), 0.0)).select_from(d)
-    query = _filtered(query, start_day, end_day, villages, joined, **where).group_by(key)
+    query = _filtered(query, start_day, end_day, villages, joined, households,
+                      **where).group_by(key)
     if by == "landlord":
         query = query.where(Household.landlord_id.is_not(None))
     rows = [Tally(k, int(c or 0), int(n), float(kg)) for k, c, n, kg in session.execute(query)]

@@ -77,6 +77,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_waste_disposals_day', ['local_day'], unique=False)
         batch_op.create_index('ix_waste_disposals_house', ['house_id'], unique=False)
         batch_op.create_index('ix_waste_disposals_household_time', ['household_id', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_waste_disposals_photo', ['photo'], unique=False)
         batch_op.create_index('ix_waste_disposals_station_day', ['station_id', 'local_day'], unique=False)
         batch_op.create_index('ix_waste_disposals_village_day', ['village_code', 'local_day'], unique=False)
 
@@ -148,6 +149,7 @@ def downgrade() -> None:
     with op.batch_alter_table('waste_disposals', schema=None) as batch_op:
         batch_op.drop_index('ix_waste_disposals_village_day')
         batch_op.drop_index('ix_waste_disposals_station_day')
+        batch_op.drop_index('ix_waste_disposals_photo')
         batch_op.drop_index('ix_waste_disposals_household_time')
         batch_op.drop_index('ix_waste_disposals_house')
         batch_op.drop_index('ix_waste_disposals_day')

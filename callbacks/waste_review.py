@@ -1,0 +1,88 @@
+"""The waste pages' reveals, which need :attr:`Capability.REVEAL` (staff; app.py declares it).
+
+- A household's record: the head's name and phone, the address and the landlord's name and
+  phone, unmasked.
+- The landlord shown on the landlords tab: the name and phone, unmasked.
+
+Each writes ``view_unmasked`` to the audit log before the values are sent, and a staff
+account reveals only what lies in its villages (the same scoped reads as the pages').
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+from dash import Input, Output, State, html
+from dash.exceptions import PreventUpdate
+
+from callbacks.auth import audit_view, current_viewer
+from callbacks.waste import DATA_ERRORS, page_state, read_household, scope_of
+from cockpit.services import Services
+from cockpit.waste import page_queries
+from layouts.i18n import normalize_lang, t
+from layouts.volunteers import or_dash
+from layouts.waste import WasteIds
+from layouts.waste_household import WasteHouseholdIds, revealed_children
+
+log = logging.getLogger(__name__)
+
+
+def landlord_revealed(item: dict, lang) -> list:
+    """A landlord's name and phone, unmasked."""
+    pairs = (("wst_col_landlord", item.get("landlord_id")), ("vol_col_name", item.get("name")),
+             ("vol_col_phone", item.get("phone")))
+    return [html.Dl(className="incd-facts pd-facts", children=[
+        html.Div(className="incd-fact", children=[html.Dt(t(key, lang)),
+                                                  html.Dd(or_dash(value), className="pd-value")])
+        for key, value in pairs])]
+
+
+def register(app: dash.Dash, services: Services) -> None:
+    """Register the reveal of a household's record and of the landlord shown."""
+    settings = services.settings
+
+    @app.callback(Output(WasteHouseholdIds.REVEALED, "children"),
+                  Output(WasteHouseholdIds.NOTE, "children"),
+                  Output(WasteHouseholdIds.REVEAL, "hidden"),
+                  Input(WasteHouseholdIds.REVEAL, "n_clicks"),
+                  State(WasteHouseholdIds.STATE, "data"), prevent_initial_call=True)
+    def reveal_household(clicks, state) -> tuple:
+        if not clicks:
+            raise PreventUpdate
+        state = state or {}
+        lang = normalize_lang(state.get("lang"))
+        household_id = str(state.get("household_id") or "")
+        viewer = current_viewer()
+        try:
+            record = read_household(services, household_id, viewer, unmasked=True)
+            if record is None:
+                return dash.no_update, t("vol_refused", lang), False
+            audit_view(services, viewer, f"household:{household_id}", "waste household record")
+        except DATA_ERRORS as exc:
+            log.warning("household reveal: data source unreachable: %s", type(exc).__name__)
+            return dash.no_update, t("source_down", lang), False
+        return revealed_children(record, lang), t("pd_revealed", lang), True
+
+    @app.callback(Output(WasteIds.REVEALED, "children"), Output(WasteIds.NOTE, "children"),
+                  Output(WasteIds.REVEAL, "hidden"), Input(WasteIds.REVEAL, "n_clicks"),
+                  State(WasteIds.STATE, "data"), prevent_initial_call=True)
+    def reveal_landlord(clicks, state) -> tuple:
+        if not clicks:
+            raise PreventUpdate
+        lang, query = page_state(state)
+        if query.tab != "landlords" or not query.landlord:
+            raise PreventUpdate
+        viewer = current_viewer()
+        try:
+            with services.read() as session:
+                item = page_queries.landlord(session, settings.tz, query.landlord,
+                                             settings.waste_rules.target, scope_of(viewer),
+                                             unmasked=True)
+            if item is None:
+                return dash.no_update, t("vol_refused", lang), False
+            audit_view(services, viewer, f"landlord:{query.landlord}", "waste page: landlord")
+        except DATA_ERRORS as exc:
+            log.warning("landlord reveal: data source unreachable: %s", type(exc).__name__)
+            return dash.no_update, t("source_down", lang), False
+        return landlord_revealed(item, lang), t("pd_revealed", lang), True
