@@ -13,13 +13,14 @@ import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from cockpit.vocab import TERMINAL_STAGES, Category, Priority, Stage
 
+M = TypeVar("M", bound=BaseModel)
 DEFAULT_FILE = Path(__file__).resolve().parent / "governance.yaml"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -262,6 +263,22 @@ def read_yaml(file: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def load_model(file: Path, what: str, model: type[M]) -> M:
+    """Read the YAML ``file`` and validate it as ``model`` (a pydantic model class).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, or breaks a rule; the message names the file, the
+        key path and the reason. ``what`` names the file's kind in the first two.
+    """
+    data = read_yaml(file, what)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{file.name}: {_where(exc)}") from None
+
+
 def load_governance(path: str | Path | None = None) -> GovernanceConfig:
     """Read and validate a governance file (default: the shipped ``cockpit/governance.yaml``).
 
@@ -271,12 +288,7 @@ def load_governance(path: str | Path | None = None) -> GovernanceConfig:
         If the file is missing, is not YAML, or breaks a rule; the message names the file, the
         key path and the reason.
     """
-    file = Path(path) if path else DEFAULT_FILE
-    data = read_yaml(file, "governance")
-    try:
-        return GovernanceConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{file.name}: {_where(exc)}") from None
+    return load_model(Path(path) if path else DEFAULT_FILE, "governance", GovernanceConfig)
 
 
 @functools.lru_cache(maxsize=8)

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from app import create_app
 from cockpit.api_spec_waste import AccuracyOut, FollowupList
-from cockpit.ingest import Ingestor
 from cockpit.store.waste_models import Household, WasteDisposal
 from tests.access_support import signed_in_client
 from tests.waste_factories import disposal, followup_event, household, station
+from tests.waste_factories import ingest as _ingest
 
 ACCURACY = "/api/v1/waste/accuracy"
 FOLLOWUPS = "/api/v1/waste/followups"
@@ -30,15 +30,6 @@ RAW = ["王小明", "13812345678", "沈建国", "13900005678", "胜稼村5组9�
 GROUPINGS = ("village", "station", "group", "landlord", "day", "week", "month")
 
 
-def _ingest(services, entries) -> None:
-    key = services.settings.stream("waste")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
 
 
 @pytest.fixture

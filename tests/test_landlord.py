@@ -22,7 +22,7 @@ from cockpit import accounts, audit
 from cockpit.access import Capability, Role, Viewer
 from cockpit.cli import app as cli_app
 from cockpit.events import parse_event
-from cockpit.ingest import Ingestor, resolve_villages
+from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
 from cockpit.store.db import make_engine, session_factory
 from cockpit.store.migrate import downgrade, upgrade
@@ -30,6 +30,7 @@ from cockpit.store.waste_models import Household, WasteDisposal
 from tests.access_support import signed_in_client
 from tests.conftest import TEST_SECRETS
 from tests.waste_factories import disposal, household, moved_out, station
+from tests.waste_factories import ingest as _ingest
 
 DAY = timedelta(days=1)
 #: Recent, so that the page's 30-day trend holds the disposals (whole minutes: stable ids).
@@ -144,15 +145,6 @@ def test_migration_0007_adds_and_drops_the_landlord_column(database_url):
 
 # --- the page ----------------------------------------------------------------------------
 
-def _ingest(services, entries) -> None:
-    key = services.settings.stream("waste")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
 
 
 def store_two_tenancies(services) -> None:

@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from cockpit.ingest import Ingestor
 from cockpit.store.waste_models import (
     FollowUp,
     Household,
@@ -24,21 +23,12 @@ from cockpit.waste.config import load_waste_rules
 from cockpit.waste.followup import judge, upper_bound
 from tests.factories import T0
 from tests.waste_factories import disposal, followup_event, household, moved_out, station
+from tests.waste_factories import ingest as _ingest
 
 CHAOYANG = "330110006224"
 DAY = timedelta(days=1)
 
 
-def _ingest(services, entries) -> Ingestor:
-    key = services.settings.stream("waste")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-    return worker
 
 
 def _dead(services) -> list[dict]:

@@ -18,7 +18,6 @@ from app import create_app
 from cockpit import audit
 from cockpit.access import Role, Viewer
 from cockpit.events import parse_event
-from cockpit.ingest import Ingestor
 from cockpit.waste import followup_board
 from cockpit.waste import followup_request as ask
 from cockpit.waste.events import FollowUpAssigned, FollowUpVisited
@@ -29,6 +28,7 @@ from layouts.waste_followups import effect_cell, followup_table, followups_secti
 from tests.access_support import signed_in_client
 from tests.test_volunteers_page import call, response_of, text_of
 from tests.waste_factories import disposal, household, station
+from tests.waste_factories import ingest as _ingest
 
 IN_SCOPE = "330110006201"  # 胜稼村: the staff accounts' village
 OUT_OF_SCOPE = "330110006002"  # 新街社区
@@ -37,15 +37,6 @@ STATE = {"lang": "zh"}
 ASSIGNEE = "请填写跟进人编号（字母、数字和 -_.:/，不超过 64 位）"
 
 
-def _ingest(services, entries=()) -> None:
-    key = services.settings.stream("waste")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
 
 
 def _weak(household_id: str, first: datetime) -> list[dict]:

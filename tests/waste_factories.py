@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
+from cockpit.ingest import Ingestor
 from tests.factories import T0
 
 _SERIAL = itertools.count(1)
@@ -67,3 +68,16 @@ def followup_event(kind: str, followup_id: str, at: datetime, **extra) -> dict[s
     fields["followup_id"] = followup_id
     fields.update({k: str(v) for k, v in extra.items()})
     return fields
+
+
+def ingest(services, entries=(), consumer: str = "c1") -> Ingestor:
+    """XADD ``entries`` to the waste stream and run the real Ingestor until it is idle."""
+    key = services.settings.stream("waste")
+    for fields in entries:
+        services.redis.xadd(key, fields)
+    worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
+                      block_ms=50)
+    worker.start()
+    while worker.step():
+        pass
+    return worker

@@ -18,11 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cockpit.ingest import Ingestor
 from cockpit.store.waste_models import WasteDisposal
 from cockpit.waste.sim_photos import encode_png
 from tests.test_volunteers_page import call, text_of
-from tests.waste_factories import disposal, household, moved_out, station
+from tests.waste_factories import disposal, household, ingest, moved_out, station
 
 IN_SCOPE = "330110006201"  # 胜稼村: the staff accounts' village
 OUT_OF_SCOPE = "330110006002"  # 新街社区
@@ -33,16 +32,6 @@ DAY = timedelta(days=1)
 PNG = encode_png(4, 3, lambda x, y: (40 * x, 60 * y, 120))
 
 
-def ingest(services, entries) -> None:
-    """XADD the entries to the waste stream and run the real Ingestor until it is idle."""
-    key = services.settings.stream("waste")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
 
 
 def plant(services, now: datetime | None = None) -> datetime:

@@ -12,9 +12,9 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cockpit.governance_config import ConfigError, Duration, _where, read_yaml
+from cockpit.governance_config import ConfigError, Duration, load_model  # noqa: F401
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "volunteer_rules.yaml"
 
@@ -110,12 +110,7 @@ def load_rules(path: str | Path | None = None) -> VolunteerRules:
         If the file is missing, is not YAML, or breaks a rule; the message names the file, the
         key path and the reason.
     """
-    file = Path(path) if path else DEFAULT_FILE
-    data = read_yaml(file, "volunteers rules")
-    try:
-        return VolunteerRules.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{file.name}: {_where(exc)}") from None
+    return load_model(Path(path) if path else DEFAULT_FILE, "volunteers rules", VolunteerRules)
 
 
 @functools.lru_cache(maxsize=8)

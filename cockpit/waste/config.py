@@ -12,9 +12,9 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from cockpit.governance_config import ConfigError, Duration, _where, read_yaml
+from cockpit.governance_config import ConfigError, Duration, load_model  # noqa: F401
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "waste_rules.yaml"
 
@@ -85,12 +85,7 @@ def load_waste_rules(path: str | Path | None = None) -> WasteRules:
         If the file is missing, is not YAML, or breaks a rule; the message names the file, the
         key path and the reason.
     """
-    file = Path(path) if path else DEFAULT_FILE
-    data = read_yaml(file, "waste rules")
-    try:
-        return WasteRules.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{file.name}: {_where(exc)}") from None
+    return load_model(Path(path) if path else DEFAULT_FILE, "waste rules", WasteRules)
 
 
 @functools.lru_cache(maxsize=8)
