@@ -8,7 +8,9 @@ process) and sends the map's incident traces as a :class:`dash.Patch` and the pa
 children. The overdue board, the announcement queue and the volunteer panels change with time
 alone too (an incident turns overdue when its limit passes, a mobilisation's deadline nears and
 its fill rate falls behind its schedule, with no event), so they are read once per version and
-:data:`GOVERNANCE_EVERY_S` period, and sent only when what they show changed.
+:data:`GOVERNANCE_EVERY_S` period, and sent only when what they show changed. The waste panel
+and the map's accuracy fills (:mod:`callbacks.wall_waste`) change with the disposals and the
+day: read once per version and day, sent only when what they show changed.
 Database and Redis errors never crash the page: they show 数据源连接中断.
 
 Announcements (``assets/announce.js``) are spoken and acknowledged in the browser; the
@@ -55,18 +57,19 @@ from callbacks.wall_parts import (  # noqa: F401 - re-exported: the wall's parts
     signature,
     village_names,
 )
+from callbacks.wall_waste import WASTE_OUTPUTS, send_waste, waste_for
 from cockpit import governance_queries, map_queries, queries
 from cockpit.access import Capability
 from cockpit.clock import utc_now
 from cockpit.services import Services
-from layouts.figures import (
+from layouts.figures import (  # noqa: F401 - map_figure re-exported
     CATEGORIES,
     FIRST_INCIDENT_TRACE,
     incident_traces,
     map_figure,
 )
 from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
-from layouts.map_counts import count_trace, village_marks, volunteer_trace
+from layouts.map_counts import count_trace, village_marks, volunteer_trace, wall_map_figure
 from layouts.wall import (
     LATEST_ROWS,
     WallIds,
@@ -118,6 +121,7 @@ OUTPUTS = {
     "vol_forces_note": Output(VolIds.FORCES_NOTE, "children"),
     "vol_mobs": Output(VolIds.MOBS, "children"),
     "vol_mobs_note": Output(VolIds.MOBS_NOTE, "children"),
+    **WASTE_OUTPUTS,
 }
 #: The map's volunteer badges: the last trace, after the incidents and the village counts.
 VOLUNTEER_TRACE = FIRST_INCIDENT_TRACE + 2 * len(CATEGORIES) + 1
@@ -132,11 +136,12 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     """
     screen = request.query.get("screen") if request is not None else None
     base = map_base(lang)
-    figure = map_figure(base, (), lang, extra=[count_trace(base, (), {}, lang),
-                                               volunteer_trace(base, {}, lang)])
+    figure = wall_map_figure(base, lang, extra=[count_trace(base, (), {}, lang),
+                                                volunteer_trace(base, {}, lang)])
     viewer = current_viewer()
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   timezone=services.settings.timezone, map_figure=figure, screen=screen,
+                  waste_target=services.settings.waste_rules.target,
                   account=account_bar_for(lang), may_ack=viewer.can(Capability.ACKNOWLEDGE),
                   may_drill=viewer.can(Capability.ITEMS))
 
@@ -291,6 +296,10 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                     patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
                 out["map"] = patch
                 out.update({name: view[name] for name in VIEW_KEYS})
+                wview = waste_for(services, cache, lock, key, lang, now)
+                if wview["sig"]["waste"] != sig.get("waste"):
+                    send_waste(wview, out, patch, lang)
+                    sig["waste"] = wview["sig"]["waste"]
             if gkey != seen.get("gkey"):
                 gview = governance_for(gkey, lang, now)
                 if gview["sig"]["overdue"] != sig.get("overdue"):
@@ -304,7 +313,7 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                     out["map"] = patch
                 if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
                     out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
-                sig = {**gview["sig"], **vview["sig"]}
+                sig.update(gview["sig"], **vview["sig"])
         except DATA_ERRORS as exc:
             return failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",

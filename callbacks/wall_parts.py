@@ -23,6 +23,7 @@ from cockpit.services import Services
 from cockpit.volunteers import queries as volunteer_queries
 from layouts.figures import MAP_PAD, MapBase
 from layouts.i18n import Lang, t
+from layouts.map_counts import wall_y_range
 from layouts.wall_governance import (
     OVERDUE_ROWS,
     announce_queue,
@@ -63,12 +64,14 @@ def map_base(lang: Lang) -> MapBase:
 def map_bounds() -> tuple[float, float, float, float]:
     """Return what the map shows, ``(min_lon, min_lat, max_lon, max_lat)`` in WGS-84 degrees.
 
-    The villages' extent with the figure's padding, less the room above it kept for the
-    announcement banner: a point outside it would take a point's room and not be seen.
+    The villages' extent with the figure's padding (:func:`layouts.map_counts.wall_y_range`
+    above and below): a point outside it would take a point's room and not be seen.
     """
-    x0, y0, x1, y1 = map_base("zh").bounds
-    pad_x, pad_y = (x1 - x0) * MAP_PAD, (y1 - y0) * MAP_PAD
-    return (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y)
+    base = map_base("zh")
+    x0, _, x1, _ = base.bounds
+    low, high = wall_y_range(base)
+    pad_x = (x1 - x0) * MAP_PAD
+    return (x0 - pad_x, low, x1 + pad_x, high)
 
 
 @functools.lru_cache(maxsize=1)

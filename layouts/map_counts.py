@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit import vocab
-from layouts.figures import FONT_FAMILY, MAP_PAD, MAP_TOP_PAD, MapBase, plain
+from layouts.figures import FONT_FAMILY, MAP_PAD, MapBase, map_figure, plain
 from layouts.i18n import Lang, format_count, t
 
 #: ``customdata`` of a bubble: this prefix and the village code (``assets/wall.js`` drills).
@@ -50,13 +50,21 @@ BADGE_TEXT = "#e6fff3"
 BADGE_MIN_PX = 16
 BADGE_PX_PER_DECADE = 5
 BADGE_MAX_PX = 26
-#: To keep a badge off its label: the map's height in px as drawn at 1920×1080 (the wall scales
-#: that picture up on larger screens), a label's line height and its text's drop below its
-#: point, and the gap left, px (:func:`layouts.figures.label_text` writes the lines).
-MAP_PX = 820
+#: The wall's map keeps this little room above the villages (share of their height): its
+#: announcement banner lies over the page's header (layouts.wall), not over the map, and the
+#: room is the waste panel's under it (:func:`wall_map_figure`).
+WALL_TOP_PAD = 0.01
+#: To keep a badge off its label: the height in px of the map's y range (:func:`wall_y_range`)
+#: as drawn at 1920×1080 (the wall scales that picture up on larger screens; assets/wall.css
+#: gives the map what the waste panel leaves), a label's line height and its text's drop below
+#: its point, and the gap left, px (:func:`layouts.figures.label_text` writes the lines).
+MAP_PX = 733
 LABEL_LINE_PX = 16
 LABEL_DROP_PX = 3
 BADGE_GAP_PX = 4
+#: Room above a label for the waste view's 无数据 note (layouts/wall_waste_figures.py): its
+#: line and the gap under it, px.
+NOTE_PX = 18
 #: What the badge's hover text counts (of :func:`cockpit.volunteers.queries.deployment`).
 PEOPLE = ("on_duty", "mobilised", "available")
 
@@ -180,16 +188,51 @@ def badge_px(count: int) -> float:
     return min(BADGE_MAX_PX, BADGE_MIN_PX + BADGE_PX_PER_DECADE * math.log10(max(count, 1)))
 
 
+def label_lines(base: MapBase, name: str, code: str, lang: Lang) -> int:
+    """Return how many lines a village's map label has.
+
+    Its name's (one per English word) and one for the schematic marker
+    (:func:`layouts.figures.label_text` writes them).
+    """
+    return (len(name.split()) if lang == "en" else 1) + (code in base.schematic)
+
+
+def label_top_px(lines: int) -> float:
+    """Return how far above its point a label of ``lines`` lines reaches, px at 1920×1080."""
+    return lines * LABEL_LINE_PX / 2 + LABEL_DROP_PX
+
+
 def badge_rise(base: MapBase, name: str, code: str, lang: Lang, size: float) -> float:
     """Return how far above its label point a badge of ``size`` px sits, degrees of latitude.
 
-    Clear of the label: half its lines (one per English word, one for the schematic marker)
-    and the badge's radius, at the map's scale (:data:`MAP_PX` for the y range shown).
+    Clear of the label (:func:`label_top_px`) and of the 无数据 note the waste view may put
+    above it (:data:`NOTE_PX`), by the badge's radius, at the map's scale (:data:`MAP_PX` for
+    the y range shown, :func:`wall_y_range`).
     """
-    lines = (len(name.split()) if lang == "en" else 1) + (code in base.schematic)
-    px = lines * LABEL_LINE_PX / 2 + LABEL_DROP_PX + size / 2 + BADGE_GAP_PX
-    shown = (base.bounds[3] - base.bounds[1]) * (1 + MAP_PAD + MAP_TOP_PAD)
-    return px * shown / MAP_PX
+    px = label_top_px(label_lines(base, name, code, lang)) + NOTE_PX + BADGE_GAP_PX + size / 2
+    low, high = wall_y_range(base)
+    return px * (high - low) / MAP_PX
+
+
+def wall_y_range(base: MapBase) -> list[float]:
+    """Return the wall map's latitudes shown, ``[low, high]`` degrees.
+
+    The villages, :data:`MAP_PAD` of their height below them and :data:`WALL_TOP_PAD` above:
+    the room other maps keep above for the announcement banner is the waste panel's here.
+    """
+    y0, y1 = base.bounds[1], base.bounds[3]
+    return [y0 - (y1 - y0) * MAP_PAD, y1 + (y1 - y0) * WALL_TOP_PAD]
+
+
+def wall_map_figure(base: MapBase, lang: Lang = "zh",
+                    extra: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Return the wall's map: :func:`layouts.figures.map_figure` showing :func:`wall_y_range`.
+
+    No incidents yet (the poll patches them in), the ``extra`` traces after them.
+    """
+    figure = map_figure(base, (), lang, extra=extra)
+    figure["layout"]["yaxis"]["range"] = wall_y_range(base)
+    return figure
 
 
 def volunteer_trace(base: MapBase, deployment: Mapping[str, Any], lang: Lang = "zh",

@@ -19,6 +19,7 @@ from dash.development.base_component import Component
 
 from cockpit import vocab
 from cockpit.api_spec import API_PREFIX
+from cockpit.waste.config import WasteRules
 from layouts.figures import (  # noqa: F401 - ROW_BACKGROUND, chip_color: re-exported
     ROW_BACKGROUND,
     category_rows,
@@ -46,6 +47,7 @@ from layouts.wall_governance import (
     village_template,
 )
 from layouts.wall_volunteers import volunteer_panel
+from layouts.wall_waste import waste_key, waste_panel
 
 #: Seconds after the last commit when the data-age indicator turns amber, then red.
 AGE_WARN_S = 10
@@ -171,7 +173,7 @@ def map_legend(lang: Lang) -> html.Div:
 def layout(lang: Lang, *, refresh_ms: int, timezone: str,
            map_figure: Mapping[str, Any], screen: str | None = None,
            account: Component | None = None, may_ack: bool = True,
-           may_drill: bool = True) -> html.Div:
+           may_drill: bool = True, waste_target: float | None = None) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -194,6 +196,12 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
         The viewer may acknowledge notices / open incidents from the map. A wall screen (kiosk)
         may neither: its buttons are hidden and its clicks do nothing (the server refuses both
         anyway).
+    waste_target : float, optional
+        The sorting-accuracy target of the waste panel and the map's fills
+        (``settings.waste_rules.target``); None takes the rules' default.
+
+    The centre column holds the map, its title over its top-left corner, and the waste panel
+    under it; the announcement banner lies over the header's title, never over the map.
     """
     kpis = html.Div(className="kpi-grid", children=[
         _kpi(t("kpi_today", lang), WallIds.KPI_TODAY, t("unit_items", lang), "kpi-primary"),
@@ -206,9 +214,10 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                       responsive=True,
                       config={"displayModeBar": False, "scrollZoom": False,
                               "doubleClick": False, "showTips": False})
+    target = WasteRules().target if waste_target is None else waste_target
     map_body = [html.Div(graph, className="map-scale"), map_legend(lang),
-                html.Div(id=WallIds.ALERT, className="wall-alert", role="alert"),
-                announce_banner(lang, may_ack)]
+                waste_key(lang, target),
+                html.Div(id=WallIds.ALERT, className="wall-alert", role="alert")]
     overdue_title = html.H2(className="panel-title panel-title-count", children=[
         html.Span(t("gw_overdue_panel", lang)),
         html.Span(id=GovIds.OVERDUE_TOTAL, className="overdue-total")])
@@ -217,13 +226,16 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                                 className="panel-body")])
     return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}", lang=lang, children=[
         _header(lang, screen, account),
+        announce_banner(lang, may_ack),
         html.Main(className="wall-grid", children=[
             html.Div(className="wall-col wall-col-left", children=[
                 _panel(t("kpi_panel", lang), kpis, "kpi"),
                 _panel(t("by_category", lang),
                        html.Div(id=WallIds.CATEGORIES, className="cats"), "cat"),
                 overdue]),
-            _panel(t("map_panel", lang), map_body, "map"),
+            html.Div(className="wall-col wall-col-center", children=[
+                _panel(t("map_panel", lang), map_body, "map"),
+                waste_panel(lang, target)]),
             html.Div(className="wall-col wall-col-right", children=[
                 _panel(t("funnel_panel", lang),
                        html.Div(id=WallIds.FUNNEL, className="funnel"), "funnel"),

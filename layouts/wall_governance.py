@@ -356,7 +356,7 @@ def ticker_children(incidents: Sequence[Mapping[str, Any]],
 
 
 def announce_banner(lang: Lang, may_ack: bool = True) -> html.Div:
-    """The announcement banner over the map; assets/announce.js fills and shows it.
+    """The announcement banner over the header title; assets/announce.js fills and shows it.
 
     ``may_ack`` False (a wall screen's role) hides 确认 / 确认全部: a person acknowledges.
 

@@ -68,6 +68,7 @@ from layouts.wall_governance import (
     ticker_items,
 )
 from layouts.wall_volunteers import VolIds
+from layouts.wall_waste import WasteIds
 from tests.access_support import signed_in_client
 from tests.factories import incident_fields
 
@@ -301,7 +302,8 @@ def test_layout_ids_are_unique_and_declared(lang):
     ids = [node.id for node in walk(tree) if getattr(node, "id", None) is not None]
     assert not [i for i, n in Counter(ids).items() if n > 1]  # no duplicates
     assert set(ids) == ({str(i) for i in WallIds} | {str(i) for i in GovIds}
-                        | {str(i) for i in VolIds} | {str(i) for i in ShellIds})
+                        | {str(i) for i in VolIds} | {str(i) for i in WasteIds}
+                        | {str(i) for i in ShellIds})
 
 
 def test_layout_is_pure_and_uses_no_raw_html():
