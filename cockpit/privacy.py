@@ -86,6 +86,44 @@ def redact_id_numbers(fields: Mapping[str, str], key: bytes | None) -> dict[str,
     return out
 
 
+#: Fields of the contract that carry a person's name or phone (masked in dead letters).
+NAME_FIELDS = frozenset({"name", "reporter_name", "head_name", "landlord_name"})
+PHONE_FIELDS = frozenset({"phone", "reporter_phone", "head_phone", "landlord_phone"})
+#: Event types whose ``address`` is a home (a household's), not an incident's place.
+HOME_ADDRESS_TYPES = frozenset({"household.registered"})
+
+
+def redact_personal(fields: Mapping[str, str], key: bytes | None) -> dict[str, str]:
+    """A copy of raw stream fields fit to be written anywhere (dead letters).
+
+    ID numbers become their keyed hash (:func:`redact_id_numbers`); names and phones are
+    masked as on screen (周**, 138****1234); a household's address has its numbers masked.
+    The producer still sees which field was sent and roughly what it held.
+    """
+    out = redact_id_numbers(fields, key)
+    for name in NAME_FIELDS & out.keys():
+        out[name] = mask_name(str(out[name])[:64])
+    for name in PHONE_FIELDS & out.keys():
+        out[name] = mask_phone(str(out[name]).strip()[:32])
+    if "address" in out and str(out.get("type", "")).strip() in HOME_ADDRESS_TYPES:
+        out["address"] = mask_address(str(out["address"]))
+    return out
+
+
+_LONG_DIGITS = re.compile(r"\d[\d\s-]{5,}\d")
+
+
+def redact_digits(text: str | None) -> str | None:
+    """Free text with every run of 7 or more digits (a phone or ID number) masked.
+
+    ``户主电话138 1234 5678`` → ``户主电话***``; shorter numbers (``3组12号``, ``2.5 kg``) stay.
+    """
+    if not text:
+        return text
+    return _LONG_DIGITS.sub(lambda m: m.group(0) if sum(c.isdigit() for c in m.group(0)) < 7
+                            else "***", text)
+
+
 def normalize_phone(value: str) -> str:
     """Return a phone number as its digits (a leading + kept): ``138-1234 1234`` → ``13812341234``.
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from cockpit.privacy import redact_id_numbers
+from cockpit.privacy import redact_personal
 from cockpit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,8 @@ def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: st
 
     Fields: ``reason``, ``stream``, ``stream_id``, ``consumer``, ``failed_at`` (epoch ms),
     ``event_id`` and ``type`` when present, and ``fields`` (the original map as JSON, with
-    any ID number replaced by its keyed hash: :func:`cockpit.privacy.redact_id_numbers`).
+    ID numbers hashed and names, phones and home addresses masked:
+    :func:`cockpit.privacy.redact_personal`).
     """
     key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
     entry = {
@@ -196,7 +197,7 @@ def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: st
         "failed_at": str(int(time.time() * 1000)),
         "event_id": message.fields.get("event_id", ""),
         "type": message.fields.get("type", ""),
-        "fields": json.dumps(redact_id_numbers(message.fields, key), ensure_ascii=False),
+        "fields": json.dumps(redact_personal(message.fields, key), ensure_ascii=False),
     }
     (pipe or r).xadd(settings.key("deadletter"), entry, maxlen=100_000, approximate=True)
 

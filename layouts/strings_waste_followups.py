@@ -15,6 +15,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wfu_f_all": ("全部", "All"),
     "wfu_total": ("共 {n} 户", "{n} households"),
     "wfu_overdue_n": ("逾期 {n}", "{n} overdue"),
+    "wfu_shown_n": ("列出前 {n} 户（逾期与待办优先）", "first {n} listed (overdue and open first)"),
     "wfu_empty": ("暂无符合条件的跟进任务", "No follow-ups match"),
     # -- columns ------------------------------------------------------------------------------
     "wfu_col_household": ("户号", "Household"),

@@ -177,11 +177,16 @@ def list_children(model: Mapping[str, Any], view: View) -> list:
 
 
 def count_text(model: Mapping[str, Any], lang: Lang) -> str:
-    """``共 N 户 · 逾期 M`` of the listed tasks."""
+    """``共 N 户 · 逾期 M`` of every task of the filters, ``· 显示前 K`` when the list is cut."""
     items = model.get("items") or []
-    overdue = sum(1 for row in items if row.get("overdue"))
-    text = t("wfu_total", lang, n=format_count(len(items)))
-    return text + (" · " + t("wfu_overdue_n", lang, n=overdue) if overdue else "")
+    total = int(model.get("total", len(items)))
+    overdue = int(model.get("overdue", sum(1 for row in items if row.get("overdue"))))
+    text = t("wfu_total", lang, n=format_count(total))
+    if overdue:
+        text += " · " + t("wfu_overdue_n", lang, n=format_count(overdue))
+    if len(items) < total:
+        text += " · " + t("wfu_shown_n", lang, n=format_count(len(items)))
+    return text
 
 
 def task_options(tasks: Sequence[Mapping[str, Any]], view: View) -> list[dict[str, str]]:

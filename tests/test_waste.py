@@ -212,3 +212,74 @@ def test_a_redelivered_batch_stores_nothing_twice(services):
     with services.read() as session:
         assert session.scalar(select(func.count()).select_from(WasteDisposal)) == 13
         assert session.scalar(select(func.count()).select_from(FollowUp)) == 1
+
+
+def test_a_dead_letter_keeps_no_name_phone_or_home_address(services):
+    _ingest(services, [household("T-9", kind="外星", house_id="HS-1", landlord_id="LL-1",
+                                 head_name="王小明", head_phone="13812345678",
+                                 landlord_name="沈建国", landlord_phone="13900005678",
+                                 address="朝阳村3组12号")])
+    (dead,) = _dead(services)
+    assert "kind" in dead["reason"]
+    kept = json.loads(dead["fields"])
+    assert (kept["head_name"], kept["landlord_name"]) == ("王**", "沈**")
+    assert (kept["head_phone"], kept["landlord_phone"]) == ("138****5678", "139****5678")
+    assert kept["address"] == "朝阳村**组**号"
+    text = json.dumps(dead, ensure_ascii=False)
+    for secret in ("王小明", "沈建国", "13812345678", "13900005678", "3组12号"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ({"photo": "javascript:alert(1)"}, "a file key is letters"),
+    ({"photo": "sim/%2e%2e/%2e%2e/etc/passwd"}, "a file key is letters"),
+    ({"photo": "http://evil.example/x.jpg"}, "scheme 'http' is not supported"),
+    ({"photo": "../../etc/passwd"}, "may not contain '..'"),
+    ({"photo": "/etc/passwd"}, "not an absolute path"),
+    ({"correct": False, "found_item": "塑料袋\x1b[31m"}, "control character"),
+    ({"weight": "nan"}, "not a finite number"),
+    ({"weight": "abc"}, "is not a number of kg"),
+])
+def test_hostile_disposal_fields_are_refused_with_their_reason(extra, reason):
+    from cockpit.events import InvalidEvent, parse_event
+    fields = disposal("H-1", T0, **{k: v for k, v in extra.items()
+                                    if k not in ("correct", "weight")},
+                      correct=extra.get("correct", True), weight=extra.get("weight", "2.5"))
+    with pytest.raises(InvalidEvent, match=reason.replace("(", r"\(")):
+        parse_event(fields, now=T0 + DAY)
+
+
+def test_field_app_events_that_make_no_sense_are_dead_lettered(services):
+    entries = [station("ST-1"), household("W-2", at=T0 - 60 * DAY)]
+    entries += [disposal("W-2", T0 - 10 * DAY + i * timedelta(hours=3), correct=i % 3 == 0)
+                for i in range(8)]
+    _ingest(services, entries)
+    with services.read() as session:
+        (task,) = queries.followups(session, services.settings.waste_rules)
+    fid, found = task["followup_id"], task["found_at"]
+    _ingest(services, [
+        followup_event("visited", fid, found - DAY, outcome="educated"),
+        followup_event("assigned", fid, found + timedelta(hours=1), assignee_id="SUP-1",
+                       due_at=(found - DAY).isoformat()),
+        followup_event("assigned", fid, found + timedelta(hours=2), assignee_id="SUP-2"),
+        followup_event("visited", fid, found + timedelta(hours=3), outcome="educated",
+                       note="户主电话 138 1234 5678，已讲解"),
+        moved_out("W-2", found + timedelta(hours=4)),
+    ])
+    reasons = sorted(d["reason"] for d in _dead(services))
+    assert len(reasons) == 2
+    assert "is before the household was found weak" in reasons[0]
+    assert "due_at must be after occurred_at" in reasons[1]
+    with services.read() as session:
+        row = session.get(FollowUp, fid)
+        assert row.due_at == task["due_at"]  # an assignment does not postpone the visit
+        assert row.status == "visited" and row.note == "户主电话 ***，已讲解"
+    _ingest(services, [household("W-3", at=T0 - 60 * DAY),
+                       *[disposal("W-3", T0 - 5 * DAY + i * timedelta(hours=1),
+                                  correct=False) for i in range(6)]])
+    with services.read() as session:
+        other = session.scalars(select(FollowUp.followup_id)
+                                .where(FollowUp.household_id == "W-3")).one()
+    _ingest(services, [moved_out("W-3", T0 - DAY),
+                       followup_event("visited", other, T0, outcome="educated")])
+    assert any("cancelled, the household moved out" in d["reason"] for d in _dead(services))

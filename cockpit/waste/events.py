@@ -145,8 +145,11 @@ def parse_rating(value: object) -> Rating | None:
     raise ValueError(f"{value!r} is not a rating (correct or incorrect, 正确/合格 or 错误/不合格)")
 
 
-_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
-_SCHEMES = ("s3://", "oss://", "obs://", "cos://", "minio://", "file://", "https://", "http://")
+_SCHEMES = ("s3://", "oss://", "obs://", "cos://", "minio://", "https://")
+#: A file key: letters (any script), digits, ``_ - .`` and ``/`` between parts; no ``%``,
+#: ``:``, backslash or space, so it cannot be a URL, a drive path or an encoded ``..``.
+_FILE_KEY = re.compile(r"^[\w\-.]+(?:/[\w\-.]+)*$")
+_OBJECT_URL = re.compile(r"^[A-Za-z0-9]+://[^\s\\\"'<>`]+$")
 
 
 def parse_photo_ref(value: object) -> str | None:
@@ -168,17 +171,21 @@ def parse_photo_ref(value: object) -> str | None:
                          f"(at most {MAX_PHOTO_REF} characters, no data: URI)")
     if any(ord(c) < 32 for c in text):
         raise ValueError("contains a control character")
-    lowered = text.lower()
-    if lowered.startswith(_SCHEMES):
-        return text
     if "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise ValueError(f"scheme {scheme!r} is not supported (s3, oss, obs, cos, minio, file, "
-                         "https, or a relative key)")
-    if text.startswith(("/", "\\")) or _WINDOWS_PATH.match(text):
+        scheme = text.split("://", 1)[0].lower()
+        if not text.lower().startswith(_SCHEMES):
+            raise ValueError(f"scheme {scheme[:20]!r} is not supported (s3, oss, obs, cos, "
+                             "minio, https, or a key relative to the photo store)")
+        if not _OBJECT_URL.match(text):
+            raise ValueError("an object URL may not contain spaces, quotes, <, > or backslashes")
+        return text
+    if text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", text):
         raise ValueError("a file key is relative to the photo store, not an absolute path")
     if ".." in re.split(r"[\\/]", text):
         raise ValueError("a file key may not contain '..'")
+    if not _FILE_KEY.match(text):
+        raise ValueError("a file key is letters, digits, '_', '-', '.' and '/' only "
+                         "(no '%', ':', '\\' or spaces)")
     return text
 
 
@@ -208,7 +215,16 @@ ClassField = Annotated[WasteClass, BeforeValidator(parse_waste_class)]
 OptClass = Annotated[WasteClass | None, BeforeValidator(parse_waste_class)]
 Name = Annotated[str | None, BeforeValidator(functools.partial(_clean, limit=64, required=False))]
 Phone = Annotated[str | None, BeforeValidator(_phone)]
-Required = Annotated[str, BeforeValidator(functools.partial(_clean, limit=64, required=True))]
+def _label(value: object, limit: int = 64, required: bool = False) -> str | None:
+    """A one-line label: :func:`_clean`, and no control character (ESC, CR, LF, TAB ...)."""
+    text = _clean(value, limit=limit, required=required)
+    if text is not None and any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("contains a control character (one line of text expected)")
+    return text
+
+
+Required = Annotated[str, BeforeValidator(functools.partial(_label, required=True))]
+Label = Annotated[str | None, BeforeValidator(_label)]
 
 
 def _when(value: object, info: ValidationInfo) -> datetime:
@@ -228,7 +244,7 @@ class HouseholdRegistered(BaseEvent):
     kind: Annotated[HouseholdKind, BeforeValidator(parse_household_kind)] = Field(
         description="local or tenant (本地 / 租户).")
     village: Required = Field(description="Village/community code or name.")
-    group: Text = Field(default=None, description="Group (组) within the village, e.g. 3组.")
+    group: Label = Field(default=None, description="Group (组) within the village, e.g. 3组.")
     house_id: Ident | None = Field(default=None, description="The house (出租房 for a tenant) "
                                    "id, e.g. CY-03-012; required for a tenant.")
     address: Text = Field(default=None, description="The house's address as text (shown to "
@@ -243,8 +259,9 @@ class HouseholdRegistered(BaseEvent):
     moved_in_at: datetime | None = Field(default=None, description="Tenant's move-in: ISO-8601 "
                                          "or epoch ms; default `occurred_at`.")
 
+    #: Kept only in the registry (masked on screen), never in the event history.
     PERSONAL: ClassVar[frozenset[str]] = frozenset(
-        {"landlord_name", "landlord_phone", "head_name", "head_phone"})
+        {"landlord_name", "landlord_phone", "head_name", "head_phone", "address"})
 
     @field_validator("moved_in_at", mode="before")
     @classmethod
@@ -309,8 +326,7 @@ class WasteDisposal(BaseEvent):
         description="correct or incorrect (正确/合格, 错误/不合格).")
     found_class: OptClass = Field(
         default=None, description="With incorrect: the wrong class found mixed in; required.")
-    found_item: Annotated[str | None, BeforeValidator(
-        functools.partial(_clean, limit=64, required=False))] = Field(
+    found_item: Label = Field(
         default=None, description="With incorrect: what was found, e.g. 电池.")
 
     @model_validator(mode="after")
@@ -343,7 +359,9 @@ class FollowUpAssigned(FollowUpRef, BaseEvent):
     assignee_id: Ident = Field(description="Supervisor id or volunteer id (no name).")
     assignee_kind: Literal["supervisor", "volunteer"] = Field(
         default="supervisor", description="supervisor or volunteer.")
-    due_at: datetime | None = Field(default=None, description="Visit by; default per rules.")
+    due_at: datetime | None = Field(default=None, description="Visit by (after `occurred_at`); "
+                                    "default: the task's due time (its finding + the rules' "
+                                    "`follow_up.due`).")
 
     @field_validator("due_at", mode="before")
     @classmethod
@@ -351,6 +369,12 @@ class FollowUpAssigned(FollowUpRef, BaseEvent):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return _when(value, info)
+
+    @model_validator(mode="after")
+    def _due_ahead(self):
+        if self.due_at is not None and self.due_at <= self.occurred_at:
+            raise ValueError("due_at must be after occurred_at")
+        return self
 
 
 class FollowUpVisited(FollowUpRef, BaseEvent):

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from cockpit.privacy import redact_digits
 from cockpit.store.bulk import insert_rows
 from cockpit.store.waste_models import FollowUp, Household, WasteDisposal
 from cockpit.waste.config import WasteRules
@@ -186,6 +187,17 @@ def cancel_moved_out(session: Session, household_ids: Iterable[str], now: dateti
             .execution_options(synchronize_session=False))
 
 
+def _check(task: FollowUp, event: FollowUpAssigned | FollowUpVisited) -> None:
+    """Refuse an event no field app should send; raises ValueError with the reason."""
+    if event.occurred_at < task.found_at:
+        raise ValueError(f"followup_id {task.followup_id!r}: {event.type} at "
+                         f"{event.occurred_at.isoformat()} is before the household was found "
+                         f"weak ({task.found_at.isoformat()})")
+    if task.status == "cancelled" and task.visited_at is None:
+        raise ValueError(f"followup_id {task.followup_id!r}: cancelled, the household moved "
+                         "out; nothing more can be recorded")
+
+
 def apply_followup_events(session: Session,
                           events: Sequence[FollowUpAssigned | FollowUpVisited],
                           rules: WasteRules, now: datetime) -> set[str]:
@@ -194,8 +206,9 @@ def apply_followup_events(session: Session,
     Raises
     ------
     ValueError
-        When an event names a follow-up the cockpit has not opened (the entry is then
-        dead-lettered with this reason).
+        When an event names a follow-up the cockpit has not opened, is dated before the
+        finding, or is about a task cancelled because the household moved out (the entry is
+        then dead-lettered with this reason).
     """
     ids = sorted({e.followup_id for e in events})
     rows = {r.followup_id: r for r in session.scalars(
@@ -206,15 +219,17 @@ def apply_followup_events(session: Session,
                          "them from the weak-household rule; see /waste)")
     for event in sorted(events, key=lambda e: (e.occurred_at, e.event_id, e.source)):
         task = rows[event.followup_id]
+        _check(task, event)
         if isinstance(event, FollowUpAssigned):
             if task.assigned_at is None or event.occurred_at >= task.assigned_at:
                 task.assignee_id, task.assignee_kind = event.assignee_id, event.assignee_kind
                 task.assigned_at = event.occurred_at
-                task.due_at = event.due_at or max(task.due_at,
-                                                  event.occurred_at + rules.follow_up.due)
+                # an assignment keeps the task's due time unless it names one: reassigning
+                # must not make an overdue task look on time
+                task.due_at = event.due_at or task.due_at
         elif task.visited_at is None or event.occurred_at >= task.visited_at:
             task.visited_at, task.outcome = event.occurred_at, event.outcome
-            task.note, task.visited_by = event.note, event.by
+            task.note, task.visited_by = redact_digits(event.note), event.by
         task.status = ("cancelled" if task.outcome == "moved_out"
                        else "visited" if task.visited_at else
                        "assigned" if task.assignee_id else "open")

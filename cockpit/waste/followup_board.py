@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from cockpit.store.waste_models import FollowUp, Household
@@ -120,15 +120,31 @@ def actionable(session: Session, villages: Sequence[str] | None = None,
 def board(session: Session, rules: WasteRules, tz: ZoneInfo, now: datetime,
           villages: Sequence[str] | None = None,
           statuses: Sequence[str] | None = None) -> dict[str, Any]:
-    """The follow-ups tab's read model: ``{items, actionable, min_after, target}``.
+    """The follow-ups tab's read model: ``{items, total, overdue, actionable, min_after, target}``.
 
-    ``items`` are :func:`followup_rows` of the filters, ``actionable`` the open and assigned
-    tasks of ``villages`` (:func:`actionable`), ``min_after`` the disposals after a visit its
-    effect waits for, ``target`` the accuracy aimed at.
+    ``items`` are :func:`followup_rows` of the filters (at most :data:`LIMIT`), ``total`` and
+    ``overdue`` the counts of every task of the filters (not only those listed),
+    ``actionable`` the open and assigned tasks of ``villages`` (:func:`actionable`),
+    ``min_after`` the disposals after a visit its effect waits for, ``target`` the accuracy
+    aimed at.
     """
+    total, overdue = counts(session, now, villages, statuses)
     return {"items": followup_rows(session, rules, tz, now, villages, statuses),
-            "actionable": actionable(session, villages),
+            "total": total, "overdue": overdue, "actionable": actionable(session, villages),
             "min_after": rules.follow_up.min_after, "target": rules.target}
+
+
+def counts(session: Session, now: datetime, villages: Sequence[str] | None = None,
+           statuses: Sequence[str] | None = None) -> tuple[int, int]:
+    """``(tasks, overdue tasks)`` of the filters, counted in SQL (no list limit)."""
+    query = select(func.count(), func.sum(case(
+        (FollowUp.status.in_(list(ACTIONABLE)) & (FollowUp.due_at < now), 1), else_=0)))
+    if villages is not None:
+        query = query.where(FollowUp.village_code.in_(list(villages)))
+    if statuses:
+        query = query.where(FollowUp.status.in_(list(statuses)))
+    total, overdue = session.execute(query).one()
+    return int(total or 0), int(overdue or 0)
 
 
 def task_of(session: Session, followup_id: str) -> dict[str, Any] | None:

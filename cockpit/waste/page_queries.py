@@ -321,7 +321,10 @@ def landlord_phone(landlord: Landlord | None, unmasked: bool = False) -> str | N
 
 def landlord_ranking(session: Session, start: date, end: date, target: float,
                      scope: Scope = None, limit: int = MAX_LANDLORDS) -> dict[str, Any]:
-    """Landlords with tenants in ``scope``, by their tenants' accuracy of the period, best first.
+    """Landlords with tenants in ``scope``, by their tenants' accuracy of the period, worst first.
+
+    Worst first: the landlords whose tenants most need a word are the ones a list cut at
+    ``limit`` must show.
 
     Returns
     -------
@@ -340,7 +343,7 @@ def landlord_ranking(session: Session, start: date, end: date, target: float,
 
     def rank(lid: str) -> tuple:
         t = tallies.get(lid)
-        return (t is None, -(t.rate or 0.0) if t is not None else 0.0, lid)
+        return (t is None, t.rate or 0.0 if t is not None else 0.0, lid)
     order = sorted(counts, key=rank)
     shown = order[:max(1, limit)]
     names = {row.landlord_id: row for row in session.scalars(
