@@ -40,7 +40,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ll_kind_tenant": ("租户", "tenant"),
     "ll_kind_local": ("本地户", "local"),
     "ll_status_active": ("在住", "living there"),
-    "ll_status_moved_out": ("已迁出", "moved out"),
+    "ll_status_moved_out": ("已搬离", "moved out"),
     "ll_period_note": ("每户准确率只计其入住期间本户的投放", "Each household's accuracy counts "
                        "its own disposals, over its own tenancy"),
 }

@@ -28,8 +28,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wfu_col_outcome": ("走访结果", "Visit"),
     "wfu_col_effect": ("准确率 走访前 → 走访后", "Accuracy before → after"),
     # -- values -------------------------------------------------------------------------------
-    "wfu_reason_below": ("低于阈值", "Below threshold"),
-    "wfu_reason_falling": ("准确率下滑", "Falling"),
+    "wfu_reason_below": ("准确率偏低", "Low accuracy"),
+    "wfu_reason_falling": ("准确率下滑", "Falling accuracy"),
     "wfu_finding_below": ("近{days}天 {c}/{n} 正确（{rate}）", "{c}/{n} correct in {days} days "
                           "({rate})"),
     "wfu_finding_falling": ("近{days}天 {c}/{n}（{rate}），此前 {pc}/{pn}（{prate}）",
@@ -41,7 +41,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wfu_kind_supervisor": ("督导员", "Supervisor"),
     "wfu_kind_volunteer": ("志愿者", "Volunteer"),
     "wfu_overdue": ("逾期", "overdue"),
-    "wfu_outcome_educated": ("已宣传指导", "Educated"),
+    "wfu_outcome_educated": ("宣传指导到位", "Educated"),
     "wfu_outcome_not_home": ("未遇", "Not at home"),
     "wfu_outcome_refused": ("拒绝", "Refused"),
     "wfu_outcome_moved_out": ("已搬离", "Moved out"),

@@ -82,7 +82,7 @@ def _rate(correct: Any, total: Any) -> float | None:
 
 
 def reason_cell(row: Mapping[str, Any], lang: Lang) -> html.Div:
-    """The rule that fired (低于阈值 / 准确率下滑) and the figures of the finding."""
+    """The rule that fired (准确率偏低 / 准确率下滑) and the figures of the finding."""
     finding, reason = row.get("finding") or {}, row.get("reason")
     c, n = finding.get("correct", 0), finding.get("total", 0)
     if reason == "falling":

@@ -236,7 +236,7 @@ def test_the_landlord_sees_both_tenants_in_their_periods_with_their_own_figures(
     moved_in_a = (NOW - 28 * DAY).astimezone(tz).strftime("%Y-%m-%d")
     moved_in_b = (MOVE + timedelta(hours=1)).astimezone(tz).strftime("%Y-%m-%d")
     moved_out_a = MOVE.astimezone(tz).strftime("%Y-%m-%d")
-    assert rows["TEN-A"][:6] == ["TEN-A", "租户", "朝阳村 · 5组", moved_in_a, moved_out_a, "已迁出"]
+    assert rows["TEN-A"][:6] == ["TEN-A", "租户", "朝阳村 · 5组", moved_in_a, moved_out_a, "已搬离"]
     assert rows["TEN-B"][:6] == ["TEN-B", "租户", "朝阳村 · 5组", moved_in_b, "—", "在住"]
     for tenant in ("TEN-A", "TEN-B"):
         assert rows[tenant][6] == _accuracy(*per_household[tenant]), tenant

@@ -43,7 +43,7 @@ def test_landlord001_signs_in_and_sees_both_tenants_in_their_periods(served):
     assert urlsplit(driver.current_url).path == "/landlord"
     rows = _households(driver)
     assert list(rows) == ["TEN-A", "TEN-B"]
-    assert rows["TEN-A"][5] == "已迁出" and rows["TEN-B"][5] == "在住"
+    assert rows["TEN-A"][5] == "已搬离" and rows["TEN-B"][5] == "在住"
     assert rows["TEN-A"][4] != "—" and rows["TEN-B"][4] == "—"
     assert all("次）" in cells[6] for cells in rows.values())
     body = driver.find_element(By.TAG_NAME, "body").text

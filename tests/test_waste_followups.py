@@ -163,7 +163,7 @@ def test_field_maps_are_valid_events_named_by_their_token():
 
 def test_the_list_cells_show_the_finding_the_overdue_and_the_effect():
     below = {"reason": "below", "finding": {"correct": 3, "total": 8, "window_days": 30.0}}
-    assert "低于阈值" in _text(reason_cell(below, "zh"))
+    assert "准确率偏低" in _text(reason_cell(below, "zh"))
     assert "近30天 3/8 正确（37.5%）" in _text(reason_cell(below, "zh"))
     falling = {"reason": "falling", "finding": {"correct": 5, "total": 7, "window_days": 14,
                                                 "previous_correct": 7, "previous_total": 7}}
@@ -197,7 +197,7 @@ def test_a_weak_household_found_by_the_rule_is_listed_staff_see_their_villages(
         app, clients, services, now):
     leader = text_of(_refresh(clients["leader"], app))
     assert "W-1" in leader and "W-2" in leader and "G-1" not in leader
-    assert "低于阈值" in leader and "近30天 3/8 正确（37.5%）" in leader
+    assert "准确率偏低" in leader and "近30天 3/8 正确（37.5%）" in leader
     assert "逾期" in leader and "共 2 户 · 逾期 2" in leader and "3组" in leader
     staff = response_of(_refresh(clients["staff"], app))
     text = json.dumps(staff, ensure_ascii=False)
@@ -240,7 +240,7 @@ def test_assign_then_visit_each_send_one_event_and_after_better_disposals_the_ch
 
     visit = now - 5 * DAY
     message = _said(_visit(staff, app, task_id, at=_local(services, visit)), Ids.VISITED)
-    assert message == f"已登记走访 {task_id}：已宣传指导；入库后显示"
+    assert message == f"已登记走访 {task_id}：宣传指导到位；入库后显示"
     sent = _stream(services)
     assert len(sent) == 2 and sent[1]["type"] == "followup.visited"
     assert sent[1]["by"] == "HQ-0012345"  # the assignee, when no visitor is given
