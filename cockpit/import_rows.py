@@ -11,6 +11,7 @@ rejected rows never carry personal values (:mod:`cockpit.import_report`).
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import hmac
 import json
@@ -78,7 +79,7 @@ class PendingRow:
     updated_id: str
 
 
-class RowImporter:
+class RowImporter(abc.ABC):
     """Validate rows into events and apply them in batches; fills an :class:`ImportReport`.
 
     Subclasses set :attr:`key_field`, :attr:`columns_model` (and :attr:`personal`,
@@ -210,22 +211,22 @@ class RowImporter:
         fields.update((k, v) for k, v in values.items() if v is not None and k not in skip)
         return fields
 
+    @abc.abstractmethod
     def prepare(self, number: int, values: dict[str, str | None], cells: Sequence[Any],
                 indexes: dict[str, int]) -> PendingRow:
         """Turn a row into its events. Raises InvalidEvent or RowRejected."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def stored_ids(self, session: Session, ids: Sequence[str]) -> set[str]:
         """Which of these event ids of the import's source are stored already."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def known_subjects(self, session: Session, subjects: Sequence[str]) -> set[str]:
         """Which of these subjects the store knows already (from any import or stream)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def changed_events(self, session: Session, row: PendingRow) -> list[BaseEvent]:
         """The events that make a changed row of a known subject win over its stored values."""
-        raise NotImplementedError
 
     def resend(self, row: PendingRow, kind: str | None = None, **extra: Any) -> BaseEvent:
         """The row's main event again at the import's time, with its update id (and ``kind``).
@@ -238,11 +239,12 @@ class RowImporter:
         return self.parse({**row.fields, "type": kind or row.fields["type"],
                            "event_id": row.updated_id, "occurred_at": self.started, **extra})
 
-    def before_apply(self, session: Session, rows: list[PendingRow]) -> None:
+    def before_apply(self, session: Session,  # noqa: B027 - a hook, empty by default
+                     rows: list[PendingRow]) -> None:
         """Look at the store before a batch is applied (subclasses count what is new)."""
 
-    def applied(self, session: Session, fresh: list[PendingRow], changed: list[PendingRow],
-                result: ApplyResult, now: datetime) -> None:
+    def applied(self, session: Session, fresh: list[PendingRow],  # noqa: B027 - a hook
+                changed: list[PendingRow], result: ApplyResult, now: datetime) -> None:
         """Count what a batch did, in its transaction (subclasses add their own counts).
 
         ``fresh`` are the rows of subjects new to the store, ``changed`` those re-sent.
