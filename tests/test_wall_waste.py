@@ -434,8 +434,10 @@ def test_every_village_on_the_wall_shows_the_accuracy_of_its_stored_disposals(se
     assert not nodes(first[WasteIds.SUMMARY]["children"], "vol-sim")  # real data: no 模拟数据
     assert strings_of(first[WasteIds.KEY_NOTE]["children"]) == []
     # nothing moved: nothing is sent; a new batch moves the figures, and only them
-    status, _ = poll(client, app, seen=first[WallIds.SEEN]["data"])
-    assert status == 204
+    status, again = poll(client, app, seen=first[WallIds.SEEN]["data"])
+    # 204, unless the poll crossed a governance tick (every few seconds, clock-driven): then the
+    # overdue board and funnels may be re-checked, but nothing of the waste view is sent
+    assert status == 204 or not (set(again) & {str(i) for i in WasteIds}), again.keys()
     ingest(services, registry([NO_DATA])
            + disposals(now, {"新街社区": (30, 0), NO_DATA: (3, 1)}, tag="b"))
     status, moved = poll(client, app, seen=first[WallIds.SEEN]["data"])
