@@ -36,7 +36,7 @@ from callbacks.incidents import village_labels
 from cockpit.access import Capability, Role, Viewer
 from cockpit.clock import utc_now
 from cockpit.services import Services
-from cockpit.waste import accuracy, page_queries
+from cockpit.waste import accuracy, landlord_queries, page_queries
 from layouts import waste as page
 from layouts import waste_household as record_page
 from layouts.i18n import Lang, normalize_lang, t
@@ -123,10 +123,10 @@ def read_section(session, services: Services, query: WasteQuery, viewer: Viewer,
                                            offset=(query.page - 1) * page.PAGE_SIZE, **filters)
         return query, {"total": total, "rows": rows}
     if query.tab == "landlords":
-        models: dict[str, Any] = {"ranking": page_queries.landlord_ranking(
+        models: dict[str, Any] = {"ranking": landlord_queries.landlord_ranking(
             session, start, end, rules.target, villages)}
         if query.landlord:
-            models["landlord"] = page_queries.landlord(session, tz, query.landlord,
+            models["landlord"] = landlord_queries.landlord(session, tz, query.landlord,
                                                        rules.target, scope_of(viewer))
         return query, models
     return query, {}

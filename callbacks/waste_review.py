@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 from callbacks.auth import audit_view, current_viewer
 from callbacks.waste import DATA_ERRORS, page_state, read_household, scope_of
 from cockpit.services import Services
-from cockpit.waste import page_queries
+from cockpit.waste import landlord_queries
 from layouts.i18n import normalize_lang, t
 from layouts.volunteers import or_dash
 from layouts.waste import WasteIds
@@ -76,7 +76,7 @@ def register(app: dash.Dash, services: Services) -> None:
         viewer = current_viewer()
         try:
             with services.read() as session:
-                item = page_queries.landlord(session, settings.tz, query.landlord,
+                item = landlord_queries.landlord(session, settings.tz, query.landlord,
                                              settings.waste_rules.target, scope_of(viewer),
                                              unmasked=True)
             if item is None:

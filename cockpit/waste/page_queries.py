@@ -1,7 +1,7 @@
 """Read models of the staff page ``/waste`` (垃圾分类).
 
-The overview, households, one household's record, recent disposals, landlords, and the photo
-store's scope check.
+The overview, households, one household's record, recent disposals and the photo store's
+scope check; the landlords tab reads :mod:`cockpit.waste.landlord_queries`.
 
 Every accuracy figure here is a :class:`~cockpit.waste.accuracy.Tally` of
 :mod:`cockpit.waste.accuracy` or :mod:`cockpit.waste.queries`, counted from the stored
@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cockpit.privacy import mask_address, mask_name, mask_phone
@@ -32,8 +32,6 @@ from cockpit.waste.config import WasteRules
 #: Most rows of one list page, and of a household's disposals on its record.
 MAX_LIMIT = 200
 RECORD_DISPOSALS = 100
-#: Most landlords the ranking lists.
-MAX_LANDLORDS = 300
 Scope = Sequence[str] | None
 
 
@@ -306,7 +304,7 @@ def stations(session: Session, scope: Scope = None) -> list[dict[str, Any]]:
              "status": s.status} for s in session.scalars(query)]
 
 
-# -- landlords ---------------------------------------------------------------------------------
+# -- landlords (the tab's queries: cockpit.waste.landlord_queries) -----------------------
 def landlord_name(landlord: Landlord | None, unmasked: bool = False) -> str | None:
     """A landlord's name, masked unless ``unmasked``."""
     name = landlord.name if landlord is not None else None
@@ -318,66 +316,6 @@ def landlord_phone(landlord: Landlord | None, unmasked: bool = False) -> str | N
     phone = landlord.phone if landlord is not None else None
     return phone if unmasked else mask_phone(phone)
 
-
-def landlord_ranking(session: Session, start: date, end: date, target: float,
-                     scope: Scope = None, limit: int = MAX_LANDLORDS) -> dict[str, Any]:
-    """Landlords with tenants in ``scope``, by their tenants' accuracy of the period, worst first.
-
-    Worst first: the landlords whose tenants most need a word are the ones a list cut at
-    ``limit`` must show.
-
-    Returns
-    -------
-    dict
-        ``{"total": landlords, "rows": [{landlord_id, name (masked), households, active,
-        accuracy (tally of the period; rate None without disposals)}, ...]}`` limited to
-        ``limit`` rows; landlords without disposals in the period come last.
-    """
-    count = (select(Household.landlord_id, func.count(),
-                    func.sum(case((Household.status == "active", 1), else_=0)))
-             .where(Household.landlord_id.is_not(None)).group_by(Household.landlord_id))
-    if scope is not None:
-        count = count.where(Household.village_code.in_(list(scope)))
-    counts = {lid: (int(n), int(a or 0)) for lid, n, a in session.execute(count)}
-    tallies = {t.key: t for t in accuracy.accuracy_by(session, "landlord", start, end, scope)}
-
-    def rank(lid: str) -> tuple:
-        t = tallies.get(lid)
-        return (t is None, t.rate or 0.0 if t is not None else 0.0, lid)
-    order = sorted(counts, key=rank)
-    shown = order[:max(1, limit)]
-    names = {row.landlord_id: row for row in session.scalars(
-        select(Landlord).where(Landlord.landlord_id.in_(shown)))} if shown else {}
-    return {"total": len(counts), "rows": [
-        {"landlord_id": lid, "name": landlord_name(names.get(lid)),
-         "households": counts[lid][0], "active": counts[lid][1],
-         "accuracy": tally_dict(tallies.get(lid, Tally(lid)), target)} for lid in shown]}
-
-
-def landlord(session: Session, tz: ZoneInfo, landlord_id: str, target: float,
-             scope: Scope = None, unmasked: bool = False) -> dict[str, Any] | None:
-    """:func:`cockpit.waste.queries.landlord_view` as JSON, masked unless ``unmasked``.
-
-    Each household keeps its moved in/out dates and its accuracy over its own tenancy (its own
-    disposals), so a tenant who moved out and the next one are both shown. None for an unknown
-    landlord or one with no household in ``scope``.
-    """
-    view = queries.landlord_view(session, landlord_id, scope)
-    if view is None:
-        return None
-    rows = []
-    for r in view["households"]:
-        rate = Tally(r["household_id"], r["correct"], r["total"], r["kg"])
-        rows.append({**{k: r[k] for k in ("household_id", "house_id", "kind", "village_code",
-                                          "group_name", "status")},
-                     "address": r["address"] if unmasked else mask_address(r["address"]),
-                     "moved_in_at": _iso(r["moved_in_at"], tz),
-                     "moved_out_at": _iso(r["moved_out_at"], tz),
-                     "accuracy": tally_dict(rate, target)})
-    return {"landlord_id": landlord_id, "name": landlord_name(view["landlord"], unmasked),
-            "phone": landlord_phone(view["landlord"], unmasked),
-            "accuracy": tally_dict(view["accuracy"], target), "households": rows,
-            "masked": not unmasked}
 
 
 # -- photos ------------------------------------------------------------------------------------
