@@ -7,7 +7,7 @@ decisions and their undo, staff scope, and personal data kept masked for leaders
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -53,6 +53,9 @@ def plant(services, now: datetime | None = None) -> datetime:
     a verified and an unfinished attendance, two mobilisations and a campaign; returns now."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     day = now - timedelta(days=2)
+    # sign-ups on three local days; from yesterday's noon, so no run near midnight splits a day
+    noon = datetime.combine(now.astimezone(services.settings.tz).date() - timedelta(days=1),
+                            time(12), services.settings.tz)
     entries = [
         registered("HQ-1", "周杰伦", phone="13812341234", village="胜稼村", team="胜稼村网格队",
                    team_kind="网格", skills="急救,驾驶", at=day - timedelta(days=30)),
@@ -77,7 +80,7 @@ def plant(services, now: datetime | None = None) -> datetime:
         answer("M-1", "HQ-3", "accepted", now - timedelta(minutes=5)),
         requested("M-2", "新街社区", 2, now - timedelta(minutes=10), now + timedelta(hours=2),
                   title="新街社区秩序维护"),
-        *[signed_up("asian-games", n, now - timedelta(days=n % 3, minutes=n),
+        *[signed_up("asian-games", n, noon - timedelta(days=n % 3, minutes=n),
                     campaign="亚运城市志愿者招募", target=100) for n in range(1, 8)],
     ]
     key = services.settings.secret("pd_key")
