@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cockpit.accounts_cli import kiosk_app, require_secrets, users_app
+from cockpit.mapdata.cli import geodata_app
 from cockpit.settings import MissingSecret, Settings
 from cockpit.volunteers.cli import volunteers_app
 from cockpit.waste.cli import waste_app
@@ -25,6 +26,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(kiosk_app, name="kiosk")
 app.add_typer(volunteers_app, name="volunteers")
 app.add_typer(waste_app, name="waste")
+app.add_typer(geodata_app, name="geodata")
 
 
 def _logging(verbose: bool = False) -> None:

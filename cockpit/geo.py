@@ -125,9 +125,35 @@ class _Index(NamedTuple):
     bounds: tuple[float, float, float, float]  # WGS-84 bounds grown by _BBOX_MARGIN_DEG
 
 
+#: The village polygons the join uses when not the shipped schematic ones (see use_villages);
+#: a per-process cache of the active layer in the store, never written from a request.
+_ACTIVE: list[gpd.GeoDataFrame | None] = [None]
+
+
+def use_villages(layer: gpd.GeoDataFrame | None) -> None:
+    """Join points on ``layer`` from now on in this process (None: the shipped schematic one).
+
+    Parameters
+    ----------
+    layer : geopandas.GeoDataFrame or None
+        ``code`` and ``geometry`` columns, EPSG:4326 (``cockpit.mapdata.layers.village_layer``).
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is not in EPSG:4326.
+    """
+    if layer is not None:
+        _check_wgs84(layer)
+        layer = layer[["code", "geometry"]].sort_values("code").reset_index(drop=True)
+    _ACTIVE[0] = layer
+    _index.cache_clear()
+
+
 @functools.lru_cache(maxsize=1)
 def _index() -> _Index:
-    villages = load_villages()[["code", "geometry"]]
+    active = _ACTIVE[0]
+    villages = load_villages()[["code", "geometry"]] if active is None else active
     villages_m = villages.to_crs(METRIC_CRS)
     geoms = villages.geometry.to_numpy()
     shapely.prepare(geoms)

@@ -339,4 +339,4 @@ class AuditEntry(Base):
 
 # The volunteers module's tables share this metadata (migrations and create_all see them);
 # imported last, once Base and UTCDateTime exist.
-from cockpit.store import volunteer_models, waste_models  # noqa: E402, F401
+from cockpit.store import map_models, volunteer_models, waste_models  # noqa: E402, F401

@@ -38,6 +38,9 @@ class Household(Base):
     members: Mapped[int | None] = mapped_column(Integer)
     moved_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     moved_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The house's position (WGS-84 degrees) when the register gives one: grids count by it.
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
     #: active | moved_out
     status: Mapped[str] = mapped_column(String(16), default="active")
     source: Mapped[str | None] = mapped_column(String(128))
