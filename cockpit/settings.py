@@ -8,9 +8,11 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cockpit.governance_config import GovernanceConfig, cached_governance
@@ -18,6 +20,9 @@ from cockpit.volunteers.config import VolunteerRules, cached_rules
 from cockpit.waste.config import WasteRules, cached_waste_rules
 
 STREAM_KINDS = ("incidents", "volunteers", "waste", "metrics")
+#: Base maps (``COCKPIT_MAP_TILES``) and the datums an xyz one may be in (cockpit.mapdata.tiles).
+MAP_TILES = ("none", "gaode", "tianditu", "osm", "xyz")
+MAP_TILE_CRS = ("wgs84", "gcj02")
 #: Secrets by field name and the variable that sets each; none has a default.
 SECRETS = {"secret_key": "COCKPIT_SECRET_KEY", "pd_key": "COCKPIT_PD_KEY"}
 MIN_SECRET_LEN = 16
@@ -85,6 +90,24 @@ class Settings(BaseSettings):
     signin_limit : str
         ``COCKPIT_SIGNIN_LIMIT``; failed sign-ins allowed per account and per address, in the
         notation of the ``limits`` library (default ``5 per 15 minutes``).
+    map_tiles : str
+        ``COCKPIT_MAP_TILES``; the base map under the staff map: ``none`` (vector layers only,
+        no tile request at all; the default, for intranets), ``gaode`` (GCJ-02), ``tianditu``
+        or ``osm`` (WGS-84), ``xyz`` (``COCKPIT_MAP_TILE_URL`` in ``COCKPIT_MAP_TILE_CRS``).
+        Every layer is drawn in the base map's datum (docs/geodata.md, "Base maps").
+    map_tile_url : str or None
+        ``COCKPIT_MAP_TILE_URL``; the tile URL of an ``xyz`` base map (required for it), http
+        or https, with ``{z}``, ``{x}`` and ``{y}`` (``{s}`` expands to a, b, c).
+    map_tile_crs : str
+        ``COCKPIT_MAP_TILE_CRS``; the datum of the ``xyz`` tiles: ``wgs84`` (default) or
+        ``gcj02``.
+    map_tile_attribution : str or None
+        ``COCKPIT_MAP_TILE_ATTRIBUTION``; the credit line shown on the map (plain text),
+        replacing the provider's own; an ``xyz`` map without one shows its host name.
+    tianditu_key : SecretStr or None
+        ``COCKPIT_TIANDITU_KEY``; the browser key of the Tianditu tile service (required for
+        ``tianditu``). It is sent to the browser in tile URLs, so restrict it to the cockpit's
+        domain in the Tianditu console; it never appears in logs.
     """
 
     model_config = SettingsConfigDict(env_prefix="COCKPIT_", extra="ignore", frozen=True,
@@ -110,6 +133,11 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     https: bool = False
     signin_limit: str = "5 per 15 minutes"
+    map_tiles: Literal["none", "gaode", "tianditu", "osm", "xyz"] = "none"
+    map_tile_url: str | None = None
+    map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
+    map_tile_attribution: str | None = None
+    tianditu_key: SecretStr | None = None
 
     @field_validator("secret_key", "pd_key", mode="before")
     @classmethod
@@ -135,6 +163,58 @@ class Settings(BaseSettings):
                 value = path.read_text(encoding="utf-8").strip()
                 if len(value) >= MIN_SECRET_LEN:
                     object.__setattr__(self, name, SecretStr(value))
+        return self
+
+    @field_validator("map_tiles", "map_tile_crs", mode="before")
+    @classmethod
+    def _tile_choice(cls, value: object, info: ValidationInfo) -> object:
+        choices = MAP_TILES if info.field_name == "map_tiles" else MAP_TILE_CRS
+        text = value.strip().lower() if isinstance(value, str) else value
+        if text not in choices:
+            raise ValueError(f"COCKPIT_{info.field_name.upper()} must be one of "
+                             f"{', '.join(choices)}, not {value!r}")
+        return text
+
+    @field_validator("map_tile_url", "map_tile_attribution", "tianditu_key", mode="before")
+    @classmethod
+    def _blank_tile_setting(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("COCKPIT_MAP_TILE_URL must be an http:// or https:// URL")
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(f"COCKPIT_MAP_TILE_URL lacks {', '.join(missing)} "
+                             "(a tile URL such as https://tiles.example/{z}/{x}/{y}.png)")
+        return value
+
+    @field_validator("tianditu_key")
+    @classmethod
+    def _tianditu_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if not (key.isascii() and key.isalnum()):
+            raise ValueError("COCKPIT_TIANDITU_KEY must be letters and digits only "
+                             "(the key from the Tianditu console)")
+        return SecretStr(key)
+
+    @model_validator(mode="after")
+    def _tile_provider_needs(self):
+        """An ``xyz`` base map needs its URL, a ``tianditu`` one its key."""
+        if self.map_tiles == "xyz" and self.map_tile_url is None:
+            raise ValueError("COCKPIT_MAP_TILE_URL is required when COCKPIT_MAP_TILES=xyz")
+        if self.map_tiles == "tianditu" and self.tianditu_key is None:
+            raise ValueError("COCKPIT_TIANDITU_KEY is required when COCKPIT_MAP_TILES=tianditu")
         return self
 
     @field_validator("proxy_addresses")
