@@ -19,6 +19,7 @@ import callbacks.api
 import callbacks.export
 import callbacks.incidents
 import callbacks.landlord
+import callbacks.staff_map
 import callbacks.volunteers
 import callbacks.volunteers_mobilize
 import callbacks.volunteers_review
@@ -34,11 +35,13 @@ from callbacks.hardening import harden
 from callbacks.policy import PUBLIC, SIGNED_IN
 from callbacks.signin import register_signin
 from cockpit.access import Capability, Role
+from cockpit.mapdata import tiles
 from cockpit.services import Services
 from cockpit.settings import Settings
 from layouts.i18n import t
 from layouts.landlord import LANDLORD_PATH
 from layouts.signin import ASSETS_IGNORE
+from layouts.staff_map_frame import ASSETS_PATH_IGNORE
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 #: Per-process cache of read models, keyed by data version (see callbacks.wall), and of who
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     cache.init_app(server, config=CACHE_CONFIG)
     app = dash.Dash(
         __name__, server=server, title=t("title"), update_title=None, assets_ignore=ASSETS_IGNORE,
+        assets_path_ignore=ASSETS_PATH_IGNORE,
         assets_folder=str(ASSETS), serve_locally=True, external_stylesheets=[],
         external_scripts=[], suppress_callback_exceptions=False,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
@@ -108,7 +112,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                       *callbacks.volunteers_mobilize.validation_pages(),
                                       *callbacks.waste.validation_pages(),
                                       analysis_page("zh"), callbacks.admin.validation_page(),
-                                      callbacks.landlord.validation_page()])
+                                      callbacks.landlord.validation_page(),
+                                      callbacks.staff_map.validation_page()])
     volunteer_routes = callbacks.volunteers_mobilize.routes(
         services, callbacks.volunteers.routes(services))
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
@@ -120,6 +125,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 for path, render in volunteer_routes.items()},
              **{path: (render, Capability.ITEMS)
                 for path, render in callbacks.waste.routes(services).items()},
+             **{path: (render, Capability.ITEMS)
+                for path, render in callbacks.staff_map.routes(services).items()},
              **{path: (render, Capability.LANDLORD)
                 for path, render in callbacks.landlord.routes(services).items()}}
     policy.pages_of({path: rule for path, (_, rule) in pages.items()})
@@ -133,6 +140,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         callbacks.analysis.register(app, services, cache)
         callbacks.volunteers.register(app, services)
         callbacks.waste.register(app, services)
+        callbacks.staff_map.register(app, services)
     with policy.callbacks(app, Capability.REVEAL):
         callbacks.incidents.register_reveal(app, services)
         callbacks.volunteers_review.register(app, services)
@@ -143,10 +151,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         callbacks.admin.register(app, services)
     callbacks.waste_followups.register(app, services)  # declares its callbacks' rules itself
     callbacks.waste_photos.register(app, services, policy)
+    callbacks.staff_map.register_routes(app, services, policy)
     callbacks.wall.register(app, services, cache, policy)
     callbacks.api.register(app, services, policy)
     callbacks.export.register(app, services, policy)
-    harden(app, services.settings)  # last: the CSP hashes Dash's inline scripts
+    # last: the CSP hashes Dash's inline scripts
+    harden(app, services.settings, frames={callbacks.staff_map.FRAME_ENDPOINT: (
+        callbacks.staff_map.tile_sources(tiles.provider(services.settings)))})
     return app
 
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import dash
 from flask import jsonify, redirect, request
 from flask_talisman import Talisman
@@ -39,9 +41,38 @@ def content_security_policy(app: dash.Dash) -> dict[str, str | list[str]]:
     }
 
 
-def harden(app: dash.Dash, settings: Settings) -> None:
-    """Install CSRF protection and the security headers on ``app.server``."""
+def frame_policy(app: dash.Dash, img_sources: Sequence[str] = ()
+                 ) -> dict[str, str | list[str]]:
+    """The CSP of a document the app's own pages frame (the staff map).
+
+    The same as every page's, but it may be framed by the app's own origin, its inline scripts
+    run only with the response's nonce, and images may come from ``img_sources`` (the
+    configured base map's tile servers; none by default).
+    """
+    policy = content_security_policy(app)
+    policy["frame-ancestors"] = "'self'"
+    policy["img-src"] = [*policy["img-src"], *img_sources]
+    return policy
+
+
+def harden(app: dash.Dash, settings: Settings,
+           frames: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Install CSRF protection and the security headers on ``app.server``.
+
+    Parameters
+    ----------
+    frames : mapping, optional
+        Endpoint -> image origins of the documents shown in the app's own frames: they are
+        sent with :func:`frame_policy`, a per-response script nonce (``request.csp_nonce``)
+        and ``X-Frame-Options: SAMEORIGIN``.
+    """
     server = app.server
+    for endpoint, img_sources in (frames or {}).items():
+        # flask-talisman reads per-view options from the view function
+        server.view_functions[endpoint].talisman_view_options = {
+            "frame_options": "SAMEORIGIN",
+            "content_security_policy": frame_policy(app, img_sources),
+            "content_security_policy_nonce_in": ["script-src"]}
     CSRFProtect(server)
 
     @server.errorhandler(CSRFError)

@@ -17,6 +17,7 @@ from layouts import (
     strings_governance_wall,
     strings_incidents,
     strings_landlord,
+    strings_map,
     strings_volunteers,
     strings_volunteers_wall,
     strings_waste,
@@ -100,6 +101,7 @@ _merge(strings_waste_wall.STRINGS)
 _merge(strings_waste.STRINGS)
 _merge(strings_waste_followups.STRINGS)
 _merge(strings_landlord.STRINGS)
+_merge(strings_map.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

@@ -280,6 +280,8 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
     ])
 
 
+#: The staff map (layouts.staff_map.MAP_PATH; that module imports this one).
+MAP_NAV_PATH = "/map"
 #: The CSV export of the list (callbacks.export); the list's query applies.
 EXPORT_PATH = "/export/incidents.csv"
 
@@ -296,6 +298,8 @@ def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
             dcc.Link(t("vol_nav", lang), href=with_lang(VOLUNTEERS_PATH, lang),
                      className="inc-nav-link"),
             dcc.Link(t("wst_nav", lang), href=with_lang(WASTE_PATH, lang),
+                     className="inc-nav-link"),
+            dcc.Link(t("map_nav", lang), href=with_lang(MAP_NAV_PATH, lang),
                      className="inc-nav-link"),
             # a full load: the wall sets up its own sound and screen state
             html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),
