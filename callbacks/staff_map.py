@@ -56,6 +56,10 @@ DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 FRAME_STRINGS = {"loading": "map_loading", "loaded": "map_loaded", "failed": "map_load_failed",
                  "open_item": "map_panel_open_item"}
 _SCRIPT = re.compile(r"<script(?=[\s>])")
+#: The repeat-groups layer draws the largest groups, each with its first members: the frame
+#: stays bounded however many incidents repeat (the panel and the list count them all).
+REPEAT_GROUPS_SHOWN = 200
+REPEAT_MEMBERS_SHOWN = 25
 
 
 def scope_of(viewer: Viewer) -> tuple[str, ...] | None:
@@ -96,8 +100,9 @@ def _display_points(rows: Sequence[dict[str, Any]], provider: tiles.TileProvider
 def _display_repeats(groups: Sequence[dict[str, Any]], provider: tiles.TileProvider
                      ) -> list[dict[str, Any]]:
     out = []
-    for g in groups:
-        points = g.get("points") or []
+    largest = sorted(groups, key=lambda g: -int(g.get("size") or 0))[:REPEAT_GROUPS_SHOWN]
+    for g in largest:
+        points = (g.get("points") or [])[:REPEAT_MEMBERS_SHOWN]
         if points:
             lons, lats = tiles.to_display_points([p[0] for p in points], [p[1] for p in points],
                                                  provider)

@@ -259,9 +259,9 @@ def _repeats(model: FrameModel) -> folium.FeatureGroup:
         tip = t("map_tip_repeat", model.lang, n=int(g.get("size") or len(points)))
         folium.PolyLine(points, color="#9467bd", weight=3, opacity=0.9, dash_array="6 4",
                         tooltip=tip).add_to(group)
-        for point in points:
-            folium.CircleMarker(point, radius=4, color="#9467bd", fill=True,
-                                fill_opacity=1, tooltip=tip).add_to(group)
+        # the first report of the group: one marker, so the layer stays small
+        folium.CircleMarker(points[0], radius=5, color="#9467bd", fill=True,
+                            fill_opacity=1, tooltip=tip).add_to(group)
     return group
 
 

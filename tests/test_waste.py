@@ -283,3 +283,42 @@ def test_field_app_events_that_make_no_sense_are_dead_lettered(services):
     _ingest(services, [moved_out("W-3", T0 - DAY),
                        followup_event("visited", other, T0, outcome="educated")])
     assert any("cancelled, the household moved out" in d["reason"] for d in _dead(services))
+
+
+def test_a_household_position_is_folded_latest_wins_in_wgs84_and_kept_out_of_history(services):
+    from cockpit import geo
+    from cockpit.crs import from_wgs84
+
+    villages = geo.load_villages().set_index("code")
+    home = villages.geometry[CHAOYANG].representative_point()
+    lon_g, lat_g = from_wgs84(home.x, home.y, "gcj02")
+    later = (home.x + 0.001, home.y - 0.001)
+    _ingest(services, [
+        household("P-1", at=T0 - 3 * DAY, lon=f"{lon_g:.7f}", lat=f"{lat_g:.7f}", crs="gcj02"),
+        household("P-1", at=T0 - 2 * DAY, members=4),  # no position: the last one stays
+        household("P-2", at=T0 - 3 * DAY)])
+    with services.read() as session:
+        row = session.get(Household, "P-1")
+        assert abs(row.lon - home.x) < 1e-6 and abs(row.lat - home.y) < 1e-6  # GCJ-02 undone
+        assert row.members == 4
+        assert session.get(Household, "P-2").lon is None
+    _ingest(services, [household("P-1", at=T0 - DAY, lon=later[0], lat=later[1], crs="wgs84"),
+                       household("P-1", at=T0 - 4 * DAY, lon=home.x - 0.002, lat=home.y,
+                                 crs="wgs84")])  # older than every other: changes nothing
+    with services.read() as session:
+        row = session.get(Household, "P-1")
+        assert (row.lon, row.lat) == pytest.approx(later, abs=1e-9)
+        payloads = session.scalars(select(WasteEventRow.payload)).all()
+        assert len(payloads) == 5 and not any({"lon", "lat"} & set(p) for p in payloads)
+
+
+def test_a_household_position_outside_the_service_area_or_half_given_is_dead_lettered(services):
+    _ingest(services, [household("Q-1", lon="116.397", lat="39.909", crs="wgs84"),
+                       household("Q-2", lon="120.29"),
+                       household("Q-3", lon="120.29", lat="30.35")])
+    reasons = {json.loads(d["fields"])["household_id"]: d["reason"] for d in _dead(services)}
+    assert "outside the service area" in reasons["Q-1"]
+    assert "lon and lat must be given together" in reasons["Q-2"]
+    assert "crs is required" in reasons["Q-3"]
+    with services.read() as session:
+        assert session.scalar(select(func.count()).select_from(Household)) == 0

@@ -220,3 +220,53 @@ def test_the_registry_is_labelled_simulated(full_world):
     events = registry_events(full_world, full_world.midnight(DAY))
     assert {e.fields["source"] for e in events} == {"sim:waste"}
     assert all(e.fields["event_id"].startswith("sim-7.4700:") for e in events)
+
+
+def test_simulated_houses_stand_inside_their_village_in_clusters_by_group(full_world, items):
+    import math
+    import statistics
+
+    import shapely
+
+    polygons = geo.load_villages().set_index("code").geometry
+    within, across = [], []
+    for village in full_world.villages:
+        houses = village.houses
+        lons = [h.lon for h in houses]
+        lats = [h.lat for h in houses]
+        assert shapely.contains_xy(polygons[village.code], lons, lats).all(), village.code
+        scale = math.cos(math.radians(statistics.fmean(lats)))
+        mid = (statistics.fmean(lons), statistics.fmean(lats))
+        groups = collections.defaultdict(list)
+        for h in houses:
+            groups[h.group].append(h)
+        for members in groups.values():
+            centre = (statistics.fmean(h.lon for h in members),
+                      statistics.fmean(h.lat for h in members))
+            for h in members:
+                within.append(math.hypot((h.lon - centre[0]) * scale, h.lat - centre[1]))
+                across.append(math.hypot((h.lon - mid[0]) * scale, h.lat - mid[1]))
+    # a group is a hamlet: its houses lie much closer to each other than to the village's middle
+    assert statistics.median(within) < 0.5 * statistics.median(across)
+    def places(seed):
+        return {h.house_id: (h.lon, h.lat) for v in World(seed, 600, TZ, items).villages
+                for h in v.houses}
+
+    again, other = places(7), places(8)
+    assert again == places(7)
+    assert sum(other.get(k) != p for k, p in again.items()) > 0.9 * len(again)
+
+
+def test_a_simulated_registration_sends_its_house_position(items):
+    world = World(3, 300, TZ, items)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=TZ)
+    houses = {h.house_id: h for v in world.villages for h in v.houses}
+    registrations = [e for e in registry_events(world, now)
+                     if e.fields["type"] == "household.registered"]
+    assert len(registrations) > 100
+    for sent in registrations:
+        event = parse_event(sent.fields, TZ, service_area(), now)
+        house = houses[event.house_id]
+        assert sent.fields["crs"] == "gcj02"
+        assert (event.lon, event.lat) == pytest.approx((house.lon, house.lat), abs=2e-6)
+        assert geo.village_of(event.lon, event.lat) == house.village

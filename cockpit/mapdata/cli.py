@@ -11,3 +11,7 @@ import typer
 
 geodata_app = typer.Typer(help="Map layers: import village and grid boundaries, generate grids.",
                           no_args_is_help=True)
+from cockpit.mapdata.import_cli import register as _register_import  # noqa: E402, I001
+_register_import(geodata_app)
+from cockpit.mapdata.grids_cli import register as _register_grids  # noqa: E402, I001
+_register_grids(geodata_app)

@@ -83,7 +83,8 @@ def _columns(session: Session, query, width: int) -> list[np.ndarray]:
 
 def _incidents(session: Session, villages, since, until, categories, stages):
     query = _filtered(select(Incident.lon, Incident.lat, Incident.stage, Incident.village_code,
-                             Incident.grid), since=since, until=until, scope=villages)
+                             Incident.grid), reported_from=since, reported_to=until,
+                      scope=villages)
     if categories:
         query = query.where(Incident.category.in_(list(categories)))
     if stages:
@@ -119,8 +120,8 @@ def grid_tally(session: Session, villages: Sequence[str] | None = None,
         Village codes: only their grids, their incidents (by the incident's village code, as
         a staff account's scope) and their households; None: all.
     since, until : datetime, optional
-        Aware; incidents whose latest stage change lies in ``[since, until)`` (the incident
-        list's period filter).
+        Aware; incidents *reported* in ``[since, until)``, as the staff map's layers and panel
+        count them (:func:`cockpit.mapdata.staff_queries.incident_conditions`).
     categories : sequence of str, optional
         Category codes (``fire``, ...); None or empty: all.
     stages : sequence of str, optional

@@ -231,12 +231,15 @@ def _when(value: object, info: ValidationInfo) -> datetime:
     return parse_time(value, (info.context or {}).get("tz", DEFAULT_TZ))
 
 
-class HouseholdRegistered(BaseEvent):
+class HouseholdRegistered(Positioned, BaseEvent):
     """``household.registered``: a household joins (or changes) the waste registry (户籍登记).
 
     Sent again with the same ``household_id``, the latest event's values win. A tenant
     household names its rental house and landlord; its tenancy runs from ``moved_in_at`` until
-    a ``household.moved_out``.
+    a ``household.moved_out``. The house's position (``lon``, ``lat``, ``crs``, as for a
+    station) is optional: grids (网格) count households by it, and one without a position is
+    counted as 未定位 in its village. Like the address it points at a home, so it is kept only
+    in the registry, never in the event history.
     """
 
     type: Literal["household.registered"]
@@ -244,6 +247,8 @@ class HouseholdRegistered(BaseEvent):
     kind: Annotated[HouseholdKind, BeforeValidator(parse_household_kind)] = Field(
         description="local or tenant (本地 / 租户).")
     village: Required = Field(description="Village/community code or name.")
+    grid: Text = Field(default=None, description="Grid (网格) code as the register names it; "
+                       "kept in the history only: grids count households by their position.")
     group: Label = Field(default=None, description="Group (组) within the village, e.g. 3组.")
     house_id: Ident | None = Field(default=None, description="The house (出租房 for a tenant) "
                                    "id, e.g. CY-03-012; required for a tenant.")
@@ -261,7 +266,7 @@ class HouseholdRegistered(BaseEvent):
 
     #: Kept only in the registry (masked on screen), never in the event history.
     PERSONAL: ClassVar[frozenset[str]] = frozenset(
-        {"landlord_name", "landlord_phone", "head_name", "head_phone", "address"})
+        {"landlord_name", "landlord_phone", "head_name", "head_phone", "address", "lon", "lat"})
 
     @field_validator("moved_in_at", mode="before")
     @classmethod

@@ -1,7 +1,9 @@
 """Fold the waste registry: households, landlords and stations, and who lived in which house.
 
 Every attribute takes the value of the latest event (by ``(occurred_at, event_id, source)``)
-that carries it, so a late or repeated registration changes nothing it should not. A
+that carries it, so a late or repeated registration changes nothing it should not; a
+household's position (``lon``/``lat``, WGS-84) is one attribute, so a registration without one
+keeps the last position sent. A
 household's move-out is the latest ``household.moved_out`` in its history that is not before
 its move-in: a household that moved back in (a later ``moved_in_at``) is active again.
 """
@@ -103,6 +105,9 @@ def fold_households(session: Session, registrations: Sequence[HouseholdRegistere
             if value is not None and _newer(stamp, times.get(column)):
                 row[column] = value
                 times[column] = stamp
+        if event.lon is not None and _newer(stamp, times.get("position")):
+            row["lon"], row["lat"] = event.lon, event.lat  # WGS-84: converted on the way in
+            times["position"] = stamp
         if _newer(stamp, times.get("village")):
             row["village_code"] = code
             row["village_text"] = None if code else event.village[:64]

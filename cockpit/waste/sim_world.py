@@ -3,10 +3,12 @@
 The registry of the simulated waste feed (:mod:`cockpit.waste.simulate`). Each of the 15
 villages and communities gets :data:`VILLAGES`' share of the households, 2-4 collection
 stations inside its (schematic) polygon with two supervisors each (ids only), and houses in
-groups (组) of 40. A house is a local household's home or a rental house (出租房) of a landlord
-who owns 1-6 of them and lets it to 1-3 tenant households at a time. Each tenant place is a
-chain of tenancies: a household moves in, stays for months, moves out (``household.moved_out``)
-and, after a few days, the next one registers for the same house, so landlords have history.
+groups (组) of 40, each group a cluster near its station inside the village
+(:mod:`cockpit.waste.sim_places`). A house is a local household's home or a rental house
+(出租房) of a landlord who owns 1-6 of them and lets it to 1-3 tenant households at a time.
+Each tenant place is a chain of tenancies: a household moves in, stays for months, moves out
+(``household.moved_out``) and, after a few days, the next one registers for the same house,
+so landlords have history.
 
 Calibration (the issue): :data:`COMMUNITY` (新街社区, chosen arbitrarily) has about 900
 households sorting about 96 % correctly; the other villages 150-400 households each at 78-91 %.
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from cockpit.volunteers.sim_people import SimEvent, make_event
 from cockpit.waste.events import WasteClass
+from cockpit.waste.sim_places import house_point
 
 #: The simulated waste system of the subdistrict; every source starts with ``sim:``.
 SOURCE = "sim:waste"
@@ -95,7 +98,10 @@ class Landlord:
 
 @dataclass(frozen=True)
 class House:
-    """A local household's home or a rental house with its landlord and tenant places."""
+    """A local household's home or a rental house with its landlord and tenant places.
+
+    ``lon``, ``lat``: where it stands, WGS-84 degrees (:func:`.sim_places.house_point`).
+    """
 
     house_id: str
     village: str
@@ -103,6 +109,8 @@ class House:
     address: str
     landlord: Landlord | None
     places: int
+    lon: float
+    lat: float
 
 
 @dataclass(frozen=True)
@@ -258,6 +266,8 @@ class World:
             group, number = 1 + i // HOUSES_PER_GROUP, i % HOUSES_PER_GROUP + 1
             house_id = f"{ab}-{group:02d}-{number:03d}"
             address = f"{village.name}{group}组{number}号"
+            station = village.stations[(group - 1) % len(village.stations)]
+            at = house_point(self.seed, village.code, group, house_id, (station.lon, station.lat))
             if rng.random() < TENANT_HOUSES:
                 if owned == 0:
                     owned = _weighted(rng, _OWNED)
@@ -265,11 +275,11 @@ class World:
                                         f"1548{rng.randrange(10_000_000):07d}")
                 owned -= 1
                 places = min(_weighted(rng, _PLACES), village.size - placed)
-                house = House(house_id, village.code, group, address, landlord, places)
+                house = House(house_id, village.code, group, address, landlord, places, *at)
                 self.places.extend(Place(self, village, house, k + 1) for k in range(places))
             else:
                 places = 1
-                house = House(house_id, village.code, group, address, None, 1)
+                house = House(house_id, village.code, group, address, None, 1, *at)
                 day = LOCALS_FROM + timedelta(days=rng.randrange((LOCALS_TO - LOCALS_FROM).days))
                 self.locals.append(self.household(
                     village, house, f"QS-{house_id}", self.midnight(day)
@@ -326,12 +336,19 @@ def station_event(world: World, station: Station, n: int) -> SimEvent:
 
 
 def registration(world: World, household: Household) -> SimEvent:
-    """``household.registered`` of a local household or of a tenancy (at its move-in)."""
+    """``household.registered`` of a local household or of a tenancy (at its move-in).
+
+    The house's position is sent in GCJ-02, as a Gaode-geocoded register gives it.
+    """
+    from cockpit.crs import from_wgs84
+
     house, landlord = household.house, household.house.landlord
+    lon, lat = from_wgs84(house.lon, house.lat, "gcj02")
     common = {"household_id": household.household_id, "village": house.village,
               "group": f"{house.group}组", "house_id": house.house_id, "address": house.address,
               "head_name": household.head_name, "head_phone": household.head_phone,
-              "members": household.members}
+              "members": household.members, "lon": f"{lon:.6f}", "lat": f"{lat:.6f}",
+              "crs": "gcj02"}
     if landlord is None:
         return make_event("household.registered", world.eid(f"reg:{household.household_id}"),
                           household.moved_in, SOURCE, kind="local", **common)
