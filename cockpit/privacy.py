@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Mapping
 
@@ -105,9 +106,21 @@ def redact_personal(fields: Mapping[str, str], key: bytes | None) -> dict[str, s
         out[name] = mask_name(str(out[name])[:64])
     for name in PHONE_FIELDS & out.keys():
         out[name] = mask_phone(str(out[name]).strip()[:32])
-    if "address" in out and str(out.get("type", "")).strip() in HOME_ADDRESS_TYPES:
-        out["address"] = mask_address(str(out["address"]))
+    if str(out.get("type", "")).strip() in HOME_ADDRESS_TYPES:
+        if "address" in out:
+            out["address"] = mask_address(str(out["address"]))
+        for axis in ("lon", "lat") & out.keys():  # a home's position: about 1 km is kept
+            out[axis] = _coarse(out[axis])
     return out
+
+
+def _coarse(value: object) -> str:
+    """A coordinate rounded to 2 decimals (about 1 km); text that is no number is masked."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return "***"
+    return f"{number:.2f}" if math.isfinite(number) else "***"
 
 
 _LONG_DIGITS = re.compile(r"\d[\d\s-]{5,}\d")

@@ -132,3 +132,14 @@ def test_a_mainland_number_with_its_country_code_is_the_same_number():
     assert normalize_phone("+86 138-1111-0021") == normalize_phone("13811110021")
     assert normalize_phone("0086 13811110021") == "13811110021"
     assert normalize_phone("+44 20 7946 0958") == "+442079460958"
+
+
+def test_a_homes_position_is_kept_coarse_in_dead_letters():
+    fields = {"type": "household.registered", "lon": "120.293612", "lat": "30.350987",
+              "address": "朝阳村3组12号"}
+    out = privacy.redact_personal(fields, b"k" * 32)
+    assert (out["lon"], out["lat"]) == ("120.29", "30.35")
+    assert privacy.redact_personal({**fields, "lon": "east"}, None)["lon"] == "***"
+    # an incident's position is where it happened, not anyone's home: kept
+    incident = {"type": "incident.reported", "lon": "120.293612", "lat": "30.350987"}
+    assert privacy.redact_personal(incident, None)["lon"] == "120.293612"

@@ -165,7 +165,8 @@ def apply_waste_events(session: Session, items: Sequence[tuple[BaseEvent, str]],
     moves = [e for e in events if isinstance(e, HouseholdMovedOut)]
     touched: set[str] = set()
     if registrations or moves:
-        codes = resolve_villages([None] * len(registrations), [None] * len(registrations),
+        # the register's village, else the house's position (a spatial join)
+        codes = resolve_villages([e.lon for e in registrations], [e.lat for e in registrations],
                                  [e.village for e in registrations])
         changed, houses = registry.fold_households(session, registrations, codes, moves, now)
         disposals.revillage_households(session, changed)
