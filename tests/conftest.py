@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, make_url, text
 
+from cockpit import accounts
 from cockpit.services import Services
 from cockpit.settings import Settings
 from cockpit.store.db import make_engine, session_factory
@@ -27,6 +29,12 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ON_CI = bool(os.environ.get("CI"))
+
+# Argon2id at argon2-cffi's default cost takes about 0.4 s per account made and signed in, and
+# the suite signs in several hundred times. In this test process accounts are hashed with the
+# same library and algorithm at its lowest cost (as Django's test settings do); the app and
+# every process the tests start keep the defaults (cockpit/accounts.py).
+accounts._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def unavailable(what: str) -> None:

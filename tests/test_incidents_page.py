@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 from dash import dcc, html
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from callbacks import PageRequest
 from callbacks import incidents as cb
@@ -500,7 +502,8 @@ def test_team_panel_counts_are_team_load(stored, monkeypatch):
 
 def test_pages_say_when_the_data_source_is_down(sqlite_services):
     down = Services(sqlite_services.settings,
-                    redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2),
+                    redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
+                                retry=Retry(NoBackoff(), 0)),  # refuses at once
                     sqlite_services.engine, sqlite_services.sessions)
     page = cb.render_list(down, "zh", PageRequest("/incidents", "", {}))
     ids = {n.id: n for n in walk(page) if getattr(n, "id", None)}
