@@ -10,6 +10,7 @@ Without them a test skips on a developer machine and fails on CI (``CI`` set).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -121,3 +123,14 @@ def save_screenshot(driver, name: str) -> Path:
     path = ARTIFACTS / name
     driver.save_screenshot(str(path))
     return path
+
+
+def screenshot_pixels(driver, element=None) -> np.ndarray:
+    """The viewport (or one element) as drawn: RGB, shape ``(height, width, 3)``, uint8.
+
+    :func:`chrome` draws at device scale 1, so a pixel is a CSS pixel of the page.
+    """
+    from PIL import Image  # test extra (pyproject), like selenium
+
+    png = element.screenshot_as_png if element is not None else driver.get_screenshot_as_png()
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -17,8 +18,16 @@ from cockpit import geo
 from layouts.staff_map import MapIds
 from layouts.staff_map_frame import LAYERS
 from tests.access_support import browser_sign_in
-from tests.browser_support import ARTIFACTS, chrome, live_server, save_screenshot, severe_errors
+from tests.browser_support import (
+    ARTIFACTS,
+    chrome,
+    live_server,
+    save_screenshot,
+    screenshot_pixels,
+    severe_errors,
+)
 from tests.conftest import build_services, make_settings
+from tests.test_wall_layer import QIAOSI, SQUARES, WUJIA, import_villages
 
 pytestmark = pytest.mark.browser
 
@@ -142,3 +151,36 @@ def test_map001_50000_incidents_layers_and_drill_down(crowded):
         hosts = driver.execute_script(
             "return performance.getEntriesByType('resource').map(e => new URL(e.name).host)")
         assert set(hosts) <= {urlsplit(server.url).netloc}, set(hosts)
+
+
+def test_map002_a_village_square_fills_only_the_square_whatever_its_winding(sqlite_services):
+    """One village's imported square is stored clockwise, another's counter-clockwise: on the
+    staff map each fills its square and nothing around it (pixels of the drawn map)."""
+    services = sqlite_services
+    import_villages(services, SQUARES, clockwise={WUJIA: True, QIAOSI: False})
+    app = create_app(services=services)
+    with live_server(app.server) as server, chrome(1400, 900) as driver:
+        browser_sign_in(driver, server.url, services, "staff", villages=",".join(SQUARES),
+                        then="/map?layers=waste_accuracy")
+        _in_frame(driver)
+        _wait(driver, lambda: driver.execute_script("return !!window.staffMap"))
+        assert _shown(driver) == ["waste_accuracy"]
+        container = driver.find_element(By.CSS_SELECTOR, ".folium-map")
+        pixels = screenshot_pixels(driver, container)
+        save_screenshot(driver, "map002_windings.png")
+        background = np.array([13, 27, 42])  # the frame's background, #0d1b2a
+
+        def colour(lon: float, lat: float, dx: int = 0, dy: int = 0) -> np.ndarray:
+            x, y = driver.execute_script(
+                "var p = window.staffMap.map.latLngToContainerPoint([arguments[0], arguments[1]]);"
+                "return [Math.round(p.x), Math.round(p.y)];", lat, lon)
+            return pixels[y + dy, x + dx].astype(int)
+
+        for code, (x0, y0, x1, y1) in SQUARES.items():
+            inside = colour((x0 + x1) / 2, (y0 + y1) / 2)
+            assert np.abs(inside - background).sum() > 60, (code, inside)
+            outside = [colour(x0, (y0 + y1) / 2, dx=-12), colour(x1, (y0 + y1) / 2, dx=12),
+                       colour((x0 + x1) / 2, y1, dy=-12), colour((x0 + x1) / 2, y0, dy=12)]
+            for pixel in outside:
+                assert np.abs(pixel - background).sum() < 12, (code, pixel)
+        assert severe_errors(driver) == []
