@@ -23,7 +23,7 @@ import folium
 import geopandas as gpd
 
 from layouts.i18n import Lang, t
-from layouts.wall_waste_figures import accuracy_rgb
+from layouts.wall_waste_figures import accuracy_rgb, scale_floor
 
 #: Asset folders of the frame only: Dash does not add their scripts and styles to its pages.
 ASSETS_PATH_IGNORE = [r"^vendor$", r"^map$"]
@@ -190,6 +190,30 @@ def village_properties(model: FrameModel) -> list[dict[str, Any]]:
     return rows
 
 
+def legends(model: FrameModel) -> dict[str, dict[str, Any]]:
+    """Each choropleth's key: its title and ``[colour, label]`` stops (shown while it is on)."""
+    lang, target = model.lang, model.waste_target
+    floor = scale_floor(target)
+
+    def share(rate: float) -> str:
+        return _hex(accuracy_rgb(round(rate * 1000), 1000, target))
+    top_density = max((m.get("incident_density") or 0 for m in model.metrics.values()),
+                      default=0)
+    top_coverage = max((m.get("volunteer_coverage") or 0 for m in model.metrics.values()),
+                       default=0)
+    no_data = [NO_DATA_FILL, t("map_no_data", lang)]
+    return {
+        "waste_accuracy": {"title": t("map_l_waste_accuracy", lang), "stops": [
+            [share(1.0), "100%"], [share(target), f"{100 * target:.0f}%"],
+            [share(floor), f"≤{100 * floor:.0f}%"], no_data]},
+        "incident_density": {"title": t("map_l_incident_density", lang), "stops": [
+            [_scale(1.0), f"{top_density:.1f} /km²"], [_scale(0.5), f"{top_density / 2:.1f}"],
+            [_scale(0.0), "0"]]},
+        "volunteer_coverage": {"title": t("map_l_volunteer_coverage", lang), "stops": [
+            [_scale(1.0), f"{top_coverage:.1f} /100"], [_scale(0.0), "0"], no_data]},
+    }
+
+
 def _village_layer(model: FrameModel, props: list[dict[str, Any]], layer: str,
                    fill_key: str | None, tip_key: str) -> folium.GeoJson:
     def style(feature):
@@ -198,11 +222,14 @@ def _village_layer(model: FrameModel, props: list[dict[str, Any]], layer: str,
                 "weight": 4 if selected else 1.5,
                 "fillColor": feature["properties"][fill_key] if fill_key else OUTLINE,
                 "fillOpacity": 0.55 if fill_key else 0.04}
+    # the choropleths say their figure on hover; the boundaries carry each village's name
+    # as a label (bound per feature by the frame's script)
+    tooltip = (None if fill_key is None else
+               folium.GeoJsonTooltip(fields=[tip_key], labels=False, sticky=True))
     return folium.GeoJson(
         _features(model.villages, props), name=t(f"map_l_{layer}", model.lang),
         style_function=style, show=layer in model.layers_on, zoom_on_click=False,
-        tooltip=folium.GeoJsonTooltip(fields=[tip_key], labels=False, sticky=True),
-        highlight_function=lambda _: {"weight": 3, "color": "#f5b700"})
+        tooltip=tooltip, highlight_function=lambda _: {"weight": 3, "color": "#f5b700"})
 
 
 def _grid_layer(model: FrameModel) -> folium.GeoJson:
@@ -331,6 +358,7 @@ def build_frame(model: FrameModel) -> str:
         "fit": [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
         "fitAll": [[every[1], every[0]], [every[3], every[2]]],
         "strings": dict(model.strings),
+        "legends": legends(model),
     }
     _Wiring(config, fmap.get_name(), control.get_name(),
             {k: v.get_name() for k, v in layers.items()}).add_to(fmap)

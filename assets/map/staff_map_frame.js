@@ -47,6 +47,40 @@
         return box.getContainer();
     }
 
+    /* The keys of the choropleths shown, one block each, redrawn when layers come or go. */
+    function legendBox(map, layers, legends) {
+        var Box = L.Control.extend({
+            options: {position: "bottomright"},
+            onAdd: function () { return L.DomUtil.create("div", "sm-legend"); }
+        });
+        var box = new Box();
+        box.addTo(map);
+        var div = box.getContainer();
+        function draw() {
+            div.textContent = "";
+            Object.keys(legends).forEach(function (id) {
+                if (!layers[id] || !map.hasLayer(layers[id])) { return; }
+                var block = document.createElement("div");
+                block.className = "sm-legend-block";
+                var title = document.createElement("b");
+                title.textContent = legends[id].title;
+                block.appendChild(title);
+                legends[id].stops.forEach(function (stop) {
+                    var row = document.createElement("div");
+                    var swatch = document.createElement("i");
+                    swatch.style.background = stop[0];
+                    row.appendChild(swatch);
+                    row.appendChild(document.createTextNode(stop[1]));
+                    block.appendChild(row);
+                });
+                div.appendChild(block);
+            });
+            div.style.display = div.childNodes.length ? "" : "none";
+        }
+        map.on("overlayadd overlayremove layeradd layerremove", draw);
+        draw();
+    }
+
     function clusterIcon(cluster) {
         var children = cluster.getAllChildMarkers();
         var worst = "closed";
@@ -121,6 +155,8 @@
             if (layers[id] && !map.hasLayer(layers[id])) { map.addLayer(layers[id]); }
         });
 
+        legendBox(map, layers, config.legends || {});
+
         if (config.view) {
             map.setView([config.view[0], config.view[1]], config.view[2]);
         } else {
@@ -140,11 +176,20 @@
             post({type: "view", lat: c.lat, lon: c.lng, z: map.getZoom()});
         }, 250));
 
+        layers.villages.eachLayer(function (layer) {
+            layer.bindTooltip(layer.feature.properties.name,
+                              {permanent: true, direction: "center", className: "sm-label"});
+        });
         config.villageLayers.forEach(function (id) {
             layers[id].on("click", function (e) {
                 var feature = e.layer.feature;
                 map.fitBounds(e.layer.getBounds(), {padding: [20, 20]});
                 post({type: "village", code: feature.properties.code});
+                // drilling into a village shows its grids, the next level down
+                if (layers.grids && !map.hasLayer(layers.grids)) {
+                    map.addLayer(layers.grids);
+                    post({type: "layers", layers: shown()});
+                }
             });
         });
         layers.grids.on("click", function (e) {
