@@ -10,7 +10,9 @@ alone too (an incident turns overdue when its limit passes, a mobilisation's dea
 its fill rate falls behind its schedule, with no event), so they are read once per version and
 :data:`GOVERNANCE_EVERY_S` period, and sent only when what they show changed. The waste panel
 and the map's accuracy fills (:mod:`callbacks.wall_waste`) change with the disposals and the
-day: read once per version and day, sent only when what they show changed.
+day: read once per version and day, sent only when what they show changed. The map's villages
+come from the store's active layer (:mod:`callbacks.wall_parts`): an import moves the data
+version, the poll then reads the new layer and sends the map's outlines, labels and caption.
 Database and Redis errors never crash the page: they show 数据源连接中断.
 
 Announcements (``assets/announce.js``) are spoken and acknowledged in the browser; the
@@ -54,7 +56,9 @@ from callbacks.wall_parts import (  # noqa: F401 - re-exported: the wall's parts
     read_governance,
     read_volunteers,
     schematic_villages,
+    send_base,
     signature,
+    sync_layer,
     village_names,
 )
 from callbacks.wall_waste import WASTE_OUTPUTS, send_waste, waste_for
@@ -132,9 +136,16 @@ VIEW_KEYS = ("kpi_today", "kpi_open", "kpi_closed", "kpi_cancelled", "kpi_dispat
 def render(services: Services, lang: Lang, request: PageRequest | None = None) -> Any:
     """Return the wall page for ``lang``; the data arrive with the first poll.
 
-    ``?screen=NAME`` names this screen: its acknowledgements are recorded as by NAME.
+    ``?screen=NAME`` names this screen: its acknowledgements are recorded as by NAME. The map
+    is drawn from the store's active village layer (asked once per data version; without a
+    ``request``, for Dash's validation layout, from the one this process last read).
     """
     screen = request.query.get("screen") if request is not None else None
+    if request is not None:
+        try:
+            sync_layer(services, services.version())
+        except DATA_ERRORS as exc:  # the poll says the source is down; draw the last layer
+            log.debug("wall layer not checked: %s", exc)
     base = map_base(lang)
     figure = wall_map_figure(base, lang, extra=[count_trace(base, (), {}, lang),
                                                 volunteer_trace(base, {}, lang)])
@@ -277,18 +288,26 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
         now = utc_now()
         try:
             version = services.version()
+            layer = sync_layer(services, version).version
             status = {"last_commit_ms": services.last_commit_ms(),
                       "replay": services.replay_status(), "error": False}
         except DATA_ERRORS as exc:
             return failure(seen, lang, exc)
-        key = f"{version}@{now.astimezone(settings.tz).date().isoformat()}"
-        gkey = f"{version}@{int(now.timestamp() // GOVERNANCE_EVERY_S)}"
+        # what the views are read and built from: the data, the village layer, the day / period
+        key = f"{version}.{layer}@{now.astimezone(settings.tz).date().isoformat()}"
+        gkey = f"{version}.{layer}@{int(now.timestamp() // GOVERNANCE_EVERY_S)}"
         if key == seen.get("key") and gkey == seen.get("gkey") \
                 and status == seen.get("status"):
             raise PreventUpdate
         out = {name: no_update for name in OUTPUTS}
         sig = dict(seen.get("sig") or {})
         patch = Patch()
+        if layer != seen.get("layer"):
+            # a new village layer (or a screen not known to draw this one): its outlines,
+            # labels, extent and caption, and every part placed on the map sent again
+            send_base(patch, lang)
+            out["map"] = patch
+            sig = {}
         try:
             if key != seen.get("key"):
                 view = view_for(key, lang, now)
@@ -318,7 +337,8 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
             return failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",
                    status={**status, "server_now_ms": int(time.time() * 1000)},
-                   seen={"key": key, "gkey": gkey, "sig": sig, "status": status})
+                   seen={"key": key, "gkey": gkey, "sig": sig, "status": status,
+                         "layer": layer})
         return out
 
     app.clientside_callback(ClientsideFunction("cockpit", "stamp"),

@@ -11,7 +11,6 @@ is ``settings.waste_rules.target``.
 
 from __future__ import annotations
 
-import functools
 import threading
 from datetime import datetime
 from typing import Any
@@ -20,12 +19,17 @@ from dash import Output, Patch
 from flask_caching import Cache
 
 from callbacks.caching import CACHE_TIMEOUT_S, single_flight
-from callbacks.wall_parts import map_base, signature, village_names
-from cockpit import geo
+from callbacks.wall_parts import (  # noqa: F401 - village_rings re-exported
+    active_layer,
+    base_figure,
+    map_base,
+    signature,
+    village_names,
+    village_rings,
+)
 from cockpit.services import Services
 from cockpit.waste import wall_queries
 from layouts.i18n import Lang
-from layouts.map_counts import wall_map_figure
 from layouts.wall_waste import WasteIds, waste_view
 
 #: What the poll sends of the waste panel (besides the map's patch).
@@ -42,21 +46,12 @@ NO_FILL = "rgba(0, 0, 0, 0)"
 LAST_MODEL = "wall:waste:last"
 
 
-@functools.lru_cache(maxsize=1)
-def village_rings() -> dict[str, list[tuple[list[float], list[float]]]]:
-    """Return village code -> its rings, ``(lons, lats)`` in WGS-84 degrees (shipped geodata).
-
-    Read once per process, like :func:`callbacks.wall_parts.map_base`.
-    """
-    villages = geo.load_villages()
-    return {str(code): geo.outline_coords(villages[villages["code"] == code])
-            for code in villages["code"]}
-
-
-@functools.lru_cache(maxsize=4)
 def base_notes(lang: Lang) -> tuple[dict[str, Any], ...]:
-    """Return the map's own annotations (村社边界为示意), kept before the 无数据 notes."""
-    return tuple(wall_map_figure(map_base(lang), lang)["layout"]["annotations"])
+    """Return the active layer's own map annotations, kept before the 无数据 notes.
+
+    Its 示意 caption, while any village is still schematic (layouts.map_counts).
+    """
+    return tuple(base_figure(lang)["layout"]["annotations"])
 
 
 def read_waste(services: Services, now: datetime,
@@ -88,7 +83,8 @@ def waste_for(services: Services, cache: Cache | None, lock: threading.Lock, key
     models = single_flight(cache, lock, f"wall:waste:{key}", read)
     shown = signature([models["marks"], models["last_day"], models["simulated"]])
     target = services.settings.waste_rules.target
-    return single_flight(cache, lock, f"wall:wasteview:{shown}:{lang}",
+    layer = active_layer().version  # the fills' outlines are the layer's
+    return single_flight(cache, lock, f"wall:wasteview:{layer}:{shown}:{lang}",
                          lambda: build_waste_view(models, lang, target))
 
 
@@ -98,9 +94,10 @@ def build_waste_view(models: dict[str, Any], lang: Lang, target: float) -> dict[
     ``sig`` maps ``waste`` to a short digest of what the parts show: the poll sends them only
     when it differs from the screen's.
     """
+    layer = active_layer()
     view = waste_view(models, lang, target=target, base=map_base(lang), rings=village_rings(),
                       order=sorted(village_names(lang)), villages=village_names(lang))
-    view["sig"] = {"waste": signature(view.pop("shown"))}
+    view["sig"] = {"waste": signature([layer.version, view.pop("shown")])}
     return view
 
 

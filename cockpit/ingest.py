@@ -24,7 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from cockpit import geo
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.governance import Governor, publish_pending, recompute_due
-from cockpit.placing import resolve_villages, service_area  # noqa: F401 - re-exported
+from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
+    VillageLayerSync,
+    resolve_villages,
+    service_area,
+)
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
 from cockpit.streams import (
@@ -119,6 +123,8 @@ class Ingestor:
         self._backlog = True  # re-read own pending entries (id 0) before new ones
         self._last_claim = 0.0
         self._last_autoclose = 0.0
+        #: joins positions on the store's village layer: an import is used within seconds
+        self.layer = VillageLayerSync(sessions)
 
     # -- reading ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,6 +134,7 @@ class Ingestor:
         garbage collector's reach (``gc.freeze``): a long-running consumer allocates many
         short-lived objects per batch, and every full collection would otherwise walk them.
         """
+        self.layer.check(force=True)  # the store's village layer, imported or schematic
         geo.prepare()  # the first batch should not pay for loading the village layer
         gc.collect()
         gc.freeze()
@@ -329,6 +336,7 @@ class Ingestor:
         """Read and process one batch; returns the number of entries handled (0 on timeout)."""
         if time.monotonic() - self._last_claim > self.claim_idle_ms / 1000:
             self._claim()
+        self.layer.check()
         messages = self.read()
         if messages:
             self.process(messages)

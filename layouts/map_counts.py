@@ -67,6 +67,12 @@ BADGE_GAP_PX = 4
 NOTE_PX = 18
 #: What the badge's hover text counts (of :func:`cockpit.volunteers.queries.deployment`).
 PEOPLE = ("on_duty", "mobilised", "available")
+#: While only some villages are schematic, the map's caption names them when they are at most
+#: this many; more, and it points at the labels' marker (:data:`CAPTION_MARKED`).
+CAPTION_NAMES = 3
+#: (zh-CN, English) of that caption, and how it lists names.
+CAPTION_MARKED = ("标（示意）的村社边界为示意", "Boundaries marked (schematic) are schematic")
+CAPTION_LIST = {"zh": ("：", "、"), "en": (": ", ", ")}
 
 
 @dataclass(frozen=True)
@@ -224,14 +230,37 @@ def wall_y_range(base: MapBase) -> list[float]:
     return [y0 - (y1 - y0) * MAP_PAD, y1 + (y1 - y0) * WALL_TOP_PAD]
 
 
+def schematic_caption(base: MapBase, lang: Lang = "zh") -> str | None:
+    """Return what the map's caption says of schematic (示意) outlines; None if none is.
+
+    Every village schematic: 村社边界为示意. Some: the same naming them when they are at most
+    :data:`CAPTION_NAMES` (村社边界为示意：朝阳村、三角村), else pointing at the （示意）
+    marker their labels carry. An imported village's label has no marker.
+    """
+    names = [name for code, name, *_ in base.labels if code in base.schematic]
+    if not names:
+        return None
+    if len(names) == len(base.labels):
+        return t("map_caption", lang)
+    if len(names) <= CAPTION_NAMES:
+        colon, comma = CAPTION_LIST["en" if lang == "en" else "zh"]
+        return t("map_caption", lang) + colon + comma.join(names)
+    return CAPTION_MARKED[lang == "en"]
+
+
 def wall_map_figure(base: MapBase, lang: Lang = "zh",
                     extra: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Return the wall's map: :func:`layouts.figures.map_figure` showing :func:`wall_y_range`.
 
-    No incidents yet (the poll patches them in), the ``extra`` traces after them.
+    No incidents yet (the poll patches them in), the ``extra`` traces after them. Its caption
+    is :func:`schematic_caption`: none once no village is schematic.
     """
     figure = map_figure(base, (), lang, extra=extra)
     figure["layout"]["yaxis"]["range"] = wall_y_range(base)
+    caption = schematic_caption(base, lang)
+    figure["layout"]["annotations"] = [
+        {**note, "text": plain(caption)} for note in figure["layout"]["annotations"][:1]
+    ] if caption else []
     return figure
 
 

@@ -275,7 +275,9 @@ def choropleth_shapes(rings: Mapping[str, Sequence[tuple[Sequence[float], Sequen
     ----------
     rings : mapping
         Village code -> its rings, ``(lons, lats)`` in WGS-84 degrees (exterior rings and
-        holes; holes stay unfilled, the fill rule is even-odd).
+        holes; holes stay unfilled, the fill rule is even-odd). Each village's path is its
+        own rings and nothing else, so a ring filled the same whether it runs clockwise or
+        counter-clockwise fills only the village.
     rows : sequence of dict
         :func:`village_rows` (``code``, ``correct``, ``total``); a village of ``rings``
         without a row is drawn as without disposals.
@@ -290,7 +292,7 @@ def choropleth_shapes(rings: Mapping[str, Sequence[tuple[Sequence[float], Sequen
                        + "Z" for xs, ys in rings[code])
         shapes.append({"type": "path", "xref": "x", "yref": "y", "path": path,
                        "fillcolor": fill_color(row.get("correct", 0), row.get("total", 0),
-                                               target),
+                                               target), "fillrule": "evenodd",
                        "line": {"width": 0}, "layer": "below", "name": f"waste-{code}"})
     return shapes
 

@@ -3,6 +3,7 @@ per village when there are more than the map draws."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -186,3 +187,36 @@ def test_count_trace_keeps_its_place_when_empty(lang):
     assert trace["uid"] == "villages" and trace["x"] == [] and trace["hovertext"] == []
     figure = wall.map_figure(base, (), lang, extra=[trace])
     assert figure["data"][-1]["uid"] == "villages"
+
+
+def test_the_map_shows_what_lies_in_the_imported_layer(services):
+    """An imported village beyond the schematic layer widens the map: its incidents show."""
+    from callbacks import wall_parts
+    from cockpit.store.map_models import BoundaryFeature, BoundaryImport
+
+    far = {"type": "Polygon", "coordinates": [[[120.357, 30.33], [120.357, 30.342],
+                                               [120.345, 30.342], [120.345, 30.33],
+                                               [120.357, 30.33]]]}  # clockwise, 2.7 km east
+    _store(services, [incident_fields("east", at=NOW - timedelta(minutes=3), lon="120.351",
+                                      lat="30.336")])
+    try:
+        wall.sync_layer(services)
+        models = wall.read_models(services, NOW)
+        assert models["map"] == [] and wall.map_bounds()[2] < 120.345
+        with services.sessions.begin() as session:
+            run = BoundaryImport(level="village", method="imported", source="east.geojson",
+                                 features=1, report={}, imported_at=NOW)
+            session.add(run)
+            session.flush()
+            session.add(BoundaryFeature(level="village", code=CODE[0], name=VILLAGES[0][1],
+                                        village_code=CODE[0], geometry=json.dumps(far),
+                                        method="imported", import_id=run.import_id))
+        wall.sync_layer(services)
+        models = wall.read_models(services, NOW)
+        assert [p["incident_id"] for p in models["map"]] == ["east"]
+        assert wall.map_bounds()[2] > 120.357
+        base = wall.map_base("zh")
+        assert CODE[0] not in base.schematic and (120.357, 30.33) in set(
+            zip(base.outline_x, base.outline_y, strict=True))
+    finally:
+        wall_parts.use_layer(None)

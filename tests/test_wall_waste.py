@@ -264,6 +264,18 @@ def test_every_village_is_filled_by_its_accuracy_and_grey_without_data():
                and s["line"]["width"] == 0 for s in shapes)  # under the markers and badges
 
 
+@pytest.mark.parametrize("winding", [1, -1])
+def test_a_village_with_a_hole_is_filled_around_it_whatever_the_winding(winding):
+    outer = [(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)][::winding]
+    hole = [(1.0, 1.0), (1.0, 3.0), (3.0, 3.0), (3.0, 1.0), (1.0, 1.0)][::winding]
+    rings = {"v": [tuple(map(list, zip(*ring, strict=True))) for ring in (outer, hole)]}
+    (shape,) = choropleth_shapes(rings, [{"code": "v", "correct": 1, "total": 1}], 0.95)
+    # its two rings and nothing else, even-odd: the hole stays open in either winding
+    assert shape["fillrule"] == "evenodd" and shape["path"].count("M") == 2
+    assert shape["path"] == "".join("M" + "L".join(f"{x:.6f},{y:.6f}" for x, y in ring) + "Z"
+                                    for ring in (outer, hole))
+
+
 def test_villages_without_disposals_are_labelled_on_the_map():
     from callbacks.wall import map_base
     from layouts.wall_waste_figures import no_data_notes
