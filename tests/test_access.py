@@ -88,6 +88,9 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_unknown": ("GET", "/api/v1/nothing-here"),
     "export_incidents": ("GET", "/export/incidents.csv"),
     "waste_photo": ("GET", "/waste/photos/2026/12/01/none.png"),
+    "staff_map_frame": ("GET", "/map/frame?period=all&layers=villages,repeats"),
+    "staff_map_points": ("GET", "/map/points.json?period=all"),
+    "staff_map_item": ("GET", "/map/item/in-scope-1"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session
@@ -99,12 +102,16 @@ PAGES = {"/": Capability.WALL, "/wall": Capability.WALL, "/incidents": Capabilit
          "/incidents/in-scope-1": Capability.ITEMS, "/analysis": Capability.ITEMS,
          "/admin": Capability.ADMIN, "/volunteers": Capability.ITEMS,
          f"/volunteers/{VOLUNTEER}": Capability.ITEMS, "/landlord": Capability.LANDLORD,
-         "/waste": Capability.ITEMS, "/waste/households/TEN-ACC": Capability.ITEMS}
+         "/waste": Capability.ITEMS, "/waste/households/TEN-ACC": Capability.ITEMS,
+         "/map": Capability.ITEMS}
 #: The volunteers page's sections (each read for the personal-data walk).
 #: The waste page's tabs (each read for the personal-data walk; a leader's name search finds
 #: nothing).
 WASTE_SEARCHES = ["?tab=households", "?tab=households&q=林", "?tab=disposals",
                   f"?tab=landlords&landlord={LANDLORD}", "?tab=followups"]
+#: The staff map's side panel on a village and on an item (its popup is the item sample).
+MAP_SEARCHES = [f"?village={IN_SCOPE}&period=all", "?item=in-scope-1&period=all",
+                "?item=out-scope-1"]
 VOLUNTEER_SEARCHES = ["?tab=mobilization&mob=pd-mob", "?tab=assessment", "?tab=recruitment",
                       "?tab=merges"]
 
@@ -314,6 +321,9 @@ def _every_body(app, client) -> str:
     for search in WASTE_SEARCHES:
         responses.append(client.post("/_dash-update-component", json=_callback_body(
             app, "shell-page.children", "/waste", search)))
+    for search in MAP_SEARCHES:
+        responses.append(client.post("/_dash-update-component", json=_callback_body(
+            app, "shell-page.children", "/map", search)))
     for key in _server_callbacks(app):
         responses.append(client.post("/_dash-update-component", json=_callback_body(app, key)))
     for method, path in SAMPLES.values():  # signout last
