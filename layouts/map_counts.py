@@ -68,11 +68,8 @@ NOTE_PX = 18
 #: What the badge's hover text counts (of :func:`cockpit.volunteers.queries.deployment`).
 PEOPLE = ("on_duty", "mobilised", "available")
 #: While only some villages are schematic, the map's caption names them when they are at most
-#: this many; more, and it points at the labels' marker (:data:`CAPTION_MARKED`).
+#: this many; more, and it points at the labels' marker (``map_caption_marked``).
 CAPTION_NAMES = 3
-#: (zh-CN, English) of that caption, and how it lists names.
-CAPTION_MARKED = ("标（示意）的村社边界为示意", "Boundaries marked (schematic) are schematic")
-CAPTION_LIST = {"zh": ("：", "、"), "en": (": ", ", ")}
 
 
 @dataclass(frozen=True)
@@ -243,9 +240,8 @@ def schematic_caption(base: MapBase, lang: Lang = "zh") -> str | None:
     if len(names) == len(base.labels):
         return t("map_caption", lang)
     if len(names) <= CAPTION_NAMES:
-        colon, comma = CAPTION_LIST["en" if lang == "en" else "zh"]
-        return t("map_caption", lang) + colon + comma.join(names)
-    return CAPTION_MARKED[lang == "en"]
+        return t("map_caption_list", lang, names=t("list_separator", lang).join(names))
+    return t("map_caption_marked", lang)
 
 
 def wall_map_figure(base: MapBase, lang: Lang = "zh",

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 STRINGS: dict[str, tuple[str, str]] = {
+    # -- the wall map's caption when some villages are imported and some still schematic ----
+    "map_caption_list": ("村社边界为示意：{names}", "Village boundaries are schematic: {names}"),
+    "map_caption_marked": ("标（示意）的村社边界为示意",
+                           "Boundaries marked (schematic) are schematic"),
+    "list_separator": ("、", ", "),
     "map_nav": ("地图", "Map"),
     "map_title": ("网格地图 · 分层下钻", "Grid map · drill-down"),
     # -- layers (the names in the map's layer control) -----------------------------------------
