@@ -95,8 +95,9 @@ def _labelled(name: str, columns: dict[str, str]) -> str:
     return f"{name} ({label})" if label and label != name else name
 
 
-def write_rejections(path: Path, rejections: Sequence[Rejection], subject: str) -> None:
-    """Write the rejected rows as CSV (UTF-8 with BOM, for Excel): row, ``subject``, reason.
+def write_csv_report(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]
+                     ) -> None:
+    """Write a report as CSV for Excel (UTF-8 with BOM): ``header`` then ``rows``.
 
     A cell a spreadsheet would run as a formula (``= + - @``) is prefixed with ``'``.
 
@@ -111,7 +112,19 @@ def write_rejections(path: Path, rejections: Sequence[Rejection], subject: str) 
 
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(("row", subject, "reason"))
-    for r in rejections:
-        writer.writerow((r.row, safe(r.subject), safe(r.reason)))
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe(cell) for cell in row])
     path.write_bytes(BOM + out.getvalue().encode("utf-8"))
+
+
+def write_rejections(path: Path, rejections: Sequence[Rejection], subject: str) -> None:
+    """Write the rejected rows as CSV (:func:`write_csv_report`): row, ``subject``, reason.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written.
+    """
+    write_csv_report(path, ("row", subject, "reason"),
+                     [(r.row, r.subject, r.reason) for r in rejections])

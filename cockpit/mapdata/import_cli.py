@@ -8,8 +8,6 @@ and exits 2; an import with some rejected features exits 0 and writes them to a 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -20,6 +18,7 @@ import typer
 
 from cockpit.accounts_cli import BY, fail
 from cockpit.import_cli import DryRunOpt, ReportOpt, default_report_path, signal_screens
+from cockpit.import_report import write_csv_report
 from cockpit.settings import Settings
 
 if TYPE_CHECKING:  # the importer loads geopandas and the store: only when a command runs
@@ -92,25 +91,13 @@ def _store(settings: Settings, commit: bool = True) -> Iterator[Session]:
 def write_report(path: Path, rejected: Sequence[Rejected]) -> None:
     """Write rejected features as CSV (UTF-8 with BOM, for Excel): row, code, name, reason.
 
-    A cell a spreadsheet would run as a formula (``= + - @``) is prefixed with ``'``.
-
     Raises
     ------
     OSError
         If the file cannot be written.
     """
-    from cockpit.import_table import BOM
-
-    def safe(value: object) -> object:
-        cell = str(value)
-        return "'" + cell if cell and cell[0] in "=+-@\t\r" else value
-
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(("row", "code", "name", "reason"))
-    for r in rejected:
-        writer.writerow((r.row, safe(r.code), safe(r.name), safe(r.reason)))
-    path.write_bytes(BOM + out.getvalue().encode("utf-8"))
+    write_csv_report(path, ("row", "code", "name", "reason"),
+                     [(r.row, r.code, r.name, r.reason) for r in rejected])
 
 
 def _report(file: Path, report: Path | None, rejected: Sequence[Rejected], stored: str) -> Path:
