@@ -14,12 +14,12 @@ import pytest
 
 from app import create_app
 from cockpit import crs
-from cockpit.ingest import Ingestor
 from layouts.staff_map import MapIds
 from tests.access_support import signed_in_client
 from tests.conftest import build_services, make_settings
 from tests.factories import incident_fields
 from tests.test_volunteers_page import body_of, call, response_of, text_of
+from tests.waste_factories import ingest
 
 IN_SCOPE = "330110006002"  # 新街社区
 OTHER = "330110006201"
@@ -29,14 +29,7 @@ GCJ_POINT = (120.2905, 30.3480)
 
 
 def _ingest(services, entries) -> None:
-    key = services.settings.stream("incidents")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    ingest(services, entries, stream="incidents")
 
 
 def _plant(services) -> datetime:

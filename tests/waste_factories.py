@@ -70,9 +70,10 @@ def followup_event(kind: str, followup_id: str, at: datetime, **extra) -> dict[s
     return fields
 
 
-def ingest(services, entries=(), consumer: str = "c1") -> Ingestor:
-    """XADD ``entries`` to the waste stream and run the real Ingestor until it is idle."""
-    key = services.settings.stream("waste")
+def ingest(services, entries=(), consumer: str = "c1", stream: str = "waste") -> Ingestor:
+    """XADD ``entries`` to a stream (the waste one unless told) and run the real Ingestor
+    until it is idle."""
+    key = services.settings.stream(stream)
     for fields in entries:
         services.redis.xadd(key, fields)
     worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
