@@ -61,6 +61,7 @@
             p.set("z", String(m.z));
             p.set("lat", Number(m.lat).toFixed(6));
             p.set("lon", Number(m.lon).toFixed(6));
+            if (m.crs && m.crs !== "wgs84") { p.set("vcrs", m.crs); } else { p.delete("vcrs"); }
             replace(p);
         } else if (m.type === "village") {
             select({village: m.code, grid: null, item: null});
@@ -119,6 +120,13 @@
                 replace(p);
                 var search = p.toString();
                 return "/map/frame" + (search ? "?" + search : "");
+            },
+            /* The boundary layers moved (an import): the frame again, as the URL has it now. */
+            reload: function (version) {
+                if (!onMapPage()) { return window.dash_clientside.no_update; }
+                var p = params();
+                p.set("v", String(version));
+                return "/map/frame?" + p.toString();
             }
         }
     });

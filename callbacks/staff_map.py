@@ -21,6 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +37,7 @@ from callbacks import PageRequest, parse_query
 from callbacks.auth import current_viewer
 from callbacks.incidents import village_labels
 from callbacks.policy import Policy
+from cockpit import crs
 from cockpit.access import Capability, Viewer
 from cockpit.clock import utc_now
 from cockpit.mapdata import grid_counts, layers, staff_panel, staff_queries, tiles
@@ -111,6 +113,21 @@ def _display_repeats(groups: Sequence[dict[str, Any]], provider: tiles.TileProvi
     return out
 
 
+def map_state(query: Mapping[str, str]) -> MapState:
+    """The state of a page or frame query, its view centre in WGS-84.
+
+    The frame reports its centre in the base map's datum and the page tags it (``vcrs``): a
+    GCJ-02 centre is brought back to WGS-84 here, so a link opened again does not drift by
+    the datum's offset (about 500 m in Hangzhou).
+    """
+    state = MapState.from_query(query)
+    datum, view = query.get("vcrs"), state.view
+    if datum in ("gcj02", "bd09") and view.lat is not None and view.lon is not None:
+        lon, lat = crs.to_wgs84(view.lon, view.lat, datum)
+        state = replace(state, view=replace(view, lat=round(lat, 6), lon=round(lon, 6)))
+    return state
+
+
 def _names(layer, lang: Lang):
     return layer.assign(name=layer["name_en"]) if lang == "en" else layer
 
@@ -156,7 +173,8 @@ def frame_model(services: Services, state: MapState, viewer: Viewer, lang: Lang)
         layers_on=frozenset(str(layer) for layer in view.layers) & frozenset(LAYERS),
         view=at, focus=focus, points_url=points_url,
         item_url=ITEM_PATH + "/{id}" + ("?lang=en" if lang == "en" else ""),
-        selected_village=code, waste_target=settings.waste_rules.target, lang=lang,
+        selected_village=code, waste_target=settings.waste_rules.target,
+        crs=str(provider.crs), lang=lang,
         strings={k: t(v, lang) for k, v in FRAME_STRINGS.items()})
 
 
@@ -199,7 +217,7 @@ def register_routes(app: dash.Dash, services: Services, policy: Policy) -> None:
     @server.get(FRAME_PATH, endpoint=FRAME_ENDPOINT)
     def staff_map_frame():
         lang = lang_from_search(request.query_string.decode(errors="replace"))
-        state = MapState.from_query(request.args.to_dict())
+        state = map_state(request.args.to_dict())
         try:
             document = build_frame(frame_model(services, state, current_viewer(), lang))
         except DATA_ERRORS as exc:
@@ -267,7 +285,7 @@ def panel(services: Services, lang: Lang, state: MapState, selection: Mapping[st
             figures = staff_panel.village_panel(session, str(village), filters, settings.tz,
                                                 now, scope, settings.waste_rules.target)
             if figures is None:
-                return page.item_children(lang, None, back)
+                return page.scope_children(lang, back)
             since, until = filters.window(now, settings.tz)
             grids = grid_counts.grid_counts(session, villages=[str(village)], since=since,
                                             until=until, categories=filters.categories or None,
@@ -286,7 +304,7 @@ def panel(services: Services, lang: Lang, state: MapState, selection: Mapping[st
 
 def render(services: Services, lang: Lang, req: PageRequest) -> Component:
     """Return ``/map`` for the link's state."""
-    state = MapState.from_query(req.query)
+    state = map_state(req.query)
     viewer = current_viewer()
     selection = {"village": state.filters.village, "grid": state.filters.grid,
                  "item": req.query.get("item")}
@@ -295,7 +313,18 @@ def render(services: Services, lang: Lang, req: PageRequest) -> Component:
     return page.layout(lang, query=query, categories=state.filters.categories,
                        stages=state.filters.stages, period=state.filters.period,
                        problems=state.problems, selection=selection,
-                       panel=panel(services, lang, state, selection, viewer))
+                       panel=panel(services, lang, state, selection, viewer),
+                       layer_version=read_layer_version(services))
+
+
+def read_layer_version(services: Services) -> int | None:
+    """The boundary layers' version (None when the store cannot be read)."""
+    try:
+        with services.read() as session:
+            return layers.layer_version(session)
+    except DATA_ERRORS as exc:
+        log.warning("map: data source unreachable: %s", type(exc).__name__)
+        return None
 
 
 def routes(services: Services) -> dict[str, Any]:
@@ -316,6 +345,18 @@ def register(app: dash.Dash, services: Services) -> None:
         Output(MapIds.FRAME, "src"),
         Input(MapIds.CATEGORY, "value"), Input(MapIds.STAGE, "value"),
         Input(MapIds.PERIOD, "value"), prevent_initial_call=True)
+
+    # an import or new grids: the open map is drawn again from the new layer
+    @app.callback(Output(MapIds.LAYER_VERSION, "data"), Input(MapIds.TICK, "n_intervals"),
+                  State(MapIds.LAYER_VERSION, "data"), prevent_initial_call=True)
+    def layer_moved(_tick, known):
+        version = read_layer_version(services)
+        return dash.no_update if version is None or version == known else version
+
+    app.clientside_callback(
+        ClientsideFunction("staff_map", "reload"),
+        Output(MapIds.FRAME, "src", allow_duplicate=True),
+        Input(MapIds.LAYER_VERSION, "data"), prevent_initial_call=True)
 
     @app.callback(Output(MapIds.PANEL, "children"),
                   Input(MapIds.SELECTION, "data"), Input(MapIds.FRAME, "src"),

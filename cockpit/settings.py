@@ -170,6 +170,8 @@ class Settings(BaseSettings):
     def _tile_choice(cls, value: object, info: ValidationInfo) -> object:
         choices = MAP_TILES if info.field_name == "map_tiles" else MAP_TILE_CRS
         text = value.strip().lower() if isinstance(value, str) else value
+        if text == "":  # set but empty, as in `COCKPIT_MAP_TILES=`: the default
+            return choices[0]
         if text not in choices:
             raise ValueError(f"COCKPIT_{info.field_name.upper()} must be one of "
                              f"{', '.join(choices)}, not {value!r}")

@@ -39,6 +39,12 @@ class MapIds(StrEnum):
     PROBLEMS = "map-problems"
     SHARE = "map-share"
     QUERY = "map-query"
+    LAYER_VERSION = "map-layer-version"
+    TICK = "map-tick"
+
+
+#: How often an open map asks whether the boundary layers changed (an import, new grids).
+LAYER_CHECK_MS = 15_000
 
 
 def frame_src(query: Mapping[str, str]) -> str:
@@ -77,7 +83,7 @@ def filters(lang: Lang, categories: Sequence[str], stages: Sequence[str], period
 
 def layout(lang: Lang, *, query: Mapping[str, str], categories: Sequence[str],
            stages: Sequence[str], period: str, problems: Sequence[str],
-           selection: Mapping[str, Any], panel: Any) -> html.Div:
+           selection: Mapping[str, Any], panel: Any, layer_version: int = 0) -> html.Div:
     """Return the page: header, filters, the map frame and the side panel.
 
     Parameters
@@ -87,7 +93,10 @@ def layout(lang: Lang, *, query: Mapping[str, str], categories: Sequence[str],
     selection : mapping
         ``{"village": code | None, "grid": code | None, "item": id | None}`` from the link.
     panel : component
-        The side panel's first content (:func:`panel_children`).
+        The side panel's first content (:func:`overview_children` and the like).
+    layer_version : int
+        The boundary layers' version the frame is drawn from: when it moves (an import), the
+        frame is drawn again.
     """
     other = dict(query)
     if lang == "en":
@@ -101,6 +110,8 @@ def layout(lang: Lang, *, query: Mapping[str, str], categories: Sequence[str],
         filters(lang, categories, stages, period, problems),
         dcc.Store(id=MapIds.SELECTION, data=dict(selection)),
         dcc.Store(id=MapIds.QUERY, data=dict(query)),
+        dcc.Store(id=MapIds.LAYER_VERSION, data=layer_version),
+        dcc.Interval(id=MapIds.TICK, interval=LAYER_CHECK_MS),
         html.Div(className="map-main", children=[
             html.Iframe(id=MapIds.FRAME, src=frame_src(query), className="map-frame",
                         title=t("map_title", lang)),
@@ -215,11 +226,17 @@ def grid_children(lang: Lang, g: Mapping[str, Any], village_name: str,
             ])]
 
 
+def scope_children(lang: Lang, back_href: str) -> list:
+    """The panel of a village the viewer may not see (a staff account's other villages)."""
+    return [html.A(t("map_panel_back", lang), href=back_href, className="map-back"),
+            html.P(t("map_panel_out_of_scope", lang), className="map-panel-note")]
+
+
 def item_children(lang: Lang, item: Mapping[str, Any] | None, back_href: str) -> list:
     """The panel of one incident: the rows its popup shows and a link to its page."""
     if item is None:
         return [html.A(t("map_panel_back", lang), href=back_href, className="map-back"),
-                html.P(t("map_panel_out_of_scope", lang), className="map-panel-note")]
+                html.P(t("map_panel_item_missing", lang), className="map-panel-note")]
     return [html.A(t("map_panel_back", lang), href=back_href, className="map-back"),
             html.H3(item.get("title") or item.get("id"), className="map-panel-title"),
             html.Dl(className="map-item", children=[

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import branca.element
@@ -112,6 +113,8 @@ class FrameModel:
     item_url: str = ""
     selected_village: str | None = None
     waste_target: float = 0.95
+    #: The base map's datum (``wgs84`` or ``gcj02``): the view the frame reports is in it.
+    crs: str = "wgs84"
     lang: Lang = "zh"
     strings: Mapping[str, str] = field(default_factory=dict)
 
@@ -167,7 +170,9 @@ def village_properties(model: FrameModel) -> list[dict[str, Any]]:
         correct, total = int(m.get("waste_correct") or 0), int(m.get("waste_total") or 0)
         rgb = accuracy_rgb(correct, total, model.waste_target)
         density, coverage = m.get("incident_density"), m.get("volunteer_coverage")
-        label = name + (t("schematic", lang) if schematic else "")
+        # tooltips and labels are HTML in Leaflet: every name is escaped (imported files and
+        # upstream events write them)
+        label = escape(str(name) + (t("schematic", lang) if schematic else ""))
         rows.append({
             "code": code, "name": label,
             "tip_accuracy": f"{label}<br>" + (t("map_tip_accuracy", lang,
@@ -234,7 +239,7 @@ def _village_layer(model: FrameModel, props: list[dict[str, Any]], layer: str,
 
 def _grid_layer(model: FrameModel) -> folium.GeoJson:
     mark = t("map_panel_generated", model.lang)
-    props = [{"code": c, "village": v, "tip": f"{n}{mark if g else ''}"}
+    props = [{"code": c, "village": v, "tip": escape(f"{n}{mark if g else ''}")}
              for c, n, v, g in zip(model.grids["code"], model.grids["name"],
                                    model.grids["village_code"], model.grids["generated"],
                                    strict=True)]
@@ -260,8 +265,9 @@ def _stations(model: FrameModel) -> folium.FeatureGroup:
             [_r(s["lat"]), _r(s["lon"])], radius=6, weight=2, color="#ffffff",
             fill=True, fill_opacity=0.95,
             fill_color=_hex(rgb),
-            tooltip=t("map_tip_station", model.lang, name=s.get("name") or s["station_id"],
-                      p=_percent(correct, total))).add_to(group)
+            tooltip=escape(t("map_tip_station", model.lang,
+                             name=s.get("name") or s["station_id"],
+                             p=_percent(correct, total)))).add_to(group)
     return group
 
 
@@ -272,7 +278,7 @@ def _volunteers(model: FrameModel) -> folium.FeatureGroup:
         folium.CircleMarker(
             [_r(a["lat"]), _r(a["lon"])], radius=5 + min(n, 20) ** 0.5 * 3, weight=2,
             color="#ffffff", fill=True, fill_color="#d62728", fill_opacity=0.85,
-            tooltip=t("map_tip_volunteers", model.lang, title=a.get("title") or "", n=n),
+            tooltip=escape(t("map_tip_volunteers", model.lang, title=a.get("title") or "", n=n)),
         ).add_to(group)
     return group
 
@@ -357,6 +363,7 @@ def build_frame(model: FrameModel) -> str:
         "view": list(model.view) if model.view else None,
         "fit": [[bounds[1], bounds[0]], [bounds[3], bounds[2]]],
         "fitAll": [[every[1], every[0]], [every[3], every[2]]],
+        "crs": model.crs,
         "strings": dict(model.strings),
         "legends": legends(model),
     }

@@ -65,6 +65,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "map_panel_item": ("警情详情", "Incident detail"),
     "map_panel_open_item": ("打开警情页", "Open the incident page"),
     "map_panel_out_of_scope": ("不在您的管辖范围内", "Outside your area"),
+    "map_panel_item_missing": ("警情不存在，或不在您的管辖范围内",
+                               "No such incident, or outside your area"),
     "map_panel_none": ("暂无数据", "No data"),
     "map_item_id": ("编号", "ID"),
     "map_item_category": ("类别", "Category"),

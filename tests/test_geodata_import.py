@@ -358,6 +358,25 @@ def test_refusals_are_one_line(lite_env, tmp_path):
     line = refused(lite_env, str(far), "--level", "village")
     assert "no valid feature in far.geojson" in line and "wrong CRS?" in line
     assert "(report: " in line
+    # a crs member no CRS library knows is no declaration (GDAL would read it as WGS-84)
+    doc = json.loads(good.read_text(encoding="utf-8"))
+    doc["crs"] = {"type": "name", "properties": {"name": "GCJ02"}}
+    mislabelled = tmp_path / "mislabelled.geojson"
+    mislabelled.write_text(json.dumps(doc), encoding="utf-8")
+    line = refused(lite_env, str(mislabelled), "--level", "village")
+    assert "crs member names 'GCJ02'" in line and "--crs" in line
+    # a NaN coordinate is a rejected feature with its reason, never a traceback
+    ring = doc["features"][0]["geometry"]["coordinates"][0]
+    ring[1][1] = float("nan")
+    doc["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+    nan = tmp_path / "nan.geojson"
+    nan.write_text(json.dumps(doc), encoding="utf-8")  # json writes NaN, as GDAL reads it
+    line = refused(lite_env, str(nan), "--level", "village")
+    assert "not a finite number" in line
+    # a report that could not be written is said before anything is stored
+    line = refused(lite_env, str(good), "--level", "village", "--report",
+                   str(tmp_path / "no-such-folder" / "r.csv"))
+    assert "does not exist; nothing was stored" in line
 
 
 def test_name_only_file_and_field_detection(lite, tmp_path):

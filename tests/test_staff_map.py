@@ -194,3 +194,60 @@ def test_the_page_and_its_panel_drill_from_subdistrict_to_village_grid_and_item(
         f"{MapIds.FRAME}.src": "/map/frame", f"{MapIds.QUERY}.data": {}},
         trigger=f"{MapIds.SELECTION}.data"))
     assert "不在您的管辖范围内" in other
+
+
+def test_names_from_files_and_events_are_text_on_the_map():
+    """Leaflet's tooltips and labels are HTML: every name is escaped when the frame is built."""
+    import geopandas as gpd
+    import shapely
+
+    from cockpit import geo
+    from layouts.staff_map_frame import FrameModel, build_frame
+
+    hostile = "<b onmouseover=alert(1)>恶意</b>"
+    villages = geo.load_villages().assign(name=lambda v: [hostile] + list(v["name"][1:]))
+    grids = gpd.GeoDataFrame({"code": ["G-1"], "name": [hostile], "village_code": [IN_SCOPE],
+                              "generated": [False]},
+                             geometry=[shapely.box(120.28, 30.35, 120.285, 30.355)], crs=4326)
+    document = build_frame(FrameModel(
+        villages=villages, grids=grids, metrics={},
+        stations=[{"station_id": "S", "name": hostile, "lon": 120.28, "lat": 30.35}],
+        volunteers=[{"title": hostile, "lon": 120.28, "lat": 30.35, "on_duty": 2}],
+        layers_on=frozenset({"villages", "grids", "stations", "volunteers"})))
+    assert "<b onmouseover" not in document and "\\u003cb onmouseover" not in document
+    assert "&lt;b onmouseover=alert(1)&gt;" in document
+
+
+def test_a_view_reported_in_gcj02_is_read_back_in_wgs84_and_bad_layers_fall_back():
+    from callbacks.staff_map import map_state
+    from cockpit.mapdata.filters import DEFAULT_LAYERS
+
+    gcj = crs.from_wgs84(*WGS_POINT, "gcj02")
+    state = map_state({"z": "15", "lon": f"{gcj[0]:.6f}", "lat": f"{gcj[1]:.6f}",
+                       "vcrs": "gcj02"})
+    assert (state.view.lon, state.view.lat) == pytest.approx(WGS_POINT, abs=2e-6)
+    plain = map_state({"z": "15", "lon": "120.2819", "lat": "30.3518"})
+    assert (plain.view.lon, plain.view.lat) == (120.2819, 30.3518)
+    nonsense = map_state({"layers": "nonsense"})
+    assert nonsense.view.layers == DEFAULT_LAYERS and nonsense.problems
+    assert map_state({"layers": ""}).view.layers == ()
+
+
+def test_an_open_map_learns_of_an_import_and_draws_the_new_layer(planted):
+    from tests.test_wall_layer import SQUARES, import_villages
+
+    app = create_app(services=planted)
+    leader = _client(app, planted, "leader")
+    tick = {f"{MapIds.TICK}.n_intervals": 1}
+    still = call(leader, app, f"{MapIds.LAYER_VERSION}.data",
+                 {**tick, f"{MapIds.LAYER_VERSION}.data": 0}, trigger=f"{MapIds.TICK}.n_intervals")
+    assert response_of(still) == {}  # nothing moved: nothing sent
+    version = import_villages(planted, SQUARES, clockwise=False)
+    moved = response_of(call(leader, app, f"{MapIds.LAYER_VERSION}.data",
+                             {**tick, f"{MapIds.LAYER_VERSION}.data": 0},
+                             trigger=f"{MapIds.TICK}.n_intervals"))
+    assert moved[MapIds.LAYER_VERSION]["data"] == version
+    # the frame drawn then holds the imported squares, not the schematic polygons
+    document = leader.get("/map/frame?layers=villages").get_data(as_text=True)
+    x0, y0, x1, y1 = next(iter(SQUARES.values()))
+    assert f"[{x0}, {y0}]" in document and f"[{x1}, {y1}]" in document

@@ -54,8 +54,10 @@ def _query(driver) -> dict[str, str]:
 
 
 def _in_frame(driver):
+    """Switch into the map's frame once the page (rendered by Dash's router) holds it."""
     driver.switch_to.default_content()
-    driver.switch_to.frame(driver.find_element(By.ID, MapIds.FRAME))
+    frame = _wait(driver, lambda: driver.find_elements(By.ID, MapIds.FRAME))[0]
+    driver.switch_to.frame(frame)
 
 
 def _shown(driver) -> list[str]:

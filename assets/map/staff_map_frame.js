@@ -143,10 +143,11 @@
         }
         var cluster = L.markerClusterGroup({
             chunkedLoading: true, chunkInterval: 120, chunkDelay: 20, chunkProgress: drawn,
-            disableClusteringAtZoom: 18, spiderfyOnMaxZoom: false,
+            spiderfyOnMaxZoom: true,  // incidents at one spot fan out at the deepest zoom
             showCoverageOnHover: false, iconCreateFunction: clusterIcon
         });
-        var heat = L.heatLayer([], {radius: 16, blur: 18, maxZoom: 16, minOpacity: 0.3});
+        // (no maxZoom option: the layer control would grey the layer out beyond it)
+        var heat = L.heatLayer([], {radius: 16, blur: 18, minOpacity: 0.3});
         layers.incidents = cluster;
         layers.heat = heat;
         control.addOverlay(cluster, config.names.incidents);
@@ -156,6 +157,10 @@
         });
 
         legendBox(map, layers, config.legends || {});
+        if (map.attributionControl) {
+            map.attributionControl.setPrefix(
+                '<a href="https://leafletjs.com" target="_blank" rel="noopener">Leaflet</a>');
+        }
 
         if (config.view) {
             map.setView([config.view[0], config.view[1]], config.view[2]);
@@ -173,7 +178,8 @@
         });
         map.on("moveend", debounce(function () {
             var c = map.getCenter();
-            post({type: "view", lat: c.lat, lon: c.lng, z: map.getZoom()});
+            // in the base map's datum; the page tags it so the server reads it back right
+            post({type: "view", lat: c.lat, lon: c.lng, z: map.getZoom(), crs: config.crs});
         }, 250));
 
         layers.villages.eachLayer(function (layer) {

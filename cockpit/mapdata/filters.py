@@ -344,18 +344,22 @@ class MapView:
     def from_query(cls, mapping: Mapping[str, Any]) -> MapView:
         """Read the layers and the view of a query string; never raises.
 
-        ``layers`` absent means :data:`DEFAULT_LAYERS`; ``layers=`` (empty) means none.
+        ``layers`` absent, or naming no known layer, means :data:`DEFAULT_LAYERS`;
+        ``layers=`` (empty) means none.
         Unknown layers, numbers out of range and a centre given by half go to ``problems``.
         """
         problems: list[str] = []
         layers: tuple[Layer, ...] | list[Layer] = DEFAULT_LAYERS
         if "layers" in mapping:
             layers = []
-            for text in _items(mapping, "layers"):
+            asked = _items(mapping, "layers")
+            for text in asked:
                 try:
                     layers.append(Layer(text.lower()))
                 except ValueError:
                     problems.append(f"layers: unknown layer {_shown(text)} ignored")
+            if asked and not layers:  # nothing usable asked for: not a blank map
+                layers = DEFAULT_LAYERS
         numbers: dict[str, float | None] = {}
         for name, low, high, _ in _NUMBERS:
             text = _value(mapping, name)

@@ -214,6 +214,8 @@ def polygonal(geom: shapely.Geometry | None) -> tuple[shapely.Geometry | None, s
     """
     if geom is None or geom.is_empty:
         return None, None, "empty geometry"
+    if not np.isfinite(shapely.get_coordinates(geom)).all():
+        return None, None, "a coordinate is not a finite number (NaN or infinite)"
     kind = geom.geom_type
     if kind not in ("Polygon", "MultiPolygon", "GeometryCollection"):
         return None, None, f"not a polygon ({kind})"

@@ -124,6 +124,9 @@ def import_boundaries(file: FileArg, level: LevelOpt, crs: CrsOpt = None,
     from cockpit.mapdata.importer import ImportRefused, import_layer
 
     settings = Settings()
+    folder = (report or default_report_path(file)).parent
+    if not folder.is_dir():  # said before anything is stored, not after
+        fail(f"the report's folder {folder} does not exist; nothing was stored")
     try:
         with _store(settings, commit=not dry_run) as session:
             result = import_layer(session, file, level.value, crs=crs, encoding=encoding,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import warnings as warnings_module
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +122,8 @@ class SourceFile:
     declared: pyproj.CRS | None
     encoding: str | None
     warnings: list[str]
+    #: Why a CRS the file names was not taken (a GeoJSON crs member no CRS library knows).
+    unknown_crs: str = ""
 
 
 def read_source(path: Path, layer: str | None = None, encoding: str | None = None) -> SourceFile:
@@ -157,21 +160,29 @@ def read_source(path: Path, layer: str | None = None, encoding: str | None = Non
         elif layer is not None:
             warnings.append(f"--layer {layer} ignored: {path.name} has one layer")
             layer = None
-        frame = pyogrio.read_dataframe(target, layer=layer, encoding=encoding, force_2d=True,
-                                       on_invalid="ignore")
+        with warnings_module.catch_warnings():
+            # a NaN coordinate warns while read; the feature is then rejected with its reason
+            warnings_module.simplefilter("ignore", RuntimeWarning)
+            frame = pyogrio.read_dataframe(target, layer=layer, encoding=encoding,
+                                           force_2d=True, on_invalid="ignore")
         info_encoding = pyogrio.read_info(target, layer=layer).get("encoding")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
             pyogrio.errors.FieldError, pyogrio.errors.GeometryError, UnicodeDecodeError,
             OSError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ImportRefused(f"cannot read {path.name}: {first}") from None
-    declared = frame.crs
-    if suffix in GEOJSON and not _has_crs_member(path):
+    declared, unknown = frame.crs, ""
+    member = _crs_member(path) if suffix in GEOJSON else None
+    if suffix in GEOJSON and member is None:
         declared = None  # RFC 7946 says WGS-84, but DataV and Gaode export GCJ-02 alike
+    elif member is not None and not _known_crs(member):
+        # GDAL falls back to WGS-84 for a crs member it cannot read ("GCJ02"): not taken
+        declared, unknown = None, f"its GeoJSON crs member names {member[:60]!r}, no CRS " \
+                                  "pyproj knows"
     elif declared is not None and (declared.is_engineering
                                    or declared.name.lower().startswith("undefined")):
         declared = None  # a GeoPackage's srs 0 or -1: "undefined geographic / Cartesian SRS"
-    return SourceFile(frame, declared, encoding or info_encoding, warnings)
+    return SourceFile(frame, declared, encoding or info_encoding, warnings, unknown)
 
 
 def _zip_target(path: Path) -> str:
@@ -201,18 +212,35 @@ def _gpkg_layer(path: Path, layer: str | None) -> str:
     return spatial[0]
 
 
-def _has_crs_member(path: Path) -> bool:
+def _crs_member(path: Path) -> str | None:
+    """The CRS a GeoJSON's ``crs`` member names (``properties.name``), else None."""
     try:
         doc = json.loads(path.read_bytes())
     except ValueError:
+        return None
+    member = doc.get("crs") if isinstance(doc, dict) else None
+    if member is None:
+        return None
+    props = member.get("properties") if isinstance(member, dict) else None
+    name = props.get("name") if isinstance(props, dict) else None
+    return str(name) if name else json.dumps(member, ensure_ascii=False)
+
+
+def _known_crs(name: str) -> bool:
+    try:
+        pyproj.CRS.from_user_input(name)
+    except pyproj.exceptions.CRSError:
         return False
-    return isinstance(doc, dict) and doc.get("crs") is not None
+    return True
 
 
 def _to_wgs84(source: SourceFile, crs: str | None) -> tuple[gpd.GeoSeries, str, list[str]]:
     """The geometries in WGS-84, the source CRS's label and a warning if --crs overrides."""
     declared = _label(source.declared) if source.declared is not None else None
     if crs is None:
+        if source.declared is None and source.unknown_crs:
+            raise ImportRefused(f"the file's CRS is unknown ({source.unknown_crs}): pass --crs "
+                                "wgs84|gcj02|bd09|EPSG:n")
         if source.declared is None:
             raise ImportRefused("the file does not declare its CRS (no .prj, GeoPackage srs or "
                                 "GeoJSON crs member; DataV and Gaode exports are GCJ-02): "
