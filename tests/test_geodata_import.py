@@ -239,10 +239,10 @@ def test_repair_rewind_merge_and_rejections(lite_env, lite, tmp_path):
                                          f"{NAMES[d]}, 别的村"
 
 
-def test_epsg_4547_gpkg_lands_within_a_metre(lite_env, lite, tmp_path):
+def test_epsg_4549_gpkg_lands_within_a_metre(lite_env, lite, tmp_path):
     chosen = CODES[9:12]
     path = tmp_path / "hangzhou.gpkg"
-    projected = frame(chosen).to_crs("EPSG:4547")
+    projected = frame(chosen).to_crs("EPSG:4549")  # CGCS2000 GK zone CM 120°E
     assert projected.total_bounds[0] > 1e5  # metres, CM 120E
     projected.to_file(path, layer="villages")
     projected.iloc[:1].to_file(path, layer="other")
@@ -251,7 +251,7 @@ def test_epsg_4547_gpkg_lands_within_a_metre(lite_env, lite, tmp_path):
     ok(lite_env, str(path), "--level", "village", "--layer", "villages")
     with lite() as s:
         rows = stored(s)
-        assert s.scalars(select(BoundaryImport.source_crs)).one() == "EPSG:4547"
+        assert s.scalars(select(BoundaryImport.source_crs)).one() == "EPSG:4549"
     assert sorted(rows) == chosen
     for code in chosen:
         here = gpd.GeoSeries([shape(rows[code]), square(code)], crs=4326).to_crs(geo.METRIC_CRS)
