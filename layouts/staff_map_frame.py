@@ -179,10 +179,12 @@ def village_properties(model: FrameModel) -> list[dict[str, Any]]:
                                                  p=_percent(correct, total), c=correct, t=total)
                                                if total else t("map_no_data", lang)),
             "fill_accuracy": _hex(rgb),
-            "tip_density": f"{label}<br>" + t("map_tip_density", lang,
-                                              n=int(m.get("incidents") or 0),
-                                              d=f"{density or 0:.1f}"),
-            "fill_density": _scale((density or 0) / top_density),
+            # a village without figures (outside a staff account's scope) says so, not "0"
+            "tip_density": f"{label}<br>" + (t("map_tip_density", lang,
+                                               n=int(m.get("incidents") or 0),
+                                               d=f"{density or 0:.1f}")
+                                             if m else t("map_no_data", lang)),
+            "fill_density": _scale((density or 0) / top_density) if m else NO_DATA_FILL,
             "tip_coverage": f"{label}<br>" + (t("map_tip_coverage", lang,
                                                  v=int(m.get("volunteers") or 0),
                                                  h=int(m.get("households") or 0),
