@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -25,6 +26,7 @@ HOUSEHOLDS = ["户号", "户别", "村社", "组", "房屋编号", "地址", "�
               "户主", "联系电话", "人数", "入住日期", "搬离日期"]
 STATIONS = ["站点编号", "站点名称", "村社", "经度", "纬度", "坐标系", "状态"]
 CHAOYANG = "330110006224"
+ROOT = Path(__file__).resolve().parents[1]
 SANJIAO = "330110006222"
 
 
@@ -342,3 +344,26 @@ def test_ten_thousand_households_with_bar(tmp_path, redis_server_url, sqlite_tem
     client.delete(f"{env['COCKPIT_STREAM_PREFIX']}version",
                   f"{env['COCKPIT_STREAM_PREFIX']}ingest:last_commit")
     client.close()
+
+
+def test_a_register_with_positions_places_its_households(env, db, tmp_path):
+    """A register with 经度/纬度 (its own mapping, the datum by row or by default): the houses
+    are stored in WGS-84, so the staff map counts them per grid."""
+    mapping = tmp_path / "with_positions.yaml"
+    mapping.write_text(
+        (ROOT / "mappings" / "waste_households_qiaosi.yaml").read_text(encoding="utf-8")
+        .replace("sources: [qiaosi-waste, qiaosi, 乔司街道]", "sources: [positions]")
+        + "  lon: 经度\n  lat: 纬度\n  crs: 坐标系\ndefault_crs: gcj02\n", encoding="utf-8")
+    path = write_csv(tmp_path / "hh.csv", [*HOUSEHOLDS, "经度", "纬度", "坐标系"], [
+        [*household("QS-P-1"), "120.2931", "30.3512", "WGS84"],
+        [*household("QS-P-2"), "120.2931", "30.3512", ""],  # the mapping's gcj02
+        [*household("QS-P-3"), "", "", ""],
+    ])
+    out = ok(env, str(path), "--kind", "households", "--source", "positions", "--mapping",
+             str(mapping), "--quiet")
+    assert count("accepted", out) == 3
+    with db() as s:
+        wgs, gcj, none = (s.get(Household, f"QS-P-{n}") for n in (1, 2, 3))
+        assert (wgs.lon, wgs.lat) == (120.2931, 30.3512)
+        assert 0.003 < abs(gcj.lon - 120.2931) < 0.007
+        assert (none.lon, none.lat) == (None, None)

@@ -50,7 +50,8 @@ _Mapping = Annotated[str | None, typer.Option(
 def _households(common: dict[str, Any], mapping: MappingBase, settings: Settings):
     from cockpit.waste.importer import HouseholdImporter
 
-    return HouseholdImporter(**common, rules=settings.waste_rules)
+    return HouseholdImporter(**common, rules=settings.waste_rules,
+                             default_crs=mapping.default_crs)
 
 
 def _stations(common: dict[str, Any], mapping: MappingBase, settings: Settings):

@@ -37,12 +37,18 @@ class HouseholdColumns(ColumnsBase):
     moved_in_at: str | None = None
     moved_out_at: str | None = None
     registered_at: str | None = None
+    #: The house's position (counts per grid on the staff map); optional.
+    lon: str | None = None
+    lat: str | None = None
+    crs: str | None = None
 
 
 class HouseholdMapping(MappingBase):
     """A household register's format (户籍台账): its columns and how to read the file."""
 
     columns: HouseholdColumns
+    #: Datum of lon/lat when the file has no 坐标系 column or the cell is empty.
+    default_crs: Literal["wgs84", "gcj02", "bd09"] | None = None
 
 
 class StationColumns(ColumnsBase):

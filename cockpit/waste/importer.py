@@ -57,9 +57,18 @@ class _WasteImporter(RowImporter):
     #: The store's model of the subjects; its column :attr:`key_field` holds their ids.
     subject_model: ClassVar[type]
 
-    def __init__(self, *args: Any, rules: WasteRules, **kwargs: Any):
+    def __init__(self, *args: Any, rules: WasteRules, default_crs: str | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.rules = rules
+        self.default_crs = default_crs
+
+    def with_datum(self, fields: dict[str, str], values: dict[str, str | None]) -> None:
+        """Name the datum of a row's position: its 坐标系, else the mapping's default_crs."""
+        crs = crs_text(values.get("crs")) or (
+            self.default_crs if values.get("lon") or values.get("lat") else None)
+        if crs:
+            fields["crs"] = crs
 
     def new_report(self) -> WasteReport:
         """An empty :class:`WasteReport`."""
@@ -109,6 +118,7 @@ class HouseholdImporter(_WasteImporter):
             With the contract's or the importer's reason.
         """
         fields = self.required(values, skip=("moved_out_at", "registered_at"))
+        self.with_datum(fields, values)
         if fields.get("members"):
             fields["members"] = members_text(fields["members"])
         if fields.get("moved_in_at"):
@@ -174,28 +184,18 @@ class HouseholdImporter(_WasteImporter):
 class StationImporter(_WasteImporter):
     """Rows of a station register (投放点台账) as ``station.registered``.
 
-    Parameters
-    ----------
-    default_crs : str, optional
-        The mapping's ``default_crs``: datum of lon/lat when the row names none.
+    The mapping's ``default_crs`` names the datum of lon/lat when a row names none.
     """
 
     key_field = "station_id"
     subject_model = WasteStation
     columns_model = StationColumns
 
-    def __init__(self, *args: Any, default_crs: str | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.default_crs = default_crs
-
     def prepare(self, number: int, values: dict[str, str | None], cells: Sequence[Any],
                 indexes: dict[str, int]) -> PendingRow:
         """The row's ``station.registered``. Raises InvalidEvent."""
         fields = self.required(values)
-        crs = crs_text(values.get("crs")) or (
-            self.default_crs if values.get("lon") or values.get("lat") else None)
-        if crs:
-            fields["crs"] = crs
+        self.with_datum(fields, values)
         if fields.get("status"):
             fields["status"] = status_text(fields["status"])
         fields.update(type="station.registered", source=self.source, occurred_at=self.started,
