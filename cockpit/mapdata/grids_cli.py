@@ -121,7 +121,7 @@ def grids(method: _Method = Method.REGULAR, size: _Size = 500.0, resolution: _Re
     for code, cells in result.cells.items():
         merged = result.merged.get(code, 0)
         note = f" ({merged} sliver{'s' * (merged != 1)} merged)" if merged else ""
-        typer.echo(f"  {names[code]['name']} ({code}): {cells} cells{note}")
+        typer.echo(f"  {names[code]['name']} ({code}): {cells} cell{'s' * (cells != 1)}{note}")
     what = f"{size:g} m squares" if method is Method.REGULAR else f"H3 resolution {resolution}"
     count = len(result.cells)
     typer.echo(f"{sum(result.cells.values())} grid cells ({what}) in {count} "
