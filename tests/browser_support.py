@@ -134,3 +134,35 @@ def screenshot_pixels(driver, element=None) -> np.ndarray:
 
     png = element.screenshot_as_png if element is not None else driver.get_screenshot_as_png()
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+#: A code point no font draws (plane 16, private use): its picture is the browser's "tofu".
+_NO_GLYPH = "\U0010FFFD"
+_TOFU_SCRIPT = r"""
+const [noGlyph, extra] = arguments;
+const text = (document.body.innerText || "") + (extra || "");
+const chars = [...new Set(Array.from(text).filter(c => c.codePointAt(0) > 0x7f && c.trim()))];
+const family = getComputedStyle(document.body).fontFamily;
+const canvas = document.createElement("canvas");
+canvas.width = 48; canvas.height = 48;
+const ctx = canvas.getContext("2d", {willReadFrequently: true});
+function picture(c) {
+    ctx.clearRect(0, 0, 48, 48);
+    ctx.font = "32px " + family;
+    ctx.textBaseline = "top";
+    ctx.fillText(c, 4, 4);
+    return Array.from(ctx.getImageData(0, 0, 48, 48).data).join(",");
+}
+const tofu = picture(noGlyph);
+return chars.filter(c => picture(c) === tofu);
+"""
+
+
+def tofu_characters(driver, extra: str = "") -> list[str]:
+    """The characters of the page's text (plus ``extra``) drawn as tofu (□: no font has them).
+
+    Each non-ASCII character is drawn on a canvas in the page's own font stack and compared,
+    pixel for pixel, with a code point no font draws: the same picture means the browser found
+    no glyph, in the page's fonts or in the system's fallback (DESIGN: no fonts from CDNs).
+    """
+    return driver.execute_script(_TOFU_SCRIPT, _NO_GLYPH, extra)

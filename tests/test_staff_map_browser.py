@@ -25,6 +25,7 @@ from tests.browser_support import (
     save_screenshot,
     screenshot_pixels,
     severe_errors,
+    tofu_characters,
 )
 from tests.conftest import build_services, make_settings
 from tests.test_wall_layer import QIAOSI, SQUARES, WUJIA, import_villages
@@ -139,6 +140,10 @@ def test_map001_50000_incidents_layers_and_drill_down(crowded):
         _wait(driver, lambda: name in panel.text)
         assert "边界为示意" in panel.text and "在办" in panel.text
         save_screenshot(driver, "map001_village.png")
+        assert tofu_characters(driver) == []  # the page's text all has glyphs …
+        _in_frame(driver)
+        assert tofu_characters(driver) == []  # … and the map's (labels, layer names)
+        driver.switch_to.default_content()
         # the link reopens the same view: the village, its panel, the layers
         shared = driver.current_url
         driver.get(shared)
