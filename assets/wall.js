@@ -9,7 +9,7 @@
  *   Its only Input is its own Interval: dash-renderer holds a callback whose Input or State
  *   a pending server callback outputs, and a hung server must not freeze the clock.
  * - a liveness probe, independent of Dash: GET status_url every probe_ms, abandoned after
- *   probe_timeout_ms. Without any answer for silent_s the indicator turns red
+ *   probe_timeout_ms, skipped while the push stream (assets/push.js) speaks. Without any answer for silent_s the indicator turns red
  *   ("服务器无响应 N 秒") while the data age keeps growing from the last known commit time.
  * - the --ui-scale CSS variable (viewport / 1920×1080), used to scale the plotly graphs.
  * - a bounded undo history: dash-renderer records every Interval tick as an undoable input
@@ -86,9 +86,18 @@
     // One GET of the status route; any HTTP answer proves the server alive (a 503 says only
     // that its data source is down, which the poll callback reports). Failures and timeouts
     // are expected while the server is down or hung: they only stop refreshing answeredMs.
+    // Frames of the push stream (assets/push.js) prove the server alive as well as a probe.
+    function pushHeardMs() {
+        return window.cockpitPush ? window.cockpitPush.lastHeardMs() : null;
+    }
+
     function probe(cfg) {
         if (known.probing || !cfg.status_url || typeof fetch !== "function") {
             return;
+        }
+        var heard = pushHeardMs();
+        if (heard !== null && Date.now() - heard < (cfg.probe_ms || 2000)) {
+            return;  // the stream spoke lately: no request needed
         }
         known.probing = true;
         var sent = Date.now();
@@ -144,6 +153,10 @@
         var dateText = formatter(locale, cfg.tz, "date").format(now);
         if (texts.title && document.title !== texts.title) {
             document.title = texts.title;
+        }
+        var heard = pushHeardMs();
+        if (heard !== null && (known.answeredMs === null || heard > known.answeredMs)) {
+            known.answeredMs = heard;
         }
         var text = texts.no_data || "";
         var level = "warn";

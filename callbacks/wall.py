@@ -34,13 +34,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
-from dash import ClientsideFunction, Input, Output, Patch, State, no_update
-from dash.exceptions import PreventUpdate
+from dash import ClientsideFunction, Input, Output, Patch, State
 from flask_caching import Cache
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbacks import PageRequest
+from callbacks import PageRequest, push
 from callbacks import status as status_route
 from callbacks.auth import account_bar_for, current_viewer
 from callbacks.caching import single_flight
@@ -65,6 +64,7 @@ from callbacks.wall_waste import WASTE_OUTPUTS, send_waste, waste_for
 from cockpit import governance_queries, map_queries, queries
 from cockpit.access import Capability
 from cockpit.clock import utc_now
+from cockpit.push import Producer
 from cockpit.services import Services
 from layouts.figures import (  # noqa: F401 - map_figure re-exported
     CATEGORIES,
@@ -72,10 +72,11 @@ from layouts.figures import (  # noqa: F401 - map_figure re-exported
     incident_traces,
     map_figure,
 )
-from layouts.i18n import Lang, format_count, format_duration, normalize_lang, t
+from layouts.i18n import Lang, format_count, format_duration, t
 from layouts.map_counts import count_trace, village_marks, volunteer_trace, wall_map_figure
 from layouts.wall import (
     LATEST_ROWS,
+    PUSH_PAGE,
     WallIds,
     category_children,
     funnel_children,
@@ -116,7 +117,6 @@ OUTPUTS = {
     "replay": Output(WallIds.REPLAY, "children"),
     "alert": Output(WallIds.ALERT, "children"),
     "status": Output(WallIds.STATUS, "data"),
-    "seen": Output(WallIds.SEEN, "data"),
     "ticker": Output(GovIds.TICKER, "children"),
     "overdue": Output(GovIds.OVERDUE, "children"),
     "overdue_total": Output(GovIds.OVERDUE_TOTAL, "children"),
@@ -152,6 +152,7 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     viewer = current_viewer()
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   timezone=services.settings.timezone, map_figure=figure, screen=screen,
+                  push=push.client_config(PUSH_PAGE, lang, services.settings),
                   waste_target=services.settings.waste_rules.target,
                   account=account_bar_for(lang), may_ack=viewer.can(Capability.ACKNOWLEDGE),
                   may_drill=viewer.can(Capability.ITEMS))
@@ -242,64 +243,71 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None,
     policy.route(status_route.ENDPOINT, Capability.WALL)
 
 
-def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
-    settings = services.settings
-    lock = threading.Lock()
-    levels = escalation_levels(settings.governance)
-    status_route.register(app, services)
+class WallFeed:
+    """The wall's live updates: what changed since a screen's ``seen``, by output name.
 
-    def view_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
-        models = single_flight(cache, lock, f"wall:models:{key}",
-                                lambda: read_models(services, now))
-        return single_flight(cache, lock, f"wall:view:{key}:{lang}",
-                              lambda: build_view(models, lang))
+    Shared by every screen of a process through the push hub (:mod:`callbacks.push`), which
+    keeps one ``seen`` per language; a new screen starts from an empty one (a snapshot).
+    """
 
-    def governance_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
-        models = single_flight(cache, lock, f"wall:gov:{key}",
-                                lambda: read_governance(services, now))
-        return single_flight(cache, lock, f"wall:govview:{key}:{lang}",
-                              lambda: build_governance_view(models, lang, levels))
+    def __init__(self, services: Services, cache: Cache | None) -> None:
+        self.services = services
+        self.cache = cache
+        self.lock = threading.Lock()
+        self.levels = escalation_levels(services.settings.governance)
 
-    def volunteers_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
-        models = single_flight(cache, lock, f"wall:vol:{key}",
-                                lambda: read_volunteers(services, now))
-        return single_flight(cache, lock, f"wall:volview:{key}:{lang}",
-                              lambda: build_volunteer_view(models, lang))
+    def _view(self, key: str, lang: Lang, now: datetime) -> dict[str, Any]:
+        models = single_flight(self.cache, self.lock, f"wall:models:{key}",
+                               lambda: read_models(self.services, now))
+        return single_flight(self.cache, self.lock, f"wall:view:{key}:{lang}",
+                             lambda: build_view(models, lang))
 
-    def failure(seen: dict, lang: Lang, exc: Exception) -> dict[str, Any]:
+    def _governance(self, key: str, lang: Lang, now: datetime) -> dict[str, Any]:
+        models = single_flight(self.cache, self.lock, f"wall:gov:{key}",
+                               lambda: read_governance(self.services, now))
+        return single_flight(self.cache, self.lock, f"wall:govview:{key}:{lang}",
+                             lambda: build_governance_view(models, lang, self.levels))
+
+    def _volunteers(self, key: str, lang: Lang, now: datetime) -> dict[str, Any]:
+        models = single_flight(self.cache, self.lock, f"wall:vol:{key}",
+                               lambda: read_volunteers(self.services, now))
+        return single_flight(self.cache, self.lock, f"wall:volview:{key}:{lang}",
+                             lambda: build_volunteer_view(models, lang))
+
+    @staticmethod
+    def _failure(seen: dict, lang: Lang, exc: Exception) -> tuple[dict | None, dict]:
         previous = seen.get("status") or {}
         if previous.get("error"):  # already on screen; keep retrying quietly
             log.debug("wall data source still unreachable: %s", exc)
-            raise PreventUpdate
+            return None, seen
         log.warning("wall data source unreachable: %s: %s", type(exc).__name__, exc)
         status = {**previous, "error": True}
-        out = {name: no_update for name in OUTPUTS}
-        out.update(alert=t("source_down", lang),
-                   status={**status, "server_now_ms": int(time.time() * 1000)},
-                   seen={**seen, "status": status})
-        return out
+        out = {"alert": t("source_down", lang),
+               "status": {**status, "server_now_ms": int(time.time() * 1000)}}
+        return out, {**seen, "status": status}
 
-    @app.callback(output=OUTPUTS, inputs={"tick": Input(WallIds.TICK, "n_intervals")},
-                  state={"seen": State(WallIds.SEEN, "data"),
-                         "config": State(WallIds.CONFIG, "data")})
-    def refresh(tick: int | None, seen: dict | None, config: dict | None) -> dict[str, Any]:
-        lang = normalize_lang((config or {}).get("lang"))
-        seen = seen or {}
-        now = utc_now()
+    def update(self, seen: dict[str, Any], lang: Lang,
+               now: datetime) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """Return ``(outputs by name, new seen)``: what changed since ``seen``; None if nothing.
+
+        Names are :data:`OUTPUTS`' keys; the map's value is a :class:`dash.Patch`. Database
+        and Redis errors give the 数据源连接中断 alert once (then nothing until they pass).
+        """
+        services, tz = self.services, self.services.settings.tz
         try:
             version = services.version()
             layer = sync_layer(services, version).version
             status = {"last_commit_ms": services.last_commit_ms(),
                       "replay": services.replay_status(), "error": False}
         except DATA_ERRORS as exc:
-            return failure(seen, lang, exc)
+            return self._failure(seen, lang, exc)
         # what the views are read and built from: the data, the village layer, the day / period
-        key = f"{version}.{layer}@{now.astimezone(settings.tz).date().isoformat()}"
+        key = f"{version}.{layer}@{now.astimezone(tz).date().isoformat()}"
         gkey = f"{version}.{layer}@{int(now.timestamp() // GOVERNANCE_EVERY_S)}"
         if key == seen.get("key") and gkey == seen.get("gkey") \
                 and status == seen.get("status"):
-            raise PreventUpdate
-        out = {name: no_update for name in OUTPUTS}
+            return None, seen
+        out: dict[str, Any] = {}
         sig = dict(seen.get("sig") or {})
         patch = Patch()
         if layer != seen.get("layer"):
@@ -310,36 +318,62 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
             sig = {}
         try:
             if key != seen.get("key"):
-                view = view_for(key, lang, now)
+                view = self._view(key, lang, now)
                 for offset, trace in enumerate(view["traces"]):
                     patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
                 out["map"] = patch
                 out.update({name: view[name] for name in VIEW_KEYS})
-                wview = waste_for(services, cache, lock, key, lang, now)
+                wview = waste_for(services, self.cache, self.lock, key, lang, now)
                 if wview["sig"]["waste"] != sig.get("waste"):
                     send_waste(wview, out, patch, lang)
                     sig["waste"] = wview["sig"]["waste"]
             if gkey != seen.get("gkey"):
-                gview = governance_for(gkey, lang, now)
-                if gview["sig"]["overdue"] != sig.get("overdue"):
-                    out.update(overdue=gview["overdue"], overdue_total=gview["overdue_total"])
-                if gview["sig"]["queue"] != sig.get("queue"):
-                    out["queue"] = gview["queue"]
-                vview = volunteers_for(gkey, lang, now)
-                if vview["sig"]["vol_forces"] != sig.get("vol_forces"):
-                    out.update(vol_forces=vview["forces"], vol_forces_note=vview["forces_note"])
-                    patch["data"][VOLUNTEER_TRACE] = vview["trace"]
-                    out["map"] = patch
-                if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
-                    out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
-                sig.update(gview["sig"], **vview["sig"])
+                self._send_governance(gkey, lang, now, sig, out, patch)
         except DATA_ERRORS as exc:
-            return failure(seen, lang, exc)
+            return self._failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",
-                   status={**status, "server_now_ms": int(time.time() * 1000)},
-                   seen={"key": key, "gkey": gkey, "sig": sig, "status": status,
-                         "layer": layer})
-        return out
+                   status={**status, "server_now_ms": int(time.time() * 1000)})
+        return out, {"key": key, "gkey": gkey, "sig": sig, "status": status, "layer": layer}
+
+    def _send_governance(self, gkey: str, lang: Lang, now: datetime, sig: dict[str, Any],
+                         out: dict[str, Any], patch: Patch) -> None:
+        gview = self._governance(gkey, lang, now)
+        if gview["sig"]["overdue"] != sig.get("overdue"):
+            out.update(overdue=gview["overdue"], overdue_total=gview["overdue_total"])
+        if gview["sig"]["queue"] != sig.get("queue"):
+            out["queue"] = gview["queue"]
+        vview = self._volunteers(gkey, lang, now)
+        if vview["sig"]["vol_forces"] != sig.get("vol_forces"):
+            out.update(vol_forces=vview["forces"], vol_forces_note=vview["forces_note"])
+            patch["data"][VOLUNTEER_TRACE] = vview["trace"]
+            out["map"] = patch
+        if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
+            out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
+        sig.update(gview["sig"], **vview["sig"])
+
+    def producer(self, lang: Lang) -> Producer:
+        """Return the push producer of ``lang``'s channel: updates as ``{"response": …}``."""
+        def produce(seen: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+            out, seen = self.update(seen, lang, utc_now())
+            return (None if out is None else {"response": response_of(out)}), seen
+        return produce
+
+
+def response_of(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return outputs by name as Dash answers a callback: ``{component_id: {prop: value}}``."""
+    response: dict[str, dict[str, Any]] = {}
+    for name, value in out.items():
+        output = OUTPUTS[name]
+        response.setdefault(str(output.component_id), {})[output.component_property] = value
+    return response
+
+
+def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
+    status_route.register(app, services)
+    feed = WallFeed(services, cache)
+    push.add_page(app, services, PUSH_PAGE, feed.producer, Capability.WALL)
+    app.clientside_callback(ClientsideFunction("push", "start"),
+                            Output(WallIds.PUSH, "data"), Input(WallIds.CONFIG, "data"))
 
     app.clientside_callback(ClientsideFunction("cockpit", "stamp"),
                             Output(WallIds.STAMPED, "data"), Input(WallIds.STATUS, "data"),

@@ -107,11 +107,15 @@ def ingest(
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default COCKPIT_PORT, 8050).")] = None,
-    threads: Annotated[int, typer.Option(min=1, max=64)] = 8,
+    threads: Annotated[int | None, typer.Option(
+        min=1, max=4200,
+        help="Server threads (default: COCKPIT_PUSH_MAX_CLIENTS + 16).")] = None,
 ) -> None:
     """Serve the web app (wall page and /api/v1) with waitress, replacing this process.
 
-    Needs ``COCKPIT_SECRET_KEY`` (signs sessions and kiosk links).
+    Needs ``COCKPIT_SECRET_KEY`` (signs sessions and kiosk links). Each open push stream holds
+    a thread, so the default is ``COCKPIT_PUSH_MAX_CLIENTS`` plus :data:`REQUEST_THREADS` for
+    everything else.
     """
     import os
 
@@ -125,16 +129,25 @@ def serve(
     os.execv(argv[0], argv)
 
 
-def serve_argv(settings: Settings, port: int | None = None, threads: int = 8) -> list[str]:
+#: Server threads kept for requests other than push streams (pages, callbacks, API).
+REQUEST_THREADS = 16
+
+
+def serve_argv(settings: Settings, port: int | None = None,
+               threads: int | None = None) -> list[str]:
     """The command line that serves ``app:make_server`` with waitress (no import of the app).
 
     The web layers import this package, never the reverse, so the server is started as a
-    program: ``python -m waitress --call app:make_server``.
+    program: ``python -m waitress --call app:make_server``. ``threads`` defaults to the push
+    streams allowed plus :data:`REQUEST_THREADS`; waitress may hold that many connections
+    and as many again idle (keep-alive).
     """
+    threads = threads or settings.push_max_clients + REQUEST_THREADS
     # waitress would strip X-Forwarded-For from every request (it trusts no proxy); the app
     # reads it only from COCKPIT_PROXY_ADDRESSES (callbacks.auth.client_address)
     return [sys.executable, "-m", "waitress", f"--listen={settings.host}:{port or settings.port}",
-            f"--threads={threads}", "--ident=qiaosi-cockpit", "--no-clear-untrusted-proxy-headers",
+            f"--threads={threads}", f"--connection-limit={2 * threads + 100}",
+            "--ident=qiaosi-cockpit", "--no-clear-untrusted-proxy-headers",
             "--call", "app:make_server"]
 
 

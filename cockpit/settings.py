@@ -65,6 +65,15 @@ class Settings(BaseSettings):
         under it. Default ``<data_dir>/photos``.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
+    refresh_ms : int
+        ``COCKPIT_REFRESH_MS``; how often a page that cannot be pushed to polls, ms.
+    push_max_clients : int
+        ``COCKPIT_PUSH_MAX_CLIENTS``; server-sent-event streams one web process keeps open (each
+        holds a server thread: ``cockpit serve`` sizes its threads from it); screens beyond it
+        poll. 0 turns push off.
+    stale_s : float
+        ``COCKPIT_STALE_S``; a screen that heard nothing from the server for this long, seconds,
+        shows the stale watermark with the time of its last update.
     secret_key : SecretStr or None
         ``COCKPIT_SECRET_KEY`` (≥ 16 characters), else the file
         ``<data_dir>/secrets/COCKPIT_SECRET_KEY`` (where ``cockpit demo`` keeps the one it
@@ -121,6 +130,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
+    push_max_clients: int = Field(default=240, ge=0, le=4096)
+    stale_s: float = Field(default=10.0, ge=2, le=3600)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None

@@ -66,6 +66,10 @@ CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "a
                 "silent_s", "silent_m", "silent_h")
 #: Strings the clientside announcer needs (see assets/announce.js).
 ANNOUNCE_TEXTS = ("gw_announce_more", "gw_ack_failed")
+#: Strings the push client's stale watermark needs (see assets/push.js).
+PUSH_TEXTS = ("push_stale", "push_last", "push_never", "push_reconnecting", "push_polling")
+#: The wall's push channel prefix and route segment (callbacks.push).
+PUSH_PAGE = "wall"
 #: Longest screen name kept (``?screen=``), characters.
 SCREEN_CHARS = 64
 
@@ -90,16 +94,15 @@ class WallIds(StrEnum):
     CATEGORIES = "wall-categories"
     FUNNEL = "wall-funnel"
     LATEST = "wall-latest"
-    TICK = "wall-tick"
+    PUSH = "wall-push"
     CLOCK_TICK = "wall-clock-tick"
     CONFIG = "wall-config"
-    SEEN = "wall-seen"
     STATUS = "wall-status"
     STAMPED = "wall-status-stamped"
 
 
 def client_config(lang: Lang, timezone: str, screen: str | None = None,
-                  drill: bool = True) -> dict[str, Any]:
+                  drill: bool = True, push: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return what the clientside code needs: zone, locale, thresholds, probe and strings.
 
     ``screen`` is this screen's name from the page's ``?screen=`` query (who acknowledges an
@@ -107,6 +110,7 @@ def client_config(lang: Lang, timezone: str, screen: str | None = None,
     ``speech_lang`` is the language announcements are spoken in, ``detail_url`` where a
     clicked map point leads (``{id}`` replaced), ``village_url`` where a clicked village
     bubble does (``{code}`` replaced); ``drill`` False (a wall screen's role) turns clicks off.
+    ``push`` is what ``assets/push.js`` needs (its routes, channel, poll period, texts).
     """
     return {"lang": lang, "tz": timezone, "locale": "en-GB" if lang == "en" else "zh-CN",
             "warn_s": AGE_WARN_S, "stale_s": AGE_STALE_S, "silent_s": SILENT_S,
@@ -116,7 +120,8 @@ def client_config(lang: Lang, timezone: str, screen: str | None = None,
             "screen": (screen or "").strip()[:SCREEN_CHARS] or None,
             "detail_url": detail_template(lang),
             "village_url": village_template(lang), "drill": drill,
-            "announce_texts": strings(lang, ANNOUNCE_TEXTS)}
+            "announce_texts": strings(lang, ANNOUNCE_TEXTS),
+            "push": {**(push or {}), "texts": strings(lang, PUSH_TEXTS)}}
 
 
 def _panel(title: str, body: Any, area: str, extra: str = "") -> html.Section:
@@ -173,7 +178,8 @@ def map_legend(lang: Lang) -> html.Div:
 def layout(lang: Lang, *, refresh_ms: int, timezone: str,
            map_figure: Mapping[str, Any], screen: str | None = None,
            account: Component | None = None, may_ack: bool = True,
-           may_drill: bool = True, waste_target: float | None = None) -> html.Div:
+           may_drill: bool = True, waste_target: float | None = None,
+           push: Mapping[str, Any] | None = None) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -181,7 +187,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     lang : {"zh", "en"}
         Language of every string on the page.
     refresh_ms : int
-        Poll period of the data callback, milliseconds (``Settings.refresh_ms``).
+        Poll period when server push is impossible, milliseconds (``Settings.refresh_ms``).
     timezone : str
         IANA zone of the clock (``Settings.timezone``).
     map_figure : dict
@@ -199,6 +205,9 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     waste_target : float, optional
         The sorting-accuracy target of the waste panel and the map's fills
         (``settings.waste_rules.target``); None takes the rules' default.
+    push : mapping, optional
+        The push client's routes and channel (:func:`callbacks.push.client_config`); without
+        it the page is static (layout tests).
 
     The centre column holds the map, its title over its top-left corner, and the waste panel
     under it; the announcement banner lies over the header's title, never over the map.
@@ -244,10 +253,12 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                        html.Ol(id=WallIds.LATEST, className="latest"), "latest")]),
         ]),
         ticker_bar(lang),
-        dcc.Interval(id=WallIds.TICK, interval=refresh_ms),
         dcc.Interval(id=WallIds.CLOCK_TICK, interval=CLOCK_MS),
-        dcc.Store(id=WallIds.CONFIG, data=client_config(lang, timezone, screen, may_drill)),
-        dcc.Store(id=WallIds.SEEN),
+        dcc.Store(id=WallIds.CONFIG, data=client_config(
+            lang, timezone, screen, may_drill,
+            push={"poll_ms": refresh_ms, "root": WallIds.ROOT, "status_id": WallIds.STATUS,
+                  **(push or {})})),
+        dcc.Store(id=WallIds.PUSH),
         dcc.Store(id=WallIds.STATUS),
         dcc.Store(id=WallIds.STAMPED),
         dcc.Store(id=GovIds.QUEUE),

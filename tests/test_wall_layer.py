@@ -32,6 +32,7 @@ from layouts.wall_waste_figures import choropleth_shapes, village_rows
 from tests.access_support import signed_in_client
 from tests.factories import incident_fields
 from tests.test_wall_waste import disposals, ingest, map_operations, poll, registry
+from tests.wall_support import SEEN
 
 NAMES = {code: info["name"] for code, info in geo.village_names().items()}
 ORDER = sorted(NAMES)
@@ -241,12 +242,12 @@ def test_the_first_poll_and_page_after_an_import_draw_the_imported_square(servic
     ops = map_operations(first)
     schematic = ops[("data", 0)]
     assert ops[("layout", "annotations")][0]["text"] == "村社边界为示意"
-    seen = first[WallIds.SEEN]["data"]
+    seen = first[SEEN]["data"]
     assert seen["layer"] == 0
 
     version = import_villages(services, {WUJIA: SQUARES[WUJIA]}, clockwise=True)
     status, moved = poll(client, app, seen=seen)
-    assert status == 200 and moved[WallIds.SEEN]["data"]["layer"] == version
+    assert status == 200 and moved[SEEN]["data"]["layer"] == version
     ops = map_operations(moved)
     outline = points(ops[("data", 0)])
     assert corners(SQUARES[WUJIA]) <= outline and outline != points(schematic)
@@ -260,7 +261,7 @@ def test_the_first_poll_and_page_after_an_import_draw_the_imported_square(servic
     assert ops[("data", 0, "fillcolor")] == "rgba(0, 0, 0, 0)"  # the fills show instead
     # the screen now draws this layer: the next poll sends no outline again
     signal_change(services.redis, services.settings, [])
-    status, later = poll(client, app, seen=moved[WallIds.SEEN]["data"])
+    status, later = poll(client, app, seen=moved[SEEN]["data"])
     assert status == 200 and ("data", 0) not in map_operations(later)
 
     # a wall opened now draws the square from the start
@@ -293,12 +294,12 @@ def test_the_layer_is_read_once_per_version_and_asked_for_once_per_data_version(
     router_page(client, app)  # nor by opening the page
     assert boundary_reads() == (0, 0)
     signal_change(services.redis, services.settings, [])  # data moved, the layer did not
-    status, _ = poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, _ = poll(client, app, seen=first[SEEN]["data"])
     assert status == 200 and boundary_reads() == (1, 0)
     import_villages(services, {QIAOSI: SQUARES[QIAOSI]}, clockwise=False)
     boundary_reads()
     for _ in range(3):  # three screens at the import's data version: one read of the layer
-        status, _ = poll(client, app, seen=first[WallIds.SEEN]["data"])
+        status, _ = poll(client, app, seen=first[SEEN]["data"])
         assert status == 200
     asked, read = boundary_reads()
     assert asked == 1 and read == 1

@@ -71,6 +71,7 @@ from layouts.wall_volunteers import VolIds
 from layouts.wall_waste import WasteIds
 from tests.access_support import signed_in_client
 from tests.factories import incident_fields
+from tests.wall_support import SEEN, poll
 
 SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
                  [0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
@@ -314,8 +315,9 @@ def test_layout_is_pure_and_uses_no_raw_html():
         assert not getattr(node, "dangerously_allow_html", False)
     graph = next(node for node in walk(tree) if isinstance(node, dcc.Graph))
     assert graph.config["displayModeBar"] is False
-    interval = next(node for node in walk(tree) if getattr(node, "id", None) == WallIds.TICK)
-    assert interval.interval == 500
+    config = next(node for node in walk(tree) if getattr(node, "id", None) == WallIds.CONFIG)
+    assert config.data["push"]["poll_ms"] == 500  # the period when push is impossible
+    assert config.data["push"]["root"] == WallIds.ROOT
     assert "乔网智治·云上中心驾驶舱" in texts(tree)
     assert "Qiaosi Cloud Cockpit" in texts(wall("en"))
 
@@ -344,19 +346,8 @@ def test_geo_base_layer_is_schematic():
 
 
 def _poll(client, app, seen=None, lang="zh"):
-    """POST the wall's refresh callback as the browser does; returns (status, response)."""
-    from callbacks.wall import OUTPUTS
-
-    key = next(k for k in app.callback_map if f"{WallIds.SEEN}.data" in k)
-    body = {"output": key, "changedPropIds": [f"{WallIds.TICK}.n_intervals"],
-            "outputs": [{"id": str(o.component_id), "property": o.component_property}
-                        for o in OUTPUTS.values()],
-            "inputs": [{"id": str(WallIds.TICK), "property": "n_intervals", "value": 1}],
-            "state": [{"id": str(WallIds.SEEN), "property": "data", "value": seen},
-                      {"id": str(WallIds.CONFIG), "property": "data",
-                       "value": client_config(lang, "Asia/Shanghai")}]}
-    reply = client.post("/_dash-update-component", json=body)
-    return reply.status_code, (reply.get_json() or {}).get("response", {})
+    """What the wall's live channel sends a screen last sent ``seen``: (status, response)."""
+    return poll(client, app, seen=seen, lang=lang)
 
 
 class RedisDown(Services):
@@ -383,7 +374,7 @@ def test_poll_shows_source_down_instead_of_crashing(sqlite_services):
     assert response[WallIds.STATUS]["data"]["error"] is True
     assert WallIds.MAP not in response  # the last good picture stays
     # already shown: the next polls send nothing until the source is back
-    status, _ = _poll(client, app, seen=response[WallIds.SEEN]["data"])
+    status, _ = _poll(client, app, seen=response[SEEN]["data"])
     assert status == 204
     reply = client.get("/api/v1/status")  # the web server answers: only its source is down
     assert reply.status_code == 503 and reply.headers["Cache-Control"] == "no-store"
@@ -401,7 +392,8 @@ def test_the_clock_waits_for_no_server_callback(sqlite_services):
     for _ in graph:  # whatever a held value feeds is held too
         held |= set().union(*(outs for ins, outs, _ in graph if ins & held))
     clock = next(ins for ins, outs, _ in graph if f"{WallIds.CLOCK_TIME}.children" in outs)
-    assert f"{WallIds.STATUS}.data" in held and not clock & held
+    # the wall's data arrive by push (assets/push.js set_props), not from a server callback
+    assert f"{WallIds.STATUS}.data" not in held and not clock & held
     # nor may a click on 确认 wait for the poll: it silences the screen at once
     ack = next(ins for ins, outs, _ in graph if f"{GovIds.ACK_REQUEST}.data" in outs)
     assert f"{GovIds.ACK}.n_clicks" in ack and not ack & held
@@ -430,13 +422,13 @@ def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_versio
     assert first[WallIds.ALERT]["children"] == "" and first[WallIds.REPLAY]["children"] == []
     queries_per_version = len(selects)
     assert queries_per_version > 0
-    status, _ = _poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, _ = _poll(client, app, seen=first[SEEN]["data"])
     assert status == 204  # nothing moved: no_update everywhere
     status, other_screen = _poll(client, app)  # a second screen at the same version
     assert other_screen[WallIds.KPI_TODAY] == first[WallIds.KPI_TODAY]
     assert len(selects) == queries_per_version  # served from the cache
     signal_change(sqlite_services.redis, sqlite_services.settings, [])
-    status, moved = _poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, moved = _poll(client, app, seen=first[SEEN]["data"])
     assert status == 200 and WallIds.MAP in moved
     assert len(selects) == 2 * queries_per_version
 
@@ -642,13 +634,13 @@ def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
     assert [n["id"] for n in queue["items"]] == ["late-1/new"] and queue["total"] == 1
     # no event arrives, time passes: the fire's 2-minute limit to assessment runs out
     monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=12))
-    status, later = _poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, later = _poll(client, app, seen=first[SEEN]["data"])
     assert status == 200
     board = json_texts(later[GovIds.OVERDUE]["children"])
     assert "超时 10分" in board and "Smoke" in board and "已上报" in board
     assert later[GovIds.OVERDUE_TOTAL]["children"] == "共 1 起"
     assert GovIds.QUEUE not in later  # the queue did not change: not sent again
-    status, _ = _poll(client, app, seen=later[WallIds.SEEN]["data"])
+    status, _ = _poll(client, app, seen=later[SEEN]["data"])
     assert status == 204  # same version, same period: nothing to send
 
 

@@ -17,7 +17,7 @@ from plotly.io.json import to_json_plotly
 from cockpit import geo
 from cockpit.ingest import Ingestor
 from layouts.map_counts import BADGE_MAX_PX, badge_px, volunteer_trace
-from layouts.wall import WallIds, client_config
+from layouts.wall import WallIds
 from layouts.wall_volunteers import (
     VolIds,
     force_rows,
@@ -32,6 +32,8 @@ from layouts.wall_volunteers import (
 )
 from tests import volunteer_factories as vf
 from tests.access_support import signed_in_client
+from tests.wall_support import SEEN
+from tests.wall_support import poll as wall_poll
 
 CHAOYANG = "330110006224"  # 朝阳村
 WUJIA = "330110006204"  # 吴家村
@@ -351,19 +353,8 @@ def ingest(services, entries: Sequence[dict[str, str]]) -> None:
 
 
 def poll(client, app, seen=None, lang="zh") -> tuple[int, dict]:
-    """POST the wall's refresh callback as the browser does; returns (status, response)."""
-    from callbacks.wall import OUTPUTS
-
-    key = next(k for k in app.callback_map if f"{WallIds.SEEN}.data" in k)
-    reply = client.post("/_dash-update-component", json={
-        "output": key, "changedPropIds": [f"{WallIds.TICK}.n_intervals"],
-        "outputs": [{"id": str(o.component_id), "property": o.component_property}
-                    for o in OUTPUTS.values()],
-        "inputs": [{"id": str(WallIds.TICK), "property": "n_intervals", "value": 1}],
-        "state": [{"id": str(WallIds.SEEN), "property": "data", "value": seen},
-                  {"id": str(WallIds.CONFIG), "property": "data",
-                   "value": client_config(lang, "Asia/Shanghai")}]})
-    return reply.status_code, (reply.get_json() or {}).get("response", {})
+    """What the wall's live channel sends a screen last sent ``seen``: (status, response)."""
+    return wall_poll(client, app, seen=seen, lang=lang)
 
 
 def nodes(tree, css: str) -> list[dict]:
@@ -431,7 +422,7 @@ def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(se
     assert totals == {"on_duty": "0", "mobilised": "0", "available": "200",
                       "registered": "200"}
     responses, mobilised = [first], "0"
-    seen = first[WallIds.SEEN]["data"]
+    seen = first[SEEN]["data"]
     steps = [("accepted", range(0, 50), {"accepted": "50", "arrived": "0"}),
              ("arrived", range(0, 30), {"accepted": "50", "arrived": "30"}),
              ("accepted", range(50, 130), {"accepted": "130", "arrived": "30"}),
@@ -453,7 +444,7 @@ def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(se
         else:
             assert badge == []
         mobilised = expected["accepted"]
-        seen = moved[WallIds.SEEN]["data"]
+        seen = moved[SEEN]["data"]
         responses.append(moved)
     final = strings_of(responses[-1][VolIds.MOBS]["children"])
     assert "已到齐" in final and "需再动员" not in final
@@ -488,18 +479,18 @@ def test_time_left_and_the_recall_flag_move_with_time_alone(sqlite_services, mon
     # no event, 25 minutes pass: 3 of 30 accepted with half the time gone lags the schedule
     version = services.version()
     monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=25))
-    status, later = poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, later = poll(client, app, seen=first[SEEN]["data"])
     assert status == 200 and services.version() == version
     card = strings_of(later[VolIds.MOBS]["children"])
     assert "剩余 30分" in card and "需再动员" in card
     assert nodes(later[VolIds.MOBS]["children"], "vm-lag")
     # past the deadline: 已超时, and how many are short
     monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=56))
-    status, late = poll(client, app, seen=later[WallIds.SEEN]["data"])
+    status, late = poll(client, app, seen=later[SEEN]["data"])
     card = strings_of(late[VolIds.MOBS]["children"])
     assert "已超时" in card and "缺 30 人" in card and "需再动员" in card
     assert nodes(late[VolIds.MOBS]["children"], "vm-expired")
-    status, _ = poll(client, app, seen=late[WallIds.SEEN]["data"])
+    status, _ = poll(client, app, seen=late[SEEN]["data"])
     assert status == 204  # same version, same period: nothing to send
 
 

@@ -41,6 +41,7 @@ from layouts.wall_waste_figures import (
 from tests import waste_factories as wf
 from tests.access_support import signed_in_client
 from tests.test_wall_volunteers import having, nodes, strings_of, texts, walk
+from tests.wall_support import SEEN
 
 NAMES = {code: info["name"] for code, info in geo.village_names().items()}
 ORDER = sorted(NAMES)
@@ -446,13 +447,13 @@ def test_every_village_on_the_wall_shows_the_accuracy_of_its_stored_disposals(se
     assert not nodes(first[WasteIds.SUMMARY]["children"], "vol-sim")  # real data: no 模拟数据
     assert strings_of(first[WasteIds.KEY_NOTE]["children"]) == []
     # nothing moved: nothing is sent; a new batch moves the figures, and only them
-    status, again = poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, again = poll(client, app, seen=first[SEEN]["data"])
     # 204, unless the poll crossed a governance tick (every few seconds, clock-driven): then the
     # overdue board and funnels may be re-checked, but nothing of the waste view is sent
     assert status == 204 or not (set(again) & {str(i) for i in WasteIds}), again.keys()
     ingest(services, registry([NO_DATA])
            + disposals(now, {"新街社区": (30, 0), NO_DATA: (3, 1)}, tag="b"))
-    status, moved = poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, moved = poll(client, app, seen=first[SEEN]["data"])
     assert status == 200
     assert_shown_equals_stored(services, moved, today)
     assert bar_texts(moved[WasteIds.BARS]["figure"])[NO_DATA] == "75.0% · 4"
@@ -474,7 +475,7 @@ def test_an_incident_alone_does_not_resend_the_waste_panel(sqlite_services):
     status, first = poll(client, app)
     assert status == 200 and WasteIds.BARS in first
     signal_change(services.redis, services.settings, [])  # the version moves, waste does not
-    status, moved = poll(client, app, seen=first[WallIds.SEEN]["data"])
+    status, moved = poll(client, app, seen=first[SEEN]["data"])
     assert status == 200 and WasteIds.BARS not in moved and WasteIds.SUMMARY not in moved
     assert ("layout", "shapes") not in map_operations(moved)
 
