@@ -154,8 +154,9 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, client_for_url(settings.redis_url), engine, session_factory(engine))
 
 
-def _services(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[Services]:
-    settings = make_settings(tmp_path, redis_url, database_url)
+def _services(tmp_path: Path, redis_url: str, database_url: str,
+              **extra) -> Iterator[Services]:
+    settings = make_settings(tmp_path, redis_url, database_url, **extra)
     svc = build_services(settings)
     try:
         yield svc
