@@ -91,6 +91,8 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "staff_map_frame": ("GET", "/map/frame?period=all&layers=villages,repeats"),
     "staff_map_points": ("GET", "/map/points.json?period=all"),
     "staff_map_item": ("GET", "/map/item/in-scope-1"),
+    "push_wall_events": ("GET", "/push/wall/events?lang=zh"),
+    "push_wall_snapshot": ("GET", "/push/wall/snapshot?lang=zh"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session
@@ -326,9 +328,17 @@ def _every_body(app, client) -> str:
             app, "shell-page.children", "/map", search)))
     for key in _server_callbacks(app):
         responses.append(client.post("/_dash-update-component", json=_callback_body(app, key)))
+    texts = []
     for method, path in SAMPLES.values():  # signout last
-        responses.append(client.open(path, method=method))
-    return "\n".join(_text(r) for r in responses)
+        response = client.open(path, method=method)
+        if response.mimetype == "text/event-stream":  # endless: its first frame (a snapshot)
+            frame = next(iter(response.response)).decode()
+            data = json.loads(frame.split("\ndata: ", 1)[1].split("\n", 1)[0])
+            texts.append(json.dumps(data, ensure_ascii=False))
+            response.close()
+            continue
+        responses.append(response)
+    return "\n".join([*(_text(r) for r in responses), *texts])
 
 
 @pytest.mark.parametrize("role", ["wall", "leader", "admin", "landlord"])

@@ -292,3 +292,18 @@ def test_streams_past_the_limit_are_refused_so_the_screen_polls(tmp_path, redis_
             held.close()
     finally:
         gen.close()
+
+
+def test_a_stream_closed_before_its_first_frame_frees_its_place(sqlite_services):
+    from app import create_app
+    from callbacks.push import EXTENSION
+
+    app = create_app(services=sqlite_services)
+    client = signed_in_client(app, sqlite_services, "wall")
+    hub = app.server.extensions[EXTENSION]
+    for _ in range(3):
+        reply = client.get(events_path("wall") + "?lang=zh")
+        assert reply.status_code == 200 and hub.clients == 1
+        reply.close()  # the server closes the response: the screen went away
+        assert hub.clients == 0
+    hub.stop()
