@@ -190,7 +190,10 @@ def _fresh_after(summary: dict[str, Any]) -> str | None:
 
 
 def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
-    """Turn the read models into the map's incident traces and the panels' children."""
+    """Turn the read models into the map's incident traces and the panels' children.
+
+    ``trace_sigs`` holds a digest of each trace: a screen is sent only the traces that moved.
+    """
     summary = models["summary"]
     names = village_names(lang)
     today = date.fromisoformat(summary["as_of"][:10]) if summary.get("as_of") else None
@@ -198,10 +201,12 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     base = map_base(lang)
     marks = village_marks(models["map"], models["villages"], MAP_POINTS,
                           known={code for code, *_ in base.labels})
+    traces = [*incident_traces(marks.points, lang, marked),
+              count_trace(base, marks.bubbles, models["villages"], lang, marked,
+                          hours=MAP_HOURS)]
     return {
-        "traces": [*incident_traces(marks.points, lang, marked),
-                   count_trace(base, marks.bubbles, models["villages"], lang, marked,
-                               hours=MAP_HOURS)],
+        "traces": traces,
+        "trace_sigs": [signature(trace) for trace in traces],
         "kpi_today": format_count(summary["today_total"]),
         "kpi_open": format_count(summary["open"]),
         "kpi_closed": format_count(summary["closed_today"]),
@@ -319,13 +324,18 @@ class WallFeed:
         try:
             if key != seen.get("key"):
                 view = self._view(key, lang, now)
-                for offset, trace in enumerate(view["traces"]):
-                    patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
-                out["map"] = patch
+                shown = sig.get("traces") or []
+                for offset, (trace, trace_sig) in enumerate(zip(view["traces"],
+                                                                view["trace_sigs"], strict=True)):
+                    if offset >= len(shown) or shown[offset] != trace_sig:  # only what moved
+                        patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
+                        out["map"] = patch
+                sig["traces"] = view["trace_sigs"]
                 out.update({name: view[name] for name in VIEW_KEYS})
                 wview = waste_for(services, self.cache, self.lock, key, lang, now)
                 if wview["sig"]["waste"] != sig.get("waste"):
-                    send_waste(wview, out, patch, lang)
+                    send_waste(wview, out, patch, lang)  # the fills are in the map's patch
+                    out["map"] = patch
                     sig["waste"] = wview["sig"]["waste"]
             if gkey != seen.get("gkey"):
                 self._send_governance(gkey, lang, now, sig, out, patch)

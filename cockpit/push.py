@@ -60,6 +60,9 @@ TICK_S = 1.0
 #: The hub's thread stops after this long without subscribers, seconds (and starts again with
 #: the next one).
 IDLE_EXIT_S = 30.0
+#: After an update the hub waits this long before the next one, seconds: the changes that
+#: arrive meanwhile go out together (at 20 commits/s, screens get 5 updates/s, not 20).
+MIN_INTERVAL_S = 0.2
 #: Messages a mailbox holds at most before it is replaced by one snapshot.
 MAX_BACKLOG = 32
 #: A snapshot is built at most this often per channel and reused in between (a reconnect storm
@@ -195,8 +198,8 @@ class PushHub:
     encode : callable
         Turns a payload dict into one line of JSON (the web layer's encoder, which knows its
         components).
-    tick_s, beat_s : float
-        See :data:`TICK_S`, :data:`BEAT_S`.
+    tick_s, beat_s, min_interval_s : float
+        See :data:`TICK_S`, :data:`BEAT_S`, :data:`MIN_INTERVAL_S`.
     max_clients : int
         Open subscriptions allowed in this process; :meth:`subscribe` refuses more (each holds a
         server thread), and the screen falls back to polling.
@@ -204,13 +207,15 @@ class PushHub:
 
     def __init__(self, listener: Listener, encode: Encoder, *,
                  tick_s: float = TICK_S, beat_s: float = BEAT_S,
-                 max_clients: int = 200, max_backlog: int = MAX_BACKLOG) -> None:
+                 max_clients: int = 200, max_backlog: int = MAX_BACKLOG,
+                 min_interval_s: float = MIN_INTERVAL_S) -> None:
         self._listener = listener
         self._encode = encode
         self.tick_s = tick_s
         self.beat_s = beat_s
         self.max_clients = max_clients
         self.max_backlog = max_backlog
+        self.min_interval_s = min_interval_s
         self.boot = secrets.token_hex(4)
         self._channels: dict[str, Channel] = {}
         self._lock = threading.Lock()
@@ -358,8 +363,11 @@ class PushHub:
             self._listener.wait(self.tick_s)
             if self._stop.is_set():
                 break
-            if self.step() or self._clients:
+            published = self.step()
+            if published or self._clients:
                 idle_since = time.monotonic()
+            if published:
+                self._stop.wait(self.min_interval_s)
             elif time.monotonic() - idle_since > IDLE_EXIT_S:
                 with self._lock:  # the lock subscribe() counts under: no one slips in
                     if self._clients == 0:

@@ -429,7 +429,8 @@ def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_versio
     assert len(selects) == queries_per_version  # served from the cache
     signal_change(sqlite_services.redis, sqlite_services.settings, [])
     status, moved = _poll(client, app, seen=first[SEEN]["data"])
-    assert status == 200 and WallIds.MAP in moved
+    assert status == 200 and WallIds.KPI_TODAY in moved
+    assert WallIds.MAP not in moved  # a new version, the same traces: not sent again
     assert len(selects) == 2 * queries_per_version
 
 

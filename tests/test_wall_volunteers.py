@@ -436,7 +436,8 @@ def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(se
             "asked": "200", **expected}
         # the map's badge over 朝阳村: everyone who accepted or arrived (mobilised); it is
         # sent only when the deployment changed (arrivals of the accepted change nothing)
-        badge = [op["params"]["value"] for op in moved[WallIds.MAP]["figure"]["operations"]
+        operations = moved.get(WallIds.MAP, {}).get("figure", {}).get("operations", [])
+        badge = [op["params"]["value"] for op in operations
                  if op["location"] == ["data", VOLUNTEER_TRACE]]
         if expected["accepted"] != mobilised:
             assert [(t["uid"], t["text"]) for t in badge] == [
