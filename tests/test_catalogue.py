@@ -124,6 +124,48 @@ def test_the_scans_find_chinese_literals_but_not_docstrings_or_comments():
     assert script_literals(script) == [(2, "已超时"), (2, "x // 不是注释"), (3, "剩余 ${n}")]
 
 
+#: Props of Dash components that a reader sees.
+TEXT_PROPS = {"children", "placeholder", "title", "label", "alt"}
+
+
+def _direct(node: ast.AST):
+    """String constants that are the value itself (not an argument of a call inside it)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        for element in node.elts:
+            yield from _direct(element)
+    elif isinstance(node, ast.JoinedStr):
+        yield from (v for v in node.values if isinstance(v, ast.Constant))
+    elif isinstance(node, ast.BinOp):
+        yield from _direct(node.left)
+        yield from _direct(node.right)
+    elif isinstance(node, ast.IfExp):
+        yield from _direct(node.body)
+        yield from _direct(node.orelse)
+
+
+def component_words(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of words written straight into an ``html.*``/``dcc.*`` component's
+    children or visible props, in any language (``html.Button("Save")``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        func = node.func if isinstance(node, ast.Call) else None
+        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id in ("html", "dcc")):
+            shown = node.args[:1] + [k.value for k in node.keywords if k.arg in TEXT_PROPS]
+            found += [(c.lineno, c.value) for value in shown for c in _direct(value)
+                      if re.search(r"[A-Za-z]{2}", c.value) or CJK.search(c.value)]
+    return found
+
+
+def test_no_words_are_written_into_components():
+    assert _bypasses(PYTHON, component_words) == []
+    sample = ('html.Div([html.Button("Save", id="x"), html.Span(t("k", lang)), "·"],\n'
+              '         title=f"Open {n}", className="a b")\ndcc.Input(placeholder="搜索")')
+    assert sorted(text for _, text in component_words(sample)) == ["Open ", "Save", "搜索"]
+
+
 def test_every_key_has_chinese_and_english():
     empty = sorted(key for key, (zh, en) in STRINGS.items()
                    if not zh.strip() or (not en.strip() and key not in EMPTY_IN_ENGLISH))
