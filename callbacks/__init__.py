@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 import dash
-from dash import Input, Output
+from dash import ClientsideFunction, Input, Output, State
 from dash.development.base_component import Component
 
 from layouts import ShellIds, forbidden, not_found
@@ -99,3 +99,8 @@ def register_router(app: dash.Dash, routes: Mapping[str, PageRenderer], policy=N
         else:
             page = render(lang)
         return frame(lang, path, page) if frame is not None else page
+
+    # the document's title in the page's language (Dash writes the default's into <title>)
+    app.clientside_callback(ClientsideFunction("shell", "title"),
+                            Output(ShellIds.TITLES, "data"),
+                            Input(ShellIds.URL, "search"), State(ShellIds.TITLES, "data"))

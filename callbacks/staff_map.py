@@ -56,7 +56,7 @@ POINTS_ENDPOINT = "staff_map_points"
 ITEM_ENDPOINT = "staff_map_item"
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 FRAME_STRINGS = {"loading": "map_loading", "loaded": "map_loaded", "failed": "map_load_failed",
-                 "open_item": "map_panel_open_item"}
+                 "open_item": "map_panel_open_item", "colon": "label_colon"}
 _SCRIPT = re.compile(r"<script(?=[\s>])")
 #: The repeat-groups layer draws the largest groups, each with its first members: the frame
 #: stays bounded however many incidents repeat (the panel and the list count them all).

@@ -37,7 +37,7 @@ from cockpit.services import Services
 from cockpit.volunteers import assessment, detail, page_queries, queries
 from layouts import volunteer_detail as record_page
 from layouts import volunteers as page
-from layouts.i18n import Lang, normalize_lang, t
+from layouts.i18n import Lang, join, normalize_lang, t
 from layouts.volunteer_detail import VolunteerDetailIds
 from layouts.volunteers import View, VolunteersIds
 from layouts.volunteers_query import (
@@ -182,8 +182,7 @@ def render_list(services: Services, lang: Lang, request: PageRequest) -> Compone
     except DATA_ERRORS as exc:
         log.warning("volunteers page: data source unreachable: %s: %s", type(exc).__name__, exc)
         alert = t("source_down", lang)
-    notice = t("inc_ignored", lang, items="，".join(ignored) if lang == "zh"
-               else ", ".join(ignored)) if ignored else ""
+    notice = t("inc_ignored", lang, items=join(ignored, lang, "clause_sep")) if ignored else ""
     return page.layout(lang, query, controls=_controls(query, lang, viewer, extra), body=body,
                        pd=_pd(query, lang, viewer, models), notice=notice, alert=alert,
                        poll_ms=poll_ms(services), seen=seen, open_pairs=open_pairs,

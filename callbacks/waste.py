@@ -39,7 +39,7 @@ from cockpit.services import Services
 from cockpit.waste import accuracy, landlord_queries, page_queries
 from layouts import waste as page
 from layouts import waste_household as record_page
-from layouts.i18n import Lang, normalize_lang, t
+from layouts.i18n import Lang, join, normalize_lang, t
 from layouts.volunteers import pd_panel
 from layouts.waste import View, WasteIds
 from layouts.waste_followups import followups_section
@@ -187,8 +187,7 @@ def render_page(services: Services, lang: Lang, request: PageRequest) -> Compone
     except DATA_ERRORS as exc:
         log.warning("waste page: data source unreachable: %s: %s", type(exc).__name__, exc)
         alert = t("source_down", lang)
-    notice = t("inc_ignored", lang, items="，".join(ignored) if lang == "zh"
-               else ", ".join(ignored)) if ignored else ""
+    notice = t("inc_ignored", lang, items=join(ignored, lang, "clause_sep")) if ignored else ""
     pd = landlord_pd(lang, view.may_reveal) if query.tab == "landlords" \
         and models.get("landlord") else None
     return page.layout(lang, query, controls=_controls(

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from dash import dcc, html
 
-from layouts.i18n import Lang, t
+from layouts.i18n import LANGS, Lang, t
 
 
 class ShellIds(StrEnum):
@@ -18,13 +18,16 @@ class ShellIds(StrEnum):
 
     URL = "shell-url"
     PAGE = "shell-page"
+    #: The document's title in each language (assets/shell.js sets the one of ?lang=).
+    TITLES = "shell-titles"
 
 
 def shell() -> html.Div:
-    """Return the app shell: the URL location and the page container."""
+    """Return the app shell: the URL location, the page container and the titles."""
     return html.Div(className="shell", children=[
         dcc.Location(id=ShellIds.URL, refresh=False),
         html.Div(id=ShellIds.PAGE, className="shell-page"),
+        dcc.Store(id=ShellIds.TITLES, data={lang: t("title", lang) for lang in LANGS}),
     ])
 
 

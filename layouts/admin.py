@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from dash import dcc, html
 
 from cockpit.access import Role
-from layouts.i18n import PLACEHOLDER, Lang, t
+from layouts.i18n import PLACEHOLDER, Lang, join, t
 
 ADMIN_PATH = "/admin"
 
@@ -76,7 +76,7 @@ def users_table(accounts: Sequence[Any], lang: Lang, tz: ZoneInfo,
     """
     rows = [(a.username, role_label(a.role, lang),
              t("adm_landlord_of", lang, id=a.landlord_id) if a.landlord_id
-             else "、".join(villages.get(c, c) for c in a.villages),
+             else join((villages.get(c, c) for c in a.villages), lang),
              t("adm_disabled" if a.disabled else "adm_enabled", lang),
              _when(a.last_sign_in_at, tz), _when(a.created_at, tz)) for a in accounts]
     head = [t(k, lang) for k in ("signin_username", "adm_role", "adm_villages", "adm_state",

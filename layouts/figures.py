@@ -17,8 +17,9 @@ from typing import Any
 from cockpit import vocab
 from layouts.i18n import PLACEHOLDER, Lang, category_label, phase_label, stage_label, t
 
-FONT_FAMILY = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
-               '"WenQuanYi Micro Hei", sans-serif')
+#: The figures' font: the page's one stack (assets/fonts.css, docs/fonts.md). Plotly sets it
+#: as the style of each SVG text, where the custom property resolves like anywhere on the page.
+FONT_FAMILY = "var(--font-cjk)"
 #: Latitude of 乔司街道, degrees; one degree of longitude is cos(lat) degrees of latitude long.
 MAP_LAT_DEG = 30.35
 MAP_SCALE_RATIO = 1.0 / math.cos(math.radians(MAP_LAT_DEG))

@@ -7,6 +7,7 @@ only holds the screen's own words. The language is chosen per page by ``?lang=en
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import parse_qs
 
@@ -84,6 +85,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dur_s": ("{s}秒", "{s} s"),
     "dur_ms": ("{m}分{s:02d}秒", "{m} min {s:02d} s"),
     "dur_hm": ("{h}小时{m:02d}分", "{h} h {m:02d} min"),
+    # -- punctuation that differs by language (lists of names, of clauses; a label's colon) --
+    "list_sep": ("、", ", "),
+    "clause_sep": ("，", ", "),
+    "semi_sep": ("；", "; "),
+    "label_colon": ("：", ": "),
 }
 
 PLACEHOLDER = "—"
@@ -132,6 +138,11 @@ def t(key: str, lang: Lang = DEFAULT_LANG, **fields: object) -> str:
     zh, en = STRINGS[key]
     text = en if lang == "en" else zh
     return text.format(**fields) if fields else text
+
+
+def join(items: Iterable[str], lang: Lang = DEFAULT_LANG, sep: str = "list_sep") -> str:
+    """Join ``items`` with the separator ``sep`` (a key) of ``lang``: ``朝阳村、三角村``."""
+    return t(sep, lang).join(items)
 
 
 def strings(lang: Lang, keys: tuple[str, ...]) -> dict[str, str]:

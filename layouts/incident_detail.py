@@ -200,11 +200,10 @@ def note_kind(kind: str, lang: Lang) -> str:
 
 _STAGE_WORD = re.compile(r"(?<![A-Za-z_.])(?:incident\.([a-z_]+)|("
                          + "|".join(s.value for s in vocab.Stage) + r"))(?![A-Za-z_])")
-_NOTE_PHRASES = {
-    "zh": ((" after ", "晚于"), (" again", "（重复）"), ("reopened while ", "未结时重启："),
-           ("first event is ", "首个事件为"), (",", "、")),
-    "en": ((",", ", "),),
-}
+#: The machine's phrases in a note's detail and the catalogue key each is said with.
+_NOTE_PHRASES = ((" after ", "note_after"), (" again", "note_again"),
+                 ("reopened while ", "note_reopened_while"),
+                 ("first event is ", "note_first_event"), (",", "list_sep"))
 
 
 def note_detail(detail: str | None, lang: Lang) -> str:
@@ -215,8 +214,8 @@ def note_detail(detail: str | None, lang: Lang) -> str:
     if not detail:
         return PLACEHOLDER
     text = detail
-    for phrase, said in _NOTE_PHRASES[lang]:
-        text = text.replace(phrase, said)
+    for phrase, key in _NOTE_PHRASES:
+        text = text.replace(phrase, t(key, lang))
     return _STAGE_WORD.sub(lambda m: stage_label(m.group(1) or m.group(2), lang), text)
 
 

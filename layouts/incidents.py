@@ -25,6 +25,7 @@ from layouts.i18n import (
     category_label,
     format_count,
     format_duration,
+    join,
     stage_label,
     t,
 )
@@ -392,8 +393,7 @@ def layout(lang: Lang, query: ListQuery, *, options: FilterOptions,
     load : sequence of dict or None
         Team load for the strip above the table (:func:`team_panel_children`).
     """
-    notice = t("inc_ignored", lang, items="，".join(ignored) if lang == "zh"
-               else ", ".join(ignored)) if ignored else ""
+    notice = t("inc_ignored", lang, items=join(ignored, lang, "clause_sep")) if ignored else ""
     other = "zh" if lang == "en" else "en"
     return html.Div(id=IncidentsIds.ROOT, className=f"inc-page lang-{lang}", lang=lang,
                     children=[

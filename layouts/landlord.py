@@ -44,7 +44,7 @@ def accuracy_text(correct: int, total: int, lang: Lang) -> str:
     """``93.8%（15/16 次）``: the rate and the counts it comes from."""
     rate = correct / total if total else None
     counts = t("ll_counts", lang, correct=correct, total=total)
-    return f"{percent(rate)}（{counts}）" if lang == "zh" else f"{percent(rate)} ({counts})"
+    return t("ll_rate_counts", lang, rate=percent(rate), counts=counts)
 
 
 def local_date(value: datetime | None, tz: ZoneInfo) -> str:

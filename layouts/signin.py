@@ -1,7 +1,8 @@
 """The sign-in page and the plain refusal pages: server-rendered HTML, every value escaped.
 
 They are not Dash pages: they must work before a session exists and without JavaScript, and
-they load only ``/assets/signin.css`` (excluded from the Dash pages by ``ASSETS_IGNORE``).
+they load only ``/assets/fonts.css`` (the font stack every page shares) and
+``/assets/signin.css`` (excluded from the Dash pages by ``ASSETS_IGNORE``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def _document(lang: Lang, title: str, body: Markup) -> str:
     return str(Markup(
         '<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<title>{title}</title><link rel="stylesheet" href="/assets/signin.css"></head>'
+        '<title>{title}</title><link rel="stylesheet" href="/assets/fonts.css">'
+        '<link rel="stylesheet" href="/assets/signin.css"></head>'
         '<body><main class="signin">{heading}{body}</main></body></html>'
     ).format(lang=html_lang, title=title,
              heading=Markup('<h1>{}</h1><p class="signin-sub">{}</p>').format(

@@ -16,7 +16,15 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from cockpit import vocab
-from layouts.i18n import PLACEHOLDER, Lang, category_label, format_count, stage_label, t
+from layouts.i18n import (
+    PLACEHOLDER,
+    Lang,
+    category_label,
+    format_count,
+    join,
+    stage_label,
+    t,
+)
 from layouts.incidents import MAP_NAV_PATH, page_header
 from layouts.incidents_query import with_lang
 
@@ -76,7 +84,7 @@ def filters(lang: Lang, categories: Sequence[str], stages: Sequence[str], period
             className="map-field map-field-narrow"),
         html.Button(t("map_share", lang), id=MapIds.SHARE, className="map-share",
                     **{"data-done": t("map_share_done", lang)}),
-        html.Div(t("map_ignored", lang, what="；".join(problems)) if problems else "",
+        html.Div(t("map_ignored", lang, what=join(problems, lang, "semi_sep")) if problems else "",
                  id=MapIds.PROBLEMS, className="map-problems", role="status"),
     ])
 

@@ -31,6 +31,8 @@ ASSETS_PATH_IGNORE = [r"^vendor$", r"^map$"]
 VENDOR = "/assets/vendor"
 FRAME_JS = "/assets/map/staff_map_frame.js"
 FRAME_CSS = "/assets/map/staff_map_frame.css"
+#: The font stack every page shares (docs/fonts.md); the frame is a document of its own.
+FONTS_CSS = "/assets/fonts.css"
 JS = [("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
       ("markercluster", f"{VENDOR}/leaflet.markercluster/leaflet.markercluster.js"),
       ("heat", f"{VENDOR}/leaflet.heat/leaflet-heat.js"),
@@ -38,7 +40,7 @@ JS = [("leaflet", f"{VENDOR}/leaflet/leaflet.js"),
 CSS = [("leaflet_css", f"{VENDOR}/leaflet/leaflet.css"),
        ("markercluster_css", f"{VENDOR}/leaflet.markercluster/MarkerCluster.css"),
        ("markercluster_default_css", f"{VENDOR}/leaflet.markercluster/MarkerCluster.Default.css"),
-       ("staff_map_frame_css", FRAME_CSS)]
+       ("fonts_css", FONTS_CSS), ("staff_map_frame_css", FRAME_CSS)]
 
 #: The map's layers, in the layer control's order; the frame's JS knows them by these ids.
 LAYERS = ("villages", "grids", "incidents", "heat", "repeats", "volunteers", "stations",

@@ -115,6 +115,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "inc_c_raised": ("升级时间", "Raised"),
     "inc_c_incident": ("警情", "Incident"),
     "inc_illegal": ("违规", "illegal"),
+    # a life-cycle note's detail, as the machine writes it (layouts.incident_detail.note_detail)
+    "note_after": ("晚于", " after "),
+    "note_again": ("（重复）", " again"),
+    "note_reopened_while": ("未结时重启：", "reopened while "),
+    "note_first_event": ("首个事件为", "first event is "),
     "inc_kind_new_incident": ("新警情", "New incident"),
     "inc_kind_overdue": ("超时督办", "Overdue"),
     "inc_kind_unacknowledged": ("未确认升级", "Not acknowledged"),

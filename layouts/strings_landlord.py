@@ -16,6 +16,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ll_below": ("未达标", "Below target"),
     "ll_no_rated": ("暂无投放记录", "No rated disposals yet"),
     "ll_counts": ("{correct}/{total} 次", "{correct} of {total}"),
+    "ll_rate_counts": ("{rate}（{counts}）", "{rate} ({counts})"),
     "ll_houses_n": ("房屋 {n} 处", "{n} houses"),
     "ll_households_n": ("住户 {n} 户（在住 {active} 户）", "{n} households ({active} living "
                         "there now)"),

@@ -6,6 +6,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     # -- page, tabs, nav ----------------------------------------------------------------------
     "vol_nav": ("志愿者", "Volunteers"),
     "vol_title": ("红乔先锋 · 志愿者", "Volunteers (Hongqiao Pioneers)"),
+    # the volunteer platforms (layouts.volunteers.PLATFORMS); another shows its code
+    "vol_platform_hongqiao": ("红乔先锋", "Hongqiao Pioneer"),
+    "vol_platform_xihu": ("西湖先锋", "Xihu Pioneer"),
+    "vol_platform_zhiyuanhui": ("志愿汇", "Zhiyuanhui"),
     "vol_detail_title": ("志愿者档案", "Volunteer record"),
     "vol_tab_registry": ("名册", "Registry"),
     "vol_tab_mobilization": ("动员", "Mobilisations"),

@@ -17,7 +17,7 @@ from typing import Any
 from dash import dcc, html
 
 from cockpit.volunteers.hours import FLAGS
-from layouts.i18n import PLACEHOLDER, Lang, format_count, t
+from layouts.i18n import PLACEHOLDER, Lang, format_count, join, t
 from layouts.incidents import page_header
 from layouts.volunteers import (
     View,
@@ -99,7 +99,7 @@ def head_block(d: Mapping[str, Any], view: View) -> html.Div:
             _fact("pd_id", t("pd_id_on_file", lang) if d.get("id_on_file")
                   else t("vol_id_none", lang), lang),
             _fact("vol_col_team", d.get("team"), lang),
-            _fact("vol_col_skills", "、".join(d.get("skills") or []), lang),
+            _fact("vol_col_skills", join(d.get("skills") or [], lang), lang),
             _fact("vol_col_village", view.village(d.get("village_code")), lang),
             _fact("vol_grid", d.get("grid"), lang),
             _fact("vol_registered", when(d.get("registered_at")), lang),

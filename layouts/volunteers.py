@@ -19,7 +19,7 @@ from typing import Any
 from dash import dcc, html
 
 from cockpit.volunteers.events import TEAM_KIND_LABELS, TeamKind
-from layouts.i18n import PLACEHOLDER, Lang, format_count, t
+from layouts.i18n import PLACEHOLDER, Lang, format_count, join, t
 from layouts.incidents import page_header
 from layouts.volunteers_query import (
     MAX_TEXT,
@@ -30,9 +30,8 @@ from layouts.volunteers_query import (
 )
 
 PAGE_SIZE = 50
-#: Platforms' display names; another platform shows as sent.
-PLATFORMS = {"hongqiao": ("红乔先锋", "Hongqiao Pioneer"), "xihu": ("西湖先锋", "Xihu Pioneer"),
-             "zhiyuanhui": ("志愿汇", "Zhiyuanhui")}
+#: Platforms with a display name (``vol_platform_<code>``); another platform shows as sent.
+PLATFORMS = ("hongqiao", "xihu", "zhiyuanhui")
 #: Registry table columns: (key, label key).
 COLUMNS = (("id", "vol_col_id"), ("name", "vol_col_name"), ("phone", "vol_col_phone"),
            ("team", "vol_col_team"), ("village", "vol_col_village"),
@@ -105,8 +104,7 @@ def platform_label(platform: str | None, lang: Lang) -> str:
     """A platform's display name."""
     if not platform:
         return PLACEHOLDER
-    names = PLATFORMS.get(platform)
-    return (names[1] if lang == "en" else names[0]) if names else platform
+    return t(f"vol_platform_{platform}", lang) if platform in PLATFORMS else platform
 
 
 def kind_label(code: str | None, lang: Lang) -> str:
@@ -261,7 +259,7 @@ def registry_rows(rows: Sequence[Mapping[str, Any]], view: View) -> list:
             "id": html.Span(row["volunteer_id"], className="vp-id"),
             "name": or_dash(row.get("name")), "phone": or_dash(row.get("phone")),
             "team": or_dash(row.get("team")), "village": view.village(row.get("village_code")),
-            "skills": "、".join(row.get("skills") or []) or PLACEHOLDER,
+            "skills": join(row.get("skills") or [], lang) or PLACEHOLDER,
             "platforms": " · ".join(platform_label(p, lang)
                                     for p in dict.fromkeys(row.get("platforms") or []))
             or PLACEHOLDER,

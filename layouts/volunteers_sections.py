@@ -16,7 +16,7 @@ from typing import Any
 from dash import dcc, html
 
 from layouts.figures import ACCENT, FONT_FAMILY, MUTED_COLOR, TEXT_COLOR, plain
-from layouts.i18n import PLACEHOLDER, Lang, format_count, format_duration, t
+from layouts.i18n import PLACEHOLDER, Lang, format_count, format_duration, join, t
 from layouts.volunteers import (
     View,
     VolunteersIds,
@@ -148,7 +148,7 @@ def people_table(people: Sequence[Mapping[str, Any]], view: View, reveal: bool) 
     lang = view.lang
     rows = [[record_link(p.get("volunteer_id"), lang), or_dash(p.get("name")),
              html.Span(or_dash(p.get("phone")), className="vp-phone"), or_dash(p.get("team")),
-             view.village(p.get("village_code")), "、".join(p.get("skills") or []) or PLACEHOLDER,
+             view.village(p.get("village_code")), join(p.get("skills") or [], lang) or PLACEHOLDER,
              f"{platform_label(p.get('platform'), lang)} · {p.get('source_id')}"]
             for p in people]
     return table(("vol_col_id", "vol_col_name", "vol_col_phone", "vol_col_team",

@@ -11,6 +11,7 @@ Without them a test skips on a developer machine and fails on CI (``CI`` set).
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -81,11 +82,13 @@ def live_server(wsgi_app) -> Iterator[LiveServer]:
 
 
 @contextmanager
-def chrome(width: int = WALL_SIZE[0], height: int = WALL_SIZE[1]) -> Iterator:
+def chrome(width: int = WALL_SIZE[0], height: int = WALL_SIZE[1],
+           network: bool = False) -> Iterator:
     """Yield a headless Chromium driver with a fresh profile; quit it afterwards.
 
     The browser log (``goog:loggingPrefs``) is enabled so tests can assert that no SEVERE
-    console error occurred (:func:`severe_errors`).
+    console error occurred (:func:`severe_errors`); with ``network`` the performance log too,
+    so they can list every request the pages made (:func:`requested_urls`).
     """
     require_chromium()
     from selenium import webdriver
@@ -100,7 +103,8 @@ def chrome(width: int = WALL_SIZE[0], height: int = WALL_SIZE[1]) -> Iterator:
                 "--hide-scrollbars", "--force-device-scale-factor=1",
                 f"--user-data-dir={profile}"):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    logs = {"browser": "ALL", **({"performance": "ALL"} if network else {})}
+    options.set_capability("goog:loggingPrefs", logs)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         # --window-size sets the outer window; make the viewport itself the wall's size.
@@ -115,6 +119,23 @@ def chrome(width: int = WALL_SIZE[0], height: int = WALL_SIZE[1]) -> Iterator:
 def severe_errors(driver) -> list[dict]:
     """Return the SEVERE entries of the browser console log since the last call."""
     return [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
+
+
+def requested_urls(driver) -> list[str]:
+    """The URL of every request the browser sent since the last call (needs ``network``).
+
+    Read from Chrome's DevTools network events, so it includes what the Resource Timing API
+    leaves out: failed requests, those of frames, WebSockets and event streams.
+    """
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message.get("method") == "Network.requestWillBeSent":
+            urls.append(params["request"]["url"])
+        elif message.get("method") == "Network.webSocketCreated":
+            urls.append(params["url"])
+    return urls
 
 
 def save_screenshot(driver, name: str) -> Path:

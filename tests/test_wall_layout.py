@@ -145,7 +145,7 @@ def test_map_figure_is_cartesian_with_hidden_axes_and_schematic_caption():
     assert math.isclose(layout_["yaxis"]["scaleratio"], 1 / math.cos(math.radians(30.35)))
     assert math.isclose(MAP_SCALE_RATIO, 1.1586, rel_tol=1e-3)
     assert layout_["annotations"][0]["text"] == "村社边界为示意"
-    assert "Noto Sans CJK SC" in layout_["font"]["family"]
+    assert layout_["font"]["family"] == "var(--font-cjk)"  # the pages' one stack (fonts.css)
     label = next(tr for tr in fig["data"] if tr["uid"] == "labels")["text"][0]
     assert label.startswith("甲村<br><span") and "（示意）</span>" in label  # own, small line
     english = map_figure(SQUARE, [], "en")

@@ -108,7 +108,7 @@
             var line = document.createElement("div");
             var label = document.createElement("span");
             label.className = "sm-popup-label";
-            label.textContent = row[0] + "：";
+            label.textContent = row[0] + (strings.colon || ": ");
             var value = document.createElement("span");
             value.textContent = row[1];
             line.appendChild(label);
