@@ -34,6 +34,8 @@ from layouts.incidents_query import LIST_PATH, with_lang
 from layouts.tablet_figures import GRAPH_CONFIG, percent
 
 TABLET_PATH = TABLET_NAV_PATH
+#: Height of each trend graph: three fit a portrait screen's scroll, two a landscape one's.
+GRAPH_HEIGHT = "300px"
 #: Where each KPI card leads (the list shows what the card counts).
 KPI_LINKS = {"today": "/incidents?period=today", "open": "/incidents?stage=open",
              "overdue": "/incidents?stage=overdue&sort=due_at&dir=asc",
@@ -258,8 +260,10 @@ def period_control(period: str, village: str | None, lang: Lang) -> html.Nav:
 
 
 def _graph(graph_id: TabletIds, figure: Mapping[str, Any] | None) -> dcc.Graph:
+    # the height inline: plotly sizes a responsive graph by its element, not by a stylesheet
     return dcc.Graph(id=graph_id, figure=figure or {"data": [], "layout": {}},
-                     config=GRAPH_CONFIG, responsive=True, className="tab-graph")
+                     config=GRAPH_CONFIG, responsive=True, className="tab-graph",
+                     style={"height": GRAPH_HEIGHT})
 
 
 def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, Any],

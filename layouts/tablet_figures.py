@@ -8,6 +8,7 @@ text where it fits, and each title states the period's totals. Input is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,8 +24,8 @@ BELOW_COLOR = "#ff6b6b"
 #: dcc.Graph config of every trend: a picture for touch screens.
 GRAPH_CONFIG = {"staticPlot": True, "displayModeBar": False, "scrollZoom": False,
                 "doubleClick": False, "showTips": False, "responsive": True}
-#: Smallest text plotly may shrink a value label to before it hides it, px.
-MIN_TEXT_PX = 10
+#: The figures' smallest text, px: a value label that does not fit at this size is hidden.
+MIN_TEXT_PX = 14
 
 
 def percent(rate: float | None) -> str:
@@ -44,7 +45,7 @@ def bucket_labels(starts: Sequence[str], period: str, lang: Lang) -> list[str]:
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
     axis = {"gridcolor": GRID_COLOR, "zerolinecolor": GRID_COLOR, "linecolor": GRID_COLOR,
-            "tickfont": {"color": MUTED_COLOR, "size": 13}, "automargin": True,
+            "tickfont": {"color": MUTED_COLOR, "size": 14}, "automargin": True,
             "fixedrange": True}
     layout = {"title": {"text": plain(title, 120), "x": 0, "xanchor": "left",
                         "font": {"size": 16, "color": TEXT_COLOR}},
@@ -61,10 +62,29 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
+def _x_axis(labels: Sequence[str]) -> dict[str, Any]:
+    """The bucket axis: every label up to 12 buckets, else every 3rd hour or 5th day, level.
+
+    The last bucket (now) is always labelled; each bar still carries its value.
+    """
+    count = len(labels)
+    if count <= 12:
+        return {"tickangle": 0}
+    step = 3 if count == 24 else 5
+    shown = [labels[i] for i in range((count - 1) % step, count, step)]
+    return {"tickmode": "array", "tickvals": shown, "ticktext": shown, "tickangle": 0}
+
+
+def _count_axis(*series: Sequence[float]) -> dict[str, Any]:
+    """A y axis of whole numbers, about five ticks (no 0.5 incidents)."""
+    peak = max([0, *[v for values in series for v in values]])
+    return {"dtick": max(1, math.ceil(peak / 5)), "tickformat": ",d"}
+
+
 def _bars(name: str, x: list[str], y: Sequence[float], color: str) -> dict[str, Any]:
     return {"type": "bar", "name": name, "x": x, "y": list(y), "marker": {"color": color},
             "text": [f"{v:g}" if v else "" for v in y], "textposition": "outside",
-            "cliponaxis": False, "textfont": {"size": 13, "color": TEXT_COLOR},
+            "cliponaxis": False, "textfont": {"size": MIN_TEXT_PX, "color": TEXT_COLOR},
             "hoverinfo": "skip"}
 
 
@@ -80,7 +100,7 @@ def incidents_figure(trend: Mapping[str, Any], lang: Lang = "zh") -> dict[str, A
     reported, closed = trend["reported"], trend["closed"]
     title = (f"{t('tab_tr_incidents', lang)} · "
              + t("tab_tr_incidents_sum", lang, reported=sum(reported), closed=sum(closed)))
-    layout = _layout(title)
+    layout = _layout(title, xaxis=_x_axis(x), yaxis=_count_axis(reported, closed))
     if not any(reported) and not any(closed):
         _empty(layout, lang)
     return {"data": [_bars(t("tab_tr_reported", lang), x, reported, REPORTED_COLOR),
@@ -96,7 +116,7 @@ def volunteers_figure(trend: Mapping[str, Any], lang: Lang = "zh") -> dict[str, 
     title = (f"{t('tab_tr_volunteers', lang)} · "
              + t("tab_tr_volunteers_sum", lang, hours=f"{total:g}",
                  people=sum(trend["volunteers"])))
-    layout = _layout(title, showlegend=False)
+    layout = _layout(title, showlegend=False, xaxis=_x_axis(x))
     if not any(hours) and not any(trend["volunteers"]):
         _empty(layout, lang)
     return {"data": [_bars(t("tab_tr_hours", lang), x, hours, HOURS_COLOR)], "layout": layout}
@@ -119,16 +139,18 @@ def waste_figure(trend: Mapping[str, Any], target: float, lang: Lang = "zh") -> 
     summary = (t("tab_tr_waste_sum", lang, rate=percent(c / n), n=n, target=goal) if n
                else t("tab_tr_waste_none", lang, target=goal))
     layout = _layout(f"{t('tab_tr_waste', lang)} · {summary}", showlegend=False,
+                     xaxis=_x_axis(x),
                      yaxis={"range": [min([target * 100 - 10, *[r * 100 - 5 for r in rates
                                                                 if r is not None]]), 101],
                             "ticksuffix": "%", "rangemode": "normal"})
     layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
                          "y0": target * 100, "y1": target * 100,
                          "line": {"color": ACCENT, "width": 2, "dash": "dash"}}]
+    # under the line at the left: the latest points, at the right, stay readable
     layout["annotations"] = [{"text": plain(t("tab_tr_target", lang, target=goal)),
-                              "xref": "paper", "x": 1, "xanchor": "right", "yref": "y",
-                              "y": target * 100, "yanchor": "bottom", "showarrow": False,
-                              "font": {"size": 13, "color": ACCENT}}]
+                              "xref": "paper", "x": 0, "xanchor": "left", "yref": "y",
+                              "y": target * 100, "yanchor": "top", "showarrow": False,
+                              "font": {"size": MIN_TEXT_PX, "color": ACCENT}}]
     if not n:
         _empty(layout, lang)
     y = [None if r is None else round(r * 100, 1) for r in rates]
@@ -137,7 +159,7 @@ def waste_figure(trend: Mapping[str, Any], target: float, lang: Lang = "zh") -> 
              "marker": {"size": 10, "color": [BELOW_COLOR if r is not None and r < target
                                               else CLOSED_COLOR for r in rates]},
              "text": [f"{v:g}" if v is not None else "" for v in y],
-             "textposition": "top center", "textfont": {"size": 12, "color": TEXT_COLOR},
+             "textposition": "top center", "textfont": {"size": MIN_TEXT_PX, "color": TEXT_COLOR},
              "cliponaxis": False, "hoverinfo": "skip"}
     if len(x) > 10:  # thirty labels over each other say nothing: the axis and title do
         trace["mode"] = "lines+markers"
