@@ -145,3 +145,42 @@ def test_tablet001_drill_down_by_touch_in_portrait_and_landscape(planted, size):
             stream="incidents")
         _wait(driver, lambda: _kpi(driver, "today") == str(before + 1))
         assert severe_errors(driver) == []
+
+
+#: JavaScript: the drawn width of a graph, px.
+SVG_WIDTH = """
+const svg = document.getElementById(arguments[0]).querySelector('.main-svg');
+return svg ? svg.getBoundingClientRect().width : 0;
+"""
+#: The other tablet sizes of the brief: portrait iPad, landscape iPad and iPad Pro landscape.
+OTHER_SIZES = [(768, 1024), (1024, 768), (1366, 1024)]
+
+
+def test_tablet002_other_tablet_sizes_reflow_without_sideways_scroll(planted):
+    services = planted
+    app = create_app(services=services)
+    with live_server(app.server) as server, chrome(*OTHER_SIZES[0]) as driver:
+        browser_sign_in(driver, server.url, services, "leader", then="/tablet?period=7d")
+        for w, h in OTHER_SIZES:
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": w, "height": h, "deviceScaleFactor": 1, "mobile": False})
+            for search in ("?period=7d", f"?period=today&village={A}"):
+                driver.get(f"{server.url}/tablet{search}")
+                _wait(driver, lambda: driver.find_elements(By.ID, TabletIds.CRUMBS))
+                _wait(driver, lambda: _trend(driver) is not None)
+                _check_layout(driver, w, h)
+                # the graphs fill their column: as wide as the panel they sit in, less padding
+                width = driver.execute_script(
+                    "const g = document.getElementById(arguments[0]);"
+                    "const p = g.querySelector('.main-svg');"
+                    "return [g.clientWidth, p ? p.getBoundingClientRect().width : 0];",
+                    TabletIds.TREND_INCIDENTS)
+                assert width[1] >= width[0] - 24, (w, h, width)
+        # turned from landscape to portrait without a reload: the graphs follow
+        wide = driver.execute_script(SVG_WIDTH, TabletIds.TREND_WASTE)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 768, "height": 1024, "deviceScaleFactor": 1, "mobile": False})
+        _wait(driver, lambda: driver.execute_script(SVG_WIDTH, TabletIds.TREND_WASTE)
+              > wide + 100)  # one graph a row now, where there were three
+        _check_layout(driver, 768, 1024)
+        assert severe_errors(driver) == []
