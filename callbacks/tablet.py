@@ -52,6 +52,8 @@ DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 TIME_EVERY_S = 15
 #: Shortest poll period of the page, ms (the wall's 500 ms is not needed on a tablet).
 MIN_POLL_MS = 1000
+#: Longest village code read from a link, characters.
+MAX_VILLAGE = 40
 #: The data parts, by output name; ``alert`` and ``seen`` complete the outputs.
 PARTS = {"kpis": Output(TabletIds.KPIS, "children"),
          "trend_incidents": Output(TabletIds.TREND_INCIDENTS, "figure"),
@@ -65,7 +67,8 @@ TABLET_OUTPUTS = {**PARTS, "alert": Output(TabletIds.ALERT, "children"),
 def view_of(query: dict[str, str]) -> dict[str, str | None]:
     """The view a URL query asks for: ``period`` (unknown → the default) and ``village``."""
     period = query.get("period")
-    village = (query.get("village") or "").strip() or None
+    # a code is 12 digits: anything much longer is a paste gone wrong, kept short for the notice
+    village = (query.get("village") or "").strip()[:MAX_VILLAGE] or None
     return {"period": period if period in tq.PERIODS else tq.DEFAULT_PERIOD,
             "village": village}
 
@@ -94,7 +97,7 @@ def _drill(models: dict[str, Any], period: str, village: str | None, target: flo
     if models["items"] is None or row is None:
         known = village in village_labels(lang)
         text = t("tab_out_of_scope", lang) if known else t("tab_unknown_village", lang,
-                                                            code=village[:40])
+                                                            code=village)
         return page.notice_children(text, period, lang)
     return page.village_children(row, models["items"], period, target, lang, now)
 

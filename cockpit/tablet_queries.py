@@ -35,6 +35,7 @@ from cockpit.queries import DICT_COLUMNS, count_incidents, incident_dict
 from cockpit.store.models import Incident
 from cockpit.store.volunteer_models import Activity, Attendance, VolunteerRecord
 from cockpit.store.waste_models import WasteDisposal
+from cockpit.vocab import Stage
 from cockpit.volunteers.config import VolunteerRules
 from cockpit.volunteers.queries import deployment
 from cockpit.waste.accuracy import overall
@@ -211,7 +212,7 @@ def trends(session: Session, tz: ZoneInfo, now: datetime, period: str,
             "starts": [b.astimezone(tz).isoformat(timespec="minutes") for b in bounds[:-1]],
             "reported": _counts(session, Incident.reported_at, bounds, *where),
             "closed": _counts(session, Incident.stage_at, bounds,
-                              Incident.stage == "closed", *where),
+                              Incident.stage == Stage.CLOSED.value, *where),
             "volunteer_hours": hours, "volunteers": people,
             "waste_correct": correct, "waste_total": total}
 
