@@ -164,7 +164,7 @@ def test_tablet002_other_tablet_sizes_reflow_without_sideways_scroll(planted):
         for w, h in OTHER_SIZES:
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                 "width": w, "height": h, "deviceScaleFactor": 1, "mobile": False})
-            for search in ("?period=7d", f"?period=today&village={A}"):
+            for search in ("?period=7d", f"?period=today&village={A}", "?period=30d&lang=en"):
                 driver.get(f"{server.url}/tablet{search}")
                 _wait(driver, lambda: driver.find_elements(By.ID, TabletIds.CRUMBS))
                 _wait(driver, lambda: _trend(driver) is not None)
