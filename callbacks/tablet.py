@@ -194,6 +194,46 @@ def tablet_update(services: Services, cache: Cache | None, lock: threading.Lock,
     return out, {"view": view, "key": key, "sig": sig, "error": False}
 
 
+def response_of(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The outputs of :func:`tablet_update` that carry something, as Dash answers a callback.
+
+    ``{component_id: {prop: value}}`` (the shape a server push sends); ``no_update`` left out.
+    """
+    response: dict[str, dict[str, Any]] = {}
+    for name, value in out.items():
+        if value is no_update:
+            continue
+        output = TABLET_OUTPUTS[name]
+        response.setdefault(str(output.component_id), {})[output.component_property] = value
+    return response
+
+
+def channel_of(lang: Lang, scope: Sequence[str] | None, view: dict[str, str | None]) -> str:
+    """The name of a push channel: screens that see the same (language, scope, view) share it.
+
+    Unlike the wall's, the tablet's picture depends on who looks (a staff account's villages)
+    and on the link (period, village): one channel per combination.
+    """
+    where = "all" if scope is None else ",".join(sorted(scope))
+    return f"tablet:{lang}:{where}:{view['period']}:{view['village'] or ''}"
+
+
+def producer(services: Services, cache: Cache | None, lock: threading.Lock, lang: Lang,
+             scope: Sequence[str] | None, view: dict[str, str | None]):
+    """A server push's producer for one channel (:func:`channel_of`).
+
+    ``produce(seen) -> (update or None, seen)``, an update being ``{"response": …}``
+    (:func:`response_of`): the same :func:`tablet_update` as the poll, for the channel's
+    fixed view and scope.
+    """
+    def produce(seen: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        out, new = tablet_update(services, cache, lock, {**(seen or {}), "view": view}, lang,
+                                 utc_now(), scope)
+        response = response_of(out)
+        return ({"response": response} if response else None), new
+    return produce
+
+
 def scope_names(scope: Sequence[str] | None, lang: Lang) -> list[str] | None:
     """The names of a staff account's villages (None: every village)."""
     if scope is None:

@@ -428,3 +428,21 @@ def test_the_header_of_every_staff_page_links_the_tablet(app, planted):
     client = signed_in_client(app, services, "leader")
     for path in ("/incidents", "/map", "/tablet"):
         assert '"href": "/tablet"' in body_of(client, app, path)
+
+
+def test_a_server_push_gets_the_same_parts_as_dash_answers(planted):
+    """The push adapter: one producer per (language, scope, view), Dash's answer shape."""
+    from callbacks.tablet import channel_of, producer
+    services, _, _ = planted
+    view = view_of({"period": "7d", "village": A})
+    assert channel_of("zh", (A,), view) == f"tablet:zh:{A}:7d:{A}"
+    assert channel_of("en", None, view_of({})) == "tablet:en:all:today:"
+    produce = producer(services, None, threading.Lock(), "zh", (A,), view)
+    update, seen = produce({})
+    response = update["response"]
+    assert set(response) == {"tab-kpis", "tab-trend-incidents", "tab-trend-volunteers",
+                             "tab-trend-waste", "tab-drill", "tab-alert"}
+    assert set(response["tab-trend-waste"]) == {"figure"}
+    assert "甲村超时" in json.dumps(response["tab-drill"]["children"], ensure_ascii=False,
+                                   default=lambda c: c.to_plotly_json())
+    assert produce(seen) == (None, seen)  # nothing moved: nothing to send
