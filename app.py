@@ -20,6 +20,7 @@ import callbacks.export
 import callbacks.incidents
 import callbacks.landlord
 import callbacks.staff_map
+import callbacks.tablet
 import callbacks.volunteers
 import callbacks.volunteers_mobilize
 import callbacks.volunteers_review
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     wall_page = functools.partial(callbacks.wall.render, services)
     analysis_page = functools.partial(callbacks.analysis.render, services)
     admin_page = functools.partial(callbacks.admin.render, services)
+    tablet = callbacks.tablet.TabletPage(services, cache)
     app.layout = layouts.shell()
     app.validation_layout = html.Div([layouts.shell(), wall_page("zh"),
                                       *callbacks.incidents.validation_pages(),
@@ -113,7 +115,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                       *callbacks.waste.validation_pages(),
                                       analysis_page("zh"), callbacks.admin.validation_page(),
                                       callbacks.landlord.validation_page(),
-                                      callbacks.staff_map.validation_page()])
+                                      callbacks.staff_map.validation_page(),
+                                      callbacks.tablet.validation_page()])
     volunteer_routes = callbacks.volunteers_mobilize.routes(
         services, callbacks.volunteers.routes(services))
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 for path, render in callbacks.waste.routes(services).items()},
              **{path: (render, Capability.ITEMS)
                 for path, render in callbacks.staff_map.routes(services).items()},
+             **{path: (render, Capability.ITEMS) for path, render in tablet.routes().items()},
              **{path: (render, Capability.LANDLORD)
                 for path, render in callbacks.landlord.routes(services).items()}}
     policy.pages_of({path: rule for path, (_, rule) in pages.items()})
@@ -141,6 +145,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         callbacks.volunteers.register(app, services)
         callbacks.waste.register(app, services)
         callbacks.staff_map.register(app, services)
+        tablet.register(app)
     with policy.callbacks(app, Capability.REVEAL):
         callbacks.incidents.register_reveal(app, services)
         callbacks.volunteers_review.register(app, services)

@@ -19,6 +19,7 @@ from layouts import (
     strings_incidents,
     strings_landlord,
     strings_map,
+    strings_tablet,
     strings_volunteers,
     strings_volunteers_wall,
     strings_waste,
@@ -113,6 +114,7 @@ _merge(strings_waste.STRINGS)
 _merge(strings_waste_followups.STRINGS)
 _merge(strings_landlord.STRINGS)
 _merge(strings_map.STRINGS)
+_merge(strings_tablet.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

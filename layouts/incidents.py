@@ -283,12 +283,16 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
 
 #: The staff map (layouts.staff_map.MAP_PATH; that module imports this one).
 MAP_NAV_PATH = "/map"
+TABLET_NAV_PATH = "/tablet"
 #: The CSV export of the list (callbacks.export); the list's query applies.
 EXPORT_PATH = "/export/incidents.csv"
 
 
 def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
-    """Return the staff pages' header: title, links to the list, analysis and wall, language."""
+    """Return the staff pages' header: title, links to the other pages, language switch.
+
+    The links: list, analysis, volunteers, waste, map, tablet and wall.
+    """
     return html.Header(className="inc-header", children=[
         html.H1(title, className="inc-title"),
         html.Nav(className="inc-nav", children=[
@@ -301,6 +305,8 @@ def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
             dcc.Link(t("wst_nav", lang), href=with_lang(WASTE_PATH, lang),
                      className="inc-nav-link"),
             dcc.Link(t("map_nav", lang), href=with_lang(MAP_NAV_PATH, lang),
+                     className="inc-nav-link"),
+            dcc.Link(t("tab_nav", lang), href=with_lang(TABLET_NAV_PATH, lang),
                      className="inc-nav-link"),
             # a full load: the wall sets up its own sound and screen state
             html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),

@@ -105,7 +105,7 @@ PAGES = {"/": Capability.WALL, "/wall": Capability.WALL, "/incidents": Capabilit
          "/admin": Capability.ADMIN, "/volunteers": Capability.ITEMS,
          f"/volunteers/{VOLUNTEER}": Capability.ITEMS, "/landlord": Capability.LANDLORD,
          "/waste": Capability.ITEMS, "/waste/households/TEN-ACC": Capability.ITEMS,
-         "/map": Capability.ITEMS}
+         "/map": Capability.ITEMS, "/tablet": Capability.ITEMS}
 #: The volunteers page's sections (each read for the personal-data walk).
 #: The waste page's tabs (each read for the personal-data walk; a leader's name search finds
 #: nothing).
@@ -114,6 +114,9 @@ WASTE_SEARCHES = ["?tab=households", "?tab=households&q=林", "?tab=disposals",
 #: The staff map's side panel on a village and on an item (its popup is the item sample).
 MAP_SEARCHES = [f"?village={IN_SCOPE}&period=all", "?item=in-scope-1&period=all",
                 "?item=out-scope-1"]
+#: The tablet page drilled into each village (its items list) and in each period.
+TABLET_SEARCHES = [f"?village={IN_SCOPE}&period=30d", f"?village={OUT_OF_SCOPE}&period=7d",
+                   "?period=today"]
 VOLUNTEER_SEARCHES = ["?tab=mobilization&mob=pd-mob", "?tab=assessment", "?tab=recruitment",
                       "?tab=merges"]
 
@@ -326,6 +329,9 @@ def _every_body(app, client) -> str:
     for search in MAP_SEARCHES:
         responses.append(client.post("/_dash-update-component", json=_callback_body(
             app, "shell-page.children", "/map", search)))
+    for search in TABLET_SEARCHES:
+        responses.append(client.post("/_dash-update-component", json=_callback_body(
+            app, "shell-page.children", "/tablet", search)))
     for key in _server_callbacks(app):
         responses.append(client.post("/_dash-update-component", json=_callback_body(app, key)))
     texts = []

@@ -235,14 +235,15 @@ def test_team_panel_labels_highlights_overdue_and_links_to_the_filtered_list():
 
 def test_header_links_the_list_analysis_and_wall_in_the_page_language():
     zh = list_page.page_header("zh", "警情列表", "/incidents?lang=en")
-    assert links(zh) == ["/incidents", "/analysis", "/volunteers", "/waste", "/map", "/",
-                         "/incidents?lang=en"]
-    assert "研判分析" in texts(zh)
+    assert links(zh) == ["/incidents", "/analysis", "/volunteers", "/waste", "/map", "/tablet",
+                         "/", "/incidents?lang=en"]
+    assert "研判分析" in texts(zh) and "平板" in texts(zh)
     en = list_page.page_header("en", "Incidents", "/incidents")
     assert links(en) == ["/incidents?lang=en", "/analysis?lang=en", "/volunteers?lang=en",
-                         "/waste?lang=en", "/map?lang=en", "/?lang=en", "/incidents"]
-    assert texts(en).split(" | ")[1:7] == ["Incidents", "Analysis", "Volunteers",
-                                           "Waste sorting", "Map", "Wall"]
+                         "/waste?lang=en", "/map?lang=en", "/tablet?lang=en", "/?lang=en",
+                         "/incidents"]
+    assert texts(en).split(" | ")[1:8] == ["Incidents", "Analysis", "Volunteers",
+                                           "Waste sorting", "Map", "Tablet", "Wall"]
     detail = detail_page.layout("en", "A1", [], query=ListQuery(stage="open"))
     assert "/analysis?lang=en" in links(detail)
 
