@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     photo_dir : Path or None
         ``COCKPIT_PHOTO_DIR``; the photo store: a disposal's relative ``photo`` key is a file
         under it. Default ``<data_dir>/photos``.
+    wall_rotate_s : int
+        ``COCKPIT_WALL_ROTATE_S``; seconds each focus panel of the wall stays before the next
+        one (incidents, volunteers, waste, other modules' KPIs; docs/wall.md). Default 20;
+        0 keeps the first panel and never rotates.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     secret_key : SecretStr or None
@@ -121,6 +125,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8050, ge=1, le=65535)
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
+    wall_rotate_s: int = Field(default=20, ge=0, le=3600)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None
