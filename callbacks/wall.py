@@ -46,6 +46,13 @@ from callbacks.auth import account_bar_for, current_viewer
 from callbacks.caching import single_flight
 from callbacks.policy import Policy
 from callbacks.wall_ack import register_ack
+from callbacks.wall_focus import (
+    FOCUS_OUTPUTS,
+    focus_for,
+    register_focus,
+    screen_is_kiosk,
+    send_focus,
+)
 from callbacks.wall_parts import (  # noqa: F401 - re-exported: the wall's parts
     ANNOUNCE_ITEMS,
     build_governance_view,
@@ -126,6 +133,7 @@ OUTPUTS = {
     "vol_mobs": Output(VolIds.MOBS, "children"),
     "vol_mobs_note": Output(VolIds.MOBS_NOTE, "children"),
     **WASTE_OUTPUTS,
+    **FOCUS_OUTPUTS,
 }
 #: The map's volunteer badges: the last trace, after the incidents and the village counts.
 VOLUNTEER_TRACE = FIRST_INCIDENT_TRACE + 2 * len(CATEGORIES) + 1
@@ -154,7 +162,8 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
                   timezone=services.settings.timezone, map_figure=figure, screen=screen,
                   waste_target=services.settings.waste_rules.target,
                   account=account_bar_for(lang), may_ack=viewer.can(Capability.ACKNOWLEDGE),
-                  may_drill=viewer.can(Capability.ITEMS))
+                  may_drill=viewer.can(Capability.ITEMS), rotate_s=services.settings.wall_rotate_s,
+                  kiosk=screen_is_kiosk(viewer, request))
 
 
 def read_models(services: Services, now: datetime) -> dict[str, Any]:
@@ -247,6 +256,7 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
     lock = threading.Lock()
     levels = escalation_levels(settings.governance)
     status_route.register(app, services)
+    register_focus(app)
 
     def view_for(key: str, lang: Lang, now: datetime) -> dict[str, Any]:
         models = single_flight(cache, lock, f"wall:models:{key}",
@@ -330,6 +340,10 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                     out.update(vol_forces=vview["forces"], vol_forces_note=vview["forces_note"])
                     patch["data"][VOLUNTEER_TRACE] = vview["trace"]
                     out["map"] = patch
+                fview = focus_for(services, cache, lock, key, gkey, lang, now)
+                if fview["sig"] != sig.get("focus"):
+                    send_focus(fview, out)
+                    sig["focus"] = fview["sig"]
                 if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
                     out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
                 sig.update(gview["sig"], **vview["sig"])
