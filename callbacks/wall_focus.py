@@ -63,15 +63,18 @@ def read_metrics(services: Services, now: datetime) -> list[dict[str, Any]]:
 
 def build_focus_view(metrics: list[dict[str, Any]], waste: dict[str, Any], lang: Lang,
                      target: float) -> dict[str, Any]:
-    """Turn the KPI rows and the waste model into the tiles' children, with a signature.
+    """Turn the KPI rows and the waste model into the tiles' children, with signatures.
 
-    ``names`` maps village codes to the names the takeover shows (the active layer's).
+    ``focus_names`` maps village codes to the names the takeover shows (the active layer's);
+    ``sig`` maps each part to a short digest of what it shows.
     """
     metric = metric_tiles(metrics, lang)
     wasted = waste_tiles(waste, target, lang)
     names = village_names(lang)
-    return {"metrics": tile_children(metric, lang), "waste": tile_children(wasted, lang),
-            "names": dict(names), "sig": signature([metric, wasted, names])}
+    return {"focus_metrics": tile_children(metric, lang),
+            "focus_waste": tile_children(wasted, lang), "focus_names": dict(names),
+            "sig": {"focus_metrics": signature(metric), "focus_waste": signature(wasted),
+                    "focus_names": signature(names)}}
 
 
 def focus_for(services: Services, cache: Cache | None, lock: threading.Lock, key: str,
@@ -89,10 +92,16 @@ def focus_for(services: Services, cache: Cache | None, lock: threading.Lock, key
                          lambda: build_focus_view(metrics, waste, lang, target))
 
 
-def send_focus(view: dict[str, Any], out: dict[str, Any]) -> None:
-    """Put the focus view into the poll's outputs."""
-    out.update(focus_metrics=view["metrics"], focus_waste=view["waste"],
-               focus_names=view["names"])
+def send_focus(view: dict[str, Any], out: dict[str, Any], sig: dict[str, str]) -> None:
+    """Put the parts of the focus view the screen does not have into the poll's outputs.
+
+    ``sig`` is the screen's signatures (the poll's ``seen["sig"]``, updated here): a part is
+    sent only when its signature differs.
+    """
+    for part, digest in view["sig"].items():
+        if sig.get(part) != digest:
+            out[part] = view[part]
+            sig[part] = digest
 
 
 def register_focus(app: dash.Dash) -> None:

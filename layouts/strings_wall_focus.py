@@ -23,8 +23,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_waste_below": ("未达标村社（近7日）", "Villages below target (7 days)"),
     "wf_waste_vs_day": ("较昨日 {d}", "{d} on yesterday"),
     "wf_waste_target": ("目标 {p}", "Target {p}"),
-    "wf_unit_times": ("次", ""),
-    "wf_unit_villages": ("个", ""),
+    "wf_unit_times": ("次", "disposals"),
+    "wf_unit_villages": ("个", "villages"),
     # modules and their keys: issue 10 brings a config file of titles; until then, these
     "wf_module_economy": ("数字+经济", "Digital economy"),
     "wf_module_service": ("数字+服务", "Digital services"),
