@@ -340,10 +340,7 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                     out.update(vol_forces=vview["forces"], vol_forces_note=vview["forces_note"])
                     patch["data"][VOLUNTEER_TRACE] = vview["trace"]
                     out["map"] = patch
-                fview = focus_for(services, cache, lock, key, gkey, lang, now)
-                if fview["sig"] != sig.get("focus"):
-                    send_focus(fview, out)
-                    sig["focus"] = fview["sig"]
+                send_focus(focus_for(services, cache, lock, key, gkey, lang, now), out, sig)
                 if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
                     out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
                 sig.update(gview["sig"], **vview["sig"])
