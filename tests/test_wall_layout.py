@@ -55,6 +55,7 @@ from layouts.wall import (
     map_legend,
     replay_children,
 )
+from layouts.wall_focus import FocusIds
 from layouts.wall_governance import (
     OVERDUE_ROWS,
     GovIds,
@@ -303,7 +304,7 @@ def test_layout_ids_are_unique_and_declared(lang):
     assert not [i for i, n in Counter(ids).items() if n > 1]  # no duplicates
     assert set(ids) == ({str(i) for i in WallIds} | {str(i) for i in GovIds}
                         | {str(i) for i in VolIds} | {str(i) for i in WasteIds}
-                        | {str(i) for i in ShellIds})
+                        | {str(i) for i in FocusIds} | {str(i) for i in ShellIds})
 
 
 def test_layout_is_pure_and_uses_no_raw_html():
