@@ -5,7 +5,7 @@
  *   elsewhere: --focus-fixed, assets/wall_focus.css) take turns, rotate_ms each. The shown
  *   one and the next are attributes of <html> (data-focus, data-focus-next), which the CSS
  *   turns into the visible panel and the lit dots: no server round trip, no React re-render.
- *   rotate_ms 0 keeps the first panel.
+ *   rotate_ms 0 keeps the first panel; ?focus=NAME on the address keeps that one.
  * - Takeover: focus.takeover is a clientside callback of the announcement queue store (whatever
  *   fills it: the poll or a push). While the queue holds a notice of the takeover priority
  *   (the highest), the takeover covers the focus slot and the rotation pauses; when the notice
@@ -79,6 +79,16 @@
         }
     }
 
+    // ?focus=NAME on the wall's address pins the focus region to one panel (a screen that
+    // shows only the volunteers, say); an unknown name is ignored.
+    function pinnedPanel() {
+        try {
+            return new URLSearchParams(window.location.search).get("focus");
+        } catch (err) {
+            return null;
+        }
+    }
+
     function step() {
         var now = Date.now();
         var dt = state.last === null ? 0 : now - state.last;
@@ -86,6 +96,14 @@
         var names = rotating();
         if (!names.length) {
             return;  // not on the wall page
+        }
+        var pinned = pinnedPanel();
+        if (pinned && names.indexOf(pinned) >= 0) {
+            show(pinned, names);
+            if (state.taken) {
+                drawWaited();
+            }
+            return;  // ?focus=NAME: this screen shows that panel only
         }
         var current = ROOT.getAttribute("data-focus");
         var at = names.indexOf(current);

@@ -285,6 +285,11 @@ def test_screens003_the_focus_panels_rotate_and_the_dots_follow(rotating_service
         visible = s.js("return Array.from(document.querySelectorAll('.focus-panel')).filter("
                        "e => getComputedStyle(e).visibility === 'visible').length")
         assert visible in (1, 2)  # 2 only during the 0.35 s crossfade
+        # ?focus=NAME pins one panel: three periods later it is still the one shown
+        s.open("/?focus=waste")
+        s.wait(lambda d: s.focus()[0] == "waste")
+        time.sleep(3)
+        assert s.focus()[0] == "waste"
         s.assert_no_console_errors()
 
 
