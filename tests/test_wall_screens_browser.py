@@ -57,8 +57,11 @@ for (const sel of ['.wall-header', '.wall-col-left', '.wall-col-center', '.focus
                    '.ticker-bar']) {
     add(sel, document.querySelector(sel));
 }
+// the focus panel shown and those a preset fixes in a column (not one fading out)
+const current = document.documentElement.dataset.focus;
 for (const e of document.querySelectorAll('.focus-panel')) {
-    if (shown(e)) { add('focus:' + e.dataset.focus, e); }
+    const fixed = getComputedStyle(e).getPropertyValue('--focus-fixed').trim() === '1';
+    if (shown(e) && (fixed || e.dataset.focus === current)) { add('focus:' + e.dataset.focus, e); }
 }
 const d = document.documentElement;
 return {regions: out, scroll: [d.scrollWidth, d.scrollHeight, document.body.scrollWidth,
@@ -244,7 +247,23 @@ def test_screens001_each_preset_fits_without_scrolling(sqlite_services, size):
                    ".getBoundingClientRect().width", WallIds.MAP)
         assert svg > 700 * scale, svg  # the plotly map scales with the screen
         save_screenshot(s.driver, f"wall-{width}x{height}.png")
+        # every panel of the rotation fits the focus slot too
+        for name in rotating(s):
+            s.open(f"/?focus={name}")
+            s.wait(lambda d, n=name: s.js(
+                "return getComputedStyle(document.querySelector("
+                "`.focus-panel[data-focus=${arguments[0]}]`)).opacity", n) == "1")
+            assert s.focus()[0] == name
+            assert_fits(s)
+            save_screenshot(s.driver, f"wall-{width}x{height}-{name}.png")
         s.assert_no_console_errors()
+
+
+def rotating(s: Screen) -> list[str]:
+    """The focus panels in rotation at this screen's preset (not fixed in a column)."""
+    return s.js("return Array.from(document.querySelectorAll('.focus-panel')).filter(e =>"
+                " getComputedStyle(e).getPropertyValue('--focus-fixed').trim() !== '1')"
+                ".map(e => e.dataset.focus)")
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (2560, 1080), (1280, 1024)],
