@@ -340,10 +340,10 @@ def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
                     out.update(vol_forces=vview["forces"], vol_forces_note=vview["forces_note"])
                     patch["data"][VOLUNTEER_TRACE] = vview["trace"]
                     out["map"] = patch
-                send_focus(focus_for(services, cache, lock, key, gkey, lang, now), out, sig)
                 if vview["sig"]["vol_mobs"] != sig.get("vol_mobs"):
                     out.update(vol_mobs=vview["mobs"], vol_mobs_note=vview["mobs_note"])
                 sig.update(gview["sig"], **vview["sig"])
+                send_focus(focus_for(services, cache, lock, key, gkey, lang, now), out, sig)
         except DATA_ERRORS as exc:
             return failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",
