@@ -420,3 +420,21 @@ def test_screens006_a_leader_gets_kiosk_mode_by_asking(sqlite_services):
         assert visible_controls(s) == []
         assert s.driver.find_elements(By.CSS_SELECTOR, ".account-bar") == []
         s.assert_no_console_errors()
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (5760, 1080)], ids=lambda v: f"{v[0]}x{v[1]}")
+def test_screens007_english_fits_too(sqlite_services, size):
+    with screen(sqlite_services, size) as s:
+        s.open("/?lang=en")
+        day_of_data(s, datetime.now(UTC))
+        s.wait(lambda d: "Digital economy · Enterprises served" in s.js(
+            "return document.getElementById(arguments[0]).textContent", FocusIds.METRICS))
+        assert [e.text for e in s.driver.find_elements(By.CSS_SELECTOR, ".focus-dot")
+                if e.is_displayed()][:1] in (["Incidents"], ["Waste"])
+        assert_fits(s)
+        for name in rotating(s):
+            s.open(f"/?lang=en&focus={name}")
+            s.wait(lambda d, n=name: s.focus()[0] == n)
+            assert_fits(s)
+        save_screenshot(s.driver, f"wall-{size[0]}x{size[1]}-en.png")
+        s.assert_no_console_errors()
