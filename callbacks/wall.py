@@ -45,6 +45,13 @@ from callbacks.auth import account_bar_for, current_viewer
 from callbacks.caching import single_flight
 from callbacks.policy import Policy
 from callbacks.wall_ack import register_ack
+from callbacks.wall_focus import (
+    FOCUS_OUTPUTS,
+    focus_for,
+    register_focus,
+    screen_is_kiosk,
+    send_focus,
+)
 from callbacks.wall_parts import (  # noqa: F401 - re-exported: the wall's parts
     ANNOUNCE_ITEMS,
     build_governance_view,
@@ -126,6 +133,7 @@ OUTPUTS = {
     "vol_mobs": Output(VolIds.MOBS, "children"),
     "vol_mobs_note": Output(VolIds.MOBS_NOTE, "children"),
     **WASTE_OUTPUTS,
+    **FOCUS_OUTPUTS,
 }
 #: The map's volunteer badges: the last trace, after the incidents and the village counts.
 VOLUNTEER_TRACE = FIRST_INCIDENT_TRACE + 2 * len(CATEGORIES) + 1
@@ -155,7 +163,8 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
                   push=push.client_config(PUSH_PAGE, lang, services.settings),
                   waste_target=services.settings.waste_rules.target,
                   account=account_bar_for(lang), may_ack=viewer.can(Capability.ACKNOWLEDGE),
-                  may_drill=viewer.can(Capability.ITEMS))
+                  may_drill=viewer.can(Capability.ITEMS), rotate_s=services.settings.wall_rotate_s,
+                  kiosk=screen_is_kiosk(viewer, request))
 
 
 def read_models(services: Services, now: datetime) -> dict[str, Any]:
@@ -339,6 +348,8 @@ class WallFeed:
                     sig["waste"] = wview["sig"]["waste"]
             if gkey != seen.get("gkey"):
                 self._send_governance(gkey, lang, now, sig, out, patch)
+                send_focus(focus_for(services, self.cache, self.lock, key, gkey, lang, now),
+                           out, sig)
         except DATA_ERRORS as exc:
             return self._failure(seen, lang, exc)
         out.update(replay=replay_children(status["replay"], lang), alert="",
@@ -380,6 +391,7 @@ def response_of(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:
     status_route.register(app, services)
+    register_focus(app)
     feed = WallFeed(services, cache)
     push.add_page(app, services, PUSH_PAGE, feed.producer, Capability.WALL)
     app.clientside_callback(ClientsideFunction("push", "start"),

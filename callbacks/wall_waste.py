@@ -66,12 +66,11 @@ def read_waste(services: Services, now: datetime,
         return wall_queries.wall_accuracy(session, today, previous=previous)
 
 
-def waste_for(services: Services, cache: Cache | None, lock: threading.Lock, key: str,
-              lang: Lang, now: datetime) -> dict[str, Any]:
-    """Return the waste view at data version and day ``key``, read once per key and process.
+def waste_model(services: Services, cache: Cache | None, lock: threading.Lock, key: str,
+                now: datetime) -> dict[str, Any]:
+    """Return the waste read model at data version and day ``key``, once per key and process.
 
-    The view is built once per language and counts shown (an incident's version re-reads the
-    marks, not the view).
+    The panel, the map's fills and the focus region's tiles share it.
     """
     def read() -> dict[str, Any]:
         previous = cache.get(LAST_MODEL) if cache is not None else None
@@ -80,7 +79,17 @@ def waste_for(services: Services, cache: Cache | None, lock: threading.Lock, key
             cache.set(LAST_MODEL, models, timeout=CACHE_TIMEOUT_S)
         return models
 
-    models = single_flight(cache, lock, f"wall:waste:{key}", read)
+    return single_flight(cache, lock, f"wall:waste:{key}", read)
+
+
+def waste_for(services: Services, cache: Cache | None, lock: threading.Lock, key: str,
+              lang: Lang, now: datetime) -> dict[str, Any]:
+    """Return the waste view at data version and day ``key``, read once per key and process.
+
+    The view is built once per language and counts shown (an incident's version re-reads the
+    marks, not the view).
+    """
+    models = waste_model(services, cache, lock, key, now)
     shown = signature([models["marks"], models["last_day"], models["simulated"]])
     target = services.settings.waste_rules.target
     layer = active_layer().version  # the fills' outlines are the layer's

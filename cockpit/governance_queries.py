@@ -148,7 +148,7 @@ _QUEUED_WHERE = (Notification.kind == "new_incident", Notification.acked_at.is_(
 _QUEUED_COUNT = select(func.count()).where(*_QUEUED_WHERE)
 #: Queue order in SQL: priority rank (critical first; unknown last), then newest first.
 _PRIORITY_RANK = case(_PRIORITY_ORDER, value=Notification.priority, else_=len(_PRIORITY_ORDER))
-_QUEUED = (select(*_NOTICE_COLUMNS, Incident.stage)
+_QUEUED = (select(*_NOTICE_COLUMNS, Incident.stage, Incident.title, Incident.reported_at)
            .join(Incident, Incident.incident_id == Notification.incident_id)
            .where(*_QUEUED_WHERE)
            .order_by(_PRIORITY_RANK, Notification.created_at.desc(),
@@ -184,7 +184,8 @@ def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConf
     -------
     dict
         ``total`` (queued) and ``items`` (at most ``limit`` notice dicts, with the incident's
-        ``stage``), and ``repeat_every_s`` (how often the wall repeats the first one).
+        ``stage``, ``title`` and ``reported_at``), and ``repeat_every_s`` (how often the wall
+        repeats the first one).
     """
     now = now or utc_now()
     since = now - config.notifications.wall_window
@@ -192,7 +193,8 @@ def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConf
     items = []
     for row in session.execute(_QUEUED, {"since": since, "limit": limit}):
         item = _notice_dict(row, tz)
-        item["stage"] = row.stage
+        item.update(stage=row.stage, title=row.title,
+                    reported_at=_iso(row.reported_at, tz))
         items.append(item)
     return {"total": total, "items": items,
             "repeat_every_s": config.notifications.repeat_every.total_seconds()}

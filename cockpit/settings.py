@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     photo_dir : Path or None
         ``COCKPIT_PHOTO_DIR``; the photo store: a disposal's relative ``photo`` key is a file
         under it. Default ``<data_dir>/photos``.
+    wall_rotate_s : int
+        ``COCKPIT_WALL_ROTATE_S``; seconds each focus panel of the wall stays before the next
+        one (incidents, volunteers, waste, other modules' KPIs; docs/wall.md). Default 20;
+        0 keeps the first panel and never rotates.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     refresh_ms : int
@@ -132,6 +136,7 @@ class Settings(BaseSettings):
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
     push_max_clients: int = Field(default=240, ge=0, le=4096)
     stale_s: float = Field(default=10.0, ge=2, le=3600)
+    wall_rotate_s: int = Field(default=20, ge=0, le=3600)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None

@@ -22,6 +22,7 @@ from layouts import (
     strings_tablet,
     strings_volunteers,
     strings_volunteers_wall,
+    strings_wall_focus,
     strings_waste,
     strings_waste_followups,
     strings_waste_wall,
@@ -115,6 +116,7 @@ _merge(strings_waste_followups.STRINGS)
 _merge(strings_landlord.STRINGS)
 _merge(strings_map.STRINGS)
 _merge(strings_tablet.STRINGS)
+_merge(strings_wall_focus.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

@@ -26,6 +26,7 @@ from layouts.i18n import (
     category_label,
     format_count,
     format_duration,
+    join,
     stage_label,
     t,
 )
@@ -294,7 +295,7 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
     """
     other = tablet_href(period, village, "zh" if lang == "en" else "en")
     scope = (t("tab_scope_all", lang) if scope_names is None
-             else t("tab_scope_some", lang, names="、".join(scope_names) or PLACEHOLDER))
+             else t("tab_scope_some", lang, names=join(scope_names, lang) or PLACEHOLDER))
     return html.Div(id=TabletIds.ROOT, className=f"inc-page tab-page lang-{lang}", lang=lang,
                     children=[
         page_header(lang, t("tab_title", lang), other),

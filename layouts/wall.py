@@ -37,6 +37,14 @@ from layouts.i18n import (
     strings,
     t,
 )
+from layouts.wall_focus import (
+    FocusIds,
+    focus_config,
+    focus_nav,
+    focus_panel,
+    takeover,
+    tiles_panel,
+)
 from layouts.wall_governance import (
     GovIds,
     announce_banner,
@@ -139,9 +147,12 @@ def _kpi(label: str, value_id: WallIds, unit: str = "", modifier: str = "") -> h
 
 
 def _header(lang: Lang, screen: str | None = None,
-            account: Component | None = None) -> html.Header:
+            account: Component | None = None, kiosk: bool = False) -> html.Header:
     other = "zh" if lang == "en" else "en"
     switch = f"?{urlencode({'lang': other, **({'screen': screen} if screen else {})})}"
+    controls = [] if kiosk else [
+        html.A(t("lang_switch", lang), id=WallIds.LANG_LINK, className="lang-link",
+               href=switch), *([account] if account is not None else [])]
     return html.Header(className="wall-header", children=[
         html.Div(className="header-side header-left", children=[
             html.Div(id=WallIds.CLOCK_TIME, className="clock-time"),
@@ -152,8 +163,7 @@ def _header(lang: Lang, screen: str | None = None,
         html.Div(className="header-side header-right", children=[
             html.Div(id=WallIds.REPLAY, className="replay-badge"),
             html.Div(t("no_data", lang), id=WallIds.AGE, className="age age-warn"),
-            html.A(t("lang_switch", lang), id=WallIds.LANG_LINK, className="lang-link",
-                   href=switch), *([account] if account is not None else [])]),
+            *controls]),
     ])
 
 
@@ -179,7 +189,8 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
            map_figure: Mapping[str, Any], screen: str | None = None,
            account: Component | None = None, may_ack: bool = True,
            may_drill: bool = True, waste_target: float | None = None,
-           push: Mapping[str, Any] | None = None) -> html.Div:
+           push: Mapping[str, Any] | None = None, kiosk: bool = False,
+           rotate_s: int = 20) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -208,9 +219,17 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     push : mapping, optional
         The push client's routes and channel (:func:`callbacks.push.client_config`); without
         it the page is static (layout tests).
+    kiosk : bool
+        A screen in the command hall (``?kiosk=1``, or signed in by a kiosk link): no
+        language link, account line, button or sound control; the pointer hides when idle
+        and nothing can be selected (``assets/wall_focus.css``).
+    rotate_s : int
+        Seconds each focus panel is shown (``Settings.wall_rotate_s``); 0: no rotation.
 
     The centre column holds the map, its title over its top-left corner, and the waste panel
-    under it; the announcement banner lies over the header's title, never over the map.
+    under it; the announcement banner lies over the header's title, never over the map. The
+    focus panels (:mod:`layouts.wall_focus`) share one place of the grid and take turns; a
+    wide screen shows some of them side by side.
     """
     kpis = html.Div(className="kpi-grid", children=[
         _kpi(t("kpi_today", lang), WallIds.KPI_TODAY, t("unit_items", lang), "kpi-primary"),
@@ -233,9 +252,14 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     overdue = html.Section(className="panel panel-overdue", children=[
         overdue_title, html.Div(html.Ol(id=GovIds.OVERDUE, className="overdue"),
                                 className="panel-body")])
-    return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}", lang=lang, children=[
-        _header(lang, screen, account),
-        announce_banner(lang, may_ack),
+    config = {**client_config(lang, timezone, screen, may_drill,
+                              push={"poll_ms": refresh_ms, "root": WallIds.ROOT,
+                                    "status_id": WallIds.STATUS, **(push or {})}),
+              **focus_config(lang, rotate_s, kiosk)}
+    return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}" + (" kiosk" if kiosk else ""),
+                    lang=lang, children=[
+        _header(lang, screen, None if kiosk else account, kiosk),
+        announce_banner(lang, may_ack and not kiosk),
         html.Main(className="wall-grid", children=[
             html.Div(className="wall-col wall-col-left", children=[
                 _panel(t("kpi_panel", lang), kpis, "kpi"),
@@ -245,19 +269,23 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
             html.Div(className="wall-col wall-col-center", children=[
                 _panel(t("map_panel", lang), map_body, "map"),
                 waste_panel(lang, target)]),
-            html.Div(className="wall-col wall-col-right", children=[
-                _panel(t("funnel_panel", lang),
-                       html.Div(id=WallIds.FUNNEL, className="funnel"), "funnel"),
-                volunteer_panel(lang),
-                _panel(t("latest_panel", lang),
-                       html.Ol(id=WallIds.LATEST, className="latest"), "latest")]),
+            focus_panel("incidents",
+                        _panel(t("funnel_panel", lang),
+                               html.Div(id=WallIds.FUNNEL, className="funnel"), "funnel"),
+                        _panel(t("latest_panel", lang),
+                               html.Ol(id=WallIds.LATEST, className="latest"), "latest")),
+            focus_panel("volunteers", volunteer_panel(lang)),
+            focus_panel("waste", tiles_panel(t("wf_waste_panel", lang), FocusIds.WASTE,
+                                             "focus-waste", lang)),
+            focus_panel("metrics", tiles_panel(t("wf_metrics_panel", lang), FocusIds.METRICS,
+                                               "metrics", lang)),
+            focus_nav(lang),
+            takeover(lang),
         ]),
         ticker_bar(lang),
         dcc.Interval(id=WallIds.CLOCK_TICK, interval=CLOCK_MS),
-        dcc.Store(id=WallIds.CONFIG, data=client_config(
-            lang, timezone, screen, may_drill,
-            push={"poll_ms": refresh_ms, "root": WallIds.ROOT, "status_id": WallIds.STATUS,
-                  **(push or {})})),
+        dcc.Store(id=WallIds.CONFIG, data=config),
+        dcc.Store(id=FocusIds.NAMES),
         dcc.Store(id=WallIds.PUSH),
         dcc.Store(id=WallIds.STATUS),
         dcc.Store(id=WallIds.STAMPED),

@@ -218,13 +218,18 @@ def announce_queue(pending: Mapping[str, Any], lang: Lang = "zh") -> dict[str, A
     -------
     dict
         ``total`` (queued, all of them), ``repeat_every_s`` (float, seconds) and ``items``:
-        ``{id, incident_id, priority, priority_label, text}`` in queue order.
+        ``{id, incident_id, priority, priority_label, text, category_label, title,
+        village_code, at, reported_at}`` in queue order (``at``: when the notice was made,
+        ISO-8601; the takeover counts its wait from it).
     """
     items = [{"id": n["notification_id"], "incident_id": n.get("incident_id"),
               "priority": n.get("priority") or "normal",
               "priority_label": vocab.label(vocab.PRIORITY_TERMS, n.get("priority") or "normal",
                                             lang),
-              "text": (n.get("text_en") if lang == "en" else n.get("text_zh")) or ""}
+              "text": (n.get("text_en") if lang == "en" else n.get("text_zh")) or "",
+              "category_label": category_label(n.get("category") or "other", lang),
+              "title": n.get("title") or "", "village_code": n.get("village_code"),
+              "at": n.get("created_at"), "reported_at": n.get("reported_at")}
              for n in pending.get("items") or ()]
     return {"total": int(pending.get("total") or 0), "items": items,
             "repeat_every_s": float(pending.get("repeat_every_s") or 0)}

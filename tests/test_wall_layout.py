@@ -55,6 +55,7 @@ from layouts.wall import (
     map_legend,
     replay_children,
 )
+from layouts.wall_focus import FocusIds
 from layouts.wall_governance import (
     OVERDUE_ROWS,
     GovIds,
@@ -304,7 +305,7 @@ def test_layout_ids_are_unique_and_declared(lang):
     assert not [i for i, n in Counter(ids).items() if n > 1]  # no duplicates
     assert set(ids) == ({str(i) for i in WallIds} | {str(i) for i in GovIds}
                         | {str(i) for i in VolIds} | {str(i) for i in WasteIds}
-                        | {str(i) for i in ShellIds})
+                        | {str(i) for i in FocusIds} | {str(i) for i in ShellIds})
 
 
 def test_layout_is_pure_and_uses_no_raw_html():
@@ -545,10 +546,14 @@ def test_ticker_shows_latest_stage_changes_and_escalations_twice_for_its_loop():
 def test_announce_queue_carries_texts_in_the_page_language():
     pending = {"total": 3, "repeat_every_s": 30.0, "items": [
         {"notification_id": "x/new", "incident_id": "x", "priority": "critical",
-         "text_zh": "新警情：特急火情", "text_en": "New incident: Critical fire"}]}
+         "text_zh": "新警情：特急火情", "text_en": "New incident: Critical fire",
+         "category": "fire", "title": "仓库起火", "village_code": "330110006201",
+         "created_at": "2026-11-29T10:00:05+08:00", "reported_at": "2026-11-29T10:00:00+08:00"}]}
     assert announce_queue(pending, "zh") == {"total": 3, "repeat_every_s": 30.0, "items": [
         {"id": "x/new", "incident_id": "x", "priority": "critical", "priority_label": "特急",
-         "text": "新警情：特急火情"}]}
+         "text": "新警情：特急火情", "category_label": "火情", "title": "仓库起火",
+         "village_code": "330110006201", "at": "2026-11-29T10:00:05+08:00",
+         "reported_at": "2026-11-29T10:00:00+08:00"}]}
     english = announce_queue(pending, "en")["items"][0]
     assert (english["text"], english["priority_label"]) == ("New incident: Critical fire",
                                                             "Critical")

@@ -120,7 +120,7 @@ def test_wall101_a_mobilisation_of_140_in_chaoyang_updates_live(wall):
     wall.ingest([vf.requested("cy-140", "朝阳村", 140, now - timedelta(minutes=15),
                               now + timedelta(minutes=45), title="封控区值守"),
                  *answers("cy-140", "CY", "accepted", range(40), now)])
-    wall.open("/")
+    wall.open("/?focus=volunteers")
     wall.wait(lambda d: wall.funnel("cy-140") == {"asked": "200", "accepted": "40",
                                                    "arrived": "0"})
     card = wall.driver.find_element(By.CSS_SELECTOR, "[data-mobilization=cy-140]")
@@ -160,7 +160,7 @@ def test_wall102_simulated_volunteers_busy_wall_fits_and_flags_a_recall(wall):
     people, duty = everywhere(now)
     wall.ingest([e for e in entries if e["type"] == "volunteer.registered"] + people)
     wall.ingest([e for e in entries if e["type"] != "volunteer.registered"] + duty)
-    wall.open("/")
+    wall.open("/?focus=volunteers")
     wall.wait(lambda d: wall.text(VolIds.FORCES_NOTE) == "模拟数据")
     wall.wait(lambda d: (wall.traces() or {}).get("volunteers") == 15)  # a badge on each
     wall.wait(lambda d: "需再动员" in wall.text(VolIds.MOBS))
@@ -180,7 +180,7 @@ def test_wall102_simulated_volunteers_busy_wall_fits_and_flags_a_recall(wall):
     wall.assert_volunteers_fit()
     wall.assert_badges_apart()
     save_screenshot(wall.driver, "wall_volunteers.png")
-    wall.open("/wall?lang=en")
+    wall.open("/wall?lang=en&focus=volunteers")
     wall.wait(lambda d: wall.text(VolIds.FORCES_NOTE) == "Simulated data")
     wall.wait(lambda d: "Re-call" in wall.text(VolIds.MOBS))
     assert "+1 more" == wall.text(VolIds.MOBS_NOTE)
@@ -202,7 +202,7 @@ def test_wall103_volunteers_at_4k(sqlite_services):
         wall.apply(*busy_hour(now))
         wall.ingest([e for e in entries if e["type"] == "volunteer.registered"])
         wall.ingest([e for e in entries if e["type"] != "volunteer.registered"])
-        wall.open("/")
+        wall.open("/?focus=volunteers")
         wall.wait(lambda d: "需再动员" in wall.text(VolIds.MOBS))
         page = wall.js("const e = document.documentElement; return [e.scrollHeight,"
                        " innerHeight, e.scrollWidth, innerWidth]")

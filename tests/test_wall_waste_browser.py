@@ -61,7 +61,7 @@ return {fills: Object.fromEntries(shapes.map(s => [s.name.slice(6), s.fillcolor]
 PANEL_BOXES = """
 const out = {};
 for (const sel of ['.wall-header', '.panel-kpi', '.panel-cat', '.panel-overdue', '.panel-map',
-                   '.panel-waste', '.panel-funnel', '.panel-vol', '.panel-latest',
+                   '.panel-waste', '.panel-funnel', '.panel-latest',
                    '.ticker-bar']) {
     const r = document.querySelector(sel).getBoundingClientRect();
     out[sel] = {x: r.left, y: r.top, w: r.width, h: r.height};

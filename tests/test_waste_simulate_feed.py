@@ -135,7 +135,10 @@ def test_the_field_app_assigns_and_visits_the_weak_and_they_improve(sqlite_servi
 def test_live_events_are_sent_when_due_and_the_field_app_runs(sqlite_services, monkeypatch):
     services = sqlite_services
     monkeypatch.setattr(sim, "MAX_WAIT_S", 0.001)
-    start = (datetime.now(TZ) - timedelta(hours=6)).replace(microsecond=0)
+    # yesterday 08:00 local: the five live hours lie in the stations' day whatever the hour
+    # the test runs at (from 6 hours ago, a run at 05:00 fell in the night: no disposals)
+    start = (datetime.now(TZ) - timedelta(days=1)).replace(hour=8, minute=0, second=0,
+                                                            microsecond=0)
     config = sim.SimConfig(households=200, history_days=9, seed=11)
     sim.simulate(services.settings, services.redis, config, once=True, now=start)
     _drain(services)

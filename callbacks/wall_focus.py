@@ -1,0 +1,118 @@
+"""The wall's focus region: its KPI tiles as live outputs, and the takeover's callback.
+
+The tiles of the focus region change with the data and with time (a KPI's change is against
+its value 24 hours before the read): the poll (:mod:`callbacks.wall`) reads them once per
+data version and governance period (``gkey``) — one query call,
+:func:`cockpit.metric_queries.latest_metrics` — and takes the waste tiles from the waste read
+model of the data version and day (``key``, shared with the waste panel,
+:func:`callbacks.wall_waste.waste_model`). Both are cached for every screen of the process;
+the parts are sent only when their signature differs from the one the screen has.
+
+The rotation runs in the browser (``assets/wall_focus.js``); the takeover of a critical
+incident is a clientside callback of the announcement queue store (:func:`register_focus`),
+so it follows the queue whatever fills the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import dash
+from dash import ClientsideFunction, Input, Output, State
+from flask_caching import Cache
+
+from callbacks import PageRequest
+from callbacks.caching import single_flight
+from callbacks.wall_parts import signature, village_names
+from callbacks.wall_waste import waste_model
+from cockpit import metric_queries
+from cockpit.access import Role, Viewer
+from cockpit.services import Services
+from layouts.i18n import Lang
+from layouts.wall import WallIds
+from layouts.wall_focus import FocusIds, metric_tiles, tile_children, waste_tiles
+from layouts.wall_governance import GovIds
+
+#: What the poll sends of the focus region.
+FOCUS_OUTPUTS = {
+    "focus_metrics": Output(FocusIds.METRICS, "children"),
+    "focus_waste": Output(FocusIds.WASTE, "children"),
+    "focus_names": Output(FocusIds.NAMES, "data"),
+}
+
+
+def screen_is_kiosk(viewer: Viewer, request: PageRequest | None) -> bool:
+    """Whether the wall is shown in kiosk mode (no control of any kind).
+
+    ``?kiosk=1`` asks for it; a screen signed in by its kiosk link (the wall role) has it
+    unless ``?kiosk=0`` (to mute it, or set it up).
+    """
+    asked = request.query.get("kiosk") if request is not None else None
+    if asked in ("0", "1"):
+        return asked == "1"
+    return viewer.kind == "kiosk" or viewer.role is Role.WALL
+
+
+def read_metrics(services: Services, now: datetime) -> list[dict[str, Any]]:
+    """Read the latest value of every module's KPI as of ``now`` (one query call)."""
+    with services.read() as session:
+        return metric_queries.latest_metrics(session, services.settings.tz, now)
+
+
+def build_focus_view(metrics: list[dict[str, Any]], waste: dict[str, Any], lang: Lang,
+                     target: float) -> dict[str, Any]:
+    """Turn the KPI rows and the waste model into the tiles' children, with signatures.
+
+    ``focus_names`` maps village codes to the names the takeover shows (the active layer's);
+    ``sig`` maps each part to a short digest of what it shows.
+    """
+    metric = metric_tiles(metrics, lang)
+    wasted = waste_tiles(waste, target, lang)
+    names = village_names(lang)
+    return {"focus_metrics": tile_children(metric, lang),
+            "focus_waste": tile_children(wasted, lang), "focus_names": dict(names),
+            "sig": {"focus_metrics": signature(metric), "focus_waste": signature(wasted),
+                    "focus_names": signature(names)}}
+
+
+def focus_for(services: Services, cache: Cache | None, lock: threading.Lock, key: str,
+              gkey: str, lang: Lang, now: datetime) -> dict[str, Any]:
+    """Return the focus view: KPIs read once per ``gkey``, waste tiles from ``key``'s model.
+
+    ``key`` is the poll's data version and day, ``gkey`` its data version and governance
+    period; the view is built once per both and language.
+    """
+    waste = waste_model(services, cache, lock, key, now)
+    metrics = single_flight(cache, lock, f"wall:metrics:{gkey}",
+                            lambda: read_metrics(services, now))
+    target = services.settings.waste_rules.target
+    return single_flight(cache, lock, f"wall:focusview:{key}:{gkey}:{lang}",
+                         lambda: build_focus_view(metrics, waste, lang, target))
+
+
+def send_focus(view: dict[str, Any], out: dict[str, Any], sig: dict[str, str]) -> None:
+    """Put the parts of the focus view the screen does not have into the poll's outputs.
+
+    ``sig`` is the screen's signatures (the poll's ``seen["sig"]``, updated here): a part is
+    sent only when its signature differs.
+    """
+    for part, digest in view["sig"].items():
+        if sig.get(part) != digest:
+            out[part] = view[part]
+            sig[part] = digest
+
+
+def register_focus(app: dash.Dash) -> None:
+    """Register the takeover: a clientside callback of the queue store and village names."""
+    app.clientside_callback(ClientsideFunction("focus", "takeover"),
+                            Output(FocusIds.TAKEOVER, "className"),
+                            Output(FocusIds.TAKEOVER_HEAD, "children"),
+                            Output(FocusIds.TAKEOVER_CATEGORY, "children"),
+                            Output(FocusIds.TAKEOVER_TITLE, "children"),
+                            Output(FocusIds.TAKEOVER_VILLAGE, "children"),
+                            Output(FocusIds.TAKEOVER_AT, "children"),
+                            Output(FocusIds.TAKEOVER_MORE, "children"),
+                            Input(GovIds.QUEUE, "data"), Input(FocusIds.NAMES, "data"),
+                            State(WallIds.CONFIG, "data"))
