@@ -26,6 +26,7 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,6 +187,16 @@ class ChangeListener:
             self._pubsub = None
 
 
+#: Every hub of this process (see :func:`stop_all`).
+_HUBS: weakref.WeakSet = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every hub of this process (at shutdown, and between tests: a hub outlives its app)."""
+    for hub in list(_HUBS):
+        hub.stop()
+
+
 class PushHub:
     """A web process's channels, their subscribers and the thread that feeds them.
 
@@ -222,6 +233,7 @@ class PushHub:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._clients = 0
+        _HUBS.add(self)
 
     # ------------------------------------------------------------------ channels
 

@@ -175,3 +175,12 @@ def services(tmp_path, redis_server_url, migrated_database_url) -> Iterator[Serv
 def sqlite_services(tmp_path, redis_server_url, sqlite_url) -> Iterator[Services]:
     """Services on the real Redis and a migrated SQLite database only."""
     yield from _services(tmp_path, redis_server_url, sqlite_url)
+
+
+@pytest.fixture(autouse=True)
+def _stop_push_hubs():
+    """Stop the push hubs a test started: their threads would outlive its services and app."""
+    yield
+    from cockpit.push import stop_all
+
+    stop_all()

@@ -286,13 +286,16 @@ def test_a_landlord_is_refused_every_other_page_the_wall_and_the_api(services):
     for path in ("/wall", "/waste", "/waste/households", "/volunteers", "/incidents",
                  "/incidents/x", "/analysis", "/admin", "/api/v1", "/api/v1/status",
                  "/api/v1/incidents", "/api/v1/summary", "/api/v1/volunteers/deployment",
-                 "/api/v1/openapi.json", "/export/incidents.csv"):
+                 "/api/v1/openapi.json", "/export/incidents.csv", "/push/wall/events",
+                 "/push/wall/snapshot"):
         assert client.get(path).status_code == 403, path
     policy = Policy.of(app)
     others = [k for k, v in app.callback_map.items()
               if "callback" in v and policy.callbacks_[k] != SIGNED_IN]
-    assert {policy.callbacks_[k] for k in others} >= {Capability.WALL, Capability.ITEMS}
-    for key in others:  # the wall's polls and every other page's callbacks
+    # the wall's data come by push (refused above); its acknowledgement and every other
+    # page's callbacks are refused here
+    assert {policy.callbacks_[k] for k in others} >= {Capability.ACKNOWLEDGE, Capability.ITEMS}
+    for key in others:
         response = client.post("/_dash-update-component", json={"output": key, "inputs": [],
                                                                  "state": []})
         assert response.status_code == 403, key
