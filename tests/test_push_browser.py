@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -27,11 +28,20 @@ return mark && !mark.hidden ? mark.innerText : null;"""
 
 
 def wait(driver, condition, timeout: float = TIMEOUT_S):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    """Wait for ``condition``; on timeout say what the page's push client was doing."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    except TimeoutException:
+        state = driver.execute_script(
+            "return [window.cockpitPush ? window.cockpitPush.stats() : null, "
+            "document.hidden, location.href, "
+            "(document.getElementById(arguments[0]) || {}).textContent]", WallIds.LATEST)
+        raise TimeoutException(f"push client: {state}") from None
 
 
 def latest_text(driver) -> str:
-    return driver.find_element(By.ID, WallIds.LATEST).text
+    """The latest-incidents list's text, shown or not (the focus rotation hides its panel)."""
+    return driver.find_element(By.ID, WallIds.LATEST).get_attribute("textContent")
 
 
 @pytest.fixture
