@@ -1,9 +1,9 @@
 """Server time of one wall refresh on a large store, beside the same work on an empty one.
 
 The wall refresh is the uncached server work of one poll whose data version moved:
-``callbacks.wall.read_models`` + ``read_governance`` (the overdue board and the announcement
-queue) + ``build_view`` + ``build_governance_view``. The flask cache is not involved: the
-functions are called directly, so every sample does the whole work.
+``callbacks.wall_feed.read_models`` + ``read_governance`` (the overdue board and the
+announcement queue) + ``build_view`` + ``build_governance_view``. The flask cache is not
+involved: the functions are called directly, so every sample does the whole work.
 
 The loaded store holds ``--rows`` incidents (default 1,000,000) over the last year: report times
 with a weekly and daily rhythm and a growing trend, categories, priorities and positions inside

@@ -406,11 +406,11 @@ SESSION_READ = re.compile(r"\bFROM (users|kiosks)\b")
 
 def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
         sqlite_services, monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
     from app import create_app
 
     # the governance view is also re-read per time period: hold that period for the test
-    monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 10**9)
+    monkeypatch.setattr(callbacks.wall_feed, "GOVERNANCE_EVERY_S", 10**9)
     selects = []  # of the read models: who a session is is read apart (every few seconds)
     event.listen(sqlite_services.engine, "before_cursor_execute",
                  lambda *args: selects.append(args[2]) if args[2].lstrip().startswith(
@@ -625,7 +625,7 @@ def _store(services, *fields, now=None):
 
 
 def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
     from app import create_app
 
     now = datetime.now(UTC)
@@ -639,7 +639,7 @@ def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
     queue = first[GovIds.QUEUE]["data"]
     assert [n["id"] for n in queue["items"]] == ["late-1/new"] and queue["total"] == 1
     # no event arrives, time passes: the fire's 2-minute limit to assessment runs out
-    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=12))
+    monkeypatch.setattr(callbacks.wall_feed, "utc_now", lambda: now + timedelta(minutes=12))
     status, later = _poll(client, app, seen=first[SEEN]["data"])
     assert status == 200
     board = json_texts(later[GovIds.OVERDUE]["children"])

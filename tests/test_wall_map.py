@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import callbacks.wall as wall
+import callbacks.wall_feed as feed
 from cockpit import geo, map_queries, queries
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
@@ -114,10 +115,10 @@ def _bubbles(trace) -> dict[str, str]:
 
 def test_beyond_its_points_the_wall_shows_villages_as_clusters(services, monkeypatch):
     _mixed_store(services)
-    monkeypatch.setattr(wall, "MAP_POINTS", 4)
-    models = wall.read_models(services, NOW)
+    monkeypatch.setattr(feed, "MAP_POINTS", 4)
+    models = feed.read_models(services, NOW)
     assert [p["incident_id"] for p in models["map"]] == ["m-18", "m-1", "m-2", "m-3"]
-    view = wall.build_view(models, "zh")
+    view = feed.build_view(models, "zh")
     traces = view["traces"]
     drawn = [i for tr in traces[:-1] for i in tr["customdata"]]
     # villages 0-2 have open incidents the map could not draw: each is one cluster with its
@@ -140,8 +141,8 @@ def test_beyond_its_points_the_wall_shows_villages_as_clusters(services, monkeyp
 
 def test_when_every_point_fits_only_positionless_incidents_get_a_bubble(services):
     _mixed_store(services)
-    models = wall.read_models(services, NOW)
-    view = wall.build_view(models, "en")
+    models = feed.read_models(services, NOW)
+    view = feed.build_view(models, "en")
     assert len(models["map"]) == 16
     drawn = sorted(i for tr in view["traces"][:-1] for i in tr["customdata"])
     assert drawn == sorted(p["incident_id"] for p in models["map"])
@@ -173,10 +174,10 @@ def test_finished_incidents_filling_the_points_never_make_clusters(services, mon
     for n in range(6):  # six closed in village 7: with MAP_POINTS 16 the points are full
         events += _incident(100 + n, 7, 50 + n, stages=("reported", "closed"))
     _store(services, events)
-    monkeypatch.setattr(wall, "MAP_POINTS", 16)
-    models = wall.read_models(services, NOW)
+    monkeypatch.setattr(feed, "MAP_POINTS", 16)
+    models = feed.read_models(services, NOW)
     assert len(models["map"]) == 16  # 14 open + 2 of the finished
-    bubbles = wall.build_view(models, "zh")["traces"][-1]
+    bubbles = feed.build_view(models, "zh")["traces"][-1]
     assert _bubbles(bubbles) == {CODE[5]: "+1"}  # only the positionless one, no cluster
 
 
@@ -201,7 +202,7 @@ def test_the_map_shows_what_lies_in_the_imported_layer(services):
                                       lat="30.336")])
     try:
         wall.sync_layer(services)
-        models = wall.read_models(services, NOW)
+        models = feed.read_models(services, NOW)
         assert models["map"] == [] and wall.map_bounds()[2] < 120.345
         with services.sessions.begin() as session:
             run = BoundaryImport(level="village", method="imported", source="east.geojson",
@@ -212,7 +213,7 @@ def test_the_map_shows_what_lies_in_the_imported_layer(services):
                                         village_code=CODE[0], geometry=json.dumps(far),
                                         method="imported", import_id=run.import_id))
         wall.sync_layer(services)
-        models = wall.read_models(services, NOW)
+        models = feed.read_models(services, NOW)
         assert [p["incident_id"] for p in models["map"]] == ["east"]
         assert wall.map_bounds()[2] > 120.357
         base = wall.map_base("zh")

@@ -460,7 +460,7 @@ def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(se
 
 
 def test_time_left_and_the_recall_flag_move_with_time_alone(sqlite_services, monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
     from app import create_app
 
     services = sqlite_services
@@ -479,14 +479,14 @@ def test_time_left_and_the_recall_flag_move_with_time_alone(sqlite_services, mon
     assert strings_of(first[VolIds.FORCES_NOTE]["children"]) == ["模拟数据"]
     # no event, 25 minutes pass: 3 of 30 accepted with half the time gone lags the schedule
     version = services.version()
-    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=25))
+    monkeypatch.setattr(callbacks.wall_feed, "utc_now", lambda: now + timedelta(minutes=25))
     status, later = poll(client, app, seen=first[SEEN]["data"])
     assert status == 200 and services.version() == version
     card = strings_of(later[VolIds.MOBS]["children"])
     assert "剩余 30分" in card and "需再动员" in card
     assert nodes(later[VolIds.MOBS]["children"], "vm-lag")
     # past the deadline: 已超时, and how many are short
-    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=56))
+    monkeypatch.setattr(callbacks.wall_feed, "utc_now", lambda: now + timedelta(minutes=56))
     status, late = poll(client, app, seen=later[SEEN]["data"])
     card = strings_of(late[VolIds.MOBS]["children"])
     assert "已超时" in card and "缺 30 人" in card and "需再动员" in card
