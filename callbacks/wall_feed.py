@@ -166,7 +166,6 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     }
 
 
-
 class WallFeed:
     """The wall's live updates: what changed since a screen's ``seen``, by output name.
 
