@@ -17,13 +17,13 @@ from redis.retry import Retry
 from callbacks import PageRequest
 from callbacks import incidents as cb
 from cockpit import geo, governance_queries
-from cockpit.ingest import Ingestor
 from cockpit.services import Services
 from layouts import incident_detail as detail_page
 from layouts import incidents as list_page
 from layouts.i18n import STRINGS
 from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 from tests.factories import incident_fields
+from tests.store_support import ingest
 
 TZ = ZoneInfo("Asia/Shanghai")
 VILLAGES = {"330110006224": "甲村", "330110006002": "乙社区"}
@@ -383,14 +383,7 @@ def _events() -> list[dict[str, str]]:
 
 @pytest.fixture
 def stored(services) -> Services:
-    key = services.settings.stream("incidents")
-    for fields in _events():
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions,
-                      consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    worker = ingest(services, _events(), consumer=f"c-{uuid.uuid4().hex[:6]}")
     worker.governor.tick()  # repeat groups
     return services
 
@@ -470,17 +463,10 @@ def test_list_page_renders_from_the_url_and_survives_bad_values(stored):
 
 def test_team_panel_counts_are_team_load(stored, monkeypatch):
     # one more incident, dispatched to a team the config does not know
-    key = stored.settings.stream("incidents")
-    for fields in (incident_fields("x1", "reported", NOW - timedelta(minutes=2),
-                                   category="other", title="井盖缺失"),
-                   incident_fields("x1", "dispatched", NOW - timedelta(minutes=1),
-                                   team="某临时小组")):
-        stored.redis.xadd(key, fields)
-    worker = Ingestor(stored.settings, stored.redis, stored.sessions,
-                      consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    ingest(stored, [incident_fields("x1", "reported", NOW - timedelta(minutes=2),
+                                    category="other", title="井盖缺失"),
+                    incident_fields("x1", "dispatched", NOW - timedelta(minutes=1),
+                                    team="某临时小组")], consumer=f"c-{uuid.uuid4().hex[:6]}")
     monkeypatch.setattr(cb, "utc_now", lambda: NOW)  # the page's clock: the fixture's now
     page = cb.render_list(stored, "zh", PageRequest("/incidents", "", {"stage": "open"}))
     with stored.read() as session:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from cockpit import vocab
 from cockpit.events import NotificationAcknowledged, parse_event
 from cockpit.governance_queries import pending_announcements
-from cockpit.ingest import Ingestor, resolve_villages
+from cockpit.ingest import resolve_villages
 from cockpit.queries import FUNNEL_STAGES
 from cockpit.services import Services
 from cockpit.store.apply import apply_batch
@@ -72,6 +72,7 @@ from layouts.wall_volunteers import VolIds
 from layouts.wall_waste import WasteIds
 from tests.access_support import signed_in_client
 from tests.factories import incident_fields
+from tests.store_support import drain
 from tests.wall_support import SEEN, poll
 
 SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
@@ -671,14 +672,6 @@ def _ack_poster(services):
     return post
 
 
-def _drain(services) -> None:
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-
-
 def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
 
     now = datetime.now(UTC)
@@ -696,7 +689,7 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
     assert (fields["type"], fields["notification_id"], fields["by"], fields["origin"],
             fields["channel"]) == ("notification.acknowledged", "ack-1/new", post.account,
                                    "hall-2", "screen")
-    _drain(services)
+    drain(services, "t")
     with services.read() as session:
         notice = session.get(Notification, "ack-1/new")
         assert (notice.acked_by, notice.ack_channel, notice.ack_from) == (post.account,
@@ -720,7 +713,7 @@ def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(
     assert done["all"] is True and done["failed"] == []
     assert done["sent"][:3] == shown and sorted(done["sent"]) == sorted(
         f"all-{i}/new" for i in range(n))
-    _drain(services)
+    drain(services, "t")
     with services.read() as session:
         pending = pending_announcements(session, services.settings.tz,
                                         services.settings.governance)

@@ -15,7 +15,6 @@ import pytest
 from plotly.io.json import to_json_plotly
 
 from cockpit import geo
-from cockpit.ingest import Ingestor
 from layouts.map_counts import BADGE_MAX_PX, badge_px, volunteer_trace
 from layouts.wall import WallIds
 from layouts.wall_volunteers import (
@@ -30,6 +29,7 @@ from layouts.wall_volunteers import (
     time_left,
     volunteer_panel,
 )
+from tests import store_support
 from tests import volunteer_factories as vf
 from tests.access_support import signed_in_client
 from tests.wall_support import SEEN
@@ -340,16 +340,7 @@ def test_the_view_signs_what_it_shows():
 
 def ingest(services, entries: Sequence[dict[str, str]]) -> None:
     """XADD ``entries`` to the volunteers stream and run the ingest until it is drained."""
-    key = services.settings.stream("volunteers")
-    pipe = services.redis.pipeline(transaction=False)
-    for fields in entries:
-        pipe.xadd(key, fields)
-    pipe.execute()
-    worker = Ingestor(services.settings, services.redis, services.sessions,
-                      consumer="wall-volunteers", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    store_support.ingest(services, entries, consumer="wall-volunteers", stream="volunteers")
 
 
 def poll(client, app, seen=None, lang="zh") -> tuple[int, dict]:
