@@ -19,8 +19,9 @@ from dash import dcc, html
 from cockpit import vocab
 from layouts.figures import FONT_FAMILY, MUTED_COLOR, TEXT_COLOR
 from layouts.i18n import PLACEHOLDER, Lang, category_label, format_duration, stage_label, t
-from layouts.incidents import chip, overdue_text, page_header, stage_clock, team_text
+from layouts.incidents import chip, overdue_text, stage_clock, team_text
 from layouts.incidents_query import ListQuery, detail_href
+from layouts.staff_page import page_header
 
 WITHIN_COLOR = "#3ddc97"
 OVER_COLOR = "#ff4d4f"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -29,7 +29,7 @@ from layouts.i18n import (
     stage_label,
     t,
 )
-from layouts.incidents_query import (
+from layouts.incidents_query import (  # noqa: F401 - LIST_PATH re-exported
     CATEGORY_CODES,
     LIST_PATH,
     MAX_TEXT,
@@ -37,14 +37,15 @@ from layouts.incidents_query import (
     ListQuery,
     detail_href,
     with_filters,
-    with_lang,
 )
 from layouts.incidents_query import parse_list_query as parse_list_query  # re-exported
+from layouts.staff_page import (  # noqa: F401 - re-exported: the pages import them from here
+    MAP_NAV_PATH,
+    TABLET_NAV_PATH,
+    page_header,
+    pager_links,
+)
 
-ANALYSIS_PATH = "/analysis"
-VOLUNTEERS_PATH = "/volunteers"
-WASTE_PATH = "/waste"
-WALL_PATH = "/"
 PAGE_SIZE = 50
 #: Background of the table (assets/incidents.css); chips keep WCAG AA contrast on it.
 PAGE_BACKGROUND = "#071a38"
@@ -208,19 +209,7 @@ def total_children(total: int | None, lang: Lang) -> str:
 
 def pager_children(query: ListQuery, total: int | None, lang: Lang) -> list:
     """Return the pager: first, previous, ``第 2 / 7 页``, next and last (links)."""
-    pages = page_count(total or 0)
-    page = min(query.page, pages)
-
-    def link(key: str, target: int) -> Any:
-        name = f"inc-page-link {key.replace('_', '-')}"
-        if target == page or not 1 <= target <= pages:
-            return html.Span(t(key, lang), className=f"{name} disabled")
-        return dcc.Link(t(key, lang), href=replace(query, page=target).href(lang),
-                        className=name)
-
-    return [link("inc_first", 1), link("inc_prev", page - 1),
-            html.Span(t("inc_page", lang, page=page, pages=pages), className="inc-page-now"),
-            link("inc_next", page + 1), link("inc_last", pages)]
+    return pager_links(query, page_count(total or 0), lang)
 
 
 @dataclass(frozen=True)
@@ -281,38 +270,8 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
     ])
 
 
-#: The staff map (layouts.staff_map.MAP_PATH; that module imports this one).
-MAP_NAV_PATH = "/map"
-TABLET_NAV_PATH = "/tablet"
 #: The CSV export of the list (callbacks.export); the list's query applies.
 EXPORT_PATH = "/export/incidents.csv"
-
-
-def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
-    """Return the staff pages' header: title, links to the other pages, language switch.
-
-    The links: list, analysis, volunteers, waste, map, tablet and wall.
-    """
-    return html.Header(className="inc-header", children=[
-        html.H1(title, className="inc-title"),
-        html.Nav(className="inc-nav", children=[
-            dcc.Link(t("inc_nav_list", lang), href=with_lang(LIST_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("inc_nav_analysis", lang), href=with_lang(ANALYSIS_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("vol_nav", lang), href=with_lang(VOLUNTEERS_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("wst_nav", lang), href=with_lang(WASTE_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("map_nav", lang), href=with_lang(MAP_NAV_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("tab_nav", lang), href=with_lang(TABLET_NAV_PATH, lang),
-                     className="inc-nav-link"),
-            # a full load: the wall sets up its own sound and screen state
-            html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),
-                   className="inc-nav-link"),
-            dcc.Link(t("lang_switch", lang), href=other_lang_href, className="inc-lang")]),
-    ])
 
 
 def _team_count(key: str, value: int | None, lang: Lang, alarm: bool = False) -> html.Span:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +19,7 @@ from dash import dcc, html
 
 from cockpit.volunteers.events import TEAM_KIND_LABELS, TeamKind
 from layouts.i18n import PLACEHOLDER, Lang, format_count, join, t
-from layouts.incidents import page_header
+from layouts.staff_page import StaffView, page_header, pager_links
 from layouts.volunteers_query import (
     MAX_TEXT,
     SECTIONS,
@@ -69,29 +68,8 @@ class VolunteersIds(StrEnum):
     ACTION = "vol-act"
 
 
-@dataclass(frozen=True)
-class View:
-    """Who the page is built for and the labels it needs.
-
-    Attributes
-    ----------
-    lang : {"zh", "en"}
-        Language.
-    villages : mapping
-        Village code -> name in ``lang``.
-    may_reveal : bool
-        The viewer may reveal personal data and review merges (staff).
-    """
-
-    lang: Lang = "zh"
-    villages: Mapping[str, str] = field(default_factory=dict)
-    may_reveal: bool = False
-
-    def village(self, code: str | None) -> str:
-        """The village's name (its code when unknown; ``—`` for none)."""
-        if not code:
-            return PLACEHOLDER
-        return self.villages.get(code, code)
+#: Who the page is built for (:class:`layouts.staff_page.StaffView`).
+View = StaffView
 
 
 # -- small shared builders ---------------------------------------------------------------------
@@ -231,19 +209,7 @@ def registry_filters(query: VolunteersQuery, lang: Lang, villages: Sequence[tupl
 
 def pager_children(query: VolunteersQuery, total: int, lang: Lang) -> list:
     """First, previous, ``第 2 / 7 页``, next and last (links)."""
-    pages = page_count(total)
-    page = min(query.page, pages)
-
-    def link(key: str, target: int) -> Any:
-        name = f"inc-page-link {key.replace('_', '-')}"
-        if target == page or not 1 <= target <= pages:
-            return html.Span(t(key, lang), className=f"{name} disabled")
-        return dcc.Link(t(key, lang), href=replace(query, page=target).href(lang),
-                        className=name)
-
-    return [link("inc_first", 1), link("inc_prev", page - 1),
-            html.Span(t("inc_page", lang, page=page, pages=pages), className="inc-page-now"),
-            link("inc_next", page + 1), link("inc_last", pages)]
+    return pager_links(query, page_count(total), lang)
 
 
 def registry_rows(rows: Sequence[Mapping[str, Any]], view: View) -> list:

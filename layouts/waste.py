@@ -11,7 +11,6 @@ never computed here. Builders are pure; :class:`WasteIds` declares the page's id
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +18,7 @@ from dash import dcc, html
 
 from cockpit.waste.events import CLASS_LABELS, WasteClass
 from layouts.i18n import PLACEHOLDER, Lang, format_count, t
-from layouts.incidents import page_header
+from layouts.staff_page import StaffView, page_header
 from layouts.waste_query import (
     KINDS,
     MAX_ID,
@@ -67,29 +66,8 @@ class WasteIds(StrEnum):
     SEEN = "wst-seen"
 
 
-@dataclass(frozen=True)
-class View:
-    """Who the page is built for and the labels it needs.
-
-    Attributes
-    ----------
-    lang : {"zh", "en"}
-        Language.
-    villages : mapping
-        Village code -> name in ``lang``.
-    may_reveal : bool
-        The viewer may reveal personal data (staff, audited).
-    """
-
-    lang: Lang = "zh"
-    villages: Mapping[str, str] = field(default_factory=dict)
-    may_reveal: bool = False
-
-    def village(self, code: str | None, text: str | None = None) -> str:
-        """The village's name (its code or the text sent when unknown; ``—`` for none)."""
-        if not code:
-            return text or PLACEHOLDER
-        return self.villages.get(code, code)
+#: Who the page is built for (:class:`layouts.staff_page.StaffView`).
+View = StaffView
 
 
 # -- small shared builders ---------------------------------------------------------------------
