@@ -46,9 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.incident_store import Clock, add_store_options, filled, pct, store  # noqa: E402
-from callbacks import wall  # noqa: E402
+from callbacks import wall_feed, wall_parts  # noqa: E402
 from cockpit import governance_queries, map_queries, queries  # noqa: E402
 from cockpit.services import Services  # noqa: E402
+from layouts.wall import LATEST_ROWS  # noqa: E402
 from layouts.wall_governance import OVERDUE_ROWS, TICKER_ITEMS  # noqa: E402
 
 TARGET_MS = 100.0
@@ -68,20 +69,21 @@ def query_steps(services: Services) -> dict[str, Callable[[Any, datetime], Any]]
     return {
         "summary": lambda s, now: queries.summary(s, tz, now),
         "map_points": lambda s, now: map_queries.map_points(
-            s, tz, now, hours=wall.MAP_HOURS, limit=wall.MAP_POINTS, bounds=wall.map_bounds()),
+            s, tz, now, hours=wall_feed.MAP_HOURS, limit=wall_feed.MAP_POINTS,
+            bounds=wall_parts.map_bounds()),
         "latest_changes": lambda s, now: map_queries.latest_changes(
-            s, tz, now, hours=wall.MAP_HOURS, limit=TICKER_ITEMS),
-        "map_villages": lambda s, now: map_queries.map_villages(s, now, hours=wall.MAP_HOURS),
+            s, tz, now, hours=wall_feed.MAP_HOURS, limit=TICKER_ITEMS),
+        "map_villages": lambda s, now: map_queries.map_villages(s, now, hours=wall_feed.MAP_HOURS),
         "latest_incidents": lambda s, now: queries.latest_incidents(s, tz,
-                                                                    limit=wall.LATEST_ROWS),
+                                                                    limit=LATEST_ROWS),
         "notifications": lambda s, now: governance_queries.list_notifications(
-            s, tz, limit=wall.TICKER_NOTICES),
+            s, tz, limit=wall_feed.TICKER_NOTICES),
         "overdue": lambda s, now: governance_queries.overdue(s, tz, now, limit=OVERDUE_ROWS),
         "pending_announcements": lambda s, now: governance_queries.pending_announcements(
-            s, tz, config, now, limit=wall.ANNOUNCE_ITEMS),
+            s, tz, config, now, limit=wall_parts.ANNOUNCE_ITEMS),
         # the whole map as full dicts, as the wall read it before it drew MAP_POINTS points
         "map_incidents": lambda s, now: map_queries.map_incidents(s, tz, now,
-                                                                  hours=wall.MAP_HOURS),
+                                                                  hours=wall_feed.MAP_HOURS),
         # the /incidents page's team strip (not on the wall)
         "team_load": lambda s, now: governance_queries.team_load(s, tz, config, now),
     }
@@ -95,12 +97,12 @@ def sample(services: Services, now: datetime, into: dict[str, list[float]]) -> N
     process CPU time goes in too (``cpu``): on SQLite it includes the database's work, on
     PostgreSQL it does not.
     """
-    levels = wall.escalation_levels(services.settings.governance)
+    levels = wall_parts.escalation_levels(services.settings.governance)
     started, cpu = time.perf_counter(), time.process_time()
-    models = wall.read_models(services, now)
-    gov = wall.read_governance(services, now)
-    wall.build_view(models, "zh")
-    wall.build_governance_view(gov, "zh", levels)
+    models = wall_feed.read_models(services, now)
+    gov = wall_parts.read_governance(services, now)
+    wall_feed.build_view(models, "zh")
+    wall_parts.build_governance_view(gov, "zh", levels)
     into.setdefault("wall refresh (whole)", []).append((time.perf_counter() - started) * 1000)
     into.setdefault("cpu", []).append((time.process_time() - cpu) * 1000)
     for name, step in query_steps(services).items():
@@ -109,10 +111,10 @@ def sample(services: Services, now: datetime, into: dict[str, list[float]]) -> N
             step(session, now)
             into.setdefault(name, []).append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
-    wall.build_view(models, "zh")
+    wall_feed.build_view(models, "zh")
     into.setdefault("build_view", []).append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
-    wall.build_governance_view(gov, "zh", levels)
+    wall_parts.build_governance_view(gov, "zh", levels)
     into.setdefault("build_governance_view", []).append((time.perf_counter() - started) * 1000)
 
 

@@ -25,7 +25,8 @@ JS global instead, and a clientside probe of ``GET /api/v1/status`` (:mod:`callb
 registered here) tells the page when the server stops answering (服务器无响应).
 
 The read models, the view and what a screen is sent live in :mod:`callbacks.wall_feed`
-(:class:`~callbacks.wall_feed.WallFeed`); their names are re-exported here.
+(:class:`~callbacks.wall_feed.WallFeed`), the map's parts and the governance and volunteer
+views in :mod:`callbacks.wall_parts`.
 """
 
 from __future__ import annotations
@@ -42,41 +43,14 @@ from callbacks import status as status_route
 from callbacks.auth import account_bar_for, current_viewer
 from callbacks.policy import Policy
 from callbacks.wall_ack import register_ack
-from callbacks.wall_feed import (  # noqa: F401 - re-exported: the wall's feed
-    DATA_ERRORS,
-    GOVERNANCE_EVERY_S,
-    MAP_HOURS,
-    MAP_POINTS,
-    OUTPUTS,
-    TICKER_NOTICES,
-    VOLUNTEER_TRACE,
-    WallFeed,
-    build_view,
-    read_models,
-    response_of,
-)
+from callbacks.wall_feed import DATA_ERRORS, WallFeed
 from callbacks.wall_focus import register_focus, screen_is_kiosk
-from callbacks.wall_parts import (  # noqa: F401 - re-exported: the wall's parts
-    ANNOUNCE_ITEMS,
-    build_governance_view,
-    build_volunteer_view,
-    escalation_levels,
-    map_base,
-    map_bounds,
-    read_governance,
-    read_volunteers,
-    schematic_villages,
-    send_base,
-    signature,
-    sync_layer,
-    village_names,
-)
+from callbacks.wall_parts import map_base, sync_layer
 from cockpit.access import Capability
 from cockpit.services import Services
-from layouts.figures import FIRST_INCIDENT_TRACE, map_figure  # noqa: F401 - re-exported
 from layouts.i18n import Lang
 from layouts.map_counts import count_trace, volunteer_trace, wall_map_figure
-from layouts.wall import LATEST_ROWS, PUSH_PAGE, WallIds, layout  # noqa: F401 - re-exported
+from layouts.wall import PUSH_PAGE, WallIds, layout
 from layouts.wall_governance import GovIds
 
 log = logging.getLogger(__name__)

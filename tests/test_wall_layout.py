@@ -332,7 +332,7 @@ def test_importing_the_app_is_side_effect_free():
 
 
 def test_geo_base_layer_is_schematic():
-    from callbacks.wall import map_base, village_names
+    from callbacks.wall_parts import map_base, village_names
 
     base = map_base("zh")
     assert len(base.labels) == 15 and base.schematic == {code for code, *_ in base.labels}
@@ -701,7 +701,7 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
 
 
 def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(services):
-    from callbacks.wall import ANNOUNCE_ITEMS
+    from callbacks.wall_parts import ANNOUNCE_ITEMS
 
     now = datetime.now(UTC)
     n = ANNOUNCE_ITEMS + 12

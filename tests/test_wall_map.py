@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import callbacks.wall as wall
 import callbacks.wall_feed as feed
+from callbacks import wall_parts
 from cockpit import geo, map_queries, queries
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
+from layouts.figures import FIRST_INCIDENT_TRACE, map_figure
 from layouts.map_counts import VILLAGE_PREFIX, bubble_px, count_trace, village_marks
 from tests.factories import incident_fields
 
@@ -70,9 +71,9 @@ def test_map_points_put_open_incidents_first_within_the_bounds(services):
     tz = services.settings.tz
     with services.read() as session:
         full = map_queries.map_incidents(session, tz, NOW, hours=24)
-        points = map_queries.map_points(session, tz, NOW, hours=24, bounds=wall.map_bounds())
+        points = map_queries.map_points(session, tz, NOW, hours=24, bounds=wall_parts.map_bounds())
         first = map_queries.map_points(session, tz, NOW, hours=24, limit=5,
-                                       bounds=wall.map_bounds())
+                                       bounds=wall_parts.map_bounds())
         changes = map_queries.latest_changes(session, tz, NOW, hours=24, limit=3)
     # every incident with a position, less the one closed a day ago; newest change first
     assert [r["incident_id"] for r in full][:4] == ["m-18", "far", "m-1", "m-2"]
@@ -150,9 +151,9 @@ def test_when_every_point_fits_only_positionless_incidents_get_a_bubble(services
     assert _bubbles(bubbles) == {CODE[5]: "+1"}
     assert "1 more open not on the map" in bubbles["hovertext"][0]
     # the page's first figure has every trace a refresh patches, in the same places
-    first = wall.map_figure(wall.map_base("en"), (), "en",
-                            extra=[count_trace(wall.map_base("en"), (), {}, "en")])
-    assert [tr["uid"] for tr in first["data"][wall.FIRST_INCIDENT_TRACE:]] == \
+    first = map_figure(wall_parts.map_base("en"), (), "en",
+                       extra=[count_trace(wall_parts.map_base("en"), (), {}, "en")])
+    assert [tr["uid"] for tr in first["data"][FIRST_INCIDENT_TRACE:]] == \
         [tr["uid"] for tr in view["traces"]]
 
 
@@ -183,16 +184,15 @@ def test_finished_incidents_filling_the_points_never_make_clusters(services, mon
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_count_trace_keeps_its_place_when_empty(lang):
-    base = wall.map_base(lang)
+    base = wall_parts.map_base(lang)
     trace = count_trace(base, (), {}, lang)
     assert trace["uid"] == "villages" and trace["x"] == [] and trace["hovertext"] == []
-    figure = wall.map_figure(base, (), lang, extra=[trace])
+    figure = map_figure(base, (), lang, extra=[trace])
     assert figure["data"][-1]["uid"] == "villages"
 
 
 def test_the_map_shows_what_lies_in_the_imported_layer(services):
     """An imported village beyond the schematic layer widens the map: its incidents show."""
-    from callbacks import wall_parts
     from cockpit.store.map_models import BoundaryFeature, BoundaryImport
 
     far = {"type": "Polygon", "coordinates": [[[120.357, 30.33], [120.357, 30.342],
@@ -201,9 +201,9 @@ def test_the_map_shows_what_lies_in_the_imported_layer(services):
     _store(services, [incident_fields("east", at=NOW - timedelta(minutes=3), lon="120.351",
                                       lat="30.336")])
     try:
-        wall.sync_layer(services)
+        wall_parts.sync_layer(services)
         models = feed.read_models(services, NOW)
-        assert models["map"] == [] and wall.map_bounds()[2] < 120.345
+        assert models["map"] == [] and wall_parts.map_bounds()[2] < 120.345
         with services.sessions.begin() as session:
             run = BoundaryImport(level="village", method="imported", source="east.geojson",
                                  features=1, report={}, imported_at=NOW)
@@ -212,11 +212,11 @@ def test_the_map_shows_what_lies_in_the_imported_layer(services):
             session.add(BoundaryFeature(level="village", code=CODE[0], name=VILLAGES[0][1],
                                         village_code=CODE[0], geometry=json.dumps(far),
                                         method="imported", import_id=run.import_id))
-        wall.sync_layer(services)
+        wall_parts.sync_layer(services)
         models = feed.read_models(services, NOW)
         assert [p["incident_id"] for p in models["map"]] == ["east"]
-        assert wall.map_bounds()[2] > 120.357
-        base = wall.map_base("zh")
+        assert wall_parts.map_bounds()[2] > 120.357
+        base = wall_parts.map_base("zh")
         assert CODE[0] not in base.schematic and (120.357, 30.33) in set(
             zip(base.outline_x, base.outline_y, strict=True))
     finally:

@@ -297,7 +297,7 @@ def test_english_labels():
 
 
 def test_map_badges_count_on_duty_and_mobilised_above_each_label():
-    from callbacks.wall import map_base, village_names
+    from callbacks.wall_parts import map_base, village_names
 
     base = map_base("zh")
     trace = volunteer_trace(base, DEPLOYMENT, "zh", village_names("zh", True))
@@ -314,18 +314,21 @@ def test_map_badges_count_on_duty_and_mobilised_above_each_label():
 
 
 def test_the_map_keeps_its_volunteer_trace_last_where_the_poll_patches_it():
-    from callbacks import wall
+    from callbacks.wall_feed import VOLUNTEER_TRACE
+    from callbacks.wall_parts import map_base
+    from layouts.figures import map_figure
+    from layouts.map_counts import count_trace
 
-    base = wall.map_base("zh")
-    # the page's first figure, as wall.render builds it
-    first = wall.map_figure(base, (), "zh", extra=[wall.count_trace(base, (), {}, "zh"),
-                                                  volunteer_trace(base, {}, "zh")])
-    assert first["data"][wall.VOLUNTEER_TRACE]["uid"] == "volunteers"
-    assert len(first["data"]) == wall.VOLUNTEER_TRACE + 1
+    base = map_base("zh")
+    # the page's first figure, as callbacks.wall.render builds it
+    first = map_figure(base, (), "zh", extra=[count_trace(base, (), {}, "zh"),
+                                              volunteer_trace(base, {}, "zh")])
+    assert first["data"][VOLUNTEER_TRACE]["uid"] == "volunteers"
+    assert len(first["data"]) == VOLUNTEER_TRACE + 1
 
 
 def test_the_view_signs_what_it_shows():
-    from callbacks.wall import build_volunteer_view
+    from callbacks.wall_parts import build_volunteer_view
 
     models = {"deployment": DEPLOYMENT, "mobilizations": [funnel()]}
     view = build_volunteer_view(models, "zh")
@@ -383,7 +386,7 @@ def funnel_numbers(mobs, mobilization_id: str) -> dict[str, str]:
 
 def view_numbers(services, mobilization_id: str) -> dict[str, str]:
     """The funnel's numbers in the wall's view built from the read models now."""
-    from callbacks.wall import build_volunteer_view, read_volunteers
+    from callbacks.wall_parts import build_volunteer_view, read_volunteers
 
     view = build_volunteer_view(read_volunteers(services, datetime.now(UTC)), "zh")
     return funnel_numbers(json.loads(to_json_plotly(view["mobs"])), mobilization_id)
@@ -391,7 +394,7 @@ def view_numbers(services, mobilization_id: str) -> dict[str, str]:
 
 def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(services):
     from app import create_app
-    from callbacks.wall import VOLUNTEER_TRACE
+    from callbacks.wall_feed import VOLUNTEER_TRACE
 
     now = datetime.now(UTC)
     ingest(services, registrations("CY", "朝阳村", 200))
