@@ -42,6 +42,8 @@ from layouts.incidents_query import parse_list_query as parse_list_query  # re-e
 from layouts.staff_page import (  # noqa: F401 - re-exported: the pages import them from here
     MAP_NAV_PATH,
     TABLET_NAV_PATH,
+    filter_dropdown,
+    filter_field,
     page_header,
     pager_links,
 )
@@ -220,16 +222,6 @@ class FilterOptions:
     teams: tuple[tuple[str, str], ...] = ()
 
 
-def _options(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"value": value, "label": label} for value, label in pairs]
-
-
-def _field(label: str, control: Any, extra: str = "") -> html.Div:
-    # a div, not a <label>: a label around the dropdown's button would toggle it twice
-    return html.Div(className=f"inc-field {extra}".strip(), children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
 def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div:
     """Return the filter controls, showing ``query``'s values."""
     stages = [(code, t(f"inc_stage_{code}", lang)) for code in ("open", "overdue")]
@@ -237,29 +229,27 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
     teams = list(options.teams)
     if query.team and query.team not in {value for value, _ in teams}:
         teams.append((query.team, query.team))
-    every = t("inc_f_all", lang)
 
     def dropdown(ids: IncidentsIds, pairs: Sequence[tuple[str, str]], value: str | None,
                  searchable: bool = False) -> dcc.Dropdown:
-        return dcc.Dropdown(id=ids, options=_options(pairs), value=value, placeholder=every,
-                            clearable=True, searchable=searchable, className="inc-dropdown")
+        return filter_dropdown(ids, pairs, value, lang, searchable)
 
     return html.Div(className="inc-filters", children=[
-        _field(t("inc_f_stage", lang), dropdown(IncidentsIds.STAGE, stages, query.stage)),
-        _field(t("inc_f_category", lang), dropdown(
+        filter_field(t("inc_f_stage", lang), dropdown(IncidentsIds.STAGE, stages, query.stage)),
+        filter_field(t("inc_f_category", lang), dropdown(
             IncidentsIds.CATEGORY, [(c, category_label(c, lang)) for c in CATEGORY_CODES],
             query.category)),
-        _field(t("inc_f_village", lang), dropdown(IncidentsIds.VILLAGE, options.villages,
-                                                  query.village, searchable=True)),
-        _field(t("inc_f_team", lang), dropdown(IncidentsIds.TEAM, teams, query.team,
-                                               searchable=True), "inc-field-wide"),
-        _field(t("inc_f_period", lang), dropdown(
+        filter_field(t("inc_f_village", lang), dropdown(IncidentsIds.VILLAGE, options.villages,
+                                                        query.village, searchable=True)),
+        filter_field(t("inc_f_team", lang), dropdown(IncidentsIds.TEAM, teams, query.team,
+                                                     searchable=True), wide=True),
+        filter_field(t("inc_f_period", lang), dropdown(
             IncidentsIds.PERIOD, [(p, t(f"inc_period_{p}", lang)) for p in PERIODS],
             query.period)),
-        _field(t("inc_f_text", lang), dcc.Input(
+        filter_field(t("inc_f_text", lang), dcc.Input(
             id=IncidentsIds.TEXT, type="search", value=query.text or "", debounce=True,
             placeholder=t("inc_f_text_hint", lang), maxLength=MAX_TEXT,
-            className="inc-input"), "inc-field-wide"),
+            className="inc-input"), wide=True),
         dcc.Checklist(id=IncidentsIds.REPEATS, className="inc-check",
                       options=[{"label": t("inc_f_repeats", lang), "value": "1"}],
                       value=["1"] if query.repeats else []),

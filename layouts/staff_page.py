@@ -1,13 +1,14 @@
 """What every staff page shares: the header with its navigation, the pager, who it is built for.
 
 The incidents, analysis, volunteers, waste, map and tablet pages all open with
-:func:`page_header`; their lists page with :func:`pager_links`. :class:`StaffView` carries the
+:func:`page_header`; their lists page with :func:`pager_links` and filter with
+:func:`filter_field` and :func:`filter_dropdown`. :class:`StaffView` carries the
 language, the village names and whether the viewer may reveal personal data. Pure builders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,6 +46,22 @@ def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
                    className="inc-nav-link"),
             dcc.Link(t("lang_switch", lang), href=other_lang_href, className="inc-lang")]),
     ])
+
+
+def filter_field(label: str, control: Any, wide: bool = False) -> html.Div:
+    """Return a labelled control of a filter bar or form; ``wide`` takes two columns."""
+    # a div, not a <label>: a label around the dropdown's button would toggle it twice
+    return html.Div(className="inc-field inc-field-wide" if wide else "inc-field", children=[
+        html.Span(label, className="inc-field-label"), control])
+
+
+def filter_dropdown(ident: str, pairs: Sequence[tuple[str, str]], value: str | None,
+                    lang: Lang, searchable: bool = False, clearable: bool = True
+                    ) -> dcc.Dropdown:
+    """Return a filter's dropdown of ``(value, label)`` pairs; empty means 全部 (all)."""
+    return dcc.Dropdown(id=ident, options=[{"value": v, "label": label} for v, label in pairs],
+                        value=value, placeholder=t("inc_f_all", lang), clearable=clearable,
+                        searchable=searchable, className="inc-dropdown")
 
 
 def pager_links(query: Any, pages: int, lang: Lang) -> list:

@@ -19,7 +19,13 @@ from dash import dcc, html
 
 from cockpit.volunteers.events import TEAM_KIND_LABELS, TeamKind
 from layouts.i18n import PLACEHOLDER, Lang, format_count, join, t
-from layouts.staff_page import StaffView, page_header, pager_links
+from layouts.staff_page import (
+    StaffView,
+    filter_dropdown,
+    filter_field,
+    page_header,
+    pager_links,
+)
 from layouts.volunteers_query import (
     MAX_TEXT,
     SECTIONS,
@@ -158,18 +164,6 @@ def page_count(total: int) -> int:
     return max(1, math.ceil(total / PAGE_SIZE))
 
 
-def _field(label: str, control: Any, extra: str = "") -> html.Div:
-    return html.Div(className=f"inc-field {extra}".strip(), children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
-def _dropdown(ident: str, pairs: Sequence[tuple[str, str]], value: str | None, lang: Lang,
-              searchable: bool = False) -> dcc.Dropdown:
-    return dcc.Dropdown(id=ident, options=[{"value": v, "label": label} for v, label in pairs],
-                        value=value, placeholder=t("inc_f_all", lang), clearable=True,
-                        searchable=searchable, className="inc-dropdown")
-
-
 def registry_filters(query: VolunteersQuery, lang: Lang, villages: Sequence[tuple[str, str]],
                      teams: Sequence[str], personal_search: bool) -> html.Div:
     """The registry's filter bar: village, team, team kind, status and free text.
@@ -188,20 +182,20 @@ def registry_filters(query: VolunteersQuery, lang: Lang, villages: Sequence[tupl
         team_pairs.append((query.team, query.team))
     hint = "vol_f_text_hint_pd" if personal_search else "vol_f_text_hint"
     return html.Div(className="inc-filters vp-filters", children=[
-        _field(t("inc_f_village", lang), _dropdown(VolunteersIds.VILLAGE, villages,
-                                                   query.village, lang, searchable=True)),
-        _field(t("vol_f_team", lang), _dropdown(VolunteersIds.TEAM, team_pairs, query.team,
-                                                lang, searchable=True), "inc-field-wide"),
-        _field(t("vol_f_kind", lang), _dropdown(
+        filter_field(t("inc_f_village", lang), filter_dropdown(
+            VolunteersIds.VILLAGE, villages, query.village, lang, searchable=True)),
+        filter_field(t("vol_f_team", lang), filter_dropdown(
+            VolunteersIds.TEAM, team_pairs, query.team, lang, searchable=True), wide=True),
+        filter_field(t("vol_f_kind", lang), filter_dropdown(
             VolunteersIds.KIND, [(k.value, kind_label(k.value, lang)) for k in TeamKind],
             query.kind, lang)),
-        _field(t("vol_f_status", lang), _dropdown(
+        filter_field(t("vol_f_status", lang), filter_dropdown(
             VolunteersIds.STATUS, [(s, status_label(s, lang)) for s in STATUSES], query.status,
             lang)),
-        _field(t("inc_f_text", lang), dcc.Input(
+        filter_field(t("inc_f_text", lang), dcc.Input(
             id=VolunteersIds.TEXT, type="search", value=query.text or "", debounce=True,
             placeholder=t(hint, lang), maxLength=MAX_TEXT, className="inc-input"),
-            "inc-field-wide"),
+            wide=True),
         dcc.Link(t("inc_f_clear", lang), href=VolunteersQuery().href(lang),
                  className="inc-clear"),
     ])
