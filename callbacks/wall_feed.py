@@ -21,10 +21,9 @@ from typing import Any
 
 from dash import Output, Patch
 from flask_caching import Cache
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.caching import single_flight
+from callbacks.staff_pages import DATA_ERRORS
 from callbacks.wall_focus import FOCUS_OUTPUTS, focus_for, send_focus
 from callbacks.wall_parts import (
     build_governance_view,
@@ -66,7 +65,6 @@ MAP_HOURS = 24.0
 #: At most this many of the map's incidents are drawn as points, open ones first; beyond it
 #: villages are drawn as counts (layouts.map_counts). A point costs the refresh ~50 µs.
 MAP_POINTS = 500
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: The overdue board and announcement queue are read again at least this often, seconds.
 GOVERNANCE_EVERY_S = 10
 #: Recent notifications read for the ticker (escalations among them are shown).
