@@ -49,8 +49,8 @@ from bench.incident_store import Clock, add_store_options, filled, pct, store  #
 from callbacks import wall_feed, wall_parts  # noqa: E402
 from cockpit import governance_queries, map_queries, queries  # noqa: E402
 from cockpit.services import Services  # noqa: E402
-from layouts.wall import LATEST_ROWS  # noqa: E402
 from layouts.wall_governance import OVERDUE_ROWS, TICKER_ITEMS  # noqa: E402
+from layouts.wall_panels import LATEST_ROWS  # noqa: E402
 
 TARGET_MS = 100.0
 

@@ -34,17 +34,15 @@ from cockpit.services import Services
 from layouts.analysis import (
     PERIODS,
     AnalysisIds,
-    count_figure,
     drill_href,
-    heatmap_figure,
     hot_children,
     layout,
-    median_figure,
     normalize_category,
     normalize_period,
     range_text,
     repeat_children,
 )
+from layouts.analysis_figures import count_figure, heatmap_figure, median_figure
 from layouts.i18n import Lang, normalize_lang, t
 
 log = logging.getLogger(__name__)

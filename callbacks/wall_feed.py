@@ -47,15 +47,15 @@ from cockpit.services import Services
 from layouts.figures import CATEGORIES, FIRST_INCIDENT_TRACE, incident_traces
 from layouts.i18n import Lang, format_count, format_duration, t
 from layouts.map_counts import count_trace, village_marks
-from layouts.wall import (
+from layouts.wall import WallIds
+from layouts.wall_governance import TICKER_ITEMS, GovIds, ticker_children
+from layouts.wall_panels import (
     LATEST_ROWS,
-    WallIds,
     category_children,
     funnel_children,
     latest_children,
     replay_children,
 )
-from layouts.wall_governance import TICKER_ITEMS, GovIds, ticker_children
 from layouts.wall_volunteers import VolIds
 
 log = logging.getLogger(__name__)

@@ -24,18 +24,16 @@ from cockpit.streams import signal_change
 from layouts import ShellIds, shell
 from layouts.analysis import (
     AnalysisIds,
-    count_figure,
     drill_href,
-    heatmap_figure,
     hot_children,
     incident_href,
     layout,
-    median_figure,
     normalize_category,
     normalize_period,
     range_text,
     repeat_children,
 )
+from layouts.analysis_figures import count_figure, heatmap_figure, median_figure
 from layouts.i18n import STRINGS
 from tests.access_support import signed_in_client
 from tests.store_support import ingest

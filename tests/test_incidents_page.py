@@ -21,6 +21,7 @@ from cockpit.services import Services
 from layouts import incident_detail as detail_page
 from layouts import incidents as list_page
 from layouts.i18n import STRINGS
+from layouts.incident_timeline import OVER_COLOR, timeline_figure
 from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 from tests.factories import incident_fields
 from tests.store_support import ingest
@@ -271,21 +272,21 @@ TIMELINE = [
 
 
 def test_timeline_figure_has_one_bar_per_stay_coloured_by_the_limit():
-    figure = detail_page.timeline_figure(TIMELINE, "zh")
+    figure = timeline_figure(TIMELINE, "zh")
     traces = {tr["uid"]: tr for tr in figure["data"]}
     assert set(traces) == {"stay-within", "stay-over", "stay-nolimit", "limits"}
     assert traces["stay-within"]["x"] == [1.0] and traces["stay-within"]["y"] == ["1 已上报"]
     assert traces["stay-over"]["x"] == [5.0] and traces["stay-over"]["marker"]["color"] \
-        == detail_page.OVER_COLOR
+        == OVER_COLOR
     assert traces["stay-nolimit"]["y"] == ["3 已重启 · 第2轮"]
     assert traces["stay-nolimit"]["text"] == ["30秒 (进行中)"]
     assert traces["limits"]["x"] == [2.0, 3.0]
     assert figure["layout"]["xaxis"]["title"]["text"] == "用时（分钟）"
     assert figure["layout"]["yaxis"]["categoryarray"] == ["1 已上报", "2 已研判",
                                                           "3 已重启 · 第2轮"]
-    assert detail_page.timeline_figure(TIMELINE[:1], "en")["layout"]["xaxis"]["title"][
+    assert timeline_figure(TIMELINE[:1], "en")["layout"]["xaxis"]["title"][
         "text"] == "Time (s)"
-    assert detail_page.timeline_figure([], "zh")["data"] == []
+    assert timeline_figure([], "zh")["data"] == []
 
 
 def detail(**extra) -> dict:
@@ -432,7 +433,7 @@ def test_detail_timeline_numbers(stored):
     assert stays == [("reported", 60.0, 120.0, 0.0), ("assessed", 300.0, 180.0, 120.0),
                      ("dispatched", 540.0, 600.0, 0.0), ("arrived", 900.0, 7200.0, 0.0),
                      ("resolved", 300.0, 43200.0, 0.0), ("closed", None, None, None)]
-    figure = detail_page.timeline_figure(found["timeline"], "zh")
+    figure = timeline_figure(found["timeline"], "zh")
     bars = {tr["uid"]: tr["x"] for tr in figure["data"]}  # hours: the 12 h limit sets the axis
     assert figure["layout"]["xaxis"]["title"]["text"] == "用时（小时）"
     assert bars["stay-over"] == pytest.approx([5 / 60])

@@ -46,14 +46,10 @@ from layouts.i18n import STRINGS, format_count, format_duration, lang_from_searc
 from layouts.wall import (
     ROW_BACKGROUND,
     WallIds,
-    category_children,
     chip_color,
     client_config,
-    funnel_children,
-    latest_children,
     layout,
     map_legend,
-    replay_children,
 )
 from layouts.wall_focus import FocusIds
 from layouts.wall_governance import (
@@ -67,6 +63,12 @@ from layouts.wall_governance import (
     overdue_total,
     ticker_children,
     ticker_items,
+)
+from layouts.wall_panels import (
+    category_children,
+    funnel_children,
+    latest_children,
+    replay_children,
 )
 from layouts.wall_volunteers import VolIds
 from layouts.wall_waste import WasteIds
