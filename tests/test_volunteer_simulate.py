@@ -4,12 +4,9 @@ it on a real Redis and real SQLite / PostgreSQL."""
 from __future__ import annotations
 
 import collections
-import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -40,7 +37,8 @@ from cockpit.volunteers.sim_campaigns import (
 )
 from cockpit.volunteers.sim_days import World, day_plan, live_mobilizations
 from cockpit.volunteers.sim_people import CHAOYANG, make_people, registry_events
-from tests.conftest import TEST_SECRETS, make_settings
+from tests.conftest import make_settings
+from tests.sim_support import cli_env, run_until_signalled
 from tests.store_support import count_rows, drain, stream_entries
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -274,11 +272,6 @@ def test_live_events_are_sent_when_due_and_the_funnels_show(sqlite_services, mon
 
 # -- the command -------------------------------------------------------------------------------
 
-def _env(settings) -> dict[str, str]:
-    return {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-            "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
-            "COCKPIT_DATA_DIR": str(settings.data_dir),
-            "COCKPIT_PD_KEY": TEST_SECRETS["pd_key"]}
 
 
 def test_the_command_once(sqlite_services):
@@ -286,7 +279,7 @@ def test_the_command_once(sqlite_services):
 
     result = CliRunner().invoke(cli.app, ["simulate-volunteers", "--once", "--volunteers", "40",
                                           "--history-days", "1", "--seed", "5"],
-                                env=_env(sqlite_services.settings))
+                                env=cli_env(sqlite_services.settings))
     assert result.exit_code == 0, result.output
     sent = len(stream_entries(sqlite_services, "volunteers"))
     assert f"simulated volunteers done: {sent} events sent" in result.output
@@ -295,29 +288,10 @@ def test_the_command_once(sqlite_services):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_command_stops_cleanly_on_a_signal(tmp_path, redis_server_url, sqlite_url, sig):
     settings = make_settings(tmp_path, redis_server_url, sqlite_url)
-    from cockpit.streams import client_for_url
-
-    r = client_for_url(redis_server_url)
-    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "simulate-volunteers",
-                              "--volunteers", "40", "--history-days", "1"], env=_env(settings),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not r.exists(settings.key("feed:volunteers")):
-            assert time.monotonic() < deadline and child.poll() is None, child.stderr.read()
-            time.sleep(0.1)
-        child.send_signal(sig)
-        out, err = child.communicate(timeout=15)
-        assert child.returncode == 0, err
-        assert "simulated volunteers stopped:" in out and "Traceback" not in err
-        assert r.exists(settings.key("feed:volunteers")) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-        keys = list(r.scan_iter(match=f"{settings.stream_prefix}*"))
-        if keys:
-            r.delete(*keys)
-        r.close()
+    code, out, err = run_until_signalled(settings, "volunteers", [
+        "simulate-volunteers", "--volunteers", "40", "--history-days", "1"], sig)
+    assert code == 0, err
+    assert "simulated volunteers stopped:" in out and "Traceback" not in err
 
 
 def test_the_demo_runs_the_simulator_as_a_part():

@@ -25,7 +25,7 @@ from cockpit.volunteers.events import MobilizationRequested
 from layouts.i18n import t
 from layouts.volunteers import View, VolunteersIds
 from layouts.volunteers_mobilize import MobilizeIds, recall_button, recall_cards, with_section
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
 from tests.store_support import drain
 from tests.test_volunteers_page import (
     IN_SCOPE,
@@ -61,8 +61,7 @@ def app(services, now):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in ("leader", "staff", "admin", "wall")}
+    return clients_by_role(app, services, IN_SCOPE)
 
 
 def _form(**values) -> dict:

@@ -5,12 +5,9 @@ and the demo part."""
 from __future__ import annotations
 
 import collections
-import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,13 +16,13 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cockpit.store.waste_models import FollowUp, Household, Landlord, WasteDisposal, WasteStation
-from cockpit.streams import client_for_url
 from cockpit.waste import simulate as sim
 from cockpit.waste.sim_days import accuracy_at
 from cockpit.waste.sim_field import FIELD_SOURCE, field_round, load_visits
 from cockpit.waste.sim_items import read_items
 from cockpit.waste.sim_world import COMMUNITY, World
-from tests.conftest import TEST_SECRETS, make_settings
+from tests.conftest import make_settings
+from tests.sim_support import cli_env, run_until_signalled
 from tests.store_support import count_rows, drain, stream_entries
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -165,11 +162,6 @@ def test_a_tiny_world_on_each_database(services):
 
 # -- the command -------------------------------------------------------------------------------
 
-def _env(settings, **extra) -> dict[str, str]:
-    return {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-            "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
-            "COCKPIT_DATA_DIR": str(settings.data_dir),
-            "COCKPIT_PD_KEY": TEST_SECRETS["pd_key"], **extra}
 
 
 def test_the_command_once(sqlite_services):
@@ -177,7 +169,7 @@ def test_the_command_once(sqlite_services):
 
     result = CliRunner().invoke(cli.app, ["simulate-waste", "--once", "--households", "30",
                                           "--history-days", "1", "--seed", "5"],
-                                env=_env(sqlite_services.settings))
+                                env=cli_env(sqlite_services.settings))
     assert result.exit_code == 0, result.output
     sent = len(stream_entries(sqlite_services, "waste"))
     assert f"simulated waste done: {sent} events sent" in result.output
@@ -190,34 +182,17 @@ def test_the_command_names_a_missing_item_list_and_exits_2(sqlite_services, tmp_
     missing = tmp_path / "items.csv"
     result = CliRunner().invoke(cli.app, ["simulate-waste", "--once", "--households", "30",
                                           "--items", str(missing)],
-                                env=_env(sqlite_services.settings))
+                                env=cli_env(sqlite_services.settings))
     assert result.exit_code == 2
     assert f"waste item list not found: {missing}" in result.output
 
 
 def test_the_command_stops_cleanly_on_sigterm(tmp_path, redis_server_url, sqlite_url):
     settings = make_settings(tmp_path, redis_server_url, sqlite_url)
-    r = client_for_url(redis_server_url)
-    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "simulate-waste",
-                              "--households", "30", "--history-days", "1"], env=_env(settings),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not r.exists(settings.key("feed:waste")):
-            assert time.monotonic() < deadline and child.poll() is None, child.stderr.read()
-            time.sleep(0.1)
-        child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=15)
-        assert child.returncode == 0, err
-        assert "simulated waste stopped:" in out and "Traceback" not in err
-        assert r.exists(settings.key("feed:waste")) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-        keys = list(r.scan_iter(match=f"{settings.stream_prefix}*"))
-        if keys:
-            r.delete(*keys)
-        r.close()
+    code, out, err = run_until_signalled(settings, "waste", [
+        "simulate-waste", "--households", "30", "--history-days", "1"], signal.SIGTERM)
+    assert code == 0, err
+    assert "simulated waste stopped:" in out and "Traceback" not in err
 
 
 def test_the_demo_runs_the_simulator_as_a_part():
