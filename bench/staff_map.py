@@ -1,7 +1,8 @@
 """Time of the staff map's queries on a store of 50,000 incidents, against a bare read of it.
 
-The store is filled as ``bench/queries.py`` fills it (a year of incidents in the Qiaosi
-villages, some open and overdue, repeat groups; bulk INSERT, not ingest). The baseline is the
+The store is filled as ``bench/queries.py`` fills it (``bench/incident_store.py``: a year of
+incidents in the Qiaosi villages, some open and overdue, repeat groups; bulk INSERT, not
+ingest). The baseline is the
 least any points layer must do: ``SELECT lon, lat FROM incidents``, every row fetched through
 the driver's own cursor (no SQLAlchemy rows), timed in the same run on the same store,
 interleaved with the measured queries. Each query's time is printed beside it as a ratio
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.queries import Clock, count, load, pct, store  # noqa: E402
+from bench.incident_store import Clock, add_store_options, filled, pct, store  # noqa: E402
 from cockpit.mapdata.filters import MapFilters  # noqa: E402
 from cockpit.mapdata.layers import village_layer  # noqa: E402
 from cockpit.mapdata.staff_panel import overview, village_metrics, village_panel  # noqa: E402
@@ -115,25 +116,15 @@ def report(times: dict[str, list[float]]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=50_000, help="incidents stored")
-    parser.add_argument("--open", type=int, default=5_000, help="of which still open")
-    parser.add_argument("--samples", type=int, default=30, help="rounds of every query")
-    parser.add_argument("--database-url", help="store (default: SQLite in a temp dir)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--keep", action="store_true", help="keep the loaded store")
-    parser.add_argument("--reuse", action="store_true", help="measure the store as it is")
+    add_store_options(parser, rows=50_000, n_open=5_000, samples=30,
+                      samples_help="rounds of every query")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cockpit-staff-map-"))
     url = args.database_url or f"sqlite:///{tmp / 'loaded.sqlite3'}"
     backend = make_url(url).get_backend_name()
     try:
         with store(url, args.redis_url, replace=False, keep=args.keep) as services:
-            if not args.reuse:
-                if count(services)[0]:
-                    raise SystemExit(f"{url} holds incidents; use --reuse or another database")
-                print(f"loading {args.rows:,} incidents ({args.open:,} open) into {backend} ...")
-                print(f"  done in {load(services, args.rows, args.open):.0f} s")
-            total, n_open = count(services)
+            total, n_open = filled(services, args, url)
             print(f"incidents: {total:,}  open: {n_open:,}  database: {backend}  "
                   f"samples: {args.samples}")
             report(measure(services, args.samples))

@@ -22,35 +22,31 @@ import dash
 from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 from flask_caching import Cache
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
 from callbacks.incidents import scoped_groups
+from callbacks.staff_pages import DATA_ERRORS
 from cockpit import analysis, geo, governance_queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
 from layouts.analysis import (
     PERIODS,
     AnalysisIds,
-    count_figure,
     drill_href,
-    heatmap_figure,
     hot_children,
     layout,
-    median_figure,
     normalize_category,
     normalize_period,
     range_text,
     repeat_children,
 )
+from layouts.analysis_figures import count_figure, heatmap_figure, median_figure
 from layouts.i18n import Lang, normalize_lang, t
 
 log = logging.getLogger(__name__)
 
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: Cached read models and views live this long, s; the key changes with every commit.
 CACHE_TIMEOUT_S = 300
 #: A selection is re-read no sooner than this many times its last read took, at most

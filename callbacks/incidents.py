@@ -24,11 +24,10 @@ import dash
 from dash import Input, Output, State
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks.auth import audit_view, current_viewer
+from callbacks.staff_pages import DATA_ERRORS, minute_key
 from cockpit import geo, governance_queries, queries
 from cockpit.access import Capability, Viewer
 from cockpit.clock import period_bounds, utc_now
@@ -44,7 +43,6 @@ from layouts.personal import PersonalIds, reporter_block, reporter_children
 
 log = logging.getLogger(__name__)
 
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: Shortest poll period of these pages, ms (staff pages need not follow the wall's pace).
 MIN_POLL_MS = 1000
 #: Local days of the rolling periods (today included).
@@ -120,8 +118,6 @@ def ladder(config: GovernanceConfig, lang: Lang) -> tuple[tuple[str, str], ...]:
     return tuple((lv.level, lv.en if lang == "en" else lv.zh) for lv in config.escalation)
 
 
-def _minute_key(services: Services, now: datetime) -> str:
-    return f"{services.version()}@{now.astimezone(services.settings.tz):%Y-%m-%dT%H:%M}"
 
 
 def poll_ms(services: Services) -> int:
@@ -141,7 +137,7 @@ def render_list(services: Services, lang: Lang, request: PageRequest) -> Compone
         (code, name) for code, name in villages.items() if scope is None or code in scope)))
     alert, seen = "", {}
     try:
-        seen = {"key": _minute_key(services, now)}
+        seen = {"key": minute_key(services, now)}
         with services.read() as session:
             query, rows, total = read_page(session, tz, query, now, scope_of_viewer())
             load = governance_queries.team_load(session, tz, config, now)
@@ -225,7 +221,7 @@ def render_detail(services: Services, lang: Lang, request: PageRequest) -> Compo
     now = utc_now()
     alert, seen, body, caller = "", {}, [], None
     try:
-        seen = {"key": _minute_key(services, now)}
+        seen = {"key": minute_key(services, now)}
         detail = read_detail(services, incident_id, now)
         body = _detail_body(services, lang, incident_id, query, detail, now)
         if detail is not None:
@@ -320,7 +316,7 @@ def register(app: dash.Dash, services: Services) -> None:
         lang = normalize_lang(state.get("lang"))
         now = utc_now()
         try:
-            key = _minute_key(services, now)
+            key = minute_key(services, now)
             if key == seen.get("key"):
                 raise PreventUpdate
             villages = village_labels(lang)
@@ -351,7 +347,7 @@ def register(app: dash.Dash, services: Services) -> None:
         incident_id = str(state.get("incident_id") or "")
         now = utc_now()
         try:
-            key = _minute_key(services, now)
+            key = minute_key(services, now)
             if key == seen.get("key"):
                 raise PreventUpdate
             query, _ = parse_list_query(state.get("params") or {}, village_labels(lang))

@@ -17,11 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dash.development.base_component import Component
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.auth import current_viewer
 from callbacks.incidents import village_labels
+from callbacks.staff_pages import DATA_ERRORS
 from cockpit.clock import utc_now
 from cockpit.services import Services
 from cockpit.waste import accuracy, queries
@@ -31,7 +30,6 @@ from layouts.landlord import LANDLORD_PATH, TREND_DAYS
 
 log = logging.getLogger(__name__)
 
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 
 
 def read_models(session, landlord_id: str, tz: ZoneInfo) -> tuple[dict[str, Any] | None, list]:

@@ -30,13 +30,12 @@ import numpy as np
 from dash import ClientsideFunction, Input, Output, State
 from dash.development.base_component import Component
 from flask import Response, request
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest, parse_query
 from callbacks.auth import current_viewer
 from callbacks.incidents import village_labels
 from callbacks.policy import Policy
+from callbacks.staff_pages import DATA_ERRORS
 from cockpit import crs
 from cockpit.access import Capability, Viewer
 from cockpit.clock import utc_now
@@ -54,7 +53,6 @@ log = logging.getLogger(__name__)
 FRAME_ENDPOINT = "staff_map_frame"
 POINTS_ENDPOINT = "staff_map_points"
 ITEM_ENDPOINT = "staff_map_item"
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 FRAME_STRINGS = {"loading": "map_loading", "loaded": "map_loaded", "failed": "map_load_failed",
                  "open_item": "map_panel_open_item", "colon": "label_colon"}
 _SCRIPT = re.compile(r"<script(?=[\s>])")

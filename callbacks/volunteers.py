@@ -13,8 +13,6 @@ Database and Redis errors show 数据源连接中断 on the page; they never cra
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 from dataclasses import replace
 from datetime import datetime
@@ -25,12 +23,11 @@ import dash
 from dash import Input, Output, State, ctx
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks.auth import current_viewer
 from callbacks.incidents import village_labels
+from callbacks.staff_pages import DATA_ERRORS, digest, minute_key, refresh_body
 from cockpit.access import Capability, Viewer
 from cockpit.clock import utc_now
 from cockpit.services import Services
@@ -54,7 +51,6 @@ from layouts.volunteers_sections import (
 
 log = logging.getLogger(__name__)
 
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: Shortest poll period of these pages, ms.
 MIN_POLL_MS = 2000
 LEADERS = 20
@@ -77,15 +73,8 @@ def view_of(viewer: Viewer, lang: Lang) -> View:
     return View(lang, village_labels(lang), viewer.can(Capability.REVEAL))
 
 
-def minute_key(services: Services, now: datetime) -> str:
-    """The data version and the local minute: the body is re-read when either moves."""
-    return f"{services.version()}@{now.astimezone(services.settings.tz):%Y-%m-%dT%H:%M}"
 
 
-def digest(models: Any) -> str:
-    """A short hash of read models (the poll sends a body only when it changed)."""
-    text = json.dumps(models, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def list_filters(query: VolunteersQuery, viewer: Viewer) -> dict[str, Any]:
@@ -290,25 +279,17 @@ def register(app: dash.Dash, services: Services) -> None:
                   State(VolunteersIds.STATE, "data"), State(VolunteersIds.SEEN, "data"),
                   prevent_initial_call=True)
     def refresh_list(_tick, _changed, state, seen) -> tuple:
-        seen = seen or {}
         lang, query = page_state(state)
         viewer, now = current_viewer(), utc_now()
-        forced = ctx.triggered_id == VolunteersIds.CHANGED
-        try:
-            key = minute_key(services, now)
-            if key == seen.get("key") and not forced:
-                raise PreventUpdate
+        shown = {"query": query}
+
+        def read() -> dict[str, Any]:
             with services.read() as session:
-                query, models = read_section(session, services, query, viewer, now)
-        except DATA_ERRORS as exc:
-            if seen.get("error"):
-                raise PreventUpdate from exc
-            log.warning("volunteers page: data source unreachable: %s", exc)
-            return dash.no_update, t("source_down", lang), {"key": None, "error": True}
-        fresh = {"key": key, "digest": digest(models)}
-        if fresh["digest"] == seen.get("digest") and not seen.get("error"):
-            return dash.no_update, dash.no_update, fresh
-        return body_children(models, query, view_of(viewer, lang)), "", fresh
+                shown["query"], models = read_section(session, services, query, viewer, now)
+            return models
+        return refresh_body(services, seen, now, read, lambda models: body_children(
+            models, shown["query"], view_of(viewer, lang)), lang, "volunteers page",
+            forced=ctx.triggered_id == VolunteersIds.CHANGED)
 
     @app.callback(Output(VolunteerDetailIds.BODY, "children"),
                   Output(VolunteerDetailIds.ALERT, "children"),
@@ -318,22 +299,12 @@ def register(app: dash.Dash, services: Services) -> None:
                   State(VolunteerDetailIds.STATE, "data"), State(VolunteerDetailIds.SEEN, "data"),
                   prevent_initial_call=True)
     def refresh_record(_tick, _changed, state, seen) -> tuple:
-        state, seen = state or {}, seen or {}
+        state = state or {}
         lang = normalize_lang(state.get("lang"))
         volunteer_id = str(state.get("volunteer_id") or "")
         viewer = current_viewer()
-        forced = ctx.triggered_id == VolunteerDetailIds.CHANGED
-        try:
-            key = minute_key(services, utc_now())
-            if key == seen.get("key") and not forced:
-                raise PreventUpdate
-            record = read_record(services, volunteer_id, viewer)
-        except DATA_ERRORS as exc:
-            if seen.get("error"):
-                raise PreventUpdate from exc
-            log.warning("volunteer record: data source unreachable: %s", exc)
-            return dash.no_update, t("source_down", lang), {"key": None, "error": True}
-        fresh = {"key": key, "digest": digest(record)}
-        if fresh["digest"] == seen.get("digest") and not seen.get("error"):
-            return dash.no_update, dash.no_update, fresh
-        return record_page.body_children(record, volunteer_id, view_of(viewer, lang)), "", fresh
+        return refresh_body(
+            services, seen, utc_now(), lambda: read_record(services, volunteer_id, viewer),
+            lambda record: record_page.body_children(record, volunteer_id,
+                                                     view_of(viewer, lang)),
+            lang, "volunteer record", forced=ctx.triggered_id == VolunteerDetailIds.CHANGED)

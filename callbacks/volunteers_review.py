@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.auth import audit_view, client_address, current_viewer
+from callbacks.staff_pages import reveal_audited
 from callbacks.volunteers import (
     DATA_ERRORS,
     page_state,
@@ -200,15 +201,13 @@ def register(app: dash.Dash, services: Services) -> None:
         lang = normalize_lang(state.get("lang"))
         volunteer_id = str(state.get("volunteer_id") or "")
         viewer = current_viewer()
-        try:
+
+        def read() -> dict | None:
             record = read_record(services, volunteer_id, viewer, unmasked=True)
-            if record is None or "sources" not in record:
-                return dash.no_update, t("vol_refused", lang), False
-            audit_view(services, viewer, volunteer_id, "volunteer record page")
-        except DATA_ERRORS as exc:
-            log.warning("volunteer reveal: data source unreachable: %s", type(exc).__name__)
-            return dash.no_update, t("source_down", lang), False
-        return revealed_children(record, lang), t("pd_revealed", lang), True
+            return record if record is not None and "sources" in record else None
+        return reveal_audited(services, viewer, lang, read,
+                              lambda record: revealed_children(record, lang), volunteer_id,
+                              "volunteer record page")
 
     @app.callback(Output(VolunteersIds.MESSAGE, "children"),
                   Output(VolunteersIds.CHANGED, "data"),

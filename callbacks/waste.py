@@ -15,8 +15,6 @@ Database and Redis errors show 数据源连接中断 on the page; they never cra
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 from dataclasses import replace
 from datetime import date, datetime
@@ -27,12 +25,11 @@ import dash
 from dash import Input, Output, State
 from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks import PageRequest
 from callbacks.auth import current_viewer
 from callbacks.incidents import village_labels
+from callbacks.staff_pages import DATA_ERRORS, digest, minute_key, refresh_body
 from cockpit.access import Capability, Role, Viewer
 from cockpit.clock import utc_now
 from cockpit.services import Services
@@ -50,7 +47,6 @@ from layouts.waste_sections import body_children
 
 log = logging.getLogger(__name__)
 
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: Shortest poll period of these pages, ms.
 MIN_POLL_MS = 2000
 
@@ -84,15 +80,8 @@ def period_span(query: WasteQuery, today: date) -> tuple[date, date]:
     return accuracy.days_back(today, query.days or 30)
 
 
-def minute_key(services: Services, now: datetime) -> str:
-    """The data version and the local minute: the body is re-read when either moves."""
-    return f"{services.version()}@{now.astimezone(services.settings.tz):%Y-%m-%dT%H:%M}"
 
 
-def digest(models: Any) -> str:
-    """A short hash of read models (the poll sends a body only when it changed)."""
-    text = json.dumps(models, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def read_section(session, services: Services, query: WasteQuery, viewer: Viewer,
@@ -264,23 +253,6 @@ def _go(state: dict | None, **changes: Any) -> str:
     return wanted.href(lang)
 
 
-def _refresh(services: Services, seen: dict | None, read, build, lang: Lang) -> tuple:
-    """The poll: re-read when the data or the minute moved, send the body if it changed."""
-    seen = seen or {}
-    try:
-        key = minute_key(services, utc_now())
-        if key == seen.get("key"):
-            raise PreventUpdate
-        models = read()
-    except DATA_ERRORS as exc:
-        if seen.get("error"):
-            raise PreventUpdate from exc
-        log.warning("waste page: data source unreachable: %s", type(exc).__name__)
-        return dash.no_update, t("source_down", lang), {"key": None, "error": True}
-    fresh = {"key": key, "digest": digest(models)}
-    if fresh["digest"] == seen.get("digest") and not seen.get("error"):
-        return dash.no_update, dash.no_update, fresh
-    return build(models), "", fresh
 
 
 def register(app: dash.Dash, services: Services) -> None:
@@ -332,8 +304,8 @@ def register(app: dash.Dash, services: Services) -> None:
                 shown["query"], models = read_section(session, services, query, viewer,
                                                       utc_now())
             return models
-        return _refresh(services, seen, read, lambda models: body_children(
-            models, shown.get("query", query), view_of(viewer, lang)), lang)
+        return refresh_body(services, seen, utc_now(), read, lambda models: body_children(
+            models, shown.get("query", query), view_of(viewer, lang)), lang, "waste page")
 
     @app.callback(Output(WasteHouseholdIds.BODY, "children"),
                   Output(WasteHouseholdIds.ALERT, "children"),
@@ -346,6 +318,8 @@ def register(app: dash.Dash, services: Services) -> None:
         lang = normalize_lang(state.get("lang"))
         household_id = str(state.get("household_id") or "")
         viewer = current_viewer()
-        return _refresh(services, seen, lambda: read_household(services, household_id, viewer),
-                        lambda record: record_page.body_children(record, household_id,
-                                                                 view_of(viewer, lang)), lang)
+        return refresh_body(services, seen, utc_now(),
+                            lambda: read_household(services, household_id, viewer),
+                            lambda record: record_page.body_children(record, household_id,
+                                                                     view_of(viewer, lang)),
+                            lang, "waste household")

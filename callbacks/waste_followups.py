@@ -24,12 +24,11 @@ from typing import Any
 import dash
 from dash import Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.auth import client_address, current_viewer
 from callbacks.incidents import village_labels
 from callbacks.policy import Policy
+from callbacks.staff_pages import DATA_ERRORS
 from cockpit import audit
 from cockpit.access import Capability, Viewer
 from cockpit.clock import utc_now
@@ -43,7 +42,6 @@ from layouts.waste_followups import FollowupIds as Ids
 
 log = logging.getLogger(__name__)
 
-DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: FollowupRefused codes → the tab's words (``invalid``: the contract's reason as it is).
 ERRORS = {"task": "wfu_err_task", "state": "wfu_err_state", "assignee": "wfu_err_assignee",
           "by": "wfu_err_by", "kind": "wfu_err_kind", "due": "wfu_err_due",

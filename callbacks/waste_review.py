@@ -16,8 +16,9 @@ import dash
 from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from callbacks.auth import audit_view, current_viewer
-from callbacks.waste import DATA_ERRORS, page_state, read_household, scope_of
+from callbacks.auth import current_viewer
+from callbacks.staff_pages import reveal_audited
+from callbacks.waste import page_state, read_household, scope_of
 from cockpit.services import Services
 from cockpit.waste import landlord_queries
 from layouts.i18n import normalize_lang, t
@@ -54,15 +55,11 @@ def register(app: dash.Dash, services: Services) -> None:
         lang = normalize_lang(state.get("lang"))
         household_id = str(state.get("household_id") or "")
         viewer = current_viewer()
-        try:
-            record = read_household(services, household_id, viewer, unmasked=True)
-            if record is None:
-                return dash.no_update, t("vol_refused", lang), False
-            audit_view(services, viewer, f"household:{household_id}", "waste household record")
-        except DATA_ERRORS as exc:
-            log.warning("household reveal: data source unreachable: %s", type(exc).__name__)
-            return dash.no_update, t("source_down", lang), False
-        return revealed_children(record, lang), t("pd_revealed", lang), True
+        return reveal_audited(
+            services, viewer, lang,
+            lambda: read_household(services, household_id, viewer, unmasked=True),
+            lambda record: revealed_children(record, lang), f"household:{household_id}",
+            "waste household record")
 
     @app.callback(Output(WasteIds.REVEALED, "children"), Output(WasteIds.NOTE, "children"),
                   Output(WasteIds.REVEAL, "hidden"), Input(WasteIds.REVEAL, "n_clicks"),
@@ -74,15 +71,12 @@ def register(app: dash.Dash, services: Services) -> None:
         if query.tab != "landlords" or not query.landlord:
             raise PreventUpdate
         viewer = current_viewer()
-        try:
+
+        def read() -> dict | None:
             with services.read() as session:
-                item = landlord_queries.landlord(session, settings.tz, query.landlord,
-                                             settings.waste_rules.target, scope_of(viewer),
-                                             unmasked=True)
-            if item is None:
-                return dash.no_update, t("vol_refused", lang), False
-            audit_view(services, viewer, f"landlord:{query.landlord}", "waste page: landlord")
-        except DATA_ERRORS as exc:
-            log.warning("landlord reveal: data source unreachable: %s", type(exc).__name__)
-            return dash.no_update, t("source_down", lang), False
-        return landlord_revealed(item, lang), t("pd_revealed", lang), True
+                return landlord_queries.landlord(session, settings.tz, query.landlord,
+                                                 settings.waste_rules.target, scope_of(viewer),
+                                                 unmasked=True)
+        return reveal_audited(services, viewer, lang, read,
+                              lambda item: landlord_revealed(item, lang),
+                              f"landlord:{query.landlord}", "waste page: landlord")

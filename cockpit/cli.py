@@ -119,7 +119,7 @@ def serve(
     """
     import os
 
-    from cockpit.demo import check_port_free
+    from cockpit.supervisor import check_port_free
 
     settings = Settings()
     require_secrets(settings, "secret_key")
@@ -311,7 +311,7 @@ def _one_line(exc: BaseException) -> str:
         return f"cannot reach Redis (REDIS_URL): {str(exc).splitlines()[0]}"
     if isinstance(exc, ArgumentError):
         return f"bad DATABASE_URL: {str(exc).splitlines()[0]}"
-    from cockpit.demo import DemoError
+    from cockpit.supervisor import DemoError
 
     if isinstance(exc, DemoError | MissingSecret):
         return str(exc)

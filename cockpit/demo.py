@@ -11,25 +11,20 @@ generated once and kept in ``<data_dir>/secrets/<VARIABLE>`` (0600), so sessions
 and ID hashes stay valid from one start to the next. Every start gives the account ``admin`` a
 new password and makes sure the kiosk ``demo-wall`` is live; both are printed to the terminal
 only (stdout), never logged.
+
+The supervision itself (children, restarts, the data-folder lock, the port check) is
+:mod:`cockpit.supervisor`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import errno
-import fcntl
 import logging
 import math
 import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -40,6 +35,15 @@ from cockpit.settings import MIN_SECRET_LEN, SECRETS, Settings
 from cockpit.store.db import engine_for, session_factory
 from cockpit.store.migrate import upgrade
 from cockpit.streams import EmbeddedRedis, client_for_url
+from cockpit.supervisor import (  # noqa: F401 - re-exported: the demo's supervision
+    MAX_RESTARTS_PER_MIN,
+    USAGE_ERROR,
+    DemoError,
+    Supervisor,
+    check_port_free,
+    data_dir_lock,
+    wait_http,
+)
 from cockpit.volunteers.sim_people import DEFAULT_VOLUNTEERS
 from cockpit.waste.sim_world import COMMUNITY_NAME, DEFAULT_HOUSEHOLDS
 
@@ -48,15 +52,11 @@ log = logging.getLogger(__name__)
 #: The shared data folder beside the checkout (../shared/data), where the recorded feeds are.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_FEED = SHARED_DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
-#: A part that fails this often within a minute stops the demo instead of being restarted.
-MAX_RESTARTS_PER_MIN = 5
 #: The demo's replay: arrivals ten times as fast as recorded (the 14 days of the SF file in
 #: 1.4 days), each incident's stages at their real durations, so the stage limits of the
 #: governance rules are met or missed as they were and the overdue board fills and empties.
 DEMO_SPEED = 10.0
 DEMO_STAGE_SPEED = 1.0
-#: Exit code of a part that was started wrongly (bad option or file): restarting cannot help.
-USAGE_ERROR = 2
 #: The account whose new password every start prints, and the wall screen's kiosk.
 DEMO_ADMIN = "admin"
 DEMO_KIOSK = "demo-wall"
@@ -64,29 +64,8 @@ DEMO_KIOSK = "demo-wall"
 DEMO_BY = "demo"
 
 
-class DemoError(RuntimeError):
-    """The demo cannot start or go on; the message says why and what to do."""
-
-
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cockpit.cli", *args]
-
-
-def _die_with_parent() -> None:
-    """In a child: receive SIGTERM when the supervisor dies, even by SIGKILL (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _wait_http(url: str, timeout: float, stop: threading.Event) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop.is_set():
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
-                return response.status == 200
-        except OSError:
-            stop.wait(0.3)
-    return False
 
 
 def masked(url: str) -> str:
@@ -111,92 +90,6 @@ def redis_cli_line(redis_url: str, cli: str, stream: str) -> str:
             f"type incident.reported occurred_at \"$(date +%s)000\" source redis-cli "
             f"incident_id \"manual-$(date +%s%N)\" category 火情 priority 紧急 "
             f"title '农贸市场东门冒烟' address '乔司农贸市场' lon 120.2868 lat 30.3493 crs gcj02")
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise :class:`DemoError` when ``host:port`` cannot be listened on, saying why."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise DemoError(f"port {port} on {host} is in use; use --port N with a free "
-                                "port") from None
-            raise DemoError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; check "
-                            "COCKPIT_HOST") from None
-
-
-@contextlib.contextmanager
-def data_dir_lock(data_dir: Path):
-    """Hold an exclusive lock on ``data_dir`` for as long as the demo runs."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "demo.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise DemoError(f"another cockpit demo (pid {holder}) is using {data_dir}; stop it, "
-                            "or give this one its own COCKPIT_DATA_DIR") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield
-
-
-class Supervisor:
-    """Starts the parts, restarts a failed one with backoff, stops them all."""
-
-    def __init__(self, commands: dict[str, list[str]], env: dict[str, str],
-                 stop: threading.Event):
-        self.commands, self.env, self.stop = commands, env, stop
-        self.children: dict[str, subprocess.Popen] = {}
-        self.restarts: dict[str, list[float]] = {name: [] for name in commands}
-
-    def start(self, name: str) -> None:
-        """Start one part."""
-        self.children[name] = subprocess.Popen(self.commands[name], env=self.env,
-                                               preexec_fn=_die_with_parent)  # noqa: PLW1509
-
-    def watch(self) -> int:
-        """Watch the parts until stopped; returns the demo's exit code."""
-        while not self.stop.is_set():
-            for name, child in list(self.children.items()):
-                if child.poll() is None or self.stop.is_set():
-                    continue
-                if child.returncode == USAGE_ERROR:
-                    log.error("%s was started wrongly (exit code 2, see above); stopping", name)
-                    return USAGE_ERROR
-                recent = [t for t in self.restarts[name] if time.monotonic() - t < 60]
-                if len(recent) >= MAX_RESTARTS_PER_MIN:
-                    log.error("%s keeps failing (exit code %s, %d restarts in a minute); "
-                              "stopping the demo", name, child.returncode, len(recent))
-                    return 1
-                delay = 2 ** len(recent)
-                log.error("%s exited with code %s; restarting it in %d s", name,
-                          child.returncode, delay)
-                if self.stop.wait(delay):
-                    break
-                self.restarts[name] = [*recent, time.monotonic()]
-                self.start(name)
-            self.stop.wait(0.5)
-        return 0
-
-    def stop_all(self) -> None:
-        """SIGTERM every part, wait up to 10 s, then kill what is left."""
-        for child in self.children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for name, child in self.children.items():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop within 10 s; killing it", name)
-                child.kill()
-                child.wait()
 
 
 def kept_secret(path: Path) -> str:
@@ -376,7 +269,7 @@ def _run(settings: Settings, speeds: tuple[float, float], feed: Path, mapping: s
             supervisor.start(name)
         base = f"http://{settings.host}:{settings.port}"
         url = f"{base}/"
-        if not _wait_http(url, 60, stop) and not stop.is_set():
+        if not wait_http(url, 60, stop) and not stop.is_set():
             log.error("the web app did not answer on %s within 60 s", url)
         if not stop.is_set():
             # stdout only: the password must not reach a log (logging goes to stderr)

@@ -3,7 +3,8 @@
 The layers in ``geodata/`` are built by ``python -m cockpit.geodata_build`` (see
 ``geodata/PROVENANCE.md``). Everything here is WGS-84 (EPSG:4326), longitude before latitude.
 The village layer is SCHEMATIC (示意): official village boundaries are not public, so its
-polygons only place each village roughly and must be labelled （示意） on screen.
+polygons only place each village roughly and must be labelled （示意） on screen. A layer's
+rings, outlines and label points for drawing are in :mod:`cockpit.geo_shapes`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import Transformer
+
+from cockpit.geo_shapes import (  # noqa: F401 - re-exported: drawing a layer
+    check_wgs84,
+    label_points,
+    outline_coords,
+    outline_xy,
+)
 
 GEODATA_DIR = Path(__file__).resolve().parents[1] / "geodata"
 DISTRICT_FILE = "linping_district_wgs84.geojson"
@@ -144,7 +152,7 @@ def use_villages(layer: gpd.GeoDataFrame | None) -> None:
         If ``layer`` is not in EPSG:4326.
     """
     if layer is not None:
-        _check_wgs84(layer)
+        check_wgs84(layer)
         layer = layer[["code", "geometry"]].sort_values("code").reset_index(drop=True)
     _ACTIVE[0] = layer
     _index.cache_clear()
@@ -311,112 +319,3 @@ def resolve_village(value: object) -> str | None:
     text = text.removesuffix("委会")
     aliases = _aliases()
     return aliases.get(text) or aliases.get(text.casefold())
-
-
-def _check_wgs84(gdf: gpd.GeoDataFrame) -> None:
-    if gdf.crs is None or gdf.crs.to_epsg() != 4326:
-        raise ValueError(f"expected a WGS-84 (EPSG:4326) GeoDataFrame, got CRS {gdf.crs}")
-
-
-def _polygons(gdf: gpd.GeoDataFrame) -> list[shapely.Polygon]:
-    polys: list[shapely.Polygon] = []
-    for geom in gdf.geometry:
-        if geom is not None and not geom.is_empty:
-            polys.extend(getattr(geom, "geoms", [geom]))
-    return [p for p in polys if p.geom_type == "Polygon"]
-
-
-def outline_coords(gdf: gpd.GeoDataFrame) -> list[tuple[list[float], list[float]]]:
-    """Return every polygon ring as ``(lons, lats)`` lists.
-
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        Polygons or MultiPolygons in EPSG:4326.
-
-    Returns
-    -------
-    list of (list of float, list of float)
-        One ``(lons, lats)`` pair in degrees per ring, exterior rings first within each
-        polygon, then its holes; rings are closed (first point repeated at the end).
-
-    Raises
-    ------
-    ValueError
-        If ``gdf`` is not in EPSG:4326.
-    """
-    _check_wgs84(gdf)
-    rings = []
-    for poly in _polygons(gdf):
-        for ring in (poly.exterior, *poly.interiors):
-            xy = np.asarray(ring.coords)
-            rings.append((xy[:, 0].tolist(), xy[:, 1].tolist()))
-    return rings
-
-
-def outline_xy(gdf: gpd.GeoDataFrame) -> tuple[list[float | None], list[float | None]]:
-    """Return all exterior rings joined by None, for one plotly line trace.
-
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        Polygons or MultiPolygons in EPSG:4326.
-
-    Returns
-    -------
-    tuple of (list of float or None, list of float or None)
-        Longitudes and latitudes in degrees, a None after each closed ring so the line breaks.
-
-    Raises
-    ------
-    ValueError
-        If ``gdf`` is not in EPSG:4326.
-    """
-    _check_wgs84(gdf)
-    lons: list[float | None] = []
-    lats: list[float | None] = []
-    for poly in _polygons(gdf):
-        xy = np.asarray(poly.exterior.coords)
-        lons.extend([*xy[:, 0].tolist(), None])
-        lats.extend([*xy[:, 1].tolist(), None])
-    return lons, lats
-
-
-def label_points(
-    gdf: gpd.GeoDataFrame, with_suffix: bool = True
-) -> list[tuple[str, str, float, float]]:
-    """Return one label anchor per feature, inside its polygon.
-
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        EPSG:4326 with ``code`` and ``name`` columns (e.g. :func:`load_villages`).
-    with_suffix : bool, default True
-        Append ``label_suffix`` (``"（示意）"``) to the name of schematic features, so that a
-        schematic layer says so on screen.
-
-    Returns
-    -------
-    list of (code, name, lon, lat)
-        ``representative_point()`` of each geometry, degrees WGS-84; empty geometries skipped.
-
-    Raises
-    ------
-    ValueError
-        If ``gdf`` is not in EPSG:4326.
-    KeyError
-        If ``code`` or ``name`` is missing.
-    """
-    _check_wgs84(gdf)
-    suffixes = [""] * len(gdf)
-    if with_suffix and {"schematic", "label_suffix"} <= set(gdf.columns):
-        pairs = zip(gdf["schematic"], gdf["label_suffix"], strict=True)
-        suffixes = [str(s) if flag else "" for flag, s in pairs]
-    labels = []
-    rows = zip(gdf["code"], gdf["name"], gdf.geometry, suffixes, strict=True)
-    for code, name, geom, suffix in rows:
-        if geom is None or geom.is_empty:
-            continue
-        point = geom.representative_point()
-        labels.append((str(code), f"{name}{suffix}", point.x, point.y))
-    return labels

@@ -220,3 +220,29 @@ def signal_change(r: redis.Redis, settings: Settings, incident_ids: Sequence[str
 def data_version(r: redis.Redis, settings: Settings) -> int:
     """The current data version (0 before the first commit)."""
     return int(r.get(settings.key("version")) or 0)
+
+
+def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str], ttl_s: int,
+              maxlen: int) -> str | None:
+    """XADD ``fields`` to ``stream`` unless ``claim`` (a key) was taken already; the entry id.
+
+    A page's form sends its request once per token: the first send takes ``claim`` for
+    ``ttl_s`` seconds, a repeat (a double click) returns None and writes nothing. The stream
+    is trimmed to about ``maxlen`` entries.
+
+    Raises
+    ------
+    redis.RedisError
+        If Redis fails; the claim is released again, so the same form can be sent later.
+    """
+    if not r.set(claim, fields["event_id"], nx=True, ex=ttl_s):
+        return None
+    try:
+        entry = r.xadd(stream, fields, maxlen=maxlen, approximate=True)
+    except redis.RedisError:
+        try:
+            r.delete(claim)
+        except redis.RedisError:
+            pass  # it expires by itself
+        raise
+    return entry.decode() if isinstance(entry, bytes) else str(entry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -29,7 +29,7 @@ from layouts.i18n import (
     stage_label,
     t,
 )
-from layouts.incidents_query import (
+from layouts.incidents_query import (  # noqa: F401 - LIST_PATH re-exported
     CATEGORY_CODES,
     LIST_PATH,
     MAX_TEXT,
@@ -37,14 +37,17 @@ from layouts.incidents_query import (
     ListQuery,
     detail_href,
     with_filters,
-    with_lang,
 )
 from layouts.incidents_query import parse_list_query as parse_list_query  # re-exported
+from layouts.staff_page import (  # noqa: F401 - re-exported: the pages import them from here
+    MAP_NAV_PATH,
+    TABLET_NAV_PATH,
+    filter_dropdown,
+    filter_field,
+    page_header,
+    pager_links,
+)
 
-ANALYSIS_PATH = "/analysis"
-VOLUNTEERS_PATH = "/volunteers"
-WASTE_PATH = "/waste"
-WALL_PATH = "/"
 PAGE_SIZE = 50
 #: Background of the table (assets/incidents.css); chips keep WCAG AA contrast on it.
 PAGE_BACKGROUND = "#071a38"
@@ -208,19 +211,7 @@ def total_children(total: int | None, lang: Lang) -> str:
 
 def pager_children(query: ListQuery, total: int | None, lang: Lang) -> list:
     """Return the pager: first, previous, ``第 2 / 7 页``, next and last (links)."""
-    pages = page_count(total or 0)
-    page = min(query.page, pages)
-
-    def link(key: str, target: int) -> Any:
-        name = f"inc-page-link {key.replace('_', '-')}"
-        if target == page or not 1 <= target <= pages:
-            return html.Span(t(key, lang), className=f"{name} disabled")
-        return dcc.Link(t(key, lang), href=replace(query, page=target).href(lang),
-                        className=name)
-
-    return [link("inc_first", 1), link("inc_prev", page - 1),
-            html.Span(t("inc_page", lang, page=page, pages=pages), className="inc-page-now"),
-            link("inc_next", page + 1), link("inc_last", pages)]
+    return pager_links(query, page_count(total or 0), lang)
 
 
 @dataclass(frozen=True)
@@ -231,16 +222,6 @@ class FilterOptions:
     teams: tuple[tuple[str, str], ...] = ()
 
 
-def _options(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
-    return [{"value": value, "label": label} for value, label in pairs]
-
-
-def _field(label: str, control: Any, extra: str = "") -> html.Div:
-    # a div, not a <label>: a label around the dropdown's button would toggle it twice
-    return html.Div(className=f"inc-field {extra}".strip(), children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
 def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div:
     """Return the filter controls, showing ``query``'s values."""
     stages = [(code, t(f"inc_stage_{code}", lang)) for code in ("open", "overdue")]
@@ -248,29 +229,27 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
     teams = list(options.teams)
     if query.team and query.team not in {value for value, _ in teams}:
         teams.append((query.team, query.team))
-    every = t("inc_f_all", lang)
 
     def dropdown(ids: IncidentsIds, pairs: Sequence[tuple[str, str]], value: str | None,
                  searchable: bool = False) -> dcc.Dropdown:
-        return dcc.Dropdown(id=ids, options=_options(pairs), value=value, placeholder=every,
-                            clearable=True, searchable=searchable, className="inc-dropdown")
+        return filter_dropdown(ids, pairs, value, lang, searchable)
 
     return html.Div(className="inc-filters", children=[
-        _field(t("inc_f_stage", lang), dropdown(IncidentsIds.STAGE, stages, query.stage)),
-        _field(t("inc_f_category", lang), dropdown(
+        filter_field(t("inc_f_stage", lang), dropdown(IncidentsIds.STAGE, stages, query.stage)),
+        filter_field(t("inc_f_category", lang), dropdown(
             IncidentsIds.CATEGORY, [(c, category_label(c, lang)) for c in CATEGORY_CODES],
             query.category)),
-        _field(t("inc_f_village", lang), dropdown(IncidentsIds.VILLAGE, options.villages,
-                                                  query.village, searchable=True)),
-        _field(t("inc_f_team", lang), dropdown(IncidentsIds.TEAM, teams, query.team,
-                                               searchable=True), "inc-field-wide"),
-        _field(t("inc_f_period", lang), dropdown(
+        filter_field(t("inc_f_village", lang), dropdown(IncidentsIds.VILLAGE, options.villages,
+                                                        query.village, searchable=True)),
+        filter_field(t("inc_f_team", lang), dropdown(IncidentsIds.TEAM, teams, query.team,
+                                                     searchable=True), wide=True),
+        filter_field(t("inc_f_period", lang), dropdown(
             IncidentsIds.PERIOD, [(p, t(f"inc_period_{p}", lang)) for p in PERIODS],
             query.period)),
-        _field(t("inc_f_text", lang), dcc.Input(
+        filter_field(t("inc_f_text", lang), dcc.Input(
             id=IncidentsIds.TEXT, type="search", value=query.text or "", debounce=True,
             placeholder=t("inc_f_text_hint", lang), maxLength=MAX_TEXT,
-            className="inc-input"), "inc-field-wide"),
+            className="inc-input"), wide=True),
         dcc.Checklist(id=IncidentsIds.REPEATS, className="inc-check",
                       options=[{"label": t("inc_f_repeats", lang), "value": "1"}],
                       value=["1"] if query.repeats else []),
@@ -281,38 +260,8 @@ def filter_bar(query: ListQuery, options: FilterOptions, lang: Lang) -> html.Div
     ])
 
 
-#: The staff map (layouts.staff_map.MAP_PATH; that module imports this one).
-MAP_NAV_PATH = "/map"
-TABLET_NAV_PATH = "/tablet"
 #: The CSV export of the list (callbacks.export); the list's query applies.
 EXPORT_PATH = "/export/incidents.csv"
-
-
-def page_header(lang: Lang, title: str, other_lang_href: str) -> html.Header:
-    """Return the staff pages' header: title, links to the other pages, language switch.
-
-    The links: list, analysis, volunteers, waste, map, tablet and wall.
-    """
-    return html.Header(className="inc-header", children=[
-        html.H1(title, className="inc-title"),
-        html.Nav(className="inc-nav", children=[
-            dcc.Link(t("inc_nav_list", lang), href=with_lang(LIST_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("inc_nav_analysis", lang), href=with_lang(ANALYSIS_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("vol_nav", lang), href=with_lang(VOLUNTEERS_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("wst_nav", lang), href=with_lang(WASTE_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("map_nav", lang), href=with_lang(MAP_NAV_PATH, lang),
-                     className="inc-nav-link"),
-            dcc.Link(t("tab_nav", lang), href=with_lang(TABLET_NAV_PATH, lang),
-                     className="inc-nav-link"),
-            # a full load: the wall sets up its own sound and screen state
-            html.A(t("inc_nav_wall", lang), href=with_lang(WALL_PATH, lang),
-                   className="inc-nav-link"),
-            dcc.Link(t("lang_switch", lang), href=other_lang_href, className="inc-lang")]),
-    ])
 
 
 def _team_count(key: str, value: int | None, lang: Lang, alarm: bool = False) -> html.Span:

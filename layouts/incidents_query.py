@@ -167,6 +167,11 @@ def detail_href(incident_id: str, query: ListQuery, lang: Lang) -> str:
     return query.href(lang, f"{LIST_PATH}/{quote(incident_id, safe='')}")
 
 
+def incident_href(incident_id: str, lang: Lang = "zh") -> str:
+    """Return the detail page of one incident: ``/incidents/<id>`` (id percent-encoded)."""
+    return with_lang(f"{LIST_PATH}/{quote(str(incident_id), safe='')}", lang)
+
+
 def with_lang(href: str, lang: Lang) -> str:
     """Return ``href`` carrying ``lang=en`` when the page is English (else unchanged)."""
     if lang != "en":

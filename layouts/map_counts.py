@@ -1,7 +1,7 @@
 """The live map's village counts: the incidents it does not draw one by one.
 
-The wall draws at most :data:`callbacks.wall.MAP_POINTS` incidents as points, open ones first
-(:func:`cockpit.map_queries.map_points`), and counts all of them per village
+The wall draws at most :data:`callbacks.wall_feed.MAP_POINTS` incidents as points, open ones
+first (:func:`cockpit.map_queries.map_points`), and counts all of them per village
 (:func:`cockpit.map_queries.map_villages`). Two cases:
 
 * every open incident with a position on the map fits: all are drawn, and a village that also

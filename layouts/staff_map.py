@@ -25,8 +25,8 @@ from layouts.i18n import (
     stage_label,
     t,
 )
-from layouts.incidents import MAP_NAV_PATH, page_header
 from layouts.incidents_query import with_lang
+from layouts.staff_page import MAP_NAV_PATH, page_header
 
 MAP_PATH = MAP_NAV_PATH
 FRAME_PATH = "/map/frame"

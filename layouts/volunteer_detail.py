@@ -18,7 +18,7 @@ from dash import dcc, html
 
 from cockpit.volunteers.hours import FLAGS
 from layouts.i18n import PLACEHOLDER, Lang, format_count, join, t
-from layouts.incidents import page_header
+from layouts.staff_page import page_header
 from layouts.volunteers import (
     View,
     kind_label,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +19,13 @@ from dash import dcc, html
 
 from cockpit.volunteers.events import TEAM_KIND_LABELS, TeamKind
 from layouts.i18n import PLACEHOLDER, Lang, format_count, join, t
-from layouts.incidents import page_header
+from layouts.staff_page import (
+    StaffView,
+    filter_dropdown,
+    filter_field,
+    page_header,
+    pager_links,
+)
 from layouts.volunteers_query import (
     MAX_TEXT,
     SECTIONS,
@@ -69,29 +74,8 @@ class VolunteersIds(StrEnum):
     ACTION = "vol-act"
 
 
-@dataclass(frozen=True)
-class View:
-    """Who the page is built for and the labels it needs.
-
-    Attributes
-    ----------
-    lang : {"zh", "en"}
-        Language.
-    villages : mapping
-        Village code -> name in ``lang``.
-    may_reveal : bool
-        The viewer may reveal personal data and review merges (staff).
-    """
-
-    lang: Lang = "zh"
-    villages: Mapping[str, str] = field(default_factory=dict)
-    may_reveal: bool = False
-
-    def village(self, code: str | None) -> str:
-        """The village's name (its code when unknown; ``—`` for none)."""
-        if not code:
-            return PLACEHOLDER
-        return self.villages.get(code, code)
+#: Who the page is built for (:class:`layouts.staff_page.StaffView`).
+View = StaffView
 
 
 # -- small shared builders ---------------------------------------------------------------------
@@ -180,18 +164,6 @@ def page_count(total: int) -> int:
     return max(1, math.ceil(total / PAGE_SIZE))
 
 
-def _field(label: str, control: Any, extra: str = "") -> html.Div:
-    return html.Div(className=f"inc-field {extra}".strip(), children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
-def _dropdown(ident: str, pairs: Sequence[tuple[str, str]], value: str | None, lang: Lang,
-              searchable: bool = False) -> dcc.Dropdown:
-    return dcc.Dropdown(id=ident, options=[{"value": v, "label": label} for v, label in pairs],
-                        value=value, placeholder=t("inc_f_all", lang), clearable=True,
-                        searchable=searchable, className="inc-dropdown")
-
-
 def registry_filters(query: VolunteersQuery, lang: Lang, villages: Sequence[tuple[str, str]],
                      teams: Sequence[str], personal_search: bool) -> html.Div:
     """The registry's filter bar: village, team, team kind, status and free text.
@@ -210,20 +182,20 @@ def registry_filters(query: VolunteersQuery, lang: Lang, villages: Sequence[tupl
         team_pairs.append((query.team, query.team))
     hint = "vol_f_text_hint_pd" if personal_search else "vol_f_text_hint"
     return html.Div(className="inc-filters vp-filters", children=[
-        _field(t("inc_f_village", lang), _dropdown(VolunteersIds.VILLAGE, villages,
-                                                   query.village, lang, searchable=True)),
-        _field(t("vol_f_team", lang), _dropdown(VolunteersIds.TEAM, team_pairs, query.team,
-                                                lang, searchable=True), "inc-field-wide"),
-        _field(t("vol_f_kind", lang), _dropdown(
+        filter_field(t("inc_f_village", lang), filter_dropdown(
+            VolunteersIds.VILLAGE, villages, query.village, lang, searchable=True)),
+        filter_field(t("vol_f_team", lang), filter_dropdown(
+            VolunteersIds.TEAM, team_pairs, query.team, lang, searchable=True), wide=True),
+        filter_field(t("vol_f_kind", lang), filter_dropdown(
             VolunteersIds.KIND, [(k.value, kind_label(k.value, lang)) for k in TeamKind],
             query.kind, lang)),
-        _field(t("vol_f_status", lang), _dropdown(
+        filter_field(t("vol_f_status", lang), filter_dropdown(
             VolunteersIds.STATUS, [(s, status_label(s, lang)) for s in STATUSES], query.status,
             lang)),
-        _field(t("inc_f_text", lang), dcc.Input(
+        filter_field(t("inc_f_text", lang), dcc.Input(
             id=VolunteersIds.TEXT, type="search", value=query.text or "", debounce=True,
             placeholder=t(hint, lang), maxLength=MAX_TEXT, className="inc-input"),
-            "inc-field-wide"),
+            wide=True),
         dcc.Link(t("inc_f_clear", lang), href=VolunteersQuery().href(lang),
                  className="inc-clear"),
     ])
@@ -231,19 +203,7 @@ def registry_filters(query: VolunteersQuery, lang: Lang, villages: Sequence[tupl
 
 def pager_children(query: VolunteersQuery, total: int, lang: Lang) -> list:
     """First, previous, ``第 2 / 7 页``, next and last (links)."""
-    pages = page_count(total)
-    page = min(query.page, pages)
-
-    def link(key: str, target: int) -> Any:
-        name = f"inc-page-link {key.replace('_', '-')}"
-        if target == page or not 1 <= target <= pages:
-            return html.Span(t(key, lang), className=f"{name} disabled")
-        return dcc.Link(t(key, lang), href=replace(query, page=target).href(lang),
-                        className=name)
-
-    return [link("inc_first", 1), link("inc_prev", page - 1),
-            html.Span(t("inc_page", lang, page=page, pages=pages), className="inc-page-now"),
-            link("inc_next", page + 1), link("inc_last", pages)]
+    return pager_links(query, page_count(total), lang)
 
 
 def registry_rows(rows: Sequence[Mapping[str, Any]], view: View) -> list:

@@ -16,6 +16,7 @@ from dash import dcc, html
 
 from cockpit.volunteers.request import IN_MINUTES, MAX_COUNT
 from layouts.i18n import PLACEHOLDER, Lang, format_count, format_duration, t
+from layouts.staff_page import filter_field
 from layouts.volunteers import View, VolunteersIds, panel, when
 from layouts.volunteers_sections import funnel_bar
 
@@ -50,11 +51,6 @@ class MobilizeIds(StrEnum):
     RECALL = "vmob-recall"
 
 
-def _field(label: str, control: Any, wide: bool = False) -> html.Div:
-    return html.Div(className="inc-field inc-field-wide" if wide else "inc-field", children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
 def request_form(lang: Lang, villages: Sequence[tuple[str, str]], skills: Sequence[str],
                  token: str) -> html.Section:
     """The 发起动员 form: village, count, skills, deadline, what for and where.
@@ -71,30 +67,30 @@ def request_form(lang: Lang, villages: Sequence[tuple[str, str]], skills: Sequen
     """
     minutes = [{"value": str(n), "label": t("vol_req_in_n", lang, n=n)} for n in IN_MINUTES]
     controls = html.Div(className="inc-filters vp-filters vp-request-form", children=[
-        _field(t("inc_f_village", lang), dcc.Dropdown(
+        filter_field(t("inc_f_village", lang), dcc.Dropdown(
             id=MobilizeIds.VILLAGE, options=[{"value": c, "label": n} for c, n in villages],
             value=villages[0][0] if len(villages) == 1 else None, clearable=False,
             searchable=True, placeholder=t("vol_req_err_village", lang),
             className="inc-dropdown")),
-        _field(t("vol_req_count", lang), dcc.Input(
+        filter_field(t("vol_req_count", lang), dcc.Input(
             id=MobilizeIds.COUNT, type="number", min=1, max=MAX_COUNT, step=1,
             placeholder="1–10000", className="inc-input")),
-        _field(t("vol_req_skills", lang), dcc.Dropdown(
+        filter_field(t("vol_req_skills", lang), dcc.Dropdown(
             id=MobilizeIds.SKILLS, options=[{"value": s, "label": s} for s in skills],
             multi=True, searchable=True, placeholder=t("vol_req_skills_any", lang),
             className="inc-dropdown"), wide=True),
-        _field(t("vol_req_skills_more", lang), dcc.Input(
+        filter_field(t("vol_req_skills_more", lang), dcc.Input(
             id=MobilizeIds.SKILLS_TEXT, type="text", maxLength=200, debounce=False,
             className="inc-input")),
-        _field(t("vol_req_in", lang), dcc.Dropdown(
+        filter_field(t("vol_req_in", lang), dcc.Dropdown(
             id=MobilizeIds.MINUTES, options=minutes, value=str(DEFAULT_MINUTES),
             clearable=False, searchable=False, className="inc-dropdown")),
-        _field(t("vol_req_at", lang), dcc.Input(
+        filter_field(t("vol_req_at", lang), dcc.Input(
             id=MobilizeIds.AT, type="datetime-local", className="inc-input")),
-        _field(t("vol_req_what", lang), dcc.Input(
+        filter_field(t("vol_req_what", lang), dcc.Input(
             id=MobilizeIds.WHAT, type="text", maxLength=200,
             placeholder=t("vol_req_what_hint", lang), className="inc-input"), wide=True),
-        _field(t("vol_req_place", lang), dcc.Input(
+        filter_field(t("vol_req_place", lang), dcc.Input(
             id=MobilizeIds.PLACE, type="text", maxLength=200,
             placeholder=t("vol_req_place_hint", lang), className="inc-input"), wide=True),
         html.Button(t("vol_req_submit", lang), id=MobilizeIds.SUBMIT, n_clicks=0,

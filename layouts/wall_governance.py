@@ -13,21 +13,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from dash import dcc, html
 
 from cockpit import vocab
 from layouts.figures import chip_style, local_time
 from layouts.i18n import PLACEHOLDER, Lang, category_label, format_count, stage_label, t
+from layouts.incidents_query import LIST_PATH, incident_href, with_lang
 
 #: Rows of the overdue board: as many as fit it at 1920×1080 with the "N more" line below them
 #: (assets/wall.css); the rest are counted in its total and that line.
 OVERDUE_ROWS = 5
 #: Entries of the live ticker.
 TICKER_ITEMS = 12
-#: The incidents pages (another screen) the wall drills into: list and ``/<id>`` detail.
-INCIDENTS_PATH = "/incidents"
 #: Escalation notices older than this (before the read models' time) leave the ticker, s.
 TICKER_NOTICE_S = 3600
 TICKER_NOTICE_KINDS = frozenset({"overdue", "unacknowledged"})
@@ -54,18 +53,9 @@ class GovIds(StrEnum):
     NAVIGATE = "wall-navigate"
 
 
-def _with_lang(path: str, lang: Lang) -> str:
-    return f"{path}?lang=en" if lang == "en" else path
-
-
-def incident_href(incident_id: str, lang: Lang = "zh") -> str:
-    """Return the address of one incident's detail page (``/incidents/<id>``)."""
-    return _with_lang(f"{INCIDENTS_PATH}/{quote(str(incident_id), safe='')}", lang)
-
-
 def detail_template(lang: Lang = "zh") -> str:
     """Return the detail page's address with ``{id}`` for the (URL-encoded) incident id."""
-    return _with_lang(f"{INCIDENTS_PATH}/{{id}}", lang)
+    return with_lang(f"{LIST_PATH}/{{id}}", lang)
 
 
 def village_template(lang: Lang = "zh") -> str:
@@ -76,7 +66,7 @@ def village_template(lang: Lang = "zh") -> str:
 def list_href(lang: Lang = "zh", **filters: str) -> str:
     """Return the address of the incident list filtered by ``filters`` (``stage=...`` ...)."""
     query = {**filters, **({"lang": "en"} if lang == "en" else {})}
-    return f"{INCIDENTS_PATH}?{urlencode(query)}"
+    return f"{LIST_PATH}?{urlencode(query)}"
 
 
 def village_span(code: str | None, villages: Mapping[str, str], schematic: Collection[str],

@@ -11,7 +11,6 @@ never computed here. Builders are pure; :class:`WasteIds` declares the page's id
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -19,7 +18,7 @@ from dash import dcc, html
 
 from cockpit.waste.events import CLASS_LABELS, WasteClass
 from layouts.i18n import PLACEHOLDER, Lang, format_count, t
-from layouts.incidents import page_header
+from layouts.staff_page import StaffView, filter_dropdown, filter_field, page_header
 from layouts.waste_query import (
     KINDS,
     MAX_ID,
@@ -67,29 +66,8 @@ class WasteIds(StrEnum):
     SEEN = "wst-seen"
 
 
-@dataclass(frozen=True)
-class View:
-    """Who the page is built for and the labels it needs.
-
-    Attributes
-    ----------
-    lang : {"zh", "en"}
-        Language.
-    villages : mapping
-        Village code -> name in ``lang``.
-    may_reveal : bool
-        The viewer may reveal personal data (staff, audited).
-    """
-
-    lang: Lang = "zh"
-    villages: Mapping[str, str] = field(default_factory=dict)
-    may_reveal: bool = False
-
-    def village(self, code: str | None, text: str | None = None) -> str:
-        """The village's name (its code or the text sent when unknown; ``—`` for none)."""
-        if not code:
-            return text or PLACEHOLDER
-        return self.villages.get(code, code)
+#: Who the page is built for (:class:`layouts.staff_page.StaffView`).
+View = StaffView
 
 
 # -- small shared builders ---------------------------------------------------------------------
@@ -150,18 +128,6 @@ def period_label(query: WasteQuery, lang: Lang) -> str:
 
 
 # -- controls ----------------------------------------------------------------------------------
-def _field(label: str, control: Any, extra: str = "") -> html.Div:
-    return html.Div(className=f"inc-field {extra}".strip(), children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
-def _dropdown(ident: str, pairs: Sequence[tuple[str, str]], value: str | None, lang: Lang,
-              searchable: bool = False, clearable: bool = True) -> dcc.Dropdown:
-    return dcc.Dropdown(id=ident, options=[{"value": v, "label": label} for v, label in pairs],
-                        value=value, placeholder=t("inc_f_all", lang), clearable=clearable,
-                        searchable=searchable, className="inc-dropdown")
-
-
 def common_controls(query: WasteQuery, lang: Lang, villages: Sequence[tuple[str, str]],
                     months: Sequence[str], target: float) -> html.Div:
     """The period (7, 30, 90 days or a month with disposals), the village and the target.
@@ -180,10 +146,10 @@ def common_controls(query: WasteQuery, lang: Lang, villages: Sequence[tuple[str,
     if query.month and query.month not in months:
         periods.append((query.month, query.month))
     return html.Div(className="inc-filters vp-filters wp-common", children=[
-        _field(t("wst_f_period", lang), _dropdown(WasteIds.PERIOD, periods, query.period, lang,
-                                                  clearable=False)),
-        _field(t("inc_f_village", lang), _dropdown(WasteIds.VILLAGE, villages, query.village,
-                                                   lang, searchable=True)),
+        filter_field(t("wst_f_period", lang), filter_dropdown(
+            WasteIds.PERIOD, periods, query.period, lang, clearable=False)),
+        filter_field(t("inc_f_village", lang), filter_dropdown(
+            WasteIds.VILLAGE, villages, query.village, lang, searchable=True)),
         html.Span(t("wst_target_note", lang, rate=pct(target)), className="vp-toolbar-text"),
     ])
 
@@ -196,17 +162,17 @@ def household_filters(query: WasteQuery, lang: Lang, groups: Sequence[str],
         pairs.append((query.group, query.group))
     hint = "wst_f_text_hint_pd" if personal_search else "wst_f_text_hint"
     return html.Div(className="inc-filters vp-filters", children=[
-        _field(t("wst_f_group", lang), _dropdown(WasteIds.GROUP, pairs, query.group, lang,
-                                                 searchable=True)),
-        _field(t("wst_f_kind", lang), _dropdown(
+        filter_field(t("wst_f_group", lang), filter_dropdown(
+            WasteIds.GROUP, pairs, query.group, lang, searchable=True)),
+        filter_field(t("wst_f_kind", lang), filter_dropdown(
             WasteIds.KIND, [(k, kind_label(k, lang)) for k in KINDS], query.kind, lang)),
-        _field(t("wst_f_status", lang), _dropdown(
+        filter_field(t("wst_f_status", lang), filter_dropdown(
             WasteIds.STATUS, [(s, status_label(s, lang)) for s in STATUSES], query.status,
             lang)),
-        _field(t("inc_f_text", lang), dcc.Input(
+        filter_field(t("inc_f_text", lang), dcc.Input(
             id=WasteIds.TEXT, type="search", value=query.text or "", debounce=True,
             placeholder=t(hint, lang), maxLength=MAX_TEXT, className="inc-input"),
-            "inc-field-wide"),
+            wide=True),
         dcc.Link(t("inc_f_clear", lang), href=query.section("households").href(lang),
                  className="inc-clear"),
     ])
@@ -216,15 +182,15 @@ def disposal_filters(query: WasteQuery, lang: Lang,
                      stations: Sequence[tuple[str, str]]) -> html.Div:
     """The disposals' filters: station, rating, declared class and local day."""
     return html.Div(className="inc-filters vp-filters", children=[
-        _field(t("wst_f_station", lang), _dropdown(WasteIds.STATION, stations, query.station,
-                                                   lang, searchable=True), "inc-field-wide"),
-        _field(t("wst_f_rating", lang), _dropdown(
+        filter_field(t("wst_f_station", lang), filter_dropdown(
+            WasteIds.STATION, stations, query.station, lang, searchable=True), wide=True),
+        filter_field(t("wst_f_rating", lang), filter_dropdown(
             WasteIds.RATING, [(r, t(f"wst_rating_{r}", lang)) for r in RATINGS], query.rating,
             lang)),
-        _field(t("wst_f_class", lang), _dropdown(
+        filter_field(t("wst_f_class", lang), filter_dropdown(
             WasteIds.CLASS, [(c.value, class_label(c.value, lang)) for c in WasteClass],
             query.waste_class, lang)),
-        _field(t("wst_f_day", lang), dcc.Input(
+        filter_field(t("wst_f_day", lang), dcc.Input(
             id=WasteIds.DAY, type="date", value=query.day or "", debounce=True,
             className="inc-input")),
         dcc.Link(t("inc_f_clear", lang), href=query.section("disposals").href(lang),
@@ -235,10 +201,10 @@ def disposal_filters(query: WasteQuery, lang: Lang,
 def landlord_lookup(query: WasteQuery, lang: Lang) -> html.Div:
     """Look a landlord up by id (the ranking below lists those of the viewer's villages)."""
     return html.Div(className="inc-filters vp-filters", children=[
-        _field(t("wst_f_landlord", lang), dcc.Input(
+        filter_field(t("wst_f_landlord", lang), dcc.Input(
             id=WasteIds.LANDLORD, type="search", value=query.landlord or "", debounce=True,
             placeholder=t("wst_f_landlord_hint", lang), maxLength=MAX_ID,
-            className="inc-input"), "inc-field-wide"),
+            className="inc-input"), wide=True),
         dcc.Link(t("wst_landlord_all", lang), href=query.section("landlords").href(lang),
                  className="inc-clear"),
     ])

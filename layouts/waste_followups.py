@@ -22,6 +22,7 @@ from cockpit.access import Capability, Viewer
 from cockpit.waste.followup_board import STATUSES
 from cockpit.waste.followup_request import ASSIGNEE_KINDS, OUTCOMES
 from layouts.i18n import PLACEHOLDER, Lang, format_count, t
+from layouts.staff_page import filter_field
 from layouts.volunteers import View, panel, table, when
 
 #: How often the tab asks whether the data moved, ms.
@@ -201,11 +202,6 @@ def village_options(villages: Sequence[tuple[str, str]]) -> list[dict[str, str]]
     return [{"value": code, "label": name} for code, name in villages]
 
 
-def _field(label: str, control: Any, wide: bool = False) -> html.Div:
-    return html.Div(className="inc-field inc-field-wide" if wide else "inc-field", children=[
-        html.Span(label, className="inc-field-label"), control])
-
-
 def _choices(prefix: str, codes: Sequence[str], lang: Lang) -> list[dict[str, str]]:
     return [{"value": c, "label": t(f"{prefix}{c}", lang)} for c in codes]
 
@@ -213,10 +209,10 @@ def _choices(prefix: str, codes: Sequence[str], lang: Lang) -> list[dict[str, st
 def filters(lang: Lang) -> html.Div:
     """Status and village filters (the villages' choices are filled by the callback)."""
     return html.Div(className="inc-filters vp-filters wfu-filters", children=[
-        _field(t("wfu_f_status", lang), dcc.Dropdown(
+        filter_field(t("wfu_f_status", lang), dcc.Dropdown(
             id=FollowupIds.STATUS, options=_choices("wfu_status_", STATUSES, lang),
             multi=True, placeholder=t("wfu_f_all", lang), className="inc-dropdown")),
-        _field(t("wfu_f_village", lang), dcc.Dropdown(
+        filter_field(t("wfu_f_village", lang), dcc.Dropdown(
             id=FollowupIds.VILLAGE, options=[], clearable=True, searchable=True,
             placeholder=t("wfu_f_all", lang), className="inc-dropdown")),
     ])
@@ -226,14 +222,14 @@ def acts_panel(lang: Lang, shown: bool) -> html.Section:
     """The 派单 and 走访登记 forms on one task chooser; hidden when ``shown`` is False."""
     assign = html.Div(className="inc-filters vp-filters wfu-assign-form", children=[
         html.H3(t("wfu_assign_title", lang), className="vp-panel-title"),
-        _field(t("wfu_assignee", lang), dcc.Input(
+        filter_field(t("wfu_assignee", lang), dcc.Input(
             id=FollowupIds.ASSIGNEE, type="text", maxLength=64,
             placeholder=t("wfu_assignee_hint", lang), className="inc-input")),
-        _field(t("wfu_kind", lang), dcc.Dropdown(
+        filter_field(t("wfu_kind", lang), dcc.Dropdown(
             id=FollowupIds.KIND, options=_choices("wfu_kind_", ASSIGNEE_KINDS, lang),
             value=ASSIGNEE_KINDS[0], clearable=False, searchable=False,
             className="inc-dropdown")),
-        _field(t("wfu_due", lang), dcc.Input(id=FollowupIds.DUE, type="datetime-local",
+        filter_field(t("wfu_due", lang), dcc.Input(id=FollowupIds.DUE, type="datetime-local",
                                              className="inc-input")),
         html.Button(t("wfu_assign", lang), id=FollowupIds.ASSIGN, n_clicks=0,
                     className="vp-btn vp-btn-request"),
@@ -241,20 +237,20 @@ def acts_panel(lang: Lang, shown: bool) -> html.Section:
         dcc.Store(id=FollowupIds.ASSIGN_TOKEN, data=None)])
     visit = html.Div(className="inc-filters vp-filters wfu-visit-form", children=[
         html.H3(t("wfu_visit_title", lang), className="vp-panel-title"),
-        _field(t("wfu_outcome", lang), dcc.Dropdown(
+        filter_field(t("wfu_outcome", lang), dcc.Dropdown(
             id=FollowupIds.OUTCOME, options=_choices("wfu_outcome_", OUTCOMES, lang),
             clearable=False, searchable=False, className="inc-dropdown")),
-        _field(t("wfu_by", lang), dcc.Input(id=FollowupIds.BY, type="text", maxLength=64,
+        filter_field(t("wfu_by", lang), dcc.Input(id=FollowupIds.BY, type="text", maxLength=64,
                                             className="inc-input")),
-        _field(t("wfu_at", lang), dcc.Input(id=FollowupIds.AT, type="datetime-local",
+        filter_field(t("wfu_at", lang), dcc.Input(id=FollowupIds.AT, type="datetime-local",
                                             className="inc-input")),
-        _field(t("wfu_note", lang), dcc.Textarea(id=FollowupIds.NOTE, maxLength=2000,
+        filter_field(t("wfu_note", lang), dcc.Textarea(id=FollowupIds.NOTE, maxLength=2000,
                                                  className="inc-input"), wide=True),
         html.Button(t("wfu_visit", lang), id=FollowupIds.VISIT, n_clicks=0,
                     className="vp-btn vp-btn-request"),
         html.Div(id=FollowupIds.VISITED, className="vp-message", role="status"),
         dcc.Store(id=FollowupIds.VISIT_TOKEN, data=None)])
-    chooser = _field(t("wfu_task", lang), dcc.Dropdown(
+    chooser = filter_field(t("wfu_task", lang), dcc.Dropdown(
         id=FollowupIds.TASK, options=[], searchable=True, placeholder=t("wfu_task_hint", lang),
         className="inc-dropdown"), wide=True)
     part = panel(t("wfu_acts", lang), [html.Div(chooser, className="inc-filters vp-filters"),

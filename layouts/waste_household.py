@@ -18,7 +18,7 @@ from typing import Any
 from dash import dcc, html
 
 from layouts.i18n import PLACEHOLDER, Lang, t
-from layouts.incidents import page_header
+from layouts.staff_page import page_header
 from layouts.volunteers import or_dash, panel, pd_panel, table, when
 from layouts.waste import View, kind_label, rate_cell, status_label
 from layouts.waste_lists import disposal_table, landlord_link

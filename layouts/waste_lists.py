@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from dash import dcc, html
 
 from layouts.i18n import PLACEHOLDER, Lang, format_count, t
+from layouts.staff_page import pager_links
 from layouts.volunteers import or_dash, panel, table, when
 from layouts.waste import (
     PAGE_SIZE,
@@ -45,20 +45,7 @@ def page_count(total: int) -> int:
 
 def pager(query: WasteQuery, total: int, lang: Lang) -> html.Nav:
     """First, previous, ``第 2 / 7 页``, next and last (links)."""
-    pages = page_count(total)
-    page = min(query.page, pages)
-
-    def link(key: str, target: int) -> Any:
-        name = f"inc-page-link {key.replace('_', '-')}"
-        if target == page or not 1 <= target <= pages:
-            return html.Span(t(key, lang), className=f"{name} disabled")
-        return dcc.Link(t(key, lang), href=replace(query, page=target).href(lang),
-                        className=name)
-    return html.Nav([link("inc_first", 1), link("inc_prev", page - 1),
-                     html.Span(t("inc_page", lang, page=page, pages=pages),
-                               className="inc-page-now"),
-                     link("inc_next", page + 1), link("inc_last", pages)],
-                    className="inc-pager")
+    return html.Nav(pager_links(query, page_count(total), lang), className="inc-pager")
 
 
 def household_link(household_id: str | None, lang: Lang) -> Any:

@@ -86,6 +86,18 @@ def signed_in_client(app, services, role: str | Role | None, villages: str | Non
     return client
 
 
+#: The roles a staff page's tests sign in as ("wall": a kiosk).
+PAGE_ROLES = ("leader", "staff", "admin", "wall")
+
+
+def clients_by_role(app, services, villages: str | None = None,
+                    roles: tuple[str | None, ...] = PAGE_ROLES,
+                    landlord: str | None = None) -> dict[str | None, FlaskClient]:
+    """A :func:`signed_in_client` of each of ``roles`` (None: anonymous), by role."""
+    return {role: signed_in_client(app, services, role, villages=villages, landlord=landlord)
+            for role in roles}
+
+
 def kiosk_link(services, name: str | None = None) -> str:
     """Create a kiosk and return its link path (``/kiosk/<token>``)."""
     name = name or f"screen-{uuid.uuid4().hex[:8]}"

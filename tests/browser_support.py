@@ -18,16 +18,25 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from cockpit.services import Services
 
 CHROMIUM = os.environ.get("COCKPIT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("COCKPIT_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WALL_SIZE = (1920, 1080)
+#: How long a page browser waits for a condition, seconds.
+TIMEOUT_S = 10
 
 
 def require_chromium() -> None:
@@ -187,3 +196,53 @@ def tofu_characters(driver, extra: str = "") -> list[str]:
     no glyph, in the page's fonts or in the system's fallback (DESIGN: no fonts from CDNs).
     """
     return driver.execute_script(_TOFU_SCRIPT, _NO_GLYPH, extra)
+
+
+@dataclass
+class PageBrowser:
+    """A running app, a browser on it and the services behind it: a staff page's test driver.
+
+    ``wait``, ``click`` and ``choose`` look again when a refresh replaced an element between
+    finding and using it.
+    """
+
+    url: str
+    driver: object
+    services: Services
+
+    def open(self, path: str) -> None:
+        """Load ``path`` of the app."""
+        self.driver.get(self.url + path)
+
+    def wait(self, condition, timeout: float = TIMEOUT_S):
+        """Return ``condition()`` once it is truthy; TimeoutException after ``timeout`` s."""
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: condition())
+
+    def text(self, element_id: str) -> str:
+        """Return the text of the element ``element_id`` ("" when it is not there)."""
+        found = self.driver.find_elements(By.ID, element_id)
+        return found[0].text if found else ""
+
+    def location(self) -> str:
+        """Return the page's path and query (``/incidents?stage=open``)."""
+        parts = urlsplit(self.driver.current_url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def click(self, css: str) -> None:
+        """Click the element at ``css``, found afresh until the click lands."""
+        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True)
+
+    def choose(self, dropdown_id: str, label: str) -> None:
+        """Open a dcc.Dropdown and click the option with ``label``."""
+        self.driver.find_element(By.ID, dropdown_id).click()
+        option = self.wait(lambda: next(
+            (o for o in self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content "
+                                                                   "[role=option]")
+             if o.text.strip() == label), None))
+        option.click()
+
+    def assert_no_console_errors(self) -> None:
+        """Fail if the browser's console logged a SEVERE error."""
+        assert severe_errors(self.driver) == []

@@ -21,7 +21,7 @@ from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
 from cockpit.volunteers.registry import person_id
-from tests.access_support import PASSWORD, add_account, csrf_of, signed_in_client
+from tests.access_support import PASSWORD, add_account, clients_by_role, csrf_of, signed_in_client
 from tests.conftest import TEST_SECRETS
 from tests.factories import incident_fields, lifecycle
 from tests.volunteer_factories import id_number, registered, requested
@@ -144,8 +144,7 @@ def app(services):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE, landlord=LANDLORD)
-            for role in ROLES}
+    return clients_by_role(app, services, IN_SCOPE, ROLES, LANDLORD)
 
 
 def _allowed(role: str | None, rule) -> bool:

@@ -19,26 +19,24 @@ from sqlalchemy import text
 
 from callbacks.analysis import OUTPUTS, build_view, clicked_village, latest_models, read_models
 from cockpit import analysis, geo, governance_queries, repeats
-from cockpit.ingest import Ingestor
 from cockpit.services import Services
 from cockpit.streams import signal_change
 from layouts import ShellIds, shell
 from layouts.analysis import (
     AnalysisIds,
-    count_figure,
     drill_href,
-    heatmap_figure,
     hot_children,
     incident_href,
     layout,
-    median_figure,
     normalize_category,
     normalize_period,
     range_text,
     repeat_children,
 )
+from layouts.analysis_figures import count_figure, heatmap_figure, median_figure
 from layouts.i18n import STRINGS
 from tests.access_support import signed_in_client
+from tests.store_support import ingest
 from tests.test_wall_layout import texts, walk
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -78,14 +76,7 @@ def code(village: int) -> str:
 
 def store(services: Services, events: list[dict[str, str]]) -> None:
     """XADD the events, drain an Ingestor, then bring the repeat groups up to date."""
-    key = services.settings.stream("incidents")
-    for fields in events:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    ingest(services, events)
     repeats.update(services.redis, services.sessions, services.settings,
                    services.settings.governance, NOW)
 

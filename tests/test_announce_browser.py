@@ -297,9 +297,9 @@ def test_announce003_priority_first_tone_by_priority_acknowledge_all_in_english(
 
 def test_announce004_acknowledge_all_answers_notices_the_screen_was_not_sent(hall,
                                                                             monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_parts
 
-    monkeypatch.setattr(callbacks.wall, "ANNOUNCE_ITEMS", 2)  # the screen holds two of five
+    monkeypatch.setattr(callbacks.wall_parts, "ANNOUNCE_ITEMS", 2)  # the screen holds two of five
     hall.sign_in("leader")
     hall.open("/")
     ids = [f"many-{n}" for n in range(5)]

@@ -14,7 +14,7 @@ from cockpit.api_spec import DeploymentOut, MobilizationList
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
 from tests.test_volunteers_page import IN_SCOPE, OUT_OF_SCOPE, RAW, plant
 from tests.volunteer_factories import answer, requested
 
@@ -34,8 +34,7 @@ def clients(services):
         apply_batch(session, [(parse_event(f, now=now), f"9-{i}") for i, f in enumerate(entries)],
                     resolve_villages, now=now, tz=services.settings.tz)
     app = create_app(services.settings, services=services)
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in (None, "wall", "leader", "staff", "admin")}
+    return clients_by_role(app, services, IN_SCOPE, (None, "wall", "leader", "staff", "admin"))
 
 
 def _get(client, path: str, status: int = 200) -> dict:

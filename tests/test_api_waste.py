@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import create_app
 from cockpit.api_spec_waste import AccuracyOut, FollowupList
 from cockpit.store.waste_models import Household, WasteDisposal
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
 from tests.waste_factories import disposal, followup_event, household, station
 from tests.waste_factories import ingest as _ingest
 
@@ -66,8 +66,7 @@ def clients(services):
         followup_event("visited", task_id, now - 19 * DAY, outcome="educated",
                        note="户主答应下周起破袋投放", by="HQ-0012345")])
     app = create_app(services.settings, services=services)
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in (None, "wall", "leader", "staff", "admin")}
+    return clients_by_role(app, services, IN_SCOPE, (None, "wall", "leader", "staff", "admin"))
 
 
 def _get(client, path: str, status: int = 200) -> dict:

@@ -27,8 +27,9 @@ from cockpit import geo
 from cockpit.crs import to_wgs84
 from cockpit.import_table import BOM
 from cockpit.mapdata import layers
-from cockpit.mapdata.import_checks import Fields, check_features, choose_fields, misdecoded
+from cockpit.mapdata.import_checks import Fields, check_features, choose_fields
 from cockpit.mapdata.importer import ImportRefused, import_layer, parse_crs
+from cockpit.mapdata.mojibake import misdecoded
 from cockpit.placing import service_area
 from cockpit.store.map_models import BoundaryFeature, BoundaryImport
 from tests.import_support import Command, run_env, store_sessions

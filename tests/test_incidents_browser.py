@@ -8,26 +8,21 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from app import create_app
-from cockpit.ingest import Ingestor
-from cockpit.services import Services
 from layouts.incident_detail import DetailIds
 from layouts.incidents import IncidentsIds
 from tests.access_support import browser_sign_in
-from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
+from tests.browser_support import PageBrowser, chrome, live_server, save_screenshot
 from tests.factories import incident_fields
+from tests.store_support import ingest
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_S = 10
 #: JavaScript: the number of traces plotly drew in the timeline graph (None until drawn).
 TIMELINE_TRACES = """
 const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
@@ -46,56 +41,12 @@ return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr[data-incid
 
 
 @dataclass
-class Browser:
+class Browser(PageBrowser):
     """A running app, a browser on it and the services behind it."""
-
-    url: str
-    driver: object
-    services: Services
-
-    def open(self, path: str) -> None:
-        self.driver.get(self.url + path)
-
-    def wait(self, condition, timeout: float = TIMEOUT_S):
-        # a refresh may replace an element between finding and reading it: look again
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: condition())
-
-    def text(self, element_id: str) -> str:
-        found = self.driver.find_elements(By.ID, element_id)
-        return found[0].text if found else ""
-
-    def location(self) -> str:
-        parts = urlsplit(self.driver.current_url)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
 
     def ingest(self, *entries: dict[str, str]) -> None:
         """XADD the events and drain an ingest worker (it commits and signals the change)."""
-        key = self.services.settings.stream("incidents")
-        for fields in entries:
-            self.services.redis.xadd(key, fields)
-        worker = Ingestor(self.services.settings, self.services.redis, self.services.sessions,
-                          consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
-        worker.start()
-        while worker.step():
-            pass
-
-    def click(self, css: str) -> None:
-        """Click the element at ``css``, found afresh until the click lands."""
-        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True)
-
-    def choose(self, dropdown_id: str, label: str) -> None:
-        """Open a dcc.Dropdown and click the option with ``label``."""
-        self.driver.find_element(By.ID, dropdown_id).click()
-        option = self.wait(lambda: next(
-            (o for o in self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content "
-                                                                   "[role=option]")
-             if o.text.strip() == label), None))
-        option.click()
-
-    def assert_no_console_errors(self) -> None:
-        assert severe_errors(self.driver) == []
+        ingest(self.services, entries, consumer=f"c-{uuid.uuid4().hex[:6]}")
 
 
 @pytest.fixture

@@ -17,13 +17,14 @@ from redis.retry import Retry
 from callbacks import PageRequest
 from callbacks import incidents as cb
 from cockpit import geo, governance_queries
-from cockpit.ingest import Ingestor
 from cockpit.services import Services
 from layouts import incident_detail as detail_page
 from layouts import incidents as list_page
 from layouts.i18n import STRINGS
+from layouts.incident_timeline import OVER_COLOR, timeline_figure
 from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 from tests.factories import incident_fields
+from tests.store_support import ingest
 
 TZ = ZoneInfo("Asia/Shanghai")
 VILLAGES = {"330110006224": "甲村", "330110006002": "乙社区"}
@@ -271,21 +272,21 @@ TIMELINE = [
 
 
 def test_timeline_figure_has_one_bar_per_stay_coloured_by_the_limit():
-    figure = detail_page.timeline_figure(TIMELINE, "zh")
+    figure = timeline_figure(TIMELINE, "zh")
     traces = {tr["uid"]: tr for tr in figure["data"]}
     assert set(traces) == {"stay-within", "stay-over", "stay-nolimit", "limits"}
     assert traces["stay-within"]["x"] == [1.0] and traces["stay-within"]["y"] == ["1 已上报"]
     assert traces["stay-over"]["x"] == [5.0] and traces["stay-over"]["marker"]["color"] \
-        == detail_page.OVER_COLOR
+        == OVER_COLOR
     assert traces["stay-nolimit"]["y"] == ["3 已重启 · 第2轮"]
     assert traces["stay-nolimit"]["text"] == ["30秒 (进行中)"]
     assert traces["limits"]["x"] == [2.0, 3.0]
     assert figure["layout"]["xaxis"]["title"]["text"] == "用时（分钟）"
     assert figure["layout"]["yaxis"]["categoryarray"] == ["1 已上报", "2 已研判",
                                                           "3 已重启 · 第2轮"]
-    assert detail_page.timeline_figure(TIMELINE[:1], "en")["layout"]["xaxis"]["title"][
+    assert timeline_figure(TIMELINE[:1], "en")["layout"]["xaxis"]["title"][
         "text"] == "Time (s)"
-    assert detail_page.timeline_figure([], "zh")["data"] == []
+    assert timeline_figure([], "zh")["data"] == []
 
 
 def detail(**extra) -> dict:
@@ -383,14 +384,7 @@ def _events() -> list[dict[str, str]]:
 
 @pytest.fixture
 def stored(services) -> Services:
-    key = services.settings.stream("incidents")
-    for fields in _events():
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions,
-                      consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    worker = ingest(services, _events(), consumer=f"c-{uuid.uuid4().hex[:6]}")
     worker.governor.tick()  # repeat groups
     return services
 
@@ -439,7 +433,7 @@ def test_detail_timeline_numbers(stored):
     assert stays == [("reported", 60.0, 120.0, 0.0), ("assessed", 300.0, 180.0, 120.0),
                      ("dispatched", 540.0, 600.0, 0.0), ("arrived", 900.0, 7200.0, 0.0),
                      ("resolved", 300.0, 43200.0, 0.0), ("closed", None, None, None)]
-    figure = detail_page.timeline_figure(found["timeline"], "zh")
+    figure = timeline_figure(found["timeline"], "zh")
     bars = {tr["uid"]: tr["x"] for tr in figure["data"]}  # hours: the 12 h limit sets the axis
     assert figure["layout"]["xaxis"]["title"]["text"] == "用时（小时）"
     assert bars["stay-over"] == pytest.approx([5 / 60])
@@ -470,17 +464,10 @@ def test_list_page_renders_from_the_url_and_survives_bad_values(stored):
 
 def test_team_panel_counts_are_team_load(stored, monkeypatch):
     # one more incident, dispatched to a team the config does not know
-    key = stored.settings.stream("incidents")
-    for fields in (incident_fields("x1", "reported", NOW - timedelta(minutes=2),
-                                   category="other", title="井盖缺失"),
-                   incident_fields("x1", "dispatched", NOW - timedelta(minutes=1),
-                                   team="某临时小组")):
-        stored.redis.xadd(key, fields)
-    worker = Ingestor(stored.settings, stored.redis, stored.sessions,
-                      consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    ingest(stored, [incident_fields("x1", "reported", NOW - timedelta(minutes=2),
+                                    category="other", title="井盖缺失"),
+                    incident_fields("x1", "dispatched", NOW - timedelta(minutes=1),
+                                    team="某临时小组")], consumer=f"c-{uuid.uuid4().hex[:6]}")
     monkeypatch.setattr(cb, "utc_now", lambda: NOW)  # the page's clock: the fixture's now
     page = cb.render_list(stored, "zh", PageRequest("/incidents", "", {"stage": "open"}))
     with stored.read() as session:

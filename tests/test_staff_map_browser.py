@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app import create_app
-from bench.queries import load
+from bench.incident_store import load
 from cockpit import geo
 from layouts.staff_map import MapIds
 from layouts.staff_map_frame import LAYERS

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from cockpit import geo, governance_queries, repeats
 from cockpit.access import Role, Viewer
 from cockpit.clock import utc_now
-from cockpit.ingest import Ingestor
 from cockpit.mapdata.filters import (
     DEFAULT_LAYERS,
     PERIODS,
@@ -47,6 +46,7 @@ from cockpit.store.waste_models import Household, WasteDisposal
 from tests import volunteer_factories as vf
 from tests import waste_factories as wf
 from tests.factories import incident_fields
+from tests.store_support import drain
 
 TZ = ZoneInfo("Asia/Shanghai")
 A = "330110006224"  # 朝阳村
@@ -226,11 +226,7 @@ def _world(services) -> datetime:
     for kind, entries in (("incidents", incidents), ("volunteers", people), ("waste", waste)):
         for fields in entries:
             services.redis.xadd(settings.stream(kind), fields)
-    worker = Ingestor(settings, services.redis, services.sessions,
-                      consumer=f"c-{uuid.uuid4().hex[:6]}", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    drain(services, f"c-{uuid.uuid4().hex[:6]}")
     repeats.update(services.redis, services.sessions, settings, settings.governance, now)
     with services.read() as session:  # everything went in: nothing dead-lettered
         assert session.query(Incident).count() == 9

@@ -4,21 +4,16 @@ it on a real Redis and real SQLite / PostgreSQL."""
 from __future__ import annotations
 
 import collections
-import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cockpit.geo import village_names
-from cockpit.ingest import Ingestor
 from cockpit.privacy import normalize_id_number
 from cockpit.store.volunteer_models import (
     Attendance,
@@ -42,7 +37,9 @@ from cockpit.volunteers.sim_campaigns import (
 )
 from cockpit.volunteers.sim_days import World, day_plan, live_mobilizations
 from cockpit.volunteers.sim_people import CHAOYANG, make_people, registry_events
-from tests.conftest import TEST_SECRETS, make_settings
+from tests.conftest import make_settings
+from tests.sim_support import cli_env, run_until_signalled
+from tests.store_support import count_rows, drain, stream_entries
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -50,24 +47,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 @pytest.fixture(scope="module")
 def full_world() -> World:
     return World(7, 7_400, TZ)
-
-
-def _drain(services) -> Ingestor:
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="sim",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-    return worker
-
-
-def _count(services, model, *where) -> int:
-    with services.read() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def _entries(services) -> list[dict[str, str]]:
-    return [fields for _, fields in services.redis.xrange(services.settings.stream("volunteers"))]
 
 
 # -- the figures, without a store ---------------------------------------------------------------
@@ -182,55 +161,55 @@ def test_a_small_world_through_ingest(sqlite_services):
     now = datetime.now(TZ) - timedelta(minutes=1)
     stats = _run(services, config, now)
     assert stats.history > 1_000 and stats.live == 0 and not stats.stopped
-    entries = _entries(services)
+    entries = stream_entries(services, "volunteers")
     assert len(entries) == stats.history
     assert all(e["source"].startswith("sim:") for e in entries)
     assert max(datetime.fromisoformat(e["occurred_at"]) for e in entries) <= now
-    worker = _drain(services)
+    worker = drain(services, "sim")
     assert services.redis.xlen(services.settings.key("deadletter")) == 0
     assert worker.stats.stored == stats.history and worker.stats.dead == 0
 
     world = World(7, 300, TZ)
     xihu = sum(p.xihu is not None for p in world.people)
     zhiyuanhui = sum(p.zhiyuanhui is not None for p in world.people)
-    hongqiao = _count(services, VolunteerRecord, VolunteerRecord.platform == "sim:hongqiao")
+    hongqiao = count_rows(services, VolunteerRecord, VolunteerRecord.platform == "sim:hongqiao")
     assert 300 <= hongqiao < 310  # the roll, and a few new volunteers of these days
     # the 西湖先锋 records joined their person by ID number; the 志愿汇 ones wait for review
-    assert _count(services, Volunteer, Volunteer.status != "merged") == hongqiao + zhiyuanhui
-    assert _count(services, VolunteerMerge, VolunteerMerge.reason == "same_id_number") == xihu
-    assert _count(services, MergeCandidate, MergeCandidate.status == "open") == zhiyuanhui
+    assert count_rows(services, Volunteer, Volunteer.status != "merged") == hongqiao + zhiyuanhui
+    assert count_rows(services, VolunteerMerge, VolunteerMerge.reason == "same_id_number") == xihu
+    assert count_rows(services, MergeCandidate, MergeCandidate.status == "open") == zhiyuanhui
 
-    closed = _count(services, Attendance, Attendance.open.is_(False))
-    verified = _count(services, Attendance, Attendance.verified.is_(True))
+    closed = count_rows(services, Attendance, Attendance.open.is_(False))
+    verified = count_rows(services, Attendance, Attendance.verified.is_(True))
     assert closed > 20 and verified / closed > 0.75  # ~0.94 at full size
-    assert _count(services, Attendance, Attendance.flag == "no_checkout") >= 3
-    assert _count(services, Attendance, Attendance.flag.in_(("late_checkout",
+    assert count_rows(services, Attendance, Attendance.flag == "no_checkout") >= 3
+    assert count_rows(services, Attendance, Attendance.flag.in_(("late_checkout",
                                                              "early_checkin"))) >= 1
-    assert _count(services, PointsEntry, PointsEntry.rule == "verified_hours") == verified
-    assert _count(services, PointsEntry, PointsEntry.rule == "rating") > 0
+    assert count_rows(services, PointsEntry, PointsEntry.rule == "verified_hours") == verified
+    assert count_rows(services, PointsEntry, PointsEntry.rule == "rating") > 0
 
-    assert _count(services, SignUp, SignUp.campaign_id == ASIAN_GAMES_ID) == 1_030
+    assert count_rows(services, SignUp, SignUp.campaign_id == ASIAN_GAMES_ID) == 1_030
     campaign = current_campaign(world, now.date())
     sent = sum(e.get("campaign_id") == campaign.campaign_id for e in entries)
     assert sent > 0
-    assert _count(services, SignUp, SignUp.campaign_id == campaign.campaign_id) == sent
+    assert count_rows(services, SignUp, SignUp.campaign_id == campaign.campaign_id) == sent
 
     # a restart re-sends the same ids: nothing new is stored
-    before = {m: _count(services, m) for m in (Volunteer, Attendance, PointsEntry, SignUp)}
+    before = {m: count_rows(services, m) for m in (Volunteer, Attendance, PointsEntry, SignUp)}
     again = _run(services, config, now)
     assert again.history == stats.history and again.anchor == stats.anchor
-    worker = _drain(services)
+    worker = drain(services, "sim")
     assert worker.stats.stored == 0 and worker.stats.duplicates == stats.history
-    assert {m: _count(services, m) for m in before} == before
+    assert {m: count_rows(services, m) for m in before} == before
 
 
 def test_a_tiny_world_on_each_database(services):
     stats = _run(services, sim.SimConfig(volunteers=60, history_days=1, seed=3),
                  datetime.now(TZ) - timedelta(minutes=1))
-    worker = _drain(services)
+    worker = drain(services, "sim")
     assert worker.stats.dead == 0 and worker.stats.stored == stats.history
-    assert _count(services, Volunteer) >= 60
-    assert _count(services, SignUp, SignUp.campaign_id == ASIAN_GAMES_ID) == round(
+    assert count_rows(services, Volunteer) >= 60
+    assert count_rows(services, SignUp, SignUp.campaign_id == ASIAN_GAMES_ID) == round(
         25_404 * 60 / 7_400)
 
 
@@ -274,11 +253,11 @@ def test_live_events_are_sent_when_due_and_the_funnels_show(sqlite_services, mon
                          sim.SimConfig(volunteers=300, history_days=0, seed=11), stop=stop,
                          now=start, clock=clock)
     assert stats.stopped and stats.live > 10
-    live = _entries(services)[stats.history:]
+    live = stream_entries(services, "volunteers")[stats.history:]
     times = [datetime.fromisoformat(e["occurred_at"]) for e in live]
     assert times == sorted(times) and times[-1] <= seen[-1]
     assert services.redis.exists(services.settings.key("feed:volunteers")) == 0
-    _drain(services)
+    drain(services, "sim")
     assert services.redis.xlen(services.settings.key("deadletter")) == 0
     with services.read() as session:
         shown = funnels(session, services.settings.volunteer_rules.mobilization,
@@ -293,11 +272,6 @@ def test_live_events_are_sent_when_due_and_the_funnels_show(sqlite_services, mon
 
 # -- the command -------------------------------------------------------------------------------
 
-def _env(settings) -> dict[str, str]:
-    return {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-            "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
-            "COCKPIT_DATA_DIR": str(settings.data_dir),
-            "COCKPIT_PD_KEY": TEST_SECRETS["pd_key"]}
 
 
 def test_the_command_once(sqlite_services):
@@ -305,38 +279,19 @@ def test_the_command_once(sqlite_services):
 
     result = CliRunner().invoke(cli.app, ["simulate-volunteers", "--once", "--volunteers", "40",
                                           "--history-days", "1", "--seed", "5"],
-                                env=_env(sqlite_services.settings))
+                                env=cli_env(sqlite_services.settings))
     assert result.exit_code == 0, result.output
-    sent = len(_entries(sqlite_services))
+    sent = len(stream_entries(sqlite_services, "volunteers"))
     assert f"simulated volunteers done: {sent} events sent" in result.output
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_command_stops_cleanly_on_a_signal(tmp_path, redis_server_url, sqlite_url, sig):
     settings = make_settings(tmp_path, redis_server_url, sqlite_url)
-    from cockpit.streams import client_for_url
-
-    r = client_for_url(redis_server_url)
-    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "simulate-volunteers",
-                              "--volunteers", "40", "--history-days", "1"], env=_env(settings),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not r.exists(settings.key("feed:volunteers")):
-            assert time.monotonic() < deadline and child.poll() is None, child.stderr.read()
-            time.sleep(0.1)
-        child.send_signal(sig)
-        out, err = child.communicate(timeout=15)
-        assert child.returncode == 0, err
-        assert "simulated volunteers stopped:" in out and "Traceback" not in err
-        assert r.exists(settings.key("feed:volunteers")) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-        keys = list(r.scan_iter(match=f"{settings.stream_prefix}*"))
-        if keys:
-            r.delete(*keys)
-        r.close()
+    code, out, err = run_until_signalled(settings, "volunteers", [
+        "simulate-volunteers", "--volunteers", "40", "--history-days", "1"], sig)
+    assert code == 0, err
+    assert "simulated volunteers stopped:" in out and "Traceback" not in err
 
 
 def test_the_demo_runs_the_simulator_as_a_part():

@@ -25,6 +25,7 @@ from cockpit.store.volunteer_models import (
 from cockpit.volunteers import assessment, detail, queries, registry
 from cockpit.volunteers.hours import close_overdue
 from tests.factories import T0
+from tests.store_support import count_rows, dead_letters, ingest
 from tests.volunteer_factories import (
     activity,
     answer,
@@ -40,25 +41,7 @@ CHAOYANG = "330110006224"
 
 
 def _ingest(services, entries) -> Ingestor:
-    key = services.settings.stream("volunteers")
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-    return worker
-
-
-def _count(services, model, *where) -> int:
-    with services.read() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def _dead(services) -> list[dict]:
-    entries = services.redis.xrange(services.settings.key("deadletter"))
-    return [fields for _, fields in entries]
+    return ingest(services, entries, stream="volunteers")
 
 
 def test_same_id_number_on_two_platforms_is_one_volunteer(services):
@@ -83,8 +66,8 @@ def test_same_id_number_on_two_platforms_is_one_volunteer(services):
         log = detail.merges(session, services.settings.tz, person.volunteer_id)
         assert [m["reason"] for m in log] == ["same_id_number"]
         assert log[0]["records"] == [["xihu", "XH-9"]]
-    assert _count(services, MergeCandidate) == 0
-    assert _dead(services) == []
+    assert count_rows(services, MergeCandidate) == 0
+    assert dead_letters(services) == []
 
 
 def test_same_phone_without_id_waits_in_the_merge_queue_and_merges_can_be_undone(services):
@@ -149,7 +132,7 @@ def test_undo_of_an_automatic_join_keeps_the_records_apart(services):
         registry.undo(session, merge_id, "staff-1", now)
     _ingest(services, [updated("XH-3", source="xihu", id_number=id_number(3), team="网格队",
                                at=T0 + timedelta(hours=1))])
-    assert _count(services, Volunteer, Volunteer.status != "merged") == 2
+    assert count_rows(services, Volunteer, Volunteer.status != "merged") == 2
 
 
 def test_id_numbers_are_never_stored_and_history_holds_no_personal_data(services, caplog):
@@ -167,7 +150,7 @@ def test_id_numbers_are_never_stored_and_history_holds_no_personal_data(services
                               ensure_ascii=False)
     assert raw not in dump and raw[:17] not in dump
     assert "赵六" not in payloads and "13700004444" not in payloads
-    dead = _dead(services)
+    dead = dead_letters(services)
     assert len(dead) == 1 and "id_number" in dead[0]["reason"]
     assert "330110199001010000" not in json.dumps(dead, ensure_ascii=False)
     assert raw not in caplog.text and "330110199001010000" not in caplog.text
@@ -356,16 +339,10 @@ def test_sign_ups_count_per_campaign_and_day(services):
 
 
 def test_volunteer_events_on_the_incident_stream_are_dead_lettered(services):
-    key = services.settings.stream("incidents")
-    services.redis.xadd(key, registered("HQ-8", "吴十"))
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-    dead = _dead(services)
+    ingest(services, [registered("HQ-8", "吴十")])
+    dead = dead_letters(services)
     assert len(dead) == 1 and "belongs on" in dead[0]["reason"]
-    assert _count(services, VolunteerRecord) == 0
+    assert count_rows(services, VolunteerRecord) == 0
 
 
 def test_changed_rules_rewrite_the_ledger_at_start(services, tmp_path):

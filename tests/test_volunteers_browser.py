@@ -7,28 +7,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app import create_app
 from cockpit import audit
-from cockpit.services import Services
 from cockpit.store.volunteer_models import Volunteer
 from layouts.volunteer_detail import VolunteerDetailIds
 from layouts.volunteers import VolunteersIds
 from layouts.volunteers_query import SECTIONS
 from tests.access_support import browser_sign_in
-from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
+from tests.browser_support import (
+    TIMEOUT_S,
+    PageBrowser,
+    chrome,
+    live_server,
+    save_screenshot,
+    severe_errors,
+)
+from tests.store_support import drain
 from tests.test_volunteers_page import IN_SCOPE, LI, ZHOU, ZHOU_ZY, plant
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_S = 10
 #: JavaScript: how far the page (and its scrolling container) is wider than the window.
 OVERFLOW = """
 const page = document.querySelector('.inc-page');
@@ -48,48 +52,13 @@ return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr[data-volun
 
 
 @dataclass
-class Browser:
+class Browser(PageBrowser):
     """A running app, a browser signed in as staff on it and the services behind it."""
 
-    url: str
-    driver: object
-    services: Services
     account: str
-
-    def open(self, path: str) -> None:
-        self.driver.get(self.url + path)
-
-    def wait(self, condition, timeout: float = TIMEOUT_S):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: condition())
-
-    def text(self, element_id: str) -> str:
-        found = self.driver.find_elements(By.ID, element_id)
-        return found[0].text if found else ""
-
-    def location(self) -> str:
-        parts = urlsplit(self.driver.current_url)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-
-    def click(self, css: str) -> None:
-        """Click the element at ``css``, found afresh until the click lands."""
-        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True)
-
-    def choose(self, dropdown_id: str, label: str) -> None:
-        """Open a dcc.Dropdown and click the option with ``label``."""
-        self.driver.find_element(By.ID, dropdown_id).click()
-        option = self.wait(lambda: next(
-            (o for o in self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content "
-                                                                   "[role=option]")
-             if o.text.strip() == label), None))
-        option.click()
 
     def rows(self) -> list[str]:
         return self.driver.execute_script(ROW_IDS, VolunteersIds.ROWS)
-
-    def assert_no_console_errors(self) -> None:
-        assert severe_errors(self.driver) == []
 
 
 @pytest.fixture
@@ -186,7 +155,6 @@ def test_volunteers004_request_and_recall(browser):
     request its funnel card appears, and 再次动员 on it sends the re-call (both audited)."""
     import re
 
-    from cockpit.ingest import Ingestor
     from layouts.volunteers_mobilize import MobilizeIds
 
     browser.open("/volunteers?tab=mobilization")
@@ -199,11 +167,7 @@ def test_volunteers004_request_and_recall(browser):
     mobilization_id = re.search(r"MOB-\d{8}-[0-9a-f]{8}", browser.text(MobilizeIds.SENT))[0]
     assert "胜稼村 需要 5 人" in browser.text(MobilizeIds.SENT)
 
-    worker = Ingestor(browser.services.settings, browser.services.redis,
-                      browser.services.sessions, consumer="c1", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    drain(browser.services)
     card = f".vp-mob-card[data-mob='{mobilization_id}']"
     browser.wait(lambda: browser.driver.find_elements(By.CSS_SELECTOR, card))
     assert "防汛值守" in browser.driver.find_element(By.CSS_SELECTOR, card).text

@@ -18,14 +18,15 @@ import pytest
 from app import create_app
 from cockpit import audit
 from cockpit.events import parse_event
-from cockpit.ingest import Ingestor, resolve_villages
+from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
 from cockpit.volunteers import queries, request
 from cockpit.volunteers.events import MobilizationRequested
 from layouts.i18n import t
 from layouts.volunteers import View, VolunteersIds
 from layouts.volunteers_mobilize import MobilizeIds, recall_button, recall_cards, with_section
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
+from tests.store_support import drain
 from tests.test_volunteers_page import (
     IN_SCOPE,
     OUT_OF_SCOPE,
@@ -60,8 +61,7 @@ def app(services, now):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in ("leader", "staff", "admin", "wall")}
+    return clients_by_role(app, services, IN_SCOPE)
 
 
 def _form(**values) -> dict:
@@ -108,14 +108,6 @@ def _audit(services, action: str) -> list[tuple]:
     with services.read() as db:
         return [(e.actor, e.role, e.target, e.detail)
                 for e in audit.read(db, action=action).rows]
-
-
-def _ingest(services) -> None:
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="c1",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
 
 
 def _board(services, every: bool = True) -> dict[str, dict]:
@@ -235,7 +227,7 @@ def test_a_request_lands_on_the_stream_and_after_ingest_on_the_board(app, client
     assert (actor, by_role, target) == (clients[role].account, role, event.mobilization_id)
     assert f"village {IN_SCOPE}, count 5" in detail
 
-    _ingest(services)
+    drain(services)
     item = _board(services, every=False)[event.mobilization_id]
     assert (item["needed"], item["village_code"], item["title"]) == (5, IN_SCOPE, "防汛值守")
     cards = text_of(call(clients[role], app, f"{MobilizeIds.CARDS}.children",

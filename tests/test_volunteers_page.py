@@ -24,7 +24,7 @@ from cockpit.volunteers.registry import person_id
 from layouts import volunteers_sections as sections
 from layouts.volunteers import View, registry_rows
 from layouts.volunteers_query import VolunteersQuery, parse_query, record_href, with_filters
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
 from tests.volunteer_factories import (
     activity,
     answer,
@@ -99,8 +99,7 @@ def app(services):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in ("leader", "staff", "admin", "wall")}
+    return clients_by_role(app, services, IN_SCOPE)
 
 
 # -- posting callbacks as the browser does -------------------------------------------------------

@@ -547,10 +547,11 @@ def test_wall010_a_hung_server_is_shown_and_the_clock_keeps_ticking(sqlite_servi
 
 def test_wall011_overdue_board_fills_with_time_and_drills_into_the_incidents(leader_wall,
                                                                             monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
 
     wall = leader_wall
-    monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 1)  # re-read the board each second
+    # re-read the board each second
+    monkeypatch.setattr(callbacks.wall_feed, "GOVERNANCE_EVERY_S", 1)
     wall.open("/")
     now = datetime.now(UTC)
     # fire: 2 minutes from report to assessment; this one is 10 minutes old
@@ -648,10 +649,10 @@ def test_wall012_a_full_overdue_board_says_how_many_more_and_the_banner_stays_co
 
 def test_wall013_beyond_its_points_the_map_counts_per_village_and_drills(leader_wall,
                                                                         monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
 
     wall = leader_wall
-    monkeypatch.setattr(callbacks.wall, "MAP_POINTS", 3)  # as if thousands were open
+    monkeypatch.setattr(callbacks.wall_feed, "MAP_POINTS", 3)  # as if thousands were open
     now = datetime.now(UTC)
     code, name, _, _ = _village_point(6)
     wall.open("/")

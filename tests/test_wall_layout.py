@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from cockpit import vocab
 from cockpit.events import NotificationAcknowledged, parse_event
 from cockpit.governance_queries import pending_announcements
-from cockpit.ingest import Ingestor, resolve_villages
+from cockpit.ingest import resolve_villages
 from cockpit.queries import FUNNEL_STAGES
 from cockpit.services import Services
 from cockpit.store.apply import apply_batch
@@ -46,14 +46,10 @@ from layouts.i18n import STRINGS, format_count, format_duration, lang_from_searc
 from layouts.wall import (
     ROW_BACKGROUND,
     WallIds,
-    category_children,
     chip_color,
     client_config,
-    funnel_children,
-    latest_children,
     layout,
     map_legend,
-    replay_children,
 )
 from layouts.wall_focus import FocusIds
 from layouts.wall_governance import (
@@ -68,10 +64,17 @@ from layouts.wall_governance import (
     ticker_children,
     ticker_items,
 )
+from layouts.wall_panels import (
+    category_children,
+    funnel_children,
+    latest_children,
+    replay_children,
+)
 from layouts.wall_volunteers import VolIds
 from layouts.wall_waste import WasteIds
 from tests.access_support import signed_in_client
 from tests.factories import incident_fields
+from tests.store_support import drain
 from tests.wall_support import SEEN, poll
 
 SQUARE = MapBase([0.0, 1.0, 1.0, 0.0, 0.0, None], [0.0, 0.0, 1.0, 1.0, 0.0, None],
@@ -331,7 +334,7 @@ def test_importing_the_app_is_side_effect_free():
 
 
 def test_geo_base_layer_is_schematic():
-    from callbacks.wall import map_base, village_names
+    from callbacks.wall_parts import map_base, village_names
 
     base = map_base("zh")
     assert len(base.labels) == 15 and base.schematic == {code for code, *_ in base.labels}
@@ -406,11 +409,11 @@ SESSION_READ = re.compile(r"\bFROM (users|kiosks)\b")
 
 def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
         sqlite_services, monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
     from app import create_app
 
     # the governance view is also re-read per time period: hold that period for the test
-    monkeypatch.setattr(callbacks.wall, "GOVERNANCE_EVERY_S", 10**9)
+    monkeypatch.setattr(callbacks.wall_feed, "GOVERNANCE_EVERY_S", 10**9)
     selects = []  # of the read models: who a session is is read apart (every few seconds)
     event.listen(sqlite_services.engine, "before_cursor_execute",
                  lambda *args: selects.append(args[2]) if args[2].lstrip().startswith(
@@ -625,7 +628,7 @@ def _store(services, *fields, now=None):
 
 
 def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
     from app import create_app
 
     now = datetime.now(UTC)
@@ -639,7 +642,7 @@ def test_poll_rereads_the_overdue_board_on_time_alone(services, monkeypatch):
     queue = first[GovIds.QUEUE]["data"]
     assert [n["id"] for n in queue["items"]] == ["late-1/new"] and queue["total"] == 1
     # no event arrives, time passes: the fire's 2-minute limit to assessment runs out
-    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=12))
+    monkeypatch.setattr(callbacks.wall_feed, "utc_now", lambda: now + timedelta(minutes=12))
     status, later = _poll(client, app, seen=first[SEEN]["data"])
     assert status == 200
     board = json_texts(later[GovIds.OVERDUE]["children"])
@@ -671,14 +674,6 @@ def _ack_poster(services):
     return post
 
 
-def _drain(services) -> None:
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="t",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-
-
 def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
 
     now = datetime.now(UTC)
@@ -696,7 +691,7 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
     assert (fields["type"], fields["notification_id"], fields["by"], fields["origin"],
             fields["channel"]) == ("notification.acknowledged", "ack-1/new", post.account,
                                    "hall-2", "screen")
-    _drain(services)
+    drain(services, "t")
     with services.read() as session:
         notice = session.get(Notification, "ack-1/new")
         assert (notice.acked_by, notice.ack_channel, notice.ack_from) == (post.account,
@@ -708,7 +703,7 @@ def test_acknowledge_callback_writes_the_event_the_ingest_applies(services):
 
 
 def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(services):
-    from callbacks.wall import ANNOUNCE_ITEMS
+    from callbacks.wall_parts import ANNOUNCE_ITEMS
 
     now = datetime.now(UTC)
     n = ANNOUNCE_ITEMS + 12
@@ -720,7 +715,7 @@ def test_acknowledge_all_answers_the_whole_queue_not_only_what_the_screen_holds(
     assert done["all"] is True and done["failed"] == []
     assert done["sent"][:3] == shown and sorted(done["sent"]) == sorted(
         f"all-{i}/new" for i in range(n))
-    _drain(services)
+    drain(services, "t")
     with services.read() as session:
         pending = pending_announcements(session, services.settings.tz,
                                         services.settings.governance)

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import callbacks.wall as wall
+import callbacks.wall_feed as feed
+from callbacks import wall_parts
 from cockpit import geo, map_queries, queries
 from cockpit.events import parse_event
 from cockpit.ingest import resolve_villages
 from cockpit.store.apply import apply_batch
+from layouts.figures import FIRST_INCIDENT_TRACE, map_figure
 from layouts.map_counts import VILLAGE_PREFIX, bubble_px, count_trace, village_marks
 from tests.factories import incident_fields
 
@@ -69,9 +71,9 @@ def test_map_points_put_open_incidents_first_within_the_bounds(services):
     tz = services.settings.tz
     with services.read() as session:
         full = map_queries.map_incidents(session, tz, NOW, hours=24)
-        points = map_queries.map_points(session, tz, NOW, hours=24, bounds=wall.map_bounds())
+        points = map_queries.map_points(session, tz, NOW, hours=24, bounds=wall_parts.map_bounds())
         first = map_queries.map_points(session, tz, NOW, hours=24, limit=5,
-                                       bounds=wall.map_bounds())
+                                       bounds=wall_parts.map_bounds())
         changes = map_queries.latest_changes(session, tz, NOW, hours=24, limit=3)
     # every incident with a position, less the one closed a day ago; newest change first
     assert [r["incident_id"] for r in full][:4] == ["m-18", "far", "m-1", "m-2"]
@@ -114,10 +116,10 @@ def _bubbles(trace) -> dict[str, str]:
 
 def test_beyond_its_points_the_wall_shows_villages_as_clusters(services, monkeypatch):
     _mixed_store(services)
-    monkeypatch.setattr(wall, "MAP_POINTS", 4)
-    models = wall.read_models(services, NOW)
+    monkeypatch.setattr(feed, "MAP_POINTS", 4)
+    models = feed.read_models(services, NOW)
     assert [p["incident_id"] for p in models["map"]] == ["m-18", "m-1", "m-2", "m-3"]
-    view = wall.build_view(models, "zh")
+    view = feed.build_view(models, "zh")
     traces = view["traces"]
     drawn = [i for tr in traces[:-1] for i in tr["customdata"]]
     # villages 0-2 have open incidents the map could not draw: each is one cluster with its
@@ -140,8 +142,8 @@ def test_beyond_its_points_the_wall_shows_villages_as_clusters(services, monkeyp
 
 def test_when_every_point_fits_only_positionless_incidents_get_a_bubble(services):
     _mixed_store(services)
-    models = wall.read_models(services, NOW)
-    view = wall.build_view(models, "en")
+    models = feed.read_models(services, NOW)
+    view = feed.build_view(models, "en")
     assert len(models["map"]) == 16
     drawn = sorted(i for tr in view["traces"][:-1] for i in tr["customdata"])
     assert drawn == sorted(p["incident_id"] for p in models["map"])
@@ -149,9 +151,9 @@ def test_when_every_point_fits_only_positionless_incidents_get_a_bubble(services
     assert _bubbles(bubbles) == {CODE[5]: "+1"}
     assert "1 more open not on the map" in bubbles["hovertext"][0]
     # the page's first figure has every trace a refresh patches, in the same places
-    first = wall.map_figure(wall.map_base("en"), (), "en",
-                            extra=[count_trace(wall.map_base("en"), (), {}, "en")])
-    assert [tr["uid"] for tr in first["data"][wall.FIRST_INCIDENT_TRACE:]] == \
+    first = map_figure(wall_parts.map_base("en"), (), "en",
+                       extra=[count_trace(wall_parts.map_base("en"), (), {}, "en")])
+    assert [tr["uid"] for tr in first["data"][FIRST_INCIDENT_TRACE:]] == \
         [tr["uid"] for tr in view["traces"]]
 
 
@@ -173,25 +175,24 @@ def test_finished_incidents_filling_the_points_never_make_clusters(services, mon
     for n in range(6):  # six closed in village 7: with MAP_POINTS 16 the points are full
         events += _incident(100 + n, 7, 50 + n, stages=("reported", "closed"))
     _store(services, events)
-    monkeypatch.setattr(wall, "MAP_POINTS", 16)
-    models = wall.read_models(services, NOW)
+    monkeypatch.setattr(feed, "MAP_POINTS", 16)
+    models = feed.read_models(services, NOW)
     assert len(models["map"]) == 16  # 14 open + 2 of the finished
-    bubbles = wall.build_view(models, "zh")["traces"][-1]
+    bubbles = feed.build_view(models, "zh")["traces"][-1]
     assert _bubbles(bubbles) == {CODE[5]: "+1"}  # only the positionless one, no cluster
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_count_trace_keeps_its_place_when_empty(lang):
-    base = wall.map_base(lang)
+    base = wall_parts.map_base(lang)
     trace = count_trace(base, (), {}, lang)
     assert trace["uid"] == "villages" and trace["x"] == [] and trace["hovertext"] == []
-    figure = wall.map_figure(base, (), lang, extra=[trace])
+    figure = map_figure(base, (), lang, extra=[trace])
     assert figure["data"][-1]["uid"] == "villages"
 
 
 def test_the_map_shows_what_lies_in_the_imported_layer(services):
     """An imported village beyond the schematic layer widens the map: its incidents show."""
-    from callbacks import wall_parts
     from cockpit.store.map_models import BoundaryFeature, BoundaryImport
 
     far = {"type": "Polygon", "coordinates": [[[120.357, 30.33], [120.357, 30.342],
@@ -200,9 +201,9 @@ def test_the_map_shows_what_lies_in_the_imported_layer(services):
     _store(services, [incident_fields("east", at=NOW - timedelta(minutes=3), lon="120.351",
                                       lat="30.336")])
     try:
-        wall.sync_layer(services)
-        models = wall.read_models(services, NOW)
-        assert models["map"] == [] and wall.map_bounds()[2] < 120.345
+        wall_parts.sync_layer(services)
+        models = feed.read_models(services, NOW)
+        assert models["map"] == [] and wall_parts.map_bounds()[2] < 120.345
         with services.sessions.begin() as session:
             run = BoundaryImport(level="village", method="imported", source="east.geojson",
                                  features=1, report={}, imported_at=NOW)
@@ -211,11 +212,11 @@ def test_the_map_shows_what_lies_in_the_imported_layer(services):
             session.add(BoundaryFeature(level="village", code=CODE[0], name=VILLAGES[0][1],
                                         village_code=CODE[0], geometry=json.dumps(far),
                                         method="imported", import_id=run.import_id))
-        wall.sync_layer(services)
-        models = wall.read_models(services, NOW)
+        wall_parts.sync_layer(services)
+        models = feed.read_models(services, NOW)
         assert [p["incident_id"] for p in models["map"]] == ["east"]
-        assert wall.map_bounds()[2] > 120.357
-        base = wall.map_base("zh")
+        assert wall_parts.map_bounds()[2] > 120.357
+        base = wall_parts.map_base("zh")
         assert CODE[0] not in base.schematic and (120.357, 30.33) in set(
             zip(base.outline_x, base.outline_y, strict=True))
     finally:

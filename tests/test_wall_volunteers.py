@@ -15,7 +15,6 @@ import pytest
 from plotly.io.json import to_json_plotly
 
 from cockpit import geo
-from cockpit.ingest import Ingestor
 from layouts.map_counts import BADGE_MAX_PX, badge_px, volunteer_trace
 from layouts.wall import WallIds
 from layouts.wall_volunteers import (
@@ -30,6 +29,7 @@ from layouts.wall_volunteers import (
     time_left,
     volunteer_panel,
 )
+from tests import store_support
 from tests import volunteer_factories as vf
 from tests.access_support import signed_in_client
 from tests.wall_support import SEEN
@@ -297,7 +297,7 @@ def test_english_labels():
 
 
 def test_map_badges_count_on_duty_and_mobilised_above_each_label():
-    from callbacks.wall import map_base, village_names
+    from callbacks.wall_parts import map_base, village_names
 
     base = map_base("zh")
     trace = volunteer_trace(base, DEPLOYMENT, "zh", village_names("zh", True))
@@ -314,18 +314,21 @@ def test_map_badges_count_on_duty_and_mobilised_above_each_label():
 
 
 def test_the_map_keeps_its_volunteer_trace_last_where_the_poll_patches_it():
-    from callbacks import wall
+    from callbacks.wall_feed import VOLUNTEER_TRACE
+    from callbacks.wall_parts import map_base
+    from layouts.figures import map_figure
+    from layouts.map_counts import count_trace
 
-    base = wall.map_base("zh")
-    # the page's first figure, as wall.render builds it
-    first = wall.map_figure(base, (), "zh", extra=[wall.count_trace(base, (), {}, "zh"),
-                                                  volunteer_trace(base, {}, "zh")])
-    assert first["data"][wall.VOLUNTEER_TRACE]["uid"] == "volunteers"
-    assert len(first["data"]) == wall.VOLUNTEER_TRACE + 1
+    base = map_base("zh")
+    # the page's first figure, as callbacks.wall.render builds it
+    first = map_figure(base, (), "zh", extra=[count_trace(base, (), {}, "zh"),
+                                              volunteer_trace(base, {}, "zh")])
+    assert first["data"][VOLUNTEER_TRACE]["uid"] == "volunteers"
+    assert len(first["data"]) == VOLUNTEER_TRACE + 1
 
 
 def test_the_view_signs_what_it_shows():
-    from callbacks.wall import build_volunteer_view
+    from callbacks.wall_parts import build_volunteer_view
 
     models = {"deployment": DEPLOYMENT, "mobilizations": [funnel()]}
     view = build_volunteer_view(models, "zh")
@@ -340,16 +343,7 @@ def test_the_view_signs_what_it_shows():
 
 def ingest(services, entries: Sequence[dict[str, str]]) -> None:
     """XADD ``entries`` to the volunteers stream and run the ingest until it is drained."""
-    key = services.settings.stream("volunteers")
-    pipe = services.redis.pipeline(transaction=False)
-    for fields in entries:
-        pipe.xadd(key, fields)
-    pipe.execute()
-    worker = Ingestor(services.settings, services.redis, services.sessions,
-                      consumer="wall-volunteers", block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
+    store_support.ingest(services, entries, consumer="wall-volunteers", stream="volunteers")
 
 
 def poll(client, app, seen=None, lang="zh") -> tuple[int, dict]:
@@ -392,7 +386,7 @@ def funnel_numbers(mobs, mobilization_id: str) -> dict[str, str]:
 
 def view_numbers(services, mobilization_id: str) -> dict[str, str]:
     """The funnel's numbers in the wall's view built from the read models now."""
-    from callbacks.wall import build_volunteer_view, read_volunteers
+    from callbacks.wall_parts import build_volunteer_view, read_volunteers
 
     view = build_volunteer_view(read_volunteers(services, datetime.now(UTC)), "zh")
     return funnel_numbers(json.loads(to_json_plotly(view["mobs"])), mobilization_id)
@@ -400,7 +394,7 @@ def view_numbers(services, mobilization_id: str) -> dict[str, str]:
 
 def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(services):
     from app import create_app
-    from callbacks.wall import VOLUNTEER_TRACE
+    from callbacks.wall_feed import VOLUNTEER_TRACE
 
     now = datetime.now(UTC)
     ingest(services, registrations("CY", "朝阳村", 200))
@@ -460,7 +454,7 @@ def test_a_mobilisation_of_140_in_chaoyang_moves_on_the_wall_as_events_arrive(se
 
 
 def test_time_left_and_the_recall_flag_move_with_time_alone(sqlite_services, monkeypatch):
-    import callbacks.wall
+    import callbacks.wall_feed
     from app import create_app
 
     services = sqlite_services
@@ -479,14 +473,14 @@ def test_time_left_and_the_recall_flag_move_with_time_alone(sqlite_services, mon
     assert strings_of(first[VolIds.FORCES_NOTE]["children"]) == ["模拟数据"]
     # no event, 25 minutes pass: 3 of 30 accepted with half the time gone lags the schedule
     version = services.version()
-    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=25))
+    monkeypatch.setattr(callbacks.wall_feed, "utc_now", lambda: now + timedelta(minutes=25))
     status, later = poll(client, app, seen=first[SEEN]["data"])
     assert status == 200 and services.version() == version
     card = strings_of(later[VolIds.MOBS]["children"])
     assert "剩余 30分" in card and "需再动员" in card
     assert nodes(later[VolIds.MOBS]["children"], "vm-lag")
     # past the deadline: 已超时, and how many are short
-    monkeypatch.setattr(callbacks.wall, "utc_now", lambda: now + timedelta(minutes=56))
+    monkeypatch.setattr(callbacks.wall_feed, "utc_now", lambda: now + timedelta(minutes=56))
     status, late = poll(client, app, seen=later[SEEN]["data"])
     card = strings_of(late[VolIds.MOBS]["children"])
     assert "已超时" in card and "缺 30 人" in card and "需再动员" in card

@@ -278,7 +278,7 @@ def test_a_village_with_a_hole_is_filled_around_it_whatever_the_winding(winding)
 
 
 def test_villages_without_disposals_are_labelled_on_the_map():
-    from callbacks.wall import map_base
+    from callbacks.wall_parts import map_base
     from layouts.wall_waste_figures import no_data_notes
 
     base = map_base("zh")
@@ -293,15 +293,15 @@ def test_villages_without_disposals_are_labelled_on_the_map():
 
 
 def test_the_map_keeps_no_band_above_the_villages_and_its_badges_off_the_labels():
-    from callbacks import wall
-    from layouts.map_counts import badge_rise
+    from callbacks.wall_parts import map_base, map_bounds
+    from layouts.map_counts import badge_rise, wall_map_figure
 
-    base = wall.map_base("zh")
-    figure = wall.wall_map_figure(base, "zh")
+    base = map_base("zh")
+    figure = wall_map_figure(base, "zh")
     assert figure["layout"]["yaxis"]["range"] == wall_y_range(base)
     low, high = wall_y_range(base)
     assert high - base.bounds[3] < 0.02 * (base.bounds[3] - base.bounds[1])
-    assert wall.map_bounds()[1] == low and wall.map_bounds()[3] == high
+    assert map_bounds()[1] == low and map_bounds()[3] == high
     assert badge_rise(base, "朝阳村", CHAOYANG, "zh", 16) > 0
 
 

@@ -22,17 +22,12 @@ from cockpit.waste import accuracy, queries
 from cockpit.waste.config import load_waste_rules
 from cockpit.waste.followup import judge, upper_bound
 from tests.factories import T0
+from tests.store_support import dead_letters
 from tests.waste_factories import disposal, followup_event, household, moved_out, station
 from tests.waste_factories import ingest as _ingest
 
 CHAOYANG = "330110006224"
 DAY = timedelta(days=1)
-
-
-
-
-def _dead(services) -> list[dict]:
-    return [f for _, f in services.redis.xrange(services.settings.key("deadletter"))]
 
 
 def test_outliers_and_unknown_classes_are_dead_lettered_and_the_rest_kept(services):
@@ -44,7 +39,7 @@ def test_outliers_and_unknown_classes_are_dead_lettered_and_the_rest_kept(servic
            disposal("H-1", start, photo="data:image/jpeg;base64,/9j/4AAQ", event_id="bad-photo"),
            disposal("H-1", start, correct=False, found_class="", event_id="bad-found")]
     _ingest(services, [station("ST-1"), household("H-1"), *good[:2], *bad, *good[2:]])
-    dead = {json.loads(d["fields"])["event_id"]: d["reason"] for d in _dead(services)}
+    dead = {json.loads(d["fields"])["event_id"]: d["reason"] for d in dead_letters(services)}
     assert set(dead) == {"bad-neg", "bad-huge", "bad-class", "bad-photo", "bad-found"}
     assert "weight_kg: -3 kg is not a weight" in dead["bad-neg"]
     assert "9000 kg is outside the sane range" in dead["bad-huge"]
@@ -58,7 +53,7 @@ def test_outliers_and_unknown_classes_are_dead_lettered_and_the_rest_kept(servic
 def test_a_disposal_on_the_volunteers_stream_is_dead_lettered(services):
     services.redis.xadd(services.settings.stream("volunteers"), disposal("H-1", T0))
     _ingest(services, [])
-    (dead,) = _dead(services)
+    (dead,) = dead_letters(services)
     assert "belongs on" in dead["reason"] and "waste" in dead["reason"]
 
 
@@ -162,7 +157,7 @@ def test_a_weak_household_is_followed_up_and_its_change_measured(services):
 
 def test_a_visit_to_an_unknown_follow_up_is_dead_lettered(services):
     _ingest(services, [followup_event("visited", "FU-nobody-20261129", T0, outcome="educated")])
-    (dead,) = _dead(services)
+    (dead,) = dead_letters(services)
     assert "no such follow-up" in dead["reason"]
 
 
@@ -219,7 +214,7 @@ def test_a_dead_letter_keeps_no_name_phone_or_home_address(services):
                                  head_name="王小明", head_phone="13812345678",
                                  landlord_name="沈建国", landlord_phone="13900005678",
                                  address="朝阳村3组12号")])
-    (dead,) = _dead(services)
+    (dead,) = dead_letters(services)
     assert "kind" in dead["reason"]
     kept = json.loads(dead["fields"])
     assert (kept["head_name"], kept["landlord_name"]) == ("王**", "沈**")
@@ -266,7 +261,7 @@ def test_field_app_events_that_make_no_sense_are_dead_lettered(services):
                        note="户主电话 138 1234 5678，已讲解"),
         moved_out("W-2", found + timedelta(hours=4)),
     ])
-    reasons = sorted(d["reason"] for d in _dead(services))
+    reasons = sorted(d["reason"] for d in dead_letters(services))
     assert len(reasons) == 2
     assert "is before the household was found weak" in reasons[0]
     assert "due_at must be after occurred_at" in reasons[1]
@@ -282,7 +277,7 @@ def test_field_app_events_that_make_no_sense_are_dead_lettered(services):
                                 .where(FollowUp.household_id == "W-3")).one()
     _ingest(services, [moved_out("W-3", T0 - DAY),
                        followup_event("visited", other, T0, outcome="educated")])
-    assert any("cancelled, the household moved out" in d["reason"] for d in _dead(services))
+    assert any("cancelled, the household moved out" in d["reason"] for d in dead_letters(services))
 
 
 def test_a_household_position_is_folded_latest_wins_in_wgs84_and_kept_out_of_history(services):
@@ -316,7 +311,7 @@ def test_a_household_position_outside_the_service_area_or_half_given_is_dead_let
     _ingest(services, [household("Q-1", lon="116.397", lat="39.909", crs="wgs84"),
                        household("Q-2", lon="120.29"),
                        household("Q-3", lon="120.29", lat="30.35")])
-    reasons = {json.loads(d["fields"])["household_id"]: d["reason"] for d in _dead(services)}
+    reasons = {json.loads(d["fields"])["household_id"]: d["reason"] for d in dead_letters(services)}
     assert "outside the service area" in reasons["Q-1"]
     assert "lon and lat must be given together" in reasons["Q-2"]
     assert "crs is required" in reasons["Q-3"]

@@ -8,27 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from app import create_app
 from cockpit import audit
-from cockpit.services import Services
 from layouts.waste import WasteIds
 from layouts.waste_followups import FollowupIds
 from layouts.waste_household import WasteHouseholdIds
 from tests.access_support import browser_sign_in
-from tests.browser_support import chrome, live_server, save_screenshot, severe_errors
+from tests.browser_support import PageBrowser, chrome, live_server, save_screenshot
 from tests.waste_page_support import IN_SCOPE, plant, write_photos
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_S = 10
 #: JavaScript: the page is rendered and each of its figures drawn.
 DRAWN = """
 return !!document.querySelector('.wp-page .inc-main')
@@ -45,42 +40,10 @@ return Array.from(document.querySelectorAll(arguments[0])).map(a => a.textConten
 
 
 @dataclass
-class Browser:
+class Browser(PageBrowser):
     """A running app, a browser signed in as staff on it and the services behind it."""
 
-    url: str
-    driver: object
-    services: Services
     account: str
-
-    def open(self, path: str) -> None:
-        self.driver.get(self.url + path)
-
-    def wait(self, condition, timeout: float = TIMEOUT_S):
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: condition())
-
-    def text(self, element_id: str) -> str:
-        found = self.driver.find_elements(By.ID, element_id)
-        return found[0].text if found else ""
-
-    def location(self) -> str:
-        parts = urlsplit(self.driver.current_url)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-
-    def click(self, css: str) -> None:
-        """Click the element at ``css``, found afresh until the click lands."""
-        self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click() or True)
-
-    def choose(self, dropdown_id: str, label: str) -> None:
-        """Open a dcc.Dropdown and click the option with ``label``."""
-        self.driver.find_element(By.ID, dropdown_id).click()
-        option = self.wait(lambda: next(
-            (o for o in self.driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-content "
-                                                                   "[role=option]")
-             if o.text.strip() == label), None))
-        option.click()
 
     def links(self, css: str) -> list[str]:
         return self.driver.execute_script(LINKS, css)
@@ -88,9 +51,6 @@ class Browser:
     def thumbs_loaded(self) -> bool:
         shown, ok = self.driver.execute_script(THUMBS)
         return shown > 0 and shown == ok
-
-    def assert_no_console_errors(self) -> None:
-        assert severe_errors(self.driver) == []
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from layouts.i18n import t
 from layouts.volunteers import View
 from layouts.waste_followups import FollowupIds as Ids
 from layouts.waste_followups import effect_cell, followup_table, followups_section, reason_cell
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
 from tests.test_volunteers_page import call, response_of, text_of
 from tests.waste_factories import disposal, household, station
 from tests.waste_factories import ingest as _ingest
@@ -71,8 +71,7 @@ def app(services, now):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in ("leader", "staff", "admin", "wall")}
+    return clients_by_role(app, services, IN_SCOPE)
 
 
 def _task(services, household_id: str) -> dict:

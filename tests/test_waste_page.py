@@ -23,7 +23,7 @@ from layouts.waste import View, pct, rate_cell
 from layouts.waste_figures import trend_figure, village_figure
 from layouts.waste_lists import photo_cell
 from layouts.waste_query import WasteQuery, household_href, parse_query, photo_src, with_filters
-from tests.access_support import signed_in_client
+from tests.access_support import clients_by_role
 from tests.test_volunteers_page import call, text_of
 from tests.waste_page_support import (
     DAY,
@@ -56,8 +56,7 @@ def app(services, planted):
 
 @pytest.fixture
 def clients(app, services):
-    return {role: signed_in_client(app, services, role, villages=IN_SCOPE)
-            for role in ("leader", "staff", "admin", "wall")}
+    return clients_by_role(app, services, IN_SCOPE)
 
 
 # -- pure builders -------------------------------------------------------------------------------

@@ -5,50 +5,30 @@ and the demo part."""
 from __future__ import annotations
 
 import collections
-import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from cockpit.ingest import Ingestor
 from cockpit.store.waste_models import FollowUp, Household, Landlord, WasteDisposal, WasteStation
-from cockpit.streams import client_for_url
 from cockpit.waste import simulate as sim
 from cockpit.waste.sim_days import accuracy_at
 from cockpit.waste.sim_field import FIELD_SOURCE, field_round, load_visits
 from cockpit.waste.sim_items import read_items
 from cockpit.waste.sim_world import COMMUNITY, World
-from tests.conftest import TEST_SECRETS, make_settings
+from tests.conftest import make_settings
+from tests.sim_support import cli_env, run_until_signalled
+from tests.store_support import count_rows, drain, stream_entries
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 20)
 
 # -- through the real ingest ---------------------------------------------------------------------
-
-def _drain(services) -> Ingestor:
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer="sim",
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-    return worker
-
-
-def _count(services, model, *where) -> int:
-    with services.read() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-def _entries(services) -> list[dict[str, str]]:
-    return [fields for _, fields in services.redis.xrange(services.settings.stream("waste"))]
 
 
 def test_a_small_world_through_ingest_and_a_restart_stores_nothing_new(sqlite_services):
@@ -57,24 +37,24 @@ def test_a_small_world_through_ingest_and_a_restart_stores_nothing_new(sqlite_se
     now = datetime.now(TZ) - timedelta(minutes=1)
     stats = sim.simulate(services.settings, services.redis, config, once=True, now=now)
     assert stats.history > 2_000 and stats.live == 0 and stats.photos == 16
-    entries = _entries(services)
+    entries = stream_entries(services, "waste")
     assert len(entries) == stats.history
     assert all(e["source"].startswith("sim:") for e in entries)
-    worker = _drain(services)
+    worker = drain(services, "sim")
     assert services.redis.xlen(services.settings.key("deadletter")) == 0
     assert worker.stats.stored == stats.history and worker.stats.dead == 0
 
     registered = {e["household_id"] for e in entries if e["type"] == "household.registered"}
     disposals = [e for e in entries if e["type"] == "waste.disposal"]
-    assert _count(services, Household) == len(registered)
-    assert _count(services, Household, Household.status == "moved_out") == sum(
+    assert count_rows(services, Household) == len(registered)
+    assert count_rows(services, Household, Household.status == "moved_out") == sum(
         e["type"] == "household.moved_out" for e in entries)
-    assert _count(services, WasteDisposal) == len(disposals)
-    assert _count(services, WasteDisposal, WasteDisposal.household_id.is_(None)) == 0
-    assert _count(services, WasteDisposal, WasteDisposal.via_house.is_(True)) > 0
-    assert _count(services, WasteStation) == sum(e["type"] == "station.registered"
+    assert count_rows(services, WasteDisposal) == len(disposals)
+    assert count_rows(services, WasteDisposal, WasteDisposal.household_id.is_(None)) == 0
+    assert count_rows(services, WasteDisposal, WasteDisposal.via_house.is_(True)) > 0
+    assert count_rows(services, WasteStation) == sum(e["type"] == "station.registered"
                                                  for e in entries)
-    assert _count(services, Landlord) > 10
+    assert count_rows(services, Landlord) > 10
     tally = collections.defaultdict(list)
     with services.read() as session:
         for code, correct in session.execute(select(WasteDisposal.village_code,
@@ -82,12 +62,12 @@ def test_a_small_world_through_ingest_and_a_restart_stores_nothing_new(sqlite_se
             tally[code].append(correct)
     rates = {code: sum(oks) / len(oks) for code, oks in tally.items()}
     assert rates[COMMUNITY] > max(r for c, r in rates.items() if c != COMMUNITY)
-    assert _count(services, FollowUp, FollowUp.status == "open") > 0  # the weak are found
+    assert count_rows(services, FollowUp, FollowUp.status == "open") > 0  # the weak are found
 
     again = sim.simulate(services.settings, services.redis, config, once=True, now=now)
     assert again.history == stats.history and again.photos == 0
-    assert _entries(services)[stats.history:] == entries
-    worker = _drain(services)
+    assert stream_entries(services, "waste")[stats.history:] == entries
+    worker = drain(services, "sim")
     assert worker.stats.stored == 0 and worker.stats.duplicates == stats.history
 
 
@@ -96,9 +76,9 @@ def test_the_field_app_assigns_and_visits_the_weak_and_they_improve(sqlite_servi
     config = sim.SimConfig(households=300, history_days=10, seed=7)
     now = datetime.now(TZ) - timedelta(hours=8)  # the visits, 7 h later, are past too
     sim.simulate(services.settings, services.redis, config, once=True, now=now)
-    _drain(services)
+    drain(services, "sim")
     world = World(7, 300, TZ, read_items())
-    opened = _count(services, FollowUp, FollowUp.status == "open")
+    opened = count_rows(services, FollowUp, FollowUp.status == "open")
     assert opened > 0
     with services.read() as session:
         assigned, visits = field_round(session, world, now)
@@ -109,9 +89,9 @@ def test_the_field_app_assigns_and_visits_the_weak_and_they_improve(sqlite_servi
     services.redis.xadd(services.settings.stream("waste"), assigned[0].fields)
     for e in assigned[1:]:
         services.redis.xadd(services.settings.stream("waste"), e.fields)
-    _drain(services)
+    drain(services, "sim")
     assert services.redis.xlen(services.settings.key("deadletter")) == 0
-    assert _count(services, FollowUp, FollowUp.status == "assigned") == len(assigned)
+    assert count_rows(services, FollowUp, FollowUp.status == "assigned") == len(assigned)
 
     later = now + timedelta(hours=7)
     with services.read() as session:
@@ -123,8 +103,8 @@ def test_the_field_app_assigns_and_visits_the_weak_and_they_improve(sqlite_servi
     assert outcomes.most_common(1)[0][0] == "educated"
     for e in events:
         services.redis.xadd(services.settings.stream("waste"), e.fields)
-    _drain(services)
-    assert _count(services, FollowUp, FollowUp.status == "visited") == len(visited)
+    drain(services, "sim")
+    assert count_rows(services, FollowUp, FollowUp.status == "visited") == len(visited)
     educated = [h for h, v in visits.items() if v.outcome == "educated"]
     residents = {h.household_id: h for h in world.residents(now - timedelta(days=10), now)}
     household = residents[educated[0]]
@@ -141,8 +121,8 @@ def test_live_events_are_sent_when_due_and_the_field_app_runs(sqlite_services, m
                                                             microsecond=0)
     config = sim.SimConfig(households=200, history_days=9, seed=11)
     sim.simulate(services.settings, services.redis, config, once=True, now=start)
-    _drain(services)
-    assert _count(services, FollowUp, FollowUp.status == "open") > 0
+    drain(services, "sim")
+    assert count_rows(services, FollowUp, FollowUp.status == "open") > 0
     ticks = iter(start + timedelta(minutes=5 * k) for k in range(1, 10_000))
     stop = threading.Event()
     seen: list[datetime] = []
@@ -155,19 +135,19 @@ def test_live_events_are_sent_when_due_and_the_field_app_runs(sqlite_services, m
             stop.set()
         return seen[-1]
 
-    before = len(_entries(services))
+    before = len(stream_entries(services, "waste"))
     stats = sim.simulate(services.settings, services.redis, config, stop=stop, now=start,
                          clock=clock, sessions=services.sessions)
     assert stats.stopped and stats.live > 50 and any(beats)
-    live = _entries(services)[before + stats.history:]
+    live = stream_entries(services, "waste")[before + stats.history:]
     assert any(e["type"] == "followup.assigned" for e in live)
     disposals = [e for e in live if e["type"] == "waste.disposal"]
     times = [datetime.fromisoformat(e["occurred_at"]) for e in disposals]
     assert times == sorted(times) and start < times[0] and times[-1] <= seen[-1]
     assert services.redis.exists(services.settings.key("feed:waste")) == 0
-    worker = _drain(services)
+    worker = drain(services, "sim")
     assert worker.stats.dead == 0
-    assert _count(services, FollowUp, FollowUp.status == "assigned") > 0
+    assert count_rows(services, FollowUp, FollowUp.status == "assigned") > 0
     assert load_visits(services.redis, services.settings, World(11, 200, TZ, read_items())) == {}
 
 
@@ -175,18 +155,13 @@ def test_a_tiny_world_on_each_database(services):
     stats = sim.simulate(services.settings, services.redis,
                          sim.SimConfig(households=40, history_days=2, seed=3), once=True,
                          now=datetime.now(TZ) - timedelta(minutes=1))
-    worker = _drain(services)
+    worker = drain(services, "sim")
     assert worker.stats.dead == 0 and worker.stats.stored == stats.history
-    assert _count(services, WasteDisposal) > 40
+    assert count_rows(services, WasteDisposal) > 40
 
 
 # -- the command -------------------------------------------------------------------------------
 
-def _env(settings, **extra) -> dict[str, str]:
-    return {**os.environ, "REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
-            "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
-            "COCKPIT_DATA_DIR": str(settings.data_dir),
-            "COCKPIT_PD_KEY": TEST_SECRETS["pd_key"], **extra}
 
 
 def test_the_command_once(sqlite_services):
@@ -194,9 +169,9 @@ def test_the_command_once(sqlite_services):
 
     result = CliRunner().invoke(cli.app, ["simulate-waste", "--once", "--households", "30",
                                           "--history-days", "1", "--seed", "5"],
-                                env=_env(sqlite_services.settings))
+                                env=cli_env(sqlite_services.settings))
     assert result.exit_code == 0, result.output
-    sent = len(_entries(sqlite_services))
+    sent = len(stream_entries(sqlite_services, "waste"))
     assert f"simulated waste done: {sent} events sent" in result.output
     assert len(list((sqlite_services.settings.data_dir / "photos" / "sim").glob("*.png"))) == 16
 
@@ -207,34 +182,17 @@ def test_the_command_names_a_missing_item_list_and_exits_2(sqlite_services, tmp_
     missing = tmp_path / "items.csv"
     result = CliRunner().invoke(cli.app, ["simulate-waste", "--once", "--households", "30",
                                           "--items", str(missing)],
-                                env=_env(sqlite_services.settings))
+                                env=cli_env(sqlite_services.settings))
     assert result.exit_code == 2
     assert f"waste item list not found: {missing}" in result.output
 
 
 def test_the_command_stops_cleanly_on_sigterm(tmp_path, redis_server_url, sqlite_url):
     settings = make_settings(tmp_path, redis_server_url, sqlite_url)
-    r = client_for_url(redis_server_url)
-    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "simulate-waste",
-                              "--households", "30", "--history-days", "1"], env=_env(settings),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not r.exists(settings.key("feed:waste")):
-            assert time.monotonic() < deadline and child.poll() is None, child.stderr.read()
-            time.sleep(0.1)
-        child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=15)
-        assert child.returncode == 0, err
-        assert "simulated waste stopped:" in out and "Traceback" not in err
-        assert r.exists(settings.key("feed:waste")) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-        keys = list(r.scan_iter(match=f"{settings.stream_prefix}*"))
-        if keys:
-            r.delete(*keys)
-        r.close()
+    code, out, err = run_until_signalled(settings, "waste", [
+        "simulate-waste", "--households", "30", "--history-days", "1"], signal.SIGTERM)
+    assert code == 0, err
+    assert "simulated waste stopped:" in out and "Traceback" not in err
 
 
 def test_the_demo_runs_the_simulator_as_a_part():

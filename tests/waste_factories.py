@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime
 
 from cockpit.ingest import Ingestor
+from tests import store_support
 from tests.factories import T0
 
 _SERIAL = itertools.count(1)
@@ -73,12 +74,4 @@ def followup_event(kind: str, followup_id: str, at: datetime, **extra) -> dict[s
 def ingest(services, entries=(), consumer: str = "c1", stream: str = "waste") -> Ingestor:
     """XADD ``entries`` to a stream (the waste one unless told) and run the real Ingestor
     until it is idle."""
-    key = services.settings.stream(stream)
-    for fields in entries:
-        services.redis.xadd(key, fields)
-    worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
-                      block_ms=50)
-    worker.start()
-    while worker.step():
-        pass
-    return worker
+    return store_support.ingest(services, entries, consumer, stream)

@@ -8,13 +8,14 @@ layer or an impossible number is dropped, never raised, and the reason is kept i
 differs from the defaults, so ``from_query(to_query(state)) == state``.
 
 Plain Python: the page (folium in an iframe, a Dash side panel) encodes and decodes with it.
+The readers of single query values are :mod:`cockpit.mapdata.query_values`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from cockpit import geo
 from cockpit.clock import day_bounds, period_bounds
+from cockpit.mapdata.query_values import items, last_value, ordered, read_day, shown
 from cockpit.vocab import STAGE_TERMS, Category, Stage, parse_category
 
 #: Periods of the map: local today, the last 24 hours, the last 7 / 30 local days (today
@@ -34,10 +36,6 @@ DEFAULT_PERIOD = "7d"
 ZOOM_RANGE = (0.0, 22.0)
 MAX_LAT = 85.0511
 _GRID_CODE = re.compile(r"^[\w.\-]{1,64}$")
-#: Longest query value read: anything longer is a paste gone wrong.
-_MAX_VALUE = 2000
-
-
 class Layer(StrEnum):
     """The staff map's layers (the ``layers`` query key lists the ones shown)."""
 
@@ -55,12 +53,6 @@ class Layer(StrEnum):
 
 #: Layers shown when the URL names none.
 DEFAULT_LAYERS: tuple[Layer, ...] = (Layer.VILLAGES, Layer.INCIDENTS)
-
-
-def _ordered(values: Iterable[Any], order: Sequence[Any]) -> tuple:
-    """``values`` without repeats, in ``order`` (the vocabulary's): one canonical form."""
-    found = set(values)
-    return tuple(v for v in order if v in found)
 
 
 _CATEGORY_CODES = tuple(c.value for c in Category)
@@ -120,7 +112,7 @@ class MapFilters:
             bad = sorted(set(values) - set(codes))
             if bad:
                 raise ValueError(f"unknown {name}: {', '.join(bad)}")
-            object.__setattr__(self, name, _ordered(values, codes))
+            object.__setattr__(self, name, ordered(values, codes))
         if self.period != "custom" and (self.start or self.end):
             raise ValueError("start and end need period='custom'")
         if self.start and self.end and self.start > self.end:
@@ -208,21 +200,21 @@ class MapFilters:
         """
         problems: list[str] = []
         categories = []
-        for text in _items(mapping, "cat"):
+        for text in items(mapping, "cat"):
             try:
                 categories.append(parse_category(text).value)
             except ValueError:
-                problems.append(f"cat: unknown category {_shown(text)} ignored")
+                problems.append(f"cat: unknown category {shown(text)} ignored")
         stages = []
-        for text in _items(mapping, "stage"):
+        for text in items(mapping, "stage"):
             try:
                 stages.append(_stage_code(text))
             except ValueError:
-                problems.append(f"stage: unknown stage {_shown(text)} ignored")
-        start, end = _day(mapping, "from", problems), _day(mapping, "to", problems)
-        period = _value(mapping, "period")
+                problems.append(f"stage: unknown stage {shown(text)} ignored")
+        start, end = read_day(mapping, "from", problems), read_day(mapping, "to", problems)
+        period = last_value(mapping, "period")
         if period is not None and period not in PERIODS:
-            problems.append(f"period: unknown period {_shown(period)} ignored")
+            problems.append(f"period: unknown period {shown(period)} ignored")
             period = None
         if period is None:
             period = "custom" if start or end else DEFAULT_PERIOD
@@ -236,55 +228,20 @@ class MapFilters:
                    _village(mapping, problems), _grid(mapping, problems), tuple(problems))
 
 
-def _shown(text: str) -> str:
-    """A value quoted in a problem: its first 40 characters (a problem is shown on the page)."""
-    return repr(text[:40] + ("…" if len(text) > 40 else ""))
-
-
-def _value(mapping: Mapping[str, Any], key: str) -> str | None:
-    """The last value of ``key``, stripped; None when absent or blank."""
-    value = mapping.get(key)
-    if isinstance(value, (list, tuple)):
-        value = value[-1] if value else None
-    if value is None:
-        return None
-    text = str(value)[:_MAX_VALUE].strip()
-    return text or None
-
-
-def _items(mapping: Mapping[str, Any], key: str) -> list[str]:
-    """The comma-separated items of every value of ``key``, blanks left out."""
-    value = mapping.get(key)
-    values = value if isinstance(value, (list, tuple)) else [] if value is None else [value]
-    return [item.strip() for v in values for item in str(v)[:_MAX_VALUE].split(",")
-            if item.strip()]
-
-
-def _day(mapping: Mapping[str, Any], key: str, problems: list[str]) -> date | None:
-    text = _value(mapping, key)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        problems.append(f"{key}: {_shown(text)} is not a date (YYYY-MM-DD); ignored")
-        return None
-
-
 def _village(mapping: Mapping[str, Any], problems: list[str]) -> str | None:
-    text = _value(mapping, "village")
+    text = last_value(mapping, "village")
     if text is None:
         return None
     code = geo.resolve_village(text)
     if code is None:
-        problems.append(f"village: unknown village {_shown(text)} ignored")
+        problems.append(f"village: unknown village {shown(text)} ignored")
     return code
 
 
 def _grid(mapping: Mapping[str, Any], problems: list[str]) -> str | None:
-    text = _value(mapping, "grid")
+    text = last_value(mapping, "grid")
     if text is not None and not _GRID_CODE.match(text):
-        problems.append(f"grid: {_shown(text)} is not a grid code; ignored")
+        problems.append(f"grid: {shown(text)} is not a grid code; ignored")
         return None
     return text
 
@@ -317,7 +274,7 @@ class MapView:
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", _ordered((Layer(v) for v in self.layers),
+        object.__setattr__(self, "layers", ordered((Layer(v) for v in self.layers),
                                                     tuple(Layer)))
         for name, low, high, digits in _NUMBERS:
             value = getattr(self, name)
@@ -352,27 +309,27 @@ class MapView:
         layers: tuple[Layer, ...] | list[Layer] = DEFAULT_LAYERS
         if "layers" in mapping:
             layers = []
-            asked = _items(mapping, "layers")
+            asked = items(mapping, "layers")
             for text in asked:
                 try:
                     layers.append(Layer(text.lower()))
                 except ValueError:
-                    problems.append(f"layers: unknown layer {_shown(text)} ignored")
+                    problems.append(f"layers: unknown layer {shown(text)} ignored")
             if asked and not layers:  # nothing usable asked for: not a blank map
                 layers = DEFAULT_LAYERS
         numbers: dict[str, float | None] = {}
         for name, low, high, _ in _NUMBERS:
-            text = _value(mapping, name)
+            text = last_value(mapping, name)
             numbers[name] = None
             if text is None:
                 continue
             try:
                 value = float(text)
             except ValueError:
-                problems.append(f"{name}: {_shown(text)} is not a number; ignored")
+                problems.append(f"{name}: {shown(text)} is not a number; ignored")
                 continue
             if not (math.isfinite(value) and low <= value <= high):
-                problems.append(f"{name}: {_shown(text)} is outside [{low}, {high}]; ignored")
+                problems.append(f"{name}: {shown(text)} is outside [{low}, {high}]; ignored")
                 continue
             numbers[name] = value
         if (numbers["lat"] is None) != (numbers["lon"] is None):

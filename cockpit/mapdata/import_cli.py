@@ -183,7 +183,7 @@ def list_layers(
     last: Annotated[int, typer.Option(min=1, max=100, help="Imports to show.")] = 5,
 ) -> None:
     """Show the active village and grid layers and the last imports with their reports."""
-    from cockpit.mapdata.importer import layer_counts, recent_imports
+    from cockpit.mapdata.layers import layer_counts, recent_imports
 
     settings = Settings()
     with _store(settings, commit=False) as session:

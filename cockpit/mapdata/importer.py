@@ -25,7 +25,7 @@ import geopandas as gpd
 import pyogrio
 import pyproj
 import shapely
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from cockpit.crs import geometry_to_wgs84
@@ -39,13 +39,13 @@ from cockpit.mapdata.import_checks import (
     Rejected,
     check_features,
     choose_fields,
-    misdecoded,
 )
+from cockpit.mapdata.mojibake import misdecoded
 from cockpit.placing import service_area
 from cockpit.store.map_models import BoundaryFeature, BoundaryImport
 
 __all__ = ["ImportRefused", "ImportResult", "Rejected", "clear_layer", "import_layer",
-           "layer_counts", "misdecoded", "parse_crs", "recent_imports"]
+           "misdecoded", "parse_crs"]
 
 GEOJSON = (".geojson", ".json")
 SHAPEFILE = (".shp", ".zip")
@@ -390,20 +390,3 @@ def clear_layer(session: Session, level: str, actor: str | None = None) -> Bound
     session.add(run)
     session.flush()
     return run
-
-
-def layer_counts(session: Session) -> dict[str, dict[str, int]]:
-    """Features of the active layers: ``{level: {"imported": n, "generated": m}}``."""
-    counts = {level: {"imported": 0, "generated": 0} for level in (VILLAGE, GRID)}
-    query = (select(BoundaryFeature.level, BoundaryFeature.generated, func.count())
-             .group_by(BoundaryFeature.level, BoundaryFeature.generated))
-    for level, generated, n in session.execute(query):
-        counts.setdefault(level, {"imported": 0, "generated": 0})
-        counts[level]["generated" if generated else "imported"] += n
-    return counts
-
-
-def recent_imports(session: Session, limit: int = 5) -> list[BoundaryImport]:
-    """The newest imports, generations and clearings of both levels, newest first."""
-    query = select(BoundaryImport).order_by(BoundaryImport.import_id.desc()).limit(limit)
-    return list(session.scalars(query))

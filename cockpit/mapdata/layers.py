@@ -116,3 +116,20 @@ def sync_geo(session: Session, known: int | None) -> int:
         imported = imported_villages(session)
         geo.use_villages(None if imported.empty else village_layer(session))
     return version
+
+
+def layer_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Features of the active layers: ``{level: {"imported": n, "generated": m}}``."""
+    counts = {level: {"imported": 0, "generated": 0} for level in LEVELS}
+    query = (select(BoundaryFeature.level, BoundaryFeature.generated, func.count())
+             .group_by(BoundaryFeature.level, BoundaryFeature.generated))
+    for level, generated, n in session.execute(query):
+        counts.setdefault(level, {"imported": 0, "generated": 0})
+        counts[level]["generated" if generated else "imported"] += n
+    return counts
+
+
+def recent_imports(session: Session, limit: int = 5) -> list[BoundaryImport]:
+    """The newest imports, generations and clearings of both levels, newest first."""
+    query = select(BoundaryImport).order_by(BoundaryImport.import_id.desc()).limit(limit)
+    return list(session.scalars(query))

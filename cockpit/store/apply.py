@@ -20,7 +20,7 @@ The result does not depend on the order or repetition of delivery:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -36,22 +36,27 @@ from cockpit.events import (
     BaseEvent,
     IncidentEvent,
     MetricObserved,
-    NotificationAcknowledged,
     NotificationReceipt,
 )
 from cockpit.governance_config import GovernanceConfig, load_governance
 from cockpit.lifecycle import Lifecycle, Move, run
 from cockpit.notices import notice_row
 from cockpit.store.bulk import insert_rows, update_changed
+from cockpit.store.history import (
+    ROW_FIELDS,
+    VillageResolver,
+    chunks,
+    drop_repeats,
+    history_payload,
+    stored_keys,
+)
 from cockpit.store.models import (
     Incident,
     IncidentEventRow,
     MetricObservation,
     Notification,
 )
-from cockpit.store.models import (
-    NotificationReceipt as ReceiptRow,
-)
+from cockpit.store.receipts import apply_receipts
 from cockpit.vocab import TERMINAL_STAGES, Stage
 from cockpit.volunteers.apply import VolunteerResult, apply_volunteer_events
 from cockpit.volunteers.config import VolunteerRules, cached_rules
@@ -64,13 +69,8 @@ from cockpit.waste.events import WASTE_TYPES
 ATTRIBUTES = ("category", "priority", "title", "address", "lon", "lat", "village", "grid",
               "team", "unit", "disposition", "source", "reporter_name", "reporter_phone",
               "reporter_id_hash")
-_CHUNK = 500
 _VOLUNTEER_MODELS = frozenset(VOLUNTEER_TYPES.values())
 _WASTE_MODELS = frozenset(WASTE_TYPES.values())
-
-#: Resolves (lons, lats, village hints) → village codes; injected so tests can pass their own.
-VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
-                            Sequence[str | None]], list[str | None]]
 
 
 @dataclass
@@ -87,44 +87,8 @@ class ApplyResult:
     waste: WasteResult = field(default_factory=WasteResult)
 
 
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _existing_keys(session: Session, model, keys: Sequence[tuple[str, str]]) -> set[tuple]:
-    """Which ``(source, event_id)`` keys of ``model`` are stored already."""
-    wanted = set(keys)
-    found: set[tuple] = set()
-    ids = sorted({event_id for _, event_id in wanted})
-    for part in _chunks(ids):
-        # event_id leads the primary key, so this is an index lookup on every dialect
-        rows = session.execute(select(model.source, model.event_id)
-                               .where(model.event_id.in_(part)))
-        found.update(key for key in map(tuple, rows) if key in wanted)
-    return found
-
-
 #: Event fields kept in their own columns of ``incident_events``, not repeated in ``payload``.
-_ROW_FIELDS = frozenset({"event_id", "type", "occurred_at", "source", "incident_id"})
-
-
-def payload(event: BaseEvent) -> dict[str, Any]:
-    """The event's own fields as stored in history, JSON-ready (enums as codes).
-
-    Like ``model_dump(mode="json", exclude_none=True)`` less the fields the history row keeps
-    in columns (id, type, time, source, incident), without pydantic's cost per event.
-    """
-    out: dict[str, Any] = {}
-    for name, value in event.__dict__.items():
-        if value is None or name in _ROW_FIELDS:
-            continue
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, Enum):  # not hasattr(): a failed lookup raises inside, slowly
-            value = value.value
-        out[name] = value
-    return out
+_INCIDENT_ROW_FIELDS = ROW_FIELDS | {"incident_id"}
 
 
 @functools.cache
@@ -211,15 +175,7 @@ def apply_batch(
     now = now or datetime.now(UTC)
     config = config or _default_config()
     result = ApplyResult()
-    seen: set[tuple[str, str]] = set()
-    fresh: list[tuple[BaseEvent, str]] = []
-    for event, stream_id in items:
-        key = (event.source, event.event_id)
-        if key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        fresh.append((event, stream_id))
+    fresh, result.duplicates = drop_repeats(items)
     incident_items = [(e, s) for e, s in fresh if isinstance(e, IncidentEvent)]
     metric_items = [(e, s) for e, s in fresh if isinstance(e, MetricObserved)]
     receipt_items = [(e, s) for e, s in fresh if isinstance(e, NotificationReceipt)]
@@ -228,7 +184,10 @@ def apply_batch(
     if incident_items:
         _apply_incidents(session, incident_items, resolve_villages, now, config, result)
     if receipt_items:
-        _apply_receipts(session, receipt_items, now, result)
+        stored = apply_receipts(session, receipt_items, now)
+        result.duplicates += len(receipt_items) - stored
+        result.stored += stored
+        result.receipts += stored
     if volunteer_items:
         done = apply_volunteer_events(session, volunteer_items, resolve_villages,
                                       now, rules or cached_rules(None), tz)
@@ -269,13 +228,13 @@ def _insert_history(session, items, now, result) -> list[tuple[IncidentEvent, st
     stored = insert_rows(session.connection(), table, [
         {"event_id": e.event_id, "incident_id": e.incident_id, "type": e.type,
          "occurred_at": e.occurred_at, "received_at": now, "source": e.source,
-         "stream_id": s, "payload": payload(e)}
+         "stream_id": s, "payload": history_payload(e, _INCIDENT_ROW_FIELDS)}
         for e, s in items
     ], skip_conflicts=True)
     given = len(items)
     if stored != given:
         mine: set[tuple] = set()
-        for part in _chunks(sorted({e.event_id for e, _ in items})):
+        for part in chunks(sorted({e.event_id for e, _ in items})):
             mine.update(map(tuple, session.execute(
                 select(table.c.source, table.c.event_id)
                 .where(table.c.event_id.in_(part), table.c.received_at == now))))
@@ -290,7 +249,7 @@ def _fold_incidents(session, items, villages, now, config, result,
     ids = sorted({e.incident_id for e, _ in items})
     states: dict[str, dict[str, Any]] = {}
     table = Incident.__table__
-    for part in _chunks(ids):
+    for part in chunks(ids):
         # Core rows, not ORM objects: only their values are needed, and this runs per batch
         query = select(table).where(table.c.incident_id.in_(part)).with_for_update()
         for row in session.execute(query).mappings():
@@ -360,7 +319,7 @@ def _rerun(session, ids: Sequence[str], states: dict[str, dict[str, Any]],
     """
     history = IncidentEventRow.__table__
     rows_of: dict[str, list] = {}
-    for part in _chunks(sorted(ids)):
+    for part in chunks(sorted(ids)):
         for row in session.execute(
                 select(history.c.incident_id, history.c.type, history.c.occurred_at,
                        history.c.event_id, history.c.source, history.c.payload)
@@ -417,74 +376,10 @@ def _newly_reported(state, before, config: GovernanceConfig, now: datetime) -> b
         state.get("priority"))
 
 
-def _ack_chain(session, notification_id: str, values: dict[str, Any]) -> None:
-    """Acknowledge the rest of a notice's chain that is not acknowledged yet.
-
-    An acknowledged notice answers the notices it was raised from and those raised from it
-    (``.../unack/<level>``).
-    """
-    notices = Notification.__table__
-    chain = set()
-    current = notification_id
-    while current and current not in chain:
-        chain.add(current)
-        current = session.scalar(select(notices.c.parent_id)
-                                 .where(notices.c.notification_id == current))
-    ack = {k: v for k, v in values.items() if k.startswith("ack")}
-    session.execute(notices.update()
-                    .where(notices.c.acked_at.is_(None),
-                           notices.c.notification_id.in_(sorted(chain))
-                           | notices.c.notification_id.startswith(f"{notification_id}/unack/",
-                                                                  autoescape=True))
-                    .values(**ack))
-
-
-def _apply_receipts(session, items, now, result) -> None:
-    """Store receipts (idempotent) and set their notifications' earliest delivery / ack."""
-    table = ReceiptRow.__table__
-    stored = 0
-    for event, stream_id in items:
-        ack = isinstance(event, NotificationAcknowledged)
-        stored += insert_rows(session.connection(), table, [{
-            "event_id": event.event_id, "source": event.source,
-            "notification_id": event.notification_id, "type": event.type,
-            "occurred_at": event.occurred_at, "received_at": now, "channel": event.channel,
-            "by": event.by if ack else None, "origin": event.origin if ack else None,
-            "stream_id": stream_id}], skip_conflicts=True)
-    result.duplicates += len(items) - stored
-    result.stored += stored
-    result.receipts += stored
-    ids = sorted({e.notification_id for e, _ in items})
-    notices = Notification.__table__
-    for part in _chunks(ids):
-        earliest: dict[tuple[str, str], Any] = {}
-        rows = session.execute(
-            select(table).where(table.c.notification_id.in_(part))
-            .order_by(table.c.occurred_at, table.c.event_id, table.c.source)).mappings()
-        for row in rows:
-            earliest.setdefault((row["notification_id"], row["type"]), row)
-        for notification_id in part:
-            values: dict[str, Any] = {}
-            delivered = earliest.get((notification_id, "notification.delivered"))
-            if delivered is not None:
-                values.update(delivered_at=delivered["occurred_at"],
-                              delivered_channel=delivered["channel"])
-            acked = earliest.get((notification_id, "notification.acknowledged"))
-            if acked is not None:
-                values.update(acked_at=acked["occurred_at"], acked_by=acked["by"],
-                              ack_channel=acked["channel"], ack_from=acked["origin"])
-            if values:
-                session.execute(notices.update()
-                                .where(notices.c.notification_id == notification_id)
-                                .values(**values))
-            if acked is not None:
-                _ack_chain(session, notification_id, values)
-
-
 def _store_metrics(session, items, resolve_villages, now, result) -> int:
     if not items:
         return 0
-    known = _existing_keys(session, MetricObservation, [(e.source, e.event_id) for e, _ in items])
+    known = stored_keys(session, MetricObservation, [(e.source, e.event_id) for e, _ in items])
     items = [(e, s) for e, s in items if (e.source, e.event_id) not in known]
     if items:
         villages = resolve_villages([None] * len(items), [None] * len(items),

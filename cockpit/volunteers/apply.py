@@ -9,7 +9,7 @@ recruitment sign-ups.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -19,6 +19,13 @@ from sqlalchemy.orm import Session
 
 from cockpit.event_base import BaseEvent
 from cockpit.store.bulk import insert_rows
+from cockpit.store.history import (
+    ROW_FIELDS,
+    VillageResolver,
+    drop_repeats,
+    history_payload,
+    stored_keys,
+)
 from cockpit.store.volunteer_models import (
     Attendance,
     Mobilization,
@@ -41,10 +48,7 @@ from cockpit.volunteers.events import (
 
 #: Fields never written to the event history: personal data lives only in the registry.
 PERSONAL_FIELDS = frozenset({"name", "phone", "id_number", "id_hash"})
-_ROW_FIELDS = frozenset({"event_id", "type", "occurred_at", "source"})
-
-VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
-                            Sequence[str | None]], list[str | None]]
+_HISTORY_SKIP = ROW_FIELDS | PERSONAL_FIELDS
 
 
 @dataclass
@@ -88,43 +92,17 @@ def subject_of(event: BaseEvent) -> str:
     return json.dumps([event.type], ensure_ascii=False)
 
 
-def history_payload(event: BaseEvent) -> dict:
-    """The event's fields for the history: JSON-ready, without personal data."""
-    out = {}
-    for name, value in event.__dict__.items():
-        if value is None or name in _ROW_FIELDS or name in PERSONAL_FIELDS:
-            continue
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif hasattr(value, "value"):
-            value = value.value
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[name] = value
-    return out
 
 
 def _new_events(session: Session, items, now: datetime, result: VolunteerResult):
-    keys = {(e.source, e.event_id) for e, _ in items}
-    stored: set[tuple[str, str]] = set()
-    ids = sorted({k[1] for k in keys})
-    for start in range(0, len(ids), 500):
-        rows = session.execute(select(VolunteerEventRow.source, VolunteerEventRow.event_id)
-                               .where(VolunteerEventRow.event_id.in_(ids[start:start + 500])))
-        stored.update(k for k in map(tuple, rows) if k in keys)
-    fresh, seen = [], set()
-    for event, stream_id in items:
-        key = (event.source, event.event_id)
-        if key in stored or key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        fresh.append((event, stream_id))
+    stored = stored_keys(session, VolunteerEventRow, {(e.source, e.event_id) for e, _ in items})
+    fresh, dropped = drop_repeats(items, stored)
+    result.duplicates += dropped
     if fresh:
         insert_rows(session.connection(), VolunteerEventRow.__table__, [
             {"event_id": e.event_id, "source": e.source, "type": e.type,
              "subject": subject_of(e), "occurred_at": e.occurred_at, "received_at": now,
-             "stream_id": s, "payload": history_payload(e)} for e, s in fresh])
+             "stream_id": s, "payload": history_payload(e, _HISTORY_SKIP)} for e, s in fresh])
     result.stored += len(fresh)
     return [e for e, _ in fresh]
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from cockpit.events import InvalidEvent, parse_event
 from cockpit.settings import Settings
 from cockpit.store.volunteer_models import Volunteer
+from cockpit.streams import send_once
 from cockpit.volunteers.events import MobilizationRequested, parse_skills
 
 #: The ``source`` of the events the cockpit writes.
@@ -171,28 +172,13 @@ def validate(fields: dict[str, str], settings: Settings, now: datetime) -> Mobil
 
 
 def send(r: redis.Redis, settings: Settings, token: str, fields: dict[str, str]) -> str | None:
-    """XADD the request to ``{prefix}volunteers``; returns the entry id.
+    """XADD the request to ``{prefix}volunteers`` once per form ``token``; returns the entry id.
 
-    Returns None, writing nothing, when ``token`` was sent already (a double click).
-
-    Raises
-    ------
-    redis.RedisError
-        If Redis fails; the token is released again, so the same form can be sent later.
+    None when ``token`` was sent already (:func:`cockpit.streams.send_once`); raises
+    redis.RedisError if Redis fails (the token is released, the form can be sent again).
     """
-    claim = settings.key(f"mobilize:sent:{token}")
-    if not r.set(claim, fields["event_id"], nx=True, ex=SENT_TTL_S):
-        return None
-    try:
-        entry = r.xadd(settings.stream("volunteers"), fields, maxlen=STREAM_MAXLEN,
-                       approximate=True)
-    except redis.RedisError:
-        try:
-            r.delete(claim)
-        except redis.RedisError:
-            pass  # it expires by itself
-        raise
-    return entry.decode() if isinstance(entry, bytes) else str(entry)
+    return send_once(r, settings.key(f"mobilize:sent:{token}"), settings.stream("volunteers"),
+                     fields, SENT_TTL_S, STREAM_MAXLEN)
 
 
 def registry_skills(session: Session, limit: int = 200) -> list[str]:

@@ -19,28 +19,25 @@ heartbeat saying the feed is simulated.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import redis
 
 from cockpit.settings import Settings
+from cockpit.sim_feed import FeedStats, SimFeed, by_time, follow, run, start
 from cockpit.volunteers.sim_campaigns import asian_games, campaign_signups, current_campaign
 from cockpit.volunteers.sim_days import World, day_plan, live_mobilizations
 from cockpit.volunteers.sim_people import DEFAULT_VOLUNTEERS, SimEvent, registry_events
 
 log = logging.getLogger(__name__)
 
-#: Approximate cap of the volunteers stream (XADD MAXLEN ~).
-STREAM_MAXLEN = 1_000_000
-#: Entries per pipelined round trip, and how often the start reports its progress.
-CHUNK, PROGRESS_EVERY = 1_000, 10_000
-HEARTBEAT_TTL_S, HEARTBEAT_EVERY_S = 15, 5.0
+#: How often the start reports its progress, entries.
+PROGRESS_EVERY = 10_000
 #: How long a run's start time (and so its mobilisations) is kept for a restart, seconds.
 ANCHOR_TTL_S = 12 * 3600
 #: Longest sleep between looks at the clock and the stop event, seconds.
@@ -57,24 +54,10 @@ class SimConfig:
 
 
 @dataclass
-class SimStats:
+class SimStats(FeedStats):
     """What a run sent: at start (the history and what was due) and live; its anchor."""
 
-    history: int = 0
-    live: int = 0
     anchor: datetime | None = None
-    stopped: bool = False
-    planned: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def sent(self) -> int:
-        """Entries sent in all."""
-        return self.history + self.live
-
-
-def _by_time(events: list[SimEvent]) -> list[SimEvent]:
-    return sorted(events, key=lambda e: e.key)
 
 
 def anchor_time(r: redis.Redis, settings: Settings, world: World, now: datetime,
@@ -131,47 +114,6 @@ def opening_plan(world: World, anchor: datetime, today: date, history_days: int
     return out
 
 
-class _Feed:
-    """XADDs events in pipelined chunks and keeps the heartbeat fresh."""
-
-    def __init__(self, r: redis.Redis, settings: Settings, info: dict, beat: bool):
-        self.r, self.stream = r, settings.stream("volunteers")
-        self.key, self.info, self.beating = settings.key("feed:volunteers"), info, beat
-        self._next_beat = 0.0
-
-    def send(self, events: Sequence[SimEvent], stop: threading.Event | None = None,
-             progress: bool = False) -> int:
-        sent = 0
-        for start in range(0, len(events), CHUNK):
-            if stop is not None and stop.is_set():
-                break
-            chunk = events[start:start + CHUNK]
-            pipe = self.r.pipeline(transaction=False)
-            for event in chunk:
-                pipe.xadd(self.stream, event.fields, maxlen=STREAM_MAXLEN, approximate=True)
-            pipe.execute()
-            sent += len(chunk)
-            self.info["sent"] = self.info.get("sent", 0) + len(chunk)
-            if progress and (sent % PROGRESS_EVERY < len(chunk) or sent == len(events)):
-                log.info("simulated volunteers: %d of %d start events sent to %s", sent,
-                         len(events), self.stream)
-            self.beat()
-        return sent
-
-    def beat(self) -> None:
-        if self.beating and time.monotonic() >= self._next_beat:
-            self.r.set(self.key, json.dumps(self.info, ensure_ascii=False), ex=HEARTBEAT_TTL_S)
-            self._next_beat = time.monotonic() + HEARTBEAT_EVERY_S
-
-    def close(self) -> None:
-        if self.beating:
-            try:
-                self.r.delete(self.key)
-            except redis.RedisError:
-                log.warning("could not delete the heartbeat key %s; it expires in %d s",
-                            self.key, HEARTBEAT_TTL_S)
-
-
 def simulate(settings: Settings, r: redis.Redis, config: SimConfig = SimConfig(),
              stop: threading.Event | None = None, once: bool = False,
              now: datetime | None = None,
@@ -208,17 +150,13 @@ def simulate(settings: Settings, r: redis.Redis, config: SimConfig = SimConfig()
     ValueError
         If ``config.volunteers`` < 1 or ``config.history_days`` < 0.
     """
-    if config.history_days < 0:
-        raise ValueError(f"history_days {config.history_days}: use 0 or more")
     tz = settings.tz
-    clock = clock or (lambda: datetime.now(tz))
-    stop = stop or threading.Event()
-    now = (now or clock()).astimezone(tz)
+    clock, stop, now = start(config.history_days, tz, clock, stop, now)
     began = time.monotonic()
     world = World(config.seed, config.volunteers, tz)
     anchor = anchor_time(r, settings, world, now, keep=not once)
     today = now.date()
-    plan = _by_time(opening_plan(world, anchor, today, config.history_days))
+    plan = by_time(opening_plan(world, anchor, today, config.history_days))
     stats = SimStats(anchor=anchor, planned=len(plan))
     stats.seconds["plan"] = time.monotonic() - began
     split = bisect.bisect_right([e.at for e in plan], now)
@@ -228,43 +166,12 @@ def simulate(settings: Settings, r: redis.Redis, config: SimConfig = SimConfig()
     info = {"simulated": True, "sources": "sim:*", "seed": config.seed,
             "volunteers": config.volunteers, "started_at": now.isoformat(timespec="seconds"),
             "anchor": anchor.isoformat(timespec="seconds"), "sent": 0}
-    feed = _Feed(r, settings, info, beat=not once)
-    try:
-        sending = time.monotonic()
-        stats.history = feed.send(plan[:split], stop, progress=True)
-        stats.seconds["send"] = time.monotonic() - sending
-        if once or stop.is_set():
-            stats.stopped = stop.is_set()
-            return stats
-        _live(world, anchor, plan[split:], today + timedelta(days=1), feed, stats, stop, clock)
-        stats.stopped = True
-        return stats
-    finally:
-        feed.close()
+    feed = SimFeed(r, settings, "volunteers", info, beat=not once,
+                   progress_every=PROGRESS_EVERY)
 
+    def live(pending: list[SimEvent]) -> None:
+        follow(feed, stats, pending, today + timedelta(days=1), tz,
+               lambda day: days_plan(world, anchor, day, day), stop, clock, MAX_WAIT_S)
 
-def _live(world: World, anchor: datetime, pending: list[SimEvent], planned_through: date,
-          feed: _Feed, stats: SimStats, stop: threading.Event,
-          clock: Callable[[], datetime]) -> None:
-    """Send each pending event when due; plan one day further at each local midnight."""
-    i = 0
-    while not stop.is_set():
-        now = clock().astimezone(world.tz)
-        while now.date() + timedelta(days=1) > planned_through:
-            planned_through += timedelta(days=1)
-            pending = _by_time(pending[i:] + days_plan(world, anchor, planned_through,
-                                                       planned_through))
-            i = 0
-            log.info("simulated volunteers: planned %s", planned_through.isoformat())
-        j = i
-        while j < len(pending) and pending[j].at <= now:
-            j += 1
-        if j > i:
-            stats.live += feed.send(pending[i:j])
-            i = j
-            continue
-        feed.beat()
-        wait = MAX_WAIT_S
-        if i < len(pending):
-            wait = min(wait, (pending[i].at - now).total_seconds())
-        stop.wait(max(wait, 0.01))
+    run(feed, plan, split, stats, stop, once, live)
+    return stats

@@ -10,16 +10,22 @@ got an incorrect disposal (:mod:`.followup`); assignments and visits move their 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cockpit.event_base import BaseEvent
 from cockpit.store.bulk import insert_rows
+from cockpit.store.history import (
+    ROW_FIELDS,
+    VillageResolver,
+    drop_repeats,
+    history_payload,
+    stored_keys,
+)
 from cockpit.store.waste_models import WasteEventRow
 from cockpit.waste import disposals, followup, registry
 from cockpit.waste.config import WasteRules
@@ -32,11 +38,6 @@ from cockpit.waste.events import (
     StationRegistered,
 )
 from cockpit.waste.events import WasteDisposal as DisposalEvent
-
-VillageResolver = Callable[[Sequence[float | None], Sequence[float | None],
-                            Sequence[str | None]], list[str | None]]
-_ROW_FIELDS = frozenset({"event_id", "type", "occurred_at", "source"})
-_CHUNK = 500
 
 
 @dataclass
@@ -71,29 +72,8 @@ def subject_of(event: BaseEvent) -> str:
     return event.type
 
 
-def history_payload(event: BaseEvent) -> dict:
-    """The event's fields for the history: JSON-ready, without personal data."""
-    personal = getattr(event, "PERSONAL", frozenset())
-    out = {}
-    for name, value in event.__dict__.items():
-        if value is None or name in _ROW_FIELDS or name in personal:
-            continue
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif hasattr(value, "value"):
-            value = value.value
-        out[name] = value
-    return out
 
 
-def _stored_keys(session: Session, model, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    ids = sorted({k[1] for k in keys})
-    found: set[tuple[str, str]] = set()
-    for start in range(0, len(ids), _CHUNK):
-        rows = session.execute(select(model.source, model.event_id)
-                               .where(model.event_id.in_(ids[start:start + _CHUNK])))
-        found.update(k for k in map(tuple, rows) if k in keys)
-    return found
 
 
 def _new_items(session: Session, items, result: WasteResult):
@@ -102,15 +82,9 @@ def _new_items(session: Session, items, result: WasteResult):
     Disposals are checked by their insert (:func:`.disposals.insert_disposals`).
     """
     keys = {(e.source, e.event_id) for e, _ in items if not isinstance(e, DisposalEvent)}
-    stored = _stored_keys(session, WasteEventRow, keys) if keys else set()
-    fresh, seen = [], set()
-    for event, stream_id in items:
-        key = (event.source, event.event_id)
-        if key in stored or key in seen:
-            result.duplicates += 1
-            continue
-        seen.add(key)
-        fresh.append((event, stream_id))
+    stored = stored_keys(session, WasteEventRow, keys) if keys else set()
+    fresh, dropped = drop_repeats(items, stored)
+    result.duplicates += dropped
     return fresh
 
 
@@ -151,7 +125,8 @@ def apply_waste_events(session: Session, items: Sequence[tuple[BaseEvent, str]],
     insert_rows(session.connection(), WasteEventRow.__table__, [
         {"event_id": e.event_id, "source": e.source, "type": e.type, "subject": subject_of(e),
          "occurred_at": e.occurred_at, "received_at": now, "stream_id": s,
-         "payload": history_payload(e)} for e, s in history])
+         "payload": history_payload(e, ROW_FIELDS | getattr(e, "PERSONAL", frozenset()))}
+        for e, s in history])
     result.stored = len(history)
     events = [e for e, _ in history]
     stations = [e for e in events if isinstance(e, StationRegistered)]

@@ -24,6 +24,7 @@ import redis
 from cockpit.event_fields import MAX_TEXT
 from cockpit.events import InvalidEvent, parse_event
 from cockpit.settings import Settings
+from cockpit.streams import send_once
 from cockpit.waste.events import FollowUpAssigned, FollowUpVisited
 
 #: The ``source`` of the events the cockpit writes.
@@ -261,24 +262,10 @@ def validate(fields: dict[str, str], settings: Settings,
 
 
 def send(r: redis.Redis, settings: Settings, token: str, fields: dict[str, str]) -> str | None:
-    """XADD the event to ``{prefix}waste``; returns the entry id.
+    """XADD the event to ``{prefix}waste`` once per form ``token``; returns the entry id.
 
-    Returns None, writing nothing, when ``token`` was sent already (a double click).
-
-    Raises
-    ------
-    redis.RedisError
-        If Redis fails; the token is released again, so the same form can be sent later.
+    None when ``token`` was sent already (:func:`cockpit.streams.send_once`); raises
+    redis.RedisError if Redis fails (the token is released, the form can be sent again).
     """
-    claim = settings.key(f"followup:sent:{token}")
-    if not r.set(claim, fields["event_id"], nx=True, ex=SENT_TTL_S):
-        return None
-    try:
-        entry = r.xadd(settings.stream("waste"), fields, maxlen=STREAM_MAXLEN, approximate=True)
-    except redis.RedisError:
-        try:
-            r.delete(claim)
-        except redis.RedisError:
-            pass  # it expires by itself
-        raise
-    return entry.decode() if isinstance(entry, bytes) else str(entry)
+    return send_once(r, settings.key(f"followup:sent:{token}"), settings.stream("waste"),
+                     fields, SENT_TTL_S, STREAM_MAXLEN)

@@ -19,12 +19,11 @@ the size and what the event is, so a restarted simulator re-sends the same ids a
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit.settings import Settings
+from cockpit.sim_feed import FeedStats, SimFeed, by_time, follow, run, start
 from cockpit.volunteers.sim_people import SimEvent
 from cockpit.waste.sim_days import Disposal, Visit, day_plan, disposal_event
 from cockpit.waste.sim_field import field_round, keep_visits, load_visits
@@ -42,11 +42,8 @@ from cockpit.waste.sim_world import DEFAULT_HOUSEHOLDS, World, registry_events
 
 log = logging.getLogger(__name__)
 
-#: Approximate cap of the waste stream (XADD MAXLEN ~).
-STREAM_MAXLEN = 1_000_000
-#: Entries per pipelined round trip, and how often the start reports its progress.
-CHUNK, PROGRESS_EVERY = 1_000, 20_000
-HEARTBEAT_TTL_S, HEARTBEAT_EVERY_S = 15, 5.0
+#: How often the start reports its progress, entries.
+PROGRESS_EVERY = 20_000
 #: Longest sleep between looks at the clock and the stop event, seconds.
 MAX_WAIT_S = 1.0
 #: How often the simulated field app looks at the store's follow-ups, seconds.
@@ -67,25 +64,11 @@ class SimConfig:
 
 
 @dataclass
-class SimStats:
+class SimStats(FeedStats):
     """What a run sent: at start (the history) and live; photos written; visits made."""
 
-    history: int = 0
-    live: int = 0
-    stopped: bool = False
-    planned: int = 0
     photos: int = 0
     visits: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def sent(self) -> int:
-        """Entries sent in all."""
-        return self.history + self.live
-
-
-def _by_time(events: list[Planned]) -> list[Planned]:
-    return sorted(events, key=lambda e: e.key)
 
 
 def opening_plan(world: World, today: date, history_days: int) -> list[Planned]:
@@ -99,54 +82,12 @@ def opening_plan(world: World, today: date, history_days: int) -> list[Planned]:
     while day <= today + timedelta(days=1):
         out.extend(day_plan(world, day))
         day += timedelta(days=1)
-    return _by_time(out)
+    return by_time(out)
 
 
 def render(item: Planned, visits: Mapping[str, Visit]) -> SimEvent:
     """The stream entry of a planned item (a disposal is rated now)."""
     return disposal_event(item, visits) if isinstance(item, Disposal) else item
-
-
-class _Feed:
-    """XADDs entries in pipelined chunks and keeps the heartbeat fresh."""
-
-    def __init__(self, r: redis.Redis, settings: Settings, info: dict, beat: bool):
-        self.r, self.stream = r, settings.stream("waste")
-        self.key, self.info, self.beating = settings.key("feed:waste"), info, beat
-        self._next_beat = 0.0
-
-    def send(self, items: Sequence[Planned], visits: Mapping[str, Visit],
-             stop: threading.Event | None = None, progress: bool = False) -> int:
-        sent = 0
-        for start in range(0, len(items), CHUNK):
-            if stop is not None and stop.is_set():
-                break
-            chunk = items[start:start + CHUNK]
-            pipe = self.r.pipeline(transaction=False)
-            for item in chunk:
-                pipe.xadd(self.stream, render(item, visits).fields, maxlen=STREAM_MAXLEN,
-                          approximate=True)
-            pipe.execute()
-            sent += len(chunk)
-            self.info["sent"] = self.info.get("sent", 0) + len(chunk)
-            if progress and (sent % PROGRESS_EVERY < len(chunk) or sent == len(items)):
-                log.info("simulated waste: %d of %d start events sent to %s", sent, len(items),
-                         self.stream)
-            self.beat()
-        return sent
-
-    def beat(self) -> None:
-        if self.beating and time.monotonic() >= self._next_beat:
-            self.r.set(self.key, json.dumps(self.info, ensure_ascii=False), ex=HEARTBEAT_TTL_S)
-            self._next_beat = time.monotonic() + HEARTBEAT_EVERY_S
-
-    def close(self) -> None:
-        if self.beating:
-            try:
-                self.r.delete(self.key)
-            except redis.RedisError:
-                log.warning("could not delete the heartbeat key %s; it expires in %d s",
-                            self.key, HEARTBEAT_TTL_S)
 
 
 def simulate(settings: Settings, r: redis.Redis, config: SimConfig = SimConfig(),
@@ -192,12 +133,8 @@ def simulate(settings: Settings, r: redis.Redis, config: SimConfig = SimConfig()
     ValueError
         If ``config.households`` < 15 or ``config.history_days`` < 0.
     """
-    if config.history_days < 0:
-        raise ValueError(f"history_days {config.history_days}: use 0 or more")
     tz = settings.tz
-    clock = clock or (lambda: datetime.now(tz))
-    stop = stop or threading.Event()
-    now = (now or clock()).astimezone(tz)
+    clock, stop, now = start(config.history_days, tz, clock, stop, now)
     began = time.monotonic()
     world = World(config.seed, config.households, tz, read_items(config.items))
     stats = SimStats(photos=len(write_photos(settings.photo_store)))
@@ -213,56 +150,28 @@ def simulate(settings: Settings, r: redis.Redis, config: SimConfig = SimConfig()
     info = {"simulated": True, "sources": "sim:*", "seed": config.seed,
             "households": config.households, "started_at": now.isoformat(timespec="seconds"),
             "sent": 0}
-    feed = _Feed(r, settings, info, beat=not once)
-    try:
-        sending = time.monotonic()
-        stats.history = feed.send(plan[:split], visits, stop, progress=True)
-        stats.seconds["send"] = time.monotonic() - sending
-        if once or stop.is_set():
-            stats.stopped = stop.is_set()
-            return stats
-        live = _Live(world, settings, r, feed, stats, visits,
-                     sessions if config.field_app else None)
-        live.run(plan[split:], now.date() + timedelta(days=1), stop, clock)
-        stats.stopped = True
-        return stats
-    finally:
-        feed.close()
+    feed = SimFeed(r, settings, "waste", info, beat=not once, progress_every=PROGRESS_EVERY,
+                   render=lambda item: render(item, visits))
+    field_app = _FieldApp(world, settings, r, feed, stats, visits,
+                          sessions if config.field_app else None)
+
+    def live(pending: list[Planned]) -> None:
+        follow(feed, stats, pending, now.date() + timedelta(days=1), tz,
+               lambda day: day_plan(world, day), stop, clock, MAX_WAIT_S, each=field_app.field)
+
+    run(feed, plan, split, stats, stop, once, live)
+    return stats
 
 
-class _Live:
-    """The live part: each pending item when due, a day further each midnight, field rounds."""
+class _FieldApp:
+    """The simulated field app of a live run: a round of visits every :data:`FIELD_EVERY_S`."""
 
-    def __init__(self, world: World, settings: Settings, r: redis.Redis, feed: _Feed,
+    def __init__(self, world: World, settings: Settings, r: redis.Redis, feed: SimFeed,
                  stats: SimStats, visits: dict[str, Visit],
                  sessions: sessionmaker[Session] | None):
         self.world, self.settings, self.r, self.feed = world, settings, r, feed
         self.stats, self.visits, self.sessions = stats, visits, sessions
         self.next_round: datetime | None = None
-
-    def run(self, pending: list[Planned], planned_through: date, stop: threading.Event,
-            clock: Callable[[], datetime]) -> None:
-        world, i = self.world, 0
-        while not stop.is_set():
-            now = clock().astimezone(world.tz)
-            while now.date() + timedelta(days=1) > planned_through:
-                planned_through += timedelta(days=1)
-                pending = _by_time(pending[i:] + day_plan(world, planned_through))
-                i = 0
-                log.info("simulated waste: planned %s", planned_through.isoformat())
-            self.field(now)
-            j = i
-            while j < len(pending) and pending[j].at <= now:
-                j += 1
-            if j > i:
-                self.stats.live += self.feed.send(pending[i:j], self.visits)
-                i = j
-                continue
-            self.feed.beat()
-            wait = MAX_WAIT_S
-            if i < len(pending):
-                wait = min(wait, (pending[i].at - now).total_seconds())
-            stop.wait(max(wait, 0.01))
 
     def field(self, now: datetime) -> None:
         """A round of the field app when one is due (a store error skips the round)."""
@@ -278,7 +187,7 @@ class _Live:
                         str(exc).splitlines()[0], FIELD_EVERY_S)
             return
         if events:
-            self.stats.live += self.feed.send(events, self.visits)
+            self.stats.live += self.feed.send(events)
             keep_visits(self.r, self.settings, self.world, visits)
             self.visits.update(visits)
             self.stats.visits += len(visits)
