@@ -18,8 +18,12 @@
  * - The browser reconnects a broken stream by itself (the server sets retry: 2000); when the
  *   server comes back, its first frame is a snapshot and the page is current again, no reload.
  * - Stale watermark: when nothing was heard from the server (update, beat or poll answer) for
- *   stale_ms, or the last status said the data source is down, a watermark across the screen
- *   says the picture is not live, with the time of the last update.
+ *   stale_ms, or the last status said the data source is down (cfg.status_id's data.error, or
+ *   a non-empty cfg.alert_id), a watermark across the screen says the picture is not live,
+ *   with the time of the last update.
+ * - One client per page: cfg.root is the page's root element. A client started for a root
+ *   stops the one that served it before (the tablet's link to another view renders the page
+ *   again, with another channel), and a client whose root left the document stops itself.
  */
 (function () {
     "use strict";
@@ -127,6 +131,9 @@
     };
 
     Client.prototype.stop = function () {
+        if (clients[this.cfg.channel] === this) {
+            delete clients[this.cfg.channel];
+        }
         this.stopped = true;
         this.closeStream();
         window.clearTimeout(this.pollTimer);
@@ -350,6 +357,10 @@
         if (status && typeof status === "object") {
             this.sourceError = Boolean(status.error);
         }
+        var alert = this.cfg.alert_id && response[this.cfg.alert_id];
+        if (alert && alert.children !== undefined) {
+            this.sourceError = Boolean(alert.children);
+        }
     };
 
     Client.prototype.schedule = function () {
@@ -390,6 +401,10 @@
     // ------------------------------------------------------------------ the watermark
 
     Client.prototype.check = function () {
+        if (this.cfg.root && !document.getElementById(this.cfg.root)) {
+            this.stop();  // the page was left: let go of the stream and the tabs' lock
+            return;
+        }
         var now = nowMs();
         var silent = this.lastHeardMs === null ? now - this.startedMs : now - this.lastHeardMs;
         var stale = silent > (this.cfg.stale_ms || 10000) || this.sourceError;
@@ -434,9 +449,11 @@
             return window.dash_clientside.no_update;
         }
         var key = cfg.channel;
-        if (clients[key]) {
-            clients[key].stop();
-        }
+        Object.keys(clients).forEach(function (other) {
+            if (other === key || (cfg.root && clients[other].cfg.root === cfg.root)) {
+                clients[other].stop();
+            }
+        });
         var client = new Client(Object.assign({tz: config.tz}, cfg));
         clients[key] = client;
         client.start();

@@ -191,6 +191,70 @@ def test_the_hub_thread_stops_when_nobody_follows_and_starts_with_the_next(monke
     hub.stop()
 
 
+def test_channels_made_on_demand_are_bounded_and_each_screen_gets_its_own():
+    made = []
+
+    def factory(n: int):
+        def make():
+            made.append(n)
+            return lambda seen: ({"response": {"n": {"children": n}}}, {"n": n})
+        return make
+
+    hub, _ = hub_with(Counter(), max_channels=2)
+    try:
+        one, two = hub.subscribe("v:1", factory(1)), hub.subscribe("v:2", factory(2))
+        assert frames_of(one[1])[0][1]["response"] == {"n": {"children": 1}}
+        assert frames_of(two[1])[0][1]["response"] == {"n": {"children": 2}}
+        again = hub.subscribe("v:1", factory(99))  # the same view: the same channel
+        assert frames_of(again[1])[0][1]["response"] == {"n": {"children": 1}}
+        assert made == [1, 2] and hub.subscribe("v:3", factory(3)) is None  # past the bound
+        assert hub.subscribe("c") is not None  # a declared channel does not count
+        # a screen that polls a view past the bound is served, without a channel kept
+        polled = json.loads(hub.snapshot_for("v:3", factory(3)))
+        assert (polled["kind"], polled["seq"], polled["response"]) == (
+            "snapshot", 0, {"n": {"children": 3}})
+        assert sorted(hub.channels) == ["c", "v:1", "v:2"]
+        with pytest.raises(KeyError):
+            hub.subscribe("v:4")  # no factory: an unknown channel stays unknown
+    finally:
+        hub.stop()
+
+
+def test_idle_channels_are_dropped_and_make_room_for_new_ones():
+    hub, _ = hub_with(Counter(), max_channels=2)
+    produce = lambda seen: ({"response": {}}, {})  # noqa: E731
+    try:
+        first = hub.subscribe("v:1", lambda: produce)
+        hub.subscribe("v:2", lambda: produce)
+        hub.snapshot_for("c")
+        assert hub.remove_idle_channels(0) == []  # both followed
+        hub.unsubscribe("v:1", first[0])
+        assert hub.remove_idle_channels(3600) == []  # just left: kept a while
+        assert hub.remove_idle_channels(0) == ["v:1"]  # the declared "c" is never dropped
+        hub.unsubscribe("v:1", first[0])  # a screen closed twice after its channel went
+        assert sorted(hub.channels) == ["c", "v:2"] and hub.clients == 1
+        hub.channel_idle_s = 0
+        hub.snapshot_for("v:3", lambda: produce)  # polled: kept, then nobody follows it
+        assert hub.subscribe("v:4", lambda: produce) is not None  # v:3 made room
+        assert sorted(hub.channels) == ["c", "v:2", "v:4"]
+    finally:
+        hub.stop()
+
+
+def test_the_hub_thread_drops_the_channels_nobody_follows():
+    hub, _ = hub_with(Counter(), channel_idle_s=0)
+    try:
+        hub.subscribe("c")  # keeps the thread running
+        mailbox, _ = hub.subscribe("v:1", lambda: Counter())
+        hub.unsubscribe("v:1", mailbox)
+        deadline = time.monotonic() + 5
+        while "v:1" in hub.channels and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.channels == ["c"]
+    finally:
+        hub.stop()
+
+
 # ------------------------------------------------------------------ the wall's routes
 
 
