@@ -11,7 +11,9 @@
  * - Updates carry Dash's callback answer ({component_id: {prop: value}}, Patch objects
  *   included). Frames are merged and applied once per animation frame: at most one update is
  *   being applied per screen, whatever arrives meanwhile waits and is merged. A delta whose seq
- *   does not follow the last one applied asks for a snapshot.
+ *   does not follow the last one applied asks for a snapshot. A snapshot whose digest is that
+ *   of the picture on screen (cfg.digest: the page's first paint; or the last snapshot, no
+ *   delta since) is not applied again.
  * - Without EventSource or when the server refuses a stream (503: it holds as many as it may)
  *   the leader polls the snapshot route every poll_ms, one request at a time, and tries the
  *   stream again every STREAM_RETRY_MS. A 401/403 reloads the page (the session ended).
@@ -81,7 +83,9 @@
         this.texts = cfg.texts || {};
         this.boot = null;
         this.seq = 0;
-        this.digest = null;
+        // the digest of the snapshot the screen shows (null once a delta moved it past one):
+        // at first the page's own first paint, when the page rendered it with its data
+        this.digest = cfg.digest || null;
         this.startedMs = nowMs();
         this.lastHeardMs = null;
         this.lastUpdateServerMs = null;
@@ -331,9 +335,12 @@
         }
         this.frames += 1;
         this.beat(text);
+        var shown = false;
         if (payload.kind === "snapshot") {
             this.boot = payload.boot;
             this.seq = payload.seq;
+            // the screen shows this very picture already: nothing to redraw (no flicker)
+            shown = Boolean(payload.digest) && payload.digest === this.digest;
             this.digest = payload.digest || null;
         } else if (payload.boot === this.boot && payload.seq <= this.seq) {
             return;  // already in the snapshot this tab applied
@@ -342,12 +349,15 @@
             return;
         } else {
             this.seq = payload.seq;
+            this.digest = null;
         }
         if (payload.response) {
             this.lastUpdateServerMs = payload.server_now_ms || nowMs();
             this.watchStatus(payload.response);
-            this.pending = merge(this.pending || {}, payload.response);
-            this.schedule();
+            if (!shown) {
+                this.pending = merge(this.pending || {}, payload.response);
+                this.schedule();
+            }
         }
     };
 

@@ -78,7 +78,7 @@ def hub_of(app: dash.Dash, services: Services) -> PushHub:
     if hub is None:
         settings = services.settings
         listener = ChangeListener(services.redis, settings.key("changes"))
-        hub = PushHub(listener, encode, max_clients=settings.push_max_clients,
+        hub = PushHub(listener, encode_frame, max_clients=settings.push_max_clients,
                       max_channels=settings.push_max_channels)
         extensions[EXTENSION] = hub
     return hub
@@ -87,6 +87,17 @@ def hub_of(app: dash.Dash, services: Services) -> PushHub:
 def digest(response: Any) -> str:
     """A short digest of an update's ``response`` (what the polling screen already holds)."""
     return hashlib.blake2b(encode(response).encode(), digest_size=8).hexdigest()
+
+
+def encode_frame(payload: dict[str, Any]) -> str:
+    """The hub's encoder: :func:`encode`, a snapshot carrying the :func:`digest` of its response.
+
+    A screen that shows that picture already (a page rendered with its data passes the digest
+    of its first paint to ``assets/push.js``) does not redraw it.
+    """
+    if payload.get("kind") == "snapshot" and "response" in payload:
+        payload = {**payload, "digest": digest(payload["response"])}
+    return encode(payload)
 
 
 def add_page(app: dash.Dash, services: Services, page: str,
@@ -163,7 +174,7 @@ def add_routes(app: dash.Dash, services: Services, page: str, resolve: Resolver,
     @server.get(snapshot_path(page), endpoint=snapshot_endpoint)
     def snapshot() -> flask.Response:
         payload = flask.json.loads(hub.snapshot_for(*resolve()))
-        payload["digest"] = digest(payload.get("response"))
+        payload.setdefault("digest", digest(payload.get("response")))
         if flask.request.args.get("digest") == payload["digest"]:
             payload.pop("response", None)
         response = flask.Response(encode(payload), mimetype="application/json")

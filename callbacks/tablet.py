@@ -265,9 +265,10 @@ class TabletPage:
                                utc_now(), scope)
         parts = {name: value for name, value in out.items() if value is not no_update}
         alert = parts.pop("alert", "")
+        config = {**push_config(self.services, lang, scope, view),
+                  "digest": push.digest(response_of(out))}  # the first snapshot is drawn
         return page.layout(lang, period=view["period"], village=view["village"], parts=parts,
-                           push=push_config(self.services, lang, scope, view),
-                           scope_names=scope_names(scope, lang), alert=alert)
+                           push=config, scope_names=scope_names(scope, lang), alert=alert)
 
     def routes(self) -> dict[str, Any]:
         """Router entry of the page."""

@@ -8,6 +8,7 @@ import json
 import statistics
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,15 +74,20 @@ def _waste_events(now: datetime) -> list[dict[str, str]]:
               for m in (30, 90)]]
 
 
-@pytest.fixture
-def planted(services):
-    """The store after the events went through the ingest; ``now`` the tests' clock."""
+def plant(services) -> tuple[Any, datetime, dict[str, list[dict[str, str]]]]:
+    """Put the events through the ingest: ``(services, now, events by stream)``."""
     now = datetime.now(UTC).replace(microsecond=0)
     events = {"incidents": _incident_events(now), "volunteers": _volunteer_events(now),
               "waste": _waste_events(now)}
     for stream, entries in events.items():
         ingest(services, entries, stream=stream)
     return services, now, events
+
+
+@pytest.fixture
+def planted(services):
+    """The store after the events went through the ingest; ``now`` the tests' clock."""
+    return plant(services)
 
 
 # -- recounts from the events -------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The tablet page (/tablet) in headless Chromium, portrait 820×1180 and landscape 1180×820:
 no horizontal scroll, legible text and finger-sized targets, no tofu, no console errors; a
 period switch redraws the trends; a leader drills from the subdistrict to a village to an item
-by clicks, and back; a new incident reaches the cards by itself. Events reach the store through
-the real ingest (tests/test_tablet.py plants them)."""
+by clicks, and back; a new incident reaches the cards by server push, without a reload, on the
+stream of the view shown. Events reach the store through the real ingest (tests/test_tablet.py
+plants them)."""
 
 from __future__ import annotations
 
@@ -183,4 +184,45 @@ def test_tablet002_other_tablet_sizes_reflow_without_sideways_scroll(planted):
         _wait(driver, lambda: driver.execute_script(SVG_WIDTH, TabletIds.TREND_WASTE)
               > wide + 100)  # one graph a row now, where there were three
         _check_layout(driver, 768, 1024)
+        assert severe_errors(driver) == []
+
+
+#: JavaScript: the push clients of the page, by channel (assets/push.js).
+PUSH_STATS = "return window.cockpitPush ? window.cockpitPush.stats() : {}"
+
+
+def _streams(driver) -> dict[str, str]:
+    """The page's push clients that heard their first frame (a snapshot): channel → mode."""
+    return {channel: stats["mode"] for channel, stats in driver.execute_script(
+        PUSH_STATS).items() if stats["frames"] >= 1}
+
+
+def _new_incident(services, incident_id: str) -> None:
+    ingest(services, [incident_fields(incident_id, at=datetime.now(UTC) - timedelta(seconds=1),
+                                      village=A, category="traffic", lon="120.30",
+                                      lat="30.33")], stream="incidents")
+
+
+def test_tablet003_a_new_incident_arrives_by_push_on_the_views_own_stream(planted):
+    services = planted
+    app = create_app(services=services)
+    week, month = "qiaosi-push:tablet:zh:all:7d:", "qiaosi-push:tablet:zh:all:30d:"
+    with live_server(app.server) as server, chrome(820, 1180) as driver:
+        browser_sign_in(driver, server.url, services, "leader", then="/tablet?period=7d")
+        _wait(driver, lambda: _streams(driver) == {week: "stream"})
+        driver.execute_script("window.__sameDocument = true")
+        before = int(_kpi(driver, "today"))
+        _new_incident(services, "TB-PUSH-1")
+        _wait(driver, lambda: _kpi(driver, "today") == str(before + 1))
+        stats = driver.execute_script(PUSH_STATS)[week]
+        assert stats["mode"] == "stream" and stats["frames"] >= 2 and not stats["stale"]
+        assert driver.execute_script("return window.__sameDocument === true")
+        assert not driver.find_elements(By.CSS_SELECTOR, ".push-watermark:not([hidden])")
+        # another view: its own stream; the last view's client let go (it would draw 7 days)
+        driver.find_element(By.ID, period_id("30d")).click()
+        _wait(driver, lambda: _streams(driver) == {month: "stream"})
+        _new_incident(services, "TB-PUSH-2")
+        _wait(driver, lambda: _kpi(driver, "today") == str(before + 2))
+        assert _trend(driver)["n"] == 30
+        assert driver.execute_script("return window.__sameDocument === true")
         assert severe_errors(driver) == []
