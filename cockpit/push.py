@@ -95,7 +95,7 @@ class Channel:
     seen: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
     mailboxes: set[Mailbox] = field(default_factory=set)
-    snapshot: tuple[int, float, str] | None = None  # (seq, monotonic time, JSON text)
+    snapshot: tuple[int, float, str, dict] | None = None  # (seq, monotonic time, text, seen)
     lock: threading.Lock = field(default_factory=threading.Lock)
     build_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -239,7 +239,7 @@ class PushHub:
             with channel.lock:  # under the hub's lock: the channel cannot be dropped meanwhile
                 channel.mailboxes.add(mailbox)
         try:
-            first = self._snapshot_frame(channel)
+            first = self._snapshot_frame(channel, mailbox)
         except BaseException:
             self.unsubscribe(name, mailbox)
             raise
@@ -288,26 +288,29 @@ class PushHub:
         """
         return self._snapshot(self._channels[name])
 
-    def _snapshot(self, channel: Channel) -> tuple[int, str]:
+    def _snapshot(self, channel: Channel, reader: Mailbox | None = None) -> tuple[int, str]:
+        # Under build_lock, which step() holds for a channel too. A snapshot for a channel's
+        # only reader becomes its `seen`: the next delta says what changed since (not all).
         with channel.build_lock:
             now = time.monotonic()
             channel.used = now
             with channel.lock:
                 seq, cached = channel.seq, channel.snapshot
-            if cached is not None and cached[0] == seq and now - cached[1] < SNAPSHOT_REUSE_S:
-                return seq, cached[2]
-            fields, _ = channel.produce({})
-            text = self._payload(fields or {}, seq, "snapshot")
+            if cached is None or cached[0] != seq or now - cached[1] >= SNAPSHOT_REUSE_S:
+                fields, seen = channel.produce({})
+                cached = (seq, now, self._payload(fields or {}, seq, "snapshot"), seen)
             with channel.lock:
-                channel.snapshot = (seq, now, text)
-            return seq, text
+                channel.snapshot = cached
+                if reader is not None and channel.mailboxes == {reader}:
+                    channel.seen = cached[3]
+            return seq, cached[2]
 
     def snapshot_frame(self, name: str) -> bytes:
         """Return :meth:`snapshot` as an SSE ``update`` frame."""
         return self._snapshot_frame(self._channels[name])
 
-    def _snapshot_frame(self, channel: Channel) -> bytes:
-        seq, text = self._snapshot(channel)
+    def _snapshot_frame(self, channel: Channel, reader: Mailbox | None = None) -> bytes:
+        seq, text = self._snapshot(channel, reader)
         return sse_frame("update", text, f"{self.boot}.{seq}")
 
     def beat_frame(self) -> bytes:
@@ -351,24 +354,26 @@ class PushHub:
         for channel in channels:
             with channel.lock:
                 followed = bool(channel.mailboxes)
-            if not followed:
-                continue
+            if followed:
+                published += self._step(channel)
+        return published
+
+    def _step(self, channel: Channel) -> int:
+        with channel.build_lock:  # no snapshot is built meanwhile (see _snapshot)
             try:
-                fields, seen = channel.produce(channel.seen)
+                fields, channel.seen = channel.produce(channel.seen)
             except Exception:  # a producer bug must not stop every screen's updates
                 log.exception("push channel %s failed to produce an update", channel.name)
-                continue
-            channel.seen = seen
+                return 0
             if fields is None:
-                continue
+                return 0
             with channel.lock:
                 channel.seq += 1
                 frame = sse_frame("update", self._payload(fields, channel.seq, "delta"),
                                   f"{self.boot}.{channel.seq}")
                 for mailbox in channel.mailboxes:
                     mailbox.put(frame)
-            published += 1
-        return published
+            return 1
 
     def _run(self) -> None:
         idle_since = time.monotonic()

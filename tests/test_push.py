@@ -142,6 +142,28 @@ def test_one_encoding_per_change_whatever_the_number_of_screens():
     hub.stop()
 
 
+def test_after_its_snapshot_a_screen_gets_only_what_changed_and_never_misses_a_change():
+    parts = {"a": 1, "b": 1}
+
+    def produce(seen: dict) -> tuple[dict | None, dict]:
+        changed = {k: v for k, v in parts.items() if seen.get(k) != v}
+        return ({"response": changed} if changed else None), dict(parts)
+
+    hub = PushHub(SignalListener(), json.dumps)
+    hub.add_channel("p", produce)
+    first, _ = hub.subscribe("p")
+    assert hub.step() == 0  # its only screen holds the snapshot: nothing is sent again
+    parts["b"] = 2
+    assert hub.step() == 1
+    assert frames_of(first.take(0)[0][0])[0][1]["response"] == {"b": 2}
+    parts["b"] = 3
+    second, _ = hub.subscribe("p")  # it sees b=3; the first screen still has b=2
+    assert hub.step() == 1
+    assert frames_of(first.take(0)[0][0])[0][1]["response"] == {"b": 3}
+    assert second.take(0)[0]  # the same delta (already in its snapshot: push.js skips it)
+    hub.stop()
+
+
 def test_the_hub_refuses_past_its_limit_and_counts_screens_that_leave():
     hub, _ = hub_with(Counter(), max_clients=2)
     try:

@@ -74,8 +74,10 @@ def _trend(driver, graph: str = TabletIds.TREND_INCIDENTS) -> dict | None:
 
 
 def _kpi(driver, key: str) -> str:
-    cards = driver.find_elements(By.CSS_SELECTOR, f"#tab-kpi-{key} .tab-kpi-value")
-    return cards[0].text if cards else ""
+    # read in one script: a push may replace the card between finding it and reading it
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        f"#tab-kpi-{key} .tab-kpi-value")
 
 
 def _check_layout(driver, w: int, h: int) -> None:
@@ -210,6 +212,8 @@ def test_tablet003_a_new_incident_arrives_by_push_on_the_views_own_stream(plante
     with live_server(app.server) as server, chrome(820, 1180) as driver:
         browser_sign_in(driver, server.url, services, "leader", then="/tablet?period=7d")
         _wait(driver, lambda: _streams(driver) == {week: "stream"})
+        # its snapshot is the page's first paint: not drawn again (no flicker)
+        assert driver.execute_script(PUSH_STATS)[week]["applied"] == 0
         driver.execute_script("window.__sameDocument = true")
         before = int(_kpi(driver, "today"))
         _new_incident(services, "TB-PUSH-1")
