@@ -266,7 +266,7 @@ class TabletPage:
         parts = {name: value for name, value in out.items() if value is not no_update}
         alert = parts.pop("alert", "")
         config = {**push_config(self.services, lang, scope, view),
-                  "digest": push.digest(response_of(out))}  # the first snapshot is drawn
+                  "digest": push.digest(response_of(out))}  # not drawn twice (push.js)
         return page.layout(lang, period=view["period"], village=view["village"], parts=parts,
                            push=config, scope_names=scope_names(scope, lang), alert=alert)
 
