@@ -31,7 +31,9 @@ def wait(driver, condition, timeout: float = TIMEOUT_S):
 
 
 def latest_text(driver) -> str:
-    return driver.find_element(By.ID, WallIds.LATEST).text
+    # textContent: the latest list sits in the focus region, hidden while another panel shows
+    return driver.execute_script("const e = document.getElementById(arguments[0]);"
+                                 "return e ? e.textContent : '';", WallIds.LATEST)
 
 
 @pytest.fixture

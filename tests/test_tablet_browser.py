@@ -25,8 +25,9 @@ from tests.browser_support import (
     severe_errors,
     tofu_characters,
 )
+from tests.conftest import _services
 from tests.factories import incident_fields
-from tests.test_tablet import A, _incident_events, _volunteer_events, _waste_events
+from tests.test_tablet import A, plant
 from tests.waste_factories import ingest
 
 pytestmark = pytest.mark.browser
@@ -89,12 +90,8 @@ def _check_layout(driver, w: int, h: int) -> None:
 
 @pytest.fixture
 def planted(sqlite_services):
-    now = datetime.now(UTC).replace(microsecond=0)
-    for stream, entries in (("incidents", _incident_events(now)),
-                            ("volunteers", _volunteer_events(now)),
-                            ("waste", _waste_events(now))):
-        ingest(sqlite_services, entries, stream=stream)
-    return sqlite_services
+    """SQLite services with the tablet's events through the ingest."""
+    return plant(sqlite_services)[0]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
@@ -230,3 +227,32 @@ def test_tablet003_a_new_incident_arrives_by_push_on_the_views_own_stream(plante
         assert _trend(driver)["n"] == 30
         assert driver.execute_script("return window.__sameDocument === true")
         assert severe_errors(driver) == []
+
+
+@pytest.fixture
+def no_channels(tmp_path, redis_server_url, sqlite_url):
+    """Services whose hub makes no channel on demand: every tablet is refused a stream."""
+    gen = _services(tmp_path, redis_server_url, sqlite_url, push_max_channels=0)
+    services = next(gen)
+    plant(services)
+    yield services
+    gen.close()
+
+
+def test_tablet004_refused_a_stream_the_tablet_polls_and_stays_live(no_channels):
+    services = no_channels
+    app = create_app(services=services)
+    with live_server(app.server) as server, chrome(1180, 820) as driver:
+        browser_sign_in(driver, server.url, services, "staff", villages=A, then="/tablet")
+        # refused (503), it polls; its first answer is "unchanged": the first paint is current
+        _wait(driver, lambda: {k: (s["mode"], s["lastHeardMs"] is not None) for k, s in
+                               driver.execute_script(PUSH_STATS).items()}
+              == {f"qiaosi-push:tablet:zh:{A}:today:": ("poll", True)})
+        assert driver.execute_script(PUSH_STATS)[f"qiaosi-push:tablet:zh:{A}:today:"][
+            "applied"] == 0
+        before = int(_kpi(driver, "today"))
+        _new_incident(services, "TB-POLL-1")
+        _wait(driver, lambda: _kpi(driver, "today") == str(before + 1))
+        # the console names the refused stream (the browser logs a 503), and nothing else
+        assert [e for e in severe_errors(driver) if "/push/tablet/events" not in e["message"]
+                or "503" not in e["message"]] == []
