@@ -17,12 +17,9 @@ one. A mailbox that falls ``max_backlog`` messages behind (a slow or stalled cli
 and given a fresh snapshot instead, so a slow screen costs bounded memory and catches up in one
 step. Beats (every ``beat_s``) tell a screen the server is alive when nothing changes.
 
-Channels are declared up front (:meth:`PushHub.add_channel`: the wall's, one per language) or
-made on demand by the first screen that asks for one (:meth:`PushHub.subscribe` and
-:meth:`PushHub.snapshot_for` with a producer factory: the tablet's, one per language, scope and
-view). On-demand channels are bounded (``max_channels``): past the bound a stream is refused and
-a snapshot built for its request alone; one that nobody follows or polls for ``channel_idle_s``
-is dropped.
+Channels are declared (:meth:`PushHub.add_channel`: the wall's) or made on demand by the first
+screen that asks (:meth:`PushHub.subscribe` with a producer factory: the tablet's views), at
+most ``max_channels``; one that nobody followed or polled for ``channel_idle_s`` is dropped.
 
 Nothing here imports the web stack: a channel's producer and encoder are passed in. The
 mailboxes and the change signal are :mod:`cockpit.push_io` (re-exported here).
@@ -84,8 +81,7 @@ CHANNEL_IDLE_S = 60.0
 class Channel:
     """One stream of updates (a page in one language, a view), its state and subscribers.
 
-    ``on_demand`` channels count against the hub's bound and are dropped when idle; ``used``
-    is when a screen last subscribed, left or asked for a snapshot (monotonic seconds).
+    ``used``: when a screen last subscribed, left or asked for a snapshot (monotonic s).
     """
 
     name: str
