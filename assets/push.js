@@ -11,15 +11,21 @@
  * - Updates carry Dash's callback answer ({component_id: {prop: value}}, Patch objects
  *   included). Frames are merged and applied once per animation frame: at most one update is
  *   being applied per screen, whatever arrives meanwhile waits and is merged. A delta whose seq
- *   does not follow the last one applied asks for a snapshot.
+ *   does not follow the last one applied asks for a snapshot. A snapshot whose digest is that
+ *   of the picture on screen (cfg.digest: the page's first paint; or the last snapshot, no
+ *   delta since) is not applied again.
  * - Without EventSource or when the server refuses a stream (503: it holds as many as it may)
  *   the leader polls the snapshot route every poll_ms, one request at a time, and tries the
  *   stream again every STREAM_RETRY_MS. A 401/403 reloads the page (the session ended).
  * - The browser reconnects a broken stream by itself (the server sets retry: 2000); when the
  *   server comes back, its first frame is a snapshot and the page is current again, no reload.
  * - Stale watermark: when nothing was heard from the server (update, beat or poll answer) for
- *   stale_ms, or the last status said the data source is down, a watermark across the screen
- *   says the picture is not live, with the time of the last update.
+ *   stale_ms, or the last status said the data source is down (cfg.status_id's data.error, or
+ *   a non-empty cfg.alert_id), a watermark across the screen says the picture is not live,
+ *   with the time of the last update.
+ * - One client per page: cfg.root is the page's root element. A client started for a root
+ *   stops the one that served it before (the tablet's link to another view renders the page
+ *   again, with another channel), and a client whose root left the document stops itself.
  */
 (function () {
     "use strict";
@@ -77,7 +83,9 @@
         this.texts = cfg.texts || {};
         this.boot = null;
         this.seq = 0;
-        this.digest = null;
+        // the digest of the snapshot the screen shows (null once a delta moved it past one):
+        // at first the page's own first paint, when the page rendered it with its data
+        this.digest = cfg.digest || null;
         this.startedMs = nowMs();
         this.lastHeardMs = null;
         this.lastUpdateServerMs = null;
@@ -127,6 +135,9 @@
     };
 
     Client.prototype.stop = function () {
+        if (clients[this.cfg.channel] === this) {
+            delete clients[this.cfg.channel];
+        }
         this.stopped = true;
         this.closeStream();
         window.clearTimeout(this.pollTimer);
@@ -324,9 +335,12 @@
         }
         this.frames += 1;
         this.beat(text);
+        var shown = false;
         if (payload.kind === "snapshot") {
             this.boot = payload.boot;
             this.seq = payload.seq;
+            // the screen shows this very picture already: nothing to redraw (no flicker)
+            shown = Boolean(payload.digest) && payload.digest === this.digest;
             this.digest = payload.digest || null;
         } else if (payload.boot === this.boot && payload.seq <= this.seq) {
             return;  // already in the snapshot this tab applied
@@ -335,12 +349,15 @@
             return;
         } else {
             this.seq = payload.seq;
+            this.digest = null;
         }
         if (payload.response) {
             this.lastUpdateServerMs = payload.server_now_ms || nowMs();
             this.watchStatus(payload.response);
-            this.pending = merge(this.pending || {}, payload.response);
-            this.schedule();
+            if (!shown) {
+                this.pending = merge(this.pending || {}, payload.response);
+                this.schedule();
+            }
         }
     };
 
@@ -349,6 +366,10 @@
         var status = id && response[id] && response[id].data;
         if (status && typeof status === "object") {
             this.sourceError = Boolean(status.error);
+        }
+        var alert = this.cfg.alert_id && response[this.cfg.alert_id];
+        if (alert && alert.children !== undefined) {
+            this.sourceError = Boolean(alert.children);
         }
     };
 
@@ -390,6 +411,10 @@
     // ------------------------------------------------------------------ the watermark
 
     Client.prototype.check = function () {
+        if (this.cfg.root && !document.getElementById(this.cfg.root)) {
+            this.stop();  // the page was left: let go of the stream and the tabs' lock
+            return;
+        }
         var now = nowMs();
         var silent = this.lastHeardMs === null ? now - this.startedMs : now - this.lastHeardMs;
         var stale = silent > (this.cfg.stale_ms || 10000) || this.sourceError;
@@ -434,9 +459,11 @@
             return window.dash_clientside.no_update;
         }
         var key = cfg.channel;
-        if (clients[key]) {
-            clients[key].stop();
-        }
+        Object.keys(clients).forEach(function (other) {
+            if (other === key || (cfg.root && clients[other].cfg.root === cfg.root)) {
+                clients[other].stop();
+            }
+        });
         var client = new Client(Object.assign({tz: config.tz}, cfg));
         clients[key] = client;
         client.start();

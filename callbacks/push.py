@@ -1,15 +1,18 @@
 """Server push of live pages: Server-Sent Events, and the same updates for screens that poll.
 
-Each live page (the wall; the tablet) declares a producer per language
-(:func:`add_page`): ``produce(seen) -> (update | None, seen)``, where an update is
-``{"response": {component_id: {prop: value}}}`` — the shape of a Dash callback's answer, with
-components and :class:`dash.Patch` objects as values — and ``seen`` what the screens were last
-sent. The process's :class:`cockpit.push.PushHub` runs it once per change and channel and fans
-the encoded frame out. Two routes per page:
+Each live page has a producer per channel: ``produce(seen) -> (update | None, seen)``, where an
+update is ``{"response": {component_id: {prop: value}}}`` — the shape of a Dash callback's
+answer, with components and :class:`dash.Patch` objects as values — and ``seen`` what the
+screens were last sent. The process's :class:`cockpit.push.PushHub` runs it once per change and
+channel and fans the encoded frame out. The wall has one channel per language
+(:func:`add_page`); the tablet one per language, viewer's scope and view, made on demand by the
+first screen that asks (:func:`add_routes` with a resolver; bounded by
+``Settings.push_max_channels``). Two routes per page:
 
-* ``GET /push/<page>/events?lang=zh`` — ``text/event-stream``: a snapshot, then deltas and
-  beats. Over ``Settings.push_max_clients`` open streams the answer is 503 and the screen polls.
-* ``GET /push/<page>/snapshot?lang=zh[&digest=…]`` — the current snapshot as JSON, for a screen
+* ``GET /push/<page>/events?lang=zh[&…]`` — ``text/event-stream``: a snapshot, then deltas and
+  beats. Over ``Settings.push_max_clients`` open streams (or a new channel past the bound) the
+  answer is 503 and the screen polls.
+* ``GET /push/<page>/snapshot?lang=zh[&…][&digest=…]`` — the current snapshot as JSON, for a screen
   that polls (no EventSource, or a proxy that buffers streams) and for a tab that follows another
   tab's stream (``assets/push.js``). With the ``digest`` of the snapshot it already holds, the
   answer omits ``response`` when nothing changed.
@@ -20,19 +23,21 @@ one batch per animation frame.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import flask
 from plotly.utils import PlotlyJSONEncoder
 
 from callbacks.policy import Policy, Rule
-from cockpit.push import ChangeListener, Mailbox, Producer, PushHub
+from cockpit.push import ChangeListener, Mailbox, Producer, ProducerFactory, PushHub
 from cockpit.services import Services
 from layouts.i18n import LANGS, Lang, normalize_lang
 
@@ -43,6 +48,9 @@ PUSH_PREFIX = "/push"
 RETRY_MS = 2000
 #: Where the app keeps its hub (``app.server.extensions``).
 EXTENSION = "cockpit_push"
+#: Inside a push request: the name of the channel it follows and a factory of that channel's
+#: producer (used when the channel is new).
+Resolver = Callable[[], tuple[str, ProducerFactory]]
 
 
 def events_path(page: str) -> str:
@@ -70,7 +78,8 @@ def hub_of(app: dash.Dash, services: Services) -> PushHub:
     if hub is None:
         settings = services.settings
         listener = ChangeListener(services.redis, settings.key("changes"))
-        hub = PushHub(listener, encode, max_clients=settings.push_max_clients)
+        hub = PushHub(listener, encode_frame, max_clients=settings.push_max_clients,
+                      max_channels=settings.push_max_channels)
         extensions[EXTENSION] = hub
     return hub
 
@@ -80,10 +89,24 @@ def digest(response: Any) -> str:
     return hashlib.blake2b(encode(response).encode(), digest_size=8).hexdigest()
 
 
+def encode_frame(payload: dict[str, Any]) -> str:
+    """The hub's encoder: :func:`encode`, a snapshot carrying the :func:`digest` of its response.
+
+    A screen that shows that picture already (a page rendered with its data passes the digest
+    of its first paint to ``assets/push.js``) does not redraw it.
+    """
+    if payload.get("kind") == "snapshot" and "response" in payload:
+        payload = {**payload, "digest": digest(payload["response"])}
+    return encode(payload)
+
+
 def add_page(app: dash.Dash, services: Services, page: str,
              producers: Callable[[Lang], Producer], rule: Rule,
              policy: Policy | None = None) -> PushHub:
-    """Serve ``page``'s updates: a channel per language and the two routes, behind ``rule``.
+    """Serve a page whose picture depends on the language alone (the wall), behind ``rule``.
+
+    Declares its channels ``<page>:<lang>`` (kept for the process's life) and adds the two
+    routes (:func:`add_routes`), which pick the channel by the query's ``lang``.
 
     Parameters
     ----------
@@ -95,24 +118,51 @@ def add_page(app: dash.Dash, services: Services, page: str,
     rule : Capability or access rule
         Who may open the stream and the snapshot (the page's own rule).
     """
-    policy = policy or Policy.of(app)
     hub = hub_of(app, services)
     for lang in LANGS:
         hub.add_channel(f"{page}:{lang}", producers(lang))
+
+    def resolve() -> tuple[str, ProducerFactory]:
+        lang = normalize_lang(flask.request.args.get("lang"))
+        return f"{page}:{lang}", functools.partial(producers, lang)
+
+    return add_routes(app, services, page, resolve, rule, policy)
+
+
+def add_routes(app: dash.Dash, services: Services, page: str, resolve: Resolver, rule: Rule,
+               policy: Policy | None = None) -> PushHub:
+    """Add ``page``'s two routes, behind ``rule``; each request's channel comes from ``resolve``.
+
+    Parameters
+    ----------
+    page : str
+        Path segment (``/push/<page>/events``).
+    resolve : callable
+        Called inside each request (after the access check): returns the name of the channel
+        the request follows and a factory of its producer, used when that channel is new
+        (:meth:`cockpit.push.PushHub.subscribe`). It reads what it needs from the query and
+        the signed-in viewer; whatever it reads from the query it must validate.
+    rule : Capability or access rule
+        Who may open the stream and the snapshot (the page's own rule).
+
+    A new channel past the hub's bound (``Settings.push_max_channels``) is refused like a
+    stream past ``Settings.push_max_clients``: 503 with ``Retry-After``, and the screen polls the
+    snapshot route, which builds that request's snapshot without keeping a channel.
+    """
+    policy = policy or Policy.of(app)
+    hub = hub_of(app, services)
     server = app.server
     events_endpoint, snapshot_endpoint = f"push_{page}_events", f"push_{page}_snapshot"
     if events_endpoint in server.view_functions:
         return hub
 
-    def channel_of() -> str:
-        return f"{page}:{normalize_lang(flask.request.args.get('lang'))}"
-
     @server.get(events_path(page), endpoint=events_endpoint)
     def events() -> flask.Response:
-        name = channel_of()
-        opened = hub.subscribe(name)
+        name, factory = resolve()
+        opened = hub.subscribe(name, factory)
         if opened is None:
-            log.warning("push: %d streams open, a screen of %s polls instead", hub.clients, page)
+            log.warning("push: a stream of %s refused (%d streams, %d channels); it polls",
+                        page, hub.clients, len(hub.channels))
             return _refusal()
         mailbox, first = opened
         response = flask.Response(_Stream(hub, name, mailbox, first),
@@ -123,8 +173,8 @@ def add_page(app: dash.Dash, services: Services, page: str,
 
     @server.get(snapshot_path(page), endpoint=snapshot_endpoint)
     def snapshot() -> flask.Response:
-        payload = flask.json.loads(hub.snapshot(channel_of()))
-        payload["digest"] = digest(payload.get("response"))
+        payload = flask.json.loads(hub.snapshot_for(*resolve()))
+        payload.setdefault("digest", digest(payload.get("response")))
         if flask.request.args.get("digest") == payload["digest"]:
             payload.pop("response", None)
         response = flask.Response(encode(payload), mimetype="application/json")
@@ -174,16 +224,19 @@ class _Stream:
         self.hub.unsubscribe(self.name, self.mailbox)
 
 
-def client_config(page: str, lang: Lang, settings: Any) -> dict[str, Any]:
+def client_config(page: str, lang: Lang, settings: Any, params: Mapping[str, str] | None = None,
+                  channel: str | None = None) -> dict[str, Any]:
     """Return what ``assets/push.js`` needs for ``page`` in ``lang``.
 
-    ``events``/``snapshot`` are the routes (with the language), ``channel`` names the
-    cross-tab lock and broadcast channel (one stream per browser, page and language),
-    ``poll_ms`` the polling period, ``stale_ms`` when the watermark shows, ``push`` False when
-    the server keeps no streams (``COCKPIT_PUSH_MAX_CLIENTS=0``).
+    ``events``/``snapshot`` are the routes (with the language and ``params`` in their query),
+    ``channel`` names the cross-tab lock and broadcast channel (one stream per browser and
+    server channel: ``channel``, by default ``<page>:<lang>``), ``poll_ms`` the polling period,
+    ``stale_ms`` when the watermark shows, ``push`` False when the server keeps no streams
+    (``COCKPIT_PUSH_MAX_CLIENTS=0``).
     """
-    query = f"?lang={lang}"
+    query = "?" + urlencode({"lang": lang, **(params or {})})
     return {"events": events_path(page) + query, "snapshot": snapshot_path(page) + query,
-            "channel": f"qiaosi-push:{page}:{lang}", "poll_ms": settings.refresh_ms,
+            "channel": f"qiaosi-push:{channel or f'{page}:{lang}'}",
+            "poll_ms": settings.refresh_ms,
             "stale_ms": int(settings.stale_s * 1000), "push": settings.push_max_clients > 0,
             "tz": settings.timezone}

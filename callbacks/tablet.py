@@ -1,20 +1,23 @@
-"""The leaders' tablet page (``/tablet``): its render and its live refresh.
+"""The leaders' tablet page (``/tablet``): its render and its live updates by server push.
 
-The live refresh is one plain function, :func:`tablet_update`: given what the screen shows
+The live update is one plain function, :func:`tablet_update`: given what the screens show
 (``seen``), it returns the parts to send — only those whose signature changed — and the new
 ``seen``. Its read models are read once per data version, 15-second period (an incident turns
 overdue with no event), scope and view, and shared by every tablet of the process through
 flask-caching, as the wall's are (:mod:`callbacks.wall`); the parts are built once per
-language. Today it is driven by a Dash callback on a ``dcc.Interval``
-(:func:`TabletPage.register`, a thin wrapper); a server push can call the same function.
+language. The render calls it for the first paint; the push hub (:mod:`callbacks.push`) calls
+it through :func:`producer` for each channel — one per language, viewer's scope and view
+(:func:`channel_of`), made on demand by the first tablet that asks (:meth:`TabletPage.resolve`)
+and shared by every tablet that shows the same.
 
-The view (period, village) lives in the URL: a link re-renders the page, whose ``seen`` store
-starts with that view. The scope is the signed-in viewer's (staff: their villages), never
-what the browser sends.
+The view (period, village) lives in the URL: a link re-renders the page, whose push config
+names that view. The scope is the signed-in viewer's (staff: their villages), never what the
+browser sends.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -23,22 +26,24 @@ from datetime import datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, State, no_update
+import flask
+from dash import ClientsideFunction, Input, Output, no_update
 from dash.development.base_component import Component
-from dash.exceptions import PreventUpdate
 from flask_caching import Cache
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbacks import PageRequest
+from callbacks import PageRequest, push
 from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
 from callbacks.incidents import village_labels
 from callbacks.staff_map import scope_of
 from callbacks.wall_parts import signature
 from cockpit import tablet_queries as tq
+from cockpit.access import Capability
 from cockpit.clock import utc_now
 from cockpit.mapdata.layers import village_layer
+from cockpit.push import Producer, ProducerFactory
 from cockpit.services import Services
 from layouts import tablet as page
 from layouts import tablet_figures as figures
@@ -50,18 +55,20 @@ log = logging.getLogger(__name__)
 DATA_ERRORS = (SQLAlchemyError, RedisError, OSError)
 #: The read models are read again at least this often, seconds: overdue needs no event.
 TIME_EVERY_S = 15
-#: Shortest poll period of the page, ms (the wall's 500 ms is not needed on a tablet).
+#: Shortest poll period of the page when it cannot be pushed to, ms (the wall's 500 ms is not
+#: needed on a tablet).
 MIN_POLL_MS = 1000
+#: The tablet's push route segment (``/push/tablet/events``).
+PUSH_PAGE = "tablet"
 #: Longest village code read from a link, characters.
 MAX_VILLAGE = 40
-#: The data parts, by output name; ``alert`` and ``seen`` complete the outputs.
+#: The data parts, by output name; ``alert`` completes the outputs.
 PARTS = {"kpis": Output(TabletIds.KPIS, "children"),
          "trend_incidents": Output(TabletIds.TREND_INCIDENTS, "figure"),
          "trend_volunteers": Output(TabletIds.TREND_VOLUNTEERS, "figure"),
          "trend_waste": Output(TabletIds.TREND_WASTE, "figure"),
          "drill": Output(TabletIds.DRILL, "children")}
-TABLET_OUTPUTS = {**PARTS, "alert": Output(TabletIds.ALERT, "children"),
-                  "seen": Output(TabletIds.SEEN, "data")}
+TABLET_OUTPUTS = {**PARTS, "alert": Output(TabletIds.ALERT, "children")}
 
 
 def view_of(query: dict[str, str]) -> dict[str, str | None]:
@@ -156,7 +163,7 @@ def tablet_update(services: Services, cache: Cache | None, lock: threading.Lock,
     Returns
     -------
     (dict, dict)
-        Outputs by name (:data:`TABLET_OUTPUTS` but ``seen``): a part, ``""`` for a cleared
+        Outputs by name (:data:`TABLET_OUTPUTS`): a part, ``""`` for a cleared
         alert, or :data:`dash.no_update`; and the new ``seen``. Nothing to send: every
         output ``no_update`` and ``seen`` unchanged.
     """
@@ -219,12 +226,12 @@ def channel_of(lang: Lang, scope: Sequence[str] | None, view: dict[str, str | No
 
 
 def producer(services: Services, cache: Cache | None, lock: threading.Lock, lang: Lang,
-             scope: Sequence[str] | None, view: dict[str, str | None]):
+             scope: Sequence[str] | None, view: dict[str, str | None]) -> Producer:
     """A server push's producer for one channel (:func:`channel_of`).
 
     ``produce(seen) -> (update or None, seen)``, an update being ``{"response": …}``
-    (:func:`response_of`): the same :func:`tablet_update` as the poll, for the channel's
-    fixed view and scope.
+    (:func:`response_of`): :func:`tablet_update` (as the first paint), for the channel's fixed
+    view and scope.
     """
     def produce(seen: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         out, new = tablet_update(services, cache, lock, {**(seen or {}), "view": view}, lang,
@@ -244,51 +251,73 @@ def scope_names(scope: Sequence[str] | None, lang: Lang) -> list[str] | None:
 
 @dataclass
 class TabletPage:
-    """The tablet page of one app: its render and its refresh, sharing one cache and lock."""
+    """The tablet page of one app: its render and its push, sharing one cache and lock."""
 
     services: Services
     cache: Cache | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def render(self, lang: Lang, request: PageRequest) -> Component:
-        """Return ``/tablet`` for the link's view, with its data (the poll keeps them current)."""
+        """Return ``/tablet`` for the link's view, with its data (the push keeps them current)."""
         view = view_of(request.query)
         scope = scope_of(current_viewer())
-        out, seen = tablet_update(self.services, self.cache, self.lock, {"view": view}, lang,
-                                  utc_now(), scope)
+        out, _ = tablet_update(self.services, self.cache, self.lock, {"view": view}, lang,
+                               utc_now(), scope)
         parts = {name: value for name, value in out.items() if value is not no_update}
         alert = parts.pop("alert", "")
+        config = {**push_config(self.services, lang, scope, view),
+                  "digest": push.digest(response_of(out))}  # not drawn twice (push.js)
         return page.layout(lang, period=view["period"], village=view["village"], parts=parts,
-                           seen=seen, refresh_ms=poll_ms(self.services),
-                           scope_names=scope_names(scope, lang), alert=alert)
+                           push=config, scope_names=scope_names(scope, lang), alert=alert)
 
     def routes(self) -> dict[str, Any]:
         """Router entry of the page."""
         return {page.TABLET_PATH: self.render}
 
-    def register(self, app: dash.Dash) -> None:
-        """Register the page's poll: a thin wrapper over :func:`tablet_update`."""
-        services, cache, lock = self.services, self.cache, self.lock
+    def resolve(self) -> tuple[str, ProducerFactory]:
+        """The push channel of the current request and a factory of its producer.
 
-        @app.callback(output=TABLET_OUTPUTS, inputs={"tick": Input(TabletIds.TICK, "n_intervals")},
-                      state={"seen": State(TabletIds.SEEN, "data"),
-                             "config": State(TabletIds.CONFIG, "data")},
-                      prevent_initial_call=True)
-        def refresh(tick: int | None, seen: dict | None, config: dict | None) -> dict[str, Any]:
-            lang = normalize_lang((config or {}).get("lang"))
-            out, new = tablet_update(services, cache, lock, seen or {}, lang, utc_now(),
-                                     scope_of(current_viewer()))
-            if new == (seen or {}) and all(v is no_update for v in out.values()):
-                raise PreventUpdate
-            return {**out, "seen": new}
+        The language and view come from the query, validated as a link's (:func:`view_of`);
+        the scope from the signed-in viewer (:func:`callbacks.auth.current_viewer`), never from
+        the request: a staff account that edits the query gets its own villages all the same.
+        """
+        args = flask.request.args
+        lang = normalize_lang(args.get("lang"))
+        view = view_of({key: args[key] for key in ("period", "village") if key in args})
+        scope = scope_of(current_viewer())
+        return channel_of(lang, scope, view), functools.partial(
+            producer, self.services, self.cache, self.lock, lang, scope, view)
+
+    def register(self, app: dash.Dash) -> None:
+        """Add the page's push routes (``/push/tablet/…``, capability ``items``) and its client.
+
+        The clientside ``push.start`` (``assets/push.js``) runs when the page's config store
+        is rendered: each view opens (or polls) its own channel.
+        """
+        push.add_routes(app, self.services, PUSH_PAGE, self.resolve, Capability.ITEMS)
+        app.clientside_callback(ClientsideFunction("push", "start"),
+                                Output(TabletIds.PUSH, "data"), Input(TabletIds.CONFIG, "data"))
+
+
+def push_config(services: Services, lang: Lang, scope: Sequence[str] | None,
+                view: dict[str, str | None]) -> dict[str, Any]:
+    """What ``assets/push.js`` needs for one view (:func:`callbacks.push.client_config`).
+
+    The routes carry the view in their query; the tabs' lock and broadcast channel are named
+    after the server's channel (language, scope and view), so two views never share a stream.
+    """
+    params = {"period": view["period"], **({"village": view["village"]}
+                                           if view["village"] else {})}
+    config = push.client_config(PUSH_PAGE, lang, services.settings, params,
+                                channel_of(lang, scope, view))
+    return {**config, "poll_ms": poll_ms(services)}
 
 
 def poll_ms(services: Services) -> int:
-    """How often the page asks for changes, ms (``settings.refresh_ms``, at least 1 s)."""
+    """How often the page polls when it cannot be pushed to, ms (``refresh_ms``, at least 1 s)."""
     return max(services.settings.refresh_ms, MIN_POLL_MS)
 
 
 def validation_page() -> Component:
     """The page built without data, for the app's ``validation_layout``."""
-    return page.layout("zh", period=tq.DEFAULT_PERIOD, village=None, parts={}, seen={},
-                       refresh_ms=MIN_POLL_MS)
+    return page.layout("zh", period=tq.DEFAULT_PERIOD, village=None, parts={}, push=None)

@@ -17,7 +17,12 @@ one. A mailbox that falls ``max_backlog`` messages behind (a slow or stalled cli
 and given a fresh snapshot instead, so a slow screen costs bounded memory and catches up in one
 step. Beats (every ``beat_s``) tell a screen the server is alive when nothing changes.
 
-Nothing here imports the web stack: a channel's producer and encoder are passed in.
+Channels are declared (:meth:`PushHub.add_channel`: the wall's) or made on demand by the first
+screen that asks (:meth:`PushHub.subscribe` with a producer factory: the tablet's views), at
+most ``max_channels``; one that nobody followed or polled for ``channel_idle_s`` is dropped.
+
+Nothing here imports the web stack: a channel's producer and encoder are passed in. The
+mailboxes and the change signal are :mod:`cockpit.push_io` (re-exported here).
 """
 
 from __future__ import annotations
@@ -27,12 +32,17 @@ import secrets
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import redis
+from cockpit.push_io import (  # noqa: F401 - re-exported: the hub's parts
+    MAX_BACKLOG,
+    ChangeListener,
+    Listener,
+    Mailbox,
+    sse_frame,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +51,10 @@ log = logging.getLogger(__name__)
 Producer = Callable[[dict[str, Any]], tuple[dict[str, Any] | None, dict[str, Any]]]
 #: Turns an update's fields (with the envelope) into one line of JSON text.
 Encoder = Callable[[dict[str, Any]], str]
+#: Makes the producer of a channel made on demand (called once, when the channel is new, under
+#: the hub's lock: it must be cheap and read nothing).
+ProducerFactory = Callable[[], Producer]
 
-
-class Listener(Protocol):
-    """What the hub waits on for changes (:class:`ChangeListener`)."""
-
-    def wait(self, timeout: float) -> bool:
-        """Return True when the data changed within ``timeout`` seconds."""
-
-    def close(self) -> None:
-        """Let go of any connection."""
 
 #: Seconds between beats on an idle channel; a screen that hears nothing for a few of them
 #: says it is stale.
@@ -64,127 +68,32 @@ IDLE_EXIT_S = 30.0
 #: After an update the hub waits this long before the next one, seconds: the changes that
 #: arrive meanwhile go out together (at 20 commits/s, screens get 5 updates/s, not 20).
 MIN_INTERVAL_S = 0.2
-#: Messages a mailbox holds at most before it is replaced by one snapshot.
-MAX_BACKLOG = 32
 #: A snapshot is built at most this often per channel and reused in between (a reconnect storm
 #: after a restart costs one build), seconds.
 SNAPSHOT_REUSE_S = 1.0
-
-
-def sse_frame(event: str, data: str, frame_id: str | None = None) -> bytes:
-    """Return one Server-Sent Events frame (UTF-8), ``data`` on a single line.
-
-    Raises
-    ------
-    ValueError
-        When ``data`` holds a line break (the encoder must write JSON on one line).
-    """
-    if "\n" in data or "\r" in data:
-        raise ValueError("an SSE data field must be one line")
-    head = f"id: {frame_id}\n" if frame_id else ""
-    return f"{head}event: {event}\ndata: {data}\n\n".encode()
-
-
-class Mailbox:
-    """One open screen's queue of encoded frames, bounded to ``limit``.
-
-    :meth:`put` never blocks the hub: past ``limit`` frames the queue is dropped and the
-    mailbox marked ``behind``; the screen's next :meth:`take` then asks for a snapshot.
-    """
-
-    def __init__(self, limit: int = MAX_BACKLOG) -> None:
-        self._cond = threading.Condition()
-        self._frames: deque[bytes] = deque()
-        self._limit = limit
-        self.behind = False
-        self.closed = False
-
-    def put(self, frame: bytes) -> None:
-        """Queue ``frame`` (or mark the mailbox behind when it is full)."""
-        with self._cond:
-            if self.behind:
-                return
-            if len(self._frames) >= self._limit:
-                self._frames.clear()
-                self.behind = True
-            else:
-                self._frames.append(frame)
-            self._cond.notify()
-
-    def take(self, timeout: float) -> tuple[list[bytes], bool]:
-        """Wait up to ``timeout`` s; return the queued frames and whether the screen fell behind.
-
-        A screen that fell behind gets no frames: it must be sent a snapshot, after which the
-        mailbox takes frames again.
-        """
-        with self._cond:
-            if not self._frames and not self.behind and not self.closed:
-                self._cond.wait(timeout)
-            frames, behind = list(self._frames), self.behind
-            self._frames.clear()
-            self.behind = False
-            return frames, behind
-
-    def close(self) -> None:
-        """Wake the screen's reader for good (the hub is stopping)."""
-        with self._cond:
-            self.closed = True
-            self._cond.notify()
+#: Channels made on demand a hub keeps at most (``Settings.push_max_channels`` in the app).
+MAX_CHANNELS = 64
+#: A channel made on demand that nobody followed or polled for this long is dropped, seconds.
+CHANNEL_IDLE_S = 60.0
 
 
 @dataclass
 class Channel:
-    """One stream of updates (a page in one language), its state and subscribers."""
+    """One stream of updates (a page in one language, a view), its state and subscribers.
+
+    ``used``: when a screen last subscribed, left or asked for a snapshot (monotonic s).
+    """
 
     name: str
     produce: Producer
+    on_demand: bool = False
+    used: float = field(default_factory=time.monotonic)
     seen: dict[str, Any] = field(default_factory=dict)
     seq: int = 0
     mailboxes: set[Mailbox] = field(default_factory=set)
-    snapshot: tuple[int, float, str] | None = None  # (seq, monotonic time, JSON text)
+    snapshot: tuple[int, float, str, dict] | None = None  # (seq, monotonic time, text, seen)
     lock: threading.Lock = field(default_factory=threading.Lock)
     build_lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class ChangeListener:
-    """Wait for the ingest's change signal on a Redis pub/sub channel.
-
-    A lost connection is retried at the next :meth:`wait`; while Redis is unreachable
-    :meth:`wait` sleeps its timeout and reports a change, so that the producers run and say the
-    source is down.
-    """
-
-    def __init__(self, client: redis.Redis, channel: str) -> None:
-        self._client = client
-        self._channel = channel
-        self._pubsub: Any = None
-
-    def wait(self, timeout: float) -> bool:
-        """Return True when a change was signalled within ``timeout`` seconds (or Redis failed)."""
-        try:
-            if self._pubsub is None:
-                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-                self._pubsub.subscribe(self._channel)
-            message = self._pubsub.get_message(timeout=timeout)
-            if message is None:
-                return False
-            while self._pubsub.get_message(timeout=0) is not None:
-                pass  # many commits since the last look are one change
-            return True
-        except Exception as exc:  # noqa: BLE001 - any client failure: wait, reconnect next time
-            log.debug("change signal unavailable: %s", exc)
-            self.close()
-            time.sleep(timeout)
-            return True
-
-    def close(self) -> None:
-        """Drop the subscription (reopened by the next :meth:`wait`)."""
-        if self._pubsub is not None:
-            try:
-                self._pubsub.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone
-                log.debug("change signal: closing a broken subscription failed")
-            self._pubsub = None
 
 
 #: Every hub of this process (see :func:`stop_all`).
@@ -214,12 +123,18 @@ class PushHub:
     max_clients : int
         Open subscriptions allowed in this process; :meth:`subscribe` refuses more (each holds a
         server thread), and the screen falls back to polling.
+    max_channels : int
+        Channels made on demand kept at once (:data:`MAX_CHANNELS`); declared ones do not count.
+    channel_idle_s : float
+        An on-demand channel without subscribers, not polled for this long (seconds), is
+        dropped (:data:`CHANNEL_IDLE_S`).
     """
 
     def __init__(self, listener: Listener, encode: Encoder, *,
                  tick_s: float = TICK_S, beat_s: float = BEAT_S,
                  max_clients: int = 200, max_backlog: int = MAX_BACKLOG,
-                 min_interval_s: float = MIN_INTERVAL_S) -> None:
+                 min_interval_s: float = MIN_INTERVAL_S, max_channels: int = MAX_CHANNELS,
+                 channel_idle_s: float = CHANNEL_IDLE_S) -> None:
         self._listener = listener
         self._encode = encode
         self.tick_s = tick_s
@@ -227,9 +142,11 @@ class PushHub:
         self.max_clients = max_clients
         self.max_backlog = max_backlog
         self.min_interval_s = min_interval_s
+        self.max_channels = max_channels
+        self.channel_idle_s = channel_idle_s
         self.boot = secrets.token_hex(4)
         self._channels: dict[str, Channel] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # taken before a channel's lock, never after
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._clients = 0
@@ -238,12 +155,12 @@ class PushHub:
     # ------------------------------------------------------------------ channels
 
     def add_channel(self, name: str, produce: Producer) -> None:
-        """Declare channel ``name`` fed by ``produce`` (idempotent per name)."""
+        """Declare channel ``name`` fed by ``produce`` (idempotent per name; never dropped)."""
         with self._lock:
             self._channels.setdefault(name, Channel(name, produce))
 
     def producer(self, name: str) -> Producer:
-        """Return channel ``name``'s producer (KeyError when not declared)."""
+        """Return channel ``name``'s producer (KeyError when there is none)."""
         return self._channels[name].produce
 
     @property
@@ -251,22 +168,74 @@ class PushHub:
         """Open subscriptions in this process."""
         return self._clients
 
-    def subscribe(self, name: str) -> tuple[Mailbox, bytes] | None:
+    @property
+    def channels(self) -> list[str]:
+        """The names of the channels kept now, declared and on demand."""
+        with self._lock:
+            return list(self._channels)
+
+    def _open(self, name: str, factory: ProducerFactory | None) -> Channel | None:
+        """Channel ``name``, made on demand by ``factory`` when new; None past the bound.
+
+        The caller holds the hub's lock. Marks the channel used. KeyError: unknown, no factory.
+        """
+        channel = self._channels.get(name)
+        if channel is None:
+            if factory is None:
+                raise KeyError(name)
+            if self._on_demand() >= self.max_channels:
+                self._remove_idle(self.channel_idle_s)  # make room, if anything went quiet
+                if self._on_demand() >= self.max_channels:
+                    return None
+            channel = self._channels[name] = Channel(name, factory(), on_demand=True)
+        channel.used = time.monotonic()
+        return channel
+
+    def _on_demand(self) -> int:
+        return sum(channel.on_demand for channel in self._channels.values())
+
+    def remove_idle_channels(self, older_than_s: float) -> list[str]:
+        """Drop the on-demand channels nobody follows and nobody used for ``older_than_s`` s.
+
+        Returns the names dropped. Declared channels (:meth:`add_channel`) stay. A screen that
+        asks for a dropped channel again makes it anew (its first frame is a snapshot anyway).
+        """
+        with self._lock:
+            return self._remove_idle(older_than_s)
+
+    def _remove_idle(self, older_than_s: float) -> list[str]:
+        now, dropped = time.monotonic(), []
+        for name, channel in list(self._channels.items()):
+            if not channel.on_demand:
+                continue
+            with channel.lock:
+                idle = not channel.mailboxes and now - channel.used >= older_than_s
+            if idle:
+                del self._channels[name]
+                dropped.append(name)
+        return dropped
+
+    def subscribe(self, name: str, factory: ProducerFactory | None = None
+                  ) -> tuple[Mailbox, bytes] | None:
         """Open a subscription to ``name``: its mailbox and the first frame (a snapshot).
 
-        Returns None when :attr:`max_clients` subscriptions are open. Starts the hub's thread on
-        the first call. Raises KeyError for an unknown channel and whatever the producer raises.
+        An unknown channel is made on demand with ``factory()`` (KeyError without one).
+        Returns None when :attr:`max_clients` subscriptions are open, or when the channel is new
+        and :attr:`max_channels` on-demand channels are in use. Starts the hub's thread on the
+        first call. Raises whatever the producer raises.
         """
-        channel = self._channels[name]
+        mailbox = Mailbox(self.max_backlog)
         with self._lock:
             if self._clients >= self.max_clients:
                 return None
+            channel = self._open(name, factory)
+            if channel is None:
+                return None
             self._clients += 1
-        mailbox = Mailbox(self.max_backlog)
-        try:
-            with channel.lock:
+            with channel.lock:  # under the hub's lock: the channel cannot be dropped meanwhile
                 channel.mailboxes.add(mailbox)
-            first = self.snapshot_frame(name)
+        try:
+            first = self._snapshot_frame(channel, mailbox)
         except BaseException:
             self.unsubscribe(name, mailbox)
             raise
@@ -274,12 +243,15 @@ class PushHub:
         return mailbox, first
 
     def unsubscribe(self, name: str, mailbox: Mailbox) -> None:
-        """Close a subscription opened by :meth:`subscribe`."""
-        channel = self._channels[name]
+        """Close a subscription opened by :meth:`subscribe` (idempotent)."""
+        channel = self._channels.get(name)
+        if channel is None:  # a channel with subscribers is never dropped: this one left
+            return
         with channel.lock:
             if mailbox not in channel.mailboxes:
                 return
             channel.mailboxes.discard(mailbox)
+            channel.used = time.monotonic()
             if not channel.mailboxes:
                 channel.snapshot = None  # nobody follows: the next one starts afresh
         with self._lock:
@@ -289,28 +261,52 @@ class PushHub:
         """Return :meth:`snapshot_of`'s JSON text."""
         return self.snapshot_of(name)[1]
 
+    def snapshot_for(self, name: str, factory: ProducerFactory | None = None) -> str:
+        """Return a snapshot of ``name`` as JSON text, making the channel on demand.
+
+        Past the bound on channels, the snapshot is built by ``factory()``'s producer for this
+        call alone (``seq`` 0), so a screen that polls is served all the same. KeyError: an
+        unknown channel and no factory.
+        """
+        with self._lock:
+            channel = self._open(name, factory)
+        if channel is None:  # past the bound (without a factory, _open raised KeyError)
+            fields, _ = factory()({})
+            return self._payload(fields or {}, 0, "snapshot")
+        return self._snapshot(channel)[1]
+
     def snapshot_of(self, name: str) -> tuple[int, str]:
         """Return ``(seq, JSON text)``: a snapshot of everything ``name``'s screens show, now.
 
         Built at most once per :data:`SNAPSHOT_REUSE_S` and channel sequence number; it carries
         the channel's current ``seq``, so the deltas that follow it continue the sequence.
+        KeyError for an unknown channel.
         """
-        channel = self._channels[name]
+        return self._snapshot(self._channels[name])
+
+    def _snapshot(self, channel: Channel, reader: Mailbox | None = None) -> tuple[int, str]:
+        # Under build_lock, which step() holds for a channel too. A snapshot for a channel's
+        # only reader becomes its `seen`: the next delta says what changed since (not all).
         with channel.build_lock:
             now = time.monotonic()
+            channel.used = now
             with channel.lock:
                 seq, cached = channel.seq, channel.snapshot
-            if cached is not None and cached[0] == seq and now - cached[1] < SNAPSHOT_REUSE_S:
-                return seq, cached[2]
-            fields, _ = channel.produce({})
-            text = self._payload(fields or {}, seq, "snapshot")
+            if cached is None or cached[0] != seq or now - cached[1] >= SNAPSHOT_REUSE_S:
+                fields, seen = channel.produce({})
+                cached = (seq, now, self._payload(fields or {}, seq, "snapshot"), seen)
             with channel.lock:
-                channel.snapshot = (seq, now, text)
-            return seq, text
+                channel.snapshot = cached
+                if reader is not None and channel.mailboxes == {reader}:
+                    channel.seen = cached[3]
+            return seq, cached[2]
 
     def snapshot_frame(self, name: str) -> bytes:
         """Return :meth:`snapshot` as an SSE ``update`` frame."""
-        seq, text = self.snapshot_of(name)
+        return self._snapshot_frame(self._channels[name])
+
+    def _snapshot_frame(self, channel: Channel, reader: Mailbox | None = None) -> bytes:
+        seq, text = self._snapshot(channel, reader)
         return sse_frame("update", text, f"{self.boot}.{seq}")
 
     def beat_frame(self) -> bytes:
@@ -339,7 +335,9 @@ class PushHub:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        for channel in list(self._channels.values()):
+        with self._lock:
+            channels = list(self._channels.values())
+        for channel in channels:
             with channel.lock:
                 for mailbox in channel.mailboxes:
                     mailbox.close()
@@ -347,27 +345,31 @@ class PushHub:
     def step(self) -> int:
         """Ask every followed channel for an update and publish it; return frames published."""
         published = 0
-        for channel in list(self._channels.values()):
+        with self._lock:
+            channels = list(self._channels.values())
+        for channel in channels:
             with channel.lock:
                 followed = bool(channel.mailboxes)
-            if not followed:
-                continue
+            if followed:
+                published += self._step(channel)
+        return published
+
+    def _step(self, channel: Channel) -> int:
+        with channel.build_lock:  # no snapshot is built meanwhile (see _snapshot)
             try:
-                fields, seen = channel.produce(channel.seen)
+                fields, channel.seen = channel.produce(channel.seen)
             except Exception:  # a producer bug must not stop every screen's updates
                 log.exception("push channel %s failed to produce an update", channel.name)
-                continue
-            channel.seen = seen
+                return 0
             if fields is None:
-                continue
+                return 0
             with channel.lock:
                 channel.seq += 1
                 frame = sse_frame("update", self._payload(fields, channel.seq, "delta"),
                                   f"{self.boot}.{channel.seq}")
                 for mailbox in channel.mailboxes:
                     mailbox.put(frame)
-            published += 1
-        return published
+            return 1
 
     def _run(self) -> None:
         idle_since = time.monotonic()
@@ -376,6 +378,7 @@ class PushHub:
             if self._stop.is_set():
                 break
             published = self.step()
+            self.remove_idle_channels(self.channel_idle_s)
             if published or self._clients:
                 idle_since = time.monotonic()
             if published:

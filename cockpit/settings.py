@@ -75,6 +75,10 @@ class Settings(BaseSettings):
         ``COCKPIT_PUSH_MAX_CLIENTS``; server-sent-event streams one web process keeps open (each
         holds a server thread: ``cockpit serve`` sizes its threads from it); screens beyond it
         poll. 0 turns push off.
+    push_max_channels : int
+        ``COCKPIT_PUSH_MAX_CHANNELS``; push channels one web process makes on demand (the tablet's:
+        one per language, viewer's scope and view; default 64). A screen that needs one more
+        polls; channels nobody followed for a minute are dropped.
     stale_s : float
         ``COCKPIT_STALE_S``; a screen that heard nothing from the server for this long, seconds,
         shows the stale watermark with the time of its last update.
@@ -135,6 +139,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8050, ge=1, le=65535)
     refresh_ms: int = Field(default=500, ge=100, le=60_000)
     push_max_clients: int = Field(default=240, ge=0, le=4096)
+    push_max_channels: int = Field(default=64, ge=0, le=4096)
     stale_s: float = Field(default=10.0, ge=2, le=3600)
     wall_rotate_s: int = Field(default=20, ge=0, le=3600)
     consumer_group: str = "cockpit-ingest"

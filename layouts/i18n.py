@@ -149,6 +149,10 @@ def join(items: Iterable[str], lang: Lang = DEFAULT_LANG, sep: str = "list_sep")
     return t(sep, lang).join(items)
 
 
+#: Strings the push client's stale watermark needs (``assets/push.js``; the wall, the tablet).
+PUSH_TEXTS = ("push_stale", "push_last", "push_never", "push_reconnecting", "push_polling")
+
+
 def strings(lang: Lang, keys: tuple[str, ...]) -> dict[str, str]:
     """Return ``{key: text}`` for ``keys`` in ``lang`` (handed to clientside code)."""
     return {key: t(key, lang) for key in keys}

@@ -3,8 +3,8 @@
 The page's state is its URL — ``/tablet?village=330110006002&period=7d&lang=en`` — so back,
 forward and reload show the same view; every control is a link (a period, a village, the
 breadcrumb, an item), at least 44 px high. The data parts (:class:`TabletIds` ``KPIS``,
-the three trend graphs, ``DRILL``) are filled at render and kept current by
-``callbacks.tablet``. Builders are pure: they take the read models of
+the three trend graphs, ``DRILL``) are filled at render and kept current by server push
+(``callbacks.tablet``, ``assets/push.js``). Builders are pure: they take the read models of
 :mod:`cockpit.tablet_queries` and return components.
 """
 
@@ -22,12 +22,14 @@ from cockpit.tablet_queries import DEFAULT_PERIOD, PERIODS
 from layouts.figures import local_time
 from layouts.i18n import (
     PLACEHOLDER,
+    PUSH_TEXTS,
     Lang,
     category_label,
     format_count,
     format_duration,
     join,
     stage_label,
+    strings,
     t,
 )
 from layouts.incidents import TABLET_NAV_PATH, page_header
@@ -56,9 +58,8 @@ class TabletIds(StrEnum):
     TREND_WASTE = "tab-trend-waste"
     DRILL = "tab-drill"
     CRUMBS = "tab-crumbs"
-    TICK = "tab-tick"
-    SEEN = "tab-seen"
     CONFIG = "tab-config"
+    PUSH = "tab-push"
 
 
 def period_id(period: str) -> str:
@@ -268,7 +269,7 @@ def _graph(graph_id: TabletIds, figure: Mapping[str, Any] | None) -> dcc.Graph:
 
 
 def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, Any],
-           seen: Mapping[str, Any], refresh_ms: int, scope_names: Sequence[str] | None = None,
+           push: Mapping[str, Any] | None, scope_names: Sequence[str] | None = None,
            alert: str = "") -> html.Div:
     """Return the tablet page with its first data.
 
@@ -284,10 +285,9 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
         The data parts by output name (``kpis``, ``trend_incidents``, ``trend_volunteers``,
         ``trend_waste``, ``drill``), as ``callbacks.tablet.tablet_update`` builds them; a
         part missing shows empty.
-    seen : mapping
-        The live refresh's state (what the parts show), kept in :attr:`TabletIds.SEEN`.
-    refresh_ms : int
-        How often the page asks for changes, ms.
+    push : mapping or None
+        What ``assets/push.js`` needs to keep the parts current (``callbacks.push.client_config``
+        for this view: routes, channel, poll period); None (the validation layout): no updates.
     scope_names : sequence of str, optional
         A staff account's village names (shown under the title); None: every village.
     alert : str
@@ -317,7 +317,21 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
                 html.H2(t("tab_drill", lang), className="tab-h2"),
                 html.Div(parts.get("drill") or [], id=TabletIds.DRILL,
                          className="tab-drill")])]),
-        dcc.Interval(id=TabletIds.TICK, interval=refresh_ms),
-        dcc.Store(id=TabletIds.SEEN, data=dict(seen)),
-        dcc.Store(id=TabletIds.CONFIG, data={"lang": lang}),
+        dcc.Store(id=TabletIds.CONFIG, data=client_config(lang, push)),
+        dcc.Store(id=TabletIds.PUSH),
     ])
+
+
+def client_config(lang: Lang, push: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the page's clientside code needs: ``assets/push.js``'s config and its texts.
+
+    ``push`` as for :func:`layout`; the page's root tells the client when the page was left,
+    its alert when the data source is down (the watermark shows then too). Without ``push``
+    the config holds no ``push`` and the client does not start.
+    """
+    config: dict[str, Any] = {"lang": lang}
+    if push is not None:
+        config["tz"] = push.get("tz")
+        config["push"] = {**push, "root": TabletIds.ROOT, "alert_id": TabletIds.ALERT,
+                          "texts": strings(lang, PUSH_TEXTS)}
+    return config

@@ -29,6 +29,7 @@ from layouts.figures import (  # noqa: F401 - ROW_BACKGROUND, chip_color: re-exp
 )
 from layouts.i18n import (
     PLACEHOLDER,
+    PUSH_TEXTS,
     Lang,
     category_label,
     strings,
@@ -68,8 +69,6 @@ CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "a
                 "silent_s", "silent_m", "silent_h")
 #: Strings the clientside announcer needs (see assets/announce.js).
 ANNOUNCE_TEXTS = ("gw_announce_more", "gw_ack_failed")
-#: Strings the push client's stale watermark needs (see assets/push.js).
-PUSH_TEXTS = ("push_stale", "push_last", "push_never", "push_reconnecting", "push_polling")
 #: The wall's push channel prefix and route segment (callbacks.push).
 PUSH_PAGE = "wall"
 #: Longest screen name kept (``?screen=``), characters.

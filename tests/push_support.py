@@ -33,6 +33,7 @@ def server_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
            "COCKPIT_SECRET_KEY": settings.secret("secret_key").decode(),
            "COCKPIT_PD_KEY": settings.secret("pd_key").decode(),
            "COCKPIT_PUSH_MAX_CLIENTS": str(settings.push_max_clients),
+           "COCKPIT_PUSH_MAX_CHANNELS": str(settings.push_max_channels),
            "COCKPIT_STALE_S": str(settings.stale_s)}
     env.update(extra)
     return env

@@ -93,6 +93,8 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "staff_map_item": ("GET", "/map/item/in-scope-1"),
     "push_wall_events": ("GET", "/push/wall/events?lang=zh"),
     "push_wall_snapshot": ("GET", "/push/wall/snapshot?lang=zh"),
+    "push_tablet_events": ("GET", f"/push/tablet/events?lang=zh&period=7d&village={IN_SCOPE}"),
+    "push_tablet_snapshot": ("GET", "/push/tablet/snapshot?lang=en&period=30d"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session

@@ -287,13 +287,13 @@ def test_a_landlord_is_refused_every_other_page_the_wall_and_the_api(services):
                  "/incidents/x", "/analysis", "/admin", "/api/v1", "/api/v1/status",
                  "/api/v1/incidents", "/api/v1/summary", "/api/v1/volunteers/deployment",
                  "/api/v1/openapi.json", "/export/incidents.csv", "/push/wall/events",
-                 "/push/wall/snapshot"):
+                 "/push/wall/snapshot", "/push/tablet/events", "/push/tablet/snapshot"):
         assert client.get(path).status_code == 403, path
     policy = Policy.of(app)
     others = [k for k, v in app.callback_map.items()
               if "callback" in v and policy.callbacks_[k] != SIGNED_IN]
-    # the wall's data come by push (refused above); its acknowledgement and every other
-    # page's callbacks are refused here
+    # the wall's and the tablet's data come by push (refused above); the acknowledgement and
+    # every other page's callbacks are refused here
     assert {policy.callbacks_[k] for k in others} >= {Capability.ACKNOWLEDGE, Capability.ITEMS}
     for key in others:
         response = client.post("/_dash-update-component", json={"output": key, "inputs": [],

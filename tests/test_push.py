@@ -142,6 +142,28 @@ def test_one_encoding_per_change_whatever_the_number_of_screens():
     hub.stop()
 
 
+def test_after_its_snapshot_a_screen_gets_only_what_changed_and_never_misses_a_change():
+    parts = {"a": 1, "b": 1}
+
+    def produce(seen: dict) -> tuple[dict | None, dict]:
+        changed = {k: v for k, v in parts.items() if seen.get(k) != v}
+        return ({"response": changed} if changed else None), dict(parts)
+
+    hub = PushHub(SignalListener(), json.dumps)
+    hub.add_channel("p", produce)
+    first, _ = hub.subscribe("p")
+    assert hub.step() == 0  # its only screen holds the snapshot: nothing is sent again
+    parts["b"] = 2
+    assert hub.step() == 1
+    assert frames_of(first.take(0)[0][0])[0][1]["response"] == {"b": 2}
+    parts["b"] = 3
+    second, _ = hub.subscribe("p")  # it sees b=3; the first screen still has b=2
+    assert hub.step() == 1
+    assert frames_of(first.take(0)[0][0])[0][1]["response"] == {"b": 3}
+    assert second.take(0)[0]  # the same delta (already in its snapshot: push.js skips it)
+    hub.stop()
+
+
 def test_the_hub_refuses_past_its_limit_and_counts_screens_that_leave():
     hub, _ = hub_with(Counter(), max_clients=2)
     try:
@@ -189,6 +211,70 @@ def test_the_hub_thread_stops_when_nobody_follows_and_starts_with_the_next(monke
     hub.subscribe("c")
     assert hub._thread is not None
     hub.stop()
+
+
+def test_channels_made_on_demand_are_bounded_and_each_screen_gets_its_own():
+    made = []
+
+    def factory(n: int):
+        def make():
+            made.append(n)
+            return lambda seen: ({"response": {"n": {"children": n}}}, {"n": n})
+        return make
+
+    hub, _ = hub_with(Counter(), max_channels=2)
+    try:
+        one, two = hub.subscribe("v:1", factory(1)), hub.subscribe("v:2", factory(2))
+        assert frames_of(one[1])[0][1]["response"] == {"n": {"children": 1}}
+        assert frames_of(two[1])[0][1]["response"] == {"n": {"children": 2}}
+        again = hub.subscribe("v:1", factory(99))  # the same view: the same channel
+        assert frames_of(again[1])[0][1]["response"] == {"n": {"children": 1}}
+        assert made == [1, 2] and hub.subscribe("v:3", factory(3)) is None  # past the bound
+        assert hub.subscribe("c") is not None  # a declared channel does not count
+        # a screen that polls a view past the bound is served, without a channel kept
+        polled = json.loads(hub.snapshot_for("v:3", factory(3)))
+        assert (polled["kind"], polled["seq"], polled["response"]) == (
+            "snapshot", 0, {"n": {"children": 3}})
+        assert sorted(hub.channels) == ["c", "v:1", "v:2"]
+        with pytest.raises(KeyError):
+            hub.subscribe("v:4")  # no factory: an unknown channel stays unknown
+    finally:
+        hub.stop()
+
+
+def test_idle_channels_are_dropped_and_make_room_for_new_ones():
+    hub, _ = hub_with(Counter(), max_channels=2)
+    produce = lambda seen: ({"response": {}}, {})  # noqa: E731
+    try:
+        first = hub.subscribe("v:1", lambda: produce)
+        hub.subscribe("v:2", lambda: produce)
+        hub.snapshot_for("c")
+        assert hub.remove_idle_channels(0) == []  # both followed
+        hub.unsubscribe("v:1", first[0])
+        assert hub.remove_idle_channels(3600) == []  # just left: kept a while
+        assert hub.remove_idle_channels(0) == ["v:1"]  # the declared "c" is never dropped
+        hub.unsubscribe("v:1", first[0])  # a screen closed twice after its channel went
+        assert sorted(hub.channels) == ["c", "v:2"] and hub.clients == 1
+        hub.channel_idle_s = 0
+        hub.snapshot_for("v:3", lambda: produce)  # polled: kept, then nobody follows it
+        assert hub.subscribe("v:4", lambda: produce) is not None  # v:3 made room
+        assert sorted(hub.channels) == ["c", "v:2", "v:4"]
+    finally:
+        hub.stop()
+
+
+def test_the_hub_thread_drops_the_channels_nobody_follows():
+    hub, _ = hub_with(Counter(), channel_idle_s=0)
+    try:
+        hub.subscribe("c")  # keeps the thread running
+        mailbox, _ = hub.subscribe("v:1", lambda: Counter())
+        hub.unsubscribe("v:1", mailbox)
+        deadline = time.monotonic() + 5
+        while "v:1" in hub.channels and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.channels == ["c"]
+    finally:
+        hub.stop()
 
 
 # ------------------------------------------------------------------ the wall's routes

@@ -1,5 +1,6 @@
 """The leaders' tablet page (/tablet): its builders, its figures recounted from the events
-(both databases, events through the real ingest), its live refresh and who may open it."""
+(both databases, events through the real ingest), its live update and who may open it (its
+push channels: tests/test_tablet_push.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import statistics
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +25,6 @@ from layouts import tablet as page
 from layouts import tablet_figures as figures
 from tests.access_support import signed_in_client
 from tests.factories import incident_fields
-from tests.test_access import _callback_body
 from tests.test_volunteers_page import body_of
 from tests.volunteer_factories import activity, punch, registered
 from tests.waste_factories import disposal, household, ingest, station
@@ -73,15 +74,20 @@ def _waste_events(now: datetime) -> list[dict[str, str]]:
               for m in (30, 90)]]
 
 
-@pytest.fixture
-def planted(services):
-    """The store after the events went through the ingest; ``now`` the tests' clock."""
+def plant(services) -> tuple[Any, datetime, dict[str, list[dict[str, str]]]]:
+    """Put the events through the ingest: ``(services, now, events by stream)``."""
     now = datetime.now(UTC).replace(microsecond=0)
     events = {"incidents": _incident_events(now), "volunteers": _volunteer_events(now),
               "waste": _waste_events(now)}
     for stream, entries in events.items():
         ingest(services, entries, stream=stream)
     return services, now, events
+
+
+@pytest.fixture
+def planted(services):
+    """The store after the events went through the ingest; ``now`` the tests' clock."""
+    return plant(services)
 
 
 # -- recounts from the events -------------------------------------------------------------------
@@ -334,8 +340,8 @@ def test_village_cards_are_the_maps_figures_and_items_what_they_count(planted, p
     assert refused is None
 
 
-# -- the live refresh ---------------------------------------------------------------------------
-def test_the_refresh_sends_only_what_changed(planted):
+# -- the live update ----------------------------------------------------------------------------
+def test_the_update_sends_only_what_changed(planted):
     services, now, _ = planted
     lock = threading.Lock()
     out, seen = tablet_update(services, None, lock, {"view": {"period": "7d", "village": A}},
@@ -416,11 +422,9 @@ def test_a_wall_screen_and_a_landlord_are_refused(app, planted, role):
     assert client.get("/tablet").status_code == 403
     if role == "wall":
         assert "无权访问此页面" in body_of(client, app, "/tablet")
-    # and its poll answers neither
-    key = next(k for k in app.callback_map if "tab-kpis.children" in k)
-    response = client.post("/_dash-update-component",
-                           json=_callback_body(app, key, "/tablet", "?period=7d"))
-    assert response.status_code == 403
+    # and its push answers neither: no stream, no snapshot
+    for route in ("events", "snapshot"):
+        assert client.get(f"/push/tablet/{route}?lang=zh&period=7d").status_code == 403, route
 
 
 def test_the_header_of_every_staff_page_links_the_tablet(app, planted):

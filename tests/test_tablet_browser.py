@@ -1,8 +1,9 @@
 """The tablet page (/tablet) in headless Chromium, portrait 820×1180 and landscape 1180×820:
 no horizontal scroll, legible text and finger-sized targets, no tofu, no console errors; a
 period switch redraws the trends; a leader drills from the subdistrict to a village to an item
-by clicks, and back; a new incident reaches the cards by itself. Events reach the store through
-the real ingest (tests/test_tablet.py plants them)."""
+by clicks, and back; a new incident reaches the cards by server push, without a reload, on the
+stream of the view shown. Events reach the store through the real ingest (tests/test_tablet.py
+plants them)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from tests.browser_support import (
     severe_errors,
     tofu_characters,
 )
+from tests.conftest import _services
 from tests.factories import incident_fields
-from tests.test_tablet import A, _incident_events, _volunteer_events, _waste_events
+from tests.test_tablet import A, plant
 from tests.waste_factories import ingest
 
 pytestmark = pytest.mark.browser
@@ -73,8 +75,10 @@ def _trend(driver, graph: str = TabletIds.TREND_INCIDENTS) -> dict | None:
 
 
 def _kpi(driver, key: str) -> str:
-    cards = driver.find_elements(By.CSS_SELECTOR, f"#tab-kpi-{key} .tab-kpi-value")
-    return cards[0].text if cards else ""
+    # read in one script: a push may replace the card between finding it and reading it
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        f"#tab-kpi-{key} .tab-kpi-value")
 
 
 def _check_layout(driver, w: int, h: int) -> None:
@@ -86,12 +90,8 @@ def _check_layout(driver, w: int, h: int) -> None:
 
 @pytest.fixture
 def planted(sqlite_services):
-    now = datetime.now(UTC).replace(microsecond=0)
-    for stream, entries in (("incidents", _incident_events(now)),
-                            ("volunteers", _volunteer_events(now)),
-                            ("waste", _waste_events(now))):
-        ingest(sqlite_services, entries, stream=stream)
-    return sqlite_services
+    """SQLite services with the tablet's events through the ingest."""
+    return plant(sqlite_services)[0]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
@@ -184,3 +184,75 @@ def test_tablet002_other_tablet_sizes_reflow_without_sideways_scroll(planted):
               > wide + 100)  # one graph a row now, where there were three
         _check_layout(driver, 768, 1024)
         assert severe_errors(driver) == []
+
+
+#: JavaScript: the push clients of the page, by channel (assets/push.js).
+PUSH_STATS = "return window.cockpitPush ? window.cockpitPush.stats() : {}"
+
+
+def _streams(driver) -> dict[str, str]:
+    """The page's push clients that heard their first frame (a snapshot): channel → mode."""
+    return {channel: stats["mode"] for channel, stats in driver.execute_script(
+        PUSH_STATS).items() if stats["frames"] >= 1}
+
+
+def _new_incident(services, incident_id: str) -> None:
+    ingest(services, [incident_fields(incident_id, at=datetime.now(UTC) - timedelta(seconds=1),
+                                      village=A, category="traffic", lon="120.30",
+                                      lat="30.33")], stream="incidents")
+
+
+def test_tablet003_a_new_incident_arrives_by_push_on_the_views_own_stream(planted):
+    services = planted
+    app = create_app(services=services)
+    week, month = "qiaosi-push:tablet:zh:all:7d:", "qiaosi-push:tablet:zh:all:30d:"
+    with live_server(app.server) as server, chrome(820, 1180) as driver:
+        browser_sign_in(driver, server.url, services, "leader", then="/tablet?period=7d")
+        _wait(driver, lambda: _streams(driver) == {week: "stream"})
+        # its snapshot is the page's first paint: not drawn again (no flicker)
+        assert driver.execute_script(PUSH_STATS)[week]["applied"] == 0
+        driver.execute_script("window.__sameDocument = true")
+        before = int(_kpi(driver, "today"))
+        _new_incident(services, "TB-PUSH-1")
+        _wait(driver, lambda: _kpi(driver, "today") == str(before + 1))
+        stats = driver.execute_script(PUSH_STATS)[week]
+        assert stats["mode"] == "stream" and stats["frames"] >= 2 and not stats["stale"]
+        assert driver.execute_script("return window.__sameDocument === true")
+        assert not driver.find_elements(By.CSS_SELECTOR, ".push-watermark:not([hidden])")
+        # another view: its own stream; the last view's client let go (it would draw 7 days)
+        driver.find_element(By.ID, period_id("30d")).click()
+        _wait(driver, lambda: _streams(driver) == {month: "stream"})
+        _new_incident(services, "TB-PUSH-2")
+        _wait(driver, lambda: _kpi(driver, "today") == str(before + 2))
+        assert _trend(driver)["n"] == 30
+        assert driver.execute_script("return window.__sameDocument === true")
+        assert severe_errors(driver) == []
+
+
+@pytest.fixture
+def no_channels(tmp_path, redis_server_url, sqlite_url):
+    """Services whose hub makes no channel on demand: every tablet is refused a stream."""
+    gen = _services(tmp_path, redis_server_url, sqlite_url, push_max_channels=0)
+    services = next(gen)
+    plant(services)
+    yield services
+    gen.close()
+
+
+def test_tablet004_refused_a_stream_the_tablet_polls_and_stays_live(no_channels):
+    services = no_channels
+    app = create_app(services=services)
+    with live_server(app.server) as server, chrome(1180, 820) as driver:
+        browser_sign_in(driver, server.url, services, "staff", villages=A, then="/tablet")
+        # refused (503), it polls; its first answer is "unchanged": the first paint is current
+        _wait(driver, lambda: {k: (s["mode"], s["lastHeardMs"] is not None) for k, s in
+                               driver.execute_script(PUSH_STATS).items()}
+              == {f"qiaosi-push:tablet:zh:{A}:today:": ("poll", True)})
+        assert driver.execute_script(PUSH_STATS)[f"qiaosi-push:tablet:zh:{A}:today:"][
+            "applied"] == 0
+        before = int(_kpi(driver, "today"))
+        _new_incident(services, "TB-POLL-1")
+        _wait(driver, lambda: _kpi(driver, "today") == str(before + 1))
+        # the console names the refused stream (the browser logs a 503), and nothing else
+        assert [e for e in severe_errors(driver) if "/push/tablet/events" not in e["message"]
+                or "503" not in e["message"]] == []
