@@ -315,14 +315,20 @@
     // ------------------------------------------------------------------ applying
 
     Client.prototype.beat = function (text) {
-        this.lastHeardMs = nowMs();
+        var payload = null;
         try {
-            var payload = JSON.parse(text);
-            if (typeof payload.server_now_ms === "number") {
-                this.skewMs = payload.server_now_ms - this.lastHeardMs;
-            }
+            payload = JSON.parse(text);
         } catch (err) {
-            return;
+            payload = null;
+        }
+        this.heard(payload);
+    };
+
+    // The server spoke (a frame or an answer, parsed: null if it was not JSON).
+    Client.prototype.heard = function (payload) {
+        this.lastHeardMs = nowMs();
+        if (payload && typeof payload.server_now_ms === "number") {
+            this.skewMs = payload.server_now_ms - this.lastHeardMs;
         }
     };
 
@@ -334,7 +340,7 @@
             return;
         }
         this.frames += 1;
-        this.beat(text);
+        this.heard(payload);  // parsed once: an update is tens of kB
         var shown = false;
         if (payload.kind === "snapshot") {
             this.boot = payload.boot;

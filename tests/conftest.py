@@ -184,3 +184,30 @@ def _stop_push_hubs():
     from cockpit.push import stop_all
 
     stop_all()
+
+
+#: The user property a test's printed measure travels in (from a worker process too).
+SHOWN = "shown"
+
+
+@pytest.fixture
+def shown(record_property):
+    """``shown(text)``: print ``text`` at the end of the run, whatever the outcome.
+
+    For tests whose measure is their product (the wall's heap soak): the text travels in the
+    test's report, so it is printed by the controlling process when the tests run on workers.
+    """
+    def show(text: str) -> None:
+        record_property(SHOWN, text)
+    return show
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print what tests measured (:func:`shown`), after the run's summary."""
+    texts = [(report.nodeid, value) for reports in terminalreporter.stats.values()
+             for report in reports if getattr(report, "when", None) == "call"
+             for name, value in getattr(report, "user_properties", ()) if name == SHOWN]
+    if texts:
+        terminalreporter.section("measured by tests")
+        for nodeid, text in texts:
+            terminalreporter.write_line(f"{nodeid}:\n{text}")
