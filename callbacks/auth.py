@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -193,11 +194,7 @@ class Access:
                 or not _trusted(request.remote_addr or "", self.settings):
             return None
 
-        def resolve() -> Viewer | None:
-            with self.services.read() as db:
-                user = db.scalar(select(User).where(User.username == name))
-                return accounts.viewer_of_user(user)
-        viewer = self._cached(f"proxy:{name}", resolve)
+        viewer = self._cached(f"proxy:{name}", lambda: self._resolve_proxy(name))
         if session.get("sso") != name:  # once per browser session: who came in through SSO
             with self.services.sessions.begin() as db:
                 if viewer is not None:
@@ -209,6 +206,46 @@ class Access:
                        detail="sso" if viewer is not None else "sso: not registered or disabled")
             session["sso"] = name
         return viewer or Viewer("sso-unknown", name)
+
+    def _resolve_proxy(self, name: str) -> Viewer | None:
+        with self.services.read() as db:
+            user = db.scalar(select(User).where(User.username == name))
+            return accounts.viewer_of_user(user)
+
+    def guard(self) -> Callable[[], bool]:
+        """Return a check that the current request's viewer still holds, for a long response.
+
+        :func:`enforce` decides once, when a request arrives; a push stream then stays open
+        for hours. The check runs outside the request (the stream's iteration): it is True
+        while the same session (or SSO user) still resolves to the same viewer (account, role
+        and villages: a disabled or changed account, a revoked kiosk or a signed-out session
+        make it False) and a personal session has not passed ``COCKPIT_SESSION_HOURS``. It
+        re-reads the database at most every :data:`VIEWER_TTL_S` (the cache of every request);
+        while the database is unreachable it keeps the last answer, as requests do.
+        """
+        viewer = g.get("viewer") or ANONYMOUS
+        name = request.headers.get(self.settings.proxy_user_header, "").strip()
+        via_proxy = bool(name) and bool(self.settings.proxy_networks) \
+            and _trusted(request.remote_addr or "", self.settings)
+        if via_proxy and viewer.kind == "user" and viewer.name == name:
+            key, resolve = f"proxy:{name}", (lambda: self._resolve_proxy(name))
+            since = None
+        else:
+            login_id = str(session.get("_user_id", ""))
+            key, resolve = f"viewer:{login_id}", (lambda: self._resolve(login_id))
+            since = session.get("since", 0) if viewer.kind == "user" else None
+        limit_s = self.settings.session_hours * 3600
+        server = self.app.server
+
+        def holds() -> bool:
+            if since is not None and time.time() - since > limit_s:
+                return False
+            try:
+                with server.app_context():
+                    return self._cached(key, resolve) == viewer
+            except DataSourceDown:
+                return True  # the page says the source is down; nothing new is sent meanwhile
+        return holds
 
     def _session_expired(self, user: SignedIn) -> bool:
         if user.viewer.kind != "user":

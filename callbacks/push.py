@@ -165,7 +165,9 @@ def add_routes(app: dash.Dash, services: Services, page: str, resolve: Resolver,
                         page, hub.clients, len(hub.channels))
             return _refusal()
         mailbox, first = opened
-        response = flask.Response(_Stream(hub, name, mailbox, first),
+        access = server.extensions.get("cockpit_access")
+        holds = access.guard() if access is not None else None
+        response = flask.Response(_Stream(hub, name, mailbox, first, holds),
                                   mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Accel-Buffering"] = "no"  # nginx: pass frames through at once
@@ -198,17 +200,25 @@ class _Stream:
     """One screen's frames, until it goes away.
 
     The server's write then fails and it closes this iterable (also when that happens before
-    the first frame was sent: a generator's ``finally`` would not run then).
+    the first frame was sent: a generator's ``finally`` would not run then). ``holds`` (from
+    :meth:`callbacks.auth.Access.guard`) is asked before every frame after the first: when the
+    session no longer holds (account disabled or changed, kiosk revoked, session over) the
+    stream ends, and the screen's reconnect meets the access check (401: it signs in again).
     """
 
-    def __init__(self, hub: PushHub, name: str, mailbox: Mailbox, first: bytes) -> None:
+    def __init__(self, hub: PushHub, name: str, mailbox: Mailbox, first: bytes,
+                 holds: Callable[[], bool] | None = None) -> None:
         self.hub, self.name, self.mailbox, self.first = hub, name, mailbox, first
+        self.holds = holds
 
     def __iter__(self) -> Iterator[bytes]:
         hub, mailbox = self.hub, self.mailbox
         yield f"retry: {RETRY_MS}\n\n".encode() + self.first
         last = time.monotonic()
         while not mailbox.closed:
+            if self.holds is not None and not self.holds():
+                log.info("push: a stream of %s ended: its session no longer holds", self.name)
+                return
             frames, behind = mailbox.take(hub.beat_s)
             if behind:
                 frames = [hub.snapshot_frame(self.name)]
