@@ -134,7 +134,8 @@ def _fresh_after(summary: dict[str, Any]) -> str | None:
 def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     """Turn the read models into the map's incident traces and the panels' children.
 
-    ``trace_sigs`` holds a digest of each trace: a screen is sent only the traces that moved.
+    ``trace_sigs`` holds a digest of each trace and ``part_sigs`` one of each panel part
+    (:data:`VIEW_KEYS`): a screen is sent only the traces and the parts that changed.
     """
     summary = models["summary"]
     names = village_names(lang)
@@ -146,7 +147,7 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
     traces = [*incident_traces(marks.points, lang, marked),
               count_trace(base, marks.bubbles, models["villages"], lang, marked,
                           hours=MAP_HOURS)]
-    return {
+    view = {
         "traces": traces,
         "trace_sigs": [signature(trace) for trace in traces],
         "kpi_today": format_count(summary["today_total"]),
@@ -162,6 +163,8 @@ def build_view(models: dict[str, Any], lang: Lang) -> dict[str, Any]:
                                   marked, lang, summary.get("as_of"),
                                   today),
     }
+    view["part_sigs"] = {name: signature(view[name]) for name in VIEW_KEYS}
+    return view
 
 
 class WallFeed:
@@ -247,7 +250,10 @@ class WallFeed:
                         patch["data"][FIRST_INCIDENT_TRACE + offset] = trace
                         out["map"] = patch
                 sig["traces"] = view["trace_sigs"]
-                out.update({name: view[name] for name in VIEW_KEYS})
+                shown_parts = sig.get("parts") or {}
+                out.update({name: view[name] for name in VIEW_KEYS
+                            if shown_parts.get(name) != view["part_sigs"][name]})
+                sig["parts"] = view["part_sigs"]
                 wview = waste_for(services, self.cache, self.lock, key, lang, now)
                 if wview["sig"]["waste"] != sig.get("waste"):
                     send_waste(wview, out, patch, lang)  # the fills are in the map's patch

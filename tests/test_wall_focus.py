@@ -286,3 +286,6 @@ def test_poll_sends_the_tiles_when_they_change(sqlite_services):
     assert texts[:5] == ["数字+经济 · 服务企业", "42", "家", "较24小时前 +12",
                          texts[4]] and texts[4].startswith("更新于 ")
     assert FocusIds.WASTE not in later and FocusIds.NAMES not in later  # unchanged: not sent
+    # the incident panels did not change with the metrics: not sent again either
+    assert not {WallIds.LATEST, GovIds.TICKER, WallIds.FUNNEL, WallIds.CATEGORIES,
+                WallIds.KPI_TODAY, WallIds.KPI_OPEN} & set(later), sorted(later)
