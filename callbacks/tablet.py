@@ -80,6 +80,11 @@ def view_of(query: dict[str, str]) -> dict[str, str | None]:
             "village": village}
 
 
+def unknown_village(view: dict[str, str | None], lang: Lang) -> bool:
+    """True when the view names a village that is not one of the subdistrict's."""
+    return bool(view["village"]) and view["village"] not in village_labels(lang)
+
+
 def read_models(services: Services, now: datetime, period: str, village: str | None,
                 scope: Sequence[str] | None) -> dict[str, Any]:
     """Read everything the page shows for one view, in one session (one snapshot)."""
@@ -265,8 +270,10 @@ class TabletPage:
                                utc_now(), scope)
         parts = {name: value for name, value in out.items() if value is not no_update}
         alert = parts.pop("alert", "")
-        config = {**push_config(self.services, lang, scope, view),
-                  "digest": push.digest(response_of(out))}  # not drawn twice (push.js)
+        # a village no one knows has nothing to follow: its notice stands, no stream opens
+        config = None if unknown_village(view, lang) else {
+            **push_config(self.services, lang, scope, view),
+            "digest": push.digest(response_of(out))}  # not drawn twice (push.js)
         return page.layout(lang, period=view["period"], village=view["village"], parts=parts,
                            push=config, scope_names=scope_names(scope, lang), alert=alert)
 
@@ -280,10 +287,14 @@ class TabletPage:
         The language and view come from the query, validated as a link's (:func:`view_of`);
         the scope from the signed-in viewer (:func:`callbacks.auth.current_viewer`), never from
         the request: a staff account that edits the query gets its own villages all the same.
+        A village code no one knows is 404 (its page shows a notice and opens no stream).
         """
         args = flask.request.args
         lang = normalize_lang(args.get("lang"))
         view = view_of({key: args[key] for key in ("period", "village") if key in args})
+        if unknown_village(view, lang):
+            # no channel per made-up code: the bound of channels is for real views
+            flask.abort(404)
         scope = scope_of(current_viewer())
         return channel_of(lang, scope, view), functools.partial(
             producer, self.services, self.cache, self.lock, lang, scope, view)

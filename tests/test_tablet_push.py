@@ -127,3 +127,19 @@ def test_past_the_bound_a_new_view_polls_until_an_idle_channel_is_dropped(bounde
     assert hub.remove_idle_channels(0) == [week_channel]
     assert _first_frame(leader.get(EVENTS + month))["kind"] == "snapshot"
     assert channel_of("zh", None, view_of({"period": "30d"})) in hub.channels
+
+
+def test_a_made_up_village_makes_no_channel_and_its_page_opens_no_stream(sqlite_services):
+    services = sqlite_services
+    app = create_app(services.settings, services=services)
+    hub = app.server.extensions[EXTENSION]
+    leader = signed_in_client(app, services, "leader")
+    before = len(hub.channels)
+    for n in range(5):  # what filled the bound of channels in the new-user trial
+        query = f"?lang=zh&period=today&village=junk{n}"
+        assert leader.get(EVENTS + query).status_code == 404
+        assert leader.get(SNAPSHOT + query).status_code == 404
+    assert len(hub.channels) == before
+    body = body_of(leader, app, "/tablet", "?village=junk0")
+    assert "junk0" in body and EVENTS not in body  # its notice, and no stream to open
+    assert EVENTS in body_of(leader, app, "/tablet", f"?village={A}")  # a real one follows
