@@ -661,7 +661,9 @@ def test_wall013_beyond_its_points_the_map_counts_per_village_and_drills(leader_
     # the newest 3 are village 2's one and two of village 6's eight: village 6, whose open
     # incidents are not all drawn, becomes one cluster of its 8
     wall.apply(reported("one-2", "fire", "楼道堆物", now, village=2, priority="low"))
-    wall.wait(lambda d: (wall.traces() or {}).get("villages") == 1)
+    # village 6 is a cluster from the first batch on: wait for the second's point as well
+    wall.wait(lambda d: (wall.traces() or {}).get("villages") == 1
+              and wall.traces().get("open-fire") == 1)
     bubble_text = wall.js("""
         const gd = document.querySelector(`#${arguments[0]} .js-plotly-plot`);
         return gd.data.find(t => t.uid === 'villages').text;""", WallIds.MAP)
