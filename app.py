@@ -17,6 +17,7 @@ import callbacks.admin
 import callbacks.analysis
 import callbacks.api
 import callbacks.export
+import callbacks.health
 import callbacks.incidents
 import callbacks.landlord
 import callbacks.staff_map
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     access = init_access(app, services, cache)
     register_signin(app, access)
     policy = access.policy
+    callbacks.health.register(app, services, policy)
     for endpoint, rule in DASH_ENDPOINTS.items():
         policy.route(endpoint, rule)
     wall_page = functools.partial(callbacks.wall.render, services)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         ``COCKPIT_WALL_ROTATE_S``; seconds each focus panel of the wall stays before the next
         one (incidents, volunteers, waste, other modules' KPIs; docs/wall.md). Default 20;
         0 keeps the first panel and never rotates.
+    ready_max_lag : int
+        ``COCKPIT_READY_MAX_LAG``; ``/readyz`` answers 503 while the ingest's consumer group
+        lags more than this many entries behind any stream (``cockpit.health``). Default 10,000.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     refresh_ms : int
@@ -142,6 +145,7 @@ class Settings(BaseSettings):
     push_max_channels: int = Field(default=64, ge=0, le=4096)
     stale_s: float = Field(default=10.0, ge=2, le=3600)
     wall_rotate_s: int = Field(default=20, ge=0, le=3600)
+    ready_max_lag: int = Field(default=10_000, ge=0)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None

@@ -95,6 +95,8 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "push_wall_snapshot": ("GET", "/push/wall/snapshot?lang=zh"),
     "push_tablet_events": ("GET", f"/push/tablet/events?lang=zh&period=7d&village={IN_SCOPE}"),
     "push_tablet_snapshot": ("GET", "/push/tablet/snapshot?lang=en&period=30d"),
+    "healthz": ("GET", "/healthz"),
+    "readyz": ("GET", "/readyz"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session
