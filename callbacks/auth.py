@@ -322,7 +322,9 @@ class Access:
         return lang_from_search(request.query_string.decode(errors="replace"))
 
     def _refuse(self, status: int, message: str, detail: str = ""):
-        if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith("/api/") \
+        # scripts' requests (callbacks, the API, the push routes) get JSON with the reason, so
+        # the page can say why it signs in again (assets/session.js)
+        if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith(("/api/", "/push/")) \
                 or request.method not in ("GET", "HEAD"):
             reason = "forbidden" if status == 403 else self._reason()
             return jsonify({"error": "sign in first" if status == 401 else "not permitted",
