@@ -33,9 +33,10 @@
         }).map(function (el) { return el.getAttribute("data-focus"); });
     }
 
-    function show(name, names) {
+    // pinned: ?focus=NAME keeps this panel, so no panel is next (its dot stays unlit)
+    function show(name, names, pinned) {
         var at = names.indexOf(name);
-        var next = names.length > 1 ? names[(at + 1) % names.length] : "";
+        var next = !pinned && names.length > 1 ? names[(at + 1) % names.length] : "";
         if (ROOT.getAttribute("data-focus") !== name) {
             ROOT.setAttribute("data-focus", name);
         }
@@ -99,7 +100,7 @@
         }
         var pinned = pinnedPanel();
         if (pinned && names.indexOf(pinned) >= 0) {
-            show(pinned, names);
+            show(pinned, names, true);
             if (state.taken) {
                 drawWaited();
             }
