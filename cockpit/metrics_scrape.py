@@ -11,9 +11,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import socket
 import threading
 from collections.abc import Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import redis
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -182,20 +185,42 @@ def scrape_allowed(settings: Settings, client: str, authorization: str | None = 
 
 
 # -- the ingest's endpoint and the web app's workers -----------------------------------------------
-def serve_ingest(settings: Settings) -> Any | None:
-    """Serve this process's metrics on ``COCKPIT_INGEST_METRICS_HOST:PORT`` (a thread).
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        """Log nothing per scrape."""
+
+
+class IngestEndpoint:
+    """The ingest's metrics server (threads of its own); :meth:`close` stops it."""
+
+    def __init__(self, server: WSGIServer):
+        self.server = server
+        self.port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, name="ingest-metrics", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def serve_ingest(settings: Settings) -> IngestEndpoint | None:
+    """Serve this process's metrics on ``COCKPIT_INGEST_METRICS_HOST:PORT``.
 
     Same access rules as the web app's ``/metrics`` (:func:`scrape_allowed`). A port in use is
     logged and the ingest runs on without metrics: ingesting matters more than being scraped.
 
     Returns
     -------
-    waitress server or None
-        Call ``close()`` to stop it; None when the port is 0 or could not be bound.
+    IngestEndpoint or None
+        None when the port is 0 or could not be bound.
     """
     if not settings.ingest_metrics_port:
         return None
-    from waitress.server import create_server
 
     def app(environ: dict, start_response) -> list[bytes]:
         proxied = any(f"HTTP_{h.upper().replace('-', '_')}" in environ
@@ -210,17 +235,18 @@ def serve_ingest(settings: Settings) -> Any | None:
         return [body]
 
     host, port = settings.ingest_metrics_host, settings.ingest_metrics_port
+    server_class = _Server
+    if ":" in host:  # an IPv6 address
+        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6})
     try:
-        server = create_server(app, host=host, port=port, threads=1, ident="cockpit-ingest",
-                               clear_untrusted_proxy_headers=False)
+        server = make_server(host, port, app, server_class=server_class, handler_class=_Quiet)
     except OSError as exc:
         log.warning("ingest metrics: cannot listen on %s:%d (%s); set "
                     "COCKPIT_INGEST_METRICS_PORT to a free port (0: off)", host, port,
                     exc.strerror or type(exc).__name__)
         return None
-    threading.Thread(target=server.run, name="ingest-metrics", daemon=True).start()
-    log.info("ingest metrics on http://%s:%d/metrics", host, server.effective_port)
-    return server
+    log.info("ingest metrics on http://%s:%d/metrics", host, port)
+    return IngestEndpoint(server)
 
 
 def reset_multiprocess(settings: Settings) -> None:
