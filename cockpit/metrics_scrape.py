@@ -118,8 +118,8 @@ class _Scrape:
             yield from source.collect()
 
 
-def exposition(settings: Settings, *extra: Any, accept: str | None = None
-               ) -> tuple[bytes, str]:
+def exposition(settings: Settings, *extra: Any, accept: str | None = None,
+               workers: bool = True) -> tuple[bytes, str]:
     """Encode this process's metrics (every worker's, in multiprocess mode) plus ``extra``.
 
     Parameters
@@ -131,13 +131,15 @@ def exposition(settings: Settings, *extra: Any, accept: str | None = None
         Objects with ``collect()`` read at this scrape (:class:`QueueCollector`).
     accept : str, optional
         The request's ``Accept`` header: OpenMetrics when asked for, else text 0.0.4.
+    workers : bool
+        False: this process's own metrics even in multiprocess mode (the ingest's endpoint).
 
     Returns
     -------
     tuple
         ``(body, content_type)``.
     """
-    if settings.prometheus_multiproc_dir is not None:
+    if workers and settings.prometheus_multiproc_dir is not None:
         from prometheus_client import multiprocess
 
         base = CollectorRegistry()
@@ -211,7 +213,8 @@ class IngestEndpoint:
 def serve_ingest(settings: Settings) -> IngestEndpoint | None:
     """Serve this process's metrics on ``COCKPIT_INGEST_METRICS_HOST:PORT``.
 
-    Same access rules as the web app's ``/metrics`` (:func:`scrape_allowed`). A port in use is
+    Same access rules as the web app's ``/metrics`` (:func:`scrape_allowed`); always this
+    process's own metrics (``PROMETHEUS_MULTIPROC_DIR`` is the web workers'). A port in use is
     logged and the ingest runs on without metrics: ingesting matters more than being scraped.
 
     Returns
@@ -229,7 +232,8 @@ def serve_ingest(settings: Settings) -> IngestEndpoint | None:
                               environ.get("HTTP_AUTHORIZATION"), proxied):
             start_response("403 Forbidden", [("Content-Type", "text/plain")])
             return [b"not permitted\n"]
-        body, content_type = exposition(settings, accept=environ.get("HTTP_ACCEPT"))
+        body, content_type = exposition(settings, accept=environ.get("HTTP_ACCEPT"),
+                                        workers=False)
         start_response("200 OK", [("Content-Type", content_type),
                                   ("Cache-Control", "no-store")])
         return [body]

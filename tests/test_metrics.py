@@ -228,7 +228,9 @@ def _free_port() -> int:
 
 def test_the_ingest_serves_its_own_metrics_port(tmp_path):
     port = _free_port()
-    settings = Settings(data_dir=tmp_path, ingest_metrics_port=port, metrics_token=TOKEN)
+    # the web workers' folder: the ingest's endpoint serves its own process all the same
+    settings = Settings(data_dir=tmp_path, ingest_metrics_port=port, metrics_token=TOKEN,
+                        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom"))
     assert serve_ingest(Settings(data_dir=tmp_path, ingest_metrics_port=0)) is None  # off
     endpoint = serve_ingest(settings)
     assert endpoint is not None and endpoint.port == port
@@ -282,3 +284,37 @@ def test_multiprocess_mode_sums_the_workers_and_forgets_a_dead_ones_streams(tmp_
     assert ("process_resident_memory_bytes", ()) not in samples  # per worker: not summed
     worker_exited(settings, pids[0])
     assert value(scrape(settings), "cockpit_push_connections", page="wall") == 1
+
+
+def test_cockpit_ingest_process_serves_what_it_ingested(sqlite_services):
+    from tests.test_processes import _env
+
+    settings, r = sqlite_services.settings, sqlite_services.redis
+    port = _free_port()
+    for fields in lifecycle("MXP", stages=["reported", "dispatched", "arrived"]):
+        r.xadd(settings.stream("incidents"), fields)
+    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "ingest"],
+                             env={**_env(settings), "COCKPIT_INGEST_METRICS_PORT": str(port)},
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        samples: dict = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and value(
+                samples, "cockpit_ingest_events_total", type="incident.arrived") < 1:
+            time.sleep(0.3)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                            timeout=5) as reply:
+                    samples = parse(reply.read().decode())
+            except OSError:
+                continue  # not listening yet
+        for kind in ("reported", "dispatched", "arrived"):
+            assert value(samples, "cockpit_ingest_events_total", type=f"incident.{kind}") == 1
+        assert value(samples, "cockpit_ingest_commit_latency_seconds_count") == 3
+        # the queue's gauges are the web app's (once, however many ingest processes run)
+        assert not [name for name, _ in samples if name.startswith("cockpit_stream_")]
+    finally:
+        child.terminate()
+        _, err = child.communicate(timeout=20)
+    assert child.returncode == 0, err[-2000:]
+    assert f"ingest metrics on http://127.0.0.1:{port}/metrics" in err
