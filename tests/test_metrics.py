@@ -176,6 +176,8 @@ def test_request_and_callback_durations_are_counted_by_route_and_output(sqlite_s
     assert leader.get("/api/v1/incidents/nobody-has-this").status_code == 404
     assert leader.get("/api/v1/status").status_code == 200
     assert leader.get("/api/v1/status").status_code == 200
+    assert app.server.test_client().get("/api/v1/status").status_code == 401  # refused: counted
+    assert leader.open("/no/such/page.json", method="BREW").status_code == 405
     spec = app.callback_map["shell-page.children"]  # the router: the wall's page
     body = {"output": "shell-page.children",
             "outputs": {"id": "shell-page", "property": "children"},
@@ -192,8 +194,11 @@ def test_request_and_callback_durations_are_counted_by_route_and_output(sqlite_s
         return value(after, name, **labels) - value(before, name, **labels)
 
     status = {"route": "/api/v1/status", "method": "GET"}
-    assert moved("cockpit_http_request_duration_seconds_count", **status) == 2
+    assert moved("cockpit_http_request_duration_seconds_count", **status) == 3
     assert moved("cockpit_http_requests_total", **status, status="200") == 2
+    assert moved("cockpit_http_requests_total", **status, status="401") == 1
+    assert moved("cockpit_http_requests_total", route="<unmatched>", method="other",
+                 status="405") == 1
     one = {"route": "/api/v1/incidents/<path:tail>", "method": "GET"}
     assert moved("cockpit_http_requests_total", **one, status="404") == 1  # the rule, not the id
     assert not any("nobody-has-this" in str(labels) for _, labels in after)
