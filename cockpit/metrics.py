@@ -116,6 +116,21 @@ class _Histogram:
             self.counts[index] += n
         self.total += sum(values)
 
+    def add_ages(self, now_ms: int, stamps: list[int]) -> None:
+        """Observe ``(now_ms - stamp) / 1000`` s for each stamp (ms), a future one as 0.
+
+        One bisection per bucket over the sorted stamps, not one per value: a batch's ids
+        come in order, so the sort is linear.
+        """
+        stamps.sort()
+        n, below = len(stamps), 0
+        for index, bound in enumerate(self.bounds):
+            within = n - bisect.bisect_left(stamps, now_ms - bound * 1000)  # age ≤ bound
+            self.counts[index] += within - below
+            below = within
+        past = bisect.bisect_right(stamps, now_ms)
+        self.total += (now_ms * past - sum(stamps[:past])) / 1000
+
     def family(self, name: str, documentation: str) -> HistogramMetricFamily:
         return HistogramMetricFamily(name, documentation, sum_value=self.total, buckets=[
             (floatToGoString(b), c) for b, c in zip(self.bounds, accumulate(self.counts),
@@ -156,11 +171,15 @@ class IngestMetrics:
         """
         now = time.time()
         seconds = time.perf_counter() - started
-        gone = {(m.stream, m.id) for m, _ in dead}
-        applied = [m for m in messages if (m.stream, m.id) not in gone]
-        types = Tally(_event_type(m.fields.get("type")) for m in applied)
+        applied: Sequence[Any] = messages
+        if dead:
+            gone = {(m.stream, m.id) for m, _ in dead}
+            applied = [m for m in messages if (m.stream, m.id) not in gone]
+        types: Tally[str] = Tally()
+        for kind, n in Tally([m.fields.get("type") for m in applied]).items():
+            types[_event_type(kind)] += n
         reasons = Tally(reason_label(reason) for _, reason in dead)
-        latencies = [max(0.0, now - int(m.id.split("-", 1)[0]) / 1000) for m in applied]
+        stamps = [int(m.id.partition("-")[0]) for m in applied]
         with self.lock:
             self.batches += 1
             self.events.update(types)
@@ -169,7 +188,7 @@ class IngestMetrics:
             self.last_batch = now
             self.batch_seconds.add((seconds,))
             self.batch_size.add((len(messages),))
-            self.latency.add(latencies)
+            self.latency.add_ages(int(now * 1000), stamps)
 
     def describe(self) -> list[Metric]:
         """Nothing to check at registration (names are this module's own)."""
