@@ -4,6 +4,7 @@ text is read back with prometheus_client's own parser."""
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import sys
@@ -81,6 +82,21 @@ def test_ingest_counters_move_by_exactly_what_was_ingested(services):
     assert moved("cockpit_ingest_commit_latency_seconds_count") == 3  # the applied entries
     assert 0 <= moved("cockpit_ingest_commit_latency_seconds_sum") <= 3 * elapsed
     assert value(after, "cockpit_ingest_last_batch_timestamp_seconds") >= started
+
+
+def test_a_batch_of_stamps_lands_in_the_buckets_each_age_would():
+    from cockpit.metrics import LATENCY_BUCKETS, _Histogram
+
+    rng = random.Random(11)
+    now = 1_800_000_000_000
+    for _ in range(300):  # ages on and around bucket bounds; some stamps ahead of this clock
+        stamps = [now - rng.choice([0, 5, 10, 11, 9_999, 10_000, 10_001, 250_000, 4_000_000])
+                  + rng.choice([0, 0, 3_000]) for _ in range(rng.randint(0, 40))]
+        batch, one_by_one = _Histogram(LATENCY_BUCKETS), _Histogram(LATENCY_BUCKETS)
+        batch.add_ages(now, list(stamps))
+        one_by_one.add([max(0.0, (now - s) / 1000) for s in stamps])
+        assert batch.counts == one_by_one.counts, stamps
+        assert batch.total == pytest.approx(one_by_one.total)
 
 
 @pytest.mark.parametrize(("reason", "label"), [
