@@ -104,7 +104,7 @@ def push_closed(page: str) -> None:
 
 # -- the ingest's -------------------------------------------------------------------------------
 class _Histogram:
-    """Buckets observed a batch at a time: one lock and one bisection per value."""
+    """Buckets observed a batch at a time (under the owner's lock)."""
 
     def __init__(self, buckets: Sequence[float]):
         self.bounds = (*map(float, buckets), float("inf"))
@@ -196,32 +196,35 @@ class IngestMetrics:
 
     def collect(self) -> Iterator[Metric]:
         """The ingest's metric families (none before its first batch)."""
-        with self.lock:
-            if not self.batches:
-                return
-            events = CounterMetricFamily("cockpit_ingest_events", "Valid entries applied "
-                                         "(stored or duplicate), by event type.", labels=["type"])
-            for kind, n in sorted(self.events.items()):
-                events.add_metric([kind], n)
-            dead = CounterMetricFamily("cockpit_ingest_dead_letters", "Entries dead-lettered, "
-                                       "by the reason's head (a field name or a kind).",
-                                       labels=["reason"])
-            for reason, n in sorted(self.dead.items()):
-                dead.add_metric([reason], n)
-            yield events
-            yield dead
-            yield CounterMetricFamily("cockpit_ingest_duplicates", "Valid entries whose event "
-                                      "was stored already (skipped).", value=self.duplicates)
-            yield GaugeMetricFamily("cockpit_ingest_last_batch_timestamp_seconds",
-                                    "When the last batch was committed (Unix time).",
-                                    value=self.last_batch)
-            yield self.batch_seconds.family("cockpit_ingest_batch_duration_seconds",
-                                            "Time to process one batch (validate, commit, "
-                                            "dead-letter, XACK).")
-            yield self.batch_size.family("cockpit_ingest_batch_entries", "Entries per batch.")
-            yield self.latency.family("cockpit_ingest_commit_latency_seconds",
-                                      "From an entry's XADD (its id's milliseconds) to its "
-                                      "batch committed and acknowledged; applied entries.")
+        with self.lock:  # built under the lock, encoded after it: a batch need not wait
+            families = self._families() if self.batches else []
+        yield from families
+
+    def _families(self) -> list[Metric]:
+        events = CounterMetricFamily("cockpit_ingest_events", "Valid entries applied (stored "
+                                     "or duplicate), by event type.", labels=["type"])
+        for kind, n in sorted(self.events.items()):
+            events.add_metric([kind], n)
+        dead = CounterMetricFamily("cockpit_ingest_dead_letters", "Entries dead-lettered, by "
+                                   "the reason's head (a field name or a kind).",
+                                   labels=["reason"])
+        for reason, n in sorted(self.dead.items()):
+            dead.add_metric([reason], n)
+        return [
+            events, dead,
+            CounterMetricFamily("cockpit_ingest_duplicates", "Valid entries whose event was "
+                                "stored already (skipped).", value=self.duplicates),
+            GaugeMetricFamily("cockpit_ingest_last_batch_timestamp_seconds",
+                              "When the last batch was committed (Unix time).",
+                              value=self.last_batch),
+            self.batch_seconds.family("cockpit_ingest_batch_duration_seconds",
+                                      "Time to process one batch (validate, commit, "
+                                      "dead-letter, XACK)."),
+            self.batch_size.family("cockpit_ingest_batch_entries", "Entries per batch."),
+            self.latency.family("cockpit_ingest_commit_latency_seconds",
+                                "From an entry's XADD (its id's milliseconds) to its batch "
+                                "committed and acknowledged; applied entries."),
+        ]
 
 
 def _event_type(value: object) -> str:
