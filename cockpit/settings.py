@@ -128,18 +128,12 @@ class Settings(BaseSettings):
         ``COCKPIT_TIANDITU_KEY``; the browser key of the Tianditu tile service (required for
         ``tianditu``). It is sent to the browser in tile URLs, so restrict it to the cockpit's
         domain in the Tianditu console; it never appears in logs.
-    metrics_allow : str
-        ``COCKPIT_METRICS_ALLOW``; comma-separated addresses or networks that may read
-        ``/metrics`` (loopback may always, unless proxied; docs/operations.md "Metrics").
-    metrics_token : SecretStr or None
-        ``COCKPIT_METRICS_TOKEN`` (≥ 16 characters); a scraper sending it as a bearer token may
-        read the metrics from any address. No default.
-    ingest_metrics_host, ingest_metrics_port : str, int
-        ``COCKPIT_INGEST_METRICS_HOST`` / ``_PORT``; where ``cockpit ingest`` serves its own
-        metrics (default 127.0.0.1:9464; port 0: not served).
-    prometheus_multiproc_dir : Path or None
-        ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's own variable); set for a web app of
-        several worker processes, whose ``/metrics`` then sums all of them.
+    metrics_allow, metrics_token : str, SecretStr or None
+        ``COCKPIT_METRICS_ALLOW`` (addresses or networks) and ``COCKPIT_METRICS_TOKEN`` (a bearer
+        token, ≥ 16 characters, no default): who may read the metrics besides loopback.
+    ingest_metrics_host, ingest_metrics_port, prometheus_multiproc_dir : str, int, Path or None
+        ``COCKPIT_INGEST_METRICS_HOST`` / ``_PORT``: ``cockpit ingest``'s metrics (127.0.0.1:9464;
+        0: none); ``PROMETHEUS_MULTIPROC_DIR``: the web workers' (docs/operations.md, Metrics).
     """
 
     model_config = SettingsConfigDict(env_prefix="COCKPIT_", extra="ignore", frozen=True,
