@@ -5,6 +5,7 @@ text is read back with prometheus_client's own parser."""
 from __future__ import annotations
 
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -339,3 +340,39 @@ def test_cockpit_ingest_process_serves_what_it_ingested(sqlite_services):
         _, err = child.communicate(timeout=20)
     assert child.returncode == 0, err[-2000:]
     assert f"ingest metrics on http://127.0.0.1:{port}/metrics" in err
+
+
+def test_cockpit_serve_process_serves_metrics_to_allowed_scrapers(sqlite_services):
+    import requests
+
+    from tests.test_processes import _env
+
+    port = _free_port()
+    env = {**_env(sqlite_services.settings), "COCKPIT_PORT": str(port),
+           "COCKPIT_METRICS_TOKEN": TOKEN}
+    child = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "serve"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                local = requests.get(url, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and child.poll() is None, "serve did not start"
+                time.sleep(0.3)
+        assert local.status_code == 200
+        assert value(parse(local.text), "cockpit_redis_up") == 1
+        forwarded = {"X-Forwarded-For": "198.51.100.9"}  # through a local proxy: not local
+        assert requests.get(url, headers=forwarded, timeout=5).status_code == 403
+        with_token = requests.get(url, headers={**forwarded, "Authorization": f"Bearer {TOKEN}"},
+                                  timeout=5)
+        assert with_token.status_code == 200
+        samples = parse(with_token.text)
+        route = {"route": "/metrics", "method": "GET"}
+        assert value(samples, "cockpit_http_requests_total", **route, status="200") == 1
+        assert value(samples, "cockpit_http_requests_total", **route, status="403") == 1
+    finally:
+        child.send_signal(signal.SIGTERM)
+        child.communicate(timeout=15)
