@@ -376,3 +376,24 @@ def test_cockpit_serve_process_serves_metrics_to_allowed_scrapers(sqlite_service
     finally:
         child.send_signal(signal.SIGTERM)
         child.communicate(timeout=15)
+
+
+def test_metrics_still_answer_while_redis_is_unreachable(tmp_path, redis_server_url, sqlite_url):
+    gen = _services(tmp_path, redis_server_url, sqlite_url)
+    services = next(gen)
+    kwargs = services.redis.connection_pool.connection_kwargs
+    port = kwargs["port"]
+    try:
+        client = create_app(services=services).server.test_client()
+        kwargs.update(port=1, socket_connect_timeout=1)
+        services.redis.connection_pool.disconnect()
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        samples = parse(response.get_data(as_text=True))
+        assert value(samples, "cockpit_redis_up") == 0
+        assert not [name for name, _ in samples if name.startswith("cockpit_stream_")]
+        assert value(samples, "process_resident_memory_bytes") > 0
+    finally:
+        kwargs.update(port=port)
+        services.redis.connection_pool.reset()
+        gen.close()
