@@ -20,6 +20,7 @@ import callbacks.export
 import callbacks.health
 import callbacks.incidents
 import callbacks.landlord
+import callbacks.metrics
 import callbacks.staff_map
 import callbacks.tablet
 import callbacks.volunteers
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     register_signin(app, access)
     policy = access.policy
     callbacks.health.register(app, services, policy)
+    callbacks.metrics.register(app, services, policy)
     for endpoint, rule in DASH_ENDPOINTS.items():
         policy.route(endpoint, rule)
     wall_page = functools.partial(callbacks.wall.render, services)

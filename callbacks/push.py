@@ -37,6 +37,7 @@ import flask
 from plotly.utils import PlotlyJSONEncoder
 
 from callbacks.policy import Policy, Rule
+from cockpit import metrics
 from cockpit.push import ChangeListener, Mailbox, Producer, ProducerFactory, PushHub
 from cockpit.services import Services
 from layouts.i18n import LANGS, Lang, normalize_lang
@@ -167,7 +168,7 @@ def add_routes(app: dash.Dash, services: Services, page: str, resolve: Resolver,
         mailbox, first = opened
         access = server.extensions.get("cockpit_access")
         holds = access.guard() if access is not None else None
-        response = flask.Response(_Stream(hub, name, mailbox, first, holds),
+        response = flask.Response(_Stream(hub, name, mailbox, first, holds, page=page),
                                   mimetype="text/event-stream")
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Accel-Buffering"] = "no"  # nginx: pass frames through at once
@@ -207,9 +208,10 @@ class _Stream:
     """
 
     def __init__(self, hub: PushHub, name: str, mailbox: Mailbox, first: bytes,
-                 holds: Callable[[], bool] | None = None) -> None:
+                 holds: Callable[[], bool] | None = None, page: str = "") -> None:
         self.hub, self.name, self.mailbox, self.first = hub, name, mailbox, first
-        self.holds = holds
+        self.holds, self.page, self.open = holds, page, True
+        metrics.push_opened(page)  # cockpit_push_connections, until close()
 
     def __iter__(self) -> Iterator[bytes]:
         hub, mailbox = self.hub, self.mailbox
@@ -232,6 +234,9 @@ class _Stream:
     def close(self) -> None:
         """Close the subscription (idempotent)."""
         self.hub.unsubscribe(self.name, self.mailbox)
+        if self.open:
+            self.open = False
+            metrics.push_closed(self.page)
 
 
 def client_config(page: str, lang: Lang, settings: Any, params: Mapping[str, str] | None = None,

@@ -84,9 +84,11 @@ def ingest(
 ) -> None:
     """Consume the incident and metric streams into the store until SIGTERM / Ctrl-C.
 
-    Needs ``COCKPIT_PD_KEY`` (the key of the hash of ID numbers).
+    Needs ``COCKPIT_PD_KEY`` (the key of the hash of ID numbers). Serves its metrics on
+    ``COCKPIT_INGEST_METRICS_HOST:PORT`` (127.0.0.1:9464; port 0: none).
     """
     from cockpit.ingest import Ingestor
+    from cockpit.metrics_scrape import serve_ingest
     from cockpit.services import Services
 
     settings = Settings()
@@ -94,6 +96,7 @@ def ingest(
     _logging(verbose)
     services = Services.from_settings(settings)
     stop = stop_on_signals()
+    scraped = serve_ingest(settings)
     try:
         worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
                           batch_size=batch, block_ms=block_ms)
@@ -101,6 +104,8 @@ def ingest(
             "ingest consumer %s reading %s", worker.consumer, ", ".join(worker.streams))
         worker.run(stop, idle_exit=idle_exit)
     finally:
+        if scraped is not None:
+            scraped.close()
         services.close()
 
 

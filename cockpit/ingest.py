@@ -21,7 +21,7 @@ import redis
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cockpit import geo
+from cockpit import geo, metrics
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.governance import Governor, publish_pending, recompute_due
 from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
@@ -324,6 +324,7 @@ class Ingestor:
         s.dead += len(dead)
         s.batches += 1
         s.last_batch_ms = (time.perf_counter() - started) * 1000
+        metrics.INGEST.observe_batch(messages, result, dead, started)
         for _, reason in dead:
             head = reason.split(":", 1)[0]
             s.reasons[head] = s.reasons.get(head, 0) + 1

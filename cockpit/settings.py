@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         ``COCKPIT_TIANDITU_KEY``; the browser key of the Tianditu tile service (required for
         ``tianditu``). It is sent to the browser in tile URLs, so restrict it to the cockpit's
         domain in the Tianditu console; it never appears in logs.
+    metrics_allow, metrics_token : str, SecretStr or None
+        ``COCKPIT_METRICS_ALLOW`` (addresses or networks) and ``COCKPIT_METRICS_TOKEN`` (a bearer
+        token, ≥ 16 characters, no default): who may read the metrics besides loopback.
+    ingest_metrics_host, ingest_metrics_port, prometheus_multiproc_dir : str, int, Path or None
+        ``COCKPIT_INGEST_METRICS_HOST`` / ``_PORT``: ``cockpit ingest``'s metrics (127.0.0.1:9464;
+        0: none); ``PROMETHEUS_MULTIPROC_DIR``: the web workers' (docs/operations.md, Metrics).
     """
 
     model_config = SettingsConfigDict(env_prefix="COCKPIT_", extra="ignore", frozen=True,
@@ -163,8 +169,14 @@ class Settings(BaseSettings):
     map_tile_crs: Literal["wgs84", "gcj02"] = "wgs84"
     map_tile_attribution: str | None = None
     tianditu_key: SecretStr | None = None
+    metrics_allow: str = ""
+    metrics_token: SecretStr | None = None
+    ingest_metrics_host: str = "127.0.0.1"
+    ingest_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    prometheus_multiproc_dir: Path | None = Field(default=None,
+                                                  validation_alias="PROMETHEUS_MULTIPROC_DIR")
 
-    @field_validator("secret_key", "pd_key", mode="before")
+    @field_validator("secret_key", "pd_key", "metrics_token", mode="before")
     @classmethod
     def _secret_length(cls, value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -244,7 +256,7 @@ class Settings(BaseSettings):
             raise ValueError("COCKPIT_TIANDITU_KEY is required when COCKPIT_MAP_TILES=tianditu")
         return self
 
-    @field_validator("proxy_addresses")
+    @field_validator("proxy_addresses", "metrics_allow")
     @classmethod
     def _networks(cls, value: str) -> str:
         for part in filter(None, (p.strip() for p in value.split(","))):
@@ -257,8 +269,12 @@ class Settings(BaseSettings):
     @cached_property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         """The trusted proxies as networks (an address is a /32 or /128)."""
-        return tuple(ipaddress.ip_network(p.strip(), strict=False)
-                     for p in self.proxy_addresses.split(",") if p.strip())
+        return _networks_of(self.proxy_addresses)
+
+    @cached_property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The networks allowed to read the metrics (``COCKPIT_METRICS_ALLOW``)."""
+        return _networks_of(self.metrics_allow)
 
     def require(self, *names: str) -> None:
         """Stop unless every named secret (``secret_key``, ``pd_key``) is set.
@@ -366,3 +382,8 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cockpit.sqlite3').resolve()}"
+
+
+def _networks_of(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(p.strip(), strict=False)
+                 for p in text.split(",") if p.strip())
