@@ -180,13 +180,14 @@ def claim_stale(r: redis.Redis, streams: Sequence[str], group: str, consumer: st
 
 
 def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: str,
-                consumer: str, pipe=None) -> None:
+                consumer: str, pipe=None, history: dict | None = None) -> None:
     """XADD a failed entry to ``{prefix}deadletter`` with its reason, origin and fields.
 
     Fields: ``reason``, ``stream``, ``stream_id``, ``consumer``, ``failed_at`` (epoch ms),
-    ``event_id`` and ``type`` when present, and ``fields`` (the original map as JSON, with
+    ``event_id`` and ``type`` when present, ``fields`` (the original map as JSON, with
     ID numbers hashed and names, phones and home addresses masked:
-    :func:`cockpit.privacy.redact_personal`).
+    :func:`cockpit.privacy.redact_personal`), and with ``history``
+    (:func:`cockpit.poison.history`) ``deliveries`` and ``history`` (JSON).
     """
     key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
     entry = {
@@ -199,6 +200,9 @@ def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: st
         "type": message.fields.get("type", ""),
         "fields": json.dumps(redact_personal(message.fields, key), ensure_ascii=False),
     }
+    if history is not None:
+        entry["deliveries"] = str(history.get("deliveries", 1))
+        entry["history"] = json.dumps(history, ensure_ascii=False)
     (pipe or r).xadd(settings.key("deadletter"), entry, maxlen=100_000, approximate=True)
 
 
