@@ -9,9 +9,9 @@ about once a minute (:class:`StreamTrimmer`):
    last-delivered id (``XINFO GROUPS``, ``XPENDING``);
 2. entries below the need are acknowledged by every group; the newest
    ``COCKPIT_STREAM_RETAIN`` of them are kept (replays, debugging), older ones are removed
-   with an exact ``XTRIM``: ``MINID <need>`` when the need alone holds more entries than the
-   retention, else ``MAXLEN <retention + needed entries>``, computed in a script that also
-   counts entries added meanwhile, so nothing at or above the need is ever removed.
+   with an exact ``XTRIM MAXLEN <retention + entries from the need on>``, run in a script
+   that also counts the entries added since they were counted, so nothing at or above the
+   need is ever removed (:func:`trim_stream`).
 
 A stream without any consumer group is left alone (nobody said what they still need).
 """
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds between trims of the ingest's streams.
 TRIM_EVERY_S = 60.0
+
+#: Pending entries read at most to count a group's need (more: counted another way).
+SPAN_CAP = 10_000
 
 #: XTRIM MAXLEN retention + needed + entries added after the count (ARGV[1]: first id to count
 #: from, ARGV[2]: retention + needed entries counted). Atomic: nothing is added meanwhile.
@@ -54,30 +57,36 @@ def _after(entry_id: str) -> str:
     return f"{ms}-{seq + 1}"
 
 
-def needed_from(r: redis.Redis, stream: str) -> tuple[str | None, int | None]:
+def needed_from(r: redis.Redis, stream: str) -> tuple[str | None, int | None, str | None]:
     """The lowest entry id some consumer group of ``stream`` still needs, and that group's lag.
 
     Returns
     -------
     tuple
-        ``(need, lag)``: ``need`` an entry id (``"<ms>-<seq>"``; it may not exist yet), or
-        None when the stream has no group; ``lag`` the undelivered entries of the group that
-        needs the most (Redis ≥ 7; None on older servers or when Redis cannot tell).
+        ``(need, lag, delivered)``: ``need`` an entry id (``"<ms>-<seq>"``; it may not exist
+        yet), or None when the stream has no group; for the group that needs the most, ``lag``
+        its undelivered entries (Redis ≥ 7; None on older servers or when Redis cannot tell)
+        and ``delivered`` its last-delivered id.
     """
-    best: tuple[tuple[int, int], str, int | None] | None = None
+    best: tuple[tuple[int, int], str, int | None, str] | None = None
     for group in r.xinfo_groups(stream):
         name = _text(group["name"])
+        delivered = _text(group["last-delivered-id"])
         if group["pending"]:
             need = _text(r.xpending(stream, name)["min"])
         else:
-            need = _after(_text(group["last-delivered-id"]))
+            need = _after(delivered)
         if best is None or _order(need) < best[0]:
-            best = (_order(need), need, group.get("lag"))
-    return (None, None) if best is None else (best[1], best[2])
+            best = (_order(need), need, group.get("lag"), delivered)
+    return (None, None, None) if best is None else best[1:]
 
 
 def trim_stream(r: redis.Redis, stream: str, retain: int) -> int:
     """Trim ``stream`` below what its groups need, keeping ``retain`` acknowledged entries.
+
+    The entries at or above the need are counted from the group's lag (Redis ≥ 7) and its
+    pending span (at most :data:`SPAN_CAP` entries read); else by reading them, up to
+    ``retain`` + 1: when more, the stream is trimmed to the need, keeping no acknowledged one.
 
     Parameters
     ----------
@@ -97,16 +106,22 @@ def trim_stream(r: redis.Redis, stream: str, retain: int) -> int:
     redis.RedisError
         If Redis fails.
     """
-    if not r.exists(stream):
+    last = r.xrevrange(stream, count=1)  # before the groups: what comes later counts twice
+    if not last:
         return 0
-    need, lag = needed_from(r, stream)
+    need, lag, delivered = needed_from(r, stream)
     if need is None:
         return 0
-    if lag is not None and lag > retain:  # the need alone outgrows the retention
-        return int(r.xtrim(stream, minid=need))
+    if lag is not None:
+        span = 0
+        if _order(need) <= _order(delivered):  # pending entries from the need on
+            span = len(r.xrange(stream, min=need, max=delivered, count=SPAN_CAP + 1))
+        if span <= SPAN_CAP:
+            return int(r.eval(_TRIM_SCRIPT, 1, stream, f"({_text(last[0][0])}",
+                              retain + span + lag))
     page = r.xrange(stream, min=need, max="+", count=retain + 1)
     if len(page) > retain:
-        return int(r.xtrim(stream, minid=need))
+        return int(r.xtrim(stream, minid=need, approximate=False))
     start = f"({_text(page[-1][0])}" if page else need
     return int(r.eval(_TRIM_SCRIPT, 1, stream, start, retain + len(page)))
 
