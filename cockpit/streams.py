@@ -226,13 +226,13 @@ def data_version(r: redis.Redis, settings: Settings) -> int:
     return int(r.get(settings.key("version")) or 0)
 
 
-def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str], ttl_s: int,
-              maxlen: int) -> str | None:
+def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str],
+              ttl_s: int) -> str | None:
     """XADD ``fields`` to ``stream`` unless ``claim`` (a key) was taken already; the entry id.
 
     A page's form sends its request once per token: the first send takes ``claim`` for
     ``ttl_s`` seconds, a repeat (a double click) returns None and writes nothing. The stream
-    is trimmed to about ``maxlen`` entries.
+    is not capped: the ingest trims what its group has read (:mod:`cockpit.stream_trim`).
 
     Raises
     ------
@@ -242,7 +242,7 @@ def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str], t
     if not r.set(claim, fields["event_id"], nx=True, ex=ttl_s):
         return None
     try:
-        entry = r.xadd(stream, fields, maxlen=maxlen, approximate=True)
+        entry = r.xadd(stream, fields)
     except redis.RedisError:
         try:
             r.delete(claim)
