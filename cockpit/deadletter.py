@@ -13,6 +13,7 @@ is not re-sent twice by mistake.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from cockpit.waste.events import WASTE_TYPES
 
 #: Dead letters read per round trip while filtering.
 PAGE = 1_000
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 class AlreadyRedriven(RuntimeError):
@@ -71,8 +73,12 @@ class DeadLetter:
 
 
 def reason_head(reason: str) -> str:
-    """A reason up to its first colon: ``poison``, ``incident_id``, ``apply failed``."""
-    return reason.split(":", 1)[0].strip()[:60] or "?"
+    """A reason's kind: up to its first colon, numbers as ``N`` (``poison``, ``incident_id``).
+
+    ``lat 120.2819 is outside [-90, 90]; lon and lat swapped?`` → ``lat N is outside [N, N];
+    lon and lat swapped?``, so reasons that differ only in their values count together.
+    """
+    return _NUMBER.sub("N", reason.split(":", 1)[0].strip())[:60] or "?"
 
 
 def deadletter_key(settings: Settings) -> str:
