@@ -142,9 +142,11 @@ def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="A dead lett
     history = letter.history or {}
     if history.get("consumers"):
         typer.echo(f"{'consumers'.ljust(width)}  {', '.join(history['consumers'])}")
+    if history.get("attempts"):
+        typer.echo(f"{'attempts'.ljust(width)}  {history['attempts']} failed")
     for failure in history.get("failures", []):
         at = datetime.fromtimestamp(failure.get("at", 0) / 1000, UTC)
-        typer.echo(f"{'attempt'.ljust(width)}  {_local(at, settings)} {failure.get('consumer')}"
+        typer.echo(f"{'failure'.ljust(width)}  {_local(at, settings)} {failure.get('consumer')}"
                    f": {failure.get('reason')}")
     typer.echo("fields (personal data redacted):")
     typer.echo(json.dumps(letter.fields, ensure_ascii=False, indent=2, sort_keys=True))

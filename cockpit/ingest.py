@@ -95,8 +95,8 @@ class Ingestor:
     claim_idle_ms : int
         Entries pending this long for another consumer are claimed (XAUTOCLAIM).
     max_deliveries : int, optional
-        An entry delivered more often without success is dead-lettered (default
-        ``COCKPIT_INGEST_MAX_DELIVERIES``; :mod:`cockpit.poison`).
+        An entry that failed this often (not for its data, not for a connection) is
+        dead-lettered (default ``COCKPIT_INGEST_MAX_DELIVERIES``; :mod:`cockpit.poison`).
     """
 
     def __init__(self, settings: Settings, r: redis.Redis, sessions: sessionmaker[Session],
@@ -124,6 +124,7 @@ class Ingestor:
         self.stats = IngestStats()
         self.trimmer = StreamTrimmer(settings, r, self.streams)
         self._backlog = True  # re-read own pending entries (id 0) before new ones
+        self.retry_s, self._retry_at, self._reread = poison.RETRY_S, 0.0, False
         self._last_claim = 0.0
         self._last_autoclose = 0.0
         #: joins positions on the store's village layer: an import is used within seconds
@@ -178,13 +179,14 @@ class Ingestor:
     def read(self) -> list[Message]:
         """Read one batch: own pending entries first, then new ones (blocking ≤ block_ms)."""
         group = self.settings.consumer_group
-        if self._backlog:
+        self._reread = self._backlog and time.monotonic() >= self._retry_at
+        if self._reread:
             reply = self.raw.xreadgroup(group, self.consumer, {s: "0" for s in self.streams},
                                         count=self.batch_size)
             messages = decode(reply, CONTRACT_FIELDS)
             if messages:
                 return messages
-            self._backlog = False
+            self._backlog = self._reread = False
         reply = self.raw.xreadgroup(group, self.consumer, {s: ">" for s in self.streams},
                                     count=self.batch_size, block=self.block_ms)
         return decode(reply, CONTRACT_FIELDS)
@@ -208,12 +210,12 @@ class Ingestor:
                 valid.append((self._validate(message, now), message))
             except InvalidEvent as exc:
                 dead.append((message, exc.reason))
-        reread, counts, records = self._backlog, {}, {}
+        reread, counts, records = self._reread, {}, {}
         if reread:  # own pending entries: they may have failed before (cockpit.poison)
             counts = poison.delivery_counts(self.r, self.settings.consumer_group, self.consumer,
                                             messages)
             records = poison.recorded(self.r, self.settings, messages)
-            valid, worn = poison.split_worn(valid, counts, self.max_deliveries)
+            valid, worn = poison.split_worn(valid, counts, records, self.max_deliveries)
             dead.extend(worn)
         held: list[tuple[Message, str]] = []  # failed unexpectedly: left pending, retried
         result = self._apply(valid, dead, held)
@@ -225,7 +227,7 @@ class Ingestor:
         acked = [m for m in messages if poison.entry_key(m) not in kept]
         if held:
             poison.record_failures(pipe, self.settings, held, self.consumer, records)
-            self._backlog = True
+            self._backlog, self._retry_at = True, time.monotonic() + self.retry_s
         if reread:
             poison.forget(pipe, self.settings, acked)
         by_stream: dict[str, list[str]] = {}

@@ -1,12 +1,18 @@
 """Poison entries: delivery counts, the failures of earlier attempts, and their history.
 
 An entry whose batch fails with an unexpected error (not a connection error, not a data error
-of that entry: a bug, a resolver that raised) is left pending and retried. Each failure is
-recorded in the hash ``{prefix}ingest:failures``, field ``<stream>/<entry id>``, value a JSON
-list of the last :data:`MAX_RECORDS` attempts ``{"at": epoch ms, "consumer", "reason"}``; the
-field is deleted when the entry is acknowledged. An entry delivered more than
-``COCKPIT_INGEST_MAX_DELIVERIES`` times is dead-lettered without another attempt, carrying
-:func:`history`: times delivered, the consumers that had it and the failures recorded.
+of that entry: a bug, a resolver that raised) is left pending and retried after
+:data:`RETRY_S` seconds (new entries are read meanwhile). Each failure is
+counted in the hash ``{prefix}ingest:failures``, field ``<stream>/<entry id>``, value JSON
+``{"attempts": n, "failures": [{"at": epoch ms, "consumer", "reason"}]}`` (the last
+:data:`MAX_RECORDS`); the field is deleted when the entry is acknowledged. An entry that failed
+``COCKPIT_INGEST_MAX_DELIVERIES`` times is dead-lettered at its next delivery, carrying
+:func:`history`: times delivered, attempts, the consumers that had it and the failures.
+
+Failures are counted rather than deliveries: an entry re-read after a connection failure (its
+batch met the database down) or claimed from a dead consumer was delivered again, but did not
+fail; counting deliveries would dead-letter a whole batch after a database outage of a few
+retries.
 
 Only re-read entries (a consumer's own pending ones, read with id 0) can have a record, so a
 batch of new entries costs nothing here.
@@ -26,6 +32,9 @@ from cockpit.settings import Settings
 from cockpit.streams import Message
 
 log = logging.getLogger(__name__)
+#: Seconds before a consumer re-reads the entries it left pending after a failure (meanwhile
+#: it reads new ones), so a passing fault has time to clear.
+RETRY_S = 3.0
 #: Failures kept per entry (the latest ones).
 MAX_RECORDS = 10
 #: Longest reason kept per failure, characters.
@@ -66,9 +75,12 @@ def _id_order(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-def split_worn(valid: list, counts: dict[str, int], max_deliveries: int
-               ) -> tuple[list, list[tuple[Message, str]]]:
-    """Separate ``(event, message)`` pairs delivered more than ``max_deliveries`` times.
+def split_worn(valid: list, counts: dict[str, int], records: dict[str, dict[str, Any]],
+               max_attempts: int) -> tuple[list, list[tuple[Message, str]]]:
+    """Separate ``(event, message)`` pairs whose record counts ``max_attempts`` failures.
+
+    Failures are counted, not deliveries: a delivery that met a connection failure (the
+    database down while a batch was applied) or a claim by another consumer is no attempt.
 
     Returns
     -------
@@ -77,35 +89,41 @@ def split_worn(valid: list, counts: dict[str, int], max_deliveries: int
     """
     keep, worn = [], []
     for event, message in valid:
-        n = counts.get(entry_key(message), 0)
-        if n > max_deliveries:
-            worn.append((message, f"poison: delivered {n} times without being applied"))
+        key = entry_key(message)
+        attempts = records.get(key, {}).get("attempts", 0)
+        if attempts >= max_attempts:
+            worn.append((message, f"poison: failed {attempts} times (delivered "
+                                  f"{counts.get(key, attempts + 1)} times) without being applied"))
         else:
             keep.append((event, message))
     return keep, worn
 
 
 def recorded(r: redis.Redis, settings: Settings,
-             messages: Sequence[Message]) -> dict[str, list[dict[str, Any]]]:
-    """The failure records of ``messages`` (HMGET), by entry key; entries without none."""
+             messages: Sequence[Message]) -> dict[str, dict[str, Any]]:
+    """The failure records of ``messages`` (HMGET), by entry key; entries without have none.
+
+    A record is ``{"attempts": int, "failures": [{"at": epoch ms, "consumer", "reason"}]}``
+    (the last :data:`MAX_RECORDS` failures).
+    """
     if not messages:
         return {}
     keys = [entry_key(m) for m in messages]
-    out: dict[str, list[dict[str, Any]]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for key, value in zip(keys, r.hmget(failures_key(settings), keys), strict=True):
         if value:
             try:
-                records = json.loads(value)
+                record = json.loads(value)
             except ValueError:
                 continue  # a record we cannot read is no reason to stop the consumer
-            if isinstance(records, list):
-                out[key] = records
+            if isinstance(record, dict) and isinstance(record.get("failures"), list):
+                out[key] = record
     return out
 
 
 def record_failures(pipe, settings: Settings, failed: Sequence[tuple[Message, str]],
-                    consumer: str, previous: dict[str, list[dict[str, Any]]]) -> None:
-    """Append one failure per entry of ``failed`` to its record (on ``pipe``, not executed).
+                    consumer: str, previous: dict[str, dict[str, Any]]) -> None:
+    """Count one failure per entry of ``failed`` in its record (on ``pipe``, not executed).
 
     ``previous`` holds the records read for the batch (:func:`recorded`); an entry is owned
     by one consumer at a time, so read-modify-write needs no lock.
@@ -116,10 +134,12 @@ def record_failures(pipe, settings: Settings, failed: Sequence[tuple[Message, st
     now = int(time.time() * 1000)
     for message, reason in failed:
         key = entry_key(message)
-        records = [*previous.get(key, []),
-                   {"at": now, "consumer": consumer, "reason": reason[:REASON_CHARS]}]
-        pipe.hset(failures_key(settings), key, json.dumps(records[-MAX_RECORDS:],
-                                                          ensure_ascii=False))
+        record = previous.get(key, {})
+        failures = [*record.get("failures", []),
+                    {"at": now, "consumer": consumer, "reason": reason[:REASON_CHARS]}]
+        pipe.hset(failures_key(settings), key, json.dumps(
+            {"attempts": record.get("attempts", 0) + 1, "failures": failures[-MAX_RECORDS:]},
+            ensure_ascii=False))
 
 
 def forget(pipe, settings: Settings, messages: Sequence[Message]) -> None:
@@ -129,19 +149,22 @@ def forget(pipe, settings: Settings, messages: Sequence[Message]) -> None:
 
 
 def history(message: Message, counts: dict[str, int],
-            records: dict[str, list[dict[str, Any]]], consumer: str) -> dict[str, Any]:
+            records: dict[str, dict[str, Any]], consumer: str) -> dict[str, Any]:
     """What a dead letter tells of an entry's earlier attempts.
 
     Returns
     -------
     dict
-        ``{"deliveries": int, "consumers": [str], "failures": [{"at": epoch ms, "consumer",
-        "reason"}]}``; ``deliveries`` is 1 for an entry read once (not found pending).
+        ``{"deliveries": int, "attempts": int, "consumers": [str], "failures": [{"at": epoch
+        ms, "consumer", "reason"}]}``: times delivered to the group (1 for an entry read once),
+        failed attempts, the consumers that had it and the last :data:`MAX_RECORDS` failures.
     """
     key = entry_key(message)
-    failures = records.get(key, [])
+    record = records.get(key, {})
+    failures = record.get("failures", [])
     consumers = []
     for name in [*(f.get("consumer") for f in failures), consumer]:
         if name and name not in consumers:
             consumers.append(name)
-    return {"deliveries": counts.get(key, 1), "consumers": consumers, "failures": failures}
+    return {"deliveries": counts.get(key, 1), "attempts": record.get("attempts", 0),
+            "consumers": consumers, "failures": failures}

@@ -71,9 +71,9 @@ class Settings(BaseSettings):
         ``COCKPIT_READY_MAX_LAG``; ``/readyz`` answers 503 while the ingest's consumer group
         lags more than this many entries behind any stream (``cockpit.health``). Default 10,000.
     ingest_max_deliveries : int
-        ``COCKPIT_INGEST_MAX_DELIVERIES``; an entry delivered more often than this without being
-        applied (its batch failed for a reason other than a connection or its own data) is
-        dead-lettered with its history (``cockpit.poison``). Default 5.
+        ``COCKPIT_INGEST_MAX_DELIVERIES``; an entry whose batch failed this many times for a
+        reason other than a connection or its own data (then it is retried) is dead-lettered
+        at its next delivery, with its history (``cockpit.poison``). Default 5.
     stream_retain : int
         ``COCKPIT_STREAM_RETAIN``; acknowledged entries the ingest keeps on each stream it reads
         (for replays and debugging); older ones are trimmed once every consumer group has
