@@ -113,3 +113,18 @@ def test_unknown_ids_and_usage_errors(services, env):
     bulk = _cli(env, "redrive", "--all", "--reason", "exploded")
     assert bulk.exit_code == 1 and "would dead-letter it again" in bulk.stderr
     assert "sent 0 of 1" in bulk.stdout
+
+
+def test_every_redaction_is_recognised_and_real_values_are_not():
+    from cockpit.deadletter import redacted_fields
+    from cockpit.privacy import ID_NUMBER_FIELDS, NAME_FIELDS, PHONE_FIELDS, redact_personal
+
+    raw = {**dict.fromkeys(NAME_FIELDS, NAME), **dict.fromkeys(PHONE_FIELDS, PHONE),
+           **dict.fromkeys(ID_NUMBER_FIELDS, "11010519491231002X"),
+           "type": "household.registered", "address": "乔司街道三角村12号", "title": "x"}
+    personal = NAME_FIELDS | PHONE_FIELDS | ID_NUMBER_FIELDS | {"address"}
+    for key in (TEST_SECRETS["pd_key"].encode(), None):
+        assert set(redacted_fields(redact_personal(raw, key))) == personal
+    assert redacted_fields(raw) == []
+    # an incident's place is no home: its address is never masked, so never left out
+    assert redacted_fields({"type": "incident.reported", "address": "三角村**号"}) == []
