@@ -1,4 +1,7 @@
-"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, governance, users, kiosk."""
+"""The ``cockpit`` command: schema, db, ingest, replay, serve, demo, governance, users, kiosk.
+
+Also ``deadletter`` (cockpit.deadletter_cli) and the modules' sub-commands.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Annotated
 import typer
 
 from cockpit.accounts_cli import kiosk_app, require_secrets, users_app
+from cockpit.deadletter_cli import deadletter_app
 from cockpit.mapdata.cli import geodata_app
 from cockpit.settings import MissingSecret, Settings
 from cockpit.volunteers.cli import volunteers_app
@@ -27,6 +31,7 @@ app.add_typer(kiosk_app, name="kiosk")
 app.add_typer(volunteers_app, name="volunteers")
 app.add_typer(waste_app, name="waste")
 app.add_typer(geodata_app, name="geodata")
+app.add_typer(deadletter_app, name="deadletter")
 
 
 def _logging(verbose: bool = False) -> None:

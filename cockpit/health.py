@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cockpit.services import Services
+from cockpit.stream_trim import redis_memory
 from cockpit.streams import incident_streams
 
 log = logging.getLogger(__name__)
@@ -39,15 +40,18 @@ def readiness(services: Services) -> tuple[bool, dict[str, Any]]:
     """Return ``(ready, checks)``: whether this process can serve its pages, and why.
 
     ``checks`` is ``{"redis": "ok" | error, "database": "ok" | error, "ingest": {stream: {"lag",
-    "pending"}}, "max_lag": int}``; an error is the exception's type name (never its text: it
-    may carry a URL with a password). Ready when Redis and the database answer and no stream's
-    lag exceeds ``Settings.ready_max_lag`` events (a stream or group not made yet: lag 0).
+    "pending"}}, "max_lag": int, "redis_memory": {"used_bytes", "max_bytes", "policy"}}``
+    (:func:`cockpit.stream_trim.redis_memory`; shown, not judged); an error is the exception's
+    type name (never its text: it may carry a URL with a password). Ready when Redis and the
+    database answer and no stream's lag exceeds ``Settings.ready_max_lag`` events (a stream or
+    group not made yet: lag 0).
     """
     limit = services.settings.ready_max_lag
     checks: dict[str, Any] = {"max_lag": limit}
     try:
         services.redis.ping()
         checks["ingest"] = _groups(services)
+        checks["redis_memory"] = redis_memory(services.redis)
         checks["redis"] = "ok"
     except (RedisError, OSError) as exc:
         checks["redis"] = type(exc).__name__

@@ -21,7 +21,7 @@ import redis
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cockpit import geo, metrics
+from cockpit import geo, metrics, poison
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.governance import Governor, publish_pending, recompute_due
 from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
@@ -31,6 +31,7 @@ from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
 )
 from cockpit.settings import Settings
 from cockpit.store.apply import ApplyResult, apply_batch
+from cockpit.stream_trim import StreamTrimmer
 from cockpit.streams import (
     Message,
     bytes_client,
@@ -93,13 +94,14 @@ class Ingestor:
         Longest wait of one read, ms; bounds how long a stop request takes.
     claim_idle_ms : int
         Entries pending this long for another consumer are claimed (XAUTOCLAIM).
-    max_deliveries : int
-        An entry delivered this often without success is dead-lettered.
+    max_deliveries : int, optional
+        An entry that failed this often (not for its data, not for a connection) is
+        dead-lettered (default ``COCKPIT_INGEST_MAX_DELIVERIES``; :mod:`cockpit.poison`).
     """
 
     def __init__(self, settings: Settings, r: redis.Redis, sessions: sessionmaker[Session],
                  consumer: str | None = None, batch_size: int = 500, block_ms: int = 1000,
-                 claim_idle_ms: int = 60_000, max_deliveries: int = 5,
+                 claim_idle_ms: int = 60_000, max_deliveries: int | None = None,
                  resolver: Callable = resolve_villages,
                  area: tuple[float, float, float, float] | None = None):
         self.settings = settings
@@ -110,7 +112,7 @@ class Ingestor:
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
-        self.max_deliveries = max_deliveries
+        self.max_deliveries = max_deliveries or settings.ingest_max_deliveries
         self.resolver = resolver
         self.area = area if area is not None else service_area()
         self._pd_key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
@@ -120,7 +122,9 @@ class Ingestor:
         self.waste_rules = settings.waste_rules
         self.governor = Governor(settings, r, sessions, self.config)
         self.stats = IngestStats()
+        self.trimmer = StreamTrimmer(settings, r, self.streams)
         self._backlog = True  # re-read own pending entries (id 0) before new ones
+        self.retry_s, self._retry_at, self._reread = poison.RETRY_S, 0.0, False
         self._last_claim = 0.0
         self._last_autoclose = 0.0
         #: joins positions on the store's village layer: an import is used within seconds
@@ -175,13 +179,14 @@ class Ingestor:
     def read(self) -> list[Message]:
         """Read one batch: own pending entries first, then new ones (blocking ≤ block_ms)."""
         group = self.settings.consumer_group
-        if self._backlog:
+        self._reread = self._backlog and time.monotonic() >= self._retry_at
+        if self._reread:
             reply = self.raw.xreadgroup(group, self.consumer, {s: "0" for s in self.streams},
                                         count=self.batch_size)
             messages = decode(reply, CONTRACT_FIELDS)
             if messages:
                 return messages
-            self._backlog = False
+            self._backlog = self._reread = False
         reply = self.raw.xreadgroup(group, self.consumer, {s: ">" for s in self.streams},
                                     count=self.batch_size, block=self.block_ms)
         return decode(reply, CONTRACT_FIELDS)
@@ -205,15 +210,28 @@ class Ingestor:
                 valid.append((self._validate(message, now), message))
             except InvalidEvent as exc:
                 dead.append((message, exc.reason))
-        if self._backlog:
-            valid, worn = self._split_worn(valid)
+        reread, counts, records = self._reread, {}, {}
+        if reread:  # own pending entries: they may have failed before (cockpit.poison)
+            counts = poison.delivery_counts(self.r, self.settings.consumer_group, self.consumer,
+                                            messages)
+            records = poison.recorded(self.r, self.settings, messages)
+            valid, worn = poison.split_worn(valid, counts, records, self.max_deliveries)
             dead.extend(worn)
-        result = self._apply(valid, dead)
+        held: list[tuple[Message, str]] = []  # failed unexpectedly: left pending, retried
+        result = self._apply(valid, dead, held)
         pipe = self.r.pipeline(transaction=False)
         for message, reason in dead:
-            dead_letter(self.r, self.settings, message, reason, self.consumer, pipe=pipe)
+            dead_letter(self.r, self.settings, message, reason, self.consumer, pipe=pipe,
+                        history=poison.history(message, counts, records, self.consumer))
+        kept = {poison.entry_key(m) for m, _ in held}
+        acked = [m for m in messages if poison.entry_key(m) not in kept]
+        if held:
+            poison.record_failures(pipe, self.settings, held, self.consumer, records)
+            self._backlog, self._retry_at = True, time.monotonic() + self.retry_s
+        if reread:
+            poison.forget(pipe, self.settings, acked)
         by_stream: dict[str, list[str]] = {}
-        for message in messages:
+        for message in acked:
             by_stream.setdefault(message.stream, []).append(message.id)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.settings.consumer_group, *ids)
@@ -249,27 +267,7 @@ class Ingestor:
             raise InvalidEvent(f"type: {event.type} belongs on {expected}, not {message.stream}")
         return event
 
-    def _split_worn(self, valid):
-        """Separate entries delivered ``max_deliveries`` times already (poison entries)."""
-        if not valid:
-            return valid, []
-        counts: dict[str, int] = {}
-        for stream in {m.stream for _, m in valid}:
-            ids = [m.id for _, m in valid if m.stream == stream]
-            for entry in self.r.xpending_range(stream, self.settings.consumer_group,
-                                               min=min(ids), max=max(ids), count=len(ids) * 4,
-                                               consumername=self.consumer):
-                counts[f"{stream}/{entry['message_id']}"] = entry["times_delivered"]
-        keep, worn = [], []
-        for event, message in valid:
-            n = counts.get(f"{message.stream}/{message.id}", 0)
-            if n > self.max_deliveries:
-                worn.append((message, f"delivered {n} times without being applied"))
-            else:
-                keep.append((event, message))
-        return keep, worn
-
-    def _apply(self, valid, dead) -> ApplyResult:
+    def _apply(self, valid, dead, held) -> ApplyResult:
         items = [(event, message.id) for event, message in valid]
         for attempt in range(3):
             try:
@@ -288,11 +286,11 @@ class Ingestor:
                 if exc.connection_invalidated:
                     raise
                 break
-            except (SQLAlchemyError, ValueError, TypeError):
+            except Exception:  # noqa: BLE001 - isolated entry by entry below
                 break
-        return self._apply_one_by_one(valid, dead)
+        return self._apply_one_by_one(valid, dead, held)
 
-    def _apply_one_by_one(self, valid, dead) -> ApplyResult:
+    def _apply_one_by_one(self, valid, dead, held) -> ApplyResult:
         """Isolate the entries that cannot be applied; the rest of the batch still commits."""
         total = ApplyResult()
         for event, message in valid:
@@ -305,6 +303,9 @@ class Ingestor:
                 raise
             except (SQLAlchemyError, ValueError, TypeError) as exc:
                 dead.append((message, f"apply failed: {type(exc).__name__}: {exc}"[:500]))
+                continue
+            except Exception as exc:  # noqa: BLE001 - not this entry's data: retried
+                held.append((message, f"{type(exc).__name__}: {exc}"[:500]))
                 continue
             total.stored += one.stored
             total.duplicates += one.duplicates
@@ -347,6 +348,7 @@ class Ingestor:
             self.governor.tick(busy=busy)
         if time.monotonic() - self._last_autoclose >= AUTOCLOSE_EVERY_S:
             self.close_attendances()
+        self.trimmer.maybe_trim()
         return len(messages)
 
     def close_attendances(self, now: datetime | None = None) -> int:

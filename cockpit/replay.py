@@ -44,7 +44,7 @@ from cockpit.replay_resume import ProgressRecord, next_pass, resume_plan
 from cockpit.settings import Settings
 
 __all__ = [
-    "BATCH", "HEARTBEAT_EVERY_S", "HEARTBEAT_TTL_S", "STEP_S", "STREAM_MAXLEN", "IncidentPlan",
+    "BATCH", "HEARTBEAT_EVERY_S", "HEARTBEAT_TTL_S", "STEP_S", "IncidentPlan",
     "Mapping", "MappingError", "PlannedEvent", "ReplayStats", "RowError", "StartOffsetError",
     "default_run_id", "error_summary", "load_mapping", "open_at_once", "parse_duration",
     "plan_events", "read_incidents", "register", "replay", "resume_plan",
@@ -52,8 +52,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Approximate cap of the incident stream (XADD MAXLEN ~).
-STREAM_MAXLEN = 1_000_000
 #: Lifetime of the heartbeat key, seconds; it is refreshed every HEARTBEAT_EVERY_S.
 HEARTBEAT_TTL_S = 15
 HEARTBEAT_EVERY_S = 2.0
@@ -90,7 +88,7 @@ def _send(r: redis.Redis, stream: str, batch: Iterable[PlannedEvent]) -> int:
     pipe = r.pipeline(transaction=False)
     n = 0
     for event in batch:
-        pipe.xadd(stream, event.fields, maxlen=STREAM_MAXLEN, approximate=True)
+        pipe.xadd(stream, event.fields)  # uncapped: the ingest trims (cockpit.stream_trim)
         n += 1
     pipe.execute()
     return n

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     ready_max_lag : int
         ``COCKPIT_READY_MAX_LAG``; ``/readyz`` answers 503 while the ingest's consumer group
         lags more than this many entries behind any stream (``cockpit.health``). Default 10,000.
+    ingest_max_deliveries : int
+        ``COCKPIT_INGEST_MAX_DELIVERIES``; an entry whose batch failed this many times for a
+        reason other than a connection or its own data (then it is retried) is dead-lettered
+        at its next delivery, with its history (``cockpit.poison``). Default 5.
+    stream_retain : int
+        ``COCKPIT_STREAM_RETAIN``; acknowledged entries the ingest keeps on each stream it reads
+        (for replays and debugging); older ones are trimmed once every consumer group has
+        acknowledged them (``cockpit.stream_trim``). Default 100,000.
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     refresh_ms : int
@@ -152,6 +160,8 @@ class Settings(BaseSettings):
     stale_s: float = Field(default=10.0, ge=2, le=3600)
     wall_rotate_s: int = Field(default=20, ge=0, le=3600)
     ready_max_lag: int = Field(default=10_000, ge=0)
+    ingest_max_deliveries: int = Field(default=5, ge=1, le=1000)
+    stream_retain: int = Field(default=100_000, ge=0)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None

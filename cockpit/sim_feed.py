@@ -25,8 +25,6 @@ from cockpit.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Approximate cap of a simulated stream (XADD MAXLEN ~).
-STREAM_MAXLEN = 1_000_000
 #: Entries per pipelined round trip.
 CHUNK = 1_000
 HEARTBEAT_TTL_S, HEARTBEAT_EVERY_S = 15, 5.0
@@ -81,8 +79,8 @@ class SimFeed:
             chunk = entries[start:start + CHUNK]
             pipe = self.r.pipeline(transaction=False)
             for entry in chunk:
-                pipe.xadd(self.stream, self.render(entry).fields, maxlen=STREAM_MAXLEN,
-                          approximate=True)
+                # uncapped: the ingest trims what its group read (cockpit.stream_trim)
+                pipe.xadd(self.stream, self.render(entry).fields)
             pipe.execute()
             sent += len(chunk)
             self.info["sent"] = self.info.get("sent", 0) + len(chunk)

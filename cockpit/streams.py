@@ -180,13 +180,14 @@ def claim_stale(r: redis.Redis, streams: Sequence[str], group: str, consumer: st
 
 
 def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: str,
-                consumer: str, pipe=None) -> None:
+                consumer: str, pipe=None, history: dict | None = None) -> None:
     """XADD a failed entry to ``{prefix}deadletter`` with its reason, origin and fields.
 
     Fields: ``reason``, ``stream``, ``stream_id``, ``consumer``, ``failed_at`` (epoch ms),
-    ``event_id`` and ``type`` when present, and ``fields`` (the original map as JSON, with
+    ``event_id`` and ``type`` when present, ``fields`` (the original map as JSON, with
     ID numbers hashed and names, phones and home addresses masked:
-    :func:`cockpit.privacy.redact_personal`).
+    :func:`cockpit.privacy.redact_personal`), and with ``history``
+    (:func:`cockpit.poison.history`) ``deliveries`` and ``history`` (JSON).
     """
     key = settings.pd_key.get_secret_value().encode() if settings.pd_key else None
     entry = {
@@ -199,6 +200,9 @@ def dead_letter(r: redis.Redis, settings: Settings, message: Message, reason: st
         "type": message.fields.get("type", ""),
         "fields": json.dumps(redact_personal(message.fields, key), ensure_ascii=False),
     }
+    if history is not None:
+        entry["deliveries"] = str(history.get("deliveries", 1))
+        entry["history"] = json.dumps(history, ensure_ascii=False)
     (pipe or r).xadd(settings.key("deadletter"), entry, maxlen=100_000, approximate=True)
 
 
@@ -222,13 +226,13 @@ def data_version(r: redis.Redis, settings: Settings) -> int:
     return int(r.get(settings.key("version")) or 0)
 
 
-def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str], ttl_s: int,
-              maxlen: int) -> str | None:
+def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str],
+              ttl_s: int) -> str | None:
     """XADD ``fields`` to ``stream`` unless ``claim`` (a key) was taken already; the entry id.
 
     A page's form sends its request once per token: the first send takes ``claim`` for
     ``ttl_s`` seconds, a repeat (a double click) returns None and writes nothing. The stream
-    is trimmed to about ``maxlen`` entries.
+    is not capped: the ingest trims what its group has read (:mod:`cockpit.stream_trim`).
 
     Raises
     ------
@@ -238,7 +242,7 @@ def send_once(r: redis.Redis, claim: str, stream: str, fields: dict[str, str], t
     if not r.set(claim, fields["event_id"], nx=True, ex=ttl_s):
         return None
     try:
-        entry = r.xadd(stream, fields, maxlen=maxlen, approximate=True)
+        entry = r.xadd(stream, fields)
     except redis.RedisError:
         try:
             r.delete(claim)

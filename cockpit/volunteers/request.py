@@ -35,8 +35,6 @@ IN_MINUTES = (15, 30, 60, 120)
 MAX_MINUTES = 7 * 24 * 60
 #: How long a used form token is remembered (a resubmission after that is a new request).
 SENT_TTL_S = 86_400
-#: Requests kept in the stream (approximate trimming), as the simulator keeps its events.
-STREAM_MAXLEN = 1_000_000
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?$")
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
@@ -178,7 +176,7 @@ def send(r: redis.Redis, settings: Settings, token: str, fields: dict[str, str])
     redis.RedisError if Redis fails (the token is released, the form can be sent again).
     """
     return send_once(r, settings.key(f"mobilize:sent:{token}"), settings.stream("volunteers"),
-                     fields, SENT_TTL_S, STREAM_MAXLEN)
+                     fields, SENT_TTL_S)
 
 
 def registry_skills(session: Session, limit: int = 200) -> list[str]:

@@ -37,8 +37,6 @@ OUTCOMES = ("educated", "not_home", "refused", "moved_out")
 ACTIONABLE = ("open", "assigned")
 #: How long a used form token is remembered (a resubmission after that is a new act).
 SENT_TTL_S = 86_400
-#: Entries kept in the stream (approximate trimming), as the simulator keeps its events.
-STREAM_MAXLEN = 1_000_000
 #: Clock skew allowed for a visit time given as "now" by the browser.
 _SLACK = timedelta(minutes=1)
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -268,4 +266,4 @@ def send(r: redis.Redis, settings: Settings, token: str, fields: dict[str, str])
     redis.RedisError if Redis fails (the token is released, the form can be sent again).
     """
     return send_once(r, settings.key(f"followup:sent:{token}"), settings.stream("waste"),
-                     fields, SENT_TTL_S, STREAM_MAXLEN)
+                     fields, SENT_TTL_S)
