@@ -1,0 +1,381 @@
+"""A seeded, mixed feed of valid and hostile stream entries, with its own oracle.
+
+Every entry is built valid for the contract (docs/events.md) and then, for the invalid ones,
+broken in one known way; the generator records what the ingest must do with it, without asking
+the validator: ``valid`` (stored once, or counted as a duplicate when ``repeat_of`` is set) or
+invalid with ``expect``, a word the dead letter's reason must contain (the field, or the
+phrase naming the problem). Field names and values are bytes, as a producer XADDs them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+#: The four streams the ingest reads, and the share of the feed each gets.
+STREAMS = {"incidents": 0.4, "volunteers": 0.2, "waste": 0.2, "metrics": 0.2}
+#: Text that must be stored verbatim in a valid event and shown as text, never as markup.
+SQL = "'; DROP TABLE incidents; --"
+HTML = "<script>alert(1)</script>"
+HOSTILE_TEXT = [
+    SQL, HTML, "<img src=x onerror=alert(1)>", "\" onmouseover=\"alert(1)",
+    "Robert'); DELETE FROM volunteers;--", "1 OR 1=1; SELECT pg_sleep(10)--",
+    "{{7*7}} ${7*7} %s %n %x", "../../../etc/passwd", "\u202eevil\u202c 右到左",
+    "零宽\u200b字符", "😀🔥🚒", "\x1b[31mred\x1b[0m", "multi\nline\ttext", "back\\slash \\x00",
+    '{"a": [1, 2], "b": null}', "长" * 2000, "乔司街道朝阳村3组", "a",
+]
+#: An inner box of the service area (WGS-84; GCJ-02 and BD-09 offsets stay inside it).
+BOX = (120.25, 30.32, 120.33, 30.40)
+CATEGORIES = ["fire", "火情", "police", "警情", "medical", "traffic", "urban_management", "其他"]
+PRIORITIES = ["critical", "紧急", "normal", "low", "1", "4", ""]
+BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "-1e309"]
+BAD_TIMES = {
+    "future +1 day": lambda now: (now + timedelta(days=1)).isoformat(),
+    "future +10 min": lambda now: (now + timedelta(minutes=10)).isoformat(),
+    "year 9999": lambda now: "9999-12-31T23:59:59+08:00",
+    "year 1900": lambda now: "1900-01-01T00:00:00+08:00",
+    "epoch 0": lambda now: "0",
+    "negative": lambda now: "-1",
+    "negative epoch ms": lambda now: "-99999999999999",
+    "epoch seconds": lambda now: str(int(now.timestamp()) - 3600),
+    "NaN time": lambda now: "NaN",
+    "words": lambda now: "yesterday",
+    "bad offset": lambda now: "2026-12-01T10:00:00+25:00",
+}
+
+
+@dataclass
+class Entry:
+    """One entry of the feed and what the ingest must do with it."""
+
+    stream: str
+    fields: dict[bytes, bytes]
+    case: str
+    valid: bool
+    expect: str = ""
+    #: ``(source, event_id)`` as sent (an invalid entry's: as built, before it was broken).
+    key: tuple[str, str] | None = None
+    repeat_of: int | None = None
+    #: Text fields of a valid entry, as they must be stored (stripped), by field name.
+    texts: dict[str, str] = field(default_factory=dict)
+    entry_id: str = ""
+
+
+def _b(fields: dict[str, str]) -> dict[bytes, bytes]:
+    return {k.encode(): v.encode() for k, v in fields.items()}
+
+
+class Feed:
+    """Builds the feed; ``entries`` in the order they are sent."""
+
+    def __init__(self, seed: int, now: datetime):
+        self.rng = random.Random(seed)
+        self.now = now
+        self.n = 0
+        self.incidents: list[str] = []
+        self.entries: list[Entry] = []
+
+    # -- valid builders ------------------------------------------------------------------------
+    def _envelope(self, kind: str, stream: str) -> dict[str, str]:
+        self.n += 1
+        when = self.now - timedelta(seconds=self.rng.randint(600, 5 * 86400))
+        at = (when.isoformat() if self.rng.random() < 0.7
+              else str(int(when.timestamp() * 1000)))
+        return {"event_id": f"fz-{stream[:3]}-{self.n:06d}", "type": kind, "occurred_at": at,
+                "source": self.rng.choice(["fuzz-a", "fuzz-b"])}
+
+    def _text(self) -> str:
+        return self.rng.choice(HOSTILE_TEXT)
+
+    def _position(self, fields: dict[str, str]) -> None:
+        lon = self.rng.uniform(BOX[0], BOX[2])
+        lat = self.rng.uniform(BOX[1], BOX[3])
+        fields.update(lon=f"{lon:.6f}", lat=f"{lat:.6f}",
+                      crs=self.rng.choice(["wgs84", "gcj02", "bd09"]))
+
+    def incident(self) -> dict[str, str]:
+        if self.incidents and self.rng.random() < 0.35:
+            stage = self.rng.choice(["dispatched", "arrived", "resolved", "closed", "assessed"])
+            f = self._envelope(f"incident.{stage}", "incidents")
+            f["incident_id"] = self.rng.choice(self.incidents)
+            if stage == "closed":
+                f["satisfaction"] = str(self.rng.randint(1, 5))
+            if stage == "dispatched":
+                f["unit"] = self._text()
+        elif self.rng.random() < 0.08:
+            f = self._envelope(self.rng.choice(["notification.delivered",
+                                                "notification.acknowledged"]), "incidents")
+            f.update(notification_id=f"FZ-{self.rng.randint(1, 50)}/new", channel="sms")
+        else:
+            f = self._envelope("incident.reported", "incidents")
+            f["incident_id"] = f"FZ-INC-{self.n:06d}"
+            self.incidents.append(f["incident_id"])
+            f.update(category=self.rng.choice(CATEGORIES), title=self._text(),
+                     address=self._text())
+            if priority := self.rng.choice(PRIORITIES):
+                f["priority"] = priority
+            if self.rng.random() < 0.8:
+                self._position(f)
+            if self.rng.random() < 0.2:
+                f["reporter_phone"] = f"138{self.rng.randint(0, 99_999_999):08d}"
+        if self.rng.random() < 0.6:
+            f["note"] = self._text()
+        return f
+
+    def volunteer(self) -> dict[str, str]:
+        pick = self.rng.random()
+        if pick < 0.5:
+            f = self._envelope("volunteer.registered", "volunteers")
+            f.update(volunteer_id=f"FZ-V-{self.n:06d}", name=self.rng.choice(["周杰", "王芳"]),
+                     team=self._text(), skills="急救,驾驶、心理疏导")
+            if self.rng.random() < 0.5:
+                f["phone"] = f"139{self.rng.randint(0, 99_999_999):08d}"
+        elif pick < 0.8:
+            f = self._envelope("recruitment.signed_up", "volunteers")
+            f.update(campaign_id="fz-campaign", campaign=self._text(), channel=self._text(),
+                     target="1000")
+        else:
+            f = self._envelope("activity.published", "volunteers")
+            start = self.now - timedelta(days=self.rng.randint(1, 4))
+            f.update(activity_id=f"FZ-A-{self.n:06d}", title="垃圾分类桶边督导",
+                     place=self._text(), starts_at=start.isoformat(),
+                     ends_at=(start + timedelta(hours=2)).isoformat(), needed="5")
+            if self.rng.random() < 0.5:
+                self._position(f)
+        return f
+
+    def waste(self) -> dict[str, str]:
+        pick = self.rng.random()
+        if pick < 0.2:
+            f = self._envelope("station.registered", "waste")
+            f.update(station_id=f"FZ-ST-{self.n:06d}", name="朝阳村3组投放点", village="朝阳村")
+            self._position(f)
+        elif pick < 0.45:
+            f = self._envelope("household.registered", "waste")
+            f.update(household_id=f"FZ-H-{self.n:06d}", kind=self.rng.choice(["local", "本地"]),
+                     village="朝阳村", address=self._text(), members="3")
+        elif pick < 0.55:
+            f = self._envelope("household.moved_out", "waste")
+            f.update(household_id=f"FZ-H-{self.n - 1:06d}", reason=self._text())
+        else:
+            f = self._envelope("waste.disposal", "waste")
+            f.update(household_id=f"FZ-H-{self.rng.randint(1, self.n):06d}",
+                     station_id="FZ-ST-000001", weight_kg=f"{self.rng.uniform(0.1, 20):.2f}",
+                     declared_class=self.rng.choice(["可回收物", "易腐垃圾", "perishable"]),
+                     rating="correct", photo="2026/11/29/fz.jpg")
+        return f
+
+    def metric(self) -> dict[str, str]:
+        f = self._envelope("metric.observed", "metrics")
+        f.update(module=self.rng.choice(["economy", "service"]), key="enterprises_served",
+                 value=self.rng.choice(["0", "-3.5", "1e6", "42", "0.0001"]),
+                 unit=self._text())
+        return f
+
+    def valid(self, stream: str) -> dict[str, str]:
+        return {"incidents": self.incident, "volunteers": self.volunteer, "waste": self.waste,
+                "metrics": self.metric}[stream]()
+
+
+#: Required fields of the types the feed builds, as docs/events.md lists them.
+ENVELOPE = ["event_id", "type", "occurred_at", "source"]
+REQUIRED = {
+    "incident.reported": ["incident_id", "category"],
+    **{f"incident.{s}": ["incident_id"]
+       for s in ("assessed", "dispatched", "arrived", "resolved", "closed")},
+    "notification.delivered": ["notification_id"],
+    "notification.acknowledged": ["notification_id"],
+    "volunteer.registered": ["volunteer_id", "name"],
+    "recruitment.signed_up": ["campaign_id"],
+    "activity.published": ["activity_id", "title", "starts_at", "ends_at"],
+    "station.registered": ["station_id", "name", "village"],
+    "household.registered": ["household_id", "kind", "village"],
+    "household.moved_out": ["household_id"],
+    "waste.disposal": ["station_id", "weight_kg", "declared_class", "rating"],
+    "metric.observed": ["module", "key", "value"],
+}
+#: Wrong values of one field of a type: (field, value, word the reason must contain).
+WRONG = {
+    "incident.reported": [("category", "bogus", "category"), ("priority", "9", "priority"),
+                          ("priority", "urgent!!", "priority"),
+                          ("reporter_phone", "call me", "reporter_phone"),
+                          ("reporter_id_number", "123456", "reporter_id_number"),
+                          ("title", "t" * 2001, "title")],
+    "incident.closed": [("satisfaction", "6", "satisfaction"),
+                        ("satisfaction", "five", "satisfaction"),
+                        ("satisfaction", "4.5", "satisfaction"),
+                        ("satisfaction", "nan", "satisfaction")],
+    "metric.observed": [("value", v, "value") for v in [*BAD_NUMBERS, "abc", "1,5", "[1]"]],
+    "volunteer.registered": [("phone", "12", "phone"), ("id_number", "11010519491231002", "id_number"),
+                             ("team_kind", "martians", "team_kind"),
+                             ("skills", ",".join(f"s{i}" for i in range(21)), "skills"),
+                             ("name", "n" * 65, "name")],
+    "recruitment.signed_up": [("target", "0", "target"), ("target", "lots", "target")],
+    "activity.published": [("needed", "-1", "needed"), ("title", "t" * 201, "title"),
+                           ("starts_at", "9999-01-01T00:00:00", "starts_at")],
+    "station.registered": [("status", "deleted", "status"), ("name", "a\nb", "name")],
+    "household.registered": [("members", "0", "members"), ("kind", "alien", "kind"),
+                             ("kind", "tenant", "house_id")],
+    "waste.disposal": [("weight_kg", v, "weight_kg")
+                       for v in ["0", "-1", "101", "heavy", *BAD_NUMBERS[:4]]]
+    + [("declared_class", "plastic", "declared_class"), ("rating", "maybe", "rating"),
+       ("rating", "incorrect", "found_class"), ("photo", "data:image/png;base64,iVBORw0K", "photo"),
+       ("photo", "../../etc/passwd", "photo"), ("photo", "javascript:alert(1)", "photo")],
+}
+POSITIONED = {"incident.reported", "station.registered", "activity.published"}
+
+
+def _coords(rng: random.Random, f: dict[str, str]) -> tuple[str, str]:
+    """Break the position of ``f``: returns (case, word the reason must contain)."""
+    if "lon" not in f:
+        f.update(lon="120.28", lat="30.35", crs="wgs84")
+    how = rng.choice(["nan", "range", "area", "swapped", "alone", "crs", "no crs", "text"])
+    if how == "nan":
+        name = rng.choice(["lon", "lat"])
+        f[name] = rng.choice(BAD_NUMBERS)
+        return f"{name} {f[name]}", name
+    if how == "range":
+        f["lat"] = rng.choice(["91", "-90.5", "1e300"]) if rng.random() < 0.5 else f["lat"]
+        if f["lat"] in ("91", "-90.5"):
+            return "lat out of range", "lat"
+        if f["lat"] == "1e300":
+            return "lat 1e300", "lat"
+        f["lon"] = "181"
+        return "lon out of range", "lon"
+    if how == "area":
+        f.update(lon=rng.choice(["116.40", "0", "-120.28", "120.9"]),
+                 lat=rng.choice(["39.9", "0", "30.35"]))
+        return "outside the service area", "service area"
+    if how == "swapped":
+        f["lon"], f["lat"] = f["lat"], f["lon"]
+        return "lon/lat swapped", "lat"
+    if how == "alone":
+        gone = rng.choice(["lon", "lat"])
+        del f[gone]
+        return f"{gone} missing", gone
+    if how == "crs":
+        f["crs"] = rng.choice(["mercator", "WGS-84", "epsg:4326"])
+        return "unknown crs", "crs"
+    if how == "no crs":
+        del f["crs"]
+        return "no crs", "crs"
+    f["lon"] = rng.choice(["abc", "120,28", "１２０.２８", "0x78"])
+    return "lon not a number", "lon"
+
+
+def _break(feed: Feed, stream: str, f: dict[str, str]) -> tuple[dict[bytes, bytes], str, str]:
+    """Break a valid field map in one known way: (bytes fields, case, expected word)."""
+    rng, kind = feed.rng, f["type"]
+    how = rng.choices(
+        ["missing", "blank", "long id", "nul", "utf8 value", "utf8 name", "time", "type",
+         "stream", "wrong", "coords"],
+        weights=[14, 6, 4, 4, 8, 4, 14, 5, 5, 16, 12 if kind in POSITIONED else 0])[0]
+    if how == "missing":
+        name = rng.choice(ENVELOPE + REQUIRED[kind])
+        del f[name]
+        return _b(f), f"missing {name}", name
+    if how == "blank":
+        name = rng.choice(["event_id", "source", "occurred_at", *REQUIRED[kind][:1]])
+        f[name] = rng.choice(["", " ", "\t \n"])
+        return _b(f), f"blank {name}", name
+    if how == "long id":
+        name = rng.choice(["event_id", "source"])
+        f[name] = "x" * rng.choice([129, 5000])
+        return _b(f), f"over-long {name}", name
+    if how == "nul":
+        name = rng.choice(["event_id", "source", *REQUIRED[kind][:1]])
+        f[name] = f[name][:3] + "\x00" + f[name][3:]
+        return _b(f), f"NUL in {name}", name
+    if how == "utf8 value":
+        name = rng.choice(ENVELOPE + REQUIRED[kind])
+        raw = _b(f)
+        bad = rng.choice([b"\xff\xfe", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"\xe4\xb8"])
+        raw[name.encode()] = raw[name.encode()][:2] + bad
+        return raw, f"invalid UTF-8 in {name}", name
+    if how == "utf8 name":
+        name = rng.choice(["event_id", "occurred_at", "source", *REQUIRED[kind]])
+        raw = _b(f)
+        raw[name.encode() + b"\xff"] = raw.pop(name.encode())
+        return raw, "invalid UTF-8 in a required field's name", name
+    if how == "time":
+        case = rng.choice(list(BAD_TIMES))
+        f["occurred_at"] = BAD_TIMES[case](feed.now)
+        return _b(f), f"time: {case}", "occurred_at"
+    if how == "type":
+        f["type"] = rng.choice(["incident.exploded", "INCIDENT.REPORTED", "metric", "<b>x</b>",
+                                "'; DROP TABLE x; --", "volunteer.deleted"])
+        return _b(f), "unknown type", "type"
+    if how == "stream":
+        return _b(f), "type on another stream", "belongs on"
+    if how == "coords":
+        case, word = _coords(rng, f)
+        return _b(f), f"coords: {case}", word
+    choices = WRONG.get(kind) or [("occurred_at", "2026-02-30T10:00:00", "occurred_at")]
+    name, value, word = rng.choice(choices)
+    f[name] = value
+    return _b(f), f"wrong {name}", word
+
+
+def _bomb(feed: Feed, stream: str, f: dict[str, str]) -> tuple[dict[bytes, bytes], str]:
+    """A valid entry carrying junk the contract ignores: unknown fields, many or huge or binary."""
+    raw = _b(f)
+    how = feed.rng.choice(["10000 fields", "1 MB unknown field", "binary unknown field"])
+    if how == "10000 fields":
+        raw.update({f"x_{i}".encode(): str(i).encode() for i in range(10_000)})
+    elif how == "1 MB unknown field":
+        raw[b"vendor_blob"] = b"A" * 1_048_576
+    else:
+        raw[b"vendor\xff\xfe"] = b"\x00\xff\xc0\x80binary"
+        raw[b"vendor_bin"] = bytes(range(256))
+    return raw, how
+
+
+def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
+    """The feed: ``count`` entries over the four streams, about 55 % valid, 5 % repeats.
+
+    Includes 6 junk-carrying valid entries and 3 entries with a 1 MB field.
+    """
+    feed = Feed(seed, now or datetime.now(UTC))
+    rng, out = feed.rng, feed.entries
+    names, weights = list(STREAMS), list(STREAMS.values())
+    bombs = set(rng.sample(range(count), 6))
+    huge = set(rng.sample(sorted(set(range(count)) - bombs), 3))
+    stored: list[int] = []
+    for i in range(count):
+        stream = rng.choices(names, weights)[0]
+        f = feed.valid(stream)
+        pick = rng.random()
+        if i in huge:
+            name = {"incidents": "note", "metrics": "unit"}.get(stream, "event_id")
+            f[name] = "巨" * 350_000  # 1 MB of UTF-8
+            out.append(Entry(stream, _b(f), f"1 MB {name}", False, name,
+                             key=(f["source"], f["event_id"])))
+        elif i in bombs:
+            raw, case = _bomb(feed, stream, f)
+            out.append(Entry(stream, raw, case, True, key=(f["source"], f["event_id"])))
+            stored.append(i)
+        elif stored and pick < 0.05:
+            index = rng.choice(stored)
+            first = out[index]
+            raw = dict(first.fields)
+            if rng.random() < 0.5:
+                case = "repeat, same content"
+            else:  # same (source, event_id), other content: ignored, the first one stays
+                raw[b"note" if first.stream == "incidents" else b"unknown_extra"] = b"changed"
+                case = "repeat, other content"
+            out.append(Entry(first.stream, raw, case, True, key=first.key,
+                             repeat_of=index))
+        elif pick < 0.45:
+            wrong, key = stream, (f["source"], f["event_id"])
+            raw, case, expect = _break(feed, stream, f)
+            if case == "type on another stream":
+                wrong = rng.choice([s for s in STREAMS if s != stream])
+            out.append(Entry(wrong, raw, case, False, expect, key=key))
+        else:
+            texts = {k: v.strip() for k, v in f.items()
+                     if k in ("note", "title", "address", "unit", "campaign", "reason", "team")}
+            out.append(Entry(stream, _b(f), f"valid {f['type']}", True,
+                             key=(f["source"], f["event_id"]), texts=texts))
+            stored.append(i)
+    return out

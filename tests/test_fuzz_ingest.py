@@ -1,0 +1,137 @@
+"""A 10,000-entry mixed feed of valid and hostile entries through the real ingest, on both stores.
+
+The oracle is the generator's (tests/fuzz_feed.py): it built each entry valid, or broke it in
+one known way, and says what must happen without asking the validator. The ingest must not
+crash; every invalid entry is in ``{prefix}deadletter`` with a reason naming the problem;
+every valid ``(source, event_id)`` is stored exactly once (a repeat, with the same or other
+content, is counted as a duplicate and the first one stays); nothing is left pending.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+
+from sqlalchemy import select
+
+from cockpit.store.models import IncidentEventRow, MetricObservation, NotificationReceipt
+from cockpit.store.volunteer_models import SignUp, VolunteerEventRow
+from cockpit.store.waste_models import WasteDisposal, WasteEventRow
+from cockpit.streams import bytes_client
+from tests.fuzz_feed import HTML, SQL, STREAMS, Entry, build
+from tests.store_support import drain
+
+#: Entries of the feed; ``COCKPIT_FUZZ_COUNT`` may shrink it while developing.
+COUNT = int(os.environ.get("COCKPIT_FUZZ_COUNT", "10000"))
+SEED = 20261204
+#: Tables holding one row per stored event, keyed by (source, event_id), and their text columns.
+EVENT_TABLES = [IncidentEventRow, MetricObservation, NotificationReceipt, VolunteerEventRow,
+                WasteEventRow, WasteDisposal]
+
+
+def _send(services, entries: list[Entry]) -> None:
+    """XADD the feed as bytes, in order, pipelined; each entry learns its stream id."""
+    raw, settings = bytes_client(services.redis), services.settings
+    for start in range(0, len(entries), 500):
+        part = entries[start:start + 500]
+        pipe = raw.pipeline(transaction=False)
+        for entry in part:
+            pipe.xadd(settings.stream(entry.stream), entry.fields)
+        for entry, entry_id in zip(part, pipe.execute(), strict=True):
+            entry.entry_id = entry_id.decode()
+
+
+def _stored(services) -> tuple[Counter, dict[tuple[str, str], dict]]:
+    """Every stored (source, event_id), counted over the event tables, and each one's texts."""
+    keys: Counter = Counter()
+    texts: dict[tuple[str, str], dict] = {}
+    with services.read() as session:
+        for model in EVENT_TABLES:
+            cols = [model.source, model.event_id]
+            extra = (model.payload if hasattr(model, "payload")
+                     else model.unit if model is MetricObservation else None)
+            for row in session.execute(select(*cols, *([extra] if extra is not None else []))):
+                key = (row[0], row[1])
+                keys[key] += 1
+                if extra is not None:
+                    value = row[2]
+                    texts[key] = value if isinstance(value, dict) else {"unit": value}
+        for source, event_id, campaign in session.execute(
+                select(SignUp.source, SignUp.event_id, SignUp.campaign)):
+            texts.setdefault((source, event_id), {})["campaign"] = campaign
+    return keys, texts
+
+
+def test_ten_thousand_hostile_and_valid_entries(services, shown):
+    entries = build(SEED, COUNT)
+    valid = [e for e in entries if e.valid]
+    firsts = [e for e in valid if e.repeat_of is None]
+    repeats = [e for e in valid if e.repeat_of is not None]
+    invalid = [e for e in entries if not e.valid]
+    assert len({e.key for e in firsts}) == len(firsts)  # the generator's own premise
+
+    _send(services, entries)
+    started = time.perf_counter()
+    worker = drain(services)  # no entry may stop it: an exception fails the test here
+    elapsed = time.perf_counter() - started
+
+    # every invalid entry is dead-lettered once, with a reason that names its problem
+    letters = {}
+    for _, fields in services.redis.xrange(services.settings.key("deadletter")):
+        where = (fields["stream"], fields["stream_id"])  # entry ids are unique per stream
+        assert where not in letters
+        letters[where] = fields
+    stream_of = services.settings.stream
+    wrong = []
+    for entry in invalid:
+        letter = letters.get((stream_of(entry.stream), entry.entry_id))
+        if letter is None or entry.expect.lower() not in letter["reason"].lower():
+            wrong.append((entry.case, entry.expect, letter and letter["reason"][:200]))
+    assert not wrong, f"{len(wrong)} invalid entries misfiled, e.g. {wrong[:5]}"
+    for entry in invalid:
+        assert json.loads(letters[(stream_of(entry.stream), entry.entry_id)]["fields"])
+    spurious = set(letters) - {(stream_of(e.stream), e.entry_id) for e in invalid}
+    assert not spurious, [(letters[i]["reason"][:200], letters[i]["type"])
+                          for i in sorted(spurious)[:5]]
+
+    # every valid (source, event_id) is stored exactly once; nothing else is
+    keys, texts = _stored(services)
+    assert {k for k, n in keys.items() if n > 1} == set()
+    missing = [e.case for e in firsts if e.key not in keys]
+    assert not missing, f"{len(missing)} valid entries not stored: {Counter(missing)}"
+    assert set(keys) == {e.key for e in firsts}
+    assert not {e.key for e in invalid} & set(keys)
+
+    # a repeat keeps the first content; hostile text is stored verbatim
+    compared = Counter()
+    for entry in firsts:
+        stored = texts.get(entry.key, {})
+        for name, text in entry.texts.items():
+            if name in stored:
+                assert stored[name] == text, (entry.case, name)
+                compared[text] += 1
+    assert compared[SQL] and compared[HTML] and sum(compared.values()) > len(firsts) // 2
+    changed = [e for e in repeats if e.case == "repeat, other content"
+               and e.stream == "incidents" and "note" in texts.get(e.key, {})]
+    assert changed and all(texts[e.key]["note"] != "changed" for e in changed)
+
+    # the counts add up, and nothing is left pending in the group
+    stats = worker.stats
+    assert (stats.stored, stats.duplicates, stats.dead) == (len(firsts), len(repeats),
+                                                            len(invalid))
+    assert stats.read == len(entries) == stats.stored + stats.duplicates + stats.dead
+    counters = services.redis.hgetall(services.settings.key("ingest:stats"))
+    assert int(counters["stored"]) + int(counters["duplicates"]) \
+        + int(counters["deadlettered"]) == len(entries)
+    for stream in STREAMS:
+        pending = services.redis.xpending(services.settings.stream(stream),
+                                          services.settings.consumer_group)
+        assert pending["pending"] == 0, stream
+
+    heads = Counter(r["reason"].split(":", 1)[0][:60] for r in letters.values())
+    shown(f"{len(entries)} entries ({len(firsts)} stored, {len(repeats)} duplicates, "
+          f"{len(invalid)} dead-lettered) in {elapsed:.1f} s: {len(entries) / elapsed:.0f} "
+          "entries/s\ndead letters by reason head:\n"
+          + "\n".join(f"  {n:5d}  {head}" for head, n in heads.most_common()))
