@@ -291,7 +291,7 @@ def _break(feed: Feed, stream: str, f: dict[str, str]) -> tuple[dict[bytes, byte
         name = rng.choice(ENVELOPE + REQUIRED[kind])
         raw = _b(f)
         bad = rng.choice([b"\xff\xfe", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"\xe4\xb8"])
-        raw[name.encode()] = raw[name.encode()][:2] + bad
+        raw[name.encode()] = bad + raw[name.encode()]  # a prefix: it cannot complete a character
         return raw, f"invalid UTF-8 in {name}", name
     if how == "utf8 name":
         name = rng.choice(["event_id", "occurred_at", "source", *REQUIRED[kind]])
