@@ -73,17 +73,29 @@ class Feed:
         self.rng = random.Random(seed)
         self.now = now
         self.n = 0
-        self.incidents: list[str] = []
+        #: incident id -> time of its incident.reported; later stages follow it
+        self.incidents: dict[str, datetime] = {}
+        self.incident_ids: list[str] = []
         self.entries: list[Entry] = []
 
     # -- valid builders ------------------------------------------------------------------------
-    def _envelope(self, kind: str, stream: str) -> dict[str, str]:
+    def _envelope(self, kind: str, stream: str, after: datetime | None = None
+                  ) -> dict[str, str]:
         self.n += 1
         when = self.now - timedelta(seconds=self.rng.randint(600, 5 * 86400))
+        if after is not None:
+            when = min(after + timedelta(seconds=self.rng.randint(60, 7200)),
+                       self.now - timedelta(seconds=60))
         at = (when.isoformat() if self.rng.random() < 0.7
               else str(int(when.timestamp() * 1000)))
         return {"event_id": f"fz-{stream[:3]}-{self.n:06d}", "type": kind, "occurred_at": at,
                 "source": self.rng.choice(["fuzz-a", "fuzz-b"])}
+
+    @staticmethod
+    def _time_of(text: str) -> datetime:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, UTC)
+        return datetime.fromisoformat(text)
 
     def _text(self) -> str:
         return self.rng.choice(HOSTILE_TEXT)
@@ -97,8 +109,9 @@ class Feed:
     def incident(self) -> dict[str, str]:
         if self.incidents and self.rng.random() < 0.35:
             stage = self.rng.choice(["dispatched", "arrived", "resolved", "closed", "assessed"])
-            f = self._envelope(f"incident.{stage}", "incidents")
-            f["incident_id"] = self.rng.choice(self.incidents)
+            incident_id = self.rng.choice(self.incident_ids)
+            f = self._envelope(f"incident.{stage}", "incidents", self.incidents[incident_id])
+            f["incident_id"] = incident_id
             if stage == "closed":
                 f["satisfaction"] = str(self.rng.randint(1, 5))
             if stage == "dispatched":
@@ -110,7 +123,8 @@ class Feed:
         else:
             f = self._envelope("incident.reported", "incidents")
             f["incident_id"] = f"FZ-INC-{self.n:06d}"
-            self.incidents.append(f["incident_id"])
+            self.incidents[f["incident_id"]] = self._time_of(f["occurred_at"])
+            self.incident_ids.append(f["incident_id"])
             f.update(category=self.rng.choice(CATEGORIES), title=self._text(),
                      address=self._text())
             if priority := self.rng.choice(PRIORITIES):
@@ -347,7 +361,8 @@ def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
         f = feed.valid(stream)
         pick = rng.random()
         if i in huge:
-            name = {"incidents": "note", "metrics": "unit"}.get(stream, "event_id")
+            name = ("channel" if f["type"].startswith("notification.")
+                    else {"incidents": "note", "metrics": "unit"}.get(stream, "event_id"))
             f[name] = "巨" * 350_000  # 1 MB of UTF-8
             out.append(Entry(stream, _b(f), f"1 MB {name}", False, name,
                              key=(f["source"], f["event_id"])))

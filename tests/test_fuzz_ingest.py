@@ -16,10 +16,12 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from app import create_app
 from cockpit.store.models import IncidentEventRow, MetricObservation, NotificationReceipt
 from cockpit.store.volunteer_models import SignUp, VolunteerEventRow
 from cockpit.store.waste_models import WasteDisposal, WasteEventRow
 from cockpit.streams import bytes_client
+from tests.access_support import signed_in_client
 from tests.fuzz_feed import HTML, SQL, STREAMS, Entry, build
 from tests.store_support import drain
 
@@ -130,8 +132,29 @@ def test_ten_thousand_hostile_and_valid_entries(services, shown):
                                           services.settings.consumer_group)
         assert pending["pending"] == 0, stream
 
+    _shown_as_text(services, firsts)
+
     heads = Counter(r["reason"].split(":", 1)[0][:60] for r in letters.values())
     shown(f"{len(entries)} entries ({len(firsts)} stored, {len(repeats)} duplicates, "
           f"{len(invalid)} dead-lettered) in {elapsed:.1f} s: {len(entries) / elapsed:.0f} "
           "entries/s\ndead letters by reason head:\n"
           + "\n".join(f"  {n:5d}  {head}" for head, n in heads.most_common()))
+
+
+def _shown_as_text(services, firsts: list[Entry]) -> None:
+    """Hostile titles come back from the API and the map's item as JSON data, never markup."""
+    reported = {text: e.fields[b"incident_id"].decode() for e in firsts
+                for text in (e.texts.get("title"),) if text in (HTML, SQL)
+                and e.fields[b"type"] == b"incident.reported"}
+    assert set(reported) == {HTML, SQL}
+    client = signed_in_client(create_app(services.settings, services=services), services,
+                              "leader")
+    for text, incident_id in reported.items():
+        response = client.get(f"/api/v1/incidents/{incident_id}")
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        assert response.get_json()["title"] == text
+        item = client.get(f"/map/item/{incident_id}")
+        assert item.status_code == 200 and item.mimetype == "application/json"
+        assert text in json.dumps(item.get_json(), ensure_ascii=False)
+        page = client.get(f"/incidents/{incident_id}")
+        assert page.status_code == 200 and HTML not in page.get_data(as_text=True)
