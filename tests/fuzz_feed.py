@@ -174,7 +174,8 @@ class Feed:
             f.update(household_id=f"FZ-H-{self.n - 1:06d}", reason=self._text())
         else:
             f = self._envelope("waste.disposal", "waste")
-            f.update(household_id=f"FZ-H-{self.rng.randint(1, self.n):06d}",
+            holder = ("house_id" if self.rng.random() < 0.2 else "household_id")
+            f.update({holder: f"FZ-H-{self.rng.randint(1, self.n):06d}"},
                      station_id="FZ-ST-000001", weight_kg=f"{self.rng.uniform(0.1, 20):.2f}",
                      declared_class=self.rng.choice(["可回收物", "易腐垃圾", "perishable"]),
                      rating="correct", photo="2026/11/29/fz.jpg")
@@ -345,22 +346,54 @@ def _bomb(feed: Feed, stream: str, f: dict[str, str]) -> tuple[dict[bytes, bytes
     return raw, how
 
 
+def _texts(f: dict[str, str]) -> dict[str, str]:
+    """The free-text fields of a valid entry, as the store must keep them (stripped)."""
+    return {k: v.strip() for k, v in f.items()
+            if k in ("note", "title", "address", "unit", "campaign", "reason", "team")}
+
+
 def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
     """The feed: ``count`` entries over the four streams, about 55 % valid, 5 % repeats.
 
-    Includes 6 junk-carrying valid entries and 3 entries with a 1 MB field.
+    Includes 6 junk-carrying valid entries, 3 entries with a 1 MB field, and 2 follow-up
+    visits of tasks that do not exist (valid for the contract, refused when applied). About
+    1 % re-send an invalid entry corrected (same ``event_id``: stored), 1 % repeat an
+    ``event_id`` from another source (another event: stored).
     """
     feed = Feed(seed, now or datetime.now(UTC))
     rng, out = feed.rng, feed.entries
     names, weights = list(STREAMS), list(STREAMS.values())
     bombs = set(rng.sample(range(count), 6))
     huge = set(rng.sample(sorted(set(range(count)) - bombs), 3))
+    unknown_task = set(rng.sample(sorted(set(range(count)) - bombs - huge), 2))
     stored: list[int] = []
+    broken: list[tuple[str, dict[str, str]]] = []  # invalid entries' valid originals
+    taken: set[tuple[str, str]] = set()
     for i in range(count):
         stream = rng.choices(names, weights)[0]
         f = feed.valid(stream)
         pick = rng.random()
-        if i in huge:
+        if broken and pick > 0.98:  # the producer fixes an entry and sends it again
+            stream, f = broken.pop(rng.randrange(len(broken)))
+            out.append(Entry(stream, _b(f), "corrected resend", True,
+                             key=(f["source"], f["event_id"]), texts=_texts(f)))
+            stored.append(i)
+        elif pick > 0.97 and (first := out[rng.choice(stored)]).key[0] != "fuzz-other" \
+                and ("fuzz-other", first.key[1]) not in taken:
+            # the same event_id from another producer is another event
+            f = {k.decode(): v.decode() for k, v in first.fields.items()
+                 if not k.startswith(b"x_") and k != b"vendor_blob" and b"vendor" not in k}
+            f["source"] = "fuzz-other"
+            taken.add(("fuzz-other", f["event_id"]))
+            out.append(Entry(first.stream, _b(f), "same event_id, other source", True,
+                             key=(f["source"], f["event_id"]), texts=_texts(f)))
+            stored.append(i)
+        elif i in unknown_task:  # valid for the contract, refused when applied
+            f = feed._envelope("followup.visited", "waste")
+            f.update(followup_id=f"FU-NOPE-{i}", outcome="educated")
+            out.append(Entry("waste", _b(f), "follow-up of no task", False, "no such follow-up",
+                             key=(f["source"], f["event_id"])))
+        elif i in huge:
             name = ("channel" if f["type"].startswith("notification.")
                     else {"incidents": "note", "metrics": "unit"}.get(stream, "event_id"))
             f[name] = "巨" * 350_000  # 1 MB of UTF-8
@@ -382,15 +415,15 @@ def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
             out.append(Entry(first.stream, raw, case, True, key=first.key,
                              repeat_of=index))
         elif pick < 0.45:
-            wrong, key = stream, (f["source"], f["event_id"])
+            wrong, key, original = stream, (f["source"], f["event_id"]), dict(f)
             raw, case, expect = _break(feed, stream, f)
+            if rng.random() < 0.1:
+                broken.append((stream, original))
             if case == "type on another stream":
                 wrong = rng.choice([s for s in STREAMS if s != stream])
             out.append(Entry(wrong, raw, case, False, expect, key=key))
         else:
-            texts = {k: v.strip() for k, v in f.items()
-                     if k in ("note", "title", "address", "unit", "campaign", "reason", "team")}
             out.append(Entry(stream, _b(f), f"valid {f['type']}", True,
-                             key=(f["source"], f["event_id"]), texts=texts))
+                             key=(f["source"], f["event_id"]), texts=_texts(f)))
             stored.append(i)
     return out

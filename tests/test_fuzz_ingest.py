@@ -104,7 +104,7 @@ def test_ten_thousand_hostile_and_valid_entries(services, shown):
     missing = [e.case for e in firsts if e.key not in keys]
     assert not missing, f"{len(missing)} valid entries not stored: {Counter(missing)}"
     assert set(keys) == {e.key for e in firsts}
-    assert not {e.key for e in invalid} & set(keys)
+    assert not ({e.key for e in invalid} - {e.key for e in firsts}) & set(keys)
 
     # a repeat keeps the first content; hostile text is stored verbatim
     compared = Counter()
