@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 
 from sqlalchemy import select
 
 from app import create_app
+from cockpit.settings import SECRETS
 from cockpit.store.models import IncidentEventRow, MetricObservation, NotificationReceipt
 from cockpit.store.volunteer_models import SignUp, VolunteerEventRow
 from cockpit.store.waste_models import WasteDisposal, WasteEventRow
 from cockpit.streams import bytes_client
 from tests.access_support import signed_in_client
+from tests.conftest import TEST_SECRETS
 from tests.fuzz_feed import HTML, SQL, STREAMS, Entry, build
 from tests.store_support import drain
 
@@ -66,35 +70,28 @@ def _stored(services) -> tuple[Counter, dict[tuple[str, str], dict]]:
     return keys, texts
 
 
-def test_ten_thousand_hostile_and_valid_entries(services, shown):
-    entries = build(SEED, COUNT)
-    valid = [e for e in entries if e.valid]
-    firsts = [e for e in valid if e.repeat_of is None]
-    repeats = [e for e in valid if e.repeat_of is not None]
+def _check_fates(services, entries: list[Entry]) -> dict:
+    """Check each entry's fate against the generator's; return the dead letters by origin."""
+    settings = services.settings
+    firsts = [e for e in entries if e.valid and e.repeat_of is None]
+    repeats = [e for e in entries if e.valid and e.repeat_of is not None]
     invalid = [e for e in entries if not e.valid]
-    assert len({e.key for e in firsts}) == len(firsts)  # the generator's own premise
-
-    _send(services, entries)
-    started = time.perf_counter()
-    worker = drain(services)  # no entry may stop it: an exception fails the test here
-    elapsed = time.perf_counter() - started
 
     # every invalid entry is dead-lettered once, with a reason that names its problem
     letters = {}
-    for _, fields in services.redis.xrange(services.settings.key("deadletter")):
+    for _, fields in services.redis.xrange(settings.key("deadletter")):
         where = (fields["stream"], fields["stream_id"])  # entry ids are unique per stream
         assert where not in letters
         letters[where] = fields
-    stream_of = services.settings.stream
     wrong = []
     for entry in invalid:
-        letter = letters.get((stream_of(entry.stream), entry.entry_id))
+        letter = letters.get((settings.stream(entry.stream), entry.entry_id))
         if letter is None or entry.expect.lower() not in letter["reason"].lower():
             wrong.append((entry.case, entry.expect, letter and letter["reason"][:200]))
     assert not wrong, f"{len(wrong)} invalid entries misfiled, e.g. {wrong[:5]}"
     for entry in invalid:
-        assert json.loads(letters[(stream_of(entry.stream), entry.entry_id)]["fields"])
-    spurious = set(letters) - {(stream_of(e.stream), e.entry_id) for e in invalid}
+        assert json.loads(letters[(settings.stream(entry.stream), entry.entry_id)]["fields"])
+    spurious = set(letters) - {(settings.stream(e.stream), e.entry_id) for e in invalid}
     assert not spurious, [(letters[i]["reason"][:200], letters[i]["type"])
                           for i in sorted(spurious)[:5]]
 
@@ -120,25 +117,61 @@ def test_ten_thousand_hostile_and_valid_entries(services, shown):
     assert changed and all(texts[e.key]["note"] != "changed" for e in changed)
 
     # the counts add up, and nothing is left pending in the group
-    stats = worker.stats
-    assert (stats.stored, stats.duplicates, stats.dead) == (len(firsts), len(repeats),
-                                                            len(invalid))
-    assert stats.read == len(entries) == stats.stored + stats.duplicates + stats.dead
-    counters = services.redis.hgetall(services.settings.key("ingest:stats"))
-    assert int(counters["stored"]) + int(counters["duplicates"]) \
-        + int(counters["deadlettered"]) == len(entries)
+    counters = {k: int(v) for k, v in
+                services.redis.hgetall(settings.key("ingest:stats")).items()}
+    assert (counters["stored"], counters["duplicates"], counters["deadlettered"]) == (
+        len(firsts), len(repeats), len(invalid))
+    assert sum(counters[k] for k in ("stored", "duplicates", "deadlettered")) == len(entries)
     for stream in STREAMS:
-        pending = services.redis.xpending(services.settings.stream(stream),
-                                          services.settings.consumer_group)
+        pending = services.redis.xpending(settings.stream(stream), settings.consumer_group)
         assert pending["pending"] == 0, stream
+    return letters
 
-    _shown_as_text(services, firsts)
 
+def _measure(entries: list[Entry], letters: dict, elapsed: float) -> str:
+    valid = sum(e.valid for e in entries)
+    repeats = sum(e.repeat_of is not None for e in entries)
     heads = Counter(r["reason"].split(":", 1)[0][:60] for r in letters.values())
-    shown(f"{len(entries)} entries ({len(firsts)} stored, {len(repeats)} duplicates, "
-          f"{len(invalid)} dead-lettered) in {elapsed:.1f} s: {len(entries) / elapsed:.0f} "
-          "entries/s\ndead letters by reason head:\n"
-          + "\n".join(f"  {n:5d}  {head}" for head, n in heads.most_common()))
+    return (f"{len(entries)} entries ({valid - repeats} stored, {repeats} duplicates, "
+            f"{len(entries) - valid} dead-lettered) in {elapsed:.1f} s: "
+            f"{len(entries) / elapsed:.0f} entries/s\ndead letters by reason head:\n"
+            + "\n".join(f"  {n:5d}  {head}" for head, n in heads.most_common()))
+
+
+def test_ten_thousand_hostile_and_valid_entries(services, shown):
+    entries = build(SEED, COUNT)
+    firsts = [e for e in entries if e.valid and e.repeat_of is None]
+    assert len({e.key for e in firsts}) == len(firsts)  # the generator's own premise
+    _send(services, entries)
+    started = time.perf_counter()
+    worker = drain(services)  # no entry may stop it: an exception fails the test here
+    elapsed = time.perf_counter() - started
+    letters = _check_fates(services, entries)
+    stats = worker.stats
+    assert stats.read == len(entries) == stats.stored + stats.duplicates + stats.dead
+    assert stats.dead == len(letters) and stats.errors == 0
+    _shown_as_text(services, firsts)
+    shown(_measure(entries, letters, elapsed))
+
+
+def test_the_ingest_process_takes_the_feed_and_exits_cleanly(sqlite_services, shown):
+    """``cockpit ingest`` as its own process, as it runs in production (SQLite only)."""
+    services, settings = sqlite_services, sqlite_services.settings
+    entries = build(SEED + 1, COUNT)
+    _send(services, entries)
+    env = {**os.environ, "REDIS_URL": settings.redis_url,
+           "DATABASE_URL": settings.database_url,
+           "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
+           "COCKPIT_DATA_DIR": str(settings.data_dir),
+           **{var: TEST_SECRETS[name] for name, var in SECRETS.items()}}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "cockpit.cli", "ingest", "--idle-exit", "2"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    elapsed = time.perf_counter() - started - 2
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    letters = _check_fates(services, entries)
+    shown(_measure(entries, letters, elapsed).split("\n")[0] + " (a process, with its start)")
 
 
 def _shown_as_text(services, firsts: list[Entry]) -> None:
