@@ -336,9 +336,12 @@ def _break(feed: Feed, stream: str, f: dict[str, str]) -> tuple[dict[bytes, byte
 def _bomb(feed: Feed, stream: str, f: dict[str, str]) -> tuple[dict[bytes, bytes], str]:
     """A valid entry carrying junk the contract ignores: unknown fields, many or huge or binary."""
     raw = _b(f)
-    how = feed.rng.choice(["10000 fields", "1 MB unknown field", "binary unknown field"])
+    how = feed.rng.choice(["10000 fields", "1 MB unknown field", "binary unknown field",
+                           "1 MB field name"])
     if how == "10000 fields":
         raw.update({f"x_{i}".encode(): str(i).encode() for i in range(10_000)})
+    elif how == "1 MB field name":
+        raw[b"x" * 1_048_576] = b"1"
     elif how == "1 MB unknown field":
         raw[b"vendor_blob"] = b"A" * 1_048_576
     else:
@@ -356,10 +359,10 @@ def _texts(f: dict[str, str]) -> dict[str, str]:
 def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
     """The feed: ``count`` entries over the four streams, about 55 % valid, 5 % repeats.
 
-    Includes 6 junk-carrying valid entries, 3 entries with a 1 MB field, and 2 follow-up
-    visits of tasks that do not exist (valid for the contract, refused when applied). About
-    1 % re-send an invalid entry corrected (same ``event_id``: stored), 1 % repeat an
-    ``event_id`` from another source (another event: stored).
+    Includes 5 junk-carrying valid entries and one invalid, 3 entries with a 1 MB field, and
+    2 follow-up visits of tasks that do not exist (valid for the contract, refused when
+    applied). About 1 % re-send an invalid entry corrected (same ``event_id``: stored),
+    1 % repeat an ``event_id`` from another source (another event: stored).
     """
     feed = Feed(seed, now or datetime.now(UTC))
     rng, out = feed.rng, feed.entries
@@ -379,7 +382,7 @@ def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
             out.append(Entry(stream, _b(f), "corrected resend", True,
                              key=(f["source"], f["event_id"]), texts=_texts(f)))
             stored.append(i)
-        elif pick > 0.97 and (first := out[rng.choice(stored)]).key[0] != "fuzz-other" \
+        elif pick > 0.97 and stored and (first := out[rng.choice(stored)]).key[0] != "fuzz-other" \
                 and ("fuzz-other", first.key[1]) not in taken:
             # the same event_id from another producer is another event
             f = {k.decode(): v.decode() for k, v in first.fields.items()
@@ -400,6 +403,10 @@ def build(seed: int, count: int, now: datetime | None = None) -> list[Entry]:
             f[name] = "巨" * 350_000  # 1 MB of UTF-8
             out.append(Entry(stream, _b(f), f"1 MB {name}", False, name,
                              key=(f["source"], f["event_id"])))
+        elif i == min(bombs):
+            key = (f.pop("source"), f["event_id"])
+            raw = _b(f) | {f"x_{i}".encode(): b"junk" for i in range(10_000)}
+            out.append(Entry(stream, raw, "10000 fields, no source", False, "source", key=key))
         elif i in bombs:
             raw, case = _bomb(feed, stream, f)
             out.append(Entry(stream, raw, case, True, key=(f["source"], f["event_id"])))

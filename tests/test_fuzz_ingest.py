@@ -16,9 +16,10 @@ import sys
 import time
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app import create_app
+from cockpit.ingest import Ingestor
 from cockpit.settings import SECRETS
 from cockpit.store.models import IncidentEventRow, MetricObservation, NotificationReceipt
 from cockpit.store.volunteer_models import SignUp, VolunteerEventRow
@@ -191,3 +192,37 @@ def _shown_as_text(services, firsts: list[Entry]) -> None:
         assert text in json.dumps(item.get_json(), ensure_ascii=False)
         page = client.get(f"/incidents/{incident_id}")
         assert page.status_code == 200 and HTML not in page.get_data(as_text=True)
+
+
+def test_unappliable_entries_are_isolated_in_few_transactions(services):
+    """Three follow-ups of no task in 1,000 entries: found by halving, the rest stored."""
+    feed = [e for e in build(SEED + 2, 2500) if e.valid and e.repeat_of is None][:997]
+    assert len(feed) == 997
+    for at in (0, 500, 999):
+        fields = {"event_id": f"nope-{at}", "type": "followup.visited", "source": "fuzz-a",
+                  "occurred_at": "1795917600000", "followup_id": f"FU-NOPE-{at}",
+                  "outcome": "educated"}
+        feed.insert(at, Entry("waste", {k.encode(): v.encode() for k, v in fields.items()},
+                              "follow-up of no task", False, "no such follow-up"))
+    _send(services, feed)
+    begun = []
+
+    def count(conn) -> None:
+        begun.append(1)
+
+    event.listen(services.engine, "begin", count)
+    try:
+        worker = Ingestor(services.settings, services.redis, services.sessions,
+                          consumer="c1", batch_size=1000, block_ms=50)
+        worker.start()
+        begun.clear()
+        while worker.step():
+            pass
+    finally:
+        event.remove(services.engine, "begin", count)
+    letters = [f for _, f in services.redis.xrange(services.settings.key("deadletter"))]
+    assert sorted(f["event_id"] for f in letters) == ["nope-0", "nope-500", "nope-999"]
+    assert all("no such follow-up" in f["reason"] for f in letters)
+    assert worker.stats.stored == 997 and worker.stats.dead == 3
+    # one per entry would be 1,000 transactions; halving needs about 3 · 2 · log2(1000) = 60
+    assert len(begun) < 120, len(begun)
