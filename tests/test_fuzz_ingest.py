@@ -1,10 +1,11 @@
 """A 10,000-entry mixed feed of valid and hostile entries through the real ingest, on both stores.
 
-The oracle is the generator's (tests/fuzz_feed.py): it built each entry valid, or broke it in
-one known way, and says what must happen without asking the validator. The ingest must not
-crash; every invalid entry is in ``{prefix}deadletter`` with a reason naming the problem;
-every valid ``(source, event_id)`` is stored exactly once (a repeat, with the same or other
-content, is counted as a duplicate and the first one stays); nothing is left pending.
+The oracle is the generator's (tests/fuzz_feed.py, tests/fuzz_hostile.py): it built each
+entry valid, or broke it in one known way, and says what must happen without asking the
+validator. The ingest must not crash; every invalid entry is in ``{prefix}deadletter`` with
+a reason naming the problem; every valid ``(source, event_id)`` is stored exactly once (a
+repeat, with the same or other content, is counted as a duplicate and the first one stays);
+nothing is left pending.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from tests.conftest import TEST_SECRETS
 from tests.fuzz_feed import HTML, SQL, STREAMS, Entry, build
 from tests.store_support import drain
 
-#: Entries of the feed; ``COCKPIT_FUZZ_COUNT`` may shrink it while developing.
-COUNT = int(os.environ.get("COCKPIT_FUZZ_COUNT", "10000"))
+#: Entries of the feed.
+COUNT = 10_000
 SEED = 20261204
 #: Tables holding one row per stored event, keyed by (source, event_id), and their text columns.
 EVENT_TABLES = [IncidentEventRow, MetricObservation, NotificationReceipt, VolunteerEventRow,
