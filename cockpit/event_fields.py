@@ -68,11 +68,19 @@ def parse_time(value: object, tz: ZoneInfo = DEFAULT_TZ) -> datetime:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        parsed = datetime.fromtimestamp(float(value) / 1000.0, UTC)
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number of epoch milliseconds")
+        try:
+            parsed = datetime.fromtimestamp(float(value) / 1000.0, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ValueError(f"{value!r} is outside the years 2000-2100") from None
     else:
         text = str(value).strip()
         if _EPOCH_MS.match(text):
-            parsed = datetime.fromtimestamp(int(text) / 1000.0, UTC)
+            try:
+                parsed = datetime.fromtimestamp(int(text) / 1000.0, UTC)
+            except (ValueError, OverflowError, OSError):  # before year 1 or beyond the OS's range
+                raise ValueError(f"{text!r} is outside the years 2000-2100") from None
         elif text.lstrip("-").isdigit():
             raise ValueError(f"{text!r} is not epoch milliseconds (13 digits) nor ISO-8601")
         else:
@@ -157,22 +165,24 @@ class Positioned(BaseModel):
         if self.lon is None and self.lat is None:
             return self
         if self.lon is None or self.lat is None:
-            raise ValueError("lon and lat must be given together")
+            absent = "lat" if self.lat is None else "lon"
+            raise ValueError(f"{absent}: required with {'lon' if absent == 'lat' else 'lat'}; "
+                             "lon and lat must be given together")
         for name, val in (("lon", self.lon), ("lat", self.lat)):
             if not math.isfinite(val):
-                raise ValueError(f"{name} is not a finite number")
+                raise ValueError(f"{name}: is not a finite number")
         if not -90 <= self.lat <= 90:
             hint = "; lon and lat swapped?" if -90 <= self.lon <= 90 else ""
-            raise ValueError(f"lat {self.lat} is outside [-90, 90]{hint}")
+            raise ValueError(f"lat: {self.lat} is outside [-90, 90]{hint}")
         if not -180 <= self.lon <= 180:
-            raise ValueError(f"lon {self.lon} is outside [-180, 180]")
+            raise ValueError(f"lon: {self.lon} is outside [-180, 180]")
         if self.crs is None:
-            raise ValueError("crs is required with lon/lat (wgs84, gcj02 or bd09)")
+            raise ValueError("crs: is required with lon/lat (wgs84, gcj02 or bd09)")
         lon, lat = to_wgs84(self.lon, self.lat, self.crs)
         area = (info.context or {}).get("area")
         if area is not None and not (area[0] <= lon <= area[2] and area[1] <= lat <= area[3]):
             raise ValueError(
-                f"position lon {lon:.5f}, lat {lat:.5f} (WGS-84) is outside the service area "
+                f"lon/lat: position {lon:.5f}, {lat:.5f} (WGS-84) is outside the service area "
                 f"{tuple(round(a, 3) for a in area)}; wrong crs or swapped lon/lat?"
             )
         object.__setattr__(self, "lon", lon)

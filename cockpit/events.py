@@ -241,7 +241,7 @@ def parse_event(
     Raises
     ------
     InvalidEvent
-        With a reason naming each offending field, e.g. ``lat: lat 120.3 is outside [-90, 90];
+        With a reason naming each offending field, e.g. ``lat: 120.3 is outside [-90, 90];
         lon and lat swapped?``.
     """
     kind = fields.get("type")

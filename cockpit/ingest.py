@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cockpit import geo, metrics, poison
+from cockpit import geo, isolate, metrics, poison
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
 from cockpit.governance import Governor, publish_pending, recompute_due
 from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
@@ -271,10 +271,7 @@ class Ingestor:
         items = [(event, message.id) for event, message in valid]
         for attempt in range(3):
             try:
-                with self.sessions.begin() as session:
-                    return apply_batch(session, items, self.resolver, config=self.config,
-                                       rules=self.rules, tz=self.settings.tz,
-                                       waste_rules=self.waste_rules)
+                return self._apply_items(items)
             except IntegrityError:
                 # another consumer stored an event or incident of this batch meanwhile: retry,
                 # the duplicate check then sees it
@@ -291,31 +288,15 @@ class Ingestor:
         return self._apply_one_by_one(valid, dead, held)
 
     def _apply_one_by_one(self, valid, dead, held) -> ApplyResult:
-        """Isolate the entries that cannot be applied; the rest of the batch still commits."""
-        total = ApplyResult()
-        for event, message in valid:
-            try:
-                with self.sessions.begin() as session:
-                    one = apply_batch(session, [(event, message.id)], self.resolver,
-                                      config=self.config, rules=self.rules,
-                                      tz=self.settings.tz, waste_rules=self.waste_rules)
-            except OperationalError:
-                raise
-            except (SQLAlchemyError, ValueError, TypeError) as exc:
-                dead.append((message, f"apply failed: {type(exc).__name__}: {exc}"[:500]))
-                continue
-            except Exception as exc:  # noqa: BLE001 - not this entry's data: retried
-                held.append((message, f"{type(exc).__name__}: {exc}"[:500]))
-                continue
-            total.stored += one.stored
-            total.duplicates += one.duplicates
-            total.metrics += one.metrics
-            total.incidents |= one.incidents
-            total.notifications += one.notifications
-            total.receipts += one.receipts
-            total.volunteers.merge(one.volunteers)
-            total.waste.merge(one.waste)
-        return total
+        """Isolate the entries that cannot be applied (:func:`isolate.apply_isolating`)."""
+        return isolate.apply_isolating(valid, dead, held, self._apply_items)
+
+    def _apply_items(self, items) -> ApplyResult:
+        """Apply ``[(event, entry_id), ...]`` in one transaction."""
+        with self.sessions.begin() as session:
+            return apply_batch(session, items, self.resolver, config=self.config,
+                               rules=self.rules, tz=self.settings.tz,
+                               waste_rules=self.waste_rules)
 
     def _count(self, messages, result, dead, started) -> None:
         s = self.stats

@@ -75,7 +75,7 @@ def test_categories_and_priorities_accept_code_and_chinese_label():
     ({"incident_id": None}, "incident_id: required field is missing"),
     ({"lon": "30.35", "lat": "120.28"}, "swapped"),
     ({"lon": "east"}, "lon: Input should be a valid number"),
-    ({"crs": None}, "crs is required"),
+    ({"crs": None}, "crs: is required"),
     ({"crs": "epsg:3857"}, "crs"),
     ({"category": "爆炸"}, "category: unknown value"),
     ({"occurred_at": "soon"}, "occurred_at"),

@@ -314,6 +314,6 @@ def test_a_household_position_outside_the_service_area_or_half_given_is_dead_let
     reasons = {json.loads(d["fields"])["household_id"]: d["reason"] for d in dead_letters(services)}
     assert "outside the service area" in reasons["Q-1"]
     assert "lon and lat must be given together" in reasons["Q-2"]
-    assert "crs is required" in reasons["Q-3"]
+    assert "crs: is required" in reasons["Q-3"]
     with services.read() as session:
         assert session.scalar(select(func.count()).select_from(Household)) == 0
