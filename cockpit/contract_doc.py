@@ -189,8 +189,10 @@ def render() -> str:
         "- Events of one incident may arrive late, twice or out of order: the incident's state "
         "follows `occurred_at`, not arrival order.",
         "- An entry that breaks the contract is moved to `qiaosi:deadletter` with `reason`, "
-        "`stream`, `stream_id`, `consumer`, `failed_at` and the original `fields` (JSON); "
-        "the rest of its batch is stored.",
+        "`stream`, `stream_id`, `consumer`, `failed_at`, `deliveries`, `history` (JSON) and "
+        "the original `fields` (JSON, personal data redacted); the rest of its batch is "
+        "stored. `cockpit deadletter list|show|redrive` reads them and sends a fixed entry "
+        "again (docs/operations.md).",
         "- Unknown fields are ignored and not stored (personal data is minimised).",
         "- Volunteers: a platform's id of a person is `volunteer_id`; the record's key is "
         "(`platform`, `volunteer_id`), where `platform` defaults to `source`. Records of one "
