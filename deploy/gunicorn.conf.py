@@ -1,0 +1,49 @@
+"""Gunicorn settings of the cockpit's web app (docs/deploy.md).
+
+    gunicorn -c deploy/gunicorn.conf.py 'app:make_server()'
+
+The wall and the tablet hold a server-sent-events stream open for as long as they are shown
+(``/push/<page>/events``), and each open stream holds a worker thread. So the workers are
+``gthread`` (threads, no monkey-patching: redis-py, SQLAlchemy and the push hub's thread work as
+they do under waitress), each with ``COCKPIT_PUSH_MAX_CLIENTS`` threads for streams plus
+:data:`cockpit.cli.REQUEST_THREADS` for pages, callbacks and the API — the sizing of
+``cockpit serve``. Values given on the command line (``--workers 4``) win over this file.
+
+Each worker builds its own app after the fork (no ``preload_app``): its own Redis and database
+connections and its own push hub, fed by the ingest's change signal (Redis pub/sub), which every
+worker receives.
+"""
+
+from cockpit.cli import REQUEST_THREADS
+from cockpit.settings import Settings
+
+_settings = Settings()
+
+bind = [f"{_settings.host}:{_settings.port}"]
+worker_class = "gthread"
+#: Two processes per host by default: each has its own hub, so its own query per update and
+#: channel; more workers add CPU for pages and callbacks, and as many queries per update.
+workers = 2
+threads = _settings.push_max_clients + REQUEST_THREADS
+#: Connections a worker keeps (streams, requests, idle keep-alives), as ``cockpit serve``.
+worker_connections = 2 * threads + 100
+#: A gthread worker reports to the arbiter from its main loop, not from its request threads, so
+#: an open stream never counts against this; a worker stuck for 60 s is restarted.
+timeout = 60
+#: On SIGTERM or a reload, a worker stops accepting and waits this long for its requests; open
+#: streams are cut then, and their screens reconnect (to another worker) after 2 s (SSE retry).
+graceful_timeout = 10
+keepalive = 5
+#: Recycling workers would cut every stream they hold: off.
+max_requests = 0
+preload_app = False
+#: ``X-Forwarded-Proto`` is believed from these (the reverse proxy); the client address is read
+#: by the app itself from ``X-Forwarded-For``, only from ``COCKPIT_PROXY_ADDRESSES``.
+forwarded_allow_ips = ",".join(str(n) for n in _settings.proxy_networks) or "127.0.0.1,::1"
+proc_name = "cockpit-web"
+#: No access log: a kiosk link's path (``/kiosk/<token>``) is a credential. Errors go to stderr
+#: (the journal under systemd).
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+control_socket_disable = True  # gunicorn ≥ 24's control socket: not used

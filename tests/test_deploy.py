@@ -1,0 +1,199 @@
+"""The production set-up of docs/deploy.md, run for real: gunicorn with the shipped settings
+(two workers, each with its own push hub), the shipped nginx configuration checked by nginx
+itself, and the systemd units' commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.access_support import http_session
+from tests.conftest import build_services, make_settings
+from tests.factories import incident_fields
+from tests.push_support import free_port, server_env
+from tests.store_support import ingest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+BOOT = re.compile(rb'"boot":"([0-9a-f]+)"')
+
+
+class Gunicorn:
+    """``gunicorn -c deploy/gunicorn.conf.py 'app:make_server()'`` as a process."""
+
+    def __init__(self, settings, workers: int, **extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(GUNICORN), "-c", str(DEPLOY / "gunicorn.conf.py"), "--workers", str(workers),
+             "app:make_server()"],
+            cwd=ROOT, env=server_env(settings, self.port, **extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait_up(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"gunicorn exited: {self.process.stderr.read().decode()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        pytest.fail("gunicorn did not answer /healthz")
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM (as systemd stops it); the exit code and the log."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.process.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate(timeout=10)
+        return self.process.returncode, err.decode()
+
+
+def _frames_until(reply, pattern: bytes, within_s: float) -> bytes:
+    """Read an SSE stream until ``pattern`` shows; everything read."""
+    seen = b""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        chunk = reply.read1(1 << 20)
+        if not chunk:
+            break
+        seen += chunk
+        if re.search(pattern, seen):
+            return seen
+    pytest.fail(f"{pattern!r} not on the stream within {within_s} s "
+                f"(read {len(seen)} bytes)")
+
+
+@pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed (extra [deploy])")
+def test_gunicorn_with_the_shipped_config_serves_pages_and_pushes_from_every_worker(
+        tmp_path, redis_server_url, sqlite_url):
+    settings = make_settings(tmp_path, redis_server_url, sqlite_url, push_max_clients=8)
+    services = build_services(settings)
+    server = Gunicorn(settings, workers=2)
+    streams = []
+    try:
+        server.wait_up()
+        with urllib.request.urlopen(server.url + "/healthz", timeout=10) as reply:
+            assert json.loads(reply.read()) == {"status": "ok"}
+        with urllib.request.urlopen(server.url + "/readyz", timeout=10) as reply:
+            assert json.loads(reply.read())["redis"] == "ok"
+        wall = http_session(server.url, services, "wall")
+        with wall.open(server.url + "/", timeout=30) as reply:
+            assert reply.status == 200
+            assert "<div id=\"react-entry-point\">" in reply.read().decode()
+        leader = http_session(server.url, services, "leader")
+        with leader.open(server.url + "/api/v1/summary", timeout=30) as reply:
+            assert "open" in json.loads(reply.read())
+        # streams until both workers hold one: each worker's hub has its own boot id
+        boots: dict[bytes, object] = {}
+        for _ in range(16):
+            reply = wall.open(server.url + "/push/wall/events?lang=zh", timeout=30)
+            assert reply.headers["Content-Type"].startswith("text/event-stream")
+            first = _frames_until(reply, rb'"boot":"[0-9a-f]+"', 30)
+            boot = BOOT.search(first).group(1)
+            if boot in boots:
+                reply.close()
+                continue
+            boots[boot] = reply
+            streams.append(reply)
+            if len(boots) == 2:
+                break
+        assert len(boots) == 2, "16 streams all went to one worker"
+        # one commit of the ingest: its change signal reaches the hub of every worker
+        incident = f"DEP{uuid.uuid4().hex[:8]}"
+        ingest(services, [incident_fields(incident, at=datetime.now(UTC))])
+        for reply in streams:
+            _frames_until(reply, incident.encode(), 20)
+    finally:
+        for reply in streams:
+            reply.close()
+        code, log = server.stop()
+        services.close()
+    assert code == 0, log[-3000:]
+    assert "Booting worker" in log and "Traceback" not in log, log[-3000:]
+
+
+def test_redis_keys_of_one_prefix_can_share_a_cluster_slot():
+    """docs/deploy.md: a ``{…}`` prefix makes every key of the cockpit one hash slot."""
+    from cockpit.settings import Settings
+
+    settings = Settings(stream_prefix="{qiaosi}:")
+    keys = [settings.stream("incidents"), settings.key("deadletter"), settings.key("changes")]
+    assert {re.search(r"\{([^}]*)\}", key).group(1) for key in keys} == {"qiaosi"}
+
+
+def test_the_ingest_unit_names_each_instance_its_own_consumer():
+    unit = (DEPLOY / "systemd" / "cockpit-ingest@.service").read_text()
+    start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert "--consumer %H-ingest-%i" in start, start
+    from typer.testing import CliRunner
+
+    from cockpit.cli import app
+    assert "--consumer" in CliRunner().invoke(app, ["ingest", "--help"]).output
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_the_nginx_example_passes_nginx_t(tmp_path):
+    """The shipped server block, with a throw-away certificate, inside a minimal nginx.conf."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=cockpit.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    site = (DEPLOY / "nginx.conf").read_text()
+    site = site.replace("/etc/ssl/certs/cockpit.pem", str(cert))
+    site = site.replace("/etc/ssl/private/cockpit.key", str(key))
+    site = site.replace("/opt/cockpit/app/assets", str(ROOT / "assets"))
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events {}\n"
+        f"http {{\n  access_log {tmp_path}/access.log;\n"
+        f"  client_body_temp_path {tmp_path}/body;\n  proxy_temp_path {tmp_path}/proxy;\n"
+        f"  include {tmp_path}/site.conf;\n}}\n")
+    result = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c",
+                             str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
+def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    """The shipped units, pointed at this checkout's virtualenv and user, as systemd reads them
+    (unknown keys, commands that are not executable, bad dependencies fail)."""
+    import getpass
+
+    env = tmp_path / "cockpit.env"
+    env.write_text("")
+    user = getpass.getuser()
+    names = []
+    for unit in sorted((DEPLOY / "systemd").iterdir()):
+        text = unit.read_text()
+        text = text.replace("/opt/cockpit/app/.venv/bin/", f"{Path(sys.executable).parent}/")
+        text = text.replace("/opt/cockpit/app", str(ROOT))
+        text = text.replace("/etc/cockpit/cockpit.env", str(env))
+        text = text.replace("User=cockpit", f"User={user}").replace("Group=cockpit", "")
+        (tmp_path / unit.name).write_text(text)
+        names.append(unit.name.replace("@.service", "@1.service"))
+    (tmp_path / "cockpit-ingest@1.service").write_text(
+        (tmp_path / "cockpit-ingest@.service").read_text())
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
