@@ -197,3 +197,30 @@ def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+ENV_LINE = re.compile(r"^#?((?:COCKPIT_|REDIS_URL|DATABASE_URL)\w*)=(.*)$")
+
+
+def test_the_env_example_names_every_setting_and_validates_once_its_secrets_are_filled(
+        monkeypatch):
+    from cockpit.settings import Settings
+
+    listed, active = set(), {}
+    for line in (DEPLOY / "cockpit.env.example").read_text().splitlines():
+        match = ENV_LINE.match(line)
+        if match:
+            listed.add(match.group(1))
+            if not line.startswith("#"):
+                active[match.group(1)] = match.group(2)
+    fields = {info.validation_alias or f"COCKPIT_{name.upper()}"
+              for name, info in Settings.model_fields.items()}
+    assert listed == fields, f"missing: {fields - listed}, unknown: {listed - fields}"
+    assert active["COCKPIT_SECRET_KEY"] == "" and active["COCKPIT_PD_KEY"] == ""
+    assert active["REDIS_URL"] and active["DATABASE_URL"]  # empty would mean the embedded ones
+    secrets = {"COCKPIT_SECRET_KEY": "x" * 32, "COCKPIT_PD_KEY": "y" * 32}
+    for name, value in {**active, **secrets}.items():  # as systemd's EnvironmentFile gives them
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.https and settings.redis_url.startswith("redis://")
+    assert settings.governance_file is None and settings.photo_dir is None
