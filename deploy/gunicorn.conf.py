@@ -33,7 +33,10 @@ timeout = 60
 #: On SIGTERM or a reload, a worker stops accepting and waits this long for its requests; open
 #: streams are cut then, and their screens reconnect (to another worker) after 2 s (SSE retry).
 graceful_timeout = 10
-keepalive = 5
+#: Idle keep-alive connections wait in the worker's poller, not in a thread, so a long one is
+#: cheap; it must outlast the proxy's idle upstream connections (nginx: keepalive_timeout 60 s),
+#: or the proxy may send a request on a connection gunicorn is closing.
+keepalive = 75
 #: Recycling workers would cut every stream they hold: off.
 max_requests = 0
 preload_app = False
