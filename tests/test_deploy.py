@@ -5,6 +5,7 @@ itself, and the systemd units' commands."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -150,28 +151,88 @@ def test_the_ingest_unit_names_each_instance_its_own_consumer():
     assert "--consumer" in CliRunner().invoke(app, ["ingest", "--help"]).output
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
-def test_the_nginx_example_passes_nginx_t(tmp_path):
-    """The shipped server block, with a throw-away certificate, inside a minimal nginx.conf."""
+NGINX = shutil.which("nginx") is not None and shutil.which("openssl") is not None
+
+
+def _nginx(tmp_path: Path, upstream: int = 8050, https: int = 443, http: int = 80) -> Path:
+    """The shipped server blocks with a throw-away certificate, in a minimal nginx.conf of their
+    own (its pid, logs and temporary files under ``tmp_path``); the ports changed if asked."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=cockpit.test", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+                    "-subj", "/CN=cockpit.example.gov.cn", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
     site = (DEPLOY / "nginx.conf").read_text()
-    site = site.replace("/etc/ssl/certs/cockpit.pem", str(cert))
-    site = site.replace("/etc/ssl/private/cockpit.key", str(key))
-    site = site.replace("/opt/cockpit/app/assets", str(ROOT / "assets"))
+    for old, new in (("/etc/ssl/certs/cockpit.pem", str(cert)),
+                     ("/etc/ssl/private/cockpit.key", str(key)),
+                     ("/opt/cockpit/app/assets", str(ROOT / "assets")),
+                     ("127.0.0.1:8050", f"127.0.0.1:{upstream}"),
+                     ("listen 443 ", f"listen {https} "),
+                     ("listen [::]:443 ", f"listen [::]:{https} "),
+                     ("listen 80;", f"listen {http};"),
+                     ("listen [::]:80;", f"listen [::]:{http};")):
+        assert old in site, old
+        site = site.replace(old, new)
     (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\n"
+    conf = tmp_path / "nginx.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""  # its workers read the test's files
+    conf.write_text(
+        f"{user}pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{\n  access_log {tmp_path}/access.log;\n"
-        f"  client_body_temp_path {tmp_path}/body;\n  proxy_temp_path {tmp_path}/proxy;\n"
-        f"  include {tmp_path}/site.conf;\n}}\n")
-    result = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c",
-                             str(tmp_path / "nginx.conf")], capture_output=True, text=True)
+        + "".join(f"  {kind}_temp_path {tmp_path}/{kind};\n"
+                  for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + f"  include {tmp_path}/site.conf;\n}}\n")
+    return conf
+
+
+@pytest.mark.skipif(not NGINX, reason="nginx or openssl is not installed")
+def test_the_nginx_example_passes_nginx_t(tmp_path):
+    conf = _nginx(tmp_path)
+    result = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(conf)],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
+
+
+@pytest.mark.skipif(not (NGINX and GUNICORN.exists() and shutil.which("curl")),
+                    reason="nginx, openssl, curl or gunicorn is not installed")
+def test_through_the_nginx_example_over_http2_push_frames_pass_unbuffered(
+        tmp_path, redis_server_url, sqlite_url):
+    settings = make_settings(tmp_path, redis_server_url, sqlite_url, push_max_clients=4)
+    services = build_services(settings)
+    server = Gunicorn(settings, workers=1, COCKPIT_PROXY_ADDRESSES="127.0.0.1")
+    https = free_port()
+    conf = _nginx(tmp_path, upstream=server.port, https=https, http=free_port())
+    proxy = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(conf), "-g",
+                              "daemon off;"], stderr=subprocess.PIPE)
+    base = f"https://cockpit.example.gov.cn:{https}"
+    curl = ["curl", "-sS", "--http2", "-k", "--resolve",
+            f"cockpit.example.gov.cn:{https}:127.0.0.1"]
+    try:
+        server.wait_up()
+        wall = http_session(server.url, services, "wall")
+        jar = next(h.cookiejar for h in wall.handlers if hasattr(h, "cookiejar"))
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        health = subprocess.run(curl + ["-w", "%{http_version} %{http_code}", "-o",
+                                        os.devnull, base + "/healthz"],
+                                capture_output=True, text=True, timeout=30)
+        assert health.stdout == "2 200", (health.stdout, health.stderr)
+        hidden = subprocess.run(curl + ["-w", "%{http_code}", "-o", os.devnull,
+                                        base + "/metrics"], capture_output=True, text=True)
+        assert hidden.stdout == "404"
+        # the stream for 8 s: the snapshot, then the beats (every 3 s, a few bytes each, which
+        # a buffering proxy would hold back; the app's X-Accel-Buffering: no and the example's
+        # proxy_buffering off both prevent that)
+        stream = subprocess.run(curl + ["-N", "--max-time", "8", "-H", f"Cookie: {cookie}",
+                                        base + "/push/wall/events?lang=zh"],
+                                capture_output=True, timeout=30)
+        assert stream.returncode == 28, stream.stderr  # curl's "timed out": it stayed open
+        assert b"event: update" in stream.stdout
+        assert stream.stdout.count(b"event: beat") >= 1, stream.stdout[-500:]
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+        server.stop()
+        services.close()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd is not installed")
