@@ -271,7 +271,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
     parser.add_argument("--server", choices=("gunicorn", "waitress"), default="gunicorn")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gunicorn workers (the shipped config: 1 per instance)")
     parser.add_argument("--incidents", type=int, default=3000)
     parser.add_argument("--sessions", type=int, default=10, help="signed-in sessions per role")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")

@@ -1,6 +1,6 @@
 """Gunicorn settings of the cockpit's web app (docs/deploy.md).
 
-    gunicorn -c deploy/gunicorn.conf.py 'app:make_server()'
+    gunicorn -c deploy/gunicorn.conf.py [--bind HOST:PORT] 'app:make_server()'
 
 The wall and the tablet hold a server-sent-events stream open for as long as they are shown
 (``/push/<page>/events``), and each open stream holds a worker thread. So the workers are
@@ -21,9 +21,12 @@ _settings = Settings()
 
 bind = [f"{_settings.host}:{_settings.port}"]
 worker_class = "gthread"
-#: Two processes per host by default: each has its own hub, so its own query per update and
-#: channel; more workers add CPU for pages and callbacks, and as many queries per update.
-workers = 2
+#: One worker: run several gunicorn instances behind the proxy instead (cockpit-web@PORT,
+#: nginx least_conn). The gthread workers of one gunicorn take connections as they come, not in
+#: turn: 40 keep-alive clients of two workers all landed on one (2026-12-04), so a second worker
+#: adds little; the proxy spreads connections evenly. ``--workers N`` still works (each worker
+#: has its own push hub, fed by the same change signal).
+workers = 1
 threads = _settings.push_max_clients + REQUEST_THREADS
 #: Connections a worker keeps (streams, requests, idle keep-alives), as ``cockpit serve``.
 worker_connections = 2 * threads + 100

@@ -154,7 +154,8 @@ def test_the_ingest_unit_names_each_instance_its_own_consumer():
 NGINX = shutil.which("nginx") is not None and shutil.which("openssl") is not None
 
 
-def _nginx(tmp_path: Path, upstream: int = 8050, https: int = 443, http: int = 80) -> Path:
+def _nginx(tmp_path: Path, upstreams: tuple[int, int] = (8050, 8051), https: int = 443,
+           http: int = 80) -> Path:
     """The shipped server blocks with a throw-away certificate, in a minimal nginx.conf of their
     own (its pid, logs and temporary files under ``tmp_path``); the ports changed if asked."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -165,7 +166,8 @@ def _nginx(tmp_path: Path, upstream: int = 8050, https: int = 443, http: int = 8
     for old, new in (("/etc/ssl/certs/cockpit.pem", str(cert)),
                      ("/etc/ssl/private/cockpit.key", str(key)),
                      ("/opt/cockpit/app/assets", str(ROOT / "assets")),
-                     ("127.0.0.1:8050", f"127.0.0.1:{upstream}"),
+                     ("127.0.0.1:8050", f"127.0.0.1:{upstreams[0]}"),
+                     ("127.0.0.1:8051", f"127.0.0.1:{upstreams[1]}"),
                      ("listen 443 ", f"listen {https} "),
                      ("listen [::]:443 ", f"listen [::]:{https} "),
                      ("listen 80;", f"listen {http};"),
@@ -195,21 +197,24 @@ def test_the_nginx_example_passes_nginx_t(tmp_path):
 
 @pytest.mark.skipif(not (NGINX and GUNICORN.exists() and shutil.which("curl")),
                     reason="nginx, openssl, curl or gunicorn is not installed")
-def test_through_the_nginx_example_over_http2_push_frames_pass_unbuffered(
+def test_through_the_nginx_example_over_http2_streams_pass_and_spread_over_processes(
         tmp_path, redis_server_url, sqlite_url):
     settings = make_settings(tmp_path, redis_server_url, sqlite_url, push_max_clients=4)
     services = build_services(settings)
-    server = Gunicorn(settings, workers=1, COCKPIT_PROXY_ADDRESSES="127.0.0.1")
+    servers = [Gunicorn(settings, workers=1, COCKPIT_PROXY_ADDRESSES="127.0.0.1")
+               for _ in range(2)]  # two cockpit-web@PORT instances
     https = free_port()
-    conf = _nginx(tmp_path, upstream=server.port, https=https, http=free_port())
+    conf = _nginx(tmp_path, upstreams=(servers[0].port, servers[1].port), https=https,
+                  http=free_port())
     proxy = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(conf), "-g",
                               "daemon off;"], stderr=subprocess.PIPE)
     base = f"https://cockpit.example.gov.cn:{https}"
     curl = ["curl", "-sS", "--http2", "-k", "--resolve",
             f"cockpit.example.gov.cn:{https}:127.0.0.1"]
     try:
-        server.wait_up()
-        wall = http_session(server.url, services, "wall")
+        for server in servers:
+            server.wait_up()
+        wall = http_session(servers[0].url, services, "wall")
         jar = next(h.cookiejar for h in wall.handlers if hasattr(h, "cookiejar"))
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         health = subprocess.run(curl + ["-w", "%{http_version} %{http_code}", "-o",
@@ -219,19 +224,30 @@ def test_through_the_nginx_example_over_http2_push_frames_pass_unbuffered(
         hidden = subprocess.run(curl + ["-w", "%{http_code}", "-o", os.devnull,
                                         base + "/metrics"], capture_output=True, text=True)
         assert hidden.stdout == "404"
-        # the stream for 8 s: the snapshot, then the beats (every 3 s, a few bytes each, which
-        # a buffering proxy would hold back; the app's X-Accel-Buffering: no and the example's
-        # proxy_buffering off both prevent that)
-        stream = subprocess.run(curl + ["-N", "--max-time", "8", "-H", f"Cookie: {cookie}",
-                                        base + "/push/wall/events?lang=zh"],
-                                capture_output=True, timeout=30)
-        assert stream.returncode == 28, stream.stderr  # curl's "timed out": it stayed open
-        assert b"event: update" in stream.stdout
-        assert stream.stdout.count(b"event: beat") >= 1, stream.stdout[-500:]
+        # two screens' streams for 8 s: the snapshot, then the beats (every 3 s, a few bytes
+        # each, which a buffering proxy would hold back; the app's X-Accel-Buffering: no and
+        # the example's proxy_buffering off both prevent that). least_conn gives the second
+        # screen to the other process: two hubs, two boot ids.
+        screens = []
+        for _ in range(2):
+            screens.append(subprocess.Popen(
+                curl + ["-N", "--max-time", "8", "-H", f"Cookie: {cookie}",
+                        base + "/push/wall/events?lang=zh"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            time.sleep(1)
+        boots = set()
+        for screen in screens:
+            out, err = screen.communicate(timeout=30)
+            assert screen.returncode == 28, err  # curl's "timed out": the stream stayed open
+            assert b"event: update" in out
+            assert out.count(b"event: beat") >= 1, out[-500:]
+            boots.add(BOOT.search(out).group(1))
+        assert len(boots) == 2, "both streams went to one web process"
     finally:
         proxy.terminate()
         proxy.wait(10)
-        server.stop()
+        for server in servers:
+            server.stop()
         services.close()
 
 
@@ -252,9 +268,14 @@ def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path):
         text = text.replace("/etc/cockpit/cockpit.env", str(env))
         text = text.replace("User=cockpit", f"User={user}").replace("Group=cockpit", "")
         (tmp_path / unit.name).write_text(text)
-        names.append(unit.name.replace("@.service", "@1.service"))
-    (tmp_path / "cockpit-ingest@1.service").write_text(
-        (tmp_path / "cockpit-ingest@.service").read_text())
+        names.append(unit.name)
+    # the instances the target wants, as systemd would make them of their templates
+    for template, instance in (("cockpit-web@", "8050"), ("cockpit-web@", "8051"),
+                               ("cockpit-ingest@", "1")):
+        (tmp_path / f"{template}{instance}.service").write_text(
+            (tmp_path / f"{template}.service").read_text())
+    names = [name.replace("@.service", "@8050.service" if "web" in name else "@1.service")
+             for name in names]
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
