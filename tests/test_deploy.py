@@ -293,8 +293,10 @@ def test_the_env_example_names_every_setting_and_validates_once_its_secrets_are_
         match = ENV_LINE.match(line)
         if match:
             listed.add(match.group(1))
-            if not line.startswith("#"):
-                active[match.group(1)] = match.group(2)
+            if not line.startswith("#"):  # systemd strips one pair of double quotes
+                value = match.group(2)
+                quoted = len(value) > 1 and value[0] == value[-1] == '"'
+                active[match.group(1)] = value[1:-1] if quoted else value
     fields = {info.validation_alias or f"COCKPIT_{name.upper()}"
               for name, info in Settings.model_fields.items()}
     assert listed == fields, f"missing: {fields - listed}, unknown: {listed - fields}"
@@ -305,4 +307,5 @@ def test_the_env_example_names_every_setting_and_validates_once_its_secrets_are_
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert settings.https and settings.redis_url.startswith("redis://")
+    assert settings.signin_limit == "5 per 15 minutes"
     assert settings.governance_file is None and settings.photo_dir is None
