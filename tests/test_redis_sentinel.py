@@ -162,3 +162,24 @@ def test_streams_groups_pubsub_and_a_failover_through_a_sentinel_url(sentinel_se
     assert [entry_id.decode() for entry_id, _ in promoted.xrange("q:incidents")] == [
         first, entries[1][0].decode(), written]
     assert promoted.xlen("q:incidents") == 3
+
+
+def test_the_ingest_and_the_web_app_run_on_a_sentinel_url(sentinel_set, tmp_path, sqlite_url):
+    from app import create_app
+    from cockpit.store.models import IncidentEventRow
+    from tests.conftest import build_services, make_settings
+    from tests.factories import incident_fields
+    from tests.store_support import count_rows, ingest
+
+    _, _, _, sentinel_port = sentinel_set
+    url = f"redis+sentinel://:{QUOTED}@127.0.0.1:{sentinel_port}/cockpit"
+    services = build_services(make_settings(tmp_path, url, sqlite_url))
+    try:
+        ingest(services, [incident_fields("SEN-1")])
+        assert count_rows(services, IncidentEventRow) == 1
+        client = create_app(services=services).server.test_client()
+        ready = client.get("/readyz").get_json()
+        assert ready["redis"] == "ok" and ready["database"] == "ok", ready
+        assert ready["ingest"][services.settings.stream("incidents")]["pending"] == 0
+    finally:
+        services.close()
