@@ -32,6 +32,7 @@ import json
 import random
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -301,8 +302,10 @@ def main() -> int:
         if args.json:
             print(json.dumps(result, indent=1, ensure_ascii=False))
         else:
-            print(f"{args.server} ({args.workers} workers) · SQLite · {args.incidents} incidents "
-                  f"({sent} events) · {args.duration:g} s per phase\n")
+            served = (f"gunicorn ({args.workers} worker{'s' if args.workers > 1 else ''})"
+                      if args.server == "gunicorn" else "waitress")
+            print(f"{served} · SQLite · {args.incidents} incidents ({sent} events) · "
+                  f"{args.duration:g} s per phase\n")
             print(table(one, many, args.clients))
             a, b = one["all routes"], many["all routes"]
             print(f"\nthroughput: {a['rps']:.1f} req/s with 1 client, {b['rps']:.1f} req/s with "
@@ -314,6 +317,7 @@ def main() -> int:
         if keys:
             services.redis.delete(*keys)
         services.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
