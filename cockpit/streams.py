@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from cockpit.privacy import redact_personal
+from cockpit.redis_sentinel import is_sentinel_url, sentinel_bytes_client, sentinel_client
 from cockpit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,21 @@ class EmbeddedRedis:
 
 
 def client_for_url(url: str) -> redis.Redis:
-    """Return a text-mode client (``decode_responses``) for a ``redis://`` or ``unix://`` URL."""
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S,
-                                socket_connect_timeout=5, health_check_interval=30)
+    """Return a text-mode client (``decode_responses``) for a Redis URL.
+
+    ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://`` (the current master of a
+    service its sentinels monitor: :mod:`cockpit.redis_sentinel`).
+
+    Raises
+    ------
+    ValueError
+        If a ``redis+sentinel://`` URL is invalid (the message names what, never a password).
+    """
+    options = {"decode_responses": True, "socket_timeout": SOCKET_TIMEOUT_S,
+               "socket_connect_timeout": 5, "health_check_interval": 30}
+    if is_sentinel_url(url):
+        return sentinel_client(url, **options)
+    return redis.Redis.from_url(url, **options)
 
 
 def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
@@ -152,6 +165,9 @@ def decode(reply, known: frozenset[str] | None = None) -> list[Message]:
 
 def bytes_client(r: redis.Redis) -> redis.Redis:
     """A client on the same server as ``r`` that returns bytes (for reading untrusted input)."""
+    sentinel_managed = sentinel_bytes_client(r)
+    if sentinel_managed is not None:
+        return sentinel_managed
     pool = r.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": False}
     return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class,
