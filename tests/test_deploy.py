@@ -283,7 +283,7 @@ def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path):
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
-ENV_LINE = re.compile(r"^#?((?:COCKPIT_|REDIS_URL|DATABASE_URL)\w*)=(.*)$")
+ENV_LINE = re.compile(r"^#?((?:COCKPIT_|REDIS_URL|DATABASE_URL|PROMETHEUS_MULTIPROC_DIR)\w*)=(.*)$")
 
 
 def test_the_env_example_names_every_setting_and_validates_once_its_secrets_are_filled(
