@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     ready_max_lag : int
         ``COCKPIT_READY_MAX_LAG``; ``/readyz`` answers 503 while the ingest's consumer group
         lags more than this many entries behind any stream (``cockpit.health``). Default 10,000.
+    web_redis_timeout_s : float
+        ``COCKPIT_WEB_REDIS_TIMEOUT_S``; socket and connect timeout of the web process's Redis
+        client, seconds (default 2): a page never waits longer on a hung Redis.
+    web_retry_s : float
+        ``COCKPIT_WEB_RETRY_S``; after Redis or the database failed a web request, how long the
+        web process serves without asking it again (``cockpit.livelink``), seconds (default 5).
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     refresh_ms : int
@@ -146,6 +152,8 @@ class Settings(BaseSettings):
     stale_s: float = Field(default=10.0, ge=2, le=3600)
     wall_rotate_s: int = Field(default=20, ge=0, le=3600)
     ready_max_lag: int = Field(default=10_000, ge=0)
+    web_redis_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    web_retry_s: float = Field(default=5.0, ge=0, le=600)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None

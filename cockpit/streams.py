@@ -62,14 +62,22 @@ class EmbeddedRedis:
         self._server._cleanup()
 
 
-def client_for_url(url: str) -> redis.Redis:
-    """Return a text-mode client (``decode_responses``) for a ``redis://`` or ``unix://`` URL."""
-    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S,
-                                socket_connect_timeout=5, health_check_interval=30)
+def client_for_url(url: str, timeout_s: float | None = None) -> redis.Redis:
+    """Return a text-mode client (``decode_responses``) for a ``redis://`` or ``unix://`` URL.
+
+    ``timeout_s`` bounds every socket read and the connect (default :data:`SOCKET_TIMEOUT_S`
+    and 5 s); the web process passes ``Settings.web_redis_timeout_s``.
+    """
+    return redis.Redis.from_url(url, decode_responses=True,
+                                socket_timeout=timeout_s or SOCKET_TIMEOUT_S,
+                                socket_connect_timeout=timeout_s or 5, health_check_interval=30)
 
 
-def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+def connect(settings: Settings, timeout_s: float | None = None
+            ) -> tuple[redis.Redis, EmbeddedRedis | None]:
     """Connect to ``REDIS_URL``, or start the embedded server when it is unset.
+
+    ``timeout_s`` is the client's socket timeout (:func:`client_for_url`).
 
     Returns
     -------
@@ -78,9 +86,9 @@ def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
         embedded object alive for as long as the server is needed.
     """
     if settings.redis_url:
-        return client_for_url(settings.redis_url), None
+        return client_for_url(settings.redis_url, timeout_s), None
     embedded = EmbeddedRedis(settings.data_dir)
-    return client_for_url(embedded.url), embedded
+    return client_for_url(embedded.url, timeout_s), embedded
 
 
 def ensure_groups(r: redis.Redis, streams: Iterable[str], group: str) -> None:
