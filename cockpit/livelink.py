@@ -22,13 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-
-from cockpit.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,25 +45,24 @@ class LiveLink:
 
     Parameters
     ----------
-    client : redis.Redis
-        The web's client (short socket timeout, ``Settings.web_redis_timeout_s``).
-    settings : Settings
-        Keys, ``web_retry_s``.
-    engine : sqlalchemy.Engine
-        The store, probed and asked for the last commit time while Redis is down.
+    services : cockpit.services.Services
+        Whose Redis client (the web's, with ``Settings.web_redis_timeout_s``) and sessions it
+        uses; read at every call, so a client or session factory swapped on the services is
+        the one used.
     clock : callable, optional
         Monotonic seconds (tests pass their own).
     """
 
-    def __init__(self, client: redis.Redis, settings: Settings, engine: Engine,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.client, self.settings, self.engine, self.clock = client, settings, engine, clock
-        self.retry_s = settings.web_retry_s
+    def __init__(self, services: Any, clock: Callable[[], float] = time.monotonic) -> None:
+        self.services, self.settings, self.clock = services, services.settings, clock
+        self.retry_s = self.settings.web_retry_s
         self._lock = threading.Lock()
         self._redis_retry_at = 0.0
         #: Epoch ms since when Redis is down (None while it answers).
         self.redis_down_since: int | None = None
         self.last_version = 0
+        self._last_counter = 0
+        self._epoch = 0
         self.last_commit_ms: int | None = None
         self._db_checked_at: float | None = None
         self._db_ok = True
@@ -91,7 +88,7 @@ class LiveLink:
                 return fallback
             self._redis_retry_at = self.clock() + self.retry_s  # the others: fallback
         try:
-            value = read(self.client)
+            value = read(self.services.redis)
         except REDIS_ERRORS as exc:
             with self._lock:
                 self._redis_retry_at = self.clock() + self.retry_s
@@ -107,10 +104,21 @@ class LiveLink:
         return value
 
     def version(self) -> int:
-        """The data version; the last one seen while Redis is down (0 if never seen)."""
+        """The data version; the last one seen while Redis is down (0 if never seen).
+
+        Redis's counter starts again at 0 when it restarts without its data: each time Redis
+        is back after an outage (or its counter went back) the answer moves to a new epoch
+        (``epoch << 40`` added), so no page takes the new counter's values for ones it saw.
+        """
+        was_down = self.redis_down
         value = self.call(lambda r: r.get(self.settings.key("version")), None)
-        if value is not None or not self.redis_down:
-            self.last_version = int(value or 0)
+        if value is None and self.redis_down:
+            return self.last_version
+        counter = int(value or 0)
+        if was_down or counter < self._last_counter:
+            self._epoch += 1
+        self._last_counter = counter
+        self.last_version = (self._epoch << 40) + counter
         return self.last_version
 
     def committed_ms(self) -> int | None:
@@ -134,8 +142,8 @@ class LiveLink:
         from cockpit.store.models import IncidentEventRow  # the store's models: only here
 
         try:
-            with self.engine.connect() as conn:
-                latest = conn.scalar(select(func.max(IncidentEventRow.received_at)))
+            with self.services.sessions() as session:
+                latest = session.scalar(select(func.max(IncidentEventRow.received_at)))
         except DB_ERRORS:
             latest = None
         if isinstance(latest, str):  # SQLite without the column type's conversion
@@ -156,8 +164,8 @@ class LiveLink:
                 return self._db_ok
             self._db_checked_at = now
         try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            with self.services.sessions() as session:
+                session.execute(text("SELECT 1"))
         except DB_ERRORS as exc:
             self.database_failed(exc)
             return False

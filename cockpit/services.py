@@ -35,7 +35,7 @@ class Services:
     link: LiveLink = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.link = LiveLink(self.redis, self.settings, self.engine)
+        self.link = LiveLink(self)
 
     @classmethod
     def from_settings(cls, settings: Settings, web: bool = False) -> Services:
