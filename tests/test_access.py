@@ -97,6 +97,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "push_tablet_snapshot": ("GET", "/push/tablet/snapshot?lang=en&period=30d"),
     "healthz": ("GET", "/healthz"),
     "readyz": ("GET", "/readyz"),
+    "link_status": ("GET", "/status/link"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session
