@@ -63,6 +63,8 @@ class LiveLink:
         self.last_version = 0
         self._last_counter = 0
         self._epoch = 0
+        #: How often Redis came back after an outage (and how many of those version() saw).
+        self._recoveries = self._seen_recoveries = 0
         self.last_commit_ms: int | None = None
         self._db_checked_at: float | None = None
         self._db_ok = True
@@ -100,6 +102,7 @@ class LiveLink:
         with self._lock:
             if self.redis_down_since is not None:
                 log.warning("live link back: Redis answers again")
+                self._recoveries += 1
             self.redis_down_since = None
         return value
 
@@ -110,15 +113,16 @@ class LiveLink:
         is back after an outage (or its counter went back) the answer moves to a new epoch
         (``epoch << 40`` added), so no page takes the new counter's values for ones it saw.
         """
-        was_down = self.redis_down
         value = self.call(lambda r: r.get(self.settings.key("version")), None)
         if value is None and self.redis_down:
             return self.last_version
         counter = int(value or 0)
-        if was_down or counter < self._last_counter:
-            self._epoch += 1
-        self._last_counter = counter
-        self.last_version = (self._epoch << 40) + counter
+        with self._lock:
+            if self._recoveries != self._seen_recoveries or counter < self._last_counter:
+                self._epoch += 1
+                self._seen_recoveries = self._recoveries
+            self._last_counter = counter
+            self.last_version = (self._epoch << 40) + counter
         return self.last_version
 
     def committed_ms(self) -> int | None:
@@ -167,32 +171,22 @@ class LiveLink:
             with self.services.sessions() as session:
                 session.execute(text("SELECT 1"))
         except DB_ERRORS as exc:
-            self.database_failed(exc)
+            if self._db_ok:
+                log.warning("database unreachable (%s); pages keep what they show",
+                            type(exc).__name__)
+            self._db_ok = False
             return False
-        self.database_answered()
-        return True
-
-    def database_answered(self) -> None:
-        """Note a good answer of the database (a page read it)."""
         if not self._db_ok:
             log.warning("database back: it answers again")
         self._db_ok, self.db_ok_ms = True, _now_ms()
-
-    def database_failed(self, exc: BaseException) -> None:
-        """Note a failure of the database (a page could not read it)."""
-        if self._db_ok:
-            log.warning("database unreachable (%s); pages keep what they show",
-                        type(exc).__name__)
-        self._db_ok = False
-        self._db_checked_at = self.clock()
+        return True
 
     def state(self) -> dict[str, object]:
         """What the banner needs: ``{redis, database, committed_ms, database_ok_ms}``.
 
         ``redis`` and ``database`` are ``"ok"`` or ``"down"``; times are epoch ms or None.
         """
-        version = self.version()  # probes Redis (or keeps the breaker's answer)
-        del version
+        self.version()  # asks Redis (unless the breaker is open) and notes a restart
         database = self.database_ok()
         return {"redis": "down" if self.redis_down else "ok",
                 "database": "ok" if database else "down",

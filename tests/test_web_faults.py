@@ -205,6 +205,7 @@ def test_with_redis_killed_pages_serve_the_committed_data_and_say_the_link_is_do
     assert state["committed_at"] == _hhmm(web, committed)
     status, fresh = poll(wall, app)  # a new screen's snapshot: the same committed numbers
     assert status == 200 and _kpis(fresh) == _kpis(before)
+    assert _kpis(fresh) == (str(summary["today_total"]), str(summary["open"]))
     assert fresh[WallIds.ALERT]["children"] == ""
 
     # Redis back (empty: no persistence); the ingest's next commit moves the version again
@@ -297,3 +298,25 @@ def test_unhandled_errors_are_a_plain_page_or_json_never_a_traceback(sqlite_serv
     assert reply.status_code == 500 and no_trace(body) and "secret detail" not in body
     assert "服务器内部错误" in body
     assert Path(__file__).name not in body
+
+
+def test_the_version_moves_when_redis_is_back_even_with_the_same_counter(
+        tmp_path, sqlite_services):
+    """Redis restarted empty counts from 0 again: a page must not take its 5 for the old 5."""
+    with private_redis() as server:
+        settings = sqlite_services.settings.model_copy(update={
+            "redis_url": server.url, "web_retry_s": 0.0})
+        client = client_for_url(server.url, 1.0)
+        services = Services(settings, client, sqlite_services.engine, sqlite_services.sessions)
+        client.set(settings.key("version"), 5)
+        before = services.version()
+        server.kill()
+        assert services.version() == before and services.link.redis_down
+        server.start()
+        client.set(settings.key("version"), 5)
+        after = services.version()
+        assert not services.link.redis_down and after != before
+        assert services.version() == after  # and stays put while nothing moves
+        client.incr(settings.key("version"))
+        assert services.version() == after + 1
+        client.close()
