@@ -199,6 +199,9 @@ def test_with_redis_killed_pages_serve_the_committed_data_and_say_the_link_is_do
         code, body = answers[f"page {path}"]
         assert code == 200 and not any("数据源连接中断" in a for a in _alerts(body)), path
     assert answers["/api/v1/status"][0] == 503  # the wall's probe: the live link is down
+    for path in ("/push/wall/snapshot", "/push/tablet/snapshot"):  # the screens' polls
+        assert answers[path][0] == 200 and "response" in json.loads(answers[path][1]), path
+    assert answers["wall /push/wall/snapshot"][0] == 200
     state = json.loads(answers[LINK_STATUS_PATH][1])
     assert state["redis"] == "down" and state["database"] == "ok"
     assert state["committed_ms"] == committed
