@@ -12,7 +12,7 @@
 (function () {
     "use strict";
 
-    var EVERY_MS = 3000;
+    var EVERY_MS = 5000;
     var TIMEOUT_MS = 4000;
     var busy = false;
 

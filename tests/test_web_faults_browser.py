@@ -31,8 +31,8 @@ from tests.pages_support import VILLAGE
 
 pytestmark = pytest.mark.browser
 
-#: Seconds the banner may take to follow the link's state (it asks every 3 s).
-BANNER_S = 12
+#: Seconds the banner may take to follow the link's state (it asks every 5 s).
+BANNER_S = 15
 
 
 @pytest.fixture
