@@ -17,6 +17,7 @@ import callbacks.admin
 import callbacks.analysis
 import callbacks.api
 import callbacks.export
+import callbacks.faults
 import callbacks.health
 import callbacks.incidents
 import callbacks.landlord
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Without ``COCKPIT_SECRET_KEY``; nothing is started then.
     """
     (services.settings if services else settings or Settings()).require("secret_key")
-    services = services or Services.from_settings(settings or Settings())
+    services = services or Services.from_settings(settings or Settings(), web=True)
     server = flask.Flask(__name__)
     cache = Cache()
     cache.init_app(server, config=CACHE_CONFIG)
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     policy = access.policy
     callbacks.health.register(app, services, policy)
     callbacks.metrics.register(app, services, policy)
+    callbacks.faults.register(app, services, policy)
     for endpoint, rule in DASH_ENDPOINTS.items():
         policy.route(endpoint, rule)
     wall_page = functools.partial(callbacks.wall.render, services)

@@ -152,10 +152,9 @@ class Access:
         """True when the session ``sid`` was signed out (Redis; unknown while Redis is down)."""
         if not sid:
             return True
-        try:
-            return bool(self.services.redis.exists(self.settings.key(f"signedout:{sid}")))
-        except (RedisError, OSError):
-            return False
+        key = self.settings.key(f"signedout:{sid}")
+        # the live link's breaker: no session check waits on a Redis known to be down
+        return bool(self.services.link.call(lambda r: r.exists(key), False))
 
     def _cached(self, key: str, resolve) -> Viewer | None:
         """``resolve()`` at most every ``ttl_s``; while the database is down, the last answer.

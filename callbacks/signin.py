@@ -21,7 +21,6 @@ from flask_wtf.csrf import generate_csrf
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
-from redis.exceptions import RedisError
 
 from callbacks.auth import Access, SignedIn, client_address, current_viewer
 from callbacks.policy import PUBLIC
@@ -60,9 +59,7 @@ class SignIn:
 
     def _limiter(self) -> MovingWindowRateLimiter:
         """The Redis-backed limiter, or this process's own while Redis is unreachable."""
-        try:
-            self.access.services.redis.ping()
-        except (RedisError, OSError):
+        if not self.access.services.link.call(lambda r: r.ping(), False):
             log.warning("sign-in: Redis unreachable; failed attempts counted in this process")
             return self.fallback
         return self.limiter

@@ -46,9 +46,12 @@ def register(app: Dash, services: Services) -> None:
             body, code = {"version": services.version(),
                           "last_commit_ms": services.last_commit_ms(),
                           "server_time_ms": now_ms, "replay": services.replay_status()}, 200
+            if services.link.redis_down:  # the answers above are the last ones seen
+                raise RedisError("live link down")
         except (RedisError, OSError) as exc:
             log.debug("status: data source unreachable: %s", exc)
-            body, code = {"error": "data source unreachable", "server_time_ms": now_ms}, 503
+            body, code = {"error": "data source unreachable", "reason": "redis",
+                          "server_time_ms": now_ms}, 503
         response = jsonify(body)
         response.status_code = code
         response.headers["Cache-Control"] = "no-store"

@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cockpit.livelink import LiveLink
 from cockpit.settings import Settings
 from cockpit.store.db import engine_for, session_factory
-from cockpit.streams import EmbeddedRedis, connect, data_version
+from cockpit.streams import EmbeddedRedis, connect
 
 
 @dataclass
@@ -30,11 +31,20 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     embedded: EmbeddedRedis | None = None
+    #: The web's view of Redis and the database (:mod:`cockpit.livelink`), made from the rest.
+    link: LiveLink = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.link = LiveLink(self)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        """Connect to Redis (or start the embedded one) and open the database engine."""
-        client, embedded = connect(settings)
+    def from_settings(cls, settings: Settings, web: bool = False) -> Services:
+        """Connect to Redis (or start the embedded one) and open the database engine.
+
+        ``web``: the client of a web process, whose socket timeout is
+        ``Settings.web_redis_timeout_s`` (a page never waits long on a hung Redis).
+        """
+        client, embedded = connect(settings, settings.web_redis_timeout_s if web else None)
         engine = engine_for(settings)
         return cls(settings, client, engine, session_factory(engine), embedded)
 
@@ -48,17 +58,23 @@ class Services:
                 session.rollback()
 
     def version(self) -> int:
-        """The data version; it moves after every ingest commit."""
-        return data_version(self.redis, self.settings)
+        """The data version; it moves after every ingest commit.
+
+        While Redis is unreachable, the last version this process saw (pages then render
+        from the database and say the live link is down: :attr:`link`).
+        """
+        return self.link.version()
 
     def last_commit_ms(self) -> int | None:
-        """Epoch ms of the last ingest commit, None before the first."""
-        value = self.redis.get(self.settings.key("ingest:last_commit"))
-        return int(value) if value else None
+        """Epoch ms of the last ingest commit, None before the first.
+
+        While Redis is unreachable, the last one seen, else the store's latest receipt.
+        """
+        return self.link.committed_ms()
 
     def replay_status(self) -> dict[str, Any] | None:
         """The running replay's heartbeat (name, file, speed, sent, total), None if none runs."""
-        value = self.redis.get(self.settings.key("feed:replay"))
+        value = self.link.call(lambda r: r.get(self.settings.key("feed:replay")), None)
         if not value:
             return None
         try:

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         ``COCKPIT_STREAM_RETAIN``; acknowledged entries the ingest keeps on each stream it reads
         (for replays and debugging); older ones are trimmed once every consumer group has
         acknowledged them (``cockpit.stream_trim``). Default 100,000.
+    web_redis_timeout_s : float
+        ``COCKPIT_WEB_REDIS_TIMEOUT_S``; socket and connect timeout of the web process's Redis
+        client, seconds (default 2): a page never waits longer on a hung Redis.
+    web_retry_s : float
+        ``COCKPIT_WEB_RETRY_S``; after Redis or the database failed a web request, how long the
+        web process serves without asking it again (``cockpit.livelink``), seconds (default 5).
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     refresh_ms : int
@@ -163,6 +169,8 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(default=10_000, ge=0)
     ingest_max_deliveries: int = Field(default=5, ge=1, le=1000)
     stream_retain: int = Field(default=100_000, ge=0)
+    web_redis_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    web_retry_s: float = Field(default=5.0, ge=0, le=600)
     consumer_group: str = "cockpit-ingest"
     governance_file: Path | None = None
     volunteers_file: Path | None = None

@@ -63,26 +63,31 @@ class EmbeddedRedis:
         self._server._cleanup()
 
 
-def client_for_url(url: str) -> redis.Redis:
+def client_for_url(url: str, timeout_s: float | None = None) -> redis.Redis:
     """Return a text-mode client (``decode_responses``) for a Redis URL.
 
     ``redis://``, ``rediss://``, ``unix://`` or ``redis+sentinel://`` (the current master of a
-    service its sentinels monitor: :mod:`cockpit.redis_sentinel`).
+    service its sentinels monitor: :mod:`cockpit.redis_sentinel`). ``timeout_s`` bounds every
+    socket read and the connect (default :data:`SOCKET_TIMEOUT_S` and 5 s); the web process
+    passes ``Settings.web_redis_timeout_s``.
 
     Raises
     ------
     ValueError
         If a ``redis+sentinel://`` URL is invalid (the message names what, never a password).
     """
-    options = {"decode_responses": True, "socket_timeout": SOCKET_TIMEOUT_S,
-               "socket_connect_timeout": 5, "health_check_interval": 30}
+    options = {"decode_responses": True, "socket_timeout": timeout_s or SOCKET_TIMEOUT_S,
+               "socket_connect_timeout": timeout_s or 5, "health_check_interval": 30}
     if is_sentinel_url(url):
         return sentinel_client(url, **options)
     return redis.Redis.from_url(url, **options)
 
 
-def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+def connect(settings: Settings, timeout_s: float | None = None
+            ) -> tuple[redis.Redis, EmbeddedRedis | None]:
     """Connect to ``REDIS_URL``, or start the embedded server when it is unset.
+
+    ``timeout_s`` is the client's socket timeout (:func:`client_for_url`).
 
     Returns
     -------
@@ -91,9 +96,9 @@ def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
         embedded object alive for as long as the server is needed.
     """
     if settings.redis_url:
-        return client_for_url(settings.redis_url), None
+        return client_for_url(settings.redis_url, timeout_s), None
     embedded = EmbeddedRedis(settings.data_dir)
-    return client_for_url(embedded.url), embedded
+    return client_for_url(embedded.url, timeout_s), embedded
 
 
 def ensure_groups(r: redis.Redis, streams: Iterable[str], group: str) -> None:

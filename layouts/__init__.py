@@ -6,6 +6,7 @@ of the current path (``callbacks.register_router``).
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 
 from dash import dcc, html
@@ -20,6 +21,14 @@ class ShellIds(StrEnum):
     PAGE = "shell-page"
     #: The document's title in each language (assets/shell.js sets the one of ?lang=).
     TITLES = "shell-titles"
+    #: The banner saying the live link or the database is down (assets/faults.js).
+    FAULT = "shell-fault"
+
+
+#: Where assets/faults.js asks whether Redis and the database answer (callbacks.faults).
+LINK_STATUS_PATH = "/status/link"
+#: The banner's texts, per language (``{time}``: HH:MM).
+FAULT_TEXTS = ("link_down", "link_down_never", "db_down", "db_down_never")
 
 
 def shell() -> html.Div:
@@ -28,6 +37,10 @@ def shell() -> html.Div:
         dcc.Location(id=ShellIds.URL, refresh=False),
         html.Div(id=ShellIds.PAGE, className="shell-page"),
         dcc.Store(id=ShellIds.TITLES, data={lang: t("title", lang) for lang in LANGS}),
+        html.Div(id=ShellIds.FAULT, className="shell-fault", hidden=True, role="alert", **{
+            "data-url": LINK_STATUS_PATH,
+            "data-texts": json.dumps({lang: {key: t(key, lang) for key in FAULT_TEXTS}
+                                      for lang in LANGS}, ensure_ascii=False)}),
     ])
 
 

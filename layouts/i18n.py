@@ -68,6 +68,15 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "Replay of real recorded calls (US public data): times sped up, positions "
                     "moved onto Qiaosi"),
     "source_down": ("数据源连接中断", "Data source unreachable"),
+    # the shell's banner while a source is down (assets/faults.js fills in {time}, HH:MM)
+    "link_down": ("实时链路中断 · 显示的是 {time} 的已提交数据",
+                  "Live link down — showing data committed at {time}"),
+    "link_down_never": ("实时链路中断 · 显示的是数据库中的已提交数据",
+                        "Live link down — showing the data committed in the database"),
+    "db_down": ("数据库不可用 · 显示的是 {time} 的数据", "Database unavailable — showing data "
+                "as of {time}"),
+    "db_down_never": ("数据库不可用", "Database unavailable"),
+    "server_error": ("服务器内部错误，请稍后重试", "Server error; please try again later"),
     "stale": ("数据可能已过期", "Data may be stale"),
     "push_stale": ("数据未实时更新", "NOT LIVE"),
     "push_last": ("最后更新 {time}", "last update {time}"),

@@ -98,6 +98,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "healthz": ("GET", "/healthz"),
     "readyz": ("GET", "/readyz"),
     "metrics": ("GET", "/metrics"),
+    "link_status": ("GET", "/status/link"),
     "signin": ("GET", "/signin"),
     "kiosk": ("GET", "/kiosk/not-a-token"),
     "signout": ("POST", "/signout"),  # last: it ends the walking client's session

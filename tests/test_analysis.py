@@ -422,7 +422,11 @@ def test_a_slow_read_is_reused_for_a_while_after_the_data_moved():
 
 
 class RedisDown(Services):
-    """Services whose Redis is unreachable for the data (sessions are in the store)."""
+    """Services whose data version cannot be read (sessions are in the store).
+
+    A Redis that is down no longer gets here (the version falls back: tests/test_web_faults.py);
+    the path stays for any failure of the data source.
+    """
 
     def version(self) -> int:
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")

@@ -24,6 +24,7 @@ from layouts.i18n import STRINGS
 from layouts.incident_timeline import OVER_COLOR, timeline_figure
 from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 from tests.factories import incident_fields
+from tests.fault_support import database_down
 from tests.store_support import ingest
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -488,16 +489,26 @@ def test_team_panel_counts_are_team_load(stored, monkeypatch):
     assert total == int(cards["fire-station"][1])  # the link's list has the card's count
 
 
-def test_pages_say_when_the_data_source_is_down(sqlite_services):
-    down = Services(sqlite_services.settings,
-                    redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
-                                retry=Retry(NoBackoff(), 0)),  # refuses at once
-                    sqlite_services.engine, sqlite_services.sessions)
-    page = cb.render_list(down, "zh", PageRequest("/incidents", "", {}))
+def test_pages_render_from_the_store_with_redis_down_and_say_when_the_store_is_down(
+        sqlite_services):
+    ingest(sqlite_services, [incident_fields("a", at=datetime.now(UTC) - timedelta(minutes=5))])
+    redis_down = Services(sqlite_services.settings,
+                          redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
+                                      retry=Retry(NoBackoff(), 0)),  # refuses at once
+                          sqlite_services.engine, sqlite_services.sessions)
+    page = cb.render_list(redis_down, "zh", PageRequest("/incidents", "", {}))
+    ids = {n.id: n for n in walk(page) if getattr(n, "id", None)}
+    assert redis_down.link.redis_down  # the shell's banner says so (tests/test_web_faults.py)
+    assert ids[list_page.IncidentsIds.ALERT].children == ""
+    assert ids[list_page.IncidentsIds.TOTAL].children not in ("—", "0")
+    db_down = Services(sqlite_services.settings, sqlite_services.redis,
+                       sqlite_services.engine, sqlite_services.sessions)
+    database_down(db_down)
+    page = cb.render_list(db_down, "zh", PageRequest("/incidents", "", {}))
     ids = {n.id: n for n in walk(page) if getattr(n, "id", None)}
     assert ids[list_page.IncidentsIds.ALERT].children == "数据源连接中断"
     assert ids[list_page.IncidentsIds.TOTAL].children == "—"
-    detail_down = cb.render_detail(down, "en", PageRequest("/incidents/a", "/a", {}))
+    detail_down = cb.render_detail(db_down, "en", PageRequest("/incidents/a", "/a", {}))
     assert "Data source unreachable" in texts(detail_down)
 
 
