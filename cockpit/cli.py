@@ -80,6 +80,9 @@ def ingest(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Entries per batch.")] = 500,
     block_ms: Annotated[int, typer.Option(min=10, max=20_000)] = 1000,
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle s.")] = None,
+    claim_idle_ms: Annotated[int, typer.Option(
+        min=100, help="Claim entries pending this long for another (dead) consumer, ms.")
+    ] = 60_000,
     verbose: bool = False,
 ) -> None:
     """Consume the incident and metric streams into the store until SIGTERM / Ctrl-C.
@@ -96,7 +99,7 @@ def ingest(
     stop = stop_on_signals()
     try:
         worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
-                          batch_size=batch, block_ms=block_ms)
+                          batch_size=batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms)
         logging.getLogger("cockpit.ingest").info(
             "ingest consumer %s reading %s", worker.consumer, ", ".join(worker.streams))
         worker.run(stop, idle_exit=idle_exit)
