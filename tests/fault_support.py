@@ -22,7 +22,6 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import redis
 from sqlalchemy import create_engine, text
@@ -31,6 +30,8 @@ from cockpit.replay import load_mapping, plan_events, read_incidents
 from cockpit.settings import SECRETS
 from tests.conftest import SHARED_DATA, TEST_SECRETS, unavailable
 
+#: Replay speed-ups of arrivals and of stages within an incident (docs/replay.md).
+SPEED, STAGE_SPEED = 1000.0, 100.0
 SF = SHARED_DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
 
 
@@ -142,21 +143,25 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def replay_events(incidents: int, tz: ZoneInfo) -> list[dict[str, str]]:
-    """The events a replay of the first ``incidents`` SF calls sends, all in the past.
+def replay_events(incidents: int, cut: float = 0.8) -> list[dict[str, str]]:
+    """The events a replay of the first ``incidents`` SF calls has sent ``cut`` of the way in.
 
-    The arrivals and stages are sped up 1000 times (the first 500 incidents span about two
-    minutes); the run ends a minute before now, so the validator's clock check passes.
+    The arrivals are sped up 1000 times, the stages 100 times (the first 500 incidents span
+    about four minutes, an hour-long incident 36 s); the events after ``cut`` of the run are
+    not sent, so the last incidents are still open at various stages. The part sent ends a
+    minute before now (the validator refuses times in the future).
     """
     if not SF.is_file():
         unavailable(f"the recorded SF file {SF}")
     mapping = load_mapping("sf_fire_calls")
     plans, _ = read_incidents(SF, mapping)
-    first = plan_events(plans[:incidents], mapping, datetime.now(UTC), 1000.0,
-                        stage_speed=1000.0, run_id="faults")
-    start = datetime.now(UTC) - timedelta(seconds=first[-1].offset + 60)
-    return [p.fields for p in plan_events(plans[:incidents], mapping, start, 1000.0,
-                                          stage_speed=1000.0, run_id="faults")]
+    first = plan_events(plans[:incidents], mapping, datetime.now(UTC), SPEED,
+                        stage_speed=STAGE_SPEED, run_id="faults")
+    span = first[-1].offset * cut
+    start = datetime.now(UTC) - timedelta(seconds=span + 60)
+    return [p.fields for p in plan_events(plans[:incidents], mapping, start, SPEED,
+                                          stage_speed=STAGE_SPEED, run_id="faults")
+            if p.offset <= span]
 
 
 class Producer(threading.Thread):
