@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -141,6 +142,31 @@ class PrivatePostgres:
         subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-w",
                         "-m", "immediate", "stop"], capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SQLiteLock:
+    """The SQLite counterpart of stopping the server: another connection holds the write
+    lock (``BEGIN EXCLUSIVE``), so every write waits its busy timeout and fails "locked"."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+
+    def stop(self) -> None:
+        """Take the lock (waiting for a running write transaction to end)."""
+        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=60)
+        self.conn.execute("BEGIN EXCLUSIVE")
+
+    def start(self) -> None:
+        """Release the lock."""
+        if self.conn is not None:
+            self.conn.execute("ROLLBACK")
+            self.conn.close()
+            self.conn = None
+
+    def close(self) -> None:
+        """Release the lock if held."""
+        self.start()
 
 
 def replay_events(incidents: int, cut: float = 0.8) -> list[dict[str, str]]:

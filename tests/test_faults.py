@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from datetime import datetime
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from tests.fault_support import (
     PrivatePostgres,
     PrivateRedis,
     Producer,
+    SQLiteLock,
     ingest_env,
     recount_summary,
     replay_events,
@@ -33,13 +35,27 @@ from tests.fault_support import (
     stop_ingest,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.postgres]
+pytestmark = pytest.mark.faults
 
-KILLS = 50
-REDIS_RESTART_AT = 16  # during the ingest's 17th life
-DB_STOP_AT = 30  # during the ingest's 31st life
-DB_DOWN_S = 30.0
-INCIDENTS = 500  # about 3,000 events of the SF feed
+
+class Case(NamedTuple):
+    """One run: SIGKILLs, the lives during which Redis restarts and the database goes away,
+    how long it stays away, and how many SF incidents are replayed."""
+
+    kills: int
+    redis_restart_at: int
+    db_stop_at: int
+    db_down_s: float
+    incidents: int
+
+
+CASES = {
+    # the full run (issue 9): 50 kills, ~2,900 events, the server stopped for 30 s
+    "postgresql": Case(kills=50, redis_restart_at=16, db_stop_at=30, db_down_s=30.0,
+                       incidents=500),
+    # the embedded default, shorter: the database locked by another writer for 15 s
+    "sqlite": Case(kills=10, redis_restart_at=2, db_stop_at=6, db_down_s=15.0, incidents=120),
+}
 
 
 def _stored_counter(r, settings) -> int:
@@ -54,11 +70,11 @@ def _pending(r, settings) -> int:
 
 
 class Outage(threading.Thread):
-    """Stops the database for ``DB_DOWN_S`` seconds, sampling what Redis holds meanwhile."""
+    """Stops the database for ``down_s`` seconds, sampling what Redis holds meanwhile."""
 
-    def __init__(self, pg: PrivatePostgres, services, settings):
+    def __init__(self, db, services, settings, down_s: float):
         super().__init__(daemon=True)
-        self.pg, self.services, self.settings = pg, services, settings
+        self.db, self.services, self.settings, self.down_s = db, services, settings, down_s
         self.pending: list[int] = []
         self.stored: list[int] = []
         self.down = threading.Event()
@@ -67,15 +83,15 @@ class Outage(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.pg.stop()
+            self.db.stop()
             began = time.monotonic()
             self.down.set()
-            while time.monotonic() - began < DB_DOWN_S:
+            while time.monotonic() - began < self.down_s:
                 self.pending.append(_pending(self.services.redis, self.settings))
                 self.stored.append(_stored_counter(self.services.redis, self.settings))
                 time.sleep(0.25)
             self.lasted = time.monotonic() - began
-            self.pg.start()
+            self.db.start()
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.error = exc
 
@@ -105,31 +121,39 @@ def _drained(services, settings, expected: int) -> bool:
         return session.scalar(select(func.count()).select_from(IncidentEventRow)) >= expected
 
 
-def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, shown):
+@pytest.mark.parametrize("kind", [pytest.param("postgresql", marks=pytest.mark.postgres),
+                                  "sqlite"])
+def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, shown, kind):
+    case = CASES[kind]
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     began = time.monotonic()
     redis_server = PrivateRedis()
     redis_server.start()
-    pg = services = None
+    db = services = None
     children = []
     try:
-        pg = PrivatePostgres()
-        settings = make_settings(tmp_path, redis_server.url, pg.url)
+        if kind == "postgresql":
+            db = PrivatePostgres()
+            url = db.url
+        else:
+            path = tmp_path / "cockpit.sqlite3"
+            db, url = SQLiteLock(path), f"sqlite:///{path}"
+        settings = make_settings(tmp_path, redis_server.url, url)
         services = build_services(settings)
-        events = replay_events(INCIDENTS)
+        events = replay_events(case.incidents)
         ids = {f["event_id"] for f in events}
-        assert len(ids) == len(events) > 2000
+        assert len(ids) == len(events) > 5 * case.incidents
         producer = Producer(redis_server.url, settings.stream("incidents"), events, chunk=30,
                             pause_s=0.8)
-        env = ingest_env(redis_server.url, pg.url, settings.stream_prefix, settings.data_dir)
+        env = ingest_env(redis_server.url, url, settings.stream_prefix, settings.data_dir)
         args = ("--consumer", "faults-ingest", "--batch", "25", "--block-ms", "200")
         log = tmp_path / "ingest.log"
         producer.start()
         phases = {"setup": time.monotonic() - began}
-        outage = Outage(pg, services, settings)
+        outage = Outage(db, services, settings, case.db_down_s)
         committed = pending_at_kill = 0
-        for life in range(KILLS):
+        for life in range(case.kills):
             before, lives = _stored_counter(services.redis, settings), _lives(log)
             child = start_ingest(env, *args, log=log)
             children.append(child)
@@ -139,7 +163,7 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
             else:
                 # even lives die at a random moment of their first second of consuming
                 _wait("the ingest to start", lambda n=lives: _lives(log) > n, 60, child, log)
-                if life == REDIS_RESTART_AT:
+                if life == case.redis_restart_at:
                     # under a running ingest: it must reconnect and create its group again
                     time.sleep(1.0)
                     redis_server.kill()
@@ -149,7 +173,7 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
                     _wait("the ingest to store after the Redis restart",
                           lambda: _stored_counter(services.redis, settings) > 0, 60, child, log)
                     before = 0
-                elif life == DB_STOP_AT:
+                elif life == case.db_stop_at:
                     # stop the database while this life consumes, then let it meet the outage
                     _wait("the ingest to commit before the outage",
                           lambda b=before: _stored_counter(services.redis, settings) > b, 60,
@@ -212,9 +236,9 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
         assert api["last_event_at"] == want["last_event_at"].astimezone(tz).isoformat(
             timespec="seconds")
         shown(f"seed {seed}: {len(events)} events ({producer.sent} XADDs with the re-send), "
-              f"{KILLS} SIGKILLs ({committed} after a commit of that life, {pending_at_kill} with "
-              f"entries pending), Redis restarted "
-              f"empty once, PostgreSQL down {outage.lasted:.1f} s with up to "
+              f"{case.kills} SIGKILLs ({committed} after a commit of that life, "
+              f"{pending_at_kill} with entries pending), Redis restarted empty once, "
+              f"{kind} down {outage.lasted:.1f} s with up to "
               f"{max(outage.pending)} entries pending; {time.monotonic() - began:.0f} s in all ("
               f"{', '.join(f'{k} {v:.0f} s' for k, v in phases.items())}); "
               f"summary: {api['today_total']} today, {api['open']} open")
@@ -225,6 +249,6 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
                 child.wait()
         if services is not None:
             services.close()
-        if pg is not None:
-            pg.close()
+        if db is not None:
+            db.close()
         redis_server.close()
