@@ -195,6 +195,8 @@ class Producer(threading.Thread):
     comes back empty (its marker key is gone), as a producer without a confirmation would.
 
     ``sent`` counts XADDs (re-sends included); ``resends`` the times the feed was re-sent.
+    It sends no further than :meth:`allow` lets it, so the test spreads the feed over the
+    faults it injects, whatever the machine's speed.
     """
 
     MARKER = "producer:alive"
@@ -205,9 +207,17 @@ class Producer(threading.Thread):
         self.url, self.stream, self.events = url, stream, events
         self.chunk, self.pause_s = chunk, pause_s
         self.sent = self.resends = 0
+        self.allowed = 0
+        self._more = threading.Condition()
         self.done = threading.Event()
         self.stop = threading.Event()
         self.error: BaseException | None = None
+
+    def allow(self, n: int) -> None:
+        """Let the producer send the feed's first ``n`` events (at least)."""
+        with self._more:
+            self.allowed = max(self.allowed, min(n, len(self.events)))
+            self._more.notify_all()
 
     def _send(self, r: redis.Redis, upto: int, start: int) -> None:
         pipe = r.pipeline(transaction=False)
@@ -235,7 +245,11 @@ class Producer(threading.Thread):
         position = 0
         try:
             while position < len(self.events) and not self.stop.is_set():
-                upto = min(len(self.events), position + self.chunk)
+                with self._more:
+                    if position >= self.allowed:
+                        self._more.wait(0.2)
+                        continue
+                upto = min(self.allowed, position + self.chunk)
                 try:
                     self._send(r, upto, position)
                 except redis.ConnectionError:

@@ -53,8 +53,8 @@ CASES = {
     # the full run (issue 9): 50 kills, ~2,900 events, the server stopped for 30 s
     "postgresql": Case(kills=50, redis_restart_at=16, db_stop_at=30, db_down_s=30.0,
                        incidents=500),
-    # the embedded default, shorter: the database locked by another writer for 15 s
-    "sqlite": Case(kills=10, redis_restart_at=2, db_stop_at=6, db_down_s=15.0, incidents=120),
+    # the embedded default, shorter: the database locked by another writer for 20 s
+    "sqlite": Case(kills=10, redis_restart_at=2, db_stop_at=6, db_down_s=20.0, incidents=120),
 }
 
 
@@ -144,8 +144,8 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
         events = replay_events(case.incidents)
         ids = {f["event_id"] for f in events}
         assert len(ids) == len(events) > 5 * case.incidents
-        producer = Producer(redis_server.url, settings.stream("incidents"), events, chunk=30,
-                            pause_s=0.8)
+        producer = Producer(redis_server.url, settings.stream("incidents"), events, chunk=25,
+                            pause_s=0.1)
         env = ingest_env(redis_server.url, url, settings.stream_prefix, settings.data_dir)
         args = ("--consumer", "faults-ingest", "--batch", "25", "--block-ms", "200")
         log = tmp_path / "ingest.log"
@@ -154,6 +154,8 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
         outage = Outage(db, services, settings, case.db_down_s)
         committed = pending_at_kill = 0
         for life in range(case.kills):
+            # the feed is spread over the lives: each one starts behind
+            producer.allow(len(events) * (life + 1) // (case.kills + 1))
             before, lives = _stored_counter(services.redis, settings), _lives(log)
             child = start_ingest(env, *args, log=log)
             children.append(child)
@@ -170,6 +172,7 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
                     time.sleep(0.5)
                     redis_server.start()
                     assert _stored_counter(services.redis, settings) == 0, "Redis is not empty"
+                    producer.allow(producer.allowed + 50)  # its next send finds Redis empty
                     _wait("the ingest to store after the Redis restart",
                           lambda: _stored_counter(services.redis, settings) > 0, 60, child, log)
                     before = 0
@@ -180,7 +183,11 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
                           child, log)
                     outage.start()
                     outage.down.wait(60)
-                    time.sleep(3.0)
+                    # new entries come in: the ingest reads them and must keep them pending
+                    producer.allow(producer.allowed + 50)
+                    _wait("entries kept pending while the database is down",
+                          lambda: _pending(services.redis, settings) > 0,
+                          case.db_down_s - 2, child, log)
                 else:
                     time.sleep(rng.uniform(0.0, 0.8))
             assert child.poll() is None, f"life {life} ended by itself: {log.read_text()[-3000:]}"
@@ -189,6 +196,7 @@ def test_ingest_survives_sigkills_a_redis_restart_and_a_database_stop(tmp_path, 
             child.wait()
             committed += _stored_counter(services.redis, settings) > before
         phases["lives"] = time.monotonic() - began - sum(phases.values())
+        producer.allow(len(events))
         outage.join(90)
         assert outage.error is None, outage.error
         producer.join(180)
