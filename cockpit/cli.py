@@ -85,18 +85,26 @@ def ingest(
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="Entries per batch.")] = 500,
     block_ms: Annotated[int, typer.Option(min=10, max=20_000)] = 1000,
     idle_exit: Annotated[float | None, typer.Option(help="Exit after this many idle s.")] = None,
+    claim_idle_ms: Annotated[int, typer.Option(
+        min=100, help="Claim entries pending this long for another (dead) consumer, ms.")
+    ] = 60_000,
+    metrics_port: Annotated[int | None, typer.Option(
+        min=0, max=65535, help="Port of this process's metrics (default "
+        "COCKPIT_INGEST_METRICS_PORT; 0: none); one per ingest process on a host.")] = None,
     verbose: bool = False,
 ) -> None:
     """Consume the incident and metric streams into the store until SIGTERM / Ctrl-C.
 
     Needs ``COCKPIT_PD_KEY`` (the key of the hash of ID numbers). Serves its metrics on
-    ``COCKPIT_INGEST_METRICS_HOST:PORT`` (127.0.0.1:9464; port 0: none).
+    ``COCKPIT_INGEST_METRICS_HOST:PORT`` (127.0.0.1:9464; port 0: none), or ``--metrics-port``.
     """
     from cockpit.ingest import Ingestor
     from cockpit.metrics_scrape import serve_ingest
     from cockpit.services import Services
 
     settings = Settings()
+    if metrics_port is not None:
+        settings = settings.model_copy(update={"ingest_metrics_port": metrics_port})
     require_secrets(settings, "pd_key")
     _logging(verbose)
     services = Services.from_settings(settings)
@@ -104,7 +112,7 @@ def ingest(
     scraped = serve_ingest(settings)
     try:
         worker = Ingestor(services.settings, services.redis, services.sessions, consumer=consumer,
-                          batch_size=batch, block_ms=block_ms)
+                          batch_size=batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms)
         logging.getLogger("cockpit.ingest").info(
             "ingest consumer %s reading %s", worker.consumer, ", ".join(worker.streams))
         worker.run(stop, idle_exit=idle_exit)

@@ -347,7 +347,7 @@ class Ingestor:
         """Run until ``stop`` is set (or after ``idle_exit`` seconds without entries).
 
         Connection errors to Redis or the database are logged and retried with backoff; the
-        entries of a failed batch stay pending and are read again.
+        entries of a failed batch stay pending and are read again (a lost group is recreated).
         """
         backoff = 0.5
         idle_since = time.monotonic()
@@ -359,9 +359,15 @@ class Ingestor:
                     started = True
                 handled = self.step()
                 backoff = 0.5
-            except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, OperationalError,
+                    redis.ResponseError) as exc:
+                # NOGROUP: Redis came back empty; READONLY: it failed over, this is a replica now
+                if isinstance(exc, redis.ResponseError) and not isinstance(
+                        exc, redis.exceptions.ReadOnlyError) and "NOGROUP" not in str(exc):
+                    raise
                 if stop.is_set():
                     break
+                started = started and not isinstance(exc, redis.ResponseError)  # NOGROUP
                 self.stats.errors += 1
                 self._backlog = True
                 log.warning("ingest paused: %s: %s; retrying in %.1fs", type(exc).__name__,

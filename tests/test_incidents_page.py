@@ -24,8 +24,8 @@ from layouts.i18n import STRINGS
 from layouts.incident_timeline import OVER_COLOR, timeline_figure
 from layouts.incidents_query import ListQuery, parse_list_query, with_filters
 from tests.factories import incident_fields
-from tests.fault_support import database_down
 from tests.store_support import ingest
+from tests.web_fault_support import database_down
 
 TZ = ZoneInfo("Asia/Shanghai")
 VILLAGES = {"330110006224": "甲村", "330110006002": "乙社区"}

@@ -35,10 +35,10 @@ from layouts.wall import WallIds
 from tests.access_support import signed_in_client
 from tests.conftest import TEST_SECRETS, _fresh_postgres
 from tests.factories import incident_fields
-from tests.fault_support import PrivateRedis, TcpProxy, no_trace, private_redis
 from tests.pages_support import VILLAGE, store_pages_data
 from tests.test_access import _callback_body
 from tests.wall_support import poll
+from tests.web_fault_support import PrivateRedis, TcpProxy, no_trace, private_redis
 
 #: Seconds the web serves without asking a failed source again (short, so tests recover fast).
 RETRY_S = 0.3

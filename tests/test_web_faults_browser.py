@@ -1,6 +1,6 @@
 """The wall and a staff page in headless Chromium while Redis is killed, and when it is back.
 
-The app runs against a redis-server of the test's own (tests/fault_support.py) and SQLite.
+The app runs against a redis-server of the test's own (tests/web_fault_support.py) and SQLite.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from tests.access_support import browser_sign_in
 from tests.browser_support import PageBrowser, chrome, live_server, severe_errors
 from tests.conftest import TEST_SECRETS, build_services
 from tests.factories import incident_fields
-from tests.fault_support import PrivateRedis, private_redis
 from tests.pages_support import VILLAGE
+from tests.web_fault_support import PrivateRedis, private_redis
 
 pytestmark = pytest.mark.browser
 
