@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from cockpit.events import InvalidEvent, MetricObserved, parse_event
+from cockpit.events import InvalidEvent, parse_event, stream_kind
 from cockpit.privacy import (
     HASH_PREFIX,
     HOME_ADDRESS_TYPES,
@@ -32,8 +32,6 @@ from cockpit.privacy import (
     PHONE_FIELDS,
 )
 from cockpit.settings import Settings
-from cockpit.volunteers.events import VOLUNTEER_TYPES
-from cockpit.waste.events import WASTE_TYPES
 
 #: Dead letters read per round trip while filtering.
 PAGE = 1_000
@@ -252,9 +250,7 @@ def check(settings: Settings, stream: str, fields: Mapping[str, str],
         return exc.reason
     except Exception as exc:  # noqa: BLE001 - as the ingest: any validation error refuses
         return f"unexpected validation error: {type(exc).__name__}: {exc}"
-    kind = ("metrics" if isinstance(event, MetricObserved)
-            else "volunteers" if event.type in VOLUNTEER_TYPES
-            else "waste" if event.type in WASTE_TYPES else "incidents")
+    kind = stream_kind(event)
     if stream != settings.stream(kind):
         return f"type: {event.type} belongs on {settings.stream(kind)}, not {stream}"
     return None

@@ -208,6 +208,18 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def stream_kind(event: BaseEvent) -> str:
+    """Name the stream ``event``'s type belongs on (as :meth:`Settings.stream` takes it).
+
+    Returns ``incidents``, ``volunteers``, ``waste`` or ``metrics``.
+    """
+    if isinstance(event, MetricObserved):
+        return "metrics"
+    if event.type in VOLUNTEER_TYPES:
+        return "volunteers"
+    return "waste" if event.type in WASTE_TYPES else "incidents"
+
+
 def parse_event(
     fields: dict[str, Any],
     tz: ZoneInfo = DEFAULT_TZ,

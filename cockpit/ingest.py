@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import geo, isolate, metrics, poison
-from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, MetricObserved, parse_event
+from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, parse_event, stream_kind
 from cockpit.governance import Governor, publish_pending, recompute_due
 from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
     VillageLayerSync,
@@ -43,9 +43,7 @@ from cockpit.streams import (
     signal_change,
 )
 from cockpit.volunteers.apply import recompute_points
-from cockpit.volunteers.events import VOLUNTEER_TYPES
 from cockpit.volunteers.hours import close_overdue
-from cockpit.waste.events import WASTE_TYPES
 
 log = logging.getLogger(__name__)
 #: Seconds between governance ticks while a backlog drains (else the governor's interval).
@@ -259,10 +257,7 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - no entry may stop the consumer
             raise InvalidEvent(f"unexpected validation error: {type(exc).__name__}: {exc}") \
                 from None
-        kind = ("metrics" if isinstance(event, MetricObserved)
-                else "volunteers" if event.type in VOLUNTEER_TYPES
-                else "waste" if event.type in WASTE_TYPES else "incidents")
-        expected = self.settings.stream(kind)
+        expected = self.settings.stream(stream_kind(event))
         if message.stream != expected:
             raise InvalidEvent(f"type: {event.type} belongs on {expected}, not {message.stream}")
         return event

@@ -41,6 +41,22 @@ def _tmpdir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
 
 
+def wait_for_ping(client: redis.Redis, seconds: float) -> None:
+    """Wait until a just-started server answers ``client``'s PING, then close the client."""
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
 class PrivateRedis:
     """A ``redis-server`` of the test's own: no RDB, no AOF, so a restart comes back empty."""
 
@@ -58,17 +74,7 @@ class PrivateRedis:
             ["redis-server", "--port", "0", "--unixsocket", str(self.socket),
              "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
              "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(unix_socket_path=str(self.socket))
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
+        wait_for_ping(redis.Redis(unix_socket_path=str(self.socket)), 20)
 
     def kill(self) -> None:
         """SIGKILL the server: its data is gone (no persistence)."""

@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cockpit.services import Services
 from cockpit.store.db import make_engine
+from tests.fault_support import wait_for_ping
 
 #: Markers of a Python traceback in an answer's body: none may reach a browser.
 TRACE_MARKERS = ("Traceback", 'File "')
@@ -51,17 +52,7 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
+        wait_for_ping(redis.Redis.from_url(self.url, socket_connect_timeout=0.5), 10)
         return self
 
     def kill(self) -> None:
