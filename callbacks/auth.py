@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, Policy
+from callbacks.policy import CALLBACK_ENDPOINT, PAGE_ENDPOINTS, Policy, for_script
 from cockpit import accounts
 from cockpit.access import ANONYMOUS, Role, Viewer
 from cockpit.audit import record
@@ -321,10 +321,10 @@ class Access:
         return lang_from_search(request.query_string.decode(errors="replace"))
 
     def _refuse(self, status: int, message: str, detail: str = ""):
-        # scripts' requests (callbacks, the API, the push routes) get JSON with the reason, so
-        # the page can say why it signs in again (assets/session.js)
-        if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith(("/api/", "/push/")) \
-                or request.method not in ("GET", "HEAD"):
+        # scripts' requests (callbacks, the API, the push routes, the link status, the map's
+        # data) get JSON with the reason, so the page can say why it signs in again
+        # (assets/session.js)
+        if for_script(request):
             reason = "forbidden" if status == 403 else self._reason()
             return jsonify({"error": "sign in first" if status == 401 else "not permitted",
                             "reason": reason, "signin": "/signin"}), status

@@ -20,7 +20,7 @@ from flask import jsonify, request
 from redis.exceptions import RedisError
 from werkzeug.exceptions import InternalServerError
 
-from callbacks.policy import CALLBACK_ENDPOINT, SIGNED_IN, Policy
+from callbacks.policy import SIGNED_IN, Policy, for_script
 from cockpit.services import Services
 from layouts import LINK_STATUS_PATH
 from layouts.i18n import lang_from_search, t
@@ -28,8 +28,6 @@ from layouts.signin import refusal_page
 
 log = logging.getLogger(__name__)
 ENDPOINT = "link_status"
-#: Answers to scripts (callbacks, the API, the push routes, the map's data) are JSON.
-SCRIPT_PREFIXES = ("/api/", "/push/", "/status/", "/map/points.json", "/map/item/")
 
 
 def _local(services: Services, epoch_ms: int | None) -> str | None:
@@ -47,8 +45,7 @@ def link_state(services: Services) -> dict[str, object]:
 
 
 def _for_script() -> bool:
-    return request.endpoint == CALLBACK_ENDPOINT or request.path.startswith(SCRIPT_PREFIXES) \
-        or request.method not in ("GET", "HEAD")
+    return for_script(request)
 
 
 def _answer(status: int, error: str, reason: str, text_key: str):

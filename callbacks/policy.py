@@ -40,6 +40,15 @@ Rule = Capability | str
 #: Dash's page endpoints: the rule comes from the page of the path.
 PAGE_ENDPOINTS = frozenset({"/", "/<path:path>"})
 CALLBACK_ENDPOINT = "/_dash-update-component"
+#: Paths whose answers go to scripts (the API, the push routes, the link status, the map's
+#: data): refusals and errors there are JSON with a reason, never a page.
+SCRIPT_PREFIXES = ("/api/", "/push/", "/status/", "/map/points.json", "/map/item/")
+
+
+def for_script(req) -> bool:
+    """Whether ``req`` (a Flask request) comes from a script: a callback, a script path, a POST."""
+    return req.endpoint == CALLBACK_ENDPOINT or req.path.startswith(SCRIPT_PREFIXES) \
+        or req.method not in ("GET", "HEAD")
 _EXTENSION = "cockpit_policy"
 
 

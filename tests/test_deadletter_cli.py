@@ -53,7 +53,7 @@ def test_dead_letters_are_listed_shown_fixed_and_stored_exactly_once(services, e
     assert letter_id in listed and missing_id in listed and "swapped" in listed
     assert listed.index(missing_id) < listed.index(letter_id)  # newest first
     assert "2 dead letter(s)" in listed and "incident_id 1" in listed
-    assert "lat N is outside [N, N]; lon and lat swapped? 1" in listed  # counted by kind
+    assert "by reason: incident_id 1, lat 1" in listed  # counted by the field the reason names
     only = _ok(env, "list", "--reason", "SWAPPED", "--since", "1h")
     assert letter_id in only and missing_id not in only and "1 dead letter(s)" in only
     assert "no dead letters match" in _ok(env, "list", "--type", "incident.exploded")
