@@ -312,8 +312,7 @@ class Access:
 
     def _unavailable(self):
         lang = self._lang()
-        if request.endpoint == CALLBACK_ENDPOINT or request.path.startswith("/api/") \
-                or request.method not in ("GET", "HEAD"):
+        if for_script(request):
             return jsonify({"error": "data source unreachable"}), 503
         return refusal_page(lang, t("source_down", lang)), 503
 

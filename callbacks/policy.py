@@ -45,10 +45,18 @@ CALLBACK_ENDPOINT = "/_dash-update-component"
 SCRIPT_PREFIXES = ("/api/", "/push/", "/status/", "/map/points.json", "/map/item/")
 
 
+#: The HTML forms a browser posts itself (the answer is a page, whatever the method).
+FORM_ENDPOINTS = frozenset({"signin", "signout"})
+
+
 def for_script(req) -> bool:
-    """Whether ``req`` (a Flask request) comes from a script: a callback, a script path, a POST."""
+    """Tell whether ``req`` (a Flask request) comes from a script, not a page.
+
+    A script: a Dash callback, a path of :data:`SCRIPT_PREFIXES`, or a method other than
+    GET/HEAD that is not one of the pages' own forms (:data:`FORM_ENDPOINTS`).
+    """
     return req.endpoint == CALLBACK_ENDPOINT or req.path.startswith(SCRIPT_PREFIXES) \
-        or req.method not in ("GET", "HEAD")
+        or (req.method not in ("GET", "HEAD") and req.endpoint not in FORM_ENDPOINTS)
 _EXTENSION = "cockpit_policy"
 
 

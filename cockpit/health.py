@@ -2,7 +2,8 @@
 
 :func:`readiness` checks what a request needs: Redis answers, the database answers, and the
 ingest keeps up (on each stream the ingest reads, its consumer group's ``lag``: entries not yet
-delivered to the group, Redis ≥ 7 ``XINFO GROUPS``; ``pending``: delivered, not acknowledged).
+delivered to the group, Redis ≥ 7 ``XINFO GROUPS``, counted on older servers; ``pending``:
+delivered, not acknowledged).
 A load balancer takes a process out of rotation while it is not ready; liveness says only that
 the process answers.
 """
@@ -18,20 +19,25 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cockpit.services import Services
 from cockpit.stream_trim import redis_memory
-from cockpit.streams import incident_streams
+from cockpit.streams import group_lag, incident_streams
 
 log = logging.getLogger(__name__)
 
 
 def _groups(services: Services) -> dict[str, dict[str, int | None]]:
-    """Per stream: the ingest group's ``lag`` and ``pending`` (None: no such group yet)."""
+    """Per stream: the ingest group's ``lag`` and ``pending`` (None: no such group yet).
+
+    The lag is counted up to ``ready_max_lag + 1`` where Redis does not say it (< 7).
+    """
     settings, out = services.settings, {}
     for stream in incident_streams(settings):
         found = {"lag": None, "pending": None}
         if services.redis.exists(stream):
             for group in services.redis.xinfo_groups(stream):
                 if group["name"] in (settings.consumer_group, settings.consumer_group.encode()):
-                    found = {"lag": group.get("lag"), "pending": group["pending"]}
+                    found = {"lag": group_lag(services.redis, stream, group,
+                                              settings.ready_max_lag + 1),
+                             "pending": group["pending"]}
         out[stream] = found
     return out
 

@@ -356,13 +356,12 @@ class Ingestor:
                 backoff = 0.5
             except (redis.ConnectionError, redis.TimeoutError, OperationalError,
                     redis.ResponseError) as exc:
-                # NOGROUP: Redis came back empty; READONLY: it failed over, this is a replica now
-                if isinstance(exc, redis.ResponseError) and not isinstance(
-                        exc, redis.exceptions.ReadOnlyError) and "NOGROUP" not in str(exc):
-                    raise
+                # a ResponseError is Redis's state, not ours: NOGROUP (it came back empty),
+                # UNBLOCKED (a stream deleted under a blocked read), READONLY (a failover made
+                # it a replica), WRONGTYPE (a key overwritten): start again (groups recreated)
                 if stop.is_set():
                     break
-                started = started and not isinstance(exc, redis.ResponseError)  # NOGROUP
+                started = started and not isinstance(exc, redis.ResponseError)
                 self.stats.errors += 1
                 self._backlog = True
                 log.warning("ingest paused: %s: %s; retrying in %.1fs", type(exc).__name__,

@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 
 from cockpit.settings import Settings
-from cockpit.streams import incident_streams
+from cockpit.streams import group_lag, incident_streams
 
 log = logging.getLogger(__name__)
 #: Headers that say a request came through a proxy (then loopback is no proof of a local scraper).
@@ -79,7 +79,8 @@ class QueueCollector:
         for stream, n in zip((*streams, dlq), lengths, strict=True):
             length.add_metric([stream], n)
         lag = GaugeMetricFamily("cockpit_stream_group_lag", "Entries not yet delivered to a "
-                                "consumer group (XINFO GROUPS lag).", labels=["stream", "group"])
+                                "consumer group (XINFO GROUPS lag; on Redis < 7 counted up to "
+                                "COCKPIT_READY_MAX_LAG + 1).", labels=["stream", "group"])
         pending = GaugeMetricFamily("cockpit_stream_group_pending", "Entries delivered to a "
                                     "consumer group and not yet acknowledged.",
                                     labels=["stream", "group"])
@@ -89,8 +90,9 @@ class QueueCollector:
             for info in infos:
                 name = _text(info["name"])
                 pending.add_metric([stream, name], info["pending"])
-                if info.get("lag") is not None:  # unknown after deletions in the stream
-                    lag.add_metric([stream, name], info["lag"])
+                # counted (up to the readiness limit + 1) where Redis does not say it (< 7)
+                lag.add_metric([stream, name], group_lag(
+                    self.r, stream, info, settings.ready_max_lag + 1))
         handled = CounterMetricFamily("cockpit_store_events", "Entries handled by every ingest "
                                       "process, kept in Redis (survives restarts).",
                                       labels=["outcome"])

@@ -168,6 +168,21 @@ def decode(reply, known: frozenset[str] | None = None) -> list[Message]:
     return out
 
 
+def group_lag(r: redis.Redis, stream: str, info: dict, cap: int) -> int:
+    """Entries of ``stream`` not yet delivered to a group (its ``XINFO GROUPS`` ``info``).
+
+    Redis ≥ 7 says (``lag``); where it cannot (Redis < 7, the embedded server; or a stream
+    with deletions), the entries after the group's ``last-delivered-id`` are counted, at most
+    ``cap`` of them (one XRANGE), so the answer is then "at least ``cap``".
+    """
+    if info.get("lag") is not None:
+        return int(info["lag"])
+    delivered = info.get("last-delivered-id") or "0-0"
+    delivered = delivered.decode() if isinstance(delivered, bytes) else str(delivered)
+    ms, _, seq = delivered.partition("-")
+    return len(r.xrange(stream, min=f"{ms}-{int(seq or 0) + 1}", count=cap))
+
+
 def bytes_client(r: redis.Redis) -> redis.Redis:
     """A client on the same server as ``r`` that returns bytes (for reading untrusted input)."""
     sentinel_managed = sentinel_bytes_client(r)

