@@ -338,7 +338,9 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, ConfigError):
         return f"governance rules (COCKPIT_GOVERNANCE_FILE): {exc}"
     if isinstance(exc, ValueError) and "Redis URL" in str(exc):
-        return f"bad REDIS_URL: {exc}"
+        return f"bad REDIS_URL: {exc}; or redis+sentinel:// (docs/deploy.md)"
+    if isinstance(exc, ValueError) and str(exc).startswith("REDIS_URL: "):
+        return f"bad {exc}"  # a redis+sentinel:// URL (cockpit.redis_sentinel)
     if isinstance(exc, OperationalError):
         return f"cannot use the database (DATABASE_URL): {str(exc.orig).splitlines()[0]}"
     if isinstance(exc, OSError) and exc.filename:

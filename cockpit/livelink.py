@@ -126,7 +126,11 @@ class LiveLink:
         return self.last_version
 
     def committed_ms(self) -> int | None:
-        """Epoch ms of the last ingest commit: Redis's, else the last seen, else the store's.
+        """Return the epoch ms of the last ingest commit.
+
+        Redis's; with Redis down, the later of the last one seen and the store's latest receipt
+        (an ingest may have committed after this process last asked Redis, e.g. on a web
+        instance no screen polled).
 
         Returns None before the first commit (or when no source knows it).
         """
@@ -136,7 +140,8 @@ class LiveLink:
             return self.last_commit_ms
         if not self.redis_down:
             return self.last_commit_ms
-        return self.last_commit_ms or self._stored_commit_ms()
+        stored = self._stored_commit_ms()
+        return max((v for v in (self.last_commit_ms, stored) if v is not None), default=None)
 
     def _stored_commit_ms(self) -> int | None:
         """The store's latest receipt time (an incident event), asked once per retry period."""

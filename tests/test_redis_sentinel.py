@@ -55,6 +55,22 @@ def test_a_bad_sentinel_url_is_refused_with_a_reason_and_without_its_password(ur
     assert "pw" not in str(caught.value).replace("password", "")
 
 
+@pytest.mark.parametrize(("url", "says"), [
+    ("redis+sentinel://:pw@127.0.0.1:26399", "bad REDIS_URL: no service name"),
+    ("bogus://x", "or redis+sentinel://"),
+])
+def test_the_cockpit_command_says_a_bad_redis_url_in_one_line(monkeypatch, capsys, url, says):
+    from cockpit.cli import main
+
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setattr("sys.argv", ["cockpit", "deadletter", "list"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    err = capsys.readouterr().err
+    assert ended.value.code == 2 and err.count("\n") == 1 and says in err, err
+    assert "Traceback" not in err and "pw" not in err
+
+
 def _start(argv: list[str], port: int, password: str | None, timeout: float = 20):
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     probe = redis.Redis(port=port, password=password, socket_connect_timeout=1)

@@ -231,6 +231,26 @@ def test_with_redis_killed_pages_serve_the_committed_data_and_say_the_link_is_do
     assert int(_kpis(live)[0]) == int(_kpis(before)[0]) + 1  # live updates resume
 
 
+def test_with_redis_down_the_banner_time_is_the_latest_commit_even_one_it_never_saw(
+        web, redis_server):
+    app = create_app(services=web)
+    admin = signed_in_client(app, web, "admin")
+    seen = admin.get(LINK_STATUS_PATH).get_json()["committed_ms"]
+    time.sleep(1.1)
+    # an ingest commits while no screen of this process asks: only Redis and the store know
+    with web.sessions.begin() as session:
+        apply_batch(session, [(parse_event(incident_fields(
+            "unseen-1", at=datetime.now(UTC), village=VILLAGE)), "9-2")], resolve_villages)
+    signal_change(web.redis, web.settings, ["unseen-1"])
+    later = int(web.redis.get(web.settings.key("ingest:last_commit")))
+    redis_server.kill()
+    time.sleep(RETRY_S)
+    state = admin.get(LINK_STATUS_PATH).get_json()
+    assert state["redis"] == "down"
+    # the store's receipt of that commit, not the older time this process had seen
+    assert seen < later - 1000 < state["committed_ms"] <= later, (seen, later, state)
+
+
 def test_with_the_database_down_pages_answer_the_api_is_503_and_all_recovers(web):
     app = create_app(services=web)
     admin = signed_in_client(app, web, "admin")
