@@ -8,6 +8,7 @@ would be dead-lettered again; 2 a usage error. Personal data stays redacted in e
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -79,8 +80,14 @@ def _local(when: datetime, settings: Settings) -> str:
     return when.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _safe(text: str) -> str:
+    """Escape what would steer the terminal: control, format (bidi overrides) and line marks."""
+    return "".join(f"\\u{ord(c):04x}" if c not in " \n" and unicodedata.category(c) in (
+        "Cc", "Cf", "Zl", "Zp") else c for c in text)
+
+
 def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = _safe(" ".join(text.split()))
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
@@ -108,7 +115,8 @@ def list_(reason: _Reason = None, type_: _Type = None, since: _Since = None,
         typer.echo("no dead letters" + (" match" if reason or type_ or since else ""))
         return
     _table(("id", "failed_at", "stream", "type", "event_id", "reason", "redriven"),
-           [(d.id, _local(d.failed_at, settings), d.stream, d.type or "-", d.event_id or "-",
+           [(d.id, _local(d.failed_at, settings), _short(d.stream, 40),
+             _short(d.type or "-", 30), _short(d.event_id or "-", 40),
              _short(d.reason, REASON_CHARS), _redriven(d)) for d in found.letters])
     counts = ", ".join(f"{head} {n}" for head, n in found.by_reason.most_common())
     typer.echo(f"\n{found.matched} dead letter(s) (showing {len(found.letters)}); "
@@ -138,7 +146,7 @@ def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="A dead lett
                                  f"{mark.get('stream_id') or '?'}"))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
-        typer.echo(f"{label.ljust(width)}  {value}")
+        typer.echo(f"{label.ljust(width)}  {_safe(value)}")
     history = letter.history or {}
     if history.get("consumers"):
         typer.echo(f"{'consumers'.ljust(width)}  {', '.join(history['consumers'])}")
@@ -146,10 +154,10 @@ def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="A dead lett
         typer.echo(f"{'attempts'.ljust(width)}  {history['attempts']} failed")
     for failure in history.get("failures", []):
         at = datetime.fromtimestamp(failure.get("at", 0) / 1000, UTC)
-        typer.echo(f"{'failure'.ljust(width)}  {_local(at, settings)} {failure.get('consumer')}"
-                   f": {failure.get('reason')}")
-    typer.echo("fields (personal data redacted):")
-    typer.echo(json.dumps(letter.fields, ensure_ascii=False, indent=2, sort_keys=True))
+        typer.echo(_safe(f"{'failure'.ljust(width)}  {_local(at, settings)} "
+                         f"{failure.get('consumer')}: {failure.get('reason')}"))
+    typer.echo("fields (personal data redacted):")  # JSON: the \\uXXXX escapes stay valid
+    typer.echo(_safe(json.dumps(letter.fields, ensure_ascii=False, indent=2, sort_keys=True)))
 
 
 def _sets(pairs: list[str]) -> dict[str, str]:

@@ -128,3 +128,18 @@ def test_every_redaction_is_recognised_and_real_values_are_not():
     assert redacted_fields(raw) == []
     # an incident's place is no home: its address is never masked, so never left out
     assert redacted_fields({"type": "incident.reported", "address": "三角村**号"}) == []
+
+
+def test_hostile_values_neither_widen_the_list_nor_steer_the_terminal(services, env):
+    settings = services.settings
+    long_id, rlo = "x" * 5000, "incident.\u202ereported"
+    hostile = incident_fields("H1")
+    hostile["event_id"], hostile["type"] = long_id, rlo
+    ingest(services, [hostile])
+    listed = _ok(env, "list")
+    assert "\u202e" not in listed and "\\u202e" in listed
+    assert max(len(line) for line in listed.splitlines()) < 400  # event_id cut, not 5,000 wide
+    [letter_id] = [i for i, _ in services.redis.xrange(settings.key("deadletter"))]
+    shown = _ok(env, "show", letter_id)
+    assert "\u202e" not in shown and "\\u202e" in shown
+    assert long_id in shown  # show keeps the whole value
