@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test lint bench clean install
