@@ -156,7 +156,7 @@ def show(entry_id: Annotated[str, typer.Argument(metavar="ID", help="A dead lett
         at = datetime.fromtimestamp(failure.get("at", 0) / 1000, UTC)
         typer.echo(_safe(f"{'failure'.ljust(width)}  {_local(at, settings)} "
                          f"{failure.get('consumer')}: {failure.get('reason')}"))
-    typer.echo("fields (personal data redacted):")  # JSON: the \\uXXXX escapes stay valid
+    typer.echo("fields (personal data redacted):")  # the escapes stay valid JSON
     typer.echo(_safe(json.dumps(letter.fields, ensure_ascii=False, indent=2, sort_keys=True)))
 
 

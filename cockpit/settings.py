@@ -71,20 +71,13 @@ class Settings(BaseSettings):
     ready_max_lag : int
         ``COCKPIT_READY_MAX_LAG``; ``/readyz`` answers 503 while the ingest's consumer group
         lags more than this many entries behind any stream (``cockpit.health``). Default 10,000.
-    ingest_max_deliveries : int
-        ``COCKPIT_INGEST_MAX_DELIVERIES``; an entry whose batch failed this many times for a
-        reason other than a connection or its own data (then it is retried) is dead-lettered
-        at its next delivery, with its history (``cockpit.poison``). Default 5.
-    stream_retain : int
-        ``COCKPIT_STREAM_RETAIN``; acknowledged entries the ingest keeps on each stream it reads
-        (for replays and debugging); older ones are trimmed once every consumer group has
-        acknowledged them (``cockpit.stream_trim``). Default 100,000.
-    web_redis_timeout_s : float
-        ``COCKPIT_WEB_REDIS_TIMEOUT_S``; socket and connect timeout of the web process's Redis
-        client, seconds (default 2): a page never waits longer on a hung Redis.
-    web_retry_s : float
-        ``COCKPIT_WEB_RETRY_S``; after Redis or the database failed a web request, how long the
-        web process serves without asking it again (``cockpit.livelink``), seconds (default 5).
+    ingest_max_deliveries, stream_retain : int
+        ``COCKPIT_INGEST_MAX_DELIVERIES``: failed attempts (not for a connection nor the entry's
+        data) before an entry is dead-lettered with its history (``cockpit.poison``; 5).
+        ``COCKPIT_STREAM_RETAIN``: acknowledged entries kept per stream (``cockpit.stream_trim``).
+    web_redis_timeout_s, web_retry_s : float
+        ``COCKPIT_WEB_REDIS_TIMEOUT_S``: the web's Redis socket timeout, s (2); after a failure
+        the web serves from the database ``COCKPIT_WEB_RETRY_S`` before asking again (5).
     host, port : str, int
         ``COCKPIT_HOST`` / ``COCKPIT_PORT``; where the web app listens.
     refresh_ms : int
@@ -106,9 +99,8 @@ class Settings(BaseSettings):
         generated); signs sessions, CSRF tokens and kiosk links.
         Changing it signs everyone out and voids every kiosk link. Required by the web app.
     pd_key : SecretStr or None
-        ``COCKPIT_PD_KEY`` (≥ 16 characters), else ``<data_dir>/secrets/COCKPIT_PD_KEY``; the
-        key of the keyed hash of ID numbers. Keep it:
-        a new key makes new hashes, so records no longer deduplicate. Required by ingest.
+        ``COCKPIT_PD_KEY`` (≥ 16 characters), else ``<data_dir>/secrets/COCKPIT_PD_KEY``; the key
+        of the keyed hash of ID numbers. Keep it: a new key makes new hashes. Required by ingest.
     proxy_addresses : str
         ``COCKPIT_PROXY_ADDRESSES``; comma-separated addresses or networks of the reverse proxy
         whose single sign-on header is trusted (e.g. ``10.0.0.5,10.0.1.0/28``). Empty: the
@@ -134,8 +126,7 @@ class Settings(BaseSettings):
         ``COCKPIT_MAP_TILE_URL``; the tile URL of an ``xyz`` base map (required for it), http
         or https, with ``{z}``, ``{x}`` and ``{y}`` (``{s}`` expands to a, b, c).
     map_tile_crs : str
-        ``COCKPIT_MAP_TILE_CRS``; the datum of the ``xyz`` tiles: ``wgs84`` (default) or
-        ``gcj02``.
+        ``COCKPIT_MAP_TILE_CRS``; the datum of the ``xyz`` tiles: ``wgs84`` (default), ``gcj02``.
     map_tile_attribution : str or None
         ``COCKPIT_MAP_TILE_ATTRIBUTION``; the credit line shown on the map (plain text),
         replacing the provider's own; an ``xyz`` map without one shows its host name.
