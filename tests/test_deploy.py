@@ -106,7 +106,14 @@ def test_gunicorn_with_the_shipped_config_serves_pages_and_pushes_from_every_wor
         # streams until both workers hold one: each worker's hub has its own boot id
         boots: dict[bytes, object] = {}
         for _ in range(16):
-            reply = wall.open(server.url + "/push/wall/events?lang=zh", timeout=30)
+            try:
+                reply = wall.open(server.url + "/push/wall/events?lang=zh", timeout=30)
+            except urllib.error.HTTPError as refused:
+                # a worker at its bound of streams: the ones closed here end on the server
+                # only at their next write, so a busy machine can fill one worker first
+                assert refused.code == 503, refused
+                time.sleep(1)
+                continue
             assert reply.headers["Content-Type"].startswith("text/event-stream")
             first = _frames_until(reply, rb'"boot":"[0-9a-f]+"', 30)
             boot = BOOT.search(first).group(1)
@@ -117,7 +124,7 @@ def test_gunicorn_with_the_shipped_config_serves_pages_and_pushes_from_every_wor
             streams.append(reply)
             if len(boots) == 2:
                 break
-        assert len(boots) == 2, "16 streams all went to one worker"
+        assert len(boots) == 2, "16 tries: no stream from the second worker"
         # one commit of the ingest: its change signal reaches the hub of every worker
         incident = f"DEP{uuid.uuid4().hex[:8]}"
         ingest(services, [incident_fields(incident, at=datetime.now(UTC))])
