@@ -19,6 +19,7 @@ from layouts import (
     strings_incidents,
     strings_landlord,
     strings_map,
+    strings_reports,
     strings_tablet,
     strings_volunteers,
     strings_volunteers_wall,
@@ -126,6 +127,7 @@ _merge(strings_landlord.STRINGS)
 _merge(strings_map.STRINGS)
 _merge(strings_tablet.STRINGS)
 _merge(strings_wall_focus.STRINGS)
+_merge(strings_reports.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:
