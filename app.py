@@ -22,6 +22,7 @@ import callbacks.health
 import callbacks.incidents
 import callbacks.landlord
 import callbacks.metrics
+import callbacks.reports
 import callbacks.staff_map
 import callbacks.tablet
 import callbacks.volunteers
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callbacks.wall.register(app, services, cache, policy)
     callbacks.api.register(app, services, policy)
     callbacks.export.register(app, services, policy)
+    callbacks.reports.register(app, services, policy)
     # last: the CSP hashes Dash's inline scripts
     harden(app, services.settings, frames={callbacks.staff_map.FRAME_ENDPOINT: (
         callbacks.staff_map.tile_sources(tiles.provider(services.settings)))})
