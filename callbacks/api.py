@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from dash import Dash
 from flask import jsonify, request
 
+from callbacks.api_past import BadParameter, moment
 from callbacks.auth import audit_view, current_viewer
 from callbacks.incidents import scope_of_viewer, scoped_detail, scoped_groups
 from callbacks.policy import Policy
@@ -35,10 +36,6 @@ from cockpit.waste import accuracy, followup_board
 TIMELINE = "/timeline"
 MAX_TEXT = 200
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class BadParameter(ValueError):
-    """A query parameter that cannot be used; the message names it."""
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -310,9 +307,11 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
             return jsonify(build(session, tz, days=days, category=category))
 
     @server.get(f"{API_PREFIX}/summary")
+    @_json_errors
     def api_summary():
-        with services.read() as session:
-            return jsonify(queries.summary(session, tz))
+        now, read = moment(services)
+        with read() as session:
+            return jsonify(queries.summary(session, tz, now))
 
     @server.get(f"{API_PREFIX}/volunteers/deployment")
     def api_volunteers_deployment():

@@ -92,6 +92,10 @@ def _incident_params() -> list[dict[str, Any]]:
         _limit(100, MAX_LIMIT), _OFFSET,
     ]
 
+#: The time machine (docs/timemachine.md): the answer as the store was at a past moment.
+_AT = _query("at", "A past moment: ISO-8601 (without offset: the cockpit's zone) or epoch "
+             "ms; the answer is computed from the events up to it (time machine). "
+             "Default: now", {"type": "string", "examples": ["2026-12-03T02:00:00+08:00"]})
 
 def _waste_accuracy_params() -> list[dict[str, Any]]:
     return [
@@ -132,7 +136,8 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
          "HotOut", [_DAYS, _CATEGORY], (400,)),
         ("/analysis/trends", "Daily counts, time to dispatch and to close, per category",
          "TrendsOut", [_DAYS, _CATEGORY], (400,)),
-        ("/summary", "KPI strip and closed-loop funnel of the local day", "SummaryOut", [], ()),
+        ("/summary", "KPI strip and closed-loop funnel of the local day", "SummaryOut", [_AT],
+         (400,)),
         ("/volunteers/deployment", "Volunteers per home village now: registered, active, "
          "mobilised, on duty, available (counts only)", "DeploymentOut", [], ()),
         ("/volunteers/mobilizations", "Mobilisation funnels (counts only): those on show, open "
