@@ -1,7 +1,8 @@
 """``GET /reports/daily`` and ``/reports/weekly``: a briefing as a PDF or Excel download.
 
 Parameters: ``date`` (a local day ``YYYY-MM-DD``; weekly: any day of the week; default
-today), ``format`` (``pdf`` or ``xlsx``), ``lang`` (``zh`` or ``en``). The route needs
+today), ``format`` (``pdf`` or ``xlsx``), ``lang`` (``zh`` or ``en``), ``figures=0`` (leave
+the figures out: no browser is started). The route needs
 :attr:`Capability.REPORTS` (leaders and admins: docs/access.md); every download is written to
 the audit log. A bad parameter is a 400, a day without data a 404, a machine without a CJK
 font a 503, each with a one-line text saying what.
@@ -63,7 +64,8 @@ def register(app: dash.Dash, services: Services, policy: Policy | None = None) -
         except report.ReportError as exc:
             return _text(str(exc), 404)
         try:
-            files, _ = render_files(content, lang, [fmt], settings.tz.key)
+            files, _ = render_files(content, lang, [fmt], settings.tz.key,
+                                    use_browser=request.args.get("figures") != "0")
         except FontMissing as exc:
             return _text(str(exc), 503)
         audit_view(services, current_viewer(), "report",

@@ -30,6 +30,7 @@ from cockpit.clock import utc_now
 from cockpit.services import Services
 from cockpit.settings import Settings
 from cockpit.store.models import Incident
+from cockpit.timemachine import read_at
 from cockpit.vocab import Category, Stage
 
 KINDS = ("daily", "weekly")
@@ -41,6 +42,8 @@ INTERVALS = (("report_dispatch", Stage.REPORTED, Stage.DISPATCHED),
              ("report_close", Stage.REPORTED, Stage.CLOSED))
 #: Most overdue incidents listed (the count is always complete).
 MAX_OVERDUE = 200
+#: A moment this close to now is read from the live store (it is the same state).
+LIVE_SLACK = timedelta(seconds=1)
 #: The key of incidents without a village code.
 NO_VILLAGE = "unknown"
 
@@ -203,9 +206,11 @@ def build(reader: Reader, settings: Settings, period: Period) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``kind``, ``first``, ``last`` (ISO dates), ``as_of`` (ISO-8601, local),
-        ``complete``; ``kpi``: :func:`cockpit.queries.summary` at ``period.at`` (a weekly
-        briefing: at its end); ``days``: for a weekly one, the summary of each of its days
+        ``kind``, ``first``, ``last`` (ISO dates), ``as_of`` (ISO-8601, local, to the
+        second), ``at`` (the exact moment, ISO-8601 with microseconds: what
+        ``/api/v1/summary?at=`` takes to answer for the same moment), ``complete``;
+        ``kpi``: :func:`cockpit.queries.summary` at ``period.at`` (a weekly briefing: at
+        its end); ``days``: for a weekly one, the summary of each of its days
         that has begun (as of the end of that day); ``incidents``
         (:func:`incidents_section`), ``overdue`` (:func:`overdue_section`), ``volunteers``
         (:func:`cockpit.report_sections.volunteers_section`), ``waste``
@@ -219,13 +224,14 @@ def build(reader: Reader, settings: Settings, period: Period) -> dict[str, Any]:
         no attendance, no mobilisation): a briefing of an empty period is a mistake.
     """
     tz = settings.tz
-    with reader(period.at) as session:
-        content = _content(session, settings, period)
-    if period.kind == "weekly":
-        days = []
+    days = []
+    if period.kind == "weekly":  # day by day first: the time machine moves forward cheaply
         for moment in _day_moments(period, tz):
             with reader(moment) as session:
                 days.append(queries.summary(session, tz, moment))
+    with reader(period.at) as session:
+        content = _content(session, settings, period)
+    if period.kind == "weekly":
         content["days"] = days
     if not (content["incidents"]["total"] or content["waste"]["overall"]["total"]
             or content["volunteers"]["attendances"] or content["volunteers"]["mobilizations"]):
@@ -241,6 +247,7 @@ def _content(session: Session, settings: Settings, period: Period) -> dict[str, 
     return {
         "kind": period.kind, "first": period.first.isoformat(), "last": period.last.isoformat(),
         "as_of": period.at.astimezone(tz).isoformat(timespec="seconds"),
+        "at": period.at.astimezone(tz).isoformat(),
         "complete": period.complete,
         "kpi": queries.summary(session, tz, period.at),
         "incidents": incidents_section(session, tz, period),
@@ -269,7 +276,14 @@ def _day_moments(period: Period, tz: ZoneInfo) -> list[datetime]:
 
 
 def as_of(services: Services) -> Reader:
-    """The reader of :func:`build` over ``services``' store: a read session as of a moment."""
+    """The reader of :func:`build` over ``services``' store: a read session as of a moment.
+
+    A past moment is read through the time machine (:func:`cockpit.timemachine.read_at`:
+    the store rebuilt from the events that had happened by then, so an incident open at the
+    end of a day and closed since counts as open); the current moment, from the live store.
+    """
     def read(at: datetime) -> AbstractContextManager[Session]:
-        return services.read()
+        if at >= utc_now() - LIVE_SLACK:
+            return services.read()
+        return read_at(services, at)
     return read

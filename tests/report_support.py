@@ -1,7 +1,7 @@
 """A day of the replayed feed, and the volunteers and waste of that day, through the real ingest.
 
 The day is a local day three days back; the real SF fire calls (shared/data) are replayed from
-its 14:00 at speed 6, so some incidents still run past its midnight (they are open at the end
+its 21:00 at speed 6, so some incidents still run past its midnight (they are open at the end
 of the day, closed now). Volunteers check in at an activity, a mobilisation is answered, and a
 station rates disposals the same day; one disposal the next day stays out of the day's counts.
 """
@@ -35,7 +35,7 @@ def store_day(services, day: date | None = None) -> date:
     """Ingest the replayed incidents, volunteers and waste of a day; return that day."""
     tz = services.settings.tz
     day = day or day_of_feed(tz)
-    start = datetime.combine(day, time(14, 0), tz).astimezone(UTC)
+    start = datetime.combine(day, time(21, 0), tz).astimezone(UTC)
     mapping = load_mapping("sf_fire_calls")
     incidents, _ = rp.read_incidents(SF, mapping)
     chosen = sorted(incidents, key=lambda i: i.times[Stage.REPORTED])[:INCIDENTS]
