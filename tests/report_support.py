@@ -21,6 +21,8 @@ from tests.waste_factories import disposal, household, station
 SF = SHARED_DATA / "incidents" / "sf_fire_calls_2020-04-07_to_04-20.csv"
 INCIDENTS = 150
 VILLAGE = "330110006201"
+#: The landlord of a tenant household (a landlord account needs one).
+LANDLORD = "LL-REP-1"
 #: The day's disposals at the station: (correct, incorrect); the next day adds one more.
 DISPOSALS = (7, 2)
 
@@ -58,7 +60,9 @@ def store_day(services, day: date | None = None) -> date:
     store_support.ingest(services, volunteer_events, "rep-vol", "volunteers")
     good, bad = DISPOSALS
     waste = [station("RS-1", village=VILLAGE, at=at - timedelta(days=30)),
-             household("RH-1", village=VILLAGE, at=at - timedelta(days=30))]
+             household("RH-1", village=VILLAGE, at=at - timedelta(days=30)),
+             household("RH-2", village=VILLAGE, kind="tenant", house_id="RHS-1",
+                       landlord_id=LANDLORD, at=at - timedelta(days=30))]
     waste += [disposal("RH-1", at + timedelta(minutes=10 * k), station_id="RS-1")
               for k in range(good)]
     waste += [disposal("RH-1", at + timedelta(hours=3, minutes=k), correct=False,

@@ -87,6 +87,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_index": ("GET", "/api/v1"),
     "api_unknown": ("GET", "/api/v1/nothing-here"),
     "export_incidents": ("GET", "/export/incidents.csv"),
+    "report_download": ("GET", "/reports/daily?format=xlsx&figures=0"),
     "waste_photo": ("GET", "/waste/photos/2026/12/01/none.png"),
     "staff_map_frame": ("GET", "/map/frame?period=all&layers=villages,repeats"),
     "staff_map_points": ("GET", "/map/points.json?period=all"),
