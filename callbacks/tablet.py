@@ -37,6 +37,7 @@ from callbacks import PageRequest, push
 from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
 from callbacks.incidents import village_labels
+from callbacks.reports import report_panel
 from callbacks.staff_map import scope_of
 from callbacks.wall_parts import signature
 from cockpit import tablet_queries as tq
@@ -275,7 +276,8 @@ class TabletPage:
             **push_config(self.services, lang, scope, view),
             "digest": push.digest(response_of(out))}  # not drawn twice (push.js)
         return page.layout(lang, period=view["period"], village=view["village"], parts=parts,
-                           push=config, scope_names=scope_names(scope, lang), alert=alert)
+                           push=config, scope_names=scope_names(scope, lang), alert=alert,
+                           reports=report_panel(self.services, lang))
 
     def routes(self) -> dict[str, Any]:
         """Router entry of the page."""

@@ -270,7 +270,7 @@ def _graph(graph_id: TabletIds, figure: Mapping[str, Any] | None) -> dcc.Graph:
 
 def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, Any],
            push: Mapping[str, Any] | None, scope_names: Sequence[str] | None = None,
-           alert: str = "") -> html.Div:
+           alert: str = "", reports: Any = None) -> html.Div:
     """Return the tablet page with its first data.
 
     Parameters
@@ -292,6 +292,9 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
         A staff account's village names (shown under the title); None: every village.
     alert : str
         Shown when the data source is unreachable.
+    reports : component, optional
+        The briefing download panel (:func:`layouts.report_panel.download_panel`) for a viewer
+        who may download briefings; None shows none.
     """
     other = tablet_href(period, village, "zh" if lang == "en" else "en")
     scope = (t("tab_scope_all", lang) if scope_names is None
@@ -316,7 +319,9 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
             html.Section(className="tab-section", children=[
                 html.H2(t("tab_drill", lang), className="tab-h2"),
                 html.Div(parts.get("drill") or [], id=TabletIds.DRILL,
-                         className="tab-drill")])]),
+                         className="tab-drill")]),
+            *([html.Section(reports, className="tab-section tab-reports")]
+              if reports is not None else [])]),
         dcc.Store(id=TabletIds.CONFIG, data=client_config(lang, push)),
         dcc.Store(id=TabletIds.PUSH),
     ])

@@ -90,13 +90,15 @@ def _page(app, client, path: str) -> str:
     return json.dumps(json.loads(response.get_data()), ensure_ascii=False)
 
 
-def test_the_download_panel_is_on_the_analysis_page_of_those_who_may_use_it(clients):
+def test_the_download_panel_is_on_the_pages_of_those_who_may_use_it(clients):
     app, by_role = clients
     for role in ("leader", "admin"):
         page = _page(app, by_role[role], "/analysis")
         assert "report-panel" in page and "日报 · PDF" in page and "周报 · Excel" in page, role
         assert "/reports/weekly" in page
     assert "report-panel" not in _page(app, by_role["staff"], "/analysis")
+    assert "report-panel" in _page(app, by_role["leader"], "/tablet")
+    assert "report-panel" not in _page(app, by_role["staff"], "/tablet")
 
 
 @pytest.fixture
