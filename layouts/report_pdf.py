@@ -17,7 +17,7 @@ from fpdf.fonts import FontFace
 
 from cockpit.report_fonts import CjkFont, find_cjk_font
 from layouts.i18n import Lang, t
-from layouts.report_figures import FIGURES
+from layouts.report_figures import FIGURES, village_names
 from layouts.report_tables import Table, as_of_text, cell_text, heading, tables, title_of, typed
 
 FAMILY = "cjk"
@@ -27,10 +27,15 @@ NOTE_COLOR = (90, 100, 120)
 
 
 def _text_of(content: Mapping[str, Any], parts: list[Table], lang: Lang) -> str:
-    """Every character the document will draw (to check the font has them all)."""
+    """The document's own words, to check the font has them all.
+
+    Titles, headings, labels, village names. Upstream text (a mobilisation's title) is not
+    asked for: a character no font has there must not refuse the whole briefing.
+    """
     words = [title_of(content, lang)] + [p.title + p.note for p in parts]
     words += [heading(c, lang) for p in parts for c in p.columns]
-    words += [str(v) for p in parts for row in p.rows for v in row]
+    words += [str(row[0]) for p in parts for row in p.rows if p.columns[0].key != "rep_col_id"]
+    words += list(village_names(lang).values())
     words += [t(key, lang) for key in FIGURES.values()]
     words += [t(k, lang) for k in ("rep_running", "rep_source", "rep_figures",
                                    "rep_why_no_browser", "rep_fig_missing")]

@@ -98,7 +98,7 @@ def _kpi(content: Mapping[str, Any], lang: Lang) -> Table:
              for f in kpi["funnel"]]
     kinds = ["int"] * 4 + ["seconds", "text"] + ["int"] * len(kpi["funnel"])
     # one column of mixed kinds: each row carries its own kind as a third, hidden cell
-    return Table("rep_sheet_kpi", t("rep_kpi", lang),
+    return Table("rep_sheet_kpi", t("rep_kpi_of", lang, day=kpi["day_start"][:10]),
                  (Column("rep_col_item"), Column("rep_col_value", "mixed")),
                  [[*r, k] for r, k in zip(rows, kinds, strict=True)], widths=(110, 70))
 

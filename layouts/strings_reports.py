@@ -12,7 +12,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "Source: the events stored by the cockpit, counted as on its screens and "
                    "by /api/v1/summary"),
     # -- KPI strip ----------------------------------------------------------------------------
-    "rep_kpi": ("关键指标", "Key figures"),
+    "rep_kpi_of": ("关键指标 · {day}", "Key figures · {day}"),
     "rep_kpi_total": ("当日接报", "Reported that day"),
     "rep_kpi_open": ("未结（截至当时）", "Open (at that time)"),
     "rep_kpi_closed": ("当日办结", "Closed that day"),
