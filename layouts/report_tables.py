@@ -127,8 +127,9 @@ def _villages(content: Mapping[str, Any], lang: Lang, names: Mapping[str, str]) 
              v["total"]] for v in content["incidents"]["by_village"]]
     heads = [Column("rep_col_village")]
     heads += [Column(f"cat:{c}", "int") for c in cats]
+    widths = (36, *(20,) * len(cats), 14)  # mm on A4 (190 wide): the names need room
     return Table("rep_sheet_villages", t("rep_by_village", lang),
-                 (*heads, Column("rep_col_total", "int")), rows)
+                 (*heads, Column("rep_col_total", "int")), rows, widths=widths)
 
 
 def _stages(content: Mapping[str, Any], lang: Lang) -> Table:
