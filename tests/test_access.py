@@ -93,6 +93,9 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "staff_map_item": ("GET", "/map/item/in-scope-1"),
     "push_wall_events": ("GET", "/push/wall/events?lang=zh"),
     "push_wall_snapshot": ("GET", "/push/wall/snapshot?lang=zh"),
+    # the time machine's frame of the wall, a minute before the module was loaded
+    "timemachine_wall": ("GET", "/timemachine/wall?lang=zh&at="
+                         f"{int((datetime.now(UTC) - timedelta(minutes=1)).timestamp() * 1000)}"),
     "push_tablet_events": ("GET", f"/push/tablet/events?lang=zh&period=7d&village={IN_SCOPE}"),
     "push_tablet_snapshot": ("GET", "/push/tablet/snapshot?lang=en&period=30d"),
     "healthz": ("GET", "/healthz"),
