@@ -13,6 +13,11 @@
  * - The band says "回看 · 非实时 · YYYY-MM-DD HH:MM:SS" (the moment of the frame on screen, in
  *   cfg.tz) with the speed, paused or ended; "返回实时" is a plain link without the parameters.
  * - A 401/403 reloads the page (the session ended); a failed frame is retried, the band says so.
+ * - A page drawn by an iframe (the staff map: cfg.frame) is not fetched: its frame's src gets
+ *   the moment as at= every cfg.frame.every_ms while a replay plays (the server rendered the
+ *   first one); its side panel follows the frame's src.
+ * - A link to the same page (the tablet's periods and villages, the map's panel) keeps the past:
+ *   it loads the page with the moment shown (a replay: from it on, at the same speed).
  * - It stops when cfg.root leaves the document (the router swapped the page).
  */
 (function () {
@@ -110,6 +115,43 @@
         }, Math.max(0, delay));
     };
 
+    Machine.prototype.stepFrame = function (at) {
+        var frame = this.cfg.frame;
+        var element = document.getElementById(frame.id);
+        if (this.frames > 0 && element) {
+            var url = new URL(element.getAttribute("src") || "", window.location.href);
+            url.searchParams.set("at", String(at));
+            this.setProps(frame.id, {src: url.pathname + url.search});
+        }
+        this.shownMs = at;
+        this.frames += 1;
+        if (this.playing && at >= this.cfg.end_ms) {
+            this.playing = false;
+            this.ended = true;
+            this.anchorT = this.cfg.end_ms;
+        }
+        this.label();
+        if (this.playing) {
+            this.schedule(frame.every_ms || 5000);
+        }
+    };
+
+    // the query of a link to this page at the moment shown (a replay: on from it)
+    Machine.prototype.carry = function (url) {
+        ["at", "from", "to", "speed"].forEach(function (key) {
+            url.searchParams.delete(key);
+        });
+        var at = Math.round(this.shownMs === null ? this.moment() : this.shownMs);
+        if (this.playing) {
+            url.searchParams.set("from", String(at));
+            url.searchParams.set("to", String(this.cfg.end_ms));
+            url.searchParams.set("speed", String(this.speed));
+        } else {
+            url.searchParams.set("at", String(at));
+        }
+        return url;
+    };
+
     Machine.prototype.step = function () {
         var self = this;
         if (this.stopped || this.busy) {
@@ -120,6 +162,10 @@
             return;
         }
         var at = Math.round(this.moment());
+        if (this.cfg.frame) {
+            this.stepFrame(at);
+            return;
+        }
         var asked = Date.now();
         this.busy = true;
         fetch(this.cfg.url + "&at=" + at, {cache: "no-store", credentials: "same-origin",
@@ -221,11 +267,27 @@
         }
     }
 
+    // a click on a link to this same page, while a past is shown: keep the past
+    document.addEventListener("click", function (event) {
+        var link = event.target && event.target.closest ? event.target.closest("a[href]") : null;
+        if (!current || !link || link.id === "tm-back" || event.defaultPrevented) {
+            return;
+        }
+        var url = new URL(link.getAttribute("href"), window.location.href);
+        if (url.origin !== window.location.origin || url.pathname !== window.location.pathname
+                || url.searchParams.has("at") || url.searchParams.has("from")) {
+            return;
+        }
+        event.preventDefault();
+        event.stopPropagation();
+        window.location.assign(current.carry(url).toString());
+    }, true);
+
     function start(cfg) {
         if (current) {
             current.stop();
         }
-        if (!cfg || !cfg.url) {
+        if (!cfg || (!cfg.url && !cfg.frame)) {
             return window.dash_clientside.no_update;
         }
         var machine = new Machine(cfg);

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 PREFIX = "/timemachine"
 #: The page parameters the time machine reads (dropped by "back to live").
 PARAMS = ("at", "from", "to", "speed")
+#: A replayed staff map draws its frame again this often, ms of the viewer's clock.
+FRAME_EVERY_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,23 @@ def past_of(query: Mapping[str, str], tz, now: datetime | None = None) -> Past |
     return Past(start, end, speed)
 
 
+def moment_of(services: Services, query: Mapping[str, str]
+              ) -> tuple[datetime, Callable[[], Any]]:
+    """``(now, read)`` of a request that may carry the time machine's parameters.
+
+    ``at`` wins (a replay's frame names its moment), else ``from``; without either, or with
+    parameters that cannot be used (the page's band says so), the live store now.
+    """
+    moment = (query.get("at") or query.get("from") or "").strip()
+    if not moment:
+        return utc_now(), services.read
+    try:
+        at = check_moment(parse_at(moment, services.settings.tz))
+    except ValueError:
+        return utc_now(), services.read
+    return at, lambda: read_at(services, at)
+
+
 def live_url(path: str, query: Mapping[str, str]) -> str:
     """``path`` with the query less the time machine's parameters ("back to live")."""
     rest = {k: v for k, v in query.items() if k not in PARAMS and v}
@@ -98,10 +117,12 @@ def live_url(path: str, query: Mapping[str, str]) -> str:
 
 def page_band(services: Services, page: str, lang: Lang, path: str,
               query: Mapping[str, str], kiosk: bool = False, root: str | None = None,
-              extra: Mapping[str, str] | None = None) -> Any:
+              extra: Mapping[str, str] | None = None, frame: str | None = None) -> Any:
     """Return the band of a page asked for the past; None when it is live.
 
     ``extra`` are parameters the frame route needs besides the language (the tablet's view).
+    ``frame`` names an iframe that draws the page (the staff map's): a replay sets its
+    ``at`` every :data:`FRAME_EVERY_MS` instead of fetching frames.
     """
     try:
         past = past_of(query, services.settings.tz)
@@ -111,9 +132,10 @@ def page_band(services: Services, page: str, lang: Lang, path: str,
     if past is None:
         return None
     url = f"{PREFIX}/{page}?{urlencode({'lang': lang, **(extra or {})})}"
-    config = band_config(lang, url=url, live_url=live_url(path, query),
+    config = band_config(lang, url=None if frame else url, live_url=live_url(path, query),
                          start_ms=_ms(past.start), end_ms=_ms(past.end), speed=past.speed,
-                         still=past.still, timezone=services.settings.timezone, root=root)
+                         still=past.still, timezone=services.settings.timezone, root=root,
+                         frame={"id": frame, "every_ms": FRAME_EVERY_MS} if frame else None)
     return band(lang, config, live_url(path, query), kiosk)
 
 

@@ -40,19 +40,20 @@ class TimeIds(StrEnum):
     OPENER = "tm-opener"
 
 
-def band_config(lang: Lang, *, url: str, live_url: str, start_ms: int, end_ms: int,
-                speed: float, still: bool, timezone: str,
-                root: str | None = None) -> dict[str, Any]:
+def band_config(lang: Lang, *, url: str | None, live_url: str, start_ms: int, end_ms: int,
+                speed: float, still: bool, timezone: str, root: str | None = None,
+                frame: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return what ``assets/timemachine.js`` needs.
 
     ``url`` is the page's frame route (``/timemachine/wall?lang=zh``; the moment is added as
     ``&at=<epoch ms>``), ``start_ms``/``end_ms`` the period replayed (epoch ms; equal for a
     still moment), ``speed`` past seconds per second, ``root`` the page's root element (the
-    replay stops when it leaves the document).
+    replay stops when it leaves the document). A page drawn by an iframe (the staff map) has
+    no ``url`` but ``frame``: ``{"id", "every_ms"}``, whose ``src`` gets the moment as ``at``.
     """
     return {"url": url, "live_url": live_url, "start_ms": start_ms, "end_ms": end_ms,
             "speed": speed, "still": still, "tz": timezone, "root": root,
-            "texts": strings(lang, CLIENT_TEXTS)}
+            "frame": dict(frame) if frame else None, "texts": strings(lang, CLIENT_TEXTS)}
 
 
 def band(lang: Lang, config: Mapping[str, Any] | None, live_url: str,
