@@ -10,7 +10,9 @@ cockpit), later events do not appear, and "返回实时" shows the live counts.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -29,8 +31,10 @@ from cockpit.vocab import Category, parse_category
 from layouts.timemachine import TimeIds
 from layouts.wall import WallIds
 from layouts.wall_governance import GovIds
+from tests import store_support
 from tests.access_support import browser_sign_in
 from tests.browser_support import chrome, live_server, severe_errors
+from tests.factories import incident_fields
 
 pytestmark = pytest.mark.browser
 
@@ -182,3 +186,106 @@ def test_tm001_a_past_moment_during_a_replay_shows_the_counts_of_that_moment(sql
     finally:
         stop.set()
         machine_for(services).clear()
+
+
+def planted_hour(now: datetime) -> list[dict[str, str]]:
+    """Eight incidents over the last eighty minutes, each taken some stages on."""
+    entries = []
+    cats = ("fire", "police", "medical", "traffic")
+    for n in range(8):
+        start = now - timedelta(minutes=80 - 10 * n)
+        entries.append(incident_fields(f"tm-{n}", "reported", start, category=cats[n % 4],
+                                       priority="urgent" if n % 2 else "normal"))
+        for k, stage in enumerate(FUNNEL[1:1 + n % 6], start=1):
+            entries.append(incident_fields(f"tm-{n}", stage, start + timedelta(minutes=4 * k)))
+    return entries
+
+
+@pytest.fixture
+def planted(sqlite_services):
+    now = datetime.now(UTC).replace(microsecond=0)
+    entries = planted_hour(now)
+    store_support.ingest(sqlite_services, entries)
+    yield sqlite_services, entries, now
+    machine_for(sqlite_services).clear()
+
+
+@contextmanager
+def browser(services, role: str):
+    app = create_app(services=services)
+    with live_server(app.server) as server, chrome() as driver:
+        browser_sign_in(driver, server.url, services, role)
+        yield server.url, driver
+
+
+def test_tm002_a_replay_advances_pauses_and_shows_the_counts_of_the_moment_shown(planted):
+    services, entries, now = planted
+    tz, config = services.settings.tz, services.settings.governance
+    start = now - timedelta(minutes=85)
+    with browser(services, "leader") as (url, driver):
+        driver.get(f"{url}/?from={int(start.timestamp() * 1000)}&speed=600")
+        wait(driver, lambda d: frames(d) >= 3)
+        first = driver.execute_script("return window.cockpitTimeMachine.state()")
+        assert first["playing"] and first["shownMs"] > start.timestamp() * 1000
+        assert "600 倍速回放" in driver.find_element(By.ID, TimeIds.TEXT).text
+        driver.find_element(By.ID, TimeIds.PAUSE).click()
+        paused = driver.execute_script("return window.cockpitTimeMachine.state()")
+        wait(driver, lambda d: "已暂停" in d.find_element(By.ID, TimeIds.TEXT).text)
+        time.sleep(1.5)  # a frame asked before the pause may land: then nothing moves
+        state = driver.execute_script("return window.cockpitTimeMachine.state()")
+        assert not state["playing"] and state["moment"] == paused["moment"]
+        moment = datetime.fromtimestamp(state["shownMs"] / 1000, UTC)
+        wait(driver, lambda d: shown(d) == recount(entries, moment, tz, config))
+        # urgent incidents of the last hour: live, the wall would announce them; not past ones
+        banner = driver.find_element(By.ID, GovIds.ANNOUNCE).get_attribute("class")
+        assert "announce-hidden" in banner
+        assert severe_errors(driver) == []
+
+
+def test_tm003_a_kiosk_shows_the_past_of_its_link_without_controls(planted):
+    services, entries, now = planted
+    moment = now - timedelta(minutes=45)
+    with browser(services, "wall") as (url, driver):
+        driver.get(f"{url}/?at={int(moment.timestamp() * 1000)}&screen=hall")
+        wait(driver, lambda d: frames(d) >= 1)
+        assert shown(driver) == recount(entries, moment, services.settings.tz,
+                                        services.settings.governance)
+        assert not driver.find_elements(By.ID, TimeIds.PAUSE)
+        assert not driver.find_elements(By.ID, TimeIds.OPENER)
+        back = driver.find_element(By.ID, TimeIds.BACK).get_attribute("href")
+        assert urlsplit(back).query == "screen=hall"
+    with browser(services, "leader") as (url, driver):
+        driver.get(f"{url}/")
+        wait(driver, lambda d: d.find_elements(By.ID, TimeIds.OPENER))
+        assert not driver.find_elements(By.ID, TimeIds.BAND)
+
+
+def test_tm004_tablet_and_map_at_a_past_moment(planted):
+    services, entries, now = planted
+    tz, config = services.settings.tz, services.settings.governance
+    moment = now - timedelta(minutes=45)
+    ms = int(moment.timestamp() * 1000)
+    want = recount(entries, moment, tz, config)
+    with browser(services, "leader") as (url, driver):
+        driver.get(f"{url}/tablet?at={ms}")
+        wait(driver, lambda d: frames(d) >= 1)
+        kpi = ("return document.querySelector('#tab-kpi-' + arguments[0] + ' .tab-kpi-value')"
+               ".textContent")
+        assert [_digits(driver.execute_script(kpi, k)) for k in ("today", "open", "overdue")] \
+            == [want["today"], want["open"], want["overdue"]]
+        # a link to another view of the page keeps the moment
+        driver.find_element(By.ID, "tab-period-30d").click()
+        wait(driver, lambda d: "period=30d" in d.current_url and f"at={ms}" in d.current_url)
+        wait(driver, lambda d: frames(d) >= 1)
+        assert driver.find_element(By.ID, TimeIds.TEXT).text.startswith("回看 · 非实时")
+        driver.get(f"{url}/map?period=all&at={ms}")
+        wait(driver, lambda d: d.find_elements(By.ID, TimeIds.BAND))
+        src = driver.find_element(By.ID, "map-frame").get_attribute("src")
+        assert f"at={ms}" in src
+        points = driver.execute_async_script(
+            "fetch('/map/points.json?period=all&at=' + arguments[0]).then(r => r.json())"
+            ".then(arguments[1])", ms)
+        reported = {f["incident_id"] for f in entries if f["type"] == "incident.reported"
+                    and datetime.fromisoformat(f["occurred_at"]) <= moment}
+        assert set(points["ids"]) == reported and len(reported) < 8
+        assert severe_errors(driver) == []
