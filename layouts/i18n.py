@@ -21,6 +21,7 @@ from layouts import (
     strings_map,
     strings_reports,
     strings_tablet,
+    strings_timemachine,
     strings_volunteers,
     strings_volunteers_wall,
     strings_wall_focus,
@@ -128,6 +129,7 @@ _merge(strings_map.STRINGS)
 _merge(strings_tablet.STRINGS)
 _merge(strings_wall_focus.STRINGS)
 _merge(strings_reports.STRINGS)
+_merge(strings_timemachine.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

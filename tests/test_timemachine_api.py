@@ -59,3 +59,33 @@ def test_the_document_lists_at_on_summary(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     names = [p["name"] for p in doc["paths"]["/api/v1/summary"]["get"]["parameters"]]
     assert "at" in names
+
+
+def test_incidents_and_one_incident_as_of_a_moment(client):
+    at = (T0 + 10 * MINUTE).isoformat()
+    listed = client.get("/api/v1/incidents", query_string={"at": at}).get_json()
+    assert [(i["incident_id"], i["stage"]) for i in listed["items"]] == [("a", "closed")]
+    early = (T0 + 2 * MINUTE).isoformat()
+    detail = client.get("/api/v1/incidents/a", query_string={"at": early}).get_json()
+    assert detail["stage"] == "dispatched" and len(detail["events"]) == 3
+    assert client.get("/api/v1/incidents/b", query_string={"at": at}).status_code == 404
+    assert client.get("/api/v1/incidents/b").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/overdue", "/teams", "/repeats", "/volunteers/deployment",
+                                  "/volunteers/mobilizations", "/waste/accuracy",
+                                  "/waste/followups"])
+def test_the_other_routes_answer_as_of_the_moment_or_refuse_a_bad_one(client, path):
+    at = T0 + 31 * MINUTE
+    body = client.get(f"/api/v1{path}", query_string={"at": at.isoformat()}).get_json()
+    assert datetime.fromisoformat(body["as_of"]) == at
+    bad = client.get(f"/api/v1{path}", query_string={"at": "soon"})
+    assert bad.status_code == 400 and bad.get_json()["error"].startswith("at: ")
+
+
+def test_overdue_counts_what_was_overdue_then(client):
+    # "b" was dispatched at T0+31 min; much later it is overdue, at its dispatch it is not
+    now = client.get("/api/v1/overdue").get_json()
+    then = client.get("/api/v1/overdue", query_string={"at": (T0 + 32 * MINUTE).isoformat()})
+    assert [i["incident_id"] for i in now["items"]] == ["b"]
+    assert then.get_json()["total"] == 0
