@@ -224,13 +224,21 @@ def build(reader: Reader, settings: Settings, period: Period) -> dict[str, Any]:
         no attendance, no mobilisation): a briefing of an empty period is a mistake.
     """
     tz = settings.tz
+    content: dict[str, Any] | None = None
+    if not period.complete:  # now: read the live store at once, before the moment ages
+        with reader(period.at) as session:
+            content = _content(session, settings, period)
     days = []
-    if period.kind == "weekly":  # day by day first: the time machine moves forward cheaply
+    if period.kind == "weekly":  # day by day: the time machine moves forward cheaply
         for moment in _day_moments(period, tz):
+            if content is not None and moment == period.at:
+                days.append(content["kpi"])  # the running day: the strip just read
+                continue
             with reader(moment) as session:
                 days.append(queries.summary(session, tz, moment))
-    with reader(period.at) as session:
-        content = _content(session, settings, period)
+    if content is None:  # a past period: its end, after its days
+        with reader(period.at) as session:
+            content = _content(session, settings, period)
     if period.kind == "weekly":
         content["days"] = days
     if not (content["incidents"]["total"] or content["waste"]["overall"]["total"]

@@ -5,7 +5,7 @@ missing), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -25,19 +25,14 @@ from tests.report_support import DISPOSALS, store_day
 NO_FIGURES = {key: "-" for key in FIGURES}
 
 
-def store_day_after(content) -> date:
-    """The day after the replayed day (its one incorrect disposal)."""
-    return date.fromisoformat(content["kpi"]["day_start"][:10]) + timedelta(days=1)
-
-
 def _content(services, kind: str = "daily"):
     day = store_day(services)
     period = report.period_of(kind, day, services.settings.tz)
-    return report.build(report.as_of(services), services.settings, period), period
+    return report.build(report.as_of(services), services.settings, period), period, day
 
 
 def test_a_day_of_the_replayed_feed_matches_the_summary_api_number_for_number(services):
-    content, period = _content(services)
+    content, period, _ = _content(services)
     tz = services.settings.tz
     client = signed_in_client(create_app(services.settings, services=services), services,
                               "leader")
@@ -73,7 +68,7 @@ def test_a_day_of_the_replayed_feed_matches_the_summary_api_number_for_number(se
 
 def test_the_pdf_shows_chinese_when_rendered_and_the_check_catches_tofu(sqlite_services,
                                                                        tmp_path):
-    content, _ = _content(sqlite_services)
+    content, _, _ = _content(sqlite_services)
     pdf = pdf_bytes(content, "zh", {}, NO_FIGURES, "Asia/Shanghai")
     pages = page_text(pdf)
     assert len(pages) >= 2 and "乔司街道 · 日报" in pages[0] and "各环节时长" in "".join(pages)
@@ -94,7 +89,7 @@ def test_the_pdf_shows_chinese_when_rendered_and_the_check_catches_tofu(sqlite_s
 
 
 def test_the_english_briefing_and_the_font_found_here(sqlite_services):
-    content, _ = _content(sqlite_services)
+    content, _, _ = _content(sqlite_services)
     font = find_cjk_font("各环节时长")
     assert font.path.is_file()
     pdf = pdf_bytes(content, "en", {}, NO_FIGURES, "Asia/Shanghai")
@@ -104,10 +99,14 @@ def test_the_english_briefing_and_the_font_found_here(sqlite_services):
 
 
 def test_the_workbook_has_a_sheet_per_section_numbers_and_chinese_names(sqlite_services):
-    content, period = _content(sqlite_services, "weekly")
+    content, period, day = _content(sqlite_services, "weekly")
     today = datetime.now(UTC).astimezone(sqlite_services.settings.tz).date()
     begun = (min(today, period.last) - period.first).days + 1  # the week may be running
     assert len(content["days"]) == begun and content["kind"] == "weekly"
+    if not content["complete"]:  # a running week: its last day is the live strip
+        assert content["days"][-1] == content["kpi"]
+    replayed = next(d for d in content["days"] if d["today_total"])
+    assert replayed["day_start"][:10] == day.isoformat()
     files, missing = report_files.render_files(content, "zh", ["xlsx"], "Asia/Shanghai",
                                                use_browser=False)
     book = load_workbook(io.BytesIO(files["xlsx"]))
@@ -116,7 +115,7 @@ def test_the_workbook_has_a_sheet_per_section_numbers_and_chinese_names(sqlite_s
     waste = list(book["垃圾分类"].iter_rows(min_row=5, values_only=True))
     overall = waste[-1]
     good, bad = DISPOSALS
-    bad += period.first <= store_day_after(content) <= period.last  # the next day's one
+    bad += period.first <= day + timedelta(days=1) <= period.last  # the next day's one
     assert overall[0] == "全街道" and overall[1] == pytest.approx(good / (good + bad))
     assert book["垃圾分类"].cell(row=5 + len(waste) - 1, column=2).number_format == "0.0%"
     days = list(book["每日指标"].iter_rows(min_row=5, values_only=True))
@@ -130,7 +129,7 @@ def test_the_workbook_has_a_sheet_per_section_numbers_and_chinese_names(sqlite_s
 def test_the_figures_are_drawn_by_the_system_chromium(sqlite_services):
     if find_browser() is None:
         unavailable("Chrome/Chromium for the briefing's figures (Debian: chromium)")
-    content, _ = _content(sqlite_services)
+    content, _, _ = _content(sqlite_services)
     files, missing = report_files.render_files(content, "zh", ["pdf", "xlsx"],
                                                "Asia/Shanghai")
     assert missing == {}
@@ -140,7 +139,7 @@ def test_the_figures_are_drawn_by_the_system_chromium(sqlite_services):
 
 
 def test_a_briefing_without_a_browser_says_which_figure_is_missing(sqlite_services):
-    content, _ = _content(sqlite_services)
+    content, _, _ = _content(sqlite_services)
     files, missing = report_files.render_files(content, "en", ["pdf"], "Asia/Shanghai",
                                                use_browser=False)
     assert set(missing) == set(FIGURES) and image_count(files["pdf"]) == 0
