@@ -14,7 +14,7 @@ from cockpit import replay as rp
 from cockpit.replay_mapping import load_mapping
 from cockpit.vocab import Stage
 from tests import store_support
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, unavailable
 from tests.volunteer_factories import activity, answer, punch, registered, requested
 from tests.waste_factories import disposal, household, station
 
@@ -25,6 +25,17 @@ VILLAGE = "330110006201"
 LANDLORD = "LL-REP-1"
 #: The day's disposals at the station: (correct, incorrect); the next day adds one more.
 DISPOSALS = (7, 2)
+
+
+def require_cjk_font() -> None:
+    """Skip here (fail on CI) without a CJK font: the briefings' PDF refuses to draw tofu."""
+    from cockpit.report_fonts import FontMissing, find_cjk_font
+
+    try:
+        find_cjk_font()
+    except FontMissing:
+        unavailable("a CJK font for the briefings' PDF (Debian: fonts-noto-cjk; "
+                    "scripts/ensure-test-deps)")
 
 
 def day_of_feed(tz, now: datetime | None = None) -> date:

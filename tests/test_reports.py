@@ -20,9 +20,14 @@ from layouts.report_pdf import pdf_bytes
 from tests.access_support import signed_in_client
 from tests.conftest import unavailable
 from tests.report_pdf_support import drawn, image_count, page_text, tofu_font
-from tests.report_support import DISPOSALS, store_day
+from tests.report_support import DISPOSALS, require_cjk_font, store_day
 
 NO_FIGURES = {key: "-" for key in FIGURES}
+
+
+@pytest.fixture(autouse=True)
+def _cjk_font():
+    require_cjk_font()
 
 
 def _content(services, kind: str = "daily"):
@@ -169,3 +174,12 @@ def test_a_day_without_data_is_refused(sqlite_services):
     period = report.period_of("daily", datetime(2020, 1, 1).date(), sqlite_services.settings.tz)
     with pytest.raises(report.ReportError, match="no data for 2020-01-01"):
         report.build(report.as_of(sqlite_services), sqlite_services.settings, period)
+
+
+def test_no_font_for_the_text_is_refused_with_what_to_install():
+    from cockpit.report_fonts import FontMissing, draws
+
+    font = find_cjk_font()
+    assert draws(font.path, font.index, "乔司街道日报") == ""
+    with pytest.raises(FontMissing, match="apt-get install fonts-noto-cjk"):
+        find_cjk_font("乔司\U0010fffd")  # a character no font has

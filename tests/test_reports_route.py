@@ -17,7 +17,7 @@ from cockpit.cli import app as cli_app
 from tests.access_support import clients_by_role
 from tests.conftest import TEST_SECRETS
 from tests.report_pdf_support import page_text
-from tests.report_support import LANDLORD, store_day
+from tests.report_support import LANDLORD, require_cjk_font, store_day
 
 IN_SCOPE = "330110006201"
 
@@ -33,6 +33,11 @@ def clients(services, stored):
     return app, clients_by_role(app, services, IN_SCOPE,
                                 (None, "wall", "leader", "staff", "admin", "landlord"),
                                 landlord=LANDLORD)
+
+
+@pytest.fixture(autouse=True)
+def _cjk_font():
+    require_cjk_font()
 
 
 def test_leaders_and_admins_download_others_are_refused(services, stored, clients):
