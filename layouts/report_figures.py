@@ -53,6 +53,8 @@ def _printable(figure: dict[str, Any], key: str) -> dict[str, Any]:
     layout.update(width=width, height=height, paper_bgcolor=PANEL, plot_bgcolor=PANEL)
     layout["font"] = {**(layout.get("font") or {}), "family": FONT}
     layout["margin"] = {**(layout.get("margin") or {}), "l": 120, "r": 40, "t": 20, "b": 50}
+    for axis in ("xaxis", "yaxis"):  # long labels (English names) get room, not clipped
+        layout[axis] = {**(layout.get(axis) or {}), "automargin": True}
     return {"data": figure.get("data") or [], "layout": layout}
 
 

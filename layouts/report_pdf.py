@@ -17,7 +17,7 @@ from fpdf.fonts import FontFace
 
 from cockpit.report_fonts import CjkFont, find_cjk_font
 from layouts.i18n import Lang, t
-from layouts.report_figures import FIGURES, village_names
+from layouts.report_figures import FIGURES, SIZE, village_names
 from layouts.report_tables import Table, as_of_text, cell_text, heading, tables, title_of, typed
 
 FAMILY = "cjk"
@@ -90,6 +90,9 @@ def _figures(pdf: FPDF, images: Mapping[str, bytes], missing: Mapping[str, str],
     for key, title_key in FIGURES.items():
         name = t(title_key, lang)
         if key in images:
+            width, height = SIZE[key]
+            if pdf.get_y() + 9 + pdf.epw * height / width > pdf.page_break_trigger:
+                pdf.add_page()  # the title stays with its figure
             pdf.set_font(FAMILY, size=11)
             pdf.cell(0, 7, name, new_x="LMARGIN", new_y="NEXT")
             pdf.image(io.BytesIO(images[key]), w=pdf.epw)
