@@ -15,6 +15,7 @@ from app import create_app
 from cockpit import queries, report
 from cockpit.report_fonts import CjkFont, find_cjk_font
 from layouts import report_files
+from layouts.i18n import format_count, format_duration, stage_label
 from layouts.report_figures import FIGURES, find_browser
 from layouts.report_pdf import pdf_bytes
 from tests.access_support import signed_in_client
@@ -62,6 +63,17 @@ def test_a_day_of_the_replayed_feed_matches_the_summary_api_number_for_number(se
     volunteers = content["volunteers"]
     assert (volunteers["attendances"], volunteers["people"]) == (3, 3)
     assert volunteers["mobilization_list"][0]["accepted"] == 2
+    # the PDF prints them, line by line of its key figures
+    pdf = pdf_bytes(content, "zh", {}, NO_FIGURES, tz.key)
+    lines = set(page_text(pdf)[0].splitlines())
+    expected = {f"当日接报 {format_count(api['today_total'])}",
+                f"未结（截至当时） {format_count(api['open'])}",
+                f"当日办结 {format_count(api['closed_today'])}",
+                f"当日撤销 {format_count(api['cancelled_today'])}",
+                f"派遣中位时长 {format_duration(api['median_dispatch_s'])}"}
+    expected |= {f"闭环漏斗（当日接报） · {stage_label(f['stage'])} {format_count(f['count'])}"
+                 for f in api["funnel"]}
+    assert expected <= lines, expected - lines
     # and the workbook carries them as numbers
     files, _ = report_files.render_files(content, "zh", ["xlsx"], tz.key, use_browser=False)
     book = load_workbook(io.BytesIO(files["xlsx"]))
