@@ -236,7 +236,8 @@ class Shadow:
     def _sync(self, main: sessionmaker[Session], after: datetime | None, to: datetime,
               late: bool = False) -> None:
         with main() as source:
-            newest = _latest_received(source)
+            # what the next late check starts from (a scan of the received times: not per step)
+            newest = _latest_received(source) if late or after is None else None
             items, failed = history_events(source, self.settings, after, to)
             if late and self.seen_received is not None and after is not None:
                 since = self.seen_received - COMMIT_MARGIN
