@@ -34,8 +34,9 @@ from sqlalchemy import Engine, create_engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from cockpit import repeats
 from cockpit.event_base import BaseEvent
-from cockpit.events import EVENT_TYPES
+from cockpit.events import EVENT_TYPES, IncidentEvent
 from cockpit.placing import VillageLayerSync, resolve_villages
 from cockpit.settings import Settings
 from cockpit.store.apply import apply_batch
@@ -60,6 +61,10 @@ LATE_WINDOW = timedelta(hours=24)
 #: A stored event's ``received_at`` may precede its commit by this much (the ingest's clock is
 #: read before the batch commits): the late check looks back this far past its last look.
 COMMIT_MARGIN = timedelta(seconds=60)
+#: Repeat groups are formed again over the incidents reported this long before a moment...
+REPEAT_SPAN = timedelta(days=31)
+#: ... at most this often while a replay moves the shadow, seconds (a sweep costs ~0.1 s).
+REGROUP_EVERY_S = 10.0
 #: Reference tables copied as they are (not events): the map's layers.
 REFERENCE = (BoundaryImport, BoundaryFeature)
 #: Far enough ahead that re-validating a stored event never refuses it as "in the future".
@@ -229,6 +234,10 @@ class Shadow:
     skipped: int = 0
     #: Seconds spent building and advancing it.
     build_s: float = 0.0
+    #: Earliest report time whose repeat groups are not formed yet (None: all formed), and
+    #: when they were last formed (monotonic seconds).
+    regroup: datetime | None = None
+    regrouped: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
@@ -298,10 +307,20 @@ class Shadow:
         self.skipped += failed
         for part in _batches(items):
             self._apply(part, to)
+        incidents = [e.occurred_at for e, _ in items if isinstance(e, IncidentEvent)]
         with self.sessions.begin() as session:
             # what the ingest's periodic work does with the clock: open check-ins past their
-            # activity's end are closed
+            # activity's end are closed; the governance tick's repeat groups of what moved
             close_overdue(session, self.settings.volunteer_rules, self.settings.tz, to)
+            config = self.settings.governance
+            if incidents:
+                start = min(incidents) - config.repeats.window
+                self.regroup = start if self.regroup is None else min(self.regroup, start)
+            due = time.monotonic() - self.regrouped >= REGROUP_EVERY_S
+            if after is None or (self.regroup is not None and due):
+                start = to - REPEAT_SPAN if after is None else self.regroup
+                repeats.regroup_from(session, max(start, to - REPEAT_SPAN), config)
+                self.regroup, self.regrouped = None, time.monotonic()
         self.at = to
         self.seen_received = newest if newest is not None else self.seen_received
 
