@@ -34,13 +34,20 @@ from sqlalchemy import Engine, create_engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from cockpit import repeats
 from cockpit.event_base import BaseEvent
-from cockpit.events import EVENT_TYPES
+from cockpit.events import EVENT_TYPES, IncidentEvent
 from cockpit.placing import VillageLayerSync, resolve_villages
 from cockpit.settings import Settings
 from cockpit.store.apply import apply_batch
 from cockpit.store.map_models import BoundaryFeature, BoundaryImport
-from cockpit.store.models import Base, IncidentEventRow, MetricObservation, NotificationReceipt
+from cockpit.store.models import (
+    Base,
+    Incident,
+    IncidentEventRow,
+    MetricObservation,
+    NotificationReceipt,
+)
 from cockpit.store.volunteer_models import VolunteerEventRow
 from cockpit.store.waste_models import WasteDisposal, WasteEventRow
 from cockpit.volunteers.hours import close_overdue
@@ -54,6 +61,10 @@ LATE_WINDOW = timedelta(hours=24)
 #: A stored event's ``received_at`` may precede its commit by this much (the ingest's clock is
 #: read before the batch commits): the late check looks back this far past its last look.
 COMMIT_MARGIN = timedelta(seconds=60)
+#: Repeat groups are formed again over the incidents reported this long before a moment...
+REPEAT_SPAN = timedelta(days=31)
+#: ... at most this often while a replay moves the shadow, seconds (a sweep costs ~0.1 s).
+REGROUP_EVERY_S = 10.0
 #: Reference tables copied as they are (not events): the map's layers.
 REFERENCE = (BoundaryImport, BoundaryFeature)
 #: Far enough ahead that re-validating a stored event never refuses it as "in the future".
@@ -115,8 +126,8 @@ HISTORY = ((IncidentEventRow, _incident), (MetricObservation, _metric),
 
 
 def history_events(session: Session, settings: Settings, after: datetime | None,
-                   upto: datetime, received_after: datetime | None = None
-                   ) -> tuple[list[tuple[BaseEvent, str]], int]:
+                   upto: datetime, received_after: datetime | None = None,
+                   unsettled: bool = False) -> tuple[list[tuple[BaseEvent, str]], int]:
     """Return the stored events with ``after < occurred_at <= upto``, rebuilt, in time order.
 
     Parameters
@@ -131,6 +142,9 @@ def history_events(session: Session, settings: Settings, after: datetime | None,
         Inclusive upper bound of ``occurred_at`` (aware).
     received_after : datetime, optional
         Only events stored (``received_at``) after this moment.
+    unsettled : bool
+        Of the incidents, only the events of those with an event after ``upto`` (the others
+        are copied as they are: :func:`copy_settled`).
 
     Returns
     -------
@@ -147,6 +161,8 @@ def history_events(session: Session, settings: Settings, after: datetime | None,
             query = query.where(model.occurred_at > after)
         if received_after is not None:
             query = query.where(model.received_at > received_after)
+        if unsettled and model is IncidentEventRow:
+            query = query.where(_moved_after(IncidentEventRow.__table__.c.incident_id, upto))
         for row in session.scalars(query):
             try:
                 items.append((_validated(fields_of(row), settings), row.stream_id))
@@ -156,6 +172,40 @@ def history_events(session: Session, settings: Settings, after: datetime | None,
                             row.source, row.event_id, str(exc).splitlines()[0])
     items.sort(key=lambda item: (item[0].occurred_at, item[0].event_id, item[0].source))
     return items, failed
+
+
+def _moved_after(incident_id, at: datetime):
+    """SQL: the incident ``incident_id`` has an event after ``at`` (its index lookup)."""
+    later = IncidentEventRow.__table__.alias("later")
+    return select(later.c.event_id).where(later.c.incident_id == incident_id,
+                                          later.c.occurred_at > at).exists()
+
+
+#: A copied incident's columns the governance tick writes (not events): as a fresh fold has them.
+_NOT_FROM_EVENTS = {"escalation_level": 0, "repeat_group": None, "repeat_size": 0}
+
+
+def copy_settled(source: Session, target: Session, at: datetime) -> int:
+    """Copy the incidents with no event after ``at``, and their events; return how many.
+
+    Their state at ``at`` is their state now: the fold of the same events (the fold does not
+    depend on delivery order; the governance tick's columns are reset as a fresh fold has
+    them). Only the incidents with later events are folded again from their history.
+    """
+    copied = 0
+    for table, key in ((Incident.__table__, Incident.__table__.c.incident_id),
+                       (IncidentEventRow.__table__, IncidentEventRow.__table__.c.incident_id)):
+        query = select(table).where(~_moved_after(key, at))
+        if table is IncidentEventRow.__table__:
+            query = query.where(table.c.occurred_at <= at)
+        result = source.execute(query, execution_options={"yield_per": BATCH}).mappings()
+        for part in result.partitions():
+            rows = [dict(row) for row in part]
+            if table is Incident.__table__:
+                rows = [{**row, **_NOT_FROM_EVENTS} for row in rows]
+                copied += len(rows)
+            target.execute(insert(table), rows)
+    return copied
 
 
 def _batches(items: Sequence, size: int = BATCH) -> Iterator[Sequence]:
@@ -177,11 +227,17 @@ class Shadow:
     at: datetime
     #: The main store's latest ``received_at`` when the shadow last read its history.
     seen_received: datetime | None = None
-    #: Events applied, and rows that could not be rebuilt or applied.
+    #: Incidents copied as they are (no event after the moment), events applied, and rows that
+    #: could not be rebuilt or applied.
+    copied: int = 0
     applied: int = 0
     skipped: int = 0
     #: Seconds spent building and advancing it.
     build_s: float = 0.0
+    #: Earliest report time whose repeat groups are not formed yet (None: all formed), and
+    #: when they were last formed (monotonic seconds).
+    regroup: datetime | None = None
+    regrouped: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
@@ -210,6 +266,7 @@ class Shadow:
                 rows = [dict(r._mapping) for r in source.execute(select(model.__table__))]
                 if rows:
                     target.execute(insert(model.__table__), rows)
+            shadow.copied = copy_settled(source, target, at)
         shadow._sync(main, None, at)
         shadow.build_s = time.perf_counter() - started
         return shadow
@@ -236,8 +293,10 @@ class Shadow:
     def _sync(self, main: sessionmaker[Session], after: datetime | None, to: datetime,
               late: bool = False) -> None:
         with main() as source:
-            newest = _latest_received(source)
-            items, failed = history_events(source, self.settings, after, to)
+            # what the next late check starts from (a scan of the received times: not per step)
+            newest = _latest_received(source) if late or after is None else None
+            items, failed = history_events(source, self.settings, after, to,
+                                           unsettled=after is None)
             if late and self.seen_received is not None and after is not None:
                 since = self.seen_received - COMMIT_MARGIN
                 extra, more = history_events(source, self.settings,
@@ -248,10 +307,20 @@ class Shadow:
         self.skipped += failed
         for part in _batches(items):
             self._apply(part, to)
+        incidents = [e.occurred_at for e, _ in items if isinstance(e, IncidentEvent)]
         with self.sessions.begin() as session:
             # what the ingest's periodic work does with the clock: open check-ins past their
-            # activity's end are closed
+            # activity's end are closed; the governance tick's repeat groups of what moved
             close_overdue(session, self.settings.volunteer_rules, self.settings.tz, to)
+            config = self.settings.governance
+            if incidents:
+                start = min(incidents) - config.repeats.window
+                self.regroup = start if self.regroup is None else min(self.regroup, start)
+            due = time.monotonic() - self.regrouped >= REGROUP_EVERY_S
+            if after is None or (self.regroup is not None and due):
+                start = to - REPEAT_SPAN if after is None else self.regroup
+                repeats.regroup_from(session, max(start, to - REPEAT_SPAN), config)
+                self.regroup, self.regrouped = None, time.monotonic()
         self.at = to
         self.seen_received = newest if newest is not None else self.seen_received
 

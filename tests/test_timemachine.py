@@ -204,3 +204,15 @@ def test_parse_at_reads_iso_and_epoch_ms(text, want):
 def test_parse_at_says_what_is_wrong(text):
     with pytest.raises(ValueError, match="at: "):
         parse_at(text, queries_tz())
+
+
+def test_repeat_groups_of_the_past_count_only_the_incidents_up_to_it(sqlite_services):
+    services = sqlite_services
+    store_support.ingest(services, [
+        incident_fields(f"R{k}", "reported", T0 + timedelta(hours=k), event_id=f"R{k}")
+        for k in (0, 1, 3)])
+    with read_at(services, T0 + timedelta(hours=2)) as session:
+        groups = {(r.incident_id, r.repeat_group, r.repeat_size) for r in session.execute(
+            select(Incident.incident_id, Incident.repeat_group, Incident.repeat_size))}
+    assert groups == {("R0", "R0", 2), ("R1", "R0", 2)}
+    machine_for(services).clear()
