@@ -21,6 +21,7 @@ install: $(STAMP)
 
 ## Run the cockpit on its embedded default (embedded Redis, SQLite, replayed real feed)
 demo: $(STAMP)
+	@scripts/ensure-report-deps
 	$(VENV)/bin/cockpit demo
 
 ## Run every test (unit, integration against Redis/SQLite/PostgreSQL, browser in chromium)

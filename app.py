@@ -22,8 +22,10 @@ import callbacks.health
 import callbacks.incidents
 import callbacks.landlord
 import callbacks.metrics
+import callbacks.reports
 import callbacks.staff_map
 import callbacks.tablet
+import callbacks.timemachine
 import callbacks.volunteers
 import callbacks.volunteers_mobilize
 import callbacks.volunteers_review
@@ -122,7 +124,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                       analysis_page("zh"), callbacks.admin.validation_page(),
                                       callbacks.landlord.validation_page(),
                                       callbacks.staff_map.validation_page(),
-                                      callbacks.tablet.validation_page()])
+                                      callbacks.tablet.validation_page(),
+                                      callbacks.timemachine.validation_band()])
     volunteer_routes = callbacks.volunteers_mobilize.routes(
         services, callbacks.volunteers.routes(services))
     pages = {"/": (wall_page, Capability.WALL), "/wall": (wall_page, Capability.WALL),
@@ -164,8 +167,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callbacks.waste_photos.register(app, services, policy)
     callbacks.staff_map.register_routes(app, services, policy)
     callbacks.wall.register(app, services, cache, policy)
+    callbacks.timemachine.register(app, policy)
     callbacks.api.register(app, services, policy)
     callbacks.export.register(app, services, policy)
+    callbacks.reports.register(app, services, policy)
     # last: the CSP hashes Dash's inline scripts
     harden(app, services.settings, frames={callbacks.staff_map.FRAME_ENDPOINT: (
         callbacks.staff_map.tile_sources(tiles.provider(services.settings)))})

@@ -27,6 +27,7 @@ from callbacks import PageRequest
 from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
 from callbacks.incidents import scoped_groups
+from callbacks.reports import report_panel
 from callbacks.staff_pages import DATA_ERRORS
 from cockpit import analysis, geo, governance_queries
 from cockpit.clock import utc_now
@@ -90,7 +91,8 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     query = request.query if request else {}
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   period=normalize_period(query.get("period")),
-                  category=normalize_category(query.get("category")))
+                  category=normalize_category(query.get("category")),
+                  reports=report_panel(services, lang))
 
 
 def read_models(services: Services, now: datetime, period: str,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from dash import Dash
 from flask import jsonify, request
 
+from callbacks.api_past import BadParameter, moment
 from callbacks.auth import audit_view, current_viewer
 from callbacks.incidents import scope_of_viewer, scoped_detail, scoped_groups
 from callbacks.policy import Policy
@@ -23,7 +24,7 @@ from cockpit import governance_queries, queries
 from cockpit.access import Capability
 from cockpit.api_doc import ACCURACY_BY, FOLLOWUP_STATUSES, MAX_DAYS, PERIODS, openapi_document
 from cockpit.api_spec import API_PREFIX
-from cockpit.clock import period_bounds, utc_now
+from cockpit.clock import period_bounds
 from cockpit.events import parse_time
 from cockpit.geo import resolve_village
 from cockpit.notices import KINDS
@@ -35,10 +36,6 @@ from cockpit.waste import accuracy, followup_board
 TIMELINE = "/timeline"
 MAX_TEXT = 200
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class BadParameter(ValueError):
-    """A query parameter that cannot be used; the message names it."""
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -219,9 +216,10 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/incidents")
     @_json_errors
     def api_incidents():
-        filters = _filters(services, utc_now())
+        now, read = moment(services)
+        filters = _filters(services, now)
         filters["scope"] = scope_of_viewer()
-        with services.read() as session:
+        with read() as session:
             items = queries.list_incidents(session, tz, **filters)
             total = queries.count_incidents(session, **filters)
         return jsonify({"items": items, "count": len(items), "total": total,
@@ -229,6 +227,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
 
     # One route for both: upstream ids may contain "/", so the id is the rest of the path.
     @server.get(f"{API_PREFIX}/incidents/<path:tail>")
+    @_json_errors
     def api_incident(tail: str):
         timeline = tail.endswith(TIMELINE) and len(tail) > len(TIMELINE)
         incident_id = tail[:-len(TIMELINE)] if timeline else tail
@@ -240,7 +239,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
         if reveal and not viewer.can(Capability.REVEAL):
             return jsonify({"error": "reveal: not permitted for this role",
                             "reason": "forbidden"}), 403
-        with services.read() as session:
+        _, read = moment(services)
+        with read() as session:
             detail = governance_queries.incident_detail(session, tz, incident_id, config,
                                                         unmasked=reveal)
         detail = scoped_detail(detail, viewer)
@@ -256,8 +256,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/overdue")
     @_json_errors
     def api_overdue():
-        limit, scope, now = _int("limit", 20, 1, 1000), scope_of_viewer(), utc_now()
-        with services.read() as session:
+        (now, read), limit, scope = moment(services), _int("limit", 20, 1, 1000), scope_of_viewer()
+        with read() as session:
             if scope is None:
                 return jsonify(governance_queries.overdue(session, tz, now, limit=limit))
             board = governance_queries.overdue(session, tz, now, limit=queries.MAX_LIMIT)
@@ -267,17 +267,19 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
             return jsonify(board)
 
     @server.get(f"{API_PREFIX}/teams")
+    @_json_errors
     def api_teams():
-        now = utc_now()
-        with services.read() as session:
+        now, read = moment(services)
+        with read() as session:
             items = governance_queries.team_load(session, tz, config, now=now)
         return jsonify({"as_of": as_of(now), "items": items})
 
     @server.get(f"{API_PREFIX}/repeats")
     @_json_errors
     def api_repeats():
-        days, limit, now = _int("days", 30, 1, MAX_DAYS), _int("limit", 50, 1, 200), utc_now()
-        with services.read() as session:
+        (now, read), days, limit = moment(services), _int("days", 30, 1, MAX_DAYS), _int(
+            "limit", 50, 1, 200)
+        with read() as session:
             items = governance_queries.repeat_groups(session, tz, now=now, days=days,
                                                      limit=limit)
         scope = scope_of_viewer()
@@ -310,14 +312,17 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
             return jsonify(build(session, tz, days=days, category=category))
 
     @server.get(f"{API_PREFIX}/summary")
+    @_json_errors
     def api_summary():
-        with services.read() as session:
-            return jsonify(queries.summary(session, tz))
+        now, read = moment(services)
+        with read() as session:
+            return jsonify(queries.summary(session, tz, now))
 
     @server.get(f"{API_PREFIX}/volunteers/deployment")
+    @_json_errors
     def api_volunteers_deployment():
-        now = utc_now()
-        with services.read() as session:
+        now, read = moment(services)
+        with read() as session:
             board = volunteer_queries.deployment(session, services.settings.volunteer_rules,
                                                  now, scope=scope_of_viewer())
         return jsonify({"as_of": as_of(now), **board})
@@ -325,8 +330,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/volunteers/mobilizations")
     @_json_errors
     def api_volunteers_mobilizations():
-        every, now = bool(_flag("all")), utc_now()
-        with services.read() as session:
+        every, (now, read) = bool(_flag("all")), moment(services)
+        with read() as session:
             items = volunteer_queries.mobilization_board(
                 session, services.settings.volunteer_rules, tz, now, scope=scope_of_viewer(),
                 every=every)
@@ -336,10 +341,10 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/waste/accuracy")
     @_json_errors
     def api_waste_accuracy():
-        by, now = _choice("by", ACCURACY_BY, "village"), utc_now()
+        by, (now, read) = _choice("by", ACCURACY_BY, "village"), moment(services)
         first, last = _days(now.astimezone(tz).date())
         scope = scope_of_viewer()
-        with services.read() as session:
+        with read() as session:
             items = accuracy.accuracy_by(session, by, first, last, scope)
             whole = accuracy.overall(session, first, last, scope)
         return jsonify({"as_of": as_of(now), "by": by, "first_day": first.isoformat(),
@@ -357,13 +362,14 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
             if status not in FOLLOWUP_STATUSES:
                 raise BadParameter(f"status: {status[:40]!r}; expected one of "
                                    f"{', '.join(FOLLOWUP_STATUSES)}")
-        villages, limit, now = scope_of_viewer(), _int("limit", 100, 1, 500), utc_now()
+        villages, limit, (now, read) = scope_of_viewer(), _int("limit", 100, 1, 500), moment(
+            services)
         if village := request.args.get("village", "").strip():
             code = resolve_village(village)
             if code is None:
                 raise BadParameter(f"village: {village[:40]!r} is not a known village")
             villages = [code] if villages is None or code in villages else []
-        with services.read() as session:
+        with read() as session:
             rows = followup_board.followup_rows(session, services.settings.waste_rules, tz,
                                                 now, villages, statuses or None, limit)
         items = [followup_board.api_item(row) for row in rows]

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import dash
 import numpy as np
@@ -36,9 +36,9 @@ from callbacks.auth import current_viewer
 from callbacks.incidents import village_labels
 from callbacks.policy import Policy
 from callbacks.staff_pages import DATA_ERRORS
+from callbacks.timemachine import PARAMS, moment_of, page_band, page_opener
 from cockpit import crs
 from cockpit.access import Capability, Viewer
-from cockpit.clock import utc_now
 from cockpit.mapdata import grid_counts, layers, staff_panel, staff_queries, tiles
 from cockpit.mapdata.filters import MapFilters, MapState
 from cockpit.services import Services
@@ -130,14 +130,18 @@ def _names(layer, lang: Lang):
     return layer.assign(name=layer["name_en"]) if lang == "en" else layer
 
 
-def frame_model(services: Services, state: MapState, viewer: Viewer, lang: Lang) -> FrameModel:
-    """Read what the frame shows for ``state`` and put it in the base map's CRS."""
+def frame_model(services: Services, state: MapState, viewer: Viewer, lang: Lang,
+                query: Mapping[str, str] | None = None) -> FrameModel:
+    """Read what the frame shows for ``state`` and put it in the base map's CRS.
+
+    ``query`` may name a past moment (``at``: the time machine), read from the as-of store.
+    """
     settings = services.settings
-    now, scope = utc_now(), scope_of(viewer)
+    (now, read), scope = moment_of(services, query or {}), scope_of(viewer)
     provider = tiles.provider(settings)
     # the village chosen focuses the map; it does not filter the layers
     shown = MapFilters(**{**_fields(state.filters), "village": None, "grid": None})
-    with services.read() as session:
+    with read() as session:
         village_layer = layers.village_layer(session)
         grid_layer = layers.grid_layer(session)
         metrics = staff_panel.village_metrics(session, shown, settings.tz, now, village_layer,
@@ -161,6 +165,8 @@ def frame_model(services: Services, state: MapState, viewer: Viewer, lang: Lang)
     query.pop("grid", None)
     if lang == "en":
         query["lang"] = "en"
+    past = {} if read == services.read else {"at": str(int(now.timestamp() * 1000))}
+    query.update(past)
     points_url = POINTS_PATH + ("?" + "&".join(f"{k}={v}" for k, v in query.items())
                                 if query else "")
     return FrameModel(
@@ -170,7 +176,8 @@ def frame_model(services: Services, state: MapState, viewer: Viewer, lang: Lang)
         repeats=_display_repeats(repeats, provider), tiles=tile_specs(provider),
         layers_on=frozenset(str(layer) for layer in view.layers) & frozenset(LAYERS),
         view=at, focus=focus, points_url=points_url,
-        item_url=ITEM_PATH + "/{id}" + ("?lang=en" if lang == "en" else ""),
+        item_url=ITEM_PATH + "/{id}" + ("?" + urlencode({**past, **(
+            {"lang": "en"} if lang == "en" else {})}) if past or lang == "en" else ""),
         selected_village=code, waste_target=settings.waste_rules.target,
         crs=str(provider.crs), lang=lang,
         strings={k: t(v, lang) for k, v in FRAME_STRINGS.items()})
@@ -217,7 +224,8 @@ def register_routes(app: dash.Dash, services: Services, policy: Policy) -> None:
         lang = lang_from_search(request.query_string.decode(errors="replace"))
         state = map_state(request.args.to_dict())
         try:
-            document = build_frame(frame_model(services, state, current_viewer(), lang))
+            document = build_frame(frame_model(services, state, current_viewer(), lang,
+                                               request.args.to_dict()))
         except DATA_ERRORS as exc:
             log.warning("map frame: data source unreachable: %s", type(exc).__name__)
             return Response(t("source_down", lang), status=503, mimetype="text/plain",
@@ -229,9 +237,10 @@ def register_routes(app: dash.Dash, services: Services, policy: Policy) -> None:
     def staff_map_points():
         filters = MapState.from_query(request.args.to_dict()).filters
         shown = MapFilters(**{**_fields(filters), "village": None, "grid": None})
+        now, read = moment_of(services, request.args.to_dict())
         try:
-            with services.read() as session:
-                points = staff_queries.incident_points(session, shown, settings.tz, utc_now(),
+            with read() as session:
+                points = staff_queries.incident_points(session, shown, settings.tz, now,
                                                        scope_of(current_viewer()))
         except DATA_ERRORS as exc:
             log.warning("map points: data source unreachable: %s", type(exc).__name__)
@@ -241,7 +250,7 @@ def register_routes(app: dash.Dash, services: Services, policy: Policy) -> None:
     @server.get(f"{ITEM_PATH}/<path:incident_id>", endpoint=ITEM_ENDPOINT)
     def staff_map_item(incident_id: str):
         lang = lang_from_search(request.query_string.decode(errors="replace"))
-        item = read_item(services, incident_id, current_viewer(), lang)
+        item = read_item(services, incident_id, current_viewer(), lang, request.args.to_dict())
         return _json(item) if item else _json({"error": "not_found"}, 404)
 
     for endpoint in (FRAME_ENDPOINT, POINTS_ENDPOINT, ITEM_ENDPOINT):
@@ -249,11 +258,15 @@ def register_routes(app: dash.Dash, services: Services, policy: Policy) -> None:
 
 
 def read_item(services: Services, incident_id: str, viewer: Viewer,
-              lang: Lang) -> dict[str, Any] | None:
-    """One incident for the popup and the panel, masked for ``viewer`` (None: not seen)."""
+              lang: Lang, query: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+    """One incident for the popup and the panel, masked for ``viewer`` (None: not seen).
+
+    ``query`` may name a past moment (``at``), read from the as-of store.
+    """
     settings = services.settings
+    _, read = moment_of(services, query or {})
     try:
-        with services.read() as session:
+        with read() as session:
             detail = staff_panel.incident_item(session, incident_id, settings.tz, viewer,
                                                config=settings.governance)
     except DATA_ERRORS as exc:
@@ -266,17 +279,21 @@ def read_item(services: Services, incident_id: str, viewer: Viewer,
 
 
 def panel(services: Services, lang: Lang, state: MapState, selection: Mapping[str, Any],
-          viewer: Viewer) -> list:
-    """The side panel for a selection: the subdistrict, a village, a grid or an incident."""
+          viewer: Viewer, query: Mapping[str, str] | None = None) -> list:
+    """The side panel for a selection: the subdistrict, a village, a grid or an incident.
+
+    ``query`` may name a past moment (``at``), read from the as-of store.
+    """
     settings = services.settings
-    now, scope = utc_now(), scope_of(viewer)
+    (now, read), scope = moment_of(services, query or {}), scope_of(viewer)
     filters = MapFilters(**{**_fields(state.filters), "village": None, "grid": None})
     village, grid, item = (selection.get(k) for k in ("village", "grid", "item"))
     back = MAP_PATH + ("?lang=en" if lang == "en" else "")
     try:
         if item:
-            return page.item_children(lang, read_item(services, str(item), viewer, lang), back)
-        with services.read() as session:
+            return page.item_children(lang, read_item(services, str(item), viewer, lang, query),
+                                      back)
+        with read() as session:
             if not village:
                 totals = staff_panel.overview(session, filters, settings.tz, now, scope)
                 return page.overview_children(lang, totals)
@@ -307,12 +324,16 @@ def render(services: Services, lang: Lang, req: PageRequest) -> Component:
     selection = {"village": state.filters.village, "grid": state.filters.grid,
                  "item": req.query.get("item")}
     query = {**state.to_query(), **({"item": req.query["item"]} if req.query.get("item")
-                                    else {}), **({"lang": "en"} if lang == "en" else {})}
+                                    else {}), **({"lang": "en"} if lang == "en" else {}),
+             **{k: req.query[k] for k in PARAMS if req.query.get(k)}}
+    past = page_band(services, "map", lang, MAP_PATH, req.query, root=MapIds.FRAME,
+                     frame=MapIds.FRAME)
     return page.layout(lang, query=query, categories=state.filters.categories,
                        stages=state.filters.stages, period=state.filters.period,
                        problems=state.problems, selection=selection,
-                       panel=panel(services, lang, state, selection, viewer),
-                       layer_version=read_layer_version(services))
+                       panel=panel(services, lang, state, selection, viewer, req.query),
+                       layer_version=read_layer_version(services), past=past,
+                       opener=page_opener(services, lang, MAP_PATH, req.query))
 
 
 def read_layer_version(services: Services) -> int | None:
@@ -364,4 +385,4 @@ def register(app: dash.Dash, services: Services) -> None:
         query = {**dict(query or {}), **parse_query(urlsplit(src or "").query)}
         lang: Lang = "en" if query.get("lang") == "en" else "zh"
         return panel(services, lang, MapState.from_query(query), selection or {},
-                     current_viewer())
+                     current_viewer(), query)

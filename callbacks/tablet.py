@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,7 +37,9 @@ from callbacks import PageRequest, push
 from callbacks.auth import current_viewer
 from callbacks.caching import single_flight
 from callbacks.incidents import village_labels
+from callbacks.reports import report_panel
 from callbacks.staff_map import scope_of
+from callbacks.timemachine import PastServices, add_frame_route, page_band, page_opener
 from callbacks.wall_parts import signature
 from cockpit import tablet_queries as tq
 from cockpit.access import Capability
@@ -266,6 +268,13 @@ class TabletPage:
         """Return ``/tablet`` for the link's view, with its data (the push keeps them current)."""
         view = view_of(request.query)
         scope = scope_of(current_viewer())
+        params = {k: v for k, v in view.items() if v}
+        past = page_band(self.services, PUSH_PAGE, lang, page.TABLET_PATH, request.query,
+                         root=TabletIds.ROOT, extra=params)
+        opener = page_opener(self.services, lang, page.TABLET_PATH, request.query)
+        if past is not None:  # the frames come from the time machine's route
+            return page.layout(lang, period=view["period"], village=view["village"], parts={},
+                               push=None, scope_names=scope_names(scope, lang), past=past)
         out, _ = tablet_update(self.services, self.cache, self.lock, {"view": view}, lang,
                                utc_now(), scope)
         parts = {name: value for name, value in out.items() if value is not no_update}
@@ -275,7 +284,16 @@ class TabletPage:
             **push_config(self.services, lang, scope, view),
             "digest": push.digest(response_of(out))}  # not drawn twice (push.js)
         return page.layout(lang, period=view["period"], village=view["village"], parts=parts,
-                           push=config, scope_names=scope_names(scope, lang), alert=alert)
+                           push=config, scope_names=scope_names(scope, lang), alert=alert,
+                           opener=opener, reports=report_panel(self.services, lang))
+
+    def past_frame(self, past: PastServices, lang: Lang, at: datetime,
+                   args: Mapping[str, str]) -> dict[str, Any]:
+        """The page's parts at ``at`` for the query's view and the viewer's scope."""
+        view = view_of({key: args[key] for key in ("period", "village") if key in args})
+        out, _ = tablet_update(past, None, self.lock, {"view": view}, lang, at,
+                               scope_of(current_viewer()))
+        return response_of(out)
 
     def routes(self) -> dict[str, Any]:
         """Router entry of the page."""
@@ -306,6 +324,7 @@ class TabletPage:
         is rendered: each view opens (or polls) its own channel.
         """
         push.add_routes(app, self.services, PUSH_PAGE, self.resolve, Capability.ITEMS)
+        add_frame_route(app, self.services, PUSH_PAGE, self.past_frame, Capability.ITEMS)
         app.clientside_callback(ClientsideFunction("push", "start"),
                                 Output(TabletIds.PUSH, "data"), Input(TabletIds.CONFIG, "data"))
 

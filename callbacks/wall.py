@@ -32,6 +32,7 @@ views in :mod:`callbacks.wall_parts`.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -42,8 +43,15 @@ from callbacks import PageRequest, push
 from callbacks import status as status_route
 from callbacks.auth import account_bar_for, current_viewer
 from callbacks.policy import Policy
+from callbacks.timemachine import (
+    NOT_PAST,
+    PastServices,
+    add_frame_route,
+    page_band,
+    page_opener,
+)
 from callbacks.wall_ack import register_ack
-from callbacks.wall_feed import DATA_ERRORS, WallFeed
+from callbacks.wall_feed import DATA_ERRORS, WallFeed, response_of
 from callbacks.wall_focus import register_focus, screen_is_kiosk
 from callbacks.wall_parts import map_base, sync_layer
 from cockpit.access import Capability
@@ -73,13 +81,17 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
     figure = wall_map_figure(base, lang, extra=[count_trace(base, (), {}, lang),
                                                 volunteer_trace(base, {}, lang)])
     viewer = current_viewer()
+    kiosk = screen_is_kiosk(viewer, request)
+    query, path = (request.query, request.path) if request is not None else ({}, "/")
     return layout(lang, refresh_ms=services.settings.refresh_ms,
                   timezone=services.settings.timezone, map_figure=figure, screen=screen,
                   push=push.client_config(PUSH_PAGE, lang, services.settings),
                   waste_target=services.settings.waste_rules.target,
                   account=account_bar_for(lang), may_ack=viewer.can(Capability.ACKNOWLEDGE),
                   may_drill=viewer.can(Capability.ITEMS), rotate_s=services.settings.wall_rotate_s,
-                  kiosk=screen_is_kiosk(viewer, request))
+                  kiosk=kiosk, past=page_band(services, "wall", lang, path, query, kiosk,
+                                              WallIds.ROOT),
+                  opener=page_opener(services, lang, path, query, kiosk))
 
 
 def register(app: dash.Dash, services: Services, cache: Cache | None = None,
@@ -106,6 +118,13 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None,
     with policy.callbacks(app, Capability.ACKNOWLEDGE):
         register_ack(app, services)
     policy.route(status_route.ENDPOINT, Capability.WALL)
+    add_frame_route(app, services, "wall", past_frame, Capability.WALL, policy)
+
+
+def past_frame(past: PastServices, lang: Lang, at: datetime, _args) -> dict[str, Any]:
+    """The wall's outputs at ``at`` (every one: a snapshot), without the live-only ones."""
+    out, _ = WallFeed(past, None).update({}, lang, at)
+    return response_of({k: v for k, v in (out or {}).items() if k not in NOT_PAST})
 
 
 def _register(app: dash.Dash, services: Services, cache: Cache | None) -> None:

@@ -52,6 +52,9 @@ class Capability(StrEnum):
     #: Follow a weak household up: assign its task, record the visit (audited; staff for
     #: their villages only).
     FOLLOW_UP = "followup"
+    #: Download the daily and weekly briefings (日报 / 周报): the whole subdistrict's figures
+    #: and its overdue incidents by id, so not for a staff account limited to some villages.
+    REPORTS = "reports"
     #: Accounts, kiosk links, the audit log.
     ADMIN = "admin"
     #: See the own houses' tenants' sorting accuracy (``/landlord``; a landlord account's id).
@@ -61,12 +64,13 @@ class Capability(StrEnum):
 GRANTS: dict[Role, frozenset[Capability]] = {
     Role.WALL: frozenset({Capability.WALL}),
     Role.LEADER: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
-                            Capability.EXPORT, Capability.MOBILIZE, Capability.FOLLOW_UP}),
+                            Capability.EXPORT, Capability.MOBILIZE, Capability.FOLLOW_UP,
+                            Capability.REPORTS}),
     Role.STAFF: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
                            Capability.REVEAL, Capability.EXPORT, Capability.MOBILIZE,
                            Capability.FOLLOW_UP}),
     Role.ADMIN: frozenset({Capability.WALL, Capability.ITEMS, Capability.ACKNOWLEDGE,
-                           Capability.EXPORT, Capability.ADMIN}),
+                           Capability.EXPORT, Capability.REPORTS, Capability.ADMIN}),
     Role.LANDLORD: frozenset({Capability.LANDLORD}),
 }
 

@@ -92,6 +92,10 @@ def _incident_params() -> list[dict[str, Any]]:
         _limit(100, MAX_LIMIT), _OFFSET,
     ]
 
+#: The time machine (docs/timemachine.md): the answer as the store was at a past moment.
+_AT = _query("at", "A past moment: ISO-8601 (without offset: the cockpit's zone) or epoch "
+             "ms; the answer is computed from the events up to it (time machine). "
+             "Default: now", {"type": "string", "examples": ["2026-12-03T02:00:00+08:00"]})
 
 def _waste_accuracy_params() -> list[dict[str, Any]]:
     return [
@@ -110,19 +114,20 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
 
     return [
         ("/incidents", "Incidents matching the filters, latest stage change first",
-         "IncidentList", _incident_params(), (400,)),
+         "IncidentList", [*_incident_params(), _AT], (400,)),
         ("/incidents/{incident_id}", "One incident: timeline against the limits, events, "
          "notes, notifications, escalations, repeat group, caller (masked)", "IncidentDetail",
-         [_ID, _query("reveal", "1: the caller unmasked (roles that may; audited)", _FLAG)],
+         [_ID, _query("reveal", "1: the caller unmasked (roles that may; audited)", _FLAG),
+          _AT],
          (400, 403, 404)),
         ("/incidents/{incident_id}/timeline", "One incident's stage timeline, events and "
          "life-cycle notes", "TimelineOut", [_ID], (404,)),
         ("/overdue", "Overdue board: open incidents past their limit, most overdue first",
-         "OverdueOut", [_limit(20, 1000)], (400,)),
+         "OverdueOut", [_limit(20, 1000), _AT], (400,)),
         ("/teams", "Load per team: open, overdue, reported today (local day)", "TeamList",
-         [], ()),
+         [_AT], (400,)),
         ("/repeats", "Repeat groups (same kind, same place, within the window), largest first",
-         "RepeatList", [_DAYS, _limit(50, 200)], (400,)),
+         "RepeatList", [_DAYS, _limit(50, 200), _AT], (400,)),
         ("/notifications", "Notices to the duty team, newest first", "NotificationList",
          [_query("incident", "Incident id", {"type": "string"}),
           _query("kind", "Notice kind", {"type": "string", "enum": list(KINDS)}),
@@ -132,21 +137,22 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
          "HotOut", [_DAYS, _CATEGORY], (400,)),
         ("/analysis/trends", "Daily counts, time to dispatch and to close, per category",
          "TrendsOut", [_DAYS, _CATEGORY], (400,)),
-        ("/summary", "KPI strip and closed-loop funnel of the local day", "SummaryOut", [], ()),
+        ("/summary", "KPI strip and closed-loop funnel of the local day", "SummaryOut", [_AT],
+         (400,)),
         ("/volunteers/deployment", "Volunteers per home village now: registered, active, "
-         "mobilised, on duty, available (counts only)", "DeploymentOut", [], ()),
+         "mobilised, on duty, available (counts only)", "DeploymentOut", [_AT], (400,)),
         ("/volunteers/mobilizations", "Mobilisation funnels (counts only): those on show, open "
          "ones by deadline, then those just past", "MobilizationList",
-         [_query("all", "1: every mobilisation, past ones included", _FLAG)], (400,)),
+         [_query("all", "1: every mobilisation, past ones included", _FLAG), _AT], (400,)),
         ("/waste/accuracy", "Sorting accuracy (correct / rated disposals, counts only) per "
          "group over local days, against the target, with the overall", "AccuracyOut",
-         _waste_accuracy_params(), (400,)),
+         [*_waste_accuracy_params(), _AT], (400,)),
         ("/waste/followups", "Weak households' follow-ups: reason and figures, status, due, "
          "visit outcome, accuracy before and after the visit (no one named)", "FollowupList",
          [_query("status", "Status, or several comma-separated",
                  {"type": "string", "examples": list(FOLLOWUP_STATUSES)}),
           _query("village", "Village code or name", {"type": "string"}),
-          _limit(100, 500)], (400,)),
+          _limit(100, 500), _AT], (400,)),
         ("/status", "Data version, last ingest commit (epoch ms), server clock, replay",
          "StatusOut", [], (503,)),
         ("/openapi.json", "This document", None, [], ()),

@@ -18,6 +18,7 @@ import typer
 from cockpit.accounts_cli import kiosk_app, require_secrets, users_app
 from cockpit.deadletter_cli import deadletter_app
 from cockpit.mapdata.cli import geodata_app
+from cockpit.report_cli import report_app
 from cockpit.settings import MissingSecret, Settings
 from cockpit.volunteers.cli import volunteers_app
 from cockpit.waste.cli import waste_app
@@ -32,6 +33,7 @@ app.add_typer(volunteers_app, name="volunteers")
 app.add_typer(waste_app, name="waste")
 app.add_typer(geodata_app, name="geodata")
 app.add_typer(deadletter_app, name="deadletter")
+app.add_typer(report_app, name="report")
 
 
 def _logging(verbose: bool = False) -> None:

@@ -169,7 +169,7 @@ def _choices(choice_id: AnalysisIds, options: list[tuple[str, str]], value: str)
 
 
 def layout(lang: Lang, *, refresh_ms: int, period: str = DEFAULT_PERIOD,
-           category: str | None = None) -> html.Div:
+           category: str | None = None, reports: Any = None) -> html.Div:
     """Return the analysis page; its data arrive with the first poll.
 
     Parameters
@@ -182,6 +182,9 @@ def layout(lang: Lang, *, refresh_ms: int, period: str = DEFAULT_PERIOD,
         Selected period token of :data:`PERIODS`.
     category : str, optional
         Selected category code; None for every category.
+    reports : component, optional
+        The briefing download panel (:func:`layouts.report_panel.download_panel`), for a
+        viewer who may download briefings; None shows none.
     """
     other = "zh" if lang == "en" else "en"
     periods = [(p, t(f"an_period_{p}", lang)) for p in PERIODS]
@@ -202,7 +205,8 @@ def layout(lang: Lang, *, refresh_ms: int, period: str = DEFAULT_PERIOD,
                   _choices(AnalysisIds.CATEGORY, categories,
                            normalize_category(category) or ALL_CATEGORIES)],
                  className="an-control"),
-        html.Div(id=AnalysisIds.ALERT, className="an-alert", role="alert")])
+        html.Div(id=AnalysisIds.ALERT, className="an-alert", role="alert"),
+        *([reports] if reports is not None else [])])
     return html.Div(id=AnalysisIds.ROOT, className=f"analysis lang-{lang}", lang=lang, children=[
         header, controls,
         html.Main(className="an-grid", children=[

@@ -19,7 +19,9 @@ from layouts import (
     strings_incidents,
     strings_landlord,
     strings_map,
+    strings_reports,
     strings_tablet,
+    strings_timemachine,
     strings_volunteers,
     strings_volunteers_wall,
     strings_wall_focus,
@@ -126,6 +128,8 @@ _merge(strings_landlord.STRINGS)
 _merge(strings_map.STRINGS)
 _merge(strings_tablet.STRINGS)
 _merge(strings_wall_focus.STRINGS)
+_merge(strings_reports.STRINGS)
+_merge(strings_timemachine.STRINGS)
 
 
 def normalize_lang(value: object) -> Lang:

@@ -91,7 +91,8 @@ def filters(lang: Lang, categories: Sequence[str], stages: Sequence[str], period
 
 def layout(lang: Lang, *, query: Mapping[str, str], categories: Sequence[str],
            stages: Sequence[str], period: str, problems: Sequence[str],
-           selection: Mapping[str, Any], panel: Any, layer_version: int = 0) -> html.Div:
+           selection: Mapping[str, Any], panel: Any, layer_version: int = 0,
+           past: Any = None, opener: Any = None) -> html.Div:
     """Return the page: header, filters, the map frame and the side panel.
 
     Parameters
@@ -105,6 +106,9 @@ def layout(lang: Lang, *, query: Mapping[str, str], categories: Sequence[str],
     layer_version : int
         The boundary layers' version the frame is drawn from: when it moves (an import), the
         frame is drawn again.
+    past, opener : Component, optional
+        The time machine's band (the frame, points and panel read the past moment of the
+        query's ``at``) and its opener (:mod:`layouts.timemachine`).
     """
     other = dict(query)
     if lang == "en":
@@ -113,8 +117,10 @@ def layout(lang: Lang, *, query: Mapping[str, str], categories: Sequence[str],
         other["lang"] = "en"
     html_lang = "en" if lang == "en" else "zh-CN"
     return html.Div(className="inc-page map-page", lang=html_lang, children=[
+        *([past] if past is not None else []),
         page_header(lang, t("map_title", lang),
                     MAP_PATH + ("?" + urlencode(other) if other else "")),
+        *([opener] if opener is not None else []),
         filters(lang, categories, stages, period, problems),
         dcc.Store(id=MapIds.SELECTION, data=dict(selection)),
         dcc.Store(id=MapIds.QUERY, data=dict(query)),

@@ -270,7 +270,8 @@ def _graph(graph_id: TabletIds, figure: Mapping[str, Any] | None) -> dcc.Graph:
 
 def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, Any],
            push: Mapping[str, Any] | None, scope_names: Sequence[str] | None = None,
-           alert: str = "") -> html.Div:
+           alert: str = "", past: Any = None, opener: Any = None,
+           reports: Any = None) -> html.Div:
     """Return the tablet page with its first data.
 
     Parameters
@@ -292,14 +293,23 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
         A staff account's village names (shown under the title); None: every village.
     alert : str
         Shown when the data source is unreachable.
+    past, opener : Component, optional
+        The time machine's band (the page shows a past moment: ``push`` is ignored) and its
+        opener (:mod:`layouts.timemachine`).
+    reports : component, optional
+        The briefing download panel (:func:`layouts.report_panel.download_panel`) for a viewer
+        who may download briefings; None shows none.
     """
+    push = None if past is not None else push
     other = tablet_href(period, village, "zh" if lang == "en" else "en")
     scope = (t("tab_scope_all", lang) if scope_names is None
              else t("tab_scope_some", lang, names=join(scope_names, lang) or PLACEHOLDER))
     return html.Div(id=TabletIds.ROOT, className=f"inc-page tab-page lang-{lang}", lang=lang,
                     children=[
+        *([past] if past is not None else []),
         page_header(lang, t("tab_title", lang), other),
         html.Main(className="tab-main", children=[
+            *([opener] if opener is not None else []),
             html.Div(alert, id=TabletIds.ALERT, className="tab-alert", role="alert"),
             html.P(scope, className="tab-scope"),
             html.Section(className="tab-section", children=[
@@ -316,7 +326,9 @@ def layout(lang: Lang, *, period: str, village: str | None, parts: Mapping[str, 
             html.Section(className="tab-section", children=[
                 html.H2(t("tab_drill", lang), className="tab-h2"),
                 html.Div(parts.get("drill") or [], id=TabletIds.DRILL,
-                         className="tab-drill")])]),
+                         className="tab-drill")]),
+            *([html.Section(reports, className="tab-section tab-reports")]
+              if reports is not None else [])]),
         dcc.Store(id=TabletIds.CONFIG, data=client_config(lang, push)),
         dcc.Store(id=TabletIds.PUSH),
     ])

@@ -140,10 +140,12 @@ def _kpi(label: str, value_id: WallIds, unit: str = "", modifier: str = "") -> h
 
 
 def _header(lang: Lang, screen: str | None = None,
-            account: Component | None = None, kiosk: bool = False) -> html.Header:
+            account: Component | None = None, kiosk: bool = False,
+            opener: Component | None = None) -> html.Header:
     other = "zh" if lang == "en" else "en"
     switch = f"?{urlencode({'lang': other, **({'screen': screen} if screen else {})})}"
     controls = [] if kiosk else [
+        *([opener] if opener is not None else []),
         html.A(t("lang_switch", lang), id=WallIds.LANG_LINK, className="lang-link",
                href=switch), *([account] if account is not None else [])]
     return html.Header(className="wall-header", children=[
@@ -183,7 +185,8 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
            account: Component | None = None, may_ack: bool = True,
            may_drill: bool = True, waste_target: float | None = None,
            push: Mapping[str, Any] | None = None, kiosk: bool = False,
-           rotate_s: int = 20) -> html.Div:
+           rotate_s: int = 20, past: Component | None = None,
+           opener: Component | None = None) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -218,6 +221,11 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
         and nothing can be selected (``assets/wall_focus.css``).
     rotate_s : int
         Seconds each focus panel is shown (``Settings.wall_rotate_s``); 0: no rotation.
+    past : Component, optional
+        The time machine's band (:func:`layouts.timemachine.band`): the page shows a past
+        moment, follows no live push and acknowledges nothing.
+    opener : Component, optional
+        The time machine's opener (:func:`layouts.timemachine.opener`) in the header.
 
     The centre column holds the map, its title over its top-left corner, and the waste panel
     under it; the announcement banner lies over the header's title, never over the map. The
@@ -245,14 +253,16 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     overdue = html.Section(className="panel panel-overdue", children=[
         overdue_title, html.Div(html.Ol(id=GovIds.OVERDUE, className="overdue"),
                                 className="panel-body")])
+    push = None if past is not None else push
     config = {**client_config(lang, timezone, screen, may_drill,
                               push={"poll_ms": refresh_ms, "root": WallIds.ROOT,
                                     "status_id": WallIds.STATUS, **(push or {})}),
               **focus_config(lang, rotate_s, kiosk)}
-    return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}" + (" kiosk" if kiosk else ""),
-                    lang=lang, children=[
-        _header(lang, screen, None if kiosk else account, kiosk),
-        announce_banner(lang, may_ack and not kiosk),
+    mode = (" kiosk" if kiosk else "") + (" past" if past is not None else "")
+    return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}{mode}", lang=lang, children=[
+        *([past] if past is not None else []),
+        _header(lang, screen, None if kiosk else account, kiosk, opener),
+        announce_banner(lang, may_ack and not kiosk and past is None),
         html.Main(className="wall-grid", children=[
             html.Div(className="wall-col wall-col-left", children=[
                 _panel(t("kpi_panel", lang), kpis, "kpi"),

@@ -58,6 +58,8 @@ WASTE = [
 RAW += ["林黛玉", "13700001111", "贾宝玉", "13900002222"]
 VOLUNTEER = person_id("hongqiao", "PD-1")
 
+#: The time machine's frames are asked for a minute before the module was loaded.
+MINUTE_AGO_MS = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp() * 1000)
 #: One request per Flask endpoint: (method, path). A new endpoint needs a line here.
 SAMPLES: dict[str, tuple[str, str]] = {
     "static": ("GET", "/static/none.css"),
@@ -87,12 +89,17 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_index": ("GET", "/api/v1"),
     "api_unknown": ("GET", "/api/v1/nothing-here"),
     "export_incidents": ("GET", "/export/incidents.csv"),
+    "report_download": ("GET", "/reports/daily?format=xlsx&figures=0"),
     "waste_photo": ("GET", "/waste/photos/2026/12/01/none.png"),
     "staff_map_frame": ("GET", "/map/frame?period=all&layers=villages,repeats"),
     "staff_map_points": ("GET", "/map/points.json?period=all"),
     "staff_map_item": ("GET", "/map/item/in-scope-1"),
     "push_wall_events": ("GET", "/push/wall/events?lang=zh"),
     "push_wall_snapshot": ("GET", "/push/wall/snapshot?lang=zh"),
+    # the time machine's frame of the wall, a minute before the module was loaded
+    "timemachine_wall": ("GET", f"/timemachine/wall?lang=zh&at={MINUTE_AGO_MS}"),
+    "timemachine_tablet": ("GET", f"/timemachine/tablet?lang=zh&period=7d&village={IN_SCOPE}"
+                           f"&at={MINUTE_AGO_MS}"),
     "push_tablet_events": ("GET", f"/push/tablet/events?lang=zh&period=7d&village={IN_SCOPE}"),
     "push_tablet_snapshot": ("GET", "/push/tablet/snapshot?lang=en&period=30d"),
     "healthz": ("GET", "/healthz"),

@@ -104,5 +104,5 @@ def test_the_routes_are_in_the_openapi_document(clients):
     schemas = doc["components"]["schemas"]
     assert {"DeploymentOut", "MobilizationList", "MobilizationOut"} <= set(schemas)
     params = doc["paths"][MOBILIZATIONS]["get"]["parameters"]
-    assert [p["name"] for p in params] == ["all"]
+    assert [p["name"] for p in params] == ["all", "at"]
     assert DEPLOYMENT in _get(clients["leader"], "/api/v1/")["routes"]

@@ -189,8 +189,8 @@ def test_bad_followup_parameters_methods_and_roles_are_refused(clients):
 
 def test_the_routes_are_in_the_openapi_document(clients):
     doc = _get(clients["leader"], "/api/v1/openapi.json")
-    for path, names in ((ACCURACY, ["by", "from", "to"]),
-                        (FOLLOWUPS, ["status", "village", "limit"])):
+    for path, names in ((ACCURACY, ["by", "from", "to", "at"]),
+                        (FOLLOWUPS, ["status", "village", "limit", "at"])):
         operation = doc["paths"][path]["get"]
         assert [p["name"] for p in operation["parameters"]] == names
         assert {"200", "400", "401"} <= set(operation["responses"])
