@@ -33,6 +33,25 @@
         }).map(function (el) { return el.getAttribute("data-focus"); });
     }
 
+    // Each panel and dot says whether it is shown (data-shown="now") or next ("next"); the
+    // CSS draws them from that, whatever their names (the scenario panels come from a file).
+    // Marked at every step: a panel the server replaced comes back unmarked.
+    function mark(name, next) {
+        var els = focusPanels().concat(Array.prototype.slice.call(
+            document.querySelectorAll(".wall .focus-dot[data-focus]")));
+        els.forEach(function (el) {
+            var focus = el.getAttribute("data-focus");
+            var want = focus === name ? "now" : (focus === next ? "next" : "");
+            if ((el.getAttribute("data-shown") || "") !== want) {
+                if (want) {
+                    el.setAttribute("data-shown", want);
+                } else {
+                    el.removeAttribute("data-shown");
+                }
+            }
+        });
+    }
+
     // pinned: ?focus=NAME keeps this panel, so no panel is next (its dot stays unlit)
     function show(name, names, pinned) {
         var at = names.indexOf(name);
@@ -43,6 +62,7 @@
         if (ROOT.getAttribute("data-focus-next") !== next) {
             ROOT.setAttribute("data-focus-next", next);
         }
+        mark(name, next);
     }
 
     function pad(n) {

@@ -34,6 +34,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_key_economy_enterprises_served": ("服务企业", "Enterprises served"),
     "wf_key_service_requests_handled": ("办件量", "Requests handled"),
     "wf_key_service_satisfaction": ("满意度", "Satisfaction"),
+    # -- scenario tiles (cockpit/tiles.yaml; their titles come from the file) ------------------
+    "wf_tiles_page": ("{s}（{i}/{n}）", "{s} ({i}/{n})"),
+    "wf_tile_none": ("尚无数据", "No value yet"),
+    "wf_tile_change": ("较{w}前 {d}", "{d} on {w} ago"),
+    "wf_tile_change_none": ("{w}前无数据", "None {w} ago"),
+    "wf_window_m": ("{n}分钟", "{n} min"),
+    "wf_window_h": ("{n}小时", "{n} h"),
+    "wf_window_d": ("{n}天", "{n} days"),
+    "wf_state_warn": ("预警", "Warning"),
+    "wf_state_critical": ("告警", "Critical"),
+    "wf_metrics_configured": ("收到的指标均在场景面板中",
+                              "Every KPI received is on a scenario panel"),
     # -- the takeover of a critical incident ------------------------------------------------
     "wf_takeover_head": ("{p}警情 · 待确认", "{p} incident · awaiting acknowledgement"),
     "wf_takeover_at": ("上报 {t}", "Reported {t}"),
