@@ -52,6 +52,32 @@
         });
     }
 
+    // The scenario panels and the dots are server outputs: a panel sent again is a new
+    // element. Marked from a MutationObserver (it runs before the next paint), the shown one
+    // never blinks out while its values change.
+    var watched = [];
+    var observer = window.MutationObserver ? new MutationObserver(function () {
+        var name = ROOT.getAttribute("data-focus");
+        if (name) {
+            mark(name, ROOT.getAttribute("data-focus-next") || "");
+        }
+    }) : null;
+
+    function watch() {
+        var els = [document.getElementById("wall-focus-scenarios"),
+                   document.getElementById("wall-focus-nav")];
+        if (!observer || (els[0] === watched[0] && els[1] === watched[1])) {
+            return;
+        }
+        observer.disconnect();
+        els.forEach(function (el) {
+            if (el) {
+                observer.observe(el, {childList: true, subtree: true});
+            }
+        });
+        watched = els;
+    }
+
     // pinned: ?focus=NAME keeps this panel, so no panel is next (its dot stays unlit)
     function show(name, names, pinned) {
         var at = names.indexOf(name);
@@ -118,6 +144,7 @@
         if (!names.length) {
             return;  // not on the wall page
         }
+        watch();
         var pinned = pinnedPanel();
         if (pinned && names.indexOf(pinned) >= 0) {
             show(pinned, names, true);
