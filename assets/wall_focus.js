@@ -55,7 +55,9 @@
     // The scenario panels and the dots are server outputs: a panel sent again is a new
     // element. Marked from a MutationObserver (it runs before the next paint), the shown one
     // never blinks out while its values change.
-    var watched = [];
+    // The grid (stable for the page's life) is watched, not the two containers: a container
+    // re-created by React would otherwise go unwatched until the next step.
+    var watched = null;
     var observer = window.MutationObserver ? new MutationObserver(function () {
         var name = ROOT.getAttribute("data-focus");
         if (name) {
@@ -64,18 +66,13 @@
     }) : null;
 
     function watch() {
-        var els = [document.getElementById("wall-focus-scenarios"),
-                   document.getElementById("wall-focus-nav")];
-        if (!observer || (els[0] === watched[0] && els[1] === watched[1])) {
+        var grid = document.querySelector(".wall .wall-grid");
+        if (!observer || !grid || grid === watched) {
             return;
         }
         observer.disconnect();
-        els.forEach(function (el) {
-            if (el) {
-                observer.observe(el, {childList: true, subtree: true});
-            }
-        });
-        watched = els;
+        observer.observe(grid, {childList: true, subtree: true});  // not attributes: mark sets them
+        watched = grid;
     }
 
     // pinned: ?focus=NAME keeps this panel, so no panel is next (its dot stays unlit)

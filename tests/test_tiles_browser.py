@@ -87,6 +87,28 @@ def metric(event_id: str, value: float, at: datetime) -> dict[str, str]:
             "value": str(value), "unit": "人次"}
 
 
+#: What the new tile's panel, dot and tile show, read in one go (the server may replace them).
+SNAPSHOT = """
+const [panelCss, dotCss] = arguments;
+const panel = document.querySelector(panelCss), dot = document.querySelector(dotCss);
+const tile = panel && panel.querySelector('[data-tile="tourism_visitors"]');
+const pick = (e, sel, attr) => {
+    const x = e && e.querySelector(sel);
+    return x ? x.getAttribute(attr) : '';
+};
+return {dot: dot ? dot.textContent : '', dot_shown: dot ? dot.getAttribute('data-shown') : '',
+        panel_shown: panel ? panel.getAttribute('data-shown') : '',
+        visible: panel ? getComputedStyle(panel).visibility : '',
+        tile: tile ? tile.innerText : '', tile_class: tile ? tile.className : '',
+        value_class: pick(tile, '.tile-value', 'class'),
+        spark: pick(tile, 'img.tile-spark', 'src')};
+"""
+
+
+def snapshot(driver) -> dict[str, str]:
+    return driver.execute_script(SNAPSHOT, PANEL, DOT)
+
+
 def shown_panel(driver) -> str:
     return driver.execute_script("return document.documentElement.getAttribute('data-focus')")
 
@@ -115,27 +137,20 @@ def test_tiles001_a_new_tile_in_the_file_appears_after_a_reload_fed_by_its_event
 
         driver.refresh()
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, PANEL))
-        assert driver.find_element(By.CSS_SELECTOR, DOT).get_attribute(
-            "textContent") == "数字+文旅"
         # its value arrives with the first update (the page itself is drawn before any read)
-        tile_css = f'{PANEL} [data-tile="tourism_visitors"]'
-        WebDriverWait(driver, 10).until(lambda d: "420" in d.find_element(
-            By.CSS_SELECTOR, tile_css).get_attribute("textContent"))
+        WebDriverWait(driver, 10).until(lambda d: "420" in snapshot(d)["tile"])
         # the rotation reaches it (2 s per panel here), and then it is the one shown
         WebDriverWait(driver, 40, poll_frequency=0.1).until(
             lambda d: shown_panel(d) == "scn-tourism-1")
-        panel = driver.find_element(By.CSS_SELECTOR, PANEL)
-        assert panel.get_attribute("data-shown") == "now" and panel.is_displayed()
-        assert driver.find_element(By.CSS_SELECTOR, DOT).get_attribute("data-shown") == "now"
-        tile = panel.find_element(By.CSS_SELECTOR, '[data-tile="tourism_visitors"]')
-        lines = tile.text.split("\n")
+        seen = snapshot(driver)
+        assert seen["dot"] == "数字+文旅" and seen["dot_shown"] == "now", seen
+        assert seen["panel_shown"] == "now" and seen["visible"] == "visible", seen
+        lines = seen["tile"].split("\n")
         assert lines[:4] == ["景区客流", "预警", "420", "人次"], lines
         assert lines[4] == "较24小时前 −480" and lines[5].startswith("更新于 "), lines
-        assert "tile-is-warn" in tile.get_attribute("class").split()
-        assert tile.find_element(By.CSS_SELECTOR, ".tile-value").get_attribute(
-            "class").split() == ["tile-value", "tile-warn"]
-        assert tile.find_element(By.CSS_SELECTOR, "img.tile-spark").get_attribute(
-            "src").startswith("data:image/svg+xml")
+        assert "tile-is-warn" in seen["tile_class"].split(), seen
+        assert seen["value_class"].split() == ["tile-value", "tile-warn"], seen
+        assert seen["spark"].startswith("data:image/svg+xml"), seen
         save_screenshot(driver, "wall-scenario-tile.png")
 
         # a broken edit: refused, logged, and the last good file stays in use
@@ -167,9 +182,10 @@ def test_tiles002_no_observation_says_so_and_a_new_value_arrives_without_a_blink
     tile_css = ('.focus-panel[data-focus="scn-economy-1"][data-shown="now"] '
                 '[data-tile="economy_enterprises_served"]')
 
-    def tile_text(driver) -> str:
-        found = driver.find_elements(By.CSS_SELECTOR, tile_css)
-        return found[0].get_attribute("innerText") if found else ""
+    def tile_text(driver) -> str:  # read in one go: the element may be replaced any time
+        return driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''",
+            tile_css)
 
     with chrome() as driver:
         browser_sign_in(driver, url, services, "wall")
