@@ -83,7 +83,8 @@ def pending_groups(config: TilesConfig, lang: Lang) -> list[dict[str, Any]]:
     """The scenario pages of ``config`` before the first read: every value still ``—``."""
     rows = [{"id": tile.id, "scenario": tile.scenario, "title": tile.title.model_dump(),
              "window_s": tile.window.total_seconds(), "decimals": tile.decimals,
-             "unit": tile.unit, "value": None, "pending": True} for tile in config.tiles]
+             "units": tile.unit.model_dump() if tile.unit else None, "value": None,
+             "pending": True} for tile in config.tiles]
     scenarios = [{"id": s.id, "title": s.title.model_dump()} for s in config.scenarios]
     return scenario_groups(rows, scenarios, lang)
 

@@ -71,7 +71,8 @@ def tile_state(session: Session, tile: Tile, tz: ZoneInfo, now: datetime) -> dic
     return {
         "id": tile.id, "scenario": tile.scenario, "module": tile.module, "key": tile.key,
         "village": tile.village, "title": {"zh": tile.title.zh, "en": tile.title.en},
-        "unit": tile.unit if tile.unit is not None else (newest.unit if newest else None),
+        "unit": tile.unit.zh if tile.unit is not None else (newest.unit if newest else None),
+        "units": tile.unit.model_dump() if tile.unit is not None else None,
         "decimals": tile.decimals, "window_s": window.total_seconds(),
         "direction": thresholds.direction.value if thresholds else None,
         "warn": thresholds.warn if thresholds else None,
@@ -105,7 +106,8 @@ def tile_states(session: Session, config: TilesConfig, tz: ZoneInfo,
     list of dict
         One per tile, in the file's order: ``id``, ``scenario``, ``module``, ``key``,
         ``village`` (code or None: the subdistrict's values, those without a village),
-        ``title`` (``{"zh", "en"}``), ``unit`` (the tile's, else the latest observation's),
+        ``title`` (``{"zh", "en"}``), ``unit`` (the tile's in zh-CN, else the latest
+        observation's as sent), ``units`` (the tile's ``{"zh", "en"}``, or None),
         ``decimals`` (int or None: automatic), ``window_s`` (the trend window, seconds),
         ``direction``, ``warn``, ``critical`` (the thresholds, or None), ``value`` (float, the
         latest observation at or before ``now``; None when none was observed: nothing is

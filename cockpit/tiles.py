@@ -60,6 +60,24 @@ class Text(_Strict):
         return self.en if lang == "en" else self.zh
 
 
+class Unit(_Strict):
+    """A unit in both languages (``{zh: 家, en: firms}``); a plain text is the same in both."""
+
+    zh: str = Field(min_length=1, max_length=16)
+    en: str = Field(default="", max_length=16)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return {"zh": str(value), "en": str(value)}
+        return value
+
+    def get(self, lang: str) -> str:
+        """Return the unit in ``lang`` (``zh`` or ``en``; English may be empty)."""
+        return self.en if lang == "en" else self.zh
+
+
 class Thresholds(_Strict):
     """Where a tile turns amber (``warn``) and red (``critical``).
 
@@ -117,7 +135,7 @@ class Tile(_Strict):
     module: str
     key: str
     village: str | None = None
-    unit: str | None = Field(default=None, max_length=16)
+    unit: Unit | None = None
     decimals: int | None = Field(default=None, ge=0, le=4)
     window: Duration = timedelta(hours=24)
     thresholds: Thresholds | None = None

@@ -87,9 +87,10 @@ def configured_tile(row: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
         change_text = (t("wf_tile_change", lang, w=window, d=_signed(change, row["decimals"]))
                        if change is not None else t("wf_tile_change_none", lang, w=window))
         note = t("wf_at", lang, t=f"{at[5:10]} {at[11:16]}") if len(at) >= 16 else None
-    title = row["title"]
+    title, units = row["title"], row.get("units")
     return {"key": row["id"], "title": title.get(lang) or title.get("zh") or row["id"],
-            "value": value_text(value, row.get("decimals")), "unit": row.get("unit") or "",
+            "value": value_text(value, row.get("decimals")),
+            "unit": units.get(lang, "") if units else row.get("unit") or "",
             "change": change_text,
             "trend": None if change is None else "up" if change > 0 else "down"
             if change < 0 else "flat",

@@ -55,6 +55,11 @@ def test_a_good_file_reads_windows_thresholds_and_defaults(tmp_path):
     assert first.window == timedelta(hours=24) and first.thresholds is None
     assert first.unit is None and first.decimals is None and first.village is None
     assert second.window == timedelta(days=7) and second.decimals == 1
+    assert (second.unit.zh, second.unit.en) == ("%", "%")  # one text: both languages
+    shipped = {t.id: t.unit for t in load_tiles().tiles}
+    assert (shipped["economy_enterprises_served"].get("zh"),
+            shipped["economy_enterprises_served"].get("en")) == ("家", "firms")
+    assert shipped["economy_new_entities"].get("en") == ""  # a counter word: none in English
     assert second.village == "330110006224"
     assert second.thresholds.direction is Direction.HIGHER_IS_WORSE
 

@@ -71,6 +71,7 @@ def test_value_change_over_the_window_and_threshold_state(services):
     assert (week["value"], week["before"], week["change"], week["state"]) == \
         (28.0, 40.0, -12.0, "warn")
     assert week["unit"] == "户"  # the tile's unit wins over the event's
+    assert week["units"] == {"zh": "户", "en": "户"} and day["units"] is None
     assert (village["value"], village["before"], village["state"]) == (3.0, None, None)
     assert village["change"] is None and village["village"] == CHAOYANG
     assert (vacancy["value"], vacancy["state"], vacancy["unit"]) == (26.5, "critical", "%")
