@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cockpit.tile_queries import SPARK_POINTS
+from cockpit.tile_queries import SPARK_POINTS, slice_of, tile_series, with_latest
 from cockpit.tiles import TilesConfig, load_tiles, tile_states
 from cockpit.tiles_sim import PROFILES, series_of, simulate
 from tests.store_support import drain, ingest
@@ -99,8 +99,10 @@ def test_a_correction_at_the_same_time_wins_and_the_sparkline_keeps_48_buckets(s
     values = [v for _, v in got["series"]]
     assert len(values) == SPARK_POINTS
     assert values[:3] == [2.0, 5.0, 8.0] and values[-1] == 1000.0  # last of each bucket
-    times = [t for t, _ in got["series"]]
-    assert times == sorted(times)
+    times = [t for t, _ in got["series"]]  # each point at the end of its 30-minute slice
+    tz = services.settings.tz
+    assert times == [(start + timedelta(minutes=30 * (i + 1))).astimezone(tz).isoformat()
+                     for i in range(SPARK_POINTS)]
 
 
 def test_the_demo_feed_feeds_every_shipped_tile_it_knows(services):
@@ -127,3 +129,26 @@ def test_the_demo_feed_feeds_every_shipped_tile_it_knows(services):
     assert again.sent == stats.sent
     drain(services, consumer="c2")
     assert states(services, config, NOW) == got
+
+
+def test_series_read_apart_are_the_same_and_end_with_the_latest_value(services):
+    ingest(services, [metric(f"w-{i}", "economy", "served", 10 + i, NOW - timedelta(hours=i))
+                      for i in range(1, 6)], stream="metrics")
+    config = config_of({"id": "day", "key": "served"}, {"id": "none", "key": "nothing"})
+    tz = services.settings.tz
+    with services.read() as session:
+        full = {s["id"]: s for s in tile_states(session, config, tz, NOW)}
+        bare = {s["id"]: s for s in tile_states(session, config, tz, NOW, series=False)}
+        apart = tile_series(session, config, tz, NOW)
+        only = tile_series(session, config, tz, NOW, {"day"})
+    assert [v for _, v in full["day"]["series"]] == [15.0, 14.0, 13.0, 12.0, 11.0]
+    assert apart == {"day": full["day"]["series"], "none": []} and list(only) == ["day"]
+    assert bare["day"]["series"] == [] and bare["day"]["value"] == 11.0
+    # an older read of the sparkline, and the value that came after it
+    newer = {**bare["day"], "at": NOW.astimezone(tz).isoformat(), "value": 9.0}
+    assert with_latest(apart["day"], newer)[-1] == (newer["at"], 9.0)
+    assert with_latest(apart["day"], bare["day"]) == apart["day"]  # not newer: unchanged
+    tile = config.tiles[0]  # 24 h in 48 slices of 30 minutes
+    assert slice_of(tile, "2026-11-30T12:29:59+08:00") == slice_of(tile, "2026-11-30T12:00+08:00")
+    assert slice_of(tile, "2026-11-30T12:30+08:00") == slice_of(tile, "2026-11-30T12:00+08:00") + 1
+    assert slice_of(tile, None) is None
