@@ -157,3 +157,19 @@ def test_cli_check_prints_the_tiles_or_the_reason(tmp_path):
     assert run.returncode == 1
     assert "invalid: tiles.yaml: tiles[1] (id t1): id: 't1' is used by an earlier tile" \
         in run.stderr
+
+
+def test_the_demo_runs_the_metrics_simulator_as_a_part():
+    from cockpit import demo
+
+    argv = demo.part_commands(Path("feed.csv"), "sf_fire_calls", (10.0, 1.0))["metrics"]
+    assert argv == [sys.executable, "-m", "cockpit.cli", "simulate-metrics"]
+
+
+def test_simulate_metrics_refuses_a_bad_tiles_file_with_exit_2(tmp_path):
+    bad = write(tmp_path, HEAD + GOOD + GOOD)
+    run = subprocess.run([sys.executable, "-m", "cockpit.cli", "simulate-metrics", "--once"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={**os.environ, "COCKPIT_TILES_FILE": str(bad)})
+    assert run.returncode == 2  # the demo does not restart a part started wrongly
+    assert "simulate-metrics: tiles.yaml: tiles[1] (id t1)" in run.stderr
