@@ -22,6 +22,8 @@ from cockpit.store.models import MetricObservation
 if TYPE_CHECKING:
     from cockpit.tiles import Tile, TilesConfig
 
+#: Sources of the demo's simulators (``sim:metrics``): their values are marked 模拟.
+SIM_PREFIX = "sim:"
 #: Points of a sparkline at most: the window in this many equal slices, the last value each.
 SPARK_POINTS = 48
 
@@ -36,9 +38,9 @@ def _where(tile: Tile) -> tuple:
 
 
 def _newest(session: Session, tile: Tile, until: datetime) -> Any:
-    """The newest (value, unit, occurred_at) at or before ``until``; a correction wins ties."""
+    """The newest (value, unit, occurred_at, source) at or before ``until``; a correction wins."""
     return session.execute(
-        select(_M.value, _M.unit, _M.occurred_at)
+        select(_M.value, _M.unit, _M.occurred_at, _M.source)
         .where(*_where(tile), _M.occurred_at <= until)
         .order_by(*_ORDER_NEWEST).limit(1)).first()
 
@@ -83,6 +85,7 @@ def tile_state(session: Session, tile: Tile, tz: ZoneInfo, now: datetime,
         "value": value,
         "at": None if newest is None else newest.occurred_at.astimezone(tz).isoformat(),
         "before": before,
+        "simulated": newest is not None and newest.source.startswith(SIM_PREFIX),
         "change": None if value is None or before is None else value - before,
         "state": None if value is None or thresholds is None else thresholds.state(value),
         "series": [(at.astimezone(tz).isoformat(), v) for at, v in points],
@@ -117,7 +120,8 @@ def tile_states(session: Session, config: TilesConfig, tz: ZoneInfo,
         ``decimals`` (int or None: automatic), ``window_s`` (the trend window, seconds),
         ``direction``, ``warn``, ``critical`` (the thresholds, or None), ``value`` (float, the
         latest observation at or before ``now``; None when none was observed: nothing is
-        made up), ``at`` (ISO-8601 in ``tz``, when it was observed), ``before`` (the latest
+        made up), ``at`` (ISO-8601 in ``tz``, when it was observed), ``simulated`` (True when
+        that value came from a simulator: source ``sim:...``), ``before`` (the latest
         value at or before ``now - window``, or None), ``change`` (``value - before`` or
         None), ``state`` (``ok``, ``warn``, ``critical``; None without a value or without
         thresholds) and ``series`` (up to :data:`SPARK_POINTS` ``(ISO time, value)`` pairs,

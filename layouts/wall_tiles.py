@@ -116,7 +116,8 @@ def scenario_groups(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[Mappi
     -------
     list of dict
         ``name`` (the focus panel's name, ``scn-<id>-<page>``), ``scenario``, ``title``
-        (with ``1/2`` when the scenario has several pages) and ``tiles`` (tile dicts).
+        (with ``1/2`` when the scenario has several pages), ``tiles`` (tile dicts) and
+        ``simulated`` (a latest value of the scenario came from a simulator: marked 模拟数据).
     """
     groups = []
     for scenario in scenarios:
@@ -128,7 +129,9 @@ def scenario_groups(rows: Sequence[Mapping[str, Any]], scenarios: Sequence[Mappi
                 "name": f"scn-{scenario['id']}-{number}", "scenario": scenario["id"],
                 "title": name if len(pages) == 1 else t("wf_tiles_page", lang, s=name,
                                                          i=number, n=len(pages)),
-                "tiles": page})
+                "tiles": page,
+                "simulated": any(r.get("simulated") for r in rows
+                                 if r["scenario"] == scenario["id"])})
     return groups
 
 
@@ -138,7 +141,11 @@ def scenario_panels(groups: Sequence[Mapping[str, Any]], lang: Lang) -> list[htm
                      **{"data-focus": group["name"], "data-scenario": group["scenario"]},
                      children=html.Section(
                          className="panel panel-tiles panel-scenario", children=[
-                             html.H2(group["title"], className="panel-title"),
+                             html.H2(className="panel-title", children=[
+                                 html.Span(group["title"]),
+                                 *([html.Span(t("wf_tiles_simulated", lang), className="vol-sim",
+                                              title=t("wf_tiles_simulated_note", lang))]
+                                   if group.get("simulated") else [])]),
                              html.Div(className="panel-body", children=html.Div(
                                  tile_children(group["tiles"], lang, limit=TILES_PER_PAGE),
                                  className="tiles tiles-scenario"))]))

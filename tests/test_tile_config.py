@@ -173,3 +173,29 @@ def test_simulate_metrics_refuses_a_bad_tiles_file_with_exit_2(tmp_path):
                          env={**os.environ, "COCKPIT_TILES_FILE": str(bad)})
     assert run.returncode == 2  # the demo does not restart a part started wrongly
     assert "simulate-metrics: tiles.yaml: tiles[1] (id t1)" in run.stderr
+
+
+def test_scenario_pages_mark_simulated_values_and_page_when_many():
+    import json
+
+    from layouts.wall_tiles import TILES_PER_PAGE, scenario_groups, scenario_panels
+
+    rows = [{"id": f"t{i}", "scenario": "economy", "title": {"zh": f"指标{i}", "en": f"K{i}"},
+             "window_s": 86400.0, "decimals": 1, "units": {"zh": "家", "en": "firms"},
+             "value": 10.0 + i, "change": -1.25, "at": "2026-11-30T12:00:00+08:00",
+             "state": "warn" if i == 0 else None, "simulated": i == 3, "series": []}
+            for i in range(TILES_PER_PAGE + 1)]
+    scenarios = [{"id": "economy", "title": {"zh": "数字+经济", "en": "Digital economy"}}]
+    groups = scenario_groups(rows, scenarios, "zh")
+    assert [g["name"] for g in groups] == ["scn-economy-1", "scn-economy-2"]
+    assert [g["title"] for g in groups] == ["数字+经济（1/2）", "数字+经济（2/2）"]
+    assert [len(g["tiles"]) for g in groups] == [TILES_PER_PAGE, 1]
+    first = groups[0]["tiles"][0]
+    assert (first["value"], first["unit"], first["change"], first["badge"]) == \
+        ("10.0", "家", "较24小时前 −1.2", "预警")
+    text = json.dumps([p.to_plotly_json() for p in scenario_panels(groups, "zh")],
+                      default=lambda c: c.to_plotly_json(), ensure_ascii=False)
+    assert text.count("模拟数据") == 2  # one of the scenario's values is simulated: each page
+    english = scenario_groups(rows, scenarios, "en")[0]["tiles"][0]
+    assert (english["title"], english["unit"], english["change"]) == \
+        ("K0", "firms", "−1.2 on 24 h ago")

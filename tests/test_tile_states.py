@@ -65,6 +65,7 @@ def test_value_change_over_the_window_and_threshold_state(services):
     assert list(got) == ["day", "week", "village", "vacancy", "none"]
     day, week, village, vacancy, none = got.values()
     assert (day["value"], day["before"], day["change"], day["state"]) == (28.0, 33.0, -5.0, "warn")
+    assert day["simulated"] is False and none["simulated"] is False
     assert day["unit"] == "家" and day["window_s"] == 86400
     assert day["at"] == (NOW - hour).astimezone(services.settings.tz).isoformat()
     assert day["at"].endswith("+08:00")
@@ -116,6 +117,7 @@ def test_the_demo_feed_feeds_every_shipped_tile_it_knows(services):
     assert stats.sent == stats.history > 0
     drain(services)
     got = states(services, config, NOW)
+    assert all(s["simulated"] for s in got.values())  # sources sim:metrics: marked 模拟
     assert all(s["value"] is not None for s in got.values()), \
         [k for k, s in got.items() if s["value"] is None]
     for s in got.values():
