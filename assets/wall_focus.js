@@ -3,8 +3,10 @@
  *
  * - Rotation: the focus panels that share the focus slot (those a preset does not fix
  *   elsewhere: --focus-fixed, assets/wall_focus.css) take turns, rotate_ms each. The shown
- *   one and the next are attributes of <html> (data-focus, data-focus-next), which the CSS
- *   turns into the visible panel and the lit dots: no server round trip, no React re-render.
+ *   one and the next are attributes of <html> (data-focus, data-focus-next), and each panel
+ *   and dot is marked data-shown="now" / "next", which the CSS turns into the visible panel
+ *   and the lit dots, whatever their names (the scenario panels come from cockpit/tiles.yaml):
+ *   no server round trip, no React re-render.
  *   rotate_ms 0 keeps the first panel; ?focus=NAME on the address keeps that one.
  * - Takeover: focus.takeover is a clientside callback of the announcement queue store (whatever
  *   fills it: the poll or a push). While the queue holds a notice of the takeover priority

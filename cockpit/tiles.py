@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import time
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -302,8 +303,6 @@ class TilesWatch:
             A monotonic time (``time.monotonic()``); looks closer together than ``every_s``
             return the kept configuration without a ``stat``.
         """
-        import time
-
         now = time.monotonic() if now is None else now
         with self._lock:
             if now - self._checked < self.every_s:
