@@ -294,13 +294,27 @@ def test_screens003_the_focus_panels_rotate_and_the_dots_follow(rotating_service
         order = rotating(s)  # the scenario pages of the tiles file between waste and metrics
         assert order == ["incidents", "volunteers", "waste", "scn-economy-1", "scn-service-1",
                          "metrics"], order
-        seen = [s.focus()]
-        deadline = time.monotonic() + 2 * len(order) + 4
-        while len(seen) < len(order) + 1 and time.monotonic() < deadline:
-            now = s.focus()
-            if now != seen[-1]:
-                seen.append(now)
-            time.sleep(0.1)
+        # the page records each change of <html>'s focus itself: a poll from here could miss
+        # a 1-second panel on a busy machine
+        s.js("window.__focus = [[document.documentElement.dataset.focus,"
+             " document.documentElement.dataset.focusNext]];"
+             "new MutationObserver(() => { const d = document.documentElement.dataset;"
+             " const last = window.__focus[window.__focus.length - 1];"
+             " if (last[0] !== d.focus || last[1] !== d.focusNext)"
+             " window.__focus.push([d.focus, d.focusNext]); })"
+             ".observe(document.documentElement, {attributes: true,"
+             " attributeFilter: ['data-focus', 'data-focus-next']});")
+        deadline = time.monotonic() + 2 * len(order) + 8
+        seen = []
+        while time.monotonic() < deadline:
+            # a new panel and its next one are set one after the other: keep whole steps
+            seen = [tuple(x) for x in s.js("return window.__focus") if x[0]]
+            seen = [step for i, step in enumerate(seen)
+                    if i + 1 == len(seen) or seen[i + 1][0] != step[0]]
+            if len(seen) >= len(order) + 1:
+                break
+            time.sleep(0.2)
+        seen = seen[:len(order) + 1]
         shown = [current for current, _ in seen]
         start = order.index(shown[0])
         assert shown == [order[(start + i) % len(order)] for i in range(len(order) + 1)], seen
