@@ -3,8 +3,10 @@
  *
  * - Rotation: the focus panels that share the focus slot (those a preset does not fix
  *   elsewhere: --focus-fixed, assets/wall_focus.css) take turns, rotate_ms each. The shown
- *   one and the next are attributes of <html> (data-focus, data-focus-next), which the CSS
- *   turns into the visible panel and the lit dots: no server round trip, no React re-render.
+ *   one and the next are attributes of <html> (data-focus, data-focus-next), and each panel
+ *   and dot is marked data-shown="now" / "next", which the CSS turns into the visible panel
+ *   and the lit dots, whatever their names (the scenario panels come from cockpit/tiles.yaml):
+ *   no server round trip, no React re-render.
  *   rotate_ms 0 keeps the first panel; ?focus=NAME on the address keeps that one.
  * - Takeover: focus.takeover is a clientside callback of the announcement queue store (whatever
  *   fills it: the poll or a push). While the queue holds a notice of the takeover priority
@@ -33,6 +35,48 @@
         }).map(function (el) { return el.getAttribute("data-focus"); });
     }
 
+    // Each panel and dot says whether it is shown (data-shown="now") or next ("next"); the
+    // CSS draws them from that, whatever their names (the scenario panels come from a file).
+    // Marked at every step: a panel the server replaced comes back unmarked.
+    function mark(name, next) {
+        var els = focusPanels().concat(Array.prototype.slice.call(
+            document.querySelectorAll(".wall .focus-dot[data-focus]")));
+        els.forEach(function (el) {
+            var focus = el.getAttribute("data-focus");
+            var want = focus === name ? "now" : (focus === next ? "next" : "");
+            if ((el.getAttribute("data-shown") || "") !== want) {
+                if (want) {
+                    el.setAttribute("data-shown", want);
+                } else {
+                    el.removeAttribute("data-shown");
+                }
+            }
+        });
+    }
+
+    // The scenario panels and the dots are server outputs: a panel sent again is a new
+    // element. Marked from a MutationObserver (it runs before the next paint), the shown one
+    // never blinks out while its values change.
+    // The grid (stable for the page's life) is watched, not the two containers: a container
+    // re-created by React would otherwise go unwatched until the next step.
+    var watched = null;
+    var observer = window.MutationObserver ? new MutationObserver(function () {
+        var name = ROOT.getAttribute("data-focus");
+        if (name) {
+            mark(name, ROOT.getAttribute("data-focus-next") || "");
+        }
+    }) : null;
+
+    function watch() {
+        var grid = document.querySelector(".wall .wall-grid");
+        if (!observer || !grid || grid === watched) {
+            return;
+        }
+        observer.disconnect();
+        observer.observe(grid, {childList: true, subtree: true});  // not attributes: mark sets them
+        watched = grid;
+    }
+
     // pinned: ?focus=NAME keeps this panel, so no panel is next (its dot stays unlit)
     function show(name, names, pinned) {
         var at = names.indexOf(name);
@@ -43,6 +87,7 @@
         if (ROOT.getAttribute("data-focus-next") !== next) {
             ROOT.setAttribute("data-focus-next", next);
         }
+        mark(name, next);
     }
 
     function pad(n) {
@@ -98,6 +143,7 @@
         if (!names.length) {
             return;  // not on the wall page
         }
+        watch();
         var pinned = pinnedPanel();
         if (pinned && names.indexOf(pinned) >= 0) {
             show(pinned, names, true);

@@ -47,6 +47,7 @@ from cockpit.clock import utc_now
 from cockpit.mapdata.layers import village_layer
 from cockpit.push import Producer, ProducerFactory
 from cockpit.services import Services
+from cockpit.tiles import tile_states
 from layouts import tablet as page
 from layouts import tablet_figures as figures
 from layouts.i18n import Lang, normalize_lang, t
@@ -87,6 +88,11 @@ def unknown_village(view: dict[str, str | None], lang: Lang) -> bool:
     return bool(view["village"]) and view["village"] not in village_labels(lang)
 
 
+def scoped_tiles(rows: list[dict[str, Any]], scope: Sequence[str] | None) -> list[dict]:
+    """The configured tiles a viewer may see: all without a scope; else its villages' own."""
+    return rows if scope is None else [r for r in rows if r["village"] in set(scope)]
+
+
 def read_models(services: Services, now: datetime, period: str, village: str | None,
                 scope: Sequence[str] | None) -> dict[str, Any]:
     """Read everything the page shows for one view, in one session (one snapshot)."""
@@ -95,6 +101,8 @@ def read_models(services: Services, now: datetime, period: str, village: str | N
     with services.read() as session:
         layer = village_layer(session)
         models = {"kpis": tq.kpis(session, tz, now, settings.volunteer_rules, scope),
+                  "tiles": scoped_tiles(tile_states(session, services.tiles.current(), tz,
+                                                    now, series=False), scope),
                   "trends": tq.trends(session, tz, now, period, scope),
                   "villages": tq.villages(session, tz, now, period, layer, scope),
                   "items": None, "today": now.astimezone(tz).date().isoformat()}
@@ -126,13 +134,13 @@ def build_parts(models: dict[str, Any], lang: Lang, period: str, village: str | 
     # a village's view shows its own row only: another village's news changes nothing there
     drilled = (models["villages"] if not village else
                [r for r in models["villages"]["villages"] if r["code"] == village])
-    shown = {"kpis": [models["kpis"]],
+    shown = {"kpis": [models["kpis"], models["tiles"]],
              "trend_incidents": [trend["starts"], trend["reported"], trend["closed"]],
              "trend_volunteers": [trend["starts"], trend["volunteer_hours"],
                                   trend["volunteers"]],
              "trend_waste": [trend["starts"], trend["waste_correct"], trend["waste_total"]],
              "drill": [drilled, models["items"], models["today"], village]}
-    return {"kpis": page.kpi_children(models["kpis"], target, lang),
+    return {"kpis": page.kpi_children(models["kpis"], target, lang, models["tiles"]),
             "trend_incidents": figures.incidents_figure(trend, lang),
             "trend_volunteers": figures.volunteers_figure(trend, lang),
             "trend_waste": figures.waste_figure(trend, target, lang),
@@ -181,7 +189,8 @@ def tablet_update(services: Services, cache: Cache | None, lock: threading.Lock,
     settings = services.settings
     target = settings.waste_rules.target
     try:
-        key = f"{services.version()}@{int(now.timestamp() // TIME_EVERY_S)}"
+        key = (f"{services.version()}@{int(now.timestamp() // TIME_EVERY_S)}"
+               f":{services.tiles.current().fingerprint}")
         if key == seen.get("key") and not seen.get("error"):
             return out, seen
         where = "all" if scope is None else ",".join(sorted(scope))

@@ -52,7 +52,7 @@ from callbacks.timemachine import (
 )
 from callbacks.wall_ack import register_ack
 from callbacks.wall_feed import DATA_ERRORS, WallFeed, response_of
-from callbacks.wall_focus import register_focus, screen_is_kiosk
+from callbacks.wall_focus import pending_groups, register_focus, screen_is_kiosk
 from callbacks.wall_parts import map_base, sync_layer
 from cockpit.access import Capability
 from cockpit.services import Services
@@ -69,7 +69,8 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
 
     ``?screen=NAME`` names this screen: its acknowledgements are recorded as by NAME. The map
     is drawn from the store's active village layer (asked once per data version; without a
-    ``request``, for Dash's validation layout, from the one this process last read).
+    ``request``, for Dash's validation layout, from the one this process last read). The
+    scenario panels are those of the tiles file as it is now (re-read when it changed).
     """
     screen = request.query.get("screen") if request is not None else None
     if request is not None:
@@ -91,7 +92,8 @@ def render(services: Services, lang: Lang, request: PageRequest | None = None) -
                   may_drill=viewer.can(Capability.ITEMS), rotate_s=services.settings.wall_rotate_s,
                   kiosk=kiosk, past=page_band(services, "wall", lang, path, query, kiosk,
                                               WallIds.ROOT),
-                  opener=page_opener(services, lang, path, query, kiosk))
+                  opener=page_opener(services, lang, path, query, kiosk),
+                  scenarios=pending_groups(services.tiles.current(), lang))
 
 
 def register(app: dash.Dash, services: Services, cache: Cache | None = None,

@@ -310,9 +310,12 @@ def simulate_waste(
 def _register_replay() -> None:
     from cockpit import replay
     from cockpit.governance_cli import governance_app
+    from cockpit.tiles_cli import simulate_metrics, tiles_app
 
     replay.register(app)
     app.add_typer(governance_app, name="governance")
+    app.add_typer(tiles_app, name="tiles")
+    app.command("simulate-metrics")(simulate_metrics)
 
 
 _register_replay()

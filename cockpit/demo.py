@@ -1,10 +1,11 @@
 """``cockpit demo``: embedded Redis, ingest, a replay, simulated feeds and the web app.
 
 Each part runs as its own process, as in production (``cockpit ingest``, ``replay``,
-``simulate-volunteers``, ``simulate-waste``, ``serve``); this supervisor starts them with one
-shared ``REDIS_URL`` and ``DATABASE_URL``, prints where to look, restarts a part that fails,
-and stops them all on Ctrl-C, SIGTERM or a closed terminal (SIGHUP). A lock on the data
-folder keeps a second demo from attaching to the first one's data.
+``simulate-volunteers``, ``simulate-waste``, ``simulate-metrics``, ``serve``); this
+supervisor starts them with one shared ``REDIS_URL`` and ``DATABASE_URL``, prints where to
+look, restarts a part that fails, and stops them all on Ctrl-C, SIGTERM or a closed terminal
+(SIGHUP). A lock on the data folder keeps a second demo from attaching to the first one's
+data.
 
 Access: a secret not set in the environment (``COCKPIT_SECRET_KEY``, ``COCKPIT_PD_KEY``) is
 generated once and kept in ``<data_dir>/secrets/<VARIABLE>`` (0600), so sessions, kiosk links
@@ -219,11 +220,12 @@ def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = 
 
 def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
                   ) -> dict[str, list[str]]:
-    """The command line of each part: ``ingest``, ``web``, ``replay``, ``volunteers``, ``waste``.
+    """The command line of each part: ingest, web, replay, volunteers, waste, metrics.
 
     The replay replays ``feed`` with ``mapping`` at ``speeds`` = ``(speed, stage_speed)``,
-    over and over (``--loop``), continuing a stopped run (``--resume``). ``volunteers`` and
-    ``waste`` are the simulated volunteer and waste-sorting feeds (``sim:``) in real time.
+    over and over (``--loop``), continuing a stopped run (``--resume``). ``volunteers``,
+    ``waste`` and ``metrics`` are the simulated volunteer, waste-sorting and scenario-KPI
+    feeds (``sim:``) in real time.
     """
     speed, stage_speed = speeds
     return {
@@ -233,6 +235,7 @@ def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
                        "--stage-speed", str(stage_speed), "--loop", "--resume",
                        "--no-progress"),
         "volunteers": _cli("simulate-volunteers"), "waste": _cli("simulate-waste"),
+        "metrics": _cli("simulate-metrics"),
     }
 
 
@@ -284,7 +287,8 @@ def _run(settings: Settings, speeds: tuple[float, float], feed: Path, mapping: s
                 f"×{stage_speed:g}{' (real)' if stage_speed == 1 else ''}.\n"
                 f"  Simulated (模拟, sources sim:*), in real time: {DEFAULT_VOLUNTEERS:,} "
                 f"volunteers with activities, mobilisations and sign-ups; {DEFAULT_HOUSEHOLDS:,} "
-                f"households ({COMMUNITY_NAME} ~96 %) with waste disposals and follow-ups.\n"
+                f"households ({COMMUNITY_NAME} ~96 %) with waste disposals and follow-ups; "
+                f"the KPIs of the scenario tiles (cockpit/tiles.yaml) every 15 minutes.\n"
                 f"  Add an incident by hand:\n\n"
                 f"  {redis_cli_line(redis_url, cli, settings.stream('incidents'))}\n\n"
                 f"  Ctrl-C stops everything.\n\n")

@@ -149,7 +149,11 @@ class NotificationAcknowledged(NotificationReceipt):
 
 
 class MetricObserved(BaseEvent):
-    """``metric.observed``: one KPI value from another module (数字+经济, 数字+服务 ...)."""
+    """``metric.observed``: one KPI of another module (数字+经济 ...), on its tile (docs/tiles.md).
+
+    The wall shows it on the tile the tiles file configures for its module and key (and
+    village), else on a generic tile.
+    """
 
     type: Literal["metric.observed"]
     module: Ident = Field(description="Module, e.g. economy, service.")

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -20,6 +21,7 @@ from cockpit.livelink import LiveLink
 from cockpit.settings import Settings
 from cockpit.store.db import engine_for, session_factory
 from cockpit.streams import EmbeddedRedis, connect
+from cockpit.tiles import TilesWatch
 
 
 @dataclass
@@ -47,6 +49,11 @@ class Services:
         client, embedded = connect(settings, settings.web_redis_timeout_s if web else None)
         engine = engine_for(settings)
         return cls(settings, client, engine, session_factory(engine), embedded)
+
+    @cached_property
+    def tiles(self) -> TilesWatch:
+        """The scenario tiles file (``Settings.tiles_file``), re-read when it changes."""
+        return TilesWatch(self.settings.tiles_file)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

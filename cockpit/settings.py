@@ -61,9 +61,11 @@ class Settings(BaseSettings):
     waste_file : Path or None
         ``COCKPIT_WASTE_FILE``; the waste-sorting rules: accuracy target, weak-household rule,
         follow-ups (YAML). None uses the shipped ``cockpit/waste_rules.yaml``.
+    tiles_file : Path or None
+        ``COCKPIT_TILES_FILE``; scenario tiles (YAML; None: cockpit/tiles.yaml), re-read on change.
     photo_dir : Path or None
-        ``COCKPIT_PHOTO_DIR``; the photo store: a disposal's relative ``photo`` key is a file
-        under it. Default ``<data_dir>/photos``.
+        ``COCKPIT_PHOTO_DIR``; the photo store (a disposal's relative ``photo`` key is a file
+        under it). Default ``<data_dir>/photos``.
     wall_rotate_s : int
         ``COCKPIT_WALL_ROTATE_S``; seconds each focus panel of the wall stays before the next
         one (incidents, volunteers, waste, other modules' KPIs; docs/wall.md). Default 20;
@@ -166,6 +168,7 @@ class Settings(BaseSettings):
     governance_file: Path | None = None
     volunteers_file: Path | None = None
     waste_file: Path | None = None
+    tiles_file: Path | None = None
     photo_dir: Path | None = None
     secret_key: SecretStr | None = None
     pd_key: SecretStr | None = None
@@ -389,9 +392,7 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         """The database URL in use: ``DATABASE_URL`` or the embedded SQLite file."""
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.data_dir / 'cockpit.sqlite3').resolve()}"
+        return self.database_url or f"sqlite:///{(self.data_dir / 'cockpit.sqlite3').resolve()}"
 
 
 def _networks_of(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -35,6 +35,7 @@ from layouts.i18n import (
 from layouts.incidents import TABLET_NAV_PATH, page_header
 from layouts.incidents_query import LIST_PATH, with_lang
 from layouts.tablet_figures import GRAPH_CONFIG, percent
+from layouts.wall_tiles import configured_tile
 
 TABLET_PATH = TABLET_NAV_PATH
 #: Height of each trend graph: three fit a portrait screen's scroll, two a landscape one's.
@@ -99,8 +100,29 @@ def _card(key: str, label: str, value: str, lang: Lang, sub: str = "",
                               html.Span(sub, className="tab-kpi-sub")])
 
 
-def kpi_children(kpis: Mapping[str, Any] | None, target: float, lang: Lang) -> list:
-    """Return the seven KPI cards, each a link to the list it counts.
+def tile_cards(rows: Sequence[Mapping[str, Any]], lang: Lang) -> list:
+    """Return a card per configured tile (docs/tiles.md): title, value and unit, change.
+
+    ``rows`` are :func:`cockpit.tiles.tile_states` rows; a card is ``alarm`` when critical,
+    ``warn`` when warn, and says so in words; a tile without a value says 尚无数据.
+    """
+    cards = []
+    for row in rows:
+        tile = configured_tile(row, lang)
+        tone = {"critical": "alarm", "warn": "warn", "ok": "ok"}.get(tile["state"] or "", "")
+        value = tile["value"] + (f" {tile['unit']}" if tile["unit"] else "")
+        sub = " · ".join(x for x in (tile["badge"], tile["change"] or tile["note"]) if x)
+        cards.append(html.Div(id=f"tab-tile-{row['id']}", className=f"tab-kpi tab-tile {tone}"
+                              .strip(), children=[
+            html.Span(tile["title"], className="tab-kpi-label"),
+            html.Span(value, className="tab-kpi-value"),
+            html.Span(sub, className="tab-kpi-sub")]))
+    return cards
+
+
+def kpi_children(kpis: Mapping[str, Any] | None, target: float, lang: Lang,
+                 tiles: Sequence[Mapping[str, Any]] = ()) -> list:
+    """Return the seven KPI cards, each a link to the list it counts, then the tiles' cards.
 
     Parameters
     ----------
@@ -109,6 +131,8 @@ def kpi_children(kpis: Mapping[str, Any] | None, target: float, lang: Lang) -> l
     target : float
         The waste accuracy target in (0, 1]; today's accuracy is ``ok`` at or above it,
         ``alarm`` below it.
+    tiles : sequence of dict
+        The configured tiles the viewer may see (:func:`tile_cards`).
     """
     k = dict(kpis or {})
     rate = (k["waste_correct"] / k["waste_total"]) if k.get("waste_total") else None
@@ -134,6 +158,7 @@ def kpi_children(kpis: Mapping[str, Any] | None, target: float, lang: Lang) -> l
               sub=t("tab_kpi_on_duty_sub", lang, n=mobilised) if mobilised else ""),
         _card("waste", t("tab_kpi_waste", lang), percent(rate), lang, sub=waste_sub,
               tone=tone),
+        *tile_cards(tiles, lang),
     ]
 
 

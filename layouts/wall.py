@@ -8,7 +8,7 @@ text is passed as component children (escaped by React), never as HTML.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
@@ -40,6 +40,7 @@ from layouts.wall_focus import (
     focus_config,
     focus_nav,
     focus_panel,
+    scenario_slot,
     takeover,
     tiles_panel,
 )
@@ -50,6 +51,7 @@ from layouts.wall_governance import (
     ticker_bar,
     village_template,
 )
+from layouts.wall_tiles import scenario_dots, scenario_panels
 from layouts.wall_volunteers import volunteer_panel
 from layouts.wall_waste import waste_key, waste_panel
 
@@ -186,7 +188,8 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
            may_drill: bool = True, waste_target: float | None = None,
            push: Mapping[str, Any] | None = None, kiosk: bool = False,
            rotate_s: int = 20, past: Component | None = None,
-           opener: Component | None = None) -> html.Div:
+           opener: Component | None = None,
+           scenarios: Sequence[Mapping[str, Any]] = ()) -> html.Div:
     """Return the wall page.
 
     Parameters
@@ -226,6 +229,9 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
         moment, follows no live push and acknowledges nothing.
     opener : Component, optional
         The time machine's opener (:func:`layouts.timemachine.opener`) in the header.
+    scenarios : sequence of dict
+        The scenario pages of the configured tiles (:func:`layouts.wall_tiles.scenario_groups`):
+        one focus panel and one dot each, between the waste and the other modules' panels.
 
     The centre column holds the map, its title over its top-left corner, and the waste panel
     under it; the announcement banner lies over the header's title, never over the map. The
@@ -280,9 +286,10 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
             focus_panel("volunteers", volunteer_panel(lang)),
             focus_panel("waste", tiles_panel(t("wf_waste_panel", lang), FocusIds.WASTE,
                                              "focus-waste", lang)),
+            scenario_slot(scenario_panels(scenarios, lang)),
             focus_panel("metrics", tiles_panel(t("wf_metrics_panel", lang), FocusIds.METRICS,
                                                "metrics", lang)),
-            focus_nav(lang),
+            focus_nav(lang, scenario_dots(scenarios)),
             takeover(lang),
         ]),
         ticker_bar(lang),

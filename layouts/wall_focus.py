@@ -44,6 +44,7 @@ class FocusIds(StrEnum):
     """Component ids of the wall's focus region."""
 
     NAV = "wall-focus-nav"
+    SCENARIOS = "wall-focus-scenarios"
     METRICS = "wall-focus-metrics"
     WASTE = "wall-focus-waste"
     NAMES = "wall-focus-names"
@@ -82,12 +83,29 @@ def tiles_panel(title: str, body_id: FocusIds, area: str, lang: Lang) -> html.Se
             tile_children([], lang, empty=PLACEHOLDER), id=body_id, className="tiles"))])
 
 
-def focus_nav(lang: Lang) -> html.Div:
+def nav_dots(lang: Lang, scenarios: Sequence[tuple[str, str]] = ()) -> list[html.Span]:
+    """Return the dots of the focus panels, the scenario pages' before the other modules'.
+
+    ``scenarios`` holds ``(panel name, label)`` of each scenario page
+    (:func:`layouts.wall_tiles.scenario_dots`), in the order of their panels.
+    """
+    panels = [(name, t(key, lang)) for name, key in FOCUS_PANELS]
+    panels[-1:-1] = list(scenarios)  # before "metrics": the DOM order of the panels
+    return [html.Span(className="focus-dot", key=name, **{"data-focus": name}, children=[
+        html.Span(className="focus-dot-mark"), html.Span(label)]) for name, label in panels]
+
+
+def focus_nav(lang: Lang, scenarios: Sequence[tuple[str, str]] = ()) -> html.Div:
     """Return the dots: one per focus panel, its name beside it; the shown one lit."""
-    return html.Div(id=FocusIds.NAV, className="focus-nav", children=[
-        html.Span(className="focus-dot", **{"data-focus": name}, children=[
-            html.Span(className="focus-dot-mark"), html.Span(t(key, lang))])
-        for name, key in FOCUS_PANELS])
+    return html.Div(nav_dots(lang, scenarios), id=FocusIds.NAV, className="focus-nav")
+
+
+def scenario_slot(panels: Sequence[Component] = ()) -> html.Div:
+    """Return the place of the scenario panels: a box the grid does not see.
+
+    It is ``display: contents``, so each panel in it takes the focus slot like the others.
+    """
+    return html.Div(list(panels), id=FocusIds.SCENARIOS, className="focus-scenarios")
 
 
 def takeover(lang: Lang) -> html.Div:
@@ -122,8 +140,10 @@ def tile_children(tiles: Sequence[Mapping[str, Any]], lang: Lang,
     tiles : sequence of dict
         ``title`` (str), ``value`` (str, already formatted), optional ``unit``, ``change``
         (a text such as ``较24小时前 +3``), ``trend`` (``up``, ``down``, ``flat``: the change's
-        colour and arrow), ``state`` (``ok``, ``bad``: the value's colour), ``note`` (a small
-        line: when it was observed), ``key`` (unique, for React).
+        colour and arrow), ``state`` (``ok``, ``bad``, ``warn``, ``critical``: the value's
+        and the tile's colour), ``badge`` (a word saying the state), ``spark`` (an image
+        URI: the sparkline), ``note`` (a small line: when it was observed), ``key`` (unique,
+        for React), ``id`` (a configured tile's, as ``data-tile``).
     lang : {"zh", "en"}
         Language of the empty and "N more" lines.
     empty : str, optional
@@ -142,15 +162,23 @@ def tile_children(tiles: Sequence[Mapping[str, Any]], lang: Lang,
                             className=f"tile-value tile-{state}" if state else "tile-value")]
         if tile.get("unit"):
             figure.append(html.Span(str(tile["unit"]), className="tile-unit"))
-        body = [html.Div(str(tile.get("title") or ""), className="tile-title"),
-                html.Div(figure, className="tile-figure")]
+        title = html.Div(str(tile.get("title") or ""), className="tile-title")
+        if tile.get("badge"):
+            title = html.Div(className="tile-head", children=[title, html.Span(
+                str(tile["badge"]), className=f"tile-badge tile-{state}")])
+        body = [title, html.Div(figure, className="tile-figure")]
+        if tile.get("spark"):
+            body.append(html.Img(src=str(tile["spark"]), className="tile-spark", alt=""))
         if tile.get("change"):
             body.append(html.Div(str(tile["change"]),
                                  className=f"tile-change tile-{trend}" if trend else
                                  "tile-change"))
         if tile.get("note"):
             body.append(html.Div(str(tile["note"]), className="tile-note"))
-        out.append(html.Div(body, className="tile", key=str(tile.get("key") or index)))
+        extra = {"data-tile": str(tile["id"])} if tile.get("id") else {}
+        out.append(html.Div(body, className=f"tile tile-is-{state}"
+                            if state in ("warn", "critical") else "tile",
+                            key=str(tile.get("key") or index), **extra))
     hidden = len(tiles) - limit
     if hidden > 0:
         out.append(html.Div(t("wf_metrics_more", lang, n=format_count(hidden)),

@@ -279,12 +279,18 @@ def test_poll_sends_the_tiles_when_they_change(sqlite_services):
     store_metrics(services,
                   metric("p-1", "economy", "enterprises_served", 30, now - timedelta(hours=25)),
                   metric("p-2", "economy", "enterprises_served", 42, now - timedelta(minutes=1),
-                         "家"))
+                         "家"),
+                  metric("p-3", "tourism", "visitors", 120, now - timedelta(minutes=1), "人"))
     status, later = _poll(client, app, seen=first[SEEN]["data"])
     assert status == 200
+    # a KPI the tiles file does not configure: the generic panel, its title as sent
     texts = json_texts(later[FocusIds.METRICS]["children"])
-    assert texts[:5] == ["数字+经济 · 服务企业", "42", "家", "较24小时前 +12",
+    assert texts[:5] == ["tourism · visitors", "120", "人", "24小时前无数据",
                          texts[4]] and texts[4].startswith("更新于 ")
+    # a configured one (cockpit/tiles.yaml): on its scenario's panel, not on the generic one
+    texts = json_texts(later[FocusIds.SCENARIOS]["children"])
+    assert texts[:6] == ["数字+经济", "服务企业", "42", "家", "较24小时前 +12", texts[5]]
+    assert texts[5].startswith("更新于 ") and "模拟数据" not in texts  # not from a simulator
     assert FocusIds.WASTE not in later and FocusIds.NAMES not in later  # unchanged: not sent
     # the incident panels did not change with the metrics: not sent again either
     assert not {WallIds.LATEST, GovIds.TICKER, WallIds.FUNNEL, WallIds.CATEGORIES,

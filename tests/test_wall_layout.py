@@ -414,10 +414,13 @@ SESSION_READ = re.compile(r"\bFROM (users|kiosks)\b")
 def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_version(
         sqlite_services, monkeypatch):
     import callbacks.wall_feed
+    import callbacks.wall_focus
     from app import create_app
 
-    # the governance view is also re-read per time period: hold that period for the test
+    # the governance view is also re-read per time period: hold that period for the test;
+    # the scenario tiles' sparklines too (read per minute, or when a value reaches a new slice)
     monkeypatch.setattr(callbacks.wall_feed, "GOVERNANCE_EVERY_S", 10**9)
+    monkeypatch.setattr(callbacks.wall_focus, "SERIES_EVERY_S", 10**9)
     selects = []  # of the read models: who a session is is read apart (every few seconds)
     event.listen(sqlite_services.engine, "before_cursor_execute",
                  lambda *args: selects.append(args[2]) if args[2].lstrip().startswith(
@@ -440,7 +443,10 @@ def test_poll_sends_nothing_while_the_version_stands_and_queries_once_per_versio
     # a new version, the same numbers and traces: only the status is sent, not the panels
     assert status == 200 and WallIds.STATUS in moved
     assert WallIds.KPI_TODAY not in moved and WallIds.MAP not in moved, sorted(moved)
-    assert len(selects) == 2 * queries_per_version
+    # everything read again but the sparklines (no tile's value moved to a new slice)
+    sparklines = sum(1 for sql in selects[:queries_per_version] if " AS s47" in sql)
+    assert sparklines == len(sqlite_services.tiles.current().tiles)
+    assert len(selects) == 2 * queries_per_version - sparklines
 
 
 def test_only_fresh_rows_flash():
