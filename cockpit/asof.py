@@ -2,7 +2,7 @@
 
 A :class:`Shadow` is an in-memory SQLite database with the store's schema. It holds the
 reference data that is not events (the map's boundary layers, copied), what the moment shares
-with the present (incidents with no later event, correct disposals: :mod:`cockpit.asof_copy`)
+with the present (incidents with no later event: :mod:`cockpit.asof_copy`)
 and every other stored event with ``occurred_at`` at or before its moment ``at``, re-applied
 through the ingest's own :func:`cockpit.store.apply.apply_batch` with ``now=at``: the same
 fold, the same rules, the same derived columns. The pages' own query code then reads it with
@@ -165,8 +165,6 @@ def history_events(session: Session, settings: Settings, after: datetime | None,
             query = query.where(model.received_at > received_after)
         if unsettled and model is IncidentEventRow:
             query = query.where(moved_after(IncidentEventRow.__table__.c.incident_id, upto))
-        if unsettled and model is WasteDisposal:  # the correct ones are copied
-            query = query.where(WasteDisposal.correct.is_(False))
         for row in session.scalars(query):
             try:
                 items.append((_validated(fields_of(row), settings), row.stream_id))

@@ -2,8 +2,7 @@
 
 An incident with no event after the moment is, at the moment, what it is now: the fold of the
 same events (the fold does not depend on delivery order). Such incidents are copied with
-their events, not folded again; so are the disposals rated correct up to the moment (storing
-one does nothing else). On a SQLite main store the copy runs inside SQLite (the shadow
+their events, not folded again. On a SQLite main store the copy runs inside SQLite (the shadow
 attaches the store's file: ``INSERT … SELECT``), elsewhere through Python in batches.
 """
 
@@ -15,7 +14,6 @@ from sqlalchemy import Engine, MetaData, insert, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit.store.models import Incident, IncidentEventRow
-from cockpit.store.waste_models import WasteDisposal
 
 #: Rows per batch of the copy through Python.
 BATCH = 2000
@@ -37,19 +35,16 @@ def copy_settled(source: Session, target: Session, at: datetime) -> int:
 
     Their state at ``at`` is their state now: the fold of the same events (the fold does not
     depend on delivery order; the governance tick's columns are reset as a fresh fold has
-    them). Only the incidents with later events are folded again from their history. The
-    disposals rated correct up to ``at`` are copied too: storing one does nothing else (an
-    incorrect one may open a follow-up, so those are folded again, in time order).
+    them). Only the incidents with later events are folded again from their history.
+
+    Copying the disposals rated correct as well was measured and left out: the fold of the
+    incorrect ones then evaluates the households over every copied disposal, and the build
+    took as long as folding them all (bench/timemachine.py --modules).
     """
     copied = 0
-    disposals = WasteDisposal.__table__
     for table, key in ((Incident.__table__, Incident.__table__.c.incident_id),
-                       (IncidentEventRow.__table__, IncidentEventRow.__table__.c.incident_id),
-                       (disposals, None)):
-        if key is None:
-            query = select(table).where(table.c.occurred_at <= at, table.c.correct.is_(True))
-        else:
-            query = select(table).where(~moved_after(key, at))
+                       (IncidentEventRow.__table__, IncidentEventRow.__table__.c.incident_id)):
+        query = select(table).where(~moved_after(key, at))
         if table is IncidentEventRow.__table__:
             query = query.where(table.c.occurred_at <= at)
         result = source.execute(query, execution_options={"yield_per": BATCH}).mappings()
@@ -74,7 +69,7 @@ def copy_settled_in_sqlite(main: sessionmaker[Session], target: Engine,
         return None
     meta = MetaData()
     tables = {t.name: t.to_metadata(meta, schema="live")
-              for t in (Incident.__table__, IncidentEventRow.__table__, WasteDisposal.__table__)}
+              for t in (Incident.__table__, IncidentEventRow.__table__)}
     later = tables["incident_events"].alias("later")
 
     def settled(key):
@@ -96,11 +91,6 @@ def copy_settled_in_sqlite(main: sessionmaker[Session], target: Engine,
             conn.execute(insert(IncidentEventRow.__table__).from_select(
                 names, select(*[events.c[n] for n in names]).where(
                     events.c.occurred_at <= at, settled(events.c.incident_id))))
-            rated = tables["waste_disposals"]
-            names = [c.name for c in WasteDisposal.__table__.columns]
-            conn.execute(insert(WasteDisposal.__table__).from_select(
-                names, select(*[rated.c[n] for n in names]).where(
-                    rated.c.occurred_at <= at, rated.c.correct.is_(True))))
             conn.commit()
         finally:
             conn.rollback()
