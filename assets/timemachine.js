@@ -26,6 +26,7 @@
     var FRAME_MS = 1000;
     var STILL_REFRESH_MS = 60000;
     var RETRY_MS = 3000;
+    var WATCH_MS = 1000;
     var TEXT_ID = "tm-text";
     var PAUSE_ID = "tm-pause";
     var SPEED_ID = "tm-speed";
@@ -157,7 +158,7 @@
         if (this.stopped || this.busy) {
             return;
         }
-        if (this.cfg.root && !document.getElementById(this.cfg.root)) {
+        if (!this.present()) {
             this.stop();
             return;
         }
@@ -244,11 +245,17 @@
         this.label();
     };
 
+    Machine.prototype.present = function () {
+        return !this.cfg.root || Boolean(document.getElementById(this.cfg.root));
+    };
+
     Machine.prototype.stop = function () {
         this.stopped = true;
         window.clearTimeout(this.timer);
+        window.clearInterval(this.watch);
         if (current === this) {
             current = null;
+            document.documentElement.classList.remove("tm-past");  // the page left is live
         }
     };
 
@@ -270,6 +277,9 @@
     // a click on a link to this same page, while a past is shown: keep the past
     document.addEventListener("click", function (event) {
         var link = event.target && event.target.closest ? event.target.closest("a[href]") : null;
+        if (current && !current.present()) {
+            current.stop();  // the router swapped the page: it is live
+        }
         if (!current || !link || link.id === "tm-back" || event.defaultPrevented) {
             return;
         }
@@ -292,6 +302,11 @@
         }
         var machine = new Machine(cfg);
         current = machine;
+        machine.watch = window.setInterval(function () {
+            if (!machine.present()) {
+                machine.stop();
+            }
+        }, WATCH_MS);
         document.documentElement.classList.add("tm-past");
         // the band's controls render with the store; bind once they are in the document
         window.setTimeout(function () {

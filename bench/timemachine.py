@@ -14,9 +14,12 @@ as the ingest does). Then, in the same run and on the same store:
 * read: ``queries.summary`` on the shadow (as the past wall reads it) and the whole past
   wall frame (``callbacks.wall.past_frame``).
 
-Each figure is printed with its ratio to the baseline.
+Each figure is printed with its ratio to the baseline. ``--modules`` first adds the demo's
+simulated volunteers and waste (``simulate-volunteers`` and ``simulate-waste --once``: their
+default history, sent to Redis and stored by the real ingest), whose events every shadow
+folds again.
 
-    python bench/timemachine.py [--passes 1] [--steps 30]
+    python bench/timemachine.py [--passes 1] [--steps 30] [--modules]
                                 [--database-url sqlite:////tmp/tm.db | postgresql+psycopg://…]
 
 Default database: a SQLite file (WAL) in a temporary folder; a PostgreSQL database named in
@@ -31,11 +34,13 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.incident_store import pct, store  # noqa: E402
@@ -46,12 +51,17 @@ from cockpit import replay as rp  # noqa: E402
 from cockpit import replay_plan as rp_plan  # noqa: E402
 from cockpit.asof import Shadow  # noqa: E402
 from cockpit.events import parse_event  # noqa: E402
+from cockpit.ingest import Ingestor  # noqa: E402
 from cockpit.placing import resolve_villages  # noqa: E402
 from cockpit.replay_mapping import load_mapping  # noqa: E402
 from cockpit.services import Services  # noqa: E402
 from cockpit.store.apply import apply_batch  # noqa: E402
 from cockpit.store.models import IncidentEventRow  # noqa: E402
+from cockpit.store.volunteer_models import VolunteerEventRow  # noqa: E402
+from cockpit.store.waste_models import WasteDisposal, WasteEventRow  # noqa: E402
 from cockpit.timemachine import machine_for  # noqa: E402
+from cockpit.volunteers import simulate as volunteer_sim  # noqa: E402
+from cockpit.waste import simulate as waste_sim  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "incidents"
 SF = DATA / "sf_fire_calls_2020-04-07_to_04-20.csv"
@@ -86,6 +96,29 @@ def load(services: Services, entries: list[dict[str, str]]) -> float:
     return len(entries) / (time.perf_counter() - started)
 
 
+def add_modules(services: Services) -> Services:
+    """Store the demo's simulated volunteer and waste history through Redis and the ingest."""
+    settings = services.settings.model_copy(update={
+        "pd_key": SecretStr("bench-timemachine-pd-key"),
+        "stream_prefix": f"bench-tm:{uuid.uuid4().hex[:8]}:"})
+    services = Services(settings, services.redis, services.engine, services.sessions)
+    waste_sim.simulate(settings, services.redis, once=True)
+    volunteer_sim.simulate(settings, services.redis, once=True)
+    worker = Ingestor(settings, services.redis, services.sessions, consumer="bench",
+                      block_ms=50, batch_size=BATCH)
+    worker.start()
+    while worker.step():
+        pass
+    keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*"))
+    if keys:
+        services.redis.delete(*keys)
+    with services.read() as session:
+        counts = {m.__tablename__: session.scalar(select(func.count()).select_from(m))
+                  for m in (VolunteerEventRow, WasteEventRow, WasteDisposal)}
+    print("modules: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
+    return services
+
+
 def timed(work, samples: int) -> list[float]:
     """Milliseconds of ``samples`` runs of ``work()``."""
     out = []
@@ -104,7 +137,9 @@ def shadow_bytes(shadow: Shadow) -> int:
     return int(pages) * int(size)
 
 
-def run(services: Services, passes: int, steps: int) -> None:
+def run(services: Services, passes: int, steps: int, modules: bool = False) -> None:
+    if modules:
+        services = add_modules(services)
     tz = services.settings.tz
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     entries = history(passes, end)
@@ -167,6 +202,8 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=1,
                         help="times the two-week file is stored, one after the other")
     parser.add_argument("--steps", type=int, default=30, help="replay frames per speed")
+    parser.add_argument("--modules", action="store_true",
+                        help="add the demo's simulated volunteers and waste first")
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
@@ -174,7 +211,7 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{folder}/tm.sqlite3"
     try:
         with store(url, args.redis_url, replace=True, keep=False) as services:
-            run(services, args.passes, args.steps)
+            run(services, args.passes, args.steps, args.modules)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

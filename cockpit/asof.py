@@ -1,10 +1,12 @@
 """An as-of store: the state the store would hold at a past moment, rebuilt from its history.
 
 A :class:`Shadow` is an in-memory SQLite database with the store's schema. It holds the
-reference data that is not events (the map's boundary layers, copied) and every stored event
-with ``occurred_at`` at or before its moment ``at``, re-applied through the ingest's own
-:func:`cockpit.store.apply.apply_batch` with ``now=at``: the same fold, the same rules, the
-same derived columns. The pages' own query code then reads it with ``now=at``.
+reference data that is not events (the map's boundary layers, copied), what the moment shares
+with the present (incidents with no later event: :mod:`cockpit.asof_copy`)
+and every other stored event with ``occurred_at`` at or before its moment ``at``, re-applied
+through the ingest's own :func:`cockpit.store.apply.apply_batch` with ``now=at``: the same
+fold, the same rules, the same derived columns. The pages' own query code then reads it with
+``now=at``.
 
 The events come back from the history tables (:func:`history_events`): ``incident_events``,
 ``metric_observations``, ``notification_receipts``, ``volunteer_events``, ``waste_events`` and
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from cockpit import repeats
+from cockpit.asof_copy import copy_settled, copy_settled_in_sqlite, moved_after
 from cockpit.event_base import BaseEvent
 from cockpit.events import EVENT_TYPES, IncidentEvent
 from cockpit.placing import VillageLayerSync, resolve_villages
@@ -43,7 +46,6 @@ from cockpit.store.apply import apply_batch
 from cockpit.store.map_models import BoundaryFeature, BoundaryImport
 from cockpit.store.models import (
     Base,
-    Incident,
     IncidentEventRow,
     MetricObservation,
     NotificationReceipt,
@@ -162,7 +164,7 @@ def history_events(session: Session, settings: Settings, after: datetime | None,
         if received_after is not None:
             query = query.where(model.received_at > received_after)
         if unsettled and model is IncidentEventRow:
-            query = query.where(_moved_after(IncidentEventRow.__table__.c.incident_id, upto))
+            query = query.where(moved_after(IncidentEventRow.__table__.c.incident_id, upto))
         for row in session.scalars(query):
             try:
                 items.append((_validated(fields_of(row), settings), row.stream_id))
@@ -172,40 +174,6 @@ def history_events(session: Session, settings: Settings, after: datetime | None,
                             row.source, row.event_id, str(exc).splitlines()[0])
     items.sort(key=lambda item: (item[0].occurred_at, item[0].event_id, item[0].source))
     return items, failed
-
-
-def _moved_after(incident_id, at: datetime):
-    """SQL: the incident ``incident_id`` has an event after ``at`` (its index lookup)."""
-    later = IncidentEventRow.__table__.alias("later")
-    return select(later.c.event_id).where(later.c.incident_id == incident_id,
-                                          later.c.occurred_at > at).exists()
-
-
-#: A copied incident's columns the governance tick writes (not events): as a fresh fold has them.
-_NOT_FROM_EVENTS = {"escalation_level": 0, "repeat_group": None, "repeat_size": 0}
-
-
-def copy_settled(source: Session, target: Session, at: datetime) -> int:
-    """Copy the incidents with no event after ``at``, and their events; return how many.
-
-    Their state at ``at`` is their state now: the fold of the same events (the fold does not
-    depend on delivery order; the governance tick's columns are reset as a fresh fold has
-    them). Only the incidents with later events are folded again from their history.
-    """
-    copied = 0
-    for table, key in ((Incident.__table__, Incident.__table__.c.incident_id),
-                       (IncidentEventRow.__table__, IncidentEventRow.__table__.c.incident_id)):
-        query = select(table).where(~_moved_after(key, at))
-        if table is IncidentEventRow.__table__:
-            query = query.where(table.c.occurred_at <= at)
-        result = source.execute(query, execution_options={"yield_per": BATCH}).mappings()
-        for part in result.partitions():
-            rows = [dict(row) for row in part]
-            if table is Incident.__table__:
-                rows = [{**row, **_NOT_FROM_EVENTS} for row in rows]
-                copied += len(rows)
-            target.execute(insert(table), rows)
-    return copied
 
 
 def _batches(items: Sequence, size: int = BATCH) -> Iterator[Sequence]:
@@ -261,12 +229,13 @@ class Shadow:
         started = time.perf_counter()
         shadow = cls.empty(settings)
         VillageLayerSync(main).check(force=True)  # the join on the store's village layer
+        copied = copy_settled_in_sqlite(main, shadow.engine, at)
         with main() as source, shadow.sessions.begin() as target:
             for model in REFERENCE:
                 rows = [dict(r._mapping) for r in source.execute(select(model.__table__))]
                 if rows:
                     target.execute(insert(model.__table__), rows)
-            shadow.copied = copy_settled(source, target, at)
+            shadow.copied = copy_settled(source, target, at) if copied is None else copied
         shadow._sync(main, None, at)
         shadow.build_s = time.perf_counter() - started
         return shadow

@@ -8,8 +8,8 @@ state the ingest would have written had it applied exactly the stored events wit
 Shadows are kept per process in a small LRU (:data:`CACHE_SIZE`, keyed by their moment). A
 later moment reuses the newest cached shadow before it and applies only the events between
 (a replay moving forward costs one small step per frame); an earlier moment than every cached
-one builds a new shadow from the whole history up to it. docs/timemachine.md has the
-measured costs.
+one builds a new shadow (settled incidents copied, the rest folded again from the history).
+docs/timemachine.md has the measured costs.
 """
 
 from __future__ import annotations

@@ -80,7 +80,6 @@ def band(lang: Lang, config: Mapping[str, Any] | None, live_url: str,
                     html.Option(t("tm_speed_n", lang, n=_speed_text(s)), value=str(s),
                                 selected=s == speed) for s in choices])])]
     return html.Div(id=TimeIds.BAND, className="tm-band", role="status", children=[
-        html.Span(className="tm-icon", children="⏮"),
         html.Span(t("tm_band_loading", lang), id=TimeIds.TEXT, className="tm-text"),
         *controls, back,
         dcc.Store(id=TimeIds.CONFIG, data=dict(config)),

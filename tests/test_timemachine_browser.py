@@ -288,4 +288,10 @@ def test_tm004_tablet_and_map_at_a_past_moment(planted):
         reported = {f["incident_id"] for f in entries if f["type"] == "incident.reported"
                     and datetime.fromisoformat(f["occurred_at"]) <= moment}
         assert set(points["ids"]) == reported and len(reported) < 8
+        # leaving the page for another one by the app's own navigation: that one is live
+        driver.find_element(By.CSS_SELECTOR, "a.inc-nav-link[href^='/incidents']").click()
+        wait(driver, lambda d: urlsplit(d.current_url).path == "/incidents")
+        wait(driver, lambda d: not d.execute_script(
+            "return document.documentElement.classList.contains('tm-past')"))
+        assert "at=" not in driver.current_url
         assert severe_errors(driver) == []
