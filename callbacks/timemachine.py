@@ -166,6 +166,8 @@ class PastServices:
         self.settings = live.settings
         self.engine = live.engine
         self.redis = live.redis
+        #: The tiles file as it is now: a past moment shows today's tiles with its values.
+        self.tiles = live.tiles
 
     @contextmanager
     def read(self) -> Iterator[Session]:
