@@ -208,11 +208,13 @@ def announce_queue(pending: Mapping[str, Any], lang: Lang = "zh") -> dict[str, A
     -------
     dict
         ``total`` (queued, all of them), ``repeat_every_s`` (float, seconds) and ``items``:
-        ``{id, incident_id, priority, priority_label, text, category_label, title,
+        ``{id, incident_id, kind (new_incident or alert), priority, priority_label, text,
+        category_label, title,
         village_code, at, reported_at}`` in queue order (``at``: when the notice was made,
         ISO-8601; the takeover counts its wait from it).
     """
     items = [{"id": n["notification_id"], "incident_id": n.get("incident_id"),
+              "kind": n.get("kind") or "new_incident",
               "priority": n.get("priority") or "normal",
               "priority_label": vocab.label(vocab.PRIORITY_TERMS, n.get("priority") or "normal",
                                             lang),
