@@ -28,7 +28,15 @@ from cockpit.governance_config import (
     parse_duration,
     read_yaml,
 )
-from cockpit.vocab import Category, Priority, Stage
+from cockpit.vocab import (
+    STAGE_TERMS,
+    Category,
+    Priority,
+    Stage,
+    _lookup,
+    parse_category,
+    parse_priority,
+)
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "alert_rules.yaml"
 #: Calendar windows: from the start of the local day, ISO week (Monday) or month until now.
@@ -36,6 +44,10 @@ CALENDAR = ("today", "this_week", "this_month")
 #: Comparisons a rule may use, by their YAML spelling.
 COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _COMPARE_WORDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "above": ">", "below": "<"}
+
+
+class AlertRulesError(ConfigError):
+    """The alert-rules file is missing, not YAML, or invalid; the message says where and why."""
 
 
 def _window(value: object) -> object:
@@ -75,6 +87,20 @@ def _compare(value: object) -> object:
     return _COMPARE_WORDS.get(text, text)
 
 
+def _terms(parse):
+    """A before-validator of one value or a list of codes or labels (``fire`` or ``火情``)."""
+    def validate(value: object) -> object:
+        if value is None:
+            return None
+        return [parse(v) for v in (value if isinstance(value, list | tuple) else [value])]
+    return BeforeValidator(validate)
+
+
+Categories = Annotated[list[Category] | None, _terms(parse_category)]
+Priorities = Annotated[list[Priority] | None, _terms(parse_priority)]
+Stages = Annotated[list[Stage] | None, _terms(lambda v: _lookup(Stage, STAGE_TERMS, v))]
+
+
 class Text(_Strict):
     """A label in zh-CN and English."""
 
@@ -86,10 +112,10 @@ class IncidentCount(_Strict):
     """Incidents reported within ``window``, of the given categories, priorities and stages."""
 
     type: Literal["incident_count"]
-    category: list[Category] | None = None
-    priority: list[Priority] | None = None
+    category: Categories = None
+    priority: Priorities = None
     #: Current stage (e.g. only open ones: reported ... resolved).
-    stage: list[Stage] | None = None
+    stage: Stages = None
     per: Literal["village", "subdistrict"] = "village"
     window: Window
 
@@ -130,7 +156,7 @@ class AlertRule(_Strict):
     #: Hysteresis: an active alert clears only when the measure no longer crosses this
     #: (e.g. raised below 90 %, cleared at 92 % and more). Default: the threshold.
     clear_at: float | None = None
-    severity: Priority = Priority.URGENT
+    severity: Annotated[Priority, BeforeValidator(parse_priority)] = Priority.URGENT
     #: Unit spoken after the figures (default: 起 / incidents, %, or the metric's own unit).
     unit: Text | None = None
     #: Only these villages (codes); default every village.
@@ -142,7 +168,7 @@ class AlertRule(_Strict):
     @model_validator(mode="after")
     def _sensible(self) -> AlertRule:
         if self.clear_at is not None:
-            wrong = (self.clear_at < self.threshold if self.compare in (">", ">=")
+            wrong = (self.clear_at > self.threshold if self.compare in (">", ">=")
                      else self.clear_at < self.threshold)
             if wrong:
                 side = "at or below" if self.compare in (">", ">=") else "at or above"
@@ -221,16 +247,19 @@ def load_alert_rules(path: str | Path | None = None) -> AlertRules:
 
     Raises
     ------
-    ConfigError
-        If the file is missing, is not YAML, or breaks a rule; the message names the file, the
-        rule (index and id), the key and the reason.
+    AlertRulesError
+        A :class:`ConfigError`: the file is missing, is not YAML, or breaks a rule; the message
+        names the file, the rule (index and id), the key and the reason.
     """
     file = Path(path) if path else DEFAULT_FILE
-    data = read_yaml(file, "alert rules")
+    try:
+        data = read_yaml(file, "alert rules")
+    except ConfigError as exc:
+        raise AlertRulesError(str(exc)) from None
     try:
         return AlertRules.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{file.name}: {_named(exc, data)}") from None
+        raise AlertRulesError(f"{file.name}: {_named(exc, data)}") from None
 
 
 @functools.lru_cache(maxsize=8)

@@ -265,3 +265,29 @@ def test_the_shipped_rules_load_and_every_rule_evaluates_on_an_empty_store(servi
     result = runner.run(_now())
     assert (result.rules, result.raised) == (len(rules.active), 0)
     assert Path(services.settings.alerts_file or "").name in ("", "alert_rules.yaml")
+
+
+def test_alerts_route_lists_statuses_by_role_and_scope(alerting):
+    from app import create_app
+    from cockpit.api_spec_alerts import AlertList
+    from tests.access_support import signed_in_client
+
+    now = _now()
+    worker = store_support.ingest(alerting, [_fire(i, now - timedelta(minutes=5))
+                                             for i in range(4)]
+                                  + [_fire(i, now - timedelta(minutes=4), CHAOYANG, "c")
+                                     for i in range(4)])
+    worker.alerts.run(now)
+    app = create_app(alerting.settings, services=alerting)
+    leader = signed_in_client(app, alerting, "leader")
+    body = leader.get("/api/v1/alerts").get_json()
+    AlertList.model_validate(body)
+    assert body["counts"] == {"active": 2, "acknowledged": 0, "cleared": 0}
+    assert {i["scope_zh"] for i in body["items"]} == {"三角村", "朝阳村"}
+    staff = signed_in_client(app, alerting, "staff", villages=CHAOYANG)
+    scoped = staff.get("/api/v1/alerts?status=active").get_json()
+    assert [i["scope"] for i in scoped["items"]] == [CHAOYANG]
+    bad = leader.get("/api/v1/alerts?status=gone")
+    assert bad.status_code == 400 and bad.get_json()["error"].startswith("status:")
+    assert signed_in_client(app, alerting, None).get("/api/v1/alerts").status_code == 401
+    assert leader.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/alerts"]
