@@ -1,8 +1,9 @@
 """What an alert rule measures, per scope, from the stored events; and how its alert reads.
 
-Each measure is one grouped query, whatever the number of villages: incidents counted by
-village, waste disposals tallied by village, metric observations aggregated by village (or
-the subdistrict's own rows). A scope is a village code or :data:`SUBDISTRICT`.
+Each read is one grouped query, whatever the number of villages, shared by every rule of an
+evaluation that needs it (:class:`Reads`): incidents counted by village, category, priority and
+stage; waste disposals tallied by village; one KPI's observations aggregated by village (or the
+subdistrict's own rows). A scope is a village code or :data:`SUBDISTRICT`.
 """
 
 from __future__ import annotations
@@ -31,77 +32,118 @@ def _villages(rule: AlertRule) -> list[str]:
     return list(rule.villages) if rule.villages is not None else list(geo.village_names())
 
 
-def _incident_counts(session: Session, measure: IncidentCount, rule: AlertRule, tz: ZoneInfo,
-                     now: datetime) -> dict[str, float | None]:
-    i = Incident
-    since = window_start(measure.window, now, tz)
-    where = [i.reported_at >= since, i.reported_at <= now]
-    for column, values in ((i.category, measure.category), (i.priority, measure.priority),
-                           (i.stage, measure.stage)):
-        if values is not None:
-            where.append(column.in_([v.value for v in values]))
-    if measure.per == SUBDISTRICT:
-        return {SUBDISTRICT: float(session.scalar(select(func.count()).where(*where)) or 0)}
-    counts = dict(session.execute(select(i.village_code, func.count()).where(*where)
-                                  .group_by(i.village_code)).all())
-    # a village without incidents counts 0 (a rule may ask for "fewer than")
-    return {code: float(counts.get(code, 0)) for code in _villages(rule)}
+class Reads:
+    """Grouped reads of one evaluation, shared by every rule that needs the same one.
+
+    Rules over the same window share one grouped count of incidents (by village, category,
+    priority and stage) and one tally of disposals (by village); rules over the same KPI and
+    window share one aggregate (by village). An evaluation thus costs a query per distinct
+    window and KPI, not per rule.
+    """
+
+    def __init__(self, session: Session, tz: ZoneInfo, now: datetime):
+        self.session, self.tz, self.now = session, tz, now
+        self._memo: dict[tuple, list] = {}
+
+    def _once(self, key: tuple, read) -> list:
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key]
+
+    def incidents(self, window) -> list[tuple]:
+        """``(village_code, category, priority, stage, count)`` of incidents reported in it."""
+        i = Incident
+        since = window_start(window, self.now, self.tz)
+        columns = (i.village_code, i.category, i.priority, i.stage)
+        return self._once(("incidents", window), lambda: [tuple(r) for r in self.session.execute(
+            select(*columns, func.count())
+            .where(i.reported_at >= since, i.reported_at <= self.now).group_by(*columns))])
+
+    def disposals(self, window) -> list[tuple]:
+        """``(village_code, correct, rated)`` of the disposals of the window."""
+        d = WasteDisposal
+        if isinstance(window, timedelta):
+            where = [d.occurred_at >= self.now - window, d.occurred_at <= self.now]
+        else:  # calendar windows by the disposals' local day (the index the waste pages use)
+            start = window_start(window, self.now, self.tz).date()
+            where = [d.local_day >= start.isoformat(),
+                     d.local_day <= self.now.astimezone(self.tz).date().isoformat()]
+        return self._once(("disposals", window), lambda: [tuple(r) for r in self.session.execute(
+            select(d.village_code, func.sum(cast(d.correct, Integer)), func.count())
+            .where(*where).group_by(d.village_code))])
+
+    def metric(self, measure: MetricMeasure) -> dict[str | None, dict[str, float]]:
+        """Village code (None: subdistrict-wide rows) -> ``latest, avg, sum, min, max, count``."""
+        key = ("metric", measure.module, measure.key, measure.window)
+        return self._once(key, lambda: [self._metric(measure)])[0]
+
+    def _metric(self, measure: MetricMeasure) -> dict[str | None, dict[str, float]]:
+        m = MetricObservation
+        since = window_start(measure.window, self.now, self.tz)
+        pair = (m.module == measure.module, m.key == measure.key)
+        where = (*pair, m.occurred_at >= since, m.occurred_at <= self.now)
+        out: dict[str | None, dict[str, float]] = {}
+        for village, n, total, low, high in self.session.execute(
+                select(m.village_code, func.count(), func.sum(m.value), func.min(m.value),
+                       func.max(m.value)).where(*where).group_by(m.village_code)):
+            out[village] = {"count": float(n), "sum": float(total), "avg": float(total) / n,
+                            "min": float(low), "max": float(high)}
+        newest = (select(m.village_code.label("v"), func.max(m.occurred_at).label("at"))
+                  .where(*where).group_by(m.village_code).subquery())
+        same_village = (m.village_code == newest.c.v) | (m.village_code.is_(None)
+                                                         & newest.c.v.is_(None))
+        for village, value in self.session.execute(
+                select(m.village_code, m.value)
+                .join(newest, and_(same_village, m.occurred_at == newest.c.at)).where(*pair)
+                .order_by(m.received_at, m.event_id)):  # at equal times the later arrival wins
+            out[village]["latest"] = float(value)
+        return out
 
 
-def _accuracy(session: Session, rule: AlertRule, tz: ZoneInfo,
-              now: datetime) -> dict[str, float | None]:
+def _incident_counts(reads: Reads, rule: AlertRule) -> dict[str, float | None]:
     measure = rule.measure
-    d = WasteDisposal
-    if isinstance(measure.window, timedelta):
-        where = [d.occurred_at >= now - measure.window, d.occurred_at <= now]
-    else:  # calendar windows by the disposals' local day (the index the waste pages use)
-        start = window_start(measure.window, now, tz).date()
-        where = [d.local_day >= start.isoformat(),
-                 d.local_day <= now.astimezone(tz).date().isoformat()]
-    tally = (func.sum(cast(d.correct, Integer)), func.count())
+    wanted = [None if values is None else {v.value for v in values}
+              for values in (measure.category, measure.priority, measure.stage)]
+    counts: dict[str | None, float] = {}
+    for village, *codes, n in reads.incidents(measure.window):
+        if all(w is None or c in w for w, c in zip(wanted, codes, strict=True)):
+            counts[village] = counts.get(village, 0.0) + n
     if measure.per == SUBDISTRICT:
-        rows = [(SUBDISTRICT, *session.execute(select(*tally).where(*where)).one())]
+        return {SUBDISTRICT: float(sum(counts.values()))}
+    # a village without incidents counts 0 (a rule may ask for "fewer than")
+    return {code: counts.get(code, 0.0) for code in _villages(rule)}
+
+
+def _accuracy(reads: Reads, rule: AlertRule) -> dict[str, float | None]:
+    measure = rule.measure
+    rows = reads.disposals(measure.window)
+    if measure.per == SUBDISTRICT:
+        rows = [(SUBDISTRICT, sum(int(c or 0) for _, c, _ in rows), sum(n for _, _, n in rows))]
+        wanted = None
     else:
-        rows = session.execute(select(d.village_code, *tally).where(*where)
-                               .group_by(d.village_code)).all()
-    wanted = None if measure.per == SUBDISTRICT else set(_villages(rule))
+        wanted = set(_villages(rule))
     out: dict[str, float | None] = {}
     for key, correct, total in rows:
-        if key is None or (wanted is not None and key not in wanted):
+        if key is None or (wanted is not None and key not in wanted) or not total:
             continue
-        enough = int(total or 0) >= measure.min_disposals
+        enough = int(total) >= measure.min_disposals
         out[key] = 100.0 * int(correct or 0) / int(total) if enough else None
     return out
 
 
-def _metric(session: Session, measure: MetricMeasure, rule: AlertRule, tz: ZoneInfo,
-            now: datetime) -> dict[str, float | None]:
-    m = MetricObservation
-    since = window_start(measure.window, now, tz)
-    where = [m.module == measure.module, m.key == measure.key, m.occurred_at >= since,
-             m.occurred_at <= now]
-    per_village = measure.per != SUBDISTRICT
-    where.append(m.village_code.is_not(None) if per_village else m.village_code.is_(None))
-    scope = m.village_code if per_village else func.coalesce(m.village_code, SUBDISTRICT)
-    if measure.aggregate == "latest":
-        newest = (select(m.village_code.label("v"), func.max(m.occurred_at).label("at"))
-                  .where(*where).group_by(m.village_code).subquery())
-        rows = session.execute(
-            select(scope, m.value).join(newest, and_(
-                (m.village_code == newest.c.v) | (m.village_code.is_(None) & newest.c.v.is_(None)),
-                m.occurred_at == newest.c.at))
-            .where(m.module == measure.module, m.key == measure.key)
-            .order_by(m.received_at, m.event_id)).all()  # at equal times the later arrival wins
-    else:
-        rows = session.execute(select(scope, _AGGREGATES[measure.aggregate](m.value))
-                               .where(*where).group_by(m.village_code)).all()
-    wanted = set(_villages(rule)) if per_village and rule.villages is not None else None
-    return {key: float(value) for key, value in rows
-            if value is not None and (wanted is None or key in wanted)}
+def _metric(reads: Reads, rule: AlertRule) -> dict[str, float | None]:
+    measure = rule.measure
+    values = reads.metric(measure)
+    if measure.per == SUBDISTRICT:
+        row = values.get(None)
+        return {SUBDISTRICT: row[measure.aggregate]} if row else {}
+    wanted = set(rule.villages) if rule.villages is not None else None
+    return {code: row[measure.aggregate] for code, row in values.items()
+            if code is not None and (wanted is None or code in wanted)}
 
 
-def measure_values(session: Session, rule: AlertRule, tz: ZoneInfo,
-                   now: datetime) -> dict[str, float | None]:
+def measure_values(session: Session, rule: AlertRule, tz: ZoneInfo, now: datetime,
+                   reads: Reads | None = None) -> dict[str, float | None]:
     """Return the rule's measure per scope as of ``now``.
 
     Parameters
@@ -114,6 +156,9 @@ def measure_values(session: Session, rule: AlertRule, tz: ZoneInfo,
         Zone of the calendar windows (``today``, ``this_week``, ``this_month``).
     now : datetime
         Aware; the end of every window.
+    reads : Reads, optional
+        The evaluation's shared reads (one is made for this rule alone without it); its
+        session, zone and time win over the arguments.
 
     Returns
     -------
@@ -123,12 +168,13 @@ def measure_values(session: Session, rule: AlertRule, tz: ZoneInfo,
         for a figure (fewer rated disposals than ``min_disposals``). A village with no
         incidents counts 0; a scope without disposals or observations is left out.
     """
+    reads = reads or Reads(session, tz, now)
     measure = rule.measure
     if isinstance(measure, IncidentCount):
-        return _incident_counts(session, measure, rule, tz, now)
+        return _incident_counts(reads, rule)
     if isinstance(measure, MetricMeasure):
-        return _metric(session, measure, rule, tz, now)
-    return _accuracy(session, rule, tz, now)
+        return _metric(reads, rule)
+    return _accuracy(reads, rule)
 
 
 def units(rule: AlertRule) -> tuple[str, str]:

@@ -31,7 +31,7 @@ import redis
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cockpit.alert_measures import SUBDISTRICT, alert_text, measure_values, units
+from cockpit.alert_measures import SUBDISTRICT, Reads, alert_text, measure_values, units
 from cockpit.alerts_config import AlertRule, AlertRules, IncidentCount
 from cockpit.clock import utc_now
 from cockpit.governance import publish_pending
@@ -140,9 +140,10 @@ def evaluate(session: Session, rules: AlertRules, config: GovernanceConfig, tz,
     result = AlertResult()
     active = {(a.rule_id, a.scope): a for a in session.scalars(
         select(Alert).where(Alert.cleared_at.is_(None)).with_for_update())}
+    reads = Reads(session, tz, now)  # rules of one window or KPI share their query
     for rule in rules.active:
         result.rules += 1
-        for scope, value in measure_values(session, rule, tz, now).items():
+        for scope, value in measure_values(session, rule, tz, now, reads).items():
             alert = active.pop((rule.id, scope), None)
             if alert is None:
                 if value is not None and rule.crossed(value):
