@@ -45,6 +45,8 @@ from cockpit.streams import signal_change
 
 log = logging.getLogger(__name__)
 LOCK_MS = 30_000
+#: Shortest time between evaluations after changes while a backlog drains, s.
+BUSY_AFTER_S = 5.0
 
 
 @dataclass
@@ -221,14 +223,19 @@ class AlertRunner:
         """Note that a batch stored events: the next :meth:`due` comes after ``after_commit``."""
         self._dirty = True
 
-    def due(self) -> bool:
-        """Whether an evaluation is due now (after a change, or on the timer)."""
+    def due(self, busy: bool = False) -> bool:
+        """Whether an evaluation is due now (after a change, or on the timer).
+
+        ``busy``: a backlog is draining; evaluations after a change then wait at least
+        :data:`BUSY_AFTER_S` (each re-reads the windows, the backlog's batches need not).
+        """
         if not self.rules.active:
             return False
         since = time.monotonic() - self._last
         timing = self.rules.evaluation
+        after = timing.after_commit.total_seconds()
         return since >= timing.every.total_seconds() or (
-            self._dirty and since >= timing.after_commit.total_seconds())
+            self._dirty and since >= (max(after, BUSY_AFTER_S) if busy else after))
 
     def run(self, now: datetime | None = None) -> AlertResult:
         """Evaluate now (unless another process holds the lock: ``ran`` is then False)."""

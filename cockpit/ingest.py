@@ -325,7 +325,7 @@ class Ingestor:
         busy = len(messages) >= self.batch_size
         if self.governor.due(BUSY_TICK_S if busy else None):
             self.governor.tick(busy=busy)
-        if self.alerts.due():
+        if self.alerts.due(busy):
             self.alerts.run()
         if time.monotonic() - self._last_autoclose >= AUTOCLOSE_EVERY_S:
             self.close_attendances()
