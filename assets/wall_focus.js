@@ -177,7 +177,7 @@
         var alert = first.kind === "alert";  // an alert rule's notice (docs/alerts.md)
         return ["takeover", fill(alert ? texts.wf_takeover_alert : texts.wf_takeover_head,
                                  {p: first.priority_label || ""}),
-                alert ? "" : (first.category_label || ""),
+                first.category_label || "",
                 alert ? (first.text || "") : (first.title || first.text || ""), village,
                 reported.length >= 16 ? fill(alert ? texts.wf_takeover_raised : texts.wf_takeover_at,
                                              {t: reported.slice(11, 16)}) : "",

@@ -219,7 +219,8 @@ def announce_queue(pending: Mapping[str, Any], lang: Lang = "zh") -> dict[str, A
               "priority_label": vocab.label(vocab.PRIORITY_TERMS, n.get("priority") or "normal",
                                             lang),
               "text": (n.get("text_en") if lang == "en" else n.get("text_zh")) or "",
-              "category_label": category_label(n.get("category") or "other", lang),
+              "category_label": category_label(n.get("category") or "other", lang)
+              if n.get("category") or n.get("kind") != "alert" else "",
               "title": n.get("title") or "", "village_code": n.get("village_code"),
               "at": n.get("created_at"), "reported_at": n.get("reported_at")}
              for n in pending.get("items") or ()]

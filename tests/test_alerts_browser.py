@@ -103,6 +103,7 @@ def test_alerts001_spoken_taken_over_and_acknowledged_like_an_incident(hall):
     hall.wait(lambda d: takeover.is_displayed())
     assert hall.text(FocusIds.TAKEOVER_HEAD) == "特急告警 · 待确认"
     assert hall.text(FocusIds.TAKEOVER_TITLE) == expected
+    assert hall.text(FocusIds.TAKEOVER_CATEGORY) == "火情"  # the rule counts one category
     assert hall.text(FocusIds.TAKEOVER_VILLAGE) == village
     assert hall.text(FocusIds.TAKEOVER_AT).startswith("告警 ")
     save_screenshot(hall.driver, "wall-alert-takeover.png")
@@ -119,4 +120,32 @@ def test_alerts001_spoken_taken_over_and_acknowledged_like_an_incident(hall):
             notice["notification_id"], "notification.acknowledged")
         (alert,) = session.scalars(select(Alert)).all()
         assert (alert.scope, alert.raised_value, alert.cleared_at) == (code, 4.0, None)
+    hall.assert_no_console_errors()
+
+
+def test_alerts002_the_analysis_page_lists_active_then_acknowledged_alerts(hall):
+    hall.sign_in("leader")
+    now = datetime.now(UTC)
+    code, village, _, _ = geo.label_points(geo.load_villages(), with_suffix=False)[2]
+    for n in range(4):
+        _fire(hall, 100 + n, 2, now - timedelta(minutes=10 - n))
+    hall.wait(lambda d: _notice(hall).get("notification_id"))
+    hall.driver.get(hall.url + "/analysis")
+    row = "#analysis-alerts tr[data-status='{}']"
+    hall.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row.format("active")))
+    cells = hall.driver.execute_script(  # one read: the panel may re-render meanwhile
+        "return Array.from(document.querySelectorAll(arguments[0] + ' td'))"
+        ".map(e => e.innerText)", row.format("active"))
+    assert cells[:3] == ["未确认", "特急", f"告警：{village} 火情 1 小时内 4 起，超过 3 起"]
+    assert hall.text("analysis-alerts").startswith("未确认 1 · 已确认 0 · 近 7 日已解除 0")
+    # the gateway acknowledges it by phone: the page follows
+    hall.services.redis.xadd(hall.services.settings.stream("incidents"), {
+        "event_id": "gw-ack-1", "type": "notification.acknowledged",
+        "occurred_at": datetime.now(UTC).isoformat(), "source": "gateway",
+        "notification_id": _notice(hall)["notification_id"], "channel": "voice",
+        "by": "duty-phone"})
+    hall.wait(lambda d: d.find_elements(By.CSS_SELECTOR, row.format("acknowledged")),
+              timeout=30)
+    assert hall.text("analysis-alerts").startswith("未确认 0 · 已确认 1")
+    save_screenshot(hall.driver, "analysis-alerts.png")
     hall.assert_no_console_errors()
