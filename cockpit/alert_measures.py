@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from cockpit import geo
@@ -62,42 +62,55 @@ class Reads:
     def disposals(self, window) -> list[tuple]:
         """``(village_code, correct, rated)`` of the disposals of the window."""
         d = WasteDisposal
+        since = window_start(window, self.now, self.tz)
+        # by the disposals' local day (the index the waste pages use), then, for a rolling
+        # window, by their time within its first day
+        where = [d.local_day >= since.astimezone(self.tz).date().isoformat(),
+                 d.local_day <= self.now.astimezone(self.tz).date().isoformat()]
         if isinstance(window, timedelta):
-            where = [d.occurred_at >= self.now - window, d.occurred_at <= self.now]
-        else:  # calendar windows by the disposals' local day (the index the waste pages use)
-            start = window_start(window, self.now, self.tz).date()
-            where = [d.local_day >= start.isoformat(),
-                     d.local_day <= self.now.astimezone(self.tz).date().isoformat()]
+            where += [d.occurred_at >= since, d.occurred_at <= self.now]
         return self._once(("disposals", window), lambda: [tuple(r) for r in self.session.execute(
             select(d.village_code, func.sum(cast(d.correct, Integer)), func.count())
             .where(*where).group_by(d.village_code))])
 
     def metric(self, measure: MetricMeasure) -> dict[str | None, dict[str, float]]:
-        """Village code (None: subdistrict-wide rows) -> ``latest, avg, sum, min, max, count``."""
-        key = ("metric", measure.module, measure.key, measure.window)
-        return self._once(key, lambda: [self._metric(measure)])[0]
-
-    def _metric(self, measure: MetricMeasure) -> dict[str | None, dict[str, float]]:
+        """Village code (None: subdistrict-wide rows) -> ``avg, sum, min, max, count``."""
         m = MetricObservation
         since = window_start(measure.window, self.now, self.tz)
-        pair = (m.module == measure.module, m.key == measure.key)
-        where = (*pair, m.occurred_at >= since, m.occurred_at <= self.now)
-        out: dict[str | None, dict[str, float]] = {}
-        for village, n, total, low, high in self.session.execute(
-                select(m.village_code, func.count(), func.sum(m.value), func.min(m.value),
-                       func.max(m.value)).where(*where).group_by(m.village_code)):
-            out[village] = {"count": float(n), "sum": float(total), "avg": float(total) / n,
-                            "min": float(low), "max": float(high)}
-        newest = (select(m.village_code.label("v"), func.max(m.occurred_at).label("at"))
-                  .where(*where).group_by(m.village_code).subquery())
-        same_village = (m.village_code == newest.c.v) | (m.village_code.is_(None)
-                                                         & newest.c.v.is_(None))
-        for village, value in self.session.execute(
-                select(m.village_code, m.value)
-                .join(newest, and_(same_village, m.occurred_at == newest.c.at)).where(*pair)
-                .order_by(m.received_at, m.event_id)):  # at equal times the later arrival wins
-            out[village]["latest"] = float(value)
-        return out
+        where = (m.module == measure.module, m.key == measure.key, m.occurred_at >= since,
+                 m.occurred_at <= self.now)
+
+        def read() -> list:
+            out = {}
+            for village, n, total, low, high in self.session.execute(
+                    select(m.village_code, func.count(), func.sum(m.value), func.min(m.value),
+                           func.max(m.value)).where(*where).group_by(m.village_code)):
+                out[village] = {"count": float(n), "sum": float(total),
+                                "avg": float(total) / n, "min": float(low), "max": float(high)}
+            return [out]
+        return self._once(("metric", measure.module, measure.key, measure.window), read)[0]
+
+    def latest(self, measure: MetricMeasure) -> dict[str | None, float]:
+        """Village code (None: subdistrict-wide) -> the newest value within the window.
+
+        At equal times the later arrival wins. One index seek from the newest end per village
+        that has values in the window.
+        """
+        m = MetricObservation
+        since = window_start(measure.window, self.now, self.tz)
+        pair = (m.module == measure.module, m.key == measure.key, m.occurred_at >= since,
+                m.occurred_at <= self.now)
+
+        def read() -> list:
+            out = {}
+            for village in self.metric(measure):
+                same = m.village_code.is_(None) if village is None else m.village_code == village
+                out[village] = float(self.session.scalar(
+                    select(m.value).where(*pair, same)
+                    .order_by(m.occurred_at.desc(), m.received_at.desc(), m.event_id.desc())
+                    .limit(1)))
+            return [out]
+        return self._once(("latest", measure.module, measure.key, measure.window), read)[0]
 
 
 def _incident_counts(reads: Reads, rule: AlertRule) -> dict[str, float | None]:
@@ -133,12 +146,14 @@ def _accuracy(reads: Reads, rule: AlertRule) -> dict[str, float | None]:
 
 def _metric(reads: Reads, rule: AlertRule) -> dict[str, float | None]:
     measure = rule.measure
-    values = reads.metric(measure)
+    if measure.aggregate == "latest":
+        values = reads.latest(measure)
+    else:
+        values = {v: row[measure.aggregate] for v, row in reads.metric(measure).items()}
     if measure.per == SUBDISTRICT:
-        row = values.get(None)
-        return {SUBDISTRICT: row[measure.aggregate]} if row else {}
+        return {SUBDISTRICT: values[None]} if None in values else {}
     wanted = set(rule.villages) if rule.villages is not None else None
-    return {code: row[measure.aggregate] for code, row in values.items()
+    return {code: value for code, value in values.items()
             if code is not None and (wanted is None or code in wanted)}
 
 
