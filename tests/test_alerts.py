@@ -291,3 +291,58 @@ def test_alerts_route_lists_statuses_by_role_and_scope(alerting):
     assert bad.status_code == 400 and bad.get_json()["error"].startswith("status:")
     assert signed_in_client(app, alerting, None).get("/api/v1/alerts").status_code == 401
     assert leader.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/alerts"]
+
+
+def test_a_rule_disabled_or_removed_clears_its_alerts_and_the_cli_lists_them(
+        alerting, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cockpit.cli import app
+
+    now = _now()
+    worker = store_support.ingest(alerting, [_fire(i, now - timedelta(minutes=3))
+                                             for i in range(4)])
+    worker.alerts.run(now)
+    settings = alerting.settings
+    for name, value in {"REDIS_URL": settings.redis_url, "DATABASE_URL": settings.database_url,
+                        "COCKPIT_STREAM_PREFIX": settings.stream_prefix,
+                        "COCKPIT_ALERTS_FILE": str(settings.alerts_file)}.items():
+        monkeypatch.setenv(name, value)
+    listed = CliRunner().invoke(app, ["alerts", "list", "--status", "active"])
+    assert listed.exit_code == 0, listed.output
+    assert "告警：三角村 火情 1 小时内 4 起，超过 3 起" in listed.output
+    assert listed.output.strip().endswith("1 active, 0 acknowledged, 0 cleared")
+    rules = worker.alerts.rules
+    off = rules.model_copy(update={"rules": [
+        r.model_copy(update={"enabled": False}) if r.id == "fire-burst" else r
+        for r in rules.rules]})
+    assert evaluate_with(alerting, off, now).cleared == 1
+    (alert,) = _alerts(alerting)
+    assert alert["cleared_at"] is not None and alert["value"] is None
+    again = CliRunner().invoke(app, ["alerts", "evaluate"])  # the file's rules: raised again
+    assert again.exit_code == 0 and "1 raised, 0 cleared" in again.output
+    assert [a["seq"] for a in _alerts(alerting)] == [1, 2]
+    bad = CliRunner().invoke(app, ["alerts", "list", "--status", "gone"])
+    assert bad.exit_code == 2
+
+
+def evaluate_with(services, rules, now):
+    return AlertRunner(services.settings, services.redis, services.sessions, rules).run(now)
+
+
+def test_migration_0009_goes_down_and_up_with_alerts_stored(alerting):
+    from sqlalchemy import inspect
+
+    from cockpit.store.migrate import downgrade, upgrade
+
+    now = _now()
+    worker = store_support.ingest(alerting, [_fire(i, now - timedelta(minutes=3))
+                                             for i in range(4)])
+    worker.alerts.run(now)
+    engine = alerting.engine
+    downgrade(engine, "0008")
+    assert "alerts" not in inspect(engine).get_table_names()
+    assert "alert_id" not in {c["name"] for c in inspect(engine).get_columns("notifications")}
+    upgrade(engine)
+    worker.alerts.run(now)
+    assert len(_alerts(alerting)) == 1
