@@ -29,6 +29,7 @@ from typing import Any
 
 import redis
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit.alert_measures import SUBDISTRICT, Reads, alert_text, measure_values, units
@@ -248,6 +249,11 @@ class AlertRunner:
             with self.sessions.begin() as session:
                 result = evaluate(session, self.rules, self.config, self.settings.tz,
                                   now or utc_now())
+        except (redis.RedisError, OperationalError):
+            raise  # the ingest's loop waits and tries again
+        except Exception:  # noqa: BLE001 - an alert rule never stops the ingest
+            log.exception("alerts: evaluation failed; rolled back, tried again later")
+            return AlertResult(ran=False)
         finally:
             if self.r.get(lock) == self.token:
                 self.r.delete(lock)
