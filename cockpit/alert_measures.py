@@ -93,23 +93,22 @@ class Reads:
     def latest(self, measure: MetricMeasure) -> dict[str | None, float]:
         """Village code (None: subdistrict-wide) -> the newest value within the window.
 
-        At equal times the later arrival wins. One index seek from the newest end per village
-        that has values in the window.
+        At equal times the later arrival wins. One query: the window's observations of the
+        KPI numbered newest first per village (``ROW_NUMBER``), the first of each kept.
         """
         m = MetricObservation
         since = window_start(measure.window, self.now, self.tz)
-        pair = (m.module == measure.module, m.key == measure.key, m.occurred_at >= since,
-                m.occurred_at <= self.now)
+        rank = func.row_number().over(
+            partition_by=m.village_code,
+            order_by=(m.occurred_at.desc(), m.received_at.desc(), m.event_id.desc()))
+        ranked = (select(m.village_code.label("village"), m.value.label("value"),
+                         rank.label("n"))
+                  .where(m.module == measure.module, m.key == measure.key,
+                         m.occurred_at >= since, m.occurred_at <= self.now).subquery())
 
         def read() -> list:
-            out = {}
-            for village in self.metric(measure):
-                same = m.village_code.is_(None) if village is None else m.village_code == village
-                out[village] = float(self.session.scalar(
-                    select(m.value).where(*pair, same)
-                    .order_by(m.occurred_at.desc(), m.received_at.desc(), m.event_id.desc())
-                    .limit(1)))
-            return [out]
+            return [{village: float(value) for village, value in self.session.execute(
+                select(ranked.c.village, ranked.c.value).where(ranked.c.n == 1))}]
         return self._once(("latest", measure.module, measure.key, measure.window), read)[0]
 
 
