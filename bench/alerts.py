@@ -45,6 +45,7 @@ from cockpit.services import Services  # noqa: E402
 from cockpit.store.bulk import insert_rows  # noqa: E402
 from cockpit.store.models import MetricObservation  # noqa: E402
 from cockpit.store.waste_models import WasteDisposal  # noqa: E402
+from cockpit.streams import client_for_url  # noqa: E402
 
 CATEGORIES = ["fire", "police", "medical", "traffic", "urban_management", "public_safety"]
 WINDOWS = ["15m", "1h", "2h", "6h", "24h", "today", "this_week", "this_month"]
@@ -157,26 +158,26 @@ def ingest_part(args: argparse.Namespace, services: Services, after_s: float) ->
     rules = make_rules(args.rules).model_copy(update={"evaluation": Evaluation(
         after_commit=timedelta(seconds=after_s), every=timedelta(seconds=30))})
     rates: dict[str, list[float]] = {"off": [], "on": []}
+    client = client_for_url(args.redis_url)  # decoded, as the ingest's (the store's is raw)
     for n in range(args.rounds):
         for mode in ("off", "on") if n % 2 == 0 else ("on", "off"):
             tag = f"{mode}{n}a{after_s:g}-{time.time_ns()}"
             settings = services.settings.model_copy(update={
                 "stream_prefix": f"bench-alerts:{tag}:",
                 "pd_key": SecretStr("bench-only-pd-key-0123456789")})
-            round_services = Services(settings, services.redis, services.engine,
-                                      services.sessions)
+            round_services = Services(settings, client, services.engine, services.sessions)
             events = [{**e, "event_id": f"{tag}-{e['event_id']}",
                        "incident_id": f"{tag}-{e['incident_id']}"}
                       for e in make_events(args.events)]
             try:
-                fill(services.redis, settings.stream("incidents"), events)
+                fill(client, settings.stream("incidents"), events)
                 seconds = _timed_ingest(round_services, rules if mode == "on" else AlertRules(),
                                         args.events)
                 rates[mode].append(args.events / seconds)
             finally:
-                keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*"))
+                keys = list(client.scan_iter(match=f"{settings.stream_prefix}*"))
                 if keys:
-                    services.redis.delete(*keys)
+                    client.delete(*keys)
         print(f"round {n + 1}: without rules {rates['off'][-1]:8,.0f} events/s   with "
               f"{args.rules} rules (after_commit {after_s:g}s) {rates['on'][-1]:8,.0f} events/s")
     ratios = [on / off for on, off in zip(rates["on"], rates["off"], strict=True)]
