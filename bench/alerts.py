@@ -15,7 +15,7 @@
    result is the median ratio of throughputs. Twice: with the shipped ``after_commit: 2s`` and
    with ``0s`` (while a backlog drains, evaluations after changes wait 5 s either way).
 
-    python bench/alerts.py [--rows 200000] [--rules 100] [--samples 20] [--events 20000]
+    python bench/alerts.py [--rows 200000] [--rules 100] [--samples 20] [--events 50000]
                            [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench]
 """
 
