@@ -114,8 +114,9 @@ def _raise(session: Session, rule: AlertRule, scope: str, value: float,
     conn = session.connection()
     if not insert_rows(conn, Alert.__table__, [row], skip_conflicts=True):
         return False  # another process raised this episode meanwhile
-    notice = notice_of(Alert(**row), config, 0, now, _category(rule))
-    insert_rows(conn, Notification.__table__, [notice], skip_conflicts=True)
+    if config.notifies(rule.severity.value):  # as for incidents: low ones are listed only
+        notice = notice_of(Alert(**row), config, 0, now, _category(rule))
+        insert_rows(conn, Notification.__table__, [notice], skip_conflicts=True)
     return True
 
 

@@ -41,6 +41,12 @@ rules:
     threshold: 90
     clear_at: 92
     severity: normal
+  - id: fire-quiet
+    title: {zh: 今日火情, en: Fires today}
+    measure: {type: incident_count, category: [fire], per: subdistrict, window: today}
+    compare: ">="
+    threshold: 100
+    severity: low
   - id: queue-long
     title: {zh: 排队人数, en: People queuing}
     measure: {type: metric, module: service, key: queue, per: village, aggregate: latest,
@@ -256,6 +262,22 @@ def test_ingest_runs_alerts_after_a_commit_and_a_held_lock_skips_them(alerting):
     assert len(_alerts(alerting)) == 1  # the ingest evaluated after its commit
     alerting.redis.set(alerting.settings.key("alerts:lock"), "other", px=5000)
     assert worker.alerts.run(now).ran is False
+
+
+def test_a_low_alert_is_listed_but_not_notified_as_low_incidents_are_not(alerting):
+    now = _now()
+    store_support.ingest(alerting, [_fire(i, now - timedelta(minutes=1), tag="q")
+                                    for i in range(100)])
+    rules = alerting.settings.alert_rules
+    only = rules.model_copy(update={"rules": [rules.rule("fire-quiet")]})
+    assert evaluate_with(alerting, only, now).raised == 1
+    (alert,) = _alerts(alerting, "fire-quiet")
+    assert (alert["scope"], alert["severity"], alert["raised_value"]) == (
+        "subdistrict", "low", 100.0)
+    assert _alert_notices(alerting) == []
+    with alerting.read() as session:
+        listed = alert_queries.list_alerts(session, alerting.settings.tz)
+    assert [i["status"] for i in listed["items"]] == ["active"]
 
 
 def test_the_shipped_rules_load_and_every_rule_evaluates_on_an_empty_store(services):
