@@ -366,6 +366,9 @@ def announce_banner(lang: Lang, may_ack: bool = True) -> html.Div:
         html.Div(className="announce-main", children=[
             html.Div(className="announce-head", children=[
                 html.Span(t("gw_announce_head", lang), className="announce-title"),
+                # shown instead while the first notice is an alert's (assets/announce.js)
+                html.Span(t("gw_announce_alert", lang),
+                          className="announce-title announce-title-alert"),
                 html.Span(id=GovIds.ANNOUNCE_PRIORITY, className="announce-priority"),
                 html.Span(id=GovIds.ANNOUNCE_MORE, className="announce-more"),
                 html.Span(id=GovIds.ANNOUNCE_NOTE, className="announce-note")]),

@@ -100,6 +100,8 @@ def test_alerts001_spoken_taken_over_and_acknowledged_like_an_incident(hall):
     assert [(s["text"], s["lang"]) for s in hall.spoken()][:1] == [(expected, "zh-CN")]
     assert hall.banner_shown() and hall.text(GovIds.ANNOUNCE_TEXT) == expected
     assert hall.text(GovIds.ANNOUNCE_PRIORITY) == "特急"
+    titles = hall.driver.find_elements(By.CSS_SELECTOR, f"#{GovIds.ANNOUNCE} .announce-title")
+    assert [e.text for e in titles if e.is_displayed()] == ["告警播报"]
     hall.wait(lambda d: takeover.is_displayed())
     assert hall.text(FocusIds.TAKEOVER_HEAD) == "特急告警 · 待确认"
     assert hall.text(FocusIds.TAKEOVER_TITLE) == expected
