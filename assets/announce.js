@@ -416,7 +416,8 @@
         var priority = String(first.priority || "normal");
         var failed = Object.keys(state.unsent).length > 0;
         window.setTimeout(pump, 0);
-        return ["announce announce-" + priority, first.priority_label || "",
+        var kind = first.kind === "alert" ? " announce-kind-alert" : "";
+        return ["announce announce-" + priority + kind, first.priority_label || "",
                 "announce-priority prio-" + priority, first.text || "",
                 others > 0 ? fill(texts.gw_announce_more, others) : "",
                 failed ? (texts.gw_ack_failed || "") : ""];

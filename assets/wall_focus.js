@@ -220,9 +220,13 @@
             first.village_code || "";
         var reported = String(first.reported_at || first.at || "");
         var more = critical.length - 1;
-        return ["takeover", fill(texts.wf_takeover_head, {p: first.priority_label || ""}),
-                first.category_label || "", first.title || first.text || "", village,
-                reported.length >= 16 ? fill(texts.wf_takeover_at, {t: reported.slice(11, 16)}) : "",
+        var alert = first.kind === "alert";  // an alert rule's notice (docs/alerts.md)
+        return ["takeover", fill(alert ? texts.wf_takeover_alert : texts.wf_takeover_head,
+                                 {p: first.priority_label || ""}),
+                first.category_label || "",
+                alert ? (first.text || "") : (first.title || first.text || ""), village,
+                reported.length >= 16 ? fill(alert ? texts.wf_takeover_raised : texts.wf_takeover_at,
+                                             {t: reported.slice(11, 16)}) : "",
                 more > 0 ? fill(texts.wf_takeover_more, {n: more}) : ""];
     }
 

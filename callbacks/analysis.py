@@ -29,7 +29,7 @@ from callbacks.caching import single_flight
 from callbacks.incidents import scoped_groups
 from callbacks.reports import report_panel
 from callbacks.staff_pages import DATA_ERRORS
-from cockpit import analysis, geo, governance_queries
+from cockpit import alert_queries, analysis, geo, governance_queries
 from cockpit.clock import utc_now
 from cockpit.services import Services
 from layouts.analysis import (
@@ -43,6 +43,7 @@ from layouts.analysis import (
     range_text,
     repeat_children,
 )
+from layouts.analysis_alerts import ALERT_ROWS, alert_children
 from layouts.analysis_figures import count_figure, heatmap_figure, median_figure
 from layouts.i18n import Lang, normalize_lang, t
 
@@ -66,11 +67,12 @@ OUTPUTS = {
     "dispatch": Output(AnalysisIds.TREND_DISPATCH, "figure"),
     "close": Output(AnalysisIds.TREND_CLOSE, "figure"),
     "repeats": Output(AnalysisIds.REPEATS, "children"),
+    "alerts": Output(AnalysisIds.ALERTS, "children"),
     "range": Output(AnalysisIds.RANGE, "children"),
     "alert": Output(AnalysisIds.ALERT, "children"),
     "seen": Output(AnalysisIds.SEEN, "data"),
 }
-VIEW_KEYS = ("heatmap", "hot", "counts", "dispatch", "close", "repeats", "range")
+VIEW_KEYS = ("heatmap", "hot", "counts", "dispatch", "close", "repeats", "alerts", "range")
 
 TRIM_HISTORY = f"""function (n) {{
     var store = window.store, state = store && store.getState && store.getState();
@@ -107,6 +109,7 @@ def read_models(services: Services, now: datetime, period: str,
             "trends": analysis.trends(session, tz, now, days, category),
             "hot": analysis.hot_villages(session, tz, now, days, HOT_LIMIT, category),
             "repeats": [g for g in groups if not category or g["category"] == category],
+            "alerts": alert_queries.list_alerts(session, tz, now=now, limit=ALERT_ROWS),
         }
 
 
@@ -121,8 +124,16 @@ def build_view(models: dict[str, Any], lang: Lang, period: str) -> dict[str, Any
         "dispatch": median_figure(trends, "median_dispatch_s", lang),
         "close": median_figure(trends, "median_close_s", lang),
         "repeats": repeat_children(models["repeats"], names, lang),
+        "alerts": alert_children(models["alerts"], lang),
         "range": range_text(models["matrix"], lang),
     }
+
+
+def scoped_alerts(services: Services, now: datetime, villages) -> dict[str, Any]:
+    """The alerts of a staff account's villages (subdistrict-wide ones left out)."""
+    with services.read() as session:
+        return alert_queries.list_alerts(session, services.settings.tz, now=now,
+                                         limit=ALERT_ROWS, scope=list(villages))
 
 
 def clicked_village(click: dict | None) -> str | None:
@@ -208,7 +219,9 @@ def register(app: dash.Dash, services: Services, cache: Cache | None = None) -> 
             viewer = current_viewer()
             if viewer.scoped:  # staff: repeat groups of their villages, their members only
                 groups = scoped_groups(services, entry["models"]["repeats"], viewer.villages)
-                view = {**view, "repeats": repeat_children(groups, village_names(lang), lang)}
+                view = {**view, "repeats": repeat_children(groups, village_names(lang), lang),
+                        "alerts": alert_children(scoped_alerts(services, now, viewer.villages),
+                                                 lang)}
         except DATA_ERRORS as exc:
             if seen.get("error"):
                 raise PreventUpdate from exc

@@ -20,11 +20,11 @@ from callbacks.api_past import BadParameter, moment
 from callbacks.auth import audit_view, current_viewer
 from callbacks.incidents import scope_of_viewer, scoped_detail, scoped_groups
 from callbacks.policy import Policy
-from cockpit import governance_queries, queries
+from cockpit import alert_queries, governance_queries, queries
 from cockpit.access import Capability
 from cockpit.api_doc import ACCURACY_BY, FOLLOWUP_STATUSES, MAX_DAYS, PERIODS, openapi_document
 from cockpit.api_spec import API_PREFIX
-from cockpit.clock import period_bounds
+from cockpit.clock import period_bounds, utc_now
 from cockpit.events import parse_time
 from cockpit.geo import resolve_village
 from cockpit.notices import KINDS
@@ -184,6 +184,7 @@ def _documented(paths) -> Callable[[str], bool]:
 ROUTE_RULES = {"api_incidents": Capability.ITEMS, "api_incident": Capability.ITEMS,
                "api_overdue": Capability.ITEMS, "api_teams": Capability.ITEMS,
                "api_repeats": Capability.ITEMS, "api_notifications": Capability.ITEMS,
+               "api_alerts": Capability.ITEMS,
                "api_analysis": Capability.ITEMS, "api_summary": Capability.ITEMS,
                "api_volunteers_deployment": Capability.ITEMS,
                "api_volunteers_mobilizations": Capability.ITEMS,
@@ -300,6 +301,16 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
                 acked=acked, limit=limit, offset=offset, scope=scope_of_viewer())
         return jsonify({"items": items, "count": len(items), "limit": limit,
                         "offset": offset})
+
+    @server.get(f"{API_PREFIX}/alerts")
+    @_json_errors
+    def api_alerts():
+        status = _choice("status", alert_queries.STATUSES)
+        limit, now = _int("limit", 200, 1, 1000), utc_now()
+        with services.read() as session:
+            listed = alert_queries.list_alerts(session, tz, status=status, now=now,
+                                               limit=limit, scope=scope_of_viewer())
+        return jsonify({"as_of": as_of(now), **listed, "count": len(listed["items"])})
 
     @server.get(f"{API_PREFIX}/analysis/<any(hot, trends):view>")
     @_json_errors

@@ -28,6 +28,7 @@ from cockpit.api_spec import (
     TimelineOut,
     TrendsOut,
 )
+from cockpit.api_spec_alerts import AlertList
 from cockpit.api_spec_waste import AccuracyOut, FollowupList
 from cockpit.vocab import Category, Stage
 
@@ -133,6 +134,10 @@ def _routes() -> list[tuple[str, str, str | None, list[dict[str, Any]], tuple[in
           _query("kind", "Notice kind", {"type": "string", "enum": list(KINDS)}),
           _query("acked", "1: acknowledged only, 0: not acknowledged only", _FLAG),
           _limit(100, 1000), _OFFSET], (400,)),
+        ("/alerts", "Alerts of the alert rules (docs/alerts.md): active and acknowledged "
+         "ones, then those cleared in the last 7 days, newest first", "AlertList",
+         [_query("status", "Only alerts of this status", {"type": "string", "enum": [
+             "active", "acknowledged", "cleared"]}), _limit(200, 1000)], (400,)),
         ("/analysis/hot", "Village × local hour of day counts of the last `days`",
          "HotOut", [_DAYS, _CATEGORY], (400,)),
         ("/analysis/trends", "Daily counts, time to dispatch and to close, per category",
@@ -165,7 +170,7 @@ _ERRORS = {400: "Invalid parameter", 401: "No session: sign in (or the session e
 MODELS: tuple[type[BaseModel], ...] = (
     IncidentList, IncidentDetail, TimelineOut, OverdueOut, TeamList, RepeatList,
     NotificationList, HotOut, TrendsOut, SummaryOut, DeploymentOut, MobilizationList,
-    AccuracyOut, FollowupList, StatusOut, ErrorOut)
+    AccuracyOut, FollowupList, AlertList, StatusOut, ErrorOut)
 
 
 def openapi_document() -> dict[str, Any]:

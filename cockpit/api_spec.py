@@ -173,10 +173,11 @@ class NoteOut(_Strict):
 
 
 class NotificationOut(_Strict):
-    """A notice to the duty team, with its delivery and acknowledgement."""
+    """A notice to the duty team, with its delivery and acknowledgement (alerts: no incident)."""
 
     notification_id: str
-    incident_id: str
+    incident_id: str | None
+    alert_id: str | None
     kind: str
     level: str
     priority: str | None

@@ -1,6 +1,7 @@
 """The ``cockpit`` command: schema, db, ingest, replay, serve, demo, governance, users, kiosk.
 
-Also ``deadletter`` (cockpit.deadletter_cli) and the modules' sub-commands.
+Also ``deadletter`` (cockpit.deadletter_cli), ``alerts`` (cockpit.alerts_cli) and the modules'
+sub-commands.
 """
 
 from __future__ import annotations
@@ -309,6 +310,7 @@ def simulate_waste(
 
 def _register_replay() -> None:
     from cockpit import replay
+    from cockpit.alerts_cli import alerts_app
     from cockpit.governance_cli import governance_app
     from cockpit.tiles_cli import simulate_metrics, tiles_app
 
@@ -316,6 +318,7 @@ def _register_replay() -> None:
     app.add_typer(governance_app, name="governance")
     app.add_typer(tiles_app, name="tiles")
     app.command("simulate-metrics")(simulate_metrics)
+    app.add_typer(alerts_app, name="alerts")
 
 
 _register_replay()
@@ -338,8 +341,11 @@ def _one_line(exc: BaseException) -> str:
 
     if isinstance(exc, DemoError | MissingSecret):
         return str(exc)
+    from cockpit.alerts_config import AlertRulesError
     from cockpit.governance_config import ConfigError
 
+    if isinstance(exc, AlertRulesError):
+        return f"alert rules (COCKPIT_ALERTS_FILE): {exc}"
     if isinstance(exc, ConfigError):
         return f"governance rules (COCKPIT_GOVERNANCE_FILE): {exc}"
     if isinstance(exc, ValueError) and "Redis URL" in str(exc):

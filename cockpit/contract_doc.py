@@ -164,8 +164,9 @@ def render() -> str:
         "",
         "The cockpit itself writes one stream: `qiaosi:notifications`, read by the duty "
         "team's voice and SMS gateway. Each entry has `notification_id` (answer with it), "
-        "`kind` (`new_incident`, `overdue`, `unacknowledged`), `level` (rung of the escalation "
-        "ladder addressed), `incident_id`, `priority`, `category`, `village`, `text` (zh-CN, "
+        "`kind` (`new_incident`, `overdue`, `unacknowledged`, `alert`), `level` (rung of the "
+        "escalation ladder addressed), `incident_id` (empty for an alert's notice, which has "
+        "`alert_id`: docs/alerts.md), `priority`, `category`, `village`, `text` (zh-CN, "
         "to speak or send), `text_en`, `created_at` and `ack_within_s`. The gateway answers "
         "with `notification.delivered` and `notification.acknowledged` below; a notice not "
         "acknowledged within `ack_within_s` is raised to the next level "

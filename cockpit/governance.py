@@ -159,7 +159,8 @@ def publish_pending(r: redis.Redis, sessions: sessionmaker[Session], settings: S
     """XADD unpublished notifications to ``{prefix}notifications``; returns how many.
 
     Entries are flat string maps: ``notification_id, kind, level, incident_id, priority,
-    category, village, text, text_en, created_at`` (ISO-8601 UTC) and ``ack_within_s``.
+    category, village, text, text_en, created_at`` (ISO-8601 UTC) and ``ack_within_s``; an
+    alert's notice has an empty ``incident_id`` and its ``alert_id`` (docs/alerts.md).
     """
     stream = settings.key("notifications")
     with sessions.begin() as session:
@@ -172,11 +173,13 @@ def publish_pending(r: redis.Redis, sessions: sessionmaker[Session], settings: S
         pipe = r.pipeline(transaction=False)
         for n in rows:
             fields = {"notification_id": n.notification_id, "kind": n.kind, "level": n.level,
-                      "incident_id": n.incident_id, "priority": n.priority or "",
+                      "incident_id": n.incident_id or "", "priority": n.priority or "",
                       "category": n.category or "", "village": n.village_code or "",
                       "text": n.text_zh, "text_en": n.text_en,
                       "created_at": n.created_at.isoformat(),
                       "ack_within_s": str(int((n.ack_due_at - n.created_at).total_seconds()))}
+            if n.alert_id:  # an alert's notice (cockpit.alerts): about no incident
+                fields["alert_id"] = n.alert_id
             pipe.xadd(stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
         ids = pipe.execute()
         published = datetime.now(rows[0].created_at.tzinfo)

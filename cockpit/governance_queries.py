@@ -133,7 +133,7 @@ _NOTICE_COLUMNS = tuple(Notification.__table__.c)
 
 def _notice_dict(n: Notification | Row, tz: ZoneInfo) -> dict[str, Any]:
     return {"notification_id": n.notification_id, "incident_id": n.incident_id,
-            "kind": n.kind, "level": n.level, "priority": n.priority,
+            "alert_id": n.alert_id, "kind": n.kind, "level": n.level, "priority": n.priority,
             "category": n.category, "village_code": n.village_code,
             "text_zh": n.text_zh, "text_en": n.text_en,
             "created_at": _iso(n.created_at, tz), "ack_due_at": _iso(n.ack_due_at, tz),
@@ -143,13 +143,15 @@ def _notice_dict(n: Notification | Row, tz: ZoneInfo) -> dict[str, Any]:
             "escalated_at": _iso(n.escalated_at, tz), "parent_id": n.parent_id}
 
 
-_QUEUED_WHERE = (Notification.kind == "new_incident", Notification.acked_at.is_(None),
+#: Notices the wall announces: new incidents and alerts (cockpit.alerts).
+ANNOUNCED_KINDS = ("new_incident", "alert")
+_QUEUED_WHERE = (Notification.kind.in_(ANNOUNCED_KINDS), Notification.acked_at.is_(None),
                  Notification.created_at >= bindparam("since"))
 _QUEUED_COUNT = select(func.count()).where(*_QUEUED_WHERE)
 #: Queue order in SQL: priority rank (critical first; unknown last), then newest first.
 _PRIORITY_RANK = case(_PRIORITY_ORDER, value=Notification.priority, else_=len(_PRIORITY_ORDER))
 _QUEUED = (select(*_NOTICE_COLUMNS, Incident.stage, Incident.title, Incident.reported_at)
-           .join(Incident, Incident.incident_id == Notification.incident_id)
+           .outerjoin(Incident, Incident.incident_id == Notification.incident_id)
            .where(*_QUEUED_WHERE)
            .order_by(_PRIORITY_RANK, Notification.created_at.desc(),
                      Notification.notification_id)
@@ -175,7 +177,7 @@ def queued_ids(session: Session, config: GovernanceConfig, now: datetime | None 
 
 def pending_announcements(session: Session, tz: ZoneInfo, config: GovernanceConfig,
                           now: datetime | None = None, limit: int = 10) -> dict[str, Any]:
-    """Return the wall's announcement queue: unacknowledged new-incident notices.
+    """Return the wall's announcement queue: unacknowledged new-incident and alert notices.
 
     Only notices created within ``notifications.wall_window`` are queued (older ones are still
     escalated but no longer spoken). Highest priority first, then newest.

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import geo, isolate, metrics, poison
+from cockpit.alerts import AlertRunner
 from cockpit.events import EVENT_TYPES, BaseEvent, InvalidEvent, parse_event, stream_kind
 from cockpit.governance import Governor, publish_pending, recompute_due
 from cockpit.placing import (  # noqa: F401 - resolve_villages re-exported
@@ -119,6 +120,7 @@ class Ingestor:
         self.rules = settings.volunteer_rules
         self.waste_rules = settings.waste_rules
         self.governor = Governor(settings, r, sessions, self.config)
+        self.alerts = AlertRunner(settings, r, sessions)  # alert rules (cockpit.alerts)
         self.stats = IngestStats()
         self.trimmer = StreamTrimmer(settings, r, self.streams)
         self._backlog = True  # re-read own pending entries (id 0) before new ones
@@ -240,6 +242,7 @@ class Ingestor:
         pipe.execute()
         if result.stored:
             signal_change(self.r, self.settings, sorted(result.incidents))
+            self.alerts.changed()
         if result.notifications:
             # the duty team hears of a new incident now, not at the next tick
             publish_pending(self.r, self.sessions, self.settings)
@@ -322,6 +325,8 @@ class Ingestor:
         busy = len(messages) >= self.batch_size
         if self.governor.due(BUSY_TICK_S if busy else None):
             self.governor.tick(busy=busy)
+        if self.alerts.due(busy):
+            self.alerts.run()
         if time.monotonic() - self._last_autoclose >= AUTOCLOSE_EVERY_S:
             self.close_attendances()
         self.trimmer.maybe_trim()

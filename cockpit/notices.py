@@ -19,7 +19,7 @@ from cockpit.vocab import CATEGORY_TERMS, PRIORITY_TERMS, STAGE_TERMS, label
 MAX_ID = 200
 #: Longest address spoken or sent, characters (a notice is heard, not read).
 MAX_ADDRESS = 40
-KINDS = ("new_incident", "overdue", "unacknowledged")
+KINDS = ("new_incident", "overdue", "unacknowledged", "alert")
 
 
 def fit_id(notification_id: str) -> str:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cockpit.alerts_config import AlertRules, cached_alert_rules
 from cockpit.governance_config import GovernanceConfig, cached_governance
 from cockpit.volunteers.config import VolunteerRules, cached_rules
 from cockpit.waste.config import WasteRules, cached_waste_rules
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
         follow-ups (YAML). None uses the shipped ``cockpit/waste_rules.yaml``.
     tiles_file : Path or None
         ``COCKPIT_TILES_FILE``; scenario tiles (YAML; None: cockpit/tiles.yaml), re-read on change.
+    alerts_file : Path or None
+        ``COCKPIT_ALERTS_FILE``; the alert rules (YAML; docs/alerts.md). None uses the shipped
+        ``cockpit/alert_rules.yaml``.
     photo_dir : Path or None
         ``COCKPIT_PHOTO_DIR``; the photo store (a disposal's relative ``photo`` key is a file
         under it). Default ``<data_dir>/photos``.
@@ -169,6 +173,7 @@ class Settings(BaseSettings):
     volunteers_file: Path | None = None
     waste_file: Path | None = None
     tiles_file: Path | None = None
+    alerts_file: Path | None = None
     photo_dir: Path | None = None
     secret_key: SecretStr | None = None
     pd_key: SecretStr | None = None
@@ -364,25 +369,18 @@ class Settings(BaseSettings):
 
     @property
     def volunteer_rules(self) -> VolunteerRules:
-        """The volunteers rules (read once per process and file).
-
-        Raises
-        ------
-        cockpit.governance_config.ConfigError
-            If the file is missing or invalid; the message names the key and the reason.
-        """
+        """The volunteers rules (read once per process and file; ConfigError if invalid)."""
         return cached_rules(str(self.volunteers_file) if self.volunteers_file else None)
 
     @property
     def waste_rules(self) -> WasteRules:
-        """The waste-sorting rules (read once per process and file).
-
-        Raises
-        ------
-        cockpit.governance_config.ConfigError
-            If the file is missing or invalid; the message names the key and the reason.
-        """
+        """The waste-sorting rules (read once per process and file; ConfigError if invalid)."""
         return cached_waste_rules(str(self.waste_file) if self.waste_file else None)
+
+    @property
+    def alert_rules(self) -> AlertRules:
+        """The alert rules (read once per process and file; ConfigError if invalid)."""
+        return cached_alert_rules(str(self.alerts_file) if self.alerts_file else None)
 
     @property
     def photo_store(self) -> Path:

@@ -48,6 +48,7 @@ class AnalysisIds(StrEnum):
     TREND_DISPATCH = "analysis-trend-dispatch"
     TREND_CLOSE = "analysis-trend-close"
     REPEATS = "analysis-repeats"
+    ALERTS = "analysis-alerts"
     TICK = "analysis-tick"
     SEEN = "analysis-seen"
     CONFIG = "analysis-config"
@@ -219,6 +220,7 @@ def layout(lang: Lang, *, refresh_ms: int, period: str = DEFAULT_PERIOD,
                    "dispatch"),
             _panel(t("an_trend_close", lang), _graph(AnalysisIds.TREND_CLOSE, "trend"),
                    "close"),
+            _panel(t("an_alerts", lang), html.Div(id=AnalysisIds.ALERTS), "alerts"),
             _panel(t("an_repeats", lang), html.Div(id=AnalysisIds.REPEATS), "repeats")]),
         dcc.Interval(id=AnalysisIds.TICK, interval=max(refresh_ms, MIN_REFRESH_MS)),
         dcc.Store(id=AnalysisIds.CONFIG, data={"lang": lang}),

@@ -19,6 +19,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "gw_ticker_escalated": ("督办", "Raised"),
     # -- announcements ----------------------------------------------------------------------
     "gw_announce_head": ("新警情播报", "New incident"),
+    "gw_announce_alert": ("告警播报", "Alert"),
     "gw_announce_more": ("另有 {n} 条待确认", "{n} more waiting"),
     "gw_ack": ("确认", "Acknowledge"),
     "gw_ack_all": ("确认全部", "Acknowledge all"),

@@ -51,7 +51,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "Every KPI received is on a scenario panel"),
     # -- the takeover of a critical incident ------------------------------------------------
     "wf_takeover_head": ("{p}警情 · 待确认", "{p} incident · awaiting acknowledgement"),
+    "wf_takeover_alert": ("{p}告警 · 待确认", "{p} alert · awaiting acknowledgement"),
     "wf_takeover_at": ("上报 {t}", "Reported {t}"),
+    "wf_takeover_raised": ("告警 {t}", "Raised {t}"),
     "wf_takeover_waited": ("已等待确认 {d}", "Unacknowledged for {d}"),
     "wf_takeover_more": ("另有 {n} 起特急", "{n} more critical"),
     "wf_wait_s": ("{s}秒", "{s} s"),

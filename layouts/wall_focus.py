@@ -31,11 +31,11 @@ FOCUS_PANELS = (("incidents", "wf_incidents"), ("volunteers", "wf_volunteers"),
                 ("waste", "wf_waste"), ("metrics", "wf_metrics"))
 #: Tiles shown at most in the KPI panel; the others are counted in its last line.
 MAX_TILES = 12
-#: The priority whose unacknowledged new-incident notice takes the screen: the highest.
+#: The priority whose unacknowledged new-incident or alert notice takes the screen: the highest.
 TAKEOVER_PRIORITY = next(iter(vocab.PRIORITY_TERMS)).value
 #: Strings the clientside rotation and takeover need (assets/wall_focus.js).
-FOCUS_TEXTS = ("wf_takeover_head", "wf_takeover_at", "wf_takeover_waited", "wf_takeover_more",
-               "wf_wait_s", "wf_wait_m", "wf_wait_h")
+FOCUS_TEXTS = ("wf_takeover_head", "wf_takeover_alert", "wf_takeover_at", "wf_takeover_raised",
+               "wf_takeover_waited", "wf_takeover_more", "wf_wait_s", "wf_wait_m", "wf_wait_h")
 #: Idle time after which a kiosk screen hides the mouse pointer, ms.
 CURSOR_IDLE_MS = 3000
 

@@ -208,16 +208,19 @@ def announce_queue(pending: Mapping[str, Any], lang: Lang = "zh") -> dict[str, A
     -------
     dict
         ``total`` (queued, all of them), ``repeat_every_s`` (float, seconds) and ``items``:
-        ``{id, incident_id, priority, priority_label, text, category_label, title,
+        ``{id, incident_id, kind (new_incident or alert), priority, priority_label, text,
+        category_label, title,
         village_code, at, reported_at}`` in queue order (``at``: when the notice was made,
         ISO-8601; the takeover counts its wait from it).
     """
     items = [{"id": n["notification_id"], "incident_id": n.get("incident_id"),
+              "kind": n.get("kind") or "new_incident",
               "priority": n.get("priority") or "normal",
               "priority_label": vocab.label(vocab.PRIORITY_TERMS, n.get("priority") or "normal",
                                             lang),
               "text": (n.get("text_en") if lang == "en" else n.get("text_zh")) or "",
-              "category_label": category_label(n.get("category") or "other", lang),
+              "category_label": category_label(n.get("category") or "other", lang)
+              if n.get("category") or n.get("kind") != "alert" else "",
               "title": n.get("title") or "", "village_code": n.get("village_code"),
               "at": n.get("created_at"), "reported_at": n.get("reported_at")}
              for n in pending.get("items") or ()]
@@ -363,6 +366,9 @@ def announce_banner(lang: Lang, may_ack: bool = True) -> html.Div:
         html.Div(className="announce-main", children=[
             html.Div(className="announce-head", children=[
                 html.Span(t("gw_announce_head", lang), className="announce-title"),
+                # shown instead while the first notice is an alert's (assets/announce.js)
+                html.Span(t("gw_announce_alert", lang),
+                          className="announce-title announce-title-alert"),
                 html.Span(id=GovIds.ANNOUNCE_PRIORITY, className="announce-priority"),
                 html.Span(id=GovIds.ANNOUNCE_MORE, className="announce-more"),
                 html.Span(id=GovIds.ANNOUNCE_NOTE, className="announce-note")]),

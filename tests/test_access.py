@@ -79,6 +79,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "api_teams": ("GET", "/api/v1/teams"),
     "api_repeats": ("GET", "/api/v1/repeats"),
     "api_notifications": ("GET", "/api/v1/notifications"),
+    "api_alerts": ("GET", "/api/v1/alerts"),
     "api_analysis": ("GET", "/api/v1/analysis/hot"),
     "api_summary": ("GET", "/api/v1/summary"),
     "api_volunteers_deployment": ("GET", "/api/v1/volunteers/deployment"),

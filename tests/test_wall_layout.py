@@ -564,14 +564,21 @@ def test_announce_queue_carries_texts_in_the_page_language():
          "category": "fire", "title": "仓库起火", "village_code": "330110006201",
          "created_at": "2026-11-29T10:00:05+08:00", "reported_at": "2026-11-29T10:00:00+08:00"}]}
     assert announce_queue(pending, "zh") == {"total": 3, "repeat_every_s": 30.0, "items": [
-        {"id": "x/new", "incident_id": "x", "priority": "critical", "priority_label": "特急",
-         "text": "新警情：特急火情", "category_label": "火情", "title": "仓库起火",
+        {"id": "x/new", "incident_id": "x", "kind": "new_incident", "priority": "critical",
+         "priority_label": "特急", "text": "新警情：特急火情", "category_label": "火情",
+         "title": "仓库起火",
          "village_code": "330110006201", "at": "2026-11-29T10:00:05+08:00",
          "reported_at": "2026-11-29T10:00:00+08:00"}]}
     english = announce_queue(pending, "en")["items"][0]
     assert (english["text"], english["priority_label"]) == ("New incident: Critical fire",
                                                             "Critical")
     assert announce_queue({}, "zh") == {"total": 0, "items": [], "repeat_every_s": 0.0}
+    alert = {"notification_id": "alert/r/subdistrict/1/new", "incident_id": None,
+             "kind": "alert", "priority": "urgent", "text_zh": "告警：乔司街道 今日特急警情 5 起",
+             "created_at": "2026-11-29T10:00:05+08:00"}
+    (item,) = announce_queue({"total": 1, "items": [alert]}, "zh")["items"]
+    assert (item["kind"], item["category_label"], item["text"]) == (
+        "alert", "", "告警：乔司街道 今日特急警情 5 起")  # no category: none shown
 
 
 def test_funnel_stages_and_categories_drill_into_the_list_of_today():

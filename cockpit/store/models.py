@@ -215,7 +215,7 @@ class Escalation(Base):
 
 
 class Notification(Base):
-    """One notice to the duty team (new incident, overdue escalation, unacknowledged notice).
+    """One notice to the duty team (new incident, overdue escalation, unacknowledged, alert).
 
     Written in the transaction that caused it (an outbox) and published to the
     ``{prefix}notifications`` stream afterwards; ``delivered_*`` and ``acked_*`` come back as
@@ -225,8 +225,10 @@ class Notification(Base):
     __tablename__ = "notifications"
 
     notification_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    incident_id: Mapped[str] = mapped_column(String(128))
-    #: new_incident | overdue | unacknowledged
+    #: The incident the notice is about; None for an alert's (``alert_id``).
+    incident_id: Mapped[str | None] = mapped_column(String(128))
+    alert_id: Mapped[str | None] = mapped_column(String(200))
+    #: new_incident | overdue | unacknowledged | alert
     kind: Mapped[str] = mapped_column(String(32))
     #: Ladder level addressed (governance.yaml escalation[].level).
     level: Mapped[str] = mapped_column(String(32))
@@ -251,6 +253,7 @@ class Notification(Base):
 
     __table_args__ = (
         Index("ix_notifications_incident", "incident_id"),
+        Index("ix_notifications_alert", "alert_id"),
         Index("ix_notifications_created_at", "created_at"),
         Index("ix_notifications_published_at", "published_at"),
         Index("ix_notifications_ack_due_at", "ack_due_at"),
@@ -339,4 +342,9 @@ class AuditEntry(Base):
 
 # The volunteers module's tables share this metadata (migrations and create_all see them);
 # imported last, once Base and UTCDateTime exist.
-from cockpit.store import map_models, volunteer_models, waste_models  # noqa: E402, F401
+from cockpit.store import (  # noqa: E402, F401
+    alert_models,
+    map_models,
+    volunteer_models,
+    waste_models,
+)
