@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from functools import wraps
 from zoneinfo import ZoneInfo
 
 from dash import Dash
 from flask import jsonify, request
 
+from callbacks.api_params import (
+    category_arg,
+    choice_arg,
+    days_arg,
+    flag_arg,
+    int_arg,
+    time_arg,
+)
 from callbacks.api_past import BadParameter, moment
 from callbacks.auth import audit_view, current_viewer
 from callbacks.incidents import scope_of_viewer, scoped_detail, scoped_groups
@@ -25,101 +33,20 @@ from cockpit.access import Capability
 from cockpit.api_doc import ACCURACY_BY, FOLLOWUP_STATUSES, MAX_DAYS, PERIODS, openapi_document
 from cockpit.api_spec import API_PREFIX
 from cockpit.clock import period_bounds, utc_now
-from cockpit.events import parse_time
 from cockpit.geo import resolve_village
 from cockpit.notices import KINDS
 from cockpit.services import Services
-from cockpit.vocab import Stage, parse_category
+from cockpit.vocab import Stage
 from cockpit.volunteers import queries as volunteer_queries
 from cockpit.waste import accuracy, followup_board
 
 TIMELINE = "/timeline"
 MAX_TEXT = 200
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(f"{name}: {raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise BadParameter(f"{name}: {value} is outside [{low}, {high}]")
-    return value
-
-
-def _flag(name: str) -> bool | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in ("0", "1"):
-        raise BadParameter(f"{name}: {raw!r}; expected 0 or 1")
-    return raw == "1"
-
-
-def _choice(name: str, choices, default: str | None = None) -> str | None:
-    raw = request.args.get(name) or default
-    if raw is not None and raw not in choices:
-        raise BadParameter(f"{name}: {raw!r}; expected one of {', '.join(choices)}")
-    return raw
-
-
-def _category() -> str | None:
-    raw = request.args.get("category")
-    if not raw:
-        return None
-    try:
-        return parse_category(raw).value
-    except ValueError as exc:
-        raise BadParameter(f"category: {exc}") from None
-
-
-def _time(name: str, tz: ZoneInfo, *, end: bool = False) -> datetime | None:
-    """A time parameter; a bare local date is its 00:00 (``end``: the next day's 00:00)."""
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        if _DATE.match(raw):
-            day = date.fromisoformat(raw) + timedelta(days=1 if end else 0)
-            return parse_time(datetime.combine(day, time(0), tz), tz)
-        return parse_time(raw, tz)
-    except (ValueError, OverflowError) as exc:
-        raise BadParameter(f"{name}: {exc}") from None
-
-
-def _day(name: str) -> date | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        if _DATE.match(raw):
-            return date.fromisoformat(raw)
-    except ValueError:
-        pass
-    raise BadParameter(f"{name}: {raw[:40]!r} is not a date YYYY-MM-DD")
-
-
-def _days(today: date) -> tuple[date, date]:
-    """``from``..``to`` of the waste routes: local days, both included.
-
-    ``to`` defaults to today, ``from`` to six days before ``to`` (a week).
-    """
-    last = _day("to") or today
-    first = _day("from") or last - timedelta(days=6)
-    if first > last:
-        raise BadParameter("to: must not be before from")
-    if (last - first).days >= MAX_DAYS:
-        raise BadParameter(f"to: at most {MAX_DAYS} days after from")
-    return first, last
 
 
 def _reported(tz: ZoneInfo, now: datetime) -> dict:
-    period = _choice("period", PERIODS)
-    start, end = _time("from", tz), _time("to", tz, end=True)
+    period = choice_arg("period", PERIODS)
+    start, end = time_arg("from", tz), time_arg("to", tz, end=True)
     if period and (start or end):
         raise BadParameter("period: give either period or from/to, not both")
     if period:
@@ -136,7 +63,7 @@ def _filters(services: Services, now: datetime) -> dict:
         if stage != "open" and stage not in {s.value for s in Stage}:
             raise BadParameter(f"stage: {stage!r} is not a stage code or 'open'")
         out["stage"] = stage
-    out["category"] = _category()
+    out["category"] = category_arg()
     if village := args.get("village"):
         code = resolve_village(village)
         if code is None:
@@ -149,16 +76,16 @@ def _filters(services: Services, now: datetime) -> dict:
         if len(text) > MAX_TEXT:
             raise BadParameter(f"q: longer than {MAX_TEXT} characters")
         out["text"] = text
-    out["since"] = _time("since", tz)
+    out["since"] = time_arg("since", tz)
     out.update(_reported(tz, now))
-    if _flag("overdue"):
+    if flag_arg("overdue"):
         out["overdue_at"] = now
         out["stage"] = out.get("stage") or "open"
-    out["repeats"] = bool(_flag("repeats"))
-    out["sort"] = _choice("sort", tuple(queries.SORTS), "stage_at")
-    out["descending"] = _choice("dir", ("asc", "desc"), "desc") == "desc"
-    out["limit"] = _int("limit", 100, 1, queries.MAX_LIMIT)
-    out["offset"] = _int("offset", 0, 0, 10_000_000)
+    out["repeats"] = bool(flag_arg("repeats"))
+    out["sort"] = choice_arg("sort", tuple(queries.SORTS), "stage_at")
+    out["descending"] = choice_arg("dir", ("asc", "desc"), "desc") == "desc"
+    out["limit"] = int_arg("limit", 100, 1, queries.MAX_LIMIT)
+    out["offset"] = int_arg("offset", 0, 0, 10_000_000)
     return out
 
 
@@ -234,7 +161,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
         incident_id = tail[:-len(TIMELINE)] if timeline else tail
         viewer = current_viewer()
         try:
-            reveal = bool(_flag("reveal"))
+            reveal = bool(flag_arg("reveal"))
         except BadParameter as exc:
             return jsonify({"error": str(exc)}), 400
         if reveal and not viewer.can(Capability.REVEAL):
@@ -257,7 +184,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/overdue")
     @_json_errors
     def api_overdue():
-        (now, read), limit, scope = moment(services), _int("limit", 20, 1, 1000), scope_of_viewer()
+        (now, read), scope = moment(services), scope_of_viewer()
+        limit = int_arg("limit", 20, 1, 1000)
         with read() as session:
             if scope is None:
                 return jsonify(governance_queries.overdue(session, tz, now, limit=limit))
@@ -278,7 +206,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/repeats")
     @_json_errors
     def api_repeats():
-        (now, read), days, limit = moment(services), _int("days", 30, 1, MAX_DAYS), _int(
+        (now, read), days, limit = moment(services), int_arg("days", 30, 1, MAX_DAYS), int_arg(
             "limit", 50, 1, 200)
         with read() as session:
             items = governance_queries.repeat_groups(session, tz, now=now, days=days,
@@ -292,9 +220,9 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/notifications")
     @_json_errors
     def api_notifications():
-        kind = _choice("kind", KINDS)
-        acked = _flag("acked")
-        limit, offset = _int("limit", 100, 1, 1000), _int("offset", 0, 0, 10_000_000)
+        kind = choice_arg("kind", KINDS)
+        acked = flag_arg("acked")
+        limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10_000_000)
         with services.read() as session:
             items = governance_queries.list_notifications(
                 session, tz, incident_id=request.args.get("incident") or None, kind=kind,
@@ -305,8 +233,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/alerts")
     @_json_errors
     def api_alerts():
-        status = _choice("status", alert_queries.STATUSES)
-        limit, now = _int("limit", 200, 1, 1000), utc_now()
+        status = choice_arg("status", alert_queries.STATUSES)
+        limit, now = int_arg("limit", 200, 1, 1000), utc_now()
         with services.read() as session:
             listed = alert_queries.list_alerts(session, tz, status=status, now=now,
                                                limit=limit, scope=scope_of_viewer())
@@ -317,7 +245,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     def api_analysis(view: str):
         from cockpit import analysis  # written beside this module; loaded on first use
 
-        days, category = _int("days", 30, 1, MAX_DAYS), _category()
+        days, category = int_arg("days", 30, 1, MAX_DAYS), category_arg()
         build = analysis.hot_matrix if view == "hot" else analysis.trends
         with services.read() as session:
             return jsonify(build(session, tz, days=days, category=category))
@@ -341,7 +269,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/volunteers/mobilizations")
     @_json_errors
     def api_volunteers_mobilizations():
-        every, (now, read) = bool(_flag("all")), moment(services)
+        every, (now, read) = bool(flag_arg("all")), moment(services)
         with read() as session:
             items = volunteer_queries.mobilization_board(
                 session, services.settings.volunteer_rules, tz, now, scope=scope_of_viewer(),
@@ -352,8 +280,8 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
     @server.get(f"{API_PREFIX}/waste/accuracy")
     @_json_errors
     def api_waste_accuracy():
-        by, (now, read) = _choice("by", ACCURACY_BY, "village"), moment(services)
-        first, last = _days(now.astimezone(tz).date())
+        by, (now, read) = choice_arg("by", ACCURACY_BY, "village"), moment(services)
+        first, last = days_arg(now.astimezone(tz).date())
         scope = scope_of_viewer()
         with read() as session:
             items = accuracy.accuracy_by(session, by, first, last, scope)
@@ -373,7 +301,7 @@ def register(app: Dash, services: Services, policy: Policy | None = None) -> Non
             if status not in FOLLOWUP_STATUSES:
                 raise BadParameter(f"status: {status[:40]!r}; expected one of "
                                    f"{', '.join(FOLLOWUP_STATUSES)}")
-        villages, limit, (now, read) = scope_of_viewer(), _int("limit", 100, 1, 500), moment(
+        villages, limit, (now, read) = scope_of_viewer(), int_arg("limit", 100, 1, 500), moment(
             services)
         if village := request.args.get("village", "").strip():
             code = resolve_village(village)
