@@ -192,6 +192,12 @@
                 self.shownMs = payload.at_ms;
                 self.frames += 1;
                 self.failed = false;
+                if (self.playing && (self.frames === 1 || Date.now() - asked > 2 * FRAME_MS)) {
+                    // the replay's clock starts from the first frame shown, and a slow frame
+                    // (the as-of store rebuilt) holds it: no stretch of history is skipped
+                    self.anchorT = at;
+                    self.anchorWall = Date.now();
+                }
                 if (self.playing && at >= self.cfg.end_ms) {
                     self.playing = false;
                     self.ended = true;

@@ -52,7 +52,10 @@ def register(app: dash.Dash, services: Services, policy: Policy | None = None) -
         fmt = request.args.get("format") or "pdf"
         if fmt not in FORMATS:
             return _text(f"format: {fmt[:20]!r}; expected one of {', '.join(FORMATS)}", 400)
-        lang = normalize_lang(request.args.get("lang"))
+        asked_lang = request.args.get("lang") or "zh"
+        if asked_lang not in ("zh", "en"):
+            return _text(f"lang: {asked_lang[:20]!r}; expected one of zh, en", 400)
+        lang = normalize_lang(asked_lang)
         raw = (request.args.get("date") or "").strip()
         try:
             day = report.parse_day(raw) if raw else utc_now().astimezone(settings.tz).date()

@@ -128,7 +128,8 @@ def page_band(services: Services, page: str, lang: Lang, path: str,
         past = past_of(query, services.settings.tz)
     except ValueError as exc:
         log.info("time machine parameters refused on %s: %s", path, exc)
-        return band(lang, None, live_url(path, query))
+        bad = "tm_band_bad_speed" if str(exc).startswith("speed:") else "tm_band_bad"
+        return band(lang, None, live_url(path, query), bad=bad)
     if past is None:
         return None
     url = f"{PREFIX}/{page}?{urlencode({'lang': lang, **(extra or {})})}"

@@ -12,6 +12,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tm_band_failed": ("历史数据读取失败，稍后重试", "could not read the past; retrying"),
     "tm_band_bad": ("回看时间无效，请重新选择", "Time machine: that moment cannot be shown; "
                     "choose another"),
+    "tm_band_bad_speed": ("回放倍速无效（0.1 至 3600 倍），请重新选择",
+                          "Time machine: that replay speed cannot be used (0.1 to 3,600); "
+                          "choose another"),
     "tm_back": ("返回实时", "Back to live"),
     "tm_pause": ("暂停", "Pause"),
     "tm_resume": ("继续", "Resume"),

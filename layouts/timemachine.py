@@ -57,16 +57,16 @@ def band_config(lang: Lang, *, url: str | None, live_url: str, start_ms: int, en
 
 
 def band(lang: Lang, config: Mapping[str, Any] | None, live_url: str,
-         kiosk: bool = False) -> html.Div:
+         kiosk: bool = False, bad: str = "tm_band_bad") -> html.Div:
     """Return the band: the moment, pause and speed (not on a kiosk screen), back to live.
 
     ``config`` None: the page's parameters could not be used (the band says so and offers
-    only the way back).
+    only the way back); ``bad`` is the catalogue key of what it says.
     """
     back = html.A(t("tm_back", lang), id=TimeIds.BACK, className="tm-back", href=live_url)
     if config is None:
         return html.Div(id=TimeIds.BAND, className="tm-band tm-bad", role="status", children=[
-            html.Span(t("tm_band_bad", lang), id=TimeIds.TEXT, className="tm-text"), back])
+            html.Span(t(bad, lang), id=TimeIds.TEXT, className="tm-text"), back])
     controls: list[Any] = []
     if not kiosk and not config.get("still"):
         speed = config.get("speed") or 1

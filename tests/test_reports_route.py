@@ -68,6 +68,7 @@ BAD = [("/reports/daily?date=2026-02-30", 400, "is not a date"),
        ("/reports/daily?date=2020-01-01", 404, "no data for 2020-01-01"),
        ("/reports/weekly?date=2020-01-01", 404, "the week 2019-12-30 to 2020-01-05"),
        ("/reports/daily?format=docx", 400, "format"),
+       ("/reports/daily?format=pdf&lang=fr", 400, "lang: 'fr'"),
        ("/reports/monthly", 404, "kind")]
 
 

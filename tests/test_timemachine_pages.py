@@ -79,3 +79,13 @@ def test_a_bad_moment_gives_a_red_band_with_only_the_way_back():
     bad = band("en", None, "/?lang=en")
     assert "tm-bad" in bad.className
     assert _ids(bad) == {TimeIds.BAND, TimeIds.TEXT, TimeIds.BACK}
+
+
+def test_a_bad_speed_is_named_as_a_speed_not_as_a_moment(services):
+    from callbacks.timemachine import page_band
+
+    bad = page_band(services, "wall", "en", "/", {"at": "2026-12-03T03:00:00", "speed": "1e9"})
+    text = str(bad.children[0].children)
+    assert "speed" in text and "moment" not in text
+    moment = page_band(services, "wall", "en", "/", {"at": "yesterday-ish"})
+    assert "moment" in str(moment.children[0].children)
