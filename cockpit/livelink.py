@@ -186,6 +186,14 @@ class LiveLink:
         self._db_ok, self.db_ok_ms = True, _now_ms()
         return True
 
+    def note_database_answered(self) -> None:
+        """A read of the store succeeded: the database's last good answer is now.
+
+        A page rendered from the database is such an answer: the banner of an outage that
+        starts before the next ``SELECT 1`` then still names when the data was read.
+        """
+        self.db_ok_ms = _now_ms()
+
     def state(self) -> dict[str, object]:
         """What the banner needs: ``{redis, database, committed_ms, database_ok_ms}``.
 

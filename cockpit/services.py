@@ -63,6 +63,7 @@ class Services:
                 yield session
             finally:
                 session.rollback()
+            self.link.note_database_answered()
 
     def version(self) -> int:
         """The data version; it moves after every ingest commit.
