@@ -20,7 +20,7 @@ default history, sent to Redis and stored by the real ingest), whose events ever
 folds again.
 
     python bench/timemachine.py [--passes 1] [--steps 30] [--modules]
-                                [--database-url sqlite:////tmp/tm.db | postgresql+psycopg://…]
+                                [--database-url sqlite:///bench-tm.db | postgresql+psycopg://…]
 
 Default database: a SQLite file (WAL) in a temporary folder; a PostgreSQL database named in
 ``--database-url`` is created and dropped afterwards (``bench.incident_store.store``).
