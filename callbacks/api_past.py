@@ -38,7 +38,7 @@ def moment(services: Services) -> tuple[datetime, Reader]:
     if raw is None or not raw.strip():
         return utc_now(), services.read
     try:
-        at = check_moment(parse_at(raw, services.settings.tz))
+        at = check_moment(parse_at(raw, services.settings.tz), tz=services.settings.tz)
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
     return at, lambda: read_at(services, at)

@@ -77,7 +77,7 @@ def past_of(query: Mapping[str, str], tz, now: datetime | None = None) -> Past |
     if not asked["at"] and not asked["from"]:
         return None
     now = now or utc_now()
-    start = check_moment(parse_at(asked["from"] or asked["at"], tz), now)
+    start = check_moment(parse_at(asked["from"] or asked["at"], tz), now, tz)
     try:
         speed = float(asked["speed"] or (1 if asked["from"] else 0))
     except ValueError:
@@ -86,7 +86,7 @@ def past_of(query: Mapping[str, str], tz, now: datetime | None = None) -> Past |
         return Past(start, start, 0.0)
     if not MIN_SPEED <= speed <= MAX_SPEED:
         raise ValueError(f"speed: {speed:g} is outside [{MIN_SPEED:g}, {MAX_SPEED:g}]")
-    end = check_moment(parse_at(asked["to"], tz), now) if asked["to"] else now
+    end = check_moment(parse_at(asked["to"], tz), now, tz) if asked["to"] else now
     if end < start:
         raise ValueError("to: before from")
     return Past(start, end, speed)
@@ -224,7 +224,8 @@ def add_frame_route(app: dash.Dash, services: Services, page: str, frame: Frame,
     def view():
         args = flask.request.args
         try:
-            at = check_moment(parse_at(args.get("at") or "", services.settings.tz))
+            at = check_moment(parse_at(args.get("at") or "", services.settings.tz),
+                              tz=services.settings.tz)
         except ValueError as exc:
             return flask.jsonify({"error": str(exc)}), 400
         lang = normalize_lang(args.get("lang"))

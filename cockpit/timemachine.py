@@ -5,15 +5,18 @@ state the ingest would have written had it applied exactly the stored events wit
 ``occurred_at`` at or before the moment. The pages run their own query code on it with
 ``now=at``, so a past picture is computed by the same code as the live one.
 
-Shadows are kept per process in a small LRU (:data:`CACHE_SIZE`, keyed by their moment). A
-later moment reuses the newest cached shadow before it and applies only the events between
-(a replay moving forward costs one small step per frame); an earlier moment than every cached
-one builds a new shadow (settled incidents copied, the rest folded again from the history).
-docs/timemachine.md has the measured costs.
+Shadows are kept per process in an LRU bounded in bytes (``COCKPIT_TM_CACHE_MB``) and in
+number (:data:`CACHE_SIZE`). A moment starts from whichever is later: the newest cached shadow
+before it (a replay moving forward costs one small step per frame) or the newest valid
+midnight checkpoint before it (:mod:`cockpit.asof_checkpoint`), moved forward with the events
+between; only a moment with neither is built from the history, at its midnight, and saved.
+One build runs at a time per process, and a viewer queues one at a time
+(:class:`TimeMachineBusy`). docs/timemachine.md has the measured costs.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -25,11 +28,17 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cockpit.asof import Shadow
+from cockpit.asof_checkpoint import Checkpoints, midnight_after, midnight_before, store_key
+from cockpit.asof_memory import give_back
 from cockpit.event_fields import parse_time
 from cockpit.services import Services
+from cockpit.timemachine_settings import TimeMachineSettings
 
-#: Shadows kept per process (each one an in-memory copy of the state at its moment).
-CACHE_SIZE = 4
+log = logging.getLogger(__name__)
+
+#: Shadows kept per process at most (each one an in-memory copy of the state at its moment;
+#: ``COCKPIT_TM_CACHE_MB`` bounds their bytes).
+CACHE_SIZE = 8
 #: A reused shadow looks for late-stored events at most this often, seconds.
 LATE_CHECK_S = 5.0
 #: A moment this little ahead of the server's clock is taken as now (clocks of browsers).
@@ -58,66 +67,205 @@ def parse_at(value: str, tz) -> datetime:
         raise ValueError(f"at: {text[:64]!r} is not a moment: {exc}") from None
 
 
-def check_moment(at: datetime, now: datetime | None = None) -> datetime:
-    """Return ``at`` in UTC if it is aware and not in the future; else raise ValueError."""
+def check_moment(at: datetime, now: datetime | None = None, tz=None) -> datetime:
+    """Return ``at`` in UTC if it is aware and not in the future; else raise ValueError.
+
+    ``tz`` (a ZoneInfo) is the zone the error names the moments in (default: UTC).
+    """
     if not isinstance(at, datetime) or at.tzinfo is None:
         raise ValueError(f"at: {at!r} has no time zone; give an aware datetime")
     now = now or datetime.now(UTC)
     if at > now + CLOCK_SLACK:
-        raise ValueError(f"at: {at.isoformat()} is in the future (now {now.isoformat()}); "
+        shown = tz or UTC
+        raise ValueError(f"at: {at.astimezone(shown).isoformat(timespec='seconds')} is in the "
+                         f"future (now {now.astimezone(shown).isoformat(timespec='seconds')}); "
                          "the time machine shows past moments only")
     return min(at, now).astimezone(UTC)
 
 
-class TimeMachine:
-    """The shadows of one store, most recently used last (:data:`CACHE_SIZE` at most)."""
+class TimeMachineBusy(RuntimeError):
+    """Too many past moments are being built; ask again after :attr:`retry_after` seconds."""
 
-    def __init__(self, services: Services, size: int = CACHE_SIZE) -> None:
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class TimeMachine:
+    """The shadows of one store, most recently used last, bounded in bytes.
+
+    One build runs at a time per process (:attr:`build_lock`); requests for the moment being
+    built wait for it; at most ``builds_waiting`` other moments wait, one per viewer
+    (:class:`TimeMachineBusy` otherwise). With checkpoints (:mod:`cockpit.asof_checkpoint`) a
+    moment is the newest valid midnight checkpoint before it moved forward, and each midnight
+    crossed on the way is saved.
+    """
+
+    def __init__(self, services: Services, size: int = CACHE_SIZE,
+                 config: TimeMachineSettings | None = None) -> None:
         self.services = services
         self.size = size
+        self.config = config or TimeMachineSettings()
+        self.cache_bytes = self.config.cache_mb * 2**20
+        self.checkpoints = _checkpoints(services, self.config)
         self.lock = threading.Lock()
+        self.build_lock = threading.Lock()
         self.shadows: list[Shadow] = []
         self.checked: dict[int, float] = {}
+        self.building: dict[datetime, threading.Event] = {}
+        self.viewers: dict[str, int] = {}
 
-    def acquire(self, at: datetime) -> Shadow:
-        """Return a shadow holding the state at ``at``, its lock held by the caller."""
-        main = self.services.sessions
-        with self.lock:
-            exact = [s for s in self.shadows if s.at == at]
-            if exact:
-                shadow = exact[0]
-                shadow.lock.acquire()
-                if time.monotonic() - self.checked.get(id(shadow), 0.0) >= LATE_CHECK_S:
-                    shadow.advance(main, at)  # only what was stored late since the last look
-                    self.checked[id(shadow)] = time.monotonic()
-            else:
-                older = [s for s in self.shadows if s.at < at]
-                if older:
-                    shadow = max(older, key=lambda s: s.at)
-                    shadow.lock.acquire()
-                    shadow.advance(main, at)
+    def acquire(self, at: datetime, who: str | None = None) -> Shadow:
+        """Return a shadow holding the state at ``at``, its lock held by the caller.
+
+        ``who`` names the viewer asking (bounds the builds one viewer can queue).
+
+        Raises
+        ------
+        TimeMachineBusy
+            When the moment needs a build and too many wait, or this viewer's own build runs.
+        """
+        deadline = time.monotonic() + self.config.build_wait_s
+        while True:
+            with self.lock:
+                exact = next((s for s in self.shadows if s.at == at), None)
+                if exact is not None:
+                    self.shadows.remove(exact)
+                    self.shadows.append(exact)
+                    exact.lock.acquire()
+                    break
+                running = self.building.get(at)
+                if running is None:
+                    if who and self.viewers.get(who):
+                        raise TimeMachineBusy("busy: a past moment of yours is being built")
+                    if len(self.building) > self.config.builds_waiting:
+                        raise TimeMachineBusy("busy: other past moments are being built")
+                    running = self.building[at] = threading.Event()
+                    if who:
+                        self.viewers[who] = self.viewers.get(who, 0) + 1
+                    mine = True
                 else:
-                    shadow = Shadow.build(main, self.services.settings, at)
-                    shadow.lock.acquire()
-                    self.shadows.append(shadow)
+                    mine = False
+            if mine:
+                return self._built(at, who, running, deadline)
+            if not running.wait(max(0.0, deadline - time.monotonic())):
+                raise TimeMachineBusy("busy: the past moment is still being built")
+        try:
+            if time.monotonic() - self.checked.get(id(exact), 0.0) >= LATE_CHECK_S:
+                exact.advance(self.services.sessions, at)  # what was stored late since
+                self.checked[id(exact)] = time.monotonic()
+        except BaseException:
+            exact.lock.release()
+            raise
+        return exact
+
+    def _built(self, at: datetime, who: str | None, running: threading.Event,
+               deadline: float) -> Shadow:
+        try:
+            if not self.build_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise TimeMachineBusy("busy: other past moments are being built")
+            try:
+                shadow = self._make(at)
+            finally:
+                self.build_lock.release()
+            with self.lock:
+                self.shadows.append(shadow)
                 self.checked[id(shadow)] = time.monotonic()
-            self.shadows.remove(shadow)
-            self.shadows.append(shadow)
-            while len(self.shadows) > self.size:
-                gone = self.shadows.pop(0)
-                self.checked.pop(id(gone), None)
-                with gone.lock:
-                    gone.close()
+                gone = self._over()
+            for old in gone:
+                with old.lock:
+                    old.close()
+            give_back()
             return shadow
+        finally:
+            with self.lock:
+                del self.building[at]
+                if who:
+                    self.viewers[who] -= 1
+                    if not self.viewers[who]:
+                        del self.viewers[who]
+            running.set()
+
+    def _over(self) -> list[Shadow]:
+        """Take the least recently used shadows out past the bounds (under :attr:`lock`)."""
+        gone = []
+        while len(self.shadows) > 1 and (len(self.shadows) > self.size or sum(
+                s.size for s in self.shadows) > self.cache_bytes):
+            old = self.shadows.pop(0)
+            self.checked.pop(id(old), None)
+            gone.append(old)
+        return gone
+
+    def _take(self, shadow: Shadow) -> Shadow:
+        """Take a cached shadow out of the cache to move it (its lock held on return)."""
+        with self.lock:
+            if shadow in self.shadows:
+                self.shadows.remove(shadow)
+        shadow.lock.acquire()
+        return shadow
+
+    def _make(self, at: datetime) -> Shadow:
+        """Build or move a shadow to ``at``; its lock held on return (under :attr:`build_lock`)."""
+        main, settings = self.services.sessions, self.services.settings
+        with self.lock:
+            cached = max((s for s in self.shadows if s.at <= at), key=lambda s: s.at,
+                         default=None)
+        saved = self.checkpoints.latest_before(at) if self.checkpoints else None
+        if cached is not None and (saved is None or cached.at >= saved):
+            shadow = self._take(cached)
+        else:
+            shadow = self.checkpoints.load(main, at) if self.checkpoints else None
+            if cached is not None and (shadow is None or cached.at > shadow.at):
+                if shadow is not None:
+                    shadow.close()
+                shadow = self._take(cached)
+            else:
+                if shadow is None:
+                    start = midnight_before(at, settings.tz) if self.checkpoints else at
+                    shadow = Shadow.build(main, settings, start)
+                    self._save(shadow)
+                shadow.lock.acquire()
+        try:
+            while self.checkpoints and (midnight := midnight_after(shadow.at, settings.tz)) <= at:
+                shadow.advance(main, midnight, settle=True)
+                self._save(shadow)
+            shadow.advance(main, at, settle=True)
+        except BaseException:
+            shadow.lock.release()
+            shadow.close()
+            raise
+        return shadow
+
+    def _save(self, shadow: Shadow) -> None:
+        if self.checkpoints is None:
+            return
+        if midnight_before(shadow.at, self.services.settings.tz) != shadow.at:
+            return
+        try:
+            self.checkpoints.save(shadow, self.services.sessions)
+        except OSError as exc:
+            log.warning("time machine: checkpoint not saved in %s: %s",
+                        self.checkpoints.folder, exc)
 
     def clear(self) -> None:
         """Drop every shadow."""
         with self.lock:
-            for shadow in self.shadows:
-                with shadow.lock:
-                    shadow.close()
-            self.shadows.clear()
+            gone, self.shadows = self.shadows, []
             self.checked.clear()
+        for shadow in gone:
+            with shadow.lock:
+                shadow.close()
+        give_back()
+
+
+def _checkpoints(services: Services, config: TimeMachineSettings) -> Checkpoints | None:
+    """The store's checkpoints, None when they are off or the store has no URL."""
+    settings = services.settings
+    if not config.checkpoint_mb:
+        return None
+    root = config.checkpoint_dir or settings.data_dir / "timemachine"
+    url = services.engine.url.render_as_string(hide_password=False)
+    return Checkpoints(root / store_key(settings, url), settings, config.checkpoint_mb * 2**20)
 
 
 _MACHINES: weakref.WeakKeyDictionary[Engine, TimeMachine] = weakref.WeakKeyDictionary()
@@ -134,7 +282,7 @@ def machine_for(services: Services) -> TimeMachine:
 
 
 @contextmanager
-def read_at(services: Services, at: datetime) -> Iterator[Session]:
+def read_at(services: Services, at: datetime, who: str | None = None) -> Iterator[Session]:
     """A read session of the store as it was at ``at``; rolled back and closed on exit.
 
     Parameters
@@ -143,6 +291,8 @@ def read_at(services: Services, at: datetime) -> Iterator[Session]:
         The process's services; their store's history is what the past is rebuilt from.
     at : datetime
         The moment, aware; at most a moment ahead of the server's clock (then: now).
+    who : str, optional
+        The viewer asking (a username or kiosk name): one viewer queues one build at a time.
 
     Yields
     ------
@@ -156,11 +306,15 @@ def read_at(services: Services, at: datetime) -> Iterator[Session]:
     ------
     ValueError
         When ``at`` is naive or in the future.
+    TimeMachineBusy
+        When the moment needs a build and the process's builds are taken (ask again later).
+    ImageTooLarge
+        When the moment's state outgrows SQLite's bound on one in-memory image (1 GiB).
     sqlalchemy.exc.SQLAlchemyError
         When the store cannot be read.
     """
-    at = check_moment(at)
-    shadow = machine_for(services).acquire(at)
+    at = check_moment(at, tz=services.settings.tz)
+    shadow = machine_for(services).acquire(at, who)
     try:
         with shadow.sessions() as session:
             try:
