@@ -15,7 +15,7 @@ from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from cockpit import geo
-from cockpit.alerts_config import AlertRule, IncidentCount, MetricMeasure, window_start
+from cockpit.alerts_config import COMPARE, AlertRule, IncidentCount, MetricMeasure, window_start
 from cockpit.store.models import Incident, MetricObservation
 from cockpit.store.waste_models import WasteDisposal
 
@@ -217,6 +217,32 @@ def figure(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
 
 
+#: Most decimals :func:`figure_against` shows; past them the value is shown as stored.
+MAX_DECIMALS = 6
+
+
+def threshold_figure(threshold: float) -> str:
+    """Return a threshold exactly as configured: ``90``, ``89.95`` (never rounded to ``90.0``)."""
+    return figure(threshold) if abs(threshold - round(threshold)) < 1e-9 else f"{threshold:.10g}"
+
+
+def figure_against(value: float, compare: str, threshold: float) -> str:
+    """Return ``value`` as spoken beside ``threshold``, never reading on the wrong side of it.
+
+    As :func:`figure` (one decimal), with as many more decimals (up to :data:`MAX_DECIMALS`)
+    as the shown figure needs for ``shown compare threshold`` to hold exactly when
+    ``value compare threshold`` does: 89.96 below 90 reads ``89.96``, never ``90.0``; 3.04
+    above 3 reads ``3.04``. ``compare``: a key of :data:`COMPARE_WORDS`; raises KeyError else.
+    """
+    check = COMPARE[compare]
+    holds = check(value, threshold)
+    candidates = [figure(value)] + [f"{value:.{n}f}" for n in range(2, MAX_DECIMALS + 1)]
+    for text in candidates:
+        if check(float(text), threshold) == holds:
+            return text
+    return repr(float(value))
+
+
 def alert_text(scope: str, title_zh: str, title_en: str, compare: str, threshold: float,
                value: float, unit_zh: str, unit_en: str, lang: str) -> str:
     """Return what the wall says of an alert, e.g. ``告警：三角村 火情 1 小时内 4 起，超过 3 起``.
@@ -224,10 +250,11 @@ def alert_text(scope: str, title_zh: str, title_en: str, compare: str, threshold
     English: ``Alert: Sanjiao Village, Fires within 1 h: 4 incidents, above 3 incidents``.
     """
     word_zh, word_en = COMPARE_WORDS[compare]
+    shown = figure_against(value, compare, threshold)  # 89.96 below 90 never reads 90.0
     if lang == "zh":
         space = "" if unit_zh in ("%", "") else " "
-        return (f"告警：{scope_name(scope, 'zh')} {title_zh} {figure(value)}{space}{unit_zh}，"
-                f"{word_zh} {figure(threshold)}{space}{unit_zh}")
+        return (f"告警：{scope_name(scope, 'zh')} {title_zh} {shown}{space}{unit_zh}，"
+                f"{word_zh} {threshold_figure(threshold)}{space}{unit_zh}")
     space = "" if unit_en in ("%", "") else " "
-    return (f"Alert: {scope_name(scope, 'en')}, {title_en}: {figure(value)}{space}{unit_en}, "
-            f"{word_en} {figure(threshold)}{space}{unit_en}")
+    return (f"Alert: {scope_name(scope, 'en')}, {title_en}: {shown}{space}{unit_en}, "
+            f"{word_en} {threshold_figure(threshold)}{space}{unit_en}")

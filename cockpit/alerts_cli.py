@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cockpit.alert_measures import COMPARE_WORDS, figure
+from cockpit.alert_measures import COMPARE_WORDS, threshold_figure
 from cockpit.alerts_config import AlertRules, ConfigError, load_alert_rules
 from cockpit.settings import Settings
 
@@ -46,7 +46,7 @@ def check(file: Annotated[Path | None, typer.Argument(
         state = "" if rule.enabled else " (disabled)"
         typer.echo(f"{rule.id}\t{rule.severity.value}\t{what} per {m.per} over "
                    f"{_window(m.window)}\t{COMPARE_WORDS[rule.compare][1]} "
-                   f"{figure(rule.threshold)}\t{rule.title.zh}{state}")
+                   f"{threshold_figure(rule.threshold)}\t{rule.title.zh}{state}")
     typer.echo(f"ok: {len(rules.rules)} rules ({len(rules.active)} enabled); evaluated "
                f"{_window(rules.evaluation.after_commit)} after new events and every "
                f"{_window(rules.evaluation.every)}; fingerprint {rules.fingerprint}")

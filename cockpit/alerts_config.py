@@ -24,7 +24,7 @@ from cockpit.governance_config import (
     ConfigError,
     Duration,
     _Strict,
-    _where,
+    error_message,
     parse_duration,
     read_yaml,
 )
@@ -172,7 +172,7 @@ class AlertRule(_Strict):
                      else self.clear_at < self.threshold)
             if wrong:
                 side = "at or below" if self.compare in (">", ">=") else "at or above"
-                raise ValueError(f"clear_at {self.clear_at:g} must be {side} the threshold "
+                raise ValueError(f"clear_at: {self.clear_at:g} must be {side} the threshold "
                                  f"{self.threshold:g}")
         if self.villages is not None and self.measure.per == "subdistrict":
             raise ValueError("villages: only for a measure per village")
@@ -231,15 +231,30 @@ class AlertRules(_Strict):
 
 
 def _named(exc: ValidationError, data: dict[str, Any]) -> str:
-    """The validation errors with each rule's id after its index (``rules.1 (fire-burst)``)."""
+    """The validation errors, each naming the rule by index and id and the key.
+
+    ``rules.1 (fire-burst).measure.window: …``; an error of a whole rule (its keys disagree)
+    names the key its message starts with: ``rules.5 (x).clear_at: 5 must be …``.
+    """
     rules = data.get("rules") if isinstance(data.get("rules"), list) else []
-    text = _where(exc)
-    for i, rule in reversed(list(enumerate(rules))):
-        if isinstance(rule, dict) and rule.get("id"):
-            text = text.replace(f"rules.{i}.", f"rules.{i} ({rule['id']}).")
-    for kind in ("incident_count", "waste_accuracy", "metric"):
-        text = text.replace(f".measure.{kind}.", ".measure.")
-    return text
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        msg = error_message(err)
+        if len(loc) >= 3 and loc[2] == "measure" and loc[3:4] and loc[3] in (
+                "incident_count", "waste_accuracy", "metric"):
+            del loc[3]  # the union's tag: rules.0.measure.metric.key -> rules.0.measure.key
+        if len(loc) == 2 and loc[0] == "rules" and ": " in msg:
+            key, msg = msg.split(": ", 1)  # a rule-level check names its key first
+            loc.append(key)
+        if len(loc) >= 2 and loc[0] == "rules" and loc[1].isdigit():
+            i = int(loc[1])
+            rule = rules[i] if i < len(rules) else None
+            if isinstance(rule, dict) and rule.get("id"):
+                loc[1] = f"{i} ({rule['id']})"
+        where = ".".join(loc)
+        parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts)
 
 
 def load_alert_rules(path: str | Path | None = None) -> AlertRules:

@@ -11,8 +11,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -48,6 +49,40 @@ def stop_on_signals() -> threading.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     return stop
+
+
+def run_feed(command: str, what: str, stream: str, settings: Settings,
+             feed: Callable[[Any, threading.Event], Any]) -> None:
+    """Run one simulated feed from the shell, as every ``cockpit simulate-*`` command does.
+
+    Connects to Redis (``REDIS_URL``, or the embedded one), calls ``feed(r, stop)`` with
+    ``stop`` set by SIGTERM / SIGINT, closes the connection, and prints what it sent:
+    ``simulated <what> done: N events sent to <stream> (H at start, L live)``. ``feed``
+    returns stats with ``sent``, ``history``, ``live`` and ``stopped``.
+
+    Raises
+    ------
+    typer.Exit
+        Code 1 when Redis fails (the demo restarts a part that failed); ``feed``'s other
+        errors pass through for the command to answer.
+    """
+    import redis
+
+    from cockpit.streams import connect
+
+    r, embedded = connect(settings)
+    try:
+        stats = feed(r, stop_on_signals())
+    except redis.RedisError as exc:
+        typer.echo(f"{command}: Redis failed (REDIS_URL): {str(exc).splitlines()[0]}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        r.close()
+        if embedded is not None:
+            embedded.close()
+    typer.echo(f"simulated {what} {'stopped' if stats.stopped else 'done'}: {stats.sent} "
+               f"events sent to {settings.stream(stream)} ({stats.history} at start, "
+               f"{stats.live} live)")
 
 
 @app.command()
@@ -229,29 +264,13 @@ def simulate_volunteers(
     A roll of invented people, daily activities, mobilisations and campaign sign-ups, in real
     time after the history (docs/volunteers-simulated.md).
     """
-    import redis
-
-    from cockpit.streams import connect
     from cockpit.volunteers.simulate import SimConfig, simulate
 
     _logging(verbose)
     settings = Settings()
-    r, embedded = connect(settings)
-    stop = stop_on_signals()
-    try:
-        stats = simulate(settings, r, SimConfig(volunteers, history_days, seed), stop=stop,
-                         once=once)
-    except redis.RedisError as exc:  # exit 1, not 2: the demo restarts a part that failed
-        typer.echo(f"simulate-volunteers: Redis failed (REDIS_URL): {str(exc).splitlines()[0]}",
-                   err=True)
-        raise typer.Exit(1) from None
-    finally:
-        r.close()
-        if embedded is not None:
-            embedded.close()
-    typer.echo(f"simulated volunteers {'stopped' if stats.stopped else 'done'}: {stats.sent} "
-               f"events sent to {settings.stream('volunteers')} ({stats.history} at start, "
-               f"{stats.live} live)")
+    run_feed("simulate-volunteers", "volunteers", "volunteers", settings,
+             lambda r, stop: simulate(settings, r, SimConfig(volunteers, history_days, seed),
+                                      stop=stop, once=once))
 
 
 @app.command("simulate-waste")
@@ -274,38 +293,25 @@ def simulate_waste(
     Registry, daily disposals rated by supervisors, tenants moving, and a field app visiting
     weak households, in real time after the history (docs/waste-simulated.md).
     """
-    import redis
-
     from cockpit.store.db import engine_for, session_factory
-    from cockpit.streams import connect
     from cockpit.waste.sim_items import ItemListError
     from cockpit.waste.simulate import SimConfig, simulate
 
     _logging(verbose)
     settings = Settings()
-    r, embedded = connect(settings)
     engine = engine_for(settings) if field_app and not once else None
-    stop = stop_on_signals()
+    sessions = session_factory(engine) if engine is not None else None
+    config = SimConfig(households, history_days, seed, field_app, items)
     try:
-        stats = simulate(settings, r, SimConfig(households, history_days, seed, field_app, items),
-                         stop=stop, once=once,
-                         sessions=session_factory(engine) if engine is not None else None)
+        run_feed("simulate-waste", "waste", "waste", settings,
+                 lambda r, stop: simulate(settings, r, config, stop=stop, once=once,
+                                          sessions=sessions))
     except ItemListError as exc:  # exit 2: the demo does not restart a part started wrongly
         typer.echo(f"simulate-waste: {exc}", err=True)
         raise typer.Exit(2) from None
-    except redis.RedisError as exc:
-        typer.echo(f"simulate-waste: Redis failed (REDIS_URL): {str(exc).splitlines()[0]}",
-                   err=True)
-        raise typer.Exit(1) from None
     finally:
-        r.close()
         if engine is not None:
             engine.dispose()
-        if embedded is not None:
-            embedded.close()
-    typer.echo(f"simulated waste {'stopped' if stats.stopped else 'done'}: {stats.sent} events "
-               f"sent to {settings.stream('waste')} ({stats.history} at start, {stats.live} "
-               f"live)")
 
 
 def _register_replay() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -225,15 +226,20 @@ class GovernanceConfig(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def error_message(err: Mapping[str, Any]) -> str:
+    """Return the reason of one pydantic error (an item of ``exc.errors()``) as the files say it."""
+    if err["type"] == "missing":
+        return "required key is missing"
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    return err["msg"].removeprefix("Value error, ")
+
+
 def _where(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "required key is missing"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key"
+        msg = error_message(err)
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 

@@ -51,10 +51,7 @@ def simulate_metrics(
     One value every 15 minutes for each KPI of the tiles file that the simulator knows
     (docs/tiles.md); a tile it does not know gets no value.
     """
-    import redis
-
-    from cockpit.cli import _logging, stop_on_signals
-    from cockpit.streams import connect
+    from cockpit.cli import _logging, run_feed
     from cockpit.tiles_sim import simulate
 
     _logging(verbose)
@@ -64,18 +61,6 @@ def simulate_metrics(
     except ConfigError as exc:  # exit 2: the demo does not restart a part started wrongly
         typer.echo(f"simulate-metrics: {exc}", err=True)
         raise typer.Exit(2) from None
-    r, embedded = connect(settings)
-    try:
-        stats = simulate(settings, r, config, history_days, seed, stop=stop_on_signals(),
-                         once=once)
-    except redis.RedisError as exc:
-        typer.echo(f"simulate-metrics: Redis failed (REDIS_URL): {str(exc).splitlines()[0]}",
-                   err=True)
-        raise typer.Exit(1) from None
-    finally:
-        r.close()
-        if embedded is not None:
-            embedded.close()
-    typer.echo(f"simulated metrics {'stopped' if stats.stopped else 'done'}: {stats.sent} "
-               f"events sent to {settings.stream('metrics')} ({stats.history} at start, "
-               f"{stats.live} live)")
+    run_feed("simulate-metrics", "metrics", "metrics", settings,
+             lambda r, stop: simulate(settings, r, config, history_days, seed, stop=stop,
+                                      once=once))

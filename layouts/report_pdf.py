@@ -18,7 +18,16 @@ from fpdf.fonts import FontFace
 from cockpit.report_fonts import CjkFont, find_cjk_font
 from layouts.i18n import Lang, t
 from layouts.report_figures import FIGURES, SIZE, village_names
-from layouts.report_tables import Table, as_of_text, cell_text, heading, tables, title_of, typed
+from layouts.report_tables import (
+    Table,
+    as_of_text,
+    cell_text,
+    heading,
+    shown,
+    tables,
+    title_of,
+    typed,
+)
 
 FAMILY = "cjk"
 HEAD_FILL = (10, 29, 58)
@@ -33,11 +42,11 @@ def _text_of(content: Mapping[str, Any], parts: list[Table], lang: Lang) -> str:
     asked for: a character no font has there must not refuse the whole briefing.
     """
     words = [title_of(content, lang)] + [p.title + p.note for p in parts]
-    words += [heading(c, lang) for p in parts for c in p.columns]
+    words += [heading(c, lang) for p in parts for c in shown(p, "pdf")]
     words += [str(row[0]) for p in parts for row in p.rows if p.columns[0].key != "rep_col_id"]
     words += list(village_names(lang).values())
     words += [t(key, lang) for key in FIGURES.values()]
-    words += [t(k, lang) for k in ("rep_running", "rep_source", "rep_figures",
+    words += [t(k, lang) for k in ("rep_running", "rep_source", "rep_figures", "rep_n_incidents",
                                    "rep_why_no_browser", "rep_fig_missing")]
     return "".join(words)
 
@@ -60,7 +69,8 @@ def _table(pdf: FPDF, part: Table, lang: Lang) -> None:
         pdf.set_font(FAMILY, size=9)
         pdf.set_text_color(*NOTE_COLOR)
         pdf.cell(0, 6, part.note, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FAMILY, size=8 if len(part.columns) > 6 else 9)
+    columns = shown(part, "pdf")
+    pdf.set_font(FAMILY, size=8 if len(columns) > 6 else 9)
     pdf.set_text_color(0, 0, 0)
     if not part.rows:
         pdf.cell(0, 7, t("rep_nothing", lang), new_x="LMARGIN", new_y="NEXT")
@@ -72,11 +82,11 @@ def _table(pdf: FPDF, part: Table, lang: Lang) -> None:
                    headings_style=head, line_height=5.5, text_align="LEFT",
                    align="LEFT") as grid:
         row = grid.row()
-        for column in part.columns:
+        for column in columns:
             row.cell(heading(column, lang))
         for values in part.rows:
             row = grid.row()
-            for value, kind in typed(part, values):
+            for value, kind in typed(part, values, "pdf"):
                 row.cell(cell_text(value, kind, lang),
                          align="RIGHT" if kind not in ("text", "bool") else "LEFT")
     pdf.ln(4)

@@ -24,17 +24,28 @@ from layouts.i18n import (
 )
 from layouts.report_figures import village_names
 
-#: Column kinds: text, a count, a number, seconds, a rate in [0, 1], a yes/no, per row.
-KINDS = ("text", "int", "float", "seconds", "rate", "bool", "mixed")
+#: Column kinds: text, a count, a count of incidents (the PDF says 起), a number, seconds, a
+#: rate in [0, 1], a yes/no, per row.
+KINDS = ("text", "int", "incidents", "float", "seconds", "rate", "bool", "mixed")
+#: The media a table is drawn on.
+MEDIA = ("pdf", "sheet")
+#: The unit (catalogue key) of a key figure of each kind, the workbook's unit column.
+UNITS = {"incidents": "rep_unit_incidents", "seconds": "rep_unit_seconds",
+         "text": "rep_unit_local_time"}
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its heading (catalogue key; ``sheet_key`` on the workbook) and kind."""
+    """A column: its heading (catalogue key; ``sheet_key`` on the workbook), kind and media.
+
+    ``only``: drawn on that medium alone (``"sheet"``: a unit column the workbook needs for its
+    bare numbers, where the PDF prints each value with its unit).
+    """
 
     key: str
     kind: str = "text"
     sheet_key: str | None = None
+    only: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ def cell_text(value: Any, kind: str, lang: Lang) -> str:
         return PLACEHOLDER
     if kind == "int":
         return format_count(value)
+    if kind == "incidents":
+        return t("rep_n_incidents", lang, n=format_count(value))
     if kind == "float":
         return f"{value:,.1f}"
     if kind == "seconds":
@@ -86,6 +99,7 @@ def _village(code: str | None, names: Mapping[str, str], lang: Lang) -> str:
 
 
 def _kpi(content: Mapping[str, Any], lang: Lang) -> Table:
+    """The key figures: item, value and (on the workbook) its unit; each row carries its kind."""
     kpi = content["kpi"]
     last = kpi["last_event_at"]
     rows = [[t("rep_kpi_total", lang), kpi["today_total"]],
@@ -96,11 +110,13 @@ def _kpi(content: Mapping[str, Any], lang: Lang) -> Table:
             [t("rep_kpi_last", lang), last[:19].replace("T", " ") if last else None]]
     rows += [[f"{t('rep_funnel', lang)} · {stage_label(f['stage'], lang)}", f["count"]]
              for f in kpi["funnel"]]
-    kinds = ["int"] * 4 + ["seconds", "text"] + ["int"] * len(kpi["funnel"])
-    # one column of mixed kinds: each row carries its own kind as a third, hidden cell
+    kinds = ["incidents"] * 4 + ["seconds", "text"] + ["incidents"] * len(kpi["funnel"])
+    # one column of mixed kinds: each row carries its own kind as a last, hidden cell
     return Table("rep_sheet_kpi", t("rep_kpi_of", lang, day=kpi["day_start"][:10]),
-                 (Column("rep_col_item"), Column("rep_col_value", "mixed")),
-                 [[*r, k] for r, k in zip(rows, kinds, strict=True)], widths=(110, 70))
+                 (Column("rep_col_item"), Column("rep_col_value", "mixed"),
+                  Column("rep_col_unit", only="sheet")),
+                 [[*r, t(UNITS[k], lang), k] for r, k in zip(rows, kinds, strict=True)],
+                 widths=(110, 70))
 
 
 def _days(content: Mapping[str, Any], lang: Lang) -> Table:
@@ -110,7 +126,7 @@ def _days(content: Mapping[str, Any], lang: Lang) -> Table:
                  (Column("rep_col_day"), Column("rep_kpi_total", "int"),
                   Column("rep_kpi_open", "int"), Column("rep_kpi_closed", "int"),
                   Column("rep_kpi_cancelled", "int"),
-                  Column("rep_kpi_dispatch", "seconds", "rep_col_median_s")), rows)
+                  Column("rep_kpi_dispatch", "seconds", "rep_kpi_dispatch_s")), rows)
 
 
 def _categories(content: Mapping[str, Any], lang: Lang) -> Table:
@@ -207,10 +223,20 @@ def tables(content: Mapping[str, Any], lang: Lang) -> list[Table]:
     return out
 
 
-def typed(table: Table, row: list[Any]) -> list[tuple[Any, str]]:
-    """A row's cells with their kinds (a ``mixed`` column takes the kind the row ends with)."""
+def shown(table: Table, medium: str) -> list[Column]:
+    """The columns drawn on ``medium`` (one of :data:`MEDIA`)."""
+    return [c for c in table.columns if c.only in (None, medium)]
+
+
+def typed(table: Table, row: list[Any], medium: str = "sheet") -> list[tuple[Any, str]]:
+    """A row's cells drawn on ``medium`` with their kinds.
+
+    A ``mixed`` column takes the kind the row ends with; columns of another medium are left
+    out (:func:`shown`).
+    """
     kinds = [c.kind for c in table.columns]
     if "mixed" in kinds:
         row, own = row[:-1], row[-1]
         kinds = [own if k == "mixed" else k for k in kinds]
-    return list(zip(row, kinds, strict=True))
+    return [(value, kind) for value, kind, column in zip(row, kinds, table.columns, strict=True)
+            if column.only in (None, medium)]

@@ -2,8 +2,8 @@
 
 Sheet names and headings are in the briefing's language (Chinese by default); counts are
 integers, times are seconds, rates are fractions shown as percentages by their number
-format, so a leader can sum and chart them. The figures sheet holds the PNGs the PDF has, or
-says which is missing and why.
+format, so a leader can sum and chart them; the key figures carry their units in a column.
+The figures sheet holds the PNGs the PDF has, or says which is missing and why.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from openpyxl.utils import get_column_letter
 
 from layouts.i18n import Lang, t
 from layouts.report_figures import FIGURES, SIZE
-from layouts.report_tables import as_of_text, heading, tables, title_of, typed
+from layouts.report_tables import as_of_text, heading, shown, tables, title_of, typed
 
 #: Number format per column kind (text has none).
-FORMATS = {"int": "#,##0", "float": "#,##0.0", "seconds": "#,##0", "rate": "0.0%"}
+FORMATS = {"int": "#,##0", "incidents": "#,##0", "float": "#,##0.0", "seconds": "#,##0",
+           "rate": "0.0%"}
 HEAD_FILL = PatternFill("solid", fgColor="0A1D3A")
 HEAD_FONT = Font(bold=True, color="D6ECFF")
 #: Rows above a sheet's table: title, as-of, note.
@@ -59,23 +60,24 @@ def xlsx_bytes(content: Mapping[str, Any], lang: Lang, images: Mapping[str, byte
         sheet["A1"].font = Font(bold=True, size=13)
         sheet["A2"] = as_of if content["complete"] else f"{as_of} · {t('rep_running', lang)}"
         sheet["A3"] = part.note
-        heads = [heading(c, lang, sheet=True) for c in part.columns]
+        heads = [heading(c, lang, sheet=True) for c in shown(part, "sheet")]
         sheet.append(heads)
         for col, _ in enumerate(heads, start=1):
             cell = sheet.cell(row=TOP + 1, column=col)
             cell.fill, cell.font = HEAD_FILL, HEAD_FONT
-        for values in part.rows:
+        drawn = [typed(part, values, "sheet") for values in part.rows]
+        for cells in drawn:
             row = []
-            for value, kind in typed(part, values):
+            for value, kind in cells:
                 if kind == "bool" and value is not None:
                     value = t("rep_yes" if value else "rep_no", lang)
                 row.append(value)
             sheet.append(row)
-            for col, (value, kind) in enumerate(typed(part, values), start=1):
+            for col, (value, kind) in enumerate(cells, start=1):
                 if kind in FORMATS and value is not None:
                     sheet.cell(row=sheet.max_row, column=col).number_format = FORMATS[kind]
         for col, head in enumerate(heads, start=1):
-            longest = max([len(str(head))] + [len(str(r[col - 1])) for r in part.rows])
+            longest = max([len(str(head))] + [len(str(r[col - 1][0])) for r in drawn])
             sheet.column_dimensions[get_column_letter(col)].width = min(48, 4 + 1.6 * longest)
         sheet.freeze_panes = sheet.cell(row=TOP + 2, column=1)
     _figures(book, images, missing, lang, title)

@@ -19,21 +19,15 @@ from cockpit.alerts_config import Evaluation, load_alert_rules
 from cockpit.store.alert_models import Alert
 from cockpit.store.models import Notification
 from tests import store_support, waste_factories
+from tests.alert_support import FIRE_BURST, rules_text, write_rules
 from tests.conftest import _services
 from tests.factories import incident_fields
 
 SANJIAO = "330110006222"
 CHAOYANG = "330110006224"
 
-RULES = """
-evaluation: {after_commit: 1h, every: 1h}  # the tests evaluate when they say
-rules:
-  - id: fire-burst
-    title: {zh: 火情 1 小时内, en: Fires within 1 h}
-    measure: {type: incident_count, category: [fire], per: village, window: 1h}
-    compare: ">"
-    threshold: 3
-    severity: critical
+#: The tests evaluate when they say (the timing never comes due).
+RULES = rules_text("1h", "1h", FIRE_BURST, """\
   - id: waste-week
     title: {zh: 本周垃圾分类准确率, en: Sorting accuracy this week}
     measure: {type: waste_accuracy, per: village, window: this_week, min_disposals: 10}
@@ -55,15 +49,14 @@ rules:
     threshold: 30
     unit: {zh: 人, en: people}
     severity: urgent
-"""
+""")
 
 
 @pytest.fixture
 def alerting(tmp_path, redis_server_url, migrated_database_url):
-    """Services whose settings name a rules file of three rules (fires, accuracy, a metric)."""
-    path = tmp_path / "alert_rules.yaml"
-    path.write_text(RULES, encoding="utf-8")
-    yield from _services(tmp_path, redis_server_url, migrated_database_url, alerts_file=path)
+    """Services whose settings name a rules file of four rules (fires, accuracy, a metric)."""
+    yield from _services(tmp_path, redis_server_url, migrated_database_url,
+                         alerts_file=write_rules(tmp_path, RULES))
 
 
 def _now() -> datetime:

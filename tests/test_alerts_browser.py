@@ -19,50 +19,23 @@ import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from app import create_app
 from cockpit import geo
 from cockpit.store.alert_models import Alert
 from cockpit.store.models import Incident, Notification, NotificationReceipt
 from layouts.wall_focus import FocusIds
 from layouts.wall_governance import GovIds
-from tests.browser_support import chrome, live_server, save_screenshot
-from tests.conftest import build_services, make_settings
+from tests.alert_support import FIRE_BURST, rules_text, write_rules
+from tests.browser_support import save_screenshot
 from tests.store_support import count_rows
-from tests.test_announce_browser import Hall, Ingest, governance_file
+from tests.test_announce_browser import Hall, open_hall
 
 pytestmark = pytest.mark.browser
 
-RULES = """
-evaluation: {after_commit: 0s, every: 1h}
-rules:
-  - id: fire-burst
-    title: {zh: 火情 1 小时内, en: Fires within 1 h}
-    measure: {type: incident_count, category: [fire], per: village, window: 1h}
-    compare: ">"
-    threshold: 3
-    severity: critical
-"""
-
-
 @pytest.fixture
 def hall(tmp_path, redis_server_url, sqlite_url) -> Iterator[Hall]:
-    rules = tmp_path / "alert_rules.yaml"
-    rules.write_text(RULES, encoding="utf-8")
-    settings = make_settings(tmp_path, redis_server_url, sqlite_url, alerts_file=rules,
-                             governance_file=governance_file(tmp_path))
-    services = build_services(settings)
-    ingest = Ingest(services)
-    ingest.start()
-    try:
-        with live_server(create_app(settings, services=services).server) as server, \
-                chrome() as driver:
-            yield Hall(services, server.url, driver, ingest)
-    finally:
-        ingest.pause()
-        keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*", count=1000))
-        if keys:
-            services.redis.delete(*keys)
-        services.close()
+    rules = write_rules(tmp_path, rules_text("0s", "1h", FIRE_BURST))
+    with open_hall(tmp_path, redis_server_url, sqlite_url, alerts_file=rules) as opened:
+        yield opened
 
 
 def _fire(hall: Hall, n: int, village: int, at: datetime) -> None:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from cockpit.alert_measures import alert_text
-from cockpit.alerts_config import AlertRulesError, load_alert_rules, window_start
+from cockpit.alert_measures import alert_text, figure_against
+from cockpit.alerts_config import COMPARE, AlertRulesError, load_alert_rules, window_start
 from cockpit.cli import app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,20 +57,22 @@ def test_a_bad_rule_is_refused_with_its_id_key_and_reason(tmp_path, change, mess
     assert str(info.value).startswith("rules.yaml: ")
 
 
-def test_rules_that_contradict_themselves_are_refused(tmp_path):
-    head = "rules:\n  - id: r1\n    title: {zh: 火情, en: Fires}\n"
+def test_rules_that_contradict_themselves_are_refused_naming_rule_and_key(tmp_path):
+    head = GOOD + "  - id: r2\n    title: {zh: 火情, en: Fires}\n"  # the second rule, rules.1
     cases = {
         "    measure: {type: incident_count, window: 1h}\n    compare: '>'\n"
-        "    threshold: 3\n    clear_at: 5\n": "clear_at 5 must be at or below the threshold 3",
+        "    threshold: 3\n    clear_at: 5\n":
+            "rules.1 (r2).clear_at: 5 must be at or below the threshold 3",
         "    measure: {type: waste_accuracy}\n    compare: '<'\n    threshold: 120\n":
-            "accuracy is a percentage",
+            "rules.1 (r2).threshold: accuracy is a percentage, 0 to 100",
         "    measure: {type: incident_count, per: subdistrict, window: today}\n"
         "    compare: '>'\n    threshold: 3\n    villages: [330110006222]\n":
-            "villages: only for a measure per village",
+            "rules.1 (r2).villages: only for a measure per village",
     }
     for body, message in cases.items():
-        with pytest.raises(AlertRulesError, match=message):
+        with pytest.raises(AlertRulesError) as info:
             load_alert_rules(_write(tmp_path, head + body))
+        assert str(info.value) == f"rules.yaml: {message}"
     twice = GOOD + GOOD.split("rules:\n", 1)[1]
     with pytest.raises(AlertRulesError, match="duplicate id"):
         load_alert_rules(_write(tmp_path, twice))
@@ -93,6 +95,27 @@ def test_alert_texts_read_as_spoken():
                       "incidents", "zh") == "告警：三角村 火情 1 小时内 4 起，超过 3 起"
     assert alert_text("subdistrict", "准确率", "Accuracy", "<", 90, 87.25, "%", "%", "en") == \
         "Alert: Qiaosi subdistrict, Accuracy: 87.2%, below 90%"
+
+
+@pytest.mark.parametrize("compare, threshold, value, zh, en", [
+    ("<", 90, 89.96, "89.96%，低于 90%", "89.96%, below 90%"),
+    ("<", 90, 89.9996, "89.9996%，低于 90%", "89.9996%, below 90%"),
+    (">", 3, 3.04, "3.04 起，超过 3 起", "3.04 incidents, above 3 incidents"),
+    ("<=", 89.95, 89.95, "89.95%，不高于 89.95%", "89.95%, at or below 89.95%"),
+    (">=", 8, 7.999, None, None),  # not crossed: shown on its own side all the same
+])
+def test_alert_figure_never_reads_on_the_wrong_side_of_the_threshold(compare, threshold, value,
+                                                                     zh, en):
+    unit_zh, unit_en = ("起", "incidents") if compare in (">", ">=") else ("%", "%")
+    text_zh = alert_text("subdistrict", "准确率", "Accuracy", compare, threshold, value, unit_zh,
+                         unit_en, "zh")
+    text_en = alert_text("subdistrict", "准确率", "Accuracy", compare, threshold, value, unit_zh,
+                         unit_en, "en")
+    if zh is not None:
+        assert text_zh.endswith(zh) and text_en.endswith(en)
+    shown = figure_against(value, compare, threshold)
+    assert COMPARE[compare](float(shown), threshold) == COMPARE[compare](value, threshold)
+    assert "90.0%" not in text_zh + text_en
 
 
 def test_cli_checks_the_shipped_file_and_refuses_a_bad_one(tmp_path, monkeypatch):

@@ -16,28 +16,18 @@ from sqlalchemy import func, select
 
 from cockpit.store.alert_models import Alert
 from cockpit.store.models import Incident, Notification
+from tests.alert_support import FIRE_BURST, rules_text, write_rules
 from tests.conftest import _services
 from tests.factories import incident_fields
 from tests.fault_support import ingest_env, start_ingest, stop_ingest
 
 VILLAGES = ["330110006201", "330110006204", "330110006207", "330110006213", "330110006222",
             "330110006223", "330110006224", "330110006225"]
-RULES = """
-evaluation: {after_commit: 0s, every: 1s}
-rules:
-  - id: fire-burst
-    title: {zh: 火情 1 小时内, en: Fires within 1 h}
-    measure: {type: incident_count, category: [fire], per: village, window: 1h}
-    compare: ">"
-    threshold: 3
-    severity: critical
-"""
 
 
 @pytest.fixture
 def world(tmp_path, redis_server_url, migrated_database_url):
-    path = tmp_path / "alert_rules.yaml"
-    path.write_text(RULES, encoding="utf-8")
+    path = write_rules(tmp_path, rules_text("0s", "1s", FIRE_BURST))
     for services in _services(tmp_path, redis_server_url, migrated_database_url,
                               alerts_file=path):
         env = ingest_env(redis_server_url, migrated_database_url,

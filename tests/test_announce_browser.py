@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,23 +166,36 @@ class Hall:
         assert severe_errors(self.driver) == []
 
 
-@pytest.fixture
-def hall(tmp_path, redis_server_url, sqlite_url) -> Iterator[Hall]:
-    settings = make_settings(tmp_path, redis_server_url, sqlite_url,
-                             governance_file=governance_file(tmp_path))
-    services = build_services(settings)
+@contextmanager
+def open_hall(tmp_path: Path, redis_url: str, database_url: str, **settings: object
+              ) -> Iterator[Hall]:
+    """Start the ingest thread, the web app and Chromium on a fresh store; stop them after.
+
+    ``settings``: further :class:`cockpit.settings.Settings` fields (e.g. ``alerts_file``);
+    the governance file repeats announcements every :data:`REPEAT_S`. The test's streams are
+    deleted at the end.
+    """
+    config = make_settings(tmp_path, redis_url, database_url,
+                           governance_file=governance_file(tmp_path), **settings)
+    services = build_services(config)
     ingest = Ingest(services)
     ingest.start()
     try:
-        with live_server(create_app(settings, services=services).server) as server, \
+        with live_server(create_app(config, services=services).server) as server, \
                 chrome() as driver:
             yield Hall(services, server.url, driver, ingest)
     finally:
         ingest.pause()
-        keys = list(services.redis.scan_iter(match=f"{settings.stream_prefix}*", count=1000))
+        keys = list(services.redis.scan_iter(match=f"{config.stream_prefix}*", count=1000))
         if keys:
             services.redis.delete(*keys)
         services.close()
+
+
+@pytest.fixture
+def hall(tmp_path, redis_server_url, sqlite_url) -> Iterator[Hall]:
+    with open_hall(tmp_path, redis_server_url, sqlite_url) as opened:
+        yield opened
 
 
 def test_announce001_spoken_once_per_period_until_acknowledged(hall):

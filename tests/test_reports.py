@@ -66,21 +66,27 @@ def test_a_day_of_the_replayed_feed_matches_the_summary_api_number_for_number(se
     # the PDF prints them, line by line of its key figures
     pdf = pdf_bytes(content, "zh", {}, NO_FIGURES, tz.key)
     lines = set(page_text(pdf)[0].splitlines())
-    expected = {f"当日接报 {format_count(api['today_total'])}",
-                f"未结（截至当时） {format_count(api['open'])}",
-                f"当日办结 {format_count(api['closed_today'])}",
-                f"当日撤销 {format_count(api['cancelled_today'])}",
+    expected = {f"当日接报 {format_count(api['today_total'])} 起",
+                f"未结（截至当时） {format_count(api['open'])} 起",
+                f"当日办结 {format_count(api['closed_today'])} 起",
+                f"当日撤销 {format_count(api['cancelled_today'])} 起",
                 f"派遣中位时长 {format_duration(api['median_dispatch_s'])}"}
-    expected |= {f"闭环漏斗（当日接报） · {stage_label(f['stage'])} {format_count(f['count'])}"
+    expected |= {f"闭环漏斗（当日接报） · {stage_label(f['stage'])} {format_count(f['count'])} 起"
                  for f in api["funnel"]}
     assert expected <= lines, expected - lines
-    # and the workbook carries them as numbers
+    assert "分" in format_duration(api["median_dispatch_s"])  # the PDF's time says its unit
+    # and the workbook carries them as numbers, each with its unit (the PDF's, in a column)
     files, _ = report_files.render_files(content, "zh", ["xlsx"], tz.key, use_browser=False)
     book = load_workbook(io.BytesIO(files["xlsx"]))
-    values = {row[0]: row[1] for row in book["关键指标"].iter_rows(min_row=5, values_only=True)}
-    assert values["当日接报"] == api["today_total"] and values["未结（截至当时）"] == api["open"]
-    assert values["当日办结"] == api["closed_today"]
-    assert values["派遣中位时长"] == api["median_dispatch_s"]
+    sheet = list(book["关键指标"].iter_rows(min_row=4, values_only=True))
+    assert sheet[0] == ("指标", "数值", "单位")
+    values = {row[0]: row[1:] for row in sheet[1:]}
+    assert values["当日接报"] == (api["today_total"], "起")
+    assert values["未结（截至当时）"] == (api["open"], "起")
+    assert values["当日办结"] == (api["closed_today"], "起")
+    assert values["派遣中位时长"] == (api["median_dispatch_s"], "秒")
+    assert values["最后事件时间"][1] == "当地时间"
+    assert all(unit for _, unit in values.values()), values  # every figure has its unit
 
 
 def test_the_pdf_shows_chinese_when_rendered_and_the_check_catches_tofu(sqlite_services,
@@ -135,6 +141,8 @@ def test_the_workbook_has_a_sheet_per_section_numbers_and_chinese_names(sqlite_s
     bad += period.first <= day + timedelta(days=1) <= period.last  # the next day's one
     assert overall[0] == "全街道" and overall[1] == pytest.approx(good / (good + bad))
     assert book["垃圾分类"].cell(row=5 + len(waste) - 1, column=2).number_format == "0.0%"
+    heads = next(book["每日指标"].iter_rows(min_row=4, max_row=4, values_only=True))
+    assert heads[-1] == "派遣中位时长（秒）"  # the day's median dispatch time, in seconds
     days = list(book["每日指标"].iter_rows(min_row=5, values_only=True))
     assert [d[1] for d in days] == [d["today_total"] for d in content["days"]]
     assert all(isinstance(d[1], int) for d in days)

@@ -53,6 +53,8 @@ def test_leaders_and_admins_download_others_are_refused(services, stored, client
     assert admin.status_code == 200, admin.get_data()[:300]
     book = load_workbook(io.BytesIO(admin.get_data()))
     assert book.sheetnames[:2] == ["Key figures", "By day"]
+    key = {row[0]: row[2] for row in book["Key figures"].iter_rows(min_row=5, values_only=True)}
+    assert key["Median dispatch time"] == "seconds" and key["Reported that day"] == "incidents"
     for role, status in (("staff", 403), ("wall", 403), ("landlord", 403), (None, 401)):
         got = by_role[role].get(f"/reports/daily?date={day}&figures=0").status_code
         assert got == status, role

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cockpit import geo
+from cockpit.alerts_config import load_alert_rules
 from cockpit.events import parse_event
 from cockpit.placing import service_area
 from cockpit.waste import simulate as sim
@@ -78,11 +79,27 @@ def test_the_community_sorts_at_about_95_percent_and_the_villages_lower(full_wor
     rates = {code: _accuracy(events) for code, events in by_village.items()}
     assert 0.95 <= rates[COMMUNITY] <= 0.975
     others = {c: r for c, r in rates.items() if c != COMMUNITY}
-    assert all(0.74 <= r <= 0.93 for r in others.values()), others
+    assert all(0.82 <= r < rates[COMMUNITY] for r in others.values()), others
     assert max(others.values()) - min(others.values()) > 0.08  # the ranked bars differ
     for code, rate in others.items():
         assert abs(rate - VILLAGES[code].accuracy) < 0.035, (code, rate)
     assert len(by_village[COMMUNITY]) / 7 > 850  # about one disposal a household a day
+
+
+def test_a_week_of_the_demo_raises_the_accuracy_alert_for_the_low_villages_only(full_world,
+                                                                               week):
+    """Around the target, not all under it: a fresh demo must not flood the wall with alerts."""
+    rule = load_alert_rules().rule("waste-accuracy-week")
+    by_village = collections.defaultdict(list)
+    for d in week:
+        by_village[d.household.house.village].append(disposal_event(d, {}))
+    rates = {code: 100 * _accuracy(events) for code, events in by_village.items()}
+    assert all(len(events) >= rule.measure.min_disposals for events in by_village.values())
+    alerted = {code for code, rate in rates.items() if rule.crossed(rate)}
+    low = {code for code, plan in VILLAGES.items() if 100 * plan.accuracy < rule.threshold}
+    assert alerted == low and 1 <= len(low) <= 4, (sorted(alerted), rates)
+    # the others clear of the band where an alert would start or stay (clear_at 92 %)
+    assert all(rate > rule.clear_at for code, rate in rates.items() if code not in low), rates
 
 
 def test_weak_households_are_a_few_percent_at_50_to_70(full_world, week):
@@ -124,7 +141,7 @@ def test_a_wrong_disposal_names_a_real_item_of_the_class_found(week):
 def test_every_entry_is_valid_per_the_contract(items):
     world = World(3, 300, TZ, items)
     now = datetime(2026, 11, 30, 12, 0, tzinfo=TZ)
-    plan = sim.opening_plan(world, now.date(), 10)
+    plan = sim.opening_plan(world, now.date(), 14)  # enough for a wrong hazardous of each photo
     entries = [sim.render(e, {}).fields for e in plan if e.at <= now]
     area = service_area()
     kinds = collections.Counter()

