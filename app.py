@@ -26,6 +26,7 @@ import callbacks.reports
 import callbacks.staff_map
 import callbacks.tablet
 import callbacks.timemachine
+import callbacks.timemachine_busy
 import callbacks.volunteers
 import callbacks.volunteers_mobilize
 import callbacks.volunteers_review
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     callbacks.staff_map.register_routes(app, services, policy)
     callbacks.wall.register(app, services, cache, policy)
     callbacks.timemachine.register(app, policy)
+    callbacks.timemachine_busy.register(app.server)
     callbacks.api.register(app, services, policy)
     callbacks.export.register(app, services, policy)
     callbacks.reports.register(app, services, policy)

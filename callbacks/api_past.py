@@ -14,6 +14,7 @@ from datetime import datetime
 from flask import request
 from sqlalchemy.orm import Session
 
+from callbacks.auth import current_viewer
 from cockpit.clock import utc_now
 from cockpit.services import Services
 from cockpit.timemachine import check_moment, parse_at, read_at
@@ -41,4 +42,5 @@ def moment(services: Services) -> tuple[datetime, Reader]:
         at = check_moment(parse_at(raw, services.settings.tz), tz=services.settings.tz)
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
-    return at, lambda: read_at(services, at)
+    who = current_viewer().name or None
+    return at, lambda: read_at(services, at, who)

@@ -106,7 +106,8 @@ def moment_of(services: Services, query: Mapping[str, str]
         at = check_moment(parse_at(moment, services.settings.tz))
     except ValueError:
         return utc_now(), services.read
-    return at, lambda: read_at(services, at)
+    who = current_viewer().name or None
+    return at, lambda: read_at(services, at, who)
 
 
 def live_url(path: str, query: Mapping[str, str]) -> str:
@@ -161,9 +162,11 @@ class PastServices:
     engine's identity, ``read()``, the data version), never for writing.
     """
 
-    def __init__(self, live: Services, at: datetime) -> None:
+    def __init__(self, live: Services, at: datetime, who: str | None = None) -> None:
         self.live = live
         self.at = at
+        #: The viewer asking (one build queued per viewer: :func:`cockpit.timemachine.read_at`).
+        self.who = who
         self.settings = live.settings
         self.engine = live.engine
         self.redis = live.redis
@@ -173,7 +176,7 @@ class PastServices:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session of the as-of store at :attr:`at`."""
-        with read_at(self.live, self.at) as session:
+        with read_at(self.live, self.at, self.who) as session:
             yield session
 
     def version(self) -> int:
@@ -230,7 +233,8 @@ def add_frame_route(app: dash.Dash, services: Services, page: str, frame: Frame,
             return flask.jsonify({"error": str(exc)}), 400
         lang = normalize_lang(args.get("lang"))
         try:
-            response = frame(PastServices(services, at), lang, at, args)
+            response = frame(PastServices(services, at, current_viewer().name or None), lang,
+                             at, args)
         except DATA_ERRORS as exc:
             log.warning("time machine frame of %s failed: %s: %s", page, type(exc).__name__,
                         exc)

@@ -16,8 +16,9 @@ file renamed into place, so the web workers of one host share the folder safely.
 
 A checkpoint stays valid while no event that happened at or before its moment was stored after
 it was made (a late event): :meth:`Checkpoints.load` looks for such rows and, finding one that
-the checkpoint lacks, deletes it and every later one (they lack it too) and tries the one
-before. The folder is bounded by bytes, oldest first (:attr:`Checkpoints.limit`).
+the checkpoint lacks (or fewer events in the store than in it: a restored backup), deletes it
+and every later one (they lack it too) and tries the one before. The folder is bounded by
+bytes, oldest first (:attr:`Checkpoints.limit`).
 """
 
 from __future__ import annotations
@@ -172,22 +173,30 @@ class Checkpoints:
             shadow.seen_received = datetime.fromisoformat(seen) if seen else None
             shadow.copied, shadow.applied = header["copied"], header["applied"]
             shadow.skipped = header["skipped"]
-            if self._lacks_late(main, shadow):
+            if self._stale(main, shadow):
                 shadow.close()
-                log.info("time machine: checkpoint %s lacks events stored late; dropped with "
-                         "the later ones", path.name)
+                log.info("time machine: checkpoint %s differs from the stored history (events "
+                         "stored late); dropped with the later ones", path.name)
                 self.drop_from(moment)
                 continue
             return shadow
         return None
 
-    def _lacks_late(self, main: sessionmaker[Session], shadow: Shadow) -> bool:
-        """True when an event at or before the shadow's moment is stored and not in it."""
+    def _stale(self, main: sessionmaker[Session], shadow: Shadow) -> bool:
+        """True when the store's history up to the shadow's moment is not what it holds.
+
+        An event at or before the moment stored after the shadow was made and not in it (a
+        late event), or fewer such events in the store than in the shadow (a store restored
+        from an older backup under the same URL).
+        """
         since = shadow.seen_received - COMMIT_MARGIN if shadow.seen_received else None
         with main() as source, shadow.sessions() as mine:
             for model, _ in HISTORY:
-                query = select(model.event_id, model.source).where(
-                    model.occurred_at <= shadow.at)
+                upto = model.occurred_at <= shadow.at
+                count = select(func.count()).select_from(model).where(upto)
+                if (mine.scalar(count) or 0) > (source.scalar(count) or 0):
+                    return True
+                query = select(model.event_id, model.source).where(upto)
                 if since is not None:
                     query = query.where(model.received_at > since)
                 keys = [tuple(row) for row in source.execute(query)]

@@ -114,6 +114,9 @@ class TimeMachine:
         self.checked: dict[int, float] = {}
         self.building: dict[datetime, threading.Event] = {}
         self.viewers: dict[str, int] = {}
+        #: How moments were made: built from the history, loaded from a checkpoint, moved on
+        #: from a cached shadow; and checkpoints saved.
+        self.counts = {"built": 0, "loaded": 0, "moved": 0, "saved": 0}
 
     def acquire(self, at: datetime, who: str | None = None) -> Shadow:
         """Return a shadow holding the state at ``at``, its lock held by the caller.
@@ -213,17 +216,22 @@ class TimeMachine:
         saved = self.checkpoints.latest_before(at) if self.checkpoints else None
         if cached is not None and (saved is None or cached.at >= saved):
             shadow = self._take(cached)
+            self.counts["moved"] += 1
         else:
             shadow = self.checkpoints.load(main, at) if self.checkpoints else None
             if cached is not None and (shadow is None or cached.at > shadow.at):
                 if shadow is not None:
                     shadow.close()
                 shadow = self._take(cached)
+                self.counts["moved"] += 1
             else:
                 if shadow is None:
                     start = midnight_before(at, settings.tz) if self.checkpoints else at
                     shadow = Shadow.build(main, settings, start)
+                    self.counts["built"] += 1
                     self._save(shadow)
+                else:
+                    self.counts["loaded"] += 1
                 shadow.lock.acquire()
         try:
             while self.checkpoints and (midnight := midnight_after(shadow.at, settings.tz)) <= at:
@@ -242,7 +250,8 @@ class TimeMachine:
         if midnight_before(shadow.at, self.services.settings.tz) != shadow.at:
             return
         try:
-            self.checkpoints.save(shadow, self.services.sessions)
+            if self.checkpoints.save(shadow, self.services.sessions) is not None:
+                self.counts["saved"] += 1
         except OSError as exc:
             log.warning("time machine: checkpoint not saved in %s: %s",
                         self.checkpoints.folder, exc)
