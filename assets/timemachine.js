@@ -27,6 +27,7 @@
     var STILL_REFRESH_MS = 60000;
     var RETRY_MS = 3000;
     var WATCH_MS = 1000;
+    var LOG_KEEP = 50;  // frames remembered for state().log (the latest ones)
     var TEXT_ID = "tm-text";
     var PAUSE_ID = "tm-pause";
     var SPEED_ID = "tm-speed";
@@ -71,6 +72,7 @@
         this.anchorWall = Date.now();
         this.shownMs = null;
         this.frames = 0;
+        this.log = [];  // {shownMs, tookMs} of the latest frames applied, oldest first
         this.failed = false;
         this.ended = false;
         this.stopped = false;
@@ -191,6 +193,10 @@
                 });
                 self.shownMs = payload.at_ms;
                 self.frames += 1;
+                self.log.push({shownMs: payload.at_ms, tookMs: Date.now() - asked});
+                if (self.log.length > LOG_KEEP) {
+                    self.log.shift();
+                }
                 self.failed = false;
                 if (self.playing && (self.frames === 1 || Date.now() - asked > 2 * FRAME_MS)) {
                     // the replay's clock starts from the first frame shown, and a slow frame
@@ -323,11 +329,13 @@
     }
 
     window.cockpitTimeMachine = {
-        // what a test or an operator may ask: the moment shown (epoch ms) and frames applied
+        // what a test or an operator may ask: the moment shown (epoch ms), frames applied and
+        // the latest frames' moments with how long each took to fetch (log, ms)
         state: function () {
             return current ? {shownMs: current.shownMs, frames: current.frames,
                               playing: current.playing, ended: current.ended,
-                              speed: current.speed, moment: current.moment()} : null;
+                              speed: current.speed, moment: current.moment(),
+                              log: current.log.slice()} : null;
         }
     };
     window.dash_clientside = window.dash_clientside || {};
