@@ -72,7 +72,7 @@
         this.anchorWall = Date.now();
         this.shownMs = null;
         this.frames = 0;
-        this.log = [];  // {shownMs, tookMs} of the latest frames applied, oldest first
+        this.log = [];  // {shownMs, askedMs, tookMs} of the latest frames applied, oldest first
         this.failed = false;
         this.ended = false;
         this.stopped = false;
@@ -193,7 +193,7 @@
                 });
                 self.shownMs = payload.at_ms;
                 self.frames += 1;
-                self.log.push({shownMs: payload.at_ms, tookMs: Date.now() - asked});
+                self.log.push({shownMs: payload.at_ms, askedMs: asked, tookMs: Date.now() - asked});
                 if (self.log.length > LOG_KEEP) {
                     self.log.shift();
                 }
@@ -330,7 +330,8 @@
 
     window.cockpitTimeMachine = {
         // what a test or an operator may ask: the moment shown (epoch ms), frames applied and
-        // the latest frames' moments with how long each took to fetch (log, ms)
+        // the latest frames' moments with when each was asked and how long it took (log: the
+        // moment shown, epoch ms; asked, this browser's clock, ms; took, ms)
         state: function () {
             return current ? {shownMs: current.shownMs, frames: current.frames,
                               playing: current.playing, ended: current.ended,
