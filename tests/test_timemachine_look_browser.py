@@ -246,3 +246,33 @@ def test_tm009_a_replay_whose_first_frame_is_slow_starts_from_its_period_start(s
             assert severe_errors(driver) == []
     finally:
         machine_for(services).clear()
+
+
+def test_tm010_a_replay_over_a_slow_link_goes_on(planted):
+    """Every frame slower than two frame periods (a slow link: Chromium's own network
+    emulation, 2.5 s a request) holds the replay's clock each time; it must still go on, a
+    frame period of the period at a time, not stand at its start."""
+    services, entries, now = planted
+    start = now - timedelta(minutes=80)
+    speed = 60
+    with browser(services, "leader") as (url, driver):
+        driver.get(f"{url}/?from={_ms(start)}&speed={speed}")
+        wait(driver, lambda d: frames(d) >= 1)
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 2500, "downloadThroughput": -1,
+            "uploadThroughput": -1})
+        try:
+            wait(driver, lambda d: len([f for f in d.execute_script(
+                "return window.cockpitTimeMachine.state().log") if f["tookMs"] > 2000]) >= 3,
+                 timeout=60)
+            log = driver.execute_script("return window.cockpitTimeMachine.state().log")
+        finally:
+            driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+                "offline": False, "latency": 0, "downloadThroughput": -1,
+                "uploadThroughput": -1})
+        slow = [i for i, f in enumerate(log) if f["tookMs"] > 2000]
+        # after each slow frame the next one shows a moment at least a frame period further
+        for i in slow[:-1]:
+            assert log[i + 1]["shownMs"] - log[i]["shownMs"] >= 1000 * speed, log
+        assert severe_errors(driver) == []
