@@ -9,7 +9,10 @@
  * - A still moment is fetched once, then again every STILL_REFRESH_MS (events stored late).
  *   A replay advances the moment by cfg.speed past seconds per second of this clock, one frame
  *   at a time (the next is asked when the last was applied, at most one per FRAME_MS), and stops
- *   at cfg.end_ms. Pause keeps the moment; a new speed applies from the moment shown.
+ *   at cfg.end_ms. Pause keeps the moment; a new speed applies from the moment shown. The
+ *   replay's clock starts when its first frame is applied, and a frame slower than
+ *   2 × FRAME_MS holds it (no stretch skipped); after either the next frame is asked FRAME_MS
+ *   later (a link slow for every frame still moves the replay on).
  * - The band says "回看 · 非实时 · YYYY-MM-DD HH:MM:SS" (the moment of the frame on screen, in
  *   cfg.tz) with the speed, paused or ended; "返回实时" is a plain link without the parameters.
  * - A 401/403 reloads the page (the session ended); a failed frame is retried, the band says so.
@@ -27,6 +30,7 @@
     var STILL_REFRESH_MS = 60000;
     var RETRY_MS = 3000;
     var WATCH_MS = 1000;
+    var LOG_KEEP = 50;  // frames remembered for state().log (the latest ones)
     var TEXT_ID = "tm-text";
     var PAUSE_ID = "tm-pause";
     var SPEED_ID = "tm-speed";
@@ -71,6 +75,7 @@
         this.anchorWall = Date.now();
         this.shownMs = null;
         this.frames = 0;
+        this.log = [];  // {shownMs, askedMs, tookMs} of the latest frames applied, oldest first
         this.failed = false;
         this.ended = false;
         this.stopped = false;
@@ -168,6 +173,7 @@
             return;
         }
         var asked = Date.now();
+        var held = false;
         this.busy = true;
         fetch(this.cfg.url + "&at=" + at, {cache: "no-store", credentials: "same-origin",
                                            headers: {Accept: "application/json"}})
@@ -191,12 +197,19 @@
                 });
                 self.shownMs = payload.at_ms;
                 self.frames += 1;
+                self.log.push({shownMs: payload.at_ms, askedMs: asked, tookMs: Date.now() - asked});
+                if (self.log.length > LOG_KEEP) {
+                    self.log.shift();
+                }
                 self.failed = false;
                 if (self.playing && (self.frames === 1 || Date.now() - asked > 2 * FRAME_MS)) {
                     // the replay's clock starts from the first frame shown, and a slow frame
-                    // (the as-of store rebuilt) holds it: no stretch of history is skipped
+                    // (the as-of store rebuilt) holds it: no stretch of history is skipped;
+                    // the next frame then comes a whole FRAME_MS later, so that a link slow
+                    // for every frame still moves the replay on (by FRAME_MS * speed a frame)
                     self.anchorT = at;
                     self.anchorWall = Date.now();
+                    held = true;
                 }
                 if (self.playing && at >= self.cfg.end_ms) {
                     self.playing = false;
@@ -216,7 +229,7 @@
                 if (self.failed) {
                     self.schedule(RETRY_MS);
                 } else if (self.playing) {
-                    self.schedule(FRAME_MS - (Date.now() - asked));
+                    self.schedule(held ? FRAME_MS : FRAME_MS - (Date.now() - asked));
                 } else {
                     self.schedule(STILL_REFRESH_MS);
                 }
@@ -323,11 +336,14 @@
     }
 
     window.cockpitTimeMachine = {
-        // what a test or an operator may ask: the moment shown (epoch ms) and frames applied
+        // what a test or an operator may ask: the moment shown (epoch ms), frames applied and
+        // the latest frames' moments with when each was asked and how long it took (log: the
+        // moment shown, epoch ms; asked, this browser's clock, ms; took, ms)
         state: function () {
             return current ? {shownMs: current.shownMs, frames: current.frames,
                               playing: current.playing, ended: current.ended,
-                              speed: current.speed, moment: current.moment()} : null;
+                              speed: current.speed, moment: current.moment(),
+                              log: current.log.slice()} : null;
         }
     };
     window.dash_clientside = window.dash_clientside || {};

@@ -6,6 +6,9 @@
  *   data age is right even on a screen whose clock is off.
  * - cockpit.tick: the local clock (in the configured zone) and the data-age indicator,
  *   amber after warn_s, red after stale_s ("数据可能已过期"), red when the source is down.
+ *   On a past page (cfg.past: the time machine) the clock shows the moment of the picture
+ *   on screen (window.cockpitTimeMachine, advancing with a replay) under "回看时刻", and
+ *   nothing before the first past frame: a live time is never shown over a past picture.
  *   Its only Input is its own Interval: dash-renderer holds a callback whose Input or State
  *   a pending server callback outputs, and a hung server must not freeze the clock.
  * - a liveness probe, independent of Dash: GET status_url every probe_ms, abandoned after
@@ -149,8 +152,17 @@
         var texts = cfg.texts || {};
         var now = Date.now();
         var locale = cfg.locale || "zh-CN";
-        var timeText = formatter(locale, cfg.tz, "time").format(now);
-        var dateText = formatter(locale, cfg.tz, "date").format(now);
+        var timeText, dateText;
+        if (cfg.past) {
+            var machine = window.cockpitTimeMachine && window.cockpitTimeMachine.state();
+            var shownMs = machine ? machine.shownMs : null;
+            timeText = shownMs === null ? "--:--:--" : formatter(locale, cfg.tz, "time").format(shownMs);
+            dateText = shownMs === null ? texts.tm_clock_wait
+                : texts.tm_clock + " · " + formatter(locale, cfg.tz, "date").format(shownMs);
+        } else {
+            timeText = formatter(locale, cfg.tz, "time").format(now);
+            dateText = formatter(locale, cfg.tz, "date").format(now);
+        }
         if (texts.title && document.title !== texts.title) {
             document.title = texts.title;
         }

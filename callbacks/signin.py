@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import dash
 import flask_login
@@ -24,6 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from callbacks.auth import Access, SignedIn, client_address, current_viewer
 from callbacks.policy import PUBLIC
+from callbacks.timemachine import PARAMS as TIME_PARAMS
 from cockpit import accounts
 from cockpit.access import Role, Viewer
 from cockpit.audit import record
@@ -31,6 +32,9 @@ from layouts.i18n import t
 from layouts.signin import refusal_page, signin_page
 
 log = logging.getLogger(__name__)
+
+#: Longest value of a time-machine parameter a kiosk link passes on (a moment, a speed).
+KIOSK_PARAM_CHARS = 40
 
 
 def _safe_next(value: str | None) -> str:
@@ -41,6 +45,21 @@ def _safe_next(value: str | None) -> str:
             or "\\" in value or parts.path in ("/signin", "/signout"):
         return "/"
     return value
+
+
+def kiosk_target(name: str, lang: str, args) -> str:
+    """Where a kiosk link leads: the wall, named ``name``, with its link's time machine.
+
+    Only the time machine's parameters (``at``, ``from``, ``to``, ``speed``) of the link are
+    passed on, each at most :data:`KIOSK_PARAM_CHARS` characters, so a hall can be set up to
+    show a past moment or a replay (``/kiosk/<token>?from=…&to=…&speed=10``); the target is
+    always the wall (``/``), never a place the link names. Values are checked by the page
+    (a bad one turns its band red), not here.
+    """
+    past = {k: v for k in TIME_PARAMS
+            if (v := (args.get(k) or "").strip()[:KIOSK_PARAM_CHARS])}
+    query = {"screen": name, **({"lang": "en"} if lang == "en" else {}), **past}
+    return "/?" + urlencode(query, quote_via=quote)
 
 
 class SignIn:
@@ -144,8 +163,7 @@ class SignIn:
         session.clear()
         flask_login.login_user(SignedIn(login_id, Viewer("kiosk", name, Role.WALL)))
         session.permanent = True
-        lang = "&lang=en" if self.access._lang() == "en" else ""
-        return redirect(f"/?screen={quote(name)}{lang}")
+        return redirect(kiosk_target(name, self.access._lang(), request.args))
 
 
 def register_signin(app: dash.Dash, access: Access) -> SignIn:

@@ -15,6 +15,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "gw_level": ("督办：{level}", "Raised: {level}"),
     # -- live ticker ------------------------------------------------------------------------
     "gw_ticker_label": ("实时动态", "Live"),
+    "gw_ticker_past": ("回看动态", "Events then"),
     "gw_ticker_empty": ("暂无动态", "No activity yet"),
     "gw_ticker_escalated": ("督办", "Raised"),
     # -- announcements ----------------------------------------------------------------------

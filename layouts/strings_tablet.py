@@ -10,7 +10,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     # -- KPI cards --------------------------------------------------------------------------
     "tab_kpis": ("今日态势", "Today at a glance"),
     "tab_kpi_today": ("今日警情", "Incidents today"),
-    "tab_kpi_open": ("当前未结", "Open now"),
+    # 未结: every incident not closed or cancelled (overdue and resolved-awaiting-feedback
+    # included); the drill-down's 待办 leaves the resolved out (tab_v_open): two words, two sets
+    "tab_kpi_open": ("未结（含超时）", "Open (incl. overdue)"),
     "tab_kpi_overdue": ("超时未结", "Overdue"),
     "tab_kpi_closed": ("今日办结", "Closed today"),
     "tab_kpi_dispatch": ("派遣中位时长", "Median dispatch time"),
@@ -47,11 +49,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     # -- drill-down -------------------------------------------------------------------------
     "tab_drill": ("分层下钻", "Drill down"),
     "tab_subdistrict": ("乔司街道", "Qiaosi Subdistrict"),
-    "tab_drill_hint": ("{period}上报的警情，按现状统计；点村社查看待办警情",
-                       "Incidents reported in {period}, by their state now; tap a village "
-                       "for its open items"),
+    "tab_drill_hint": ("{period}上报的警情及其办理状态（待办含超时，不含已处置）；"
+                       "点村社查看待办警情",
+                       "Incidents reported in {period} and where they stand (to handle: "
+                       "overdue included, resolved not); tap a village for its items"),
     "tab_v_reported": ("上报", "Reported"),
-    "tab_v_open": ("未结", "Open"),
+    "tab_v_open": ("待办（含超时）", "To handle (incl. overdue)"),
     "tab_v_overdue": ("超时", "Overdue"),
     "tab_v_accuracy": ("准确率", "Accuracy"),
     "tab_v_no_waste": ("无投放", "no disposals"),

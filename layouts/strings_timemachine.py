@@ -16,6 +16,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Time machine: that replay speed cannot be used (0.1 to 3,600); "
                           "choose another"),
     "tm_back": ("返回实时", "Back to live"),
+    # the wall's header clock on a past page: the moment shown, never the live time
+    "tm_clock": ("回看时刻", "Moment shown"),
+    "tm_clock_wait": ("回看", "Past"),
     "tm_pause": ("暂停", "Pause"),
     "tm_resume": ("继续", "Resume"),
     "tm_speed": ("倍速", "Speed"),

@@ -23,7 +23,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "vw_arrived": ("到岗", "Arrived"),
     "vw_needed": ("需 {n} 人", "{n} needed"),
     "vw_needed_mark": ("需求 {n} 人", "Needed: {n}"),
-    "vw_schedule_mark": ("按进度应接受 {n} 人", "Expected by now: {n}"),
+    "vw_schedule_mark": ("按进度应接受 {n} 人", "Expected on schedule: {n}"),
     "vw_left_h": ("剩余 {h}时{m:02d}分", "{h} h {m:02d} min left"),
     "vw_left_m": ("剩余 {m}分", "{m} min left"),
     "vw_overtime": ("已超时", "Overdue"),

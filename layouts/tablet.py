@@ -180,9 +180,20 @@ def _accuracy(correct: int, total: int, target: float, lang: Lang) -> html.Span:
                    "ok" if rate >= target - 1e-12 else "alarm")
 
 
+def to_handle(row: Mapping[str, Any]) -> int | None:
+    """The drill-down's 待办: a row's ``open`` plus ``overdue`` (map statuses), None if neither.
+
+    Overdue ones included, as the village's item list (its ``total``) counts them, so that
+    超时 reads as a part of 待办; resolved ones are handled (left out).
+    """
+    if row.get("open") is None and row.get("overdue") is None:
+        return None
+    return int(row.get("open") or 0) + int(row.get("overdue") or 0)
+
+
 def _village_figures(row: Mapping[str, Any], target: float, lang: Lang) -> list:
     return [_figure(t("tab_v_reported", lang), format_count(row.get("incidents"))),
-            _figure(t("tab_v_open", lang), format_count(row.get("open"))),
+            _figure(t("tab_v_open", lang), format_count(to_handle(row))),
             _figure(t("tab_v_overdue", lang), format_count(row.get("overdue")),
                     "alarm" if row.get("overdue") else ""),
             _accuracy(row.get("waste_correct") or 0, row.get("waste_total") or 0, target, lang)]
@@ -212,7 +223,7 @@ def subdistrict_children(model: Mapping[str, Any], period: str, target: float,
         crumbs(period, None, lang),
         html.Div(className="tab-figs", children=[
             _figure(t("tab_v_reported", lang), format_count(totals.get("total"))),
-            _figure(t("tab_v_open", lang), format_count(totals.get("open"))),
+            _figure(t("tab_v_open", lang), format_count(to_handle(totals))),
             _figure(t("tab_v_overdue", lang), format_count(totals.get("overdue")),
                     "alarm" if totals.get("overdue") else "")]),
         html.P(t("tab_drill_hint", lang, period=t(f"tab_p_{period}", lang)),

@@ -68,7 +68,7 @@ PROBE_TIMEOUT_MS = 3000
 SILENT_S = 5
 #: Strings the clientside clock needs (see assets/wall.js).
 CLIENT_TEXTS = ("title", "source_down", "stale", "no_data", "age_s", "age_m", "age_h",
-                "silent_s", "silent_m", "silent_h")
+                "silent_s", "silent_m", "silent_h", "tm_clock", "tm_clock_wait")
 #: Strings the clientside announcer needs (see assets/announce.js).
 ANNOUNCE_TEXTS = ("gw_announce_more", "gw_ack_failed")
 #: The wall's push channel prefix and route segment (callbacks.push).
@@ -238,9 +238,11 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     focus panels (:mod:`layouts.wall_focus`) share one place of the grid and take turns; a
     wide screen shows some of them side by side.
     """
+    # a past page's words say nothing of live or now (its clock shows the moment shown)
+    was = "_past" if past is not None else ""
     kpis = html.Div(className="kpi-grid", children=[
         _kpi(t("kpi_today", lang), WallIds.KPI_TODAY, t("unit_items", lang), "kpi-primary"),
-        _kpi(t("kpi_open", lang), WallIds.KPI_OPEN, t("unit_items", lang), "kpi-open"),
+        _kpi(t(f"kpi_open{was}", lang), WallIds.KPI_OPEN, t("unit_items", lang), "kpi-open"),
         _kpi(t("kpi_closed", lang), WallIds.KPI_CLOSED, t("unit_items", lang), "kpi-closed"),
         _kpi(t("kpi_cancelled", lang), WallIds.KPI_CANCELLED, t("unit_items", lang)),
         _kpi(t("kpi_dispatch", lang), WallIds.KPI_DISPATCH, "", "kpi-wide"),
@@ -263,7 +265,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
     config = {**client_config(lang, timezone, screen, may_drill,
                               push={"poll_ms": refresh_ms, "root": WallIds.ROOT,
                                     "status_id": WallIds.STATUS, **(push or {})}),
-              **focus_config(lang, rotate_s, kiosk)}
+              **focus_config(lang, rotate_s, kiosk), "past": past is not None}
     mode = (" kiosk" if kiosk else "") + (" past" if past is not None else "")
     return html.Div(id=WallIds.ROOT, className=f"wall lang-{lang}{mode}", lang=lang, children=[
         *([past] if past is not None else []),
@@ -276,7 +278,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
                        html.Div(id=WallIds.CATEGORIES, className="cats"), "cat"),
                 overdue]),
             html.Div(className="wall-col wall-col-center", children=[
-                _panel(t("map_panel", lang), map_body, "map"),
+                _panel(t(f"map_panel{was}", lang), map_body, "map"),
                 waste_panel(lang, target)]),
             focus_panel("incidents",
                         _panel(t("funnel_panel", lang),
@@ -292,7 +294,7 @@ def layout(lang: Lang, *, refresh_ms: int, timezone: str,
             focus_nav(lang, scenario_dots(scenarios)),
             takeover(lang),
         ]),
-        ticker_bar(lang),
+        ticker_bar(lang, past is not None),
         dcc.Interval(id=WallIds.CLOCK_TICK, interval=CLOCK_MS),
         dcc.Store(id=WallIds.CONFIG, data=config),
         dcc.Store(id=FocusIds.NAMES),

@@ -382,10 +382,11 @@ def announce_banner(lang: Lang, may_ack: bool = True) -> html.Div:
     ])
 
 
-def ticker_bar(lang: Lang) -> html.Footer:
-    """The bottom line: the live ticker and this screen's sound controls."""
+def ticker_bar(lang: Lang, past: bool = False) -> html.Footer:
+    """The bottom line: the ticker (labelled live, or past on a past page) and sound controls."""
     return html.Footer(className="ticker-bar", children=[
-        html.Div(t("gw_ticker_label", lang), className="ticker-label"),
+        html.Div(t("gw_ticker_past" if past else "gw_ticker_label", lang),
+                 className="ticker-label"),
         html.Div(className="ticker-viewport",
                  children=html.Ol(id=GovIds.TICKER, className="ticker-track")),
         html.Div(className="sound-controls", children=[

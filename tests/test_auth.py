@@ -125,6 +125,22 @@ def test_a_kiosk_link_opens_the_wall_and_its_revocation_closes_it(app, sqlite_se
     assert app.server.test_client().get(f"/kiosk/{token}").status_code == 302
 
 
+def test_a_kiosk_link_passes_on_its_time_machine_and_nothing_else(app, sqlite_services):
+    link = kiosk_link(sqlite_services, "hall-2")
+    client = app.server.test_client()
+    asked = client.get(f"{link}?from=2026-12-03T01:30&to=1796300000000&speed=10"
+                       "&next=//evil.example/x&screen=other&lang=en&extra=1")
+    assert asked.status_code == 302
+    assert asked.headers["Location"] == ("/?screen=hall-2&lang=en&from=2026-12-03T01%3A30"
+                                         "&to=1796300000000&speed=10")
+    # a hostile value stays a value of the wall's own query, cut short: never a place to go
+    hostile = client.get(f"{link}?at=//evil.example/" + "x" * 100)
+    location = hostile.headers["Location"]
+    assert location.startswith("/?screen=hall-2&at=%2F%2Fevil.example%2Fxx")
+    assert len(location.split("at=")[1]) < 80
+    assert client.get(link).headers["Location"] == "/?screen=hall-2"
+
+
 def test_a_forged_kiosk_token_is_refused(app):
     client = app.server.test_client()
     assert client.get("/kiosk/WzEsImFiYyJd.forged").status_code == 403

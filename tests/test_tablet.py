@@ -340,6 +340,53 @@ def test_village_cards_are_the_maps_figures_and_items_what_they_count(planted, p
     assert refused is None
 
 
+def _figures(tree) -> list[tuple[str, str]]:
+    """The (label, value) of every drill-down figure (``.tab-fig``) in a component tree."""
+    out, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list | tuple):
+            stack.extend(reversed(node))
+        elif "tab-fig" in (getattr(node, "className", None) or "").split():
+            label, value = node.children
+            out.append((label.children, value.children))
+        elif getattr(node, "children", None) is not None:
+            stack.append(node.children)
+    return out
+
+
+def test_the_cards_open_and_the_drill_downs_to_handle_are_told_apart(planted):
+    """未结 on the cards: every incident not closed or cancelled, overdue included; 待办 in
+    the drill-down: open plus overdue (map statuses), the number its item list counts."""
+    services, now, events = planted
+    target = services.settings.waste_rules.target
+    with services.read() as session:
+        layer = village_layer(session)
+        model = tq.villages(session, TZ, now, "7d", layer)
+        items = tq.village_items(session, TZ, now, A, "7d")
+        kpis = tq.kpis(session, TZ, now, services.settings.volunteer_rules)
+    rows = {r["code"]: r for r in model["villages"]}
+    assert rows[A]["overdue"]  # the planted store has overdue ones: 待办 is not 未超时待办
+    village = dict(_figures(page.village_children(rows[A], items, "7d", target, "zh")))
+    assert village["待办（含超时）"] == str(rows[A]["open"] + rows[A]["overdue"])
+    assert village["待办（含超时）"] == str(items["total"])
+    assert int(village["超时"]) <= int(village["待办（含超时）"])  # 超时 is a part of 待办
+    top = _figures(page.subdistrict_children(model, "7d", target, "en"))
+    totals = model["totals"]
+    assert ("To handle (incl. overdue)", str(totals["open"] + totals["overdue"])) in top
+    cards = {c.id: c for c in page.kpi_children(kpis, target, "zh")}
+    card = cards["tab-kpi-open"]
+    assert card.children[0].children == "未结（含超时）"
+    assert card.children[1].children == str(kpis["open"])
+    assert kpis["open"] >= kpis["overdue"]
+    # two meanings, two words: the card's label is never the drill-down's
+    for lang in ("zh", "en"):
+        card_label = page.kpi_children(kpis, target, lang)[1].children[0].children
+        drill = [label for label, _ in _figures(page.subdistrict_children(
+            model, "7d", target, lang))]
+        assert card_label not in drill
+
+
 # -- the live update ----------------------------------------------------------------------------
 def test_the_update_sends_only_what_changed(planted):
     services, now, _ = planted
