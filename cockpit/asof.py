@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, tuple_
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -177,8 +177,10 @@ class Shadow:
             # late ones all happened at or before ``after``: this order is time order
             parts.append(history_batches(source, self.settings, after, to,
                                          unsettled=after is None, failures=failures))
-            for batches in parts:
+            for n, batches in enumerate(parts):
                 for part in batches:
+                    if n < len(parts) - 1:  # late ones: only those not applied already
+                        part = self._unseen(part)
                     incidents = [e.occurred_at for e, _ in part if isinstance(e, IncidentEvent)]
                     if incidents:
                         first = min(incidents)
@@ -207,6 +209,23 @@ class Shadow:
         self.at = to
         self.seen_received = newest if newest is not None else self.seen_received
         self.size = image_bytes(self.engine)
+
+    def _unseen(self, items: list[Item]) -> list[Item]:
+        """The events of ``items`` the shadow does not hold yet (by ``(event_id, source)``).
+
+        A late event applied again with the same ``now`` as its first application would not
+        be told from a new one by the store's duplicate check (its ``received_at`` is ``now``).
+        """
+        keys = {(e.event_id, e.source) for e, _ in items}
+        held: set[tuple[str, str]] = set()
+        with self.sessions() as session:
+            for model, _ in HISTORY:
+                for lo in range(0, len(keys), 500):
+                    part = list(keys)[lo:lo + 500]
+                    held.update(tuple(row) for row in session.execute(
+                        select(model.event_id, model.source).where(
+                            tuple_(model.event_id, model.source).in_(part))))
+        return [item for item in items if (item[0].event_id, item[0].source) not in held]
 
     def _too_large(self, exc: BaseException) -> BaseException:
         return ImageTooLarge(f"the state at {self.at.isoformat()} outgrew SQLite's in-memory "

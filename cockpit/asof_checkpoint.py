@@ -94,7 +94,8 @@ class Checkpoints:
         self.settings = settings
         self.limit = limit
 
-    def _path(self, moment: datetime) -> Path:
+    def path(self, moment: datetime) -> Path:
+        """The file of the checkpoint at ``moment``."""
         return self.folder / (moment.astimezone(UTC).strftime(_STAMP) + SUFFIX)
 
     def moments(self) -> list[datetime]:
@@ -125,7 +126,7 @@ class Checkpoints:
         moment = shadow.at
         if midnight_before(moment, self.settings.tz) != moment:
             raise ValueError(f"at: {moment.isoformat()} is not a local midnight")
-        path = self._path(moment)
+        path = self.path(moment)
         if path.exists():
             return None
         with main() as session:
@@ -156,7 +157,7 @@ class Checkpoints:
         before is tried. An unreadable file is deleted (logged).
         """
         for moment in reversed([m for m in self.moments() if m <= at]):
-            path = self._path(moment)
+            path = self.path(moment)
             try:
                 header, image = _read(path)
             except (OSError, ValueError, zlib.error, struct.error) as exc:
@@ -185,17 +186,23 @@ class Checkpoints:
     def _stale(self, main: sessionmaker[Session], shadow: Shadow) -> bool:
         """True when the store's history up to the shadow's moment is not what it holds.
 
-        An event at or before the moment stored after the shadow was made and not in it (a
-        late event), or fewer such events in the store than in the shadow (a store restored
-        from an older backup under the same URL).
+        Per history table, the events at or before the moment are counted in both: equal
+        counts of an append-only history are the same events. More in the shadow: the store
+        lost some (restored from an older backup under the same URL). More in the store: the
+        events stored after the shadow was read (``received_at`` from its last look, less
+        :data:`cockpit.asof.COMMIT_MARGIN`) are looked up in the shadow; one it lacks is a late
+        event (others are rows the fold refused or could not rebuild, never stored in it).
         """
         since = shadow.seen_received - COMMIT_MARGIN if shadow.seen_received else None
         with main() as source, shadow.sessions() as mine:
             for model, _ in HISTORY:
                 upto = model.occurred_at <= shadow.at
                 count = select(func.count()).select_from(model).where(upto)
-                if (mine.scalar(count) or 0) > (source.scalar(count) or 0):
+                held, stored = mine.scalar(count) or 0, source.scalar(count) or 0
+                if held > stored:
                     return True
+                if held == stored:
+                    continue
                 query = select(model.event_id, model.source).where(upto)
                 if since is not None:
                     query = query.where(model.received_at > since)
@@ -214,8 +221,8 @@ class Checkpoints:
 
     def prune(self) -> None:
         """Delete the oldest checkpoints until the folder holds at most :attr:`limit` bytes."""
-        sizes = [(m, self._path(m).stat().st_size) for m in self.moments()
-                 if self._path(m).exists()]
+        sizes = [(m, self.path(m).stat().st_size) for m in self.moments()
+                 if self.path(m).exists()]
         total = sum(size for _, size in sizes)
         gone = []
         for moment, size in sizes:
@@ -231,13 +238,34 @@ class Checkpoints:
 
     def _delete(self, moments: Iterable[datetime]) -> None:
         for moment in list(moments):
-            self._path(moment).unlink(missing_ok=True)
+            self.path(moment).unlink(missing_ok=True)
+
+
+def read_header(path: Path) -> dict:
+    """The header of a checkpoint file (moment, counts; no image read).
+
+    Raises
+    ------
+    OSError, ValueError
+        When the file cannot be read or is not a checkpoint of this :data:`FORMAT`.
+    """
+    with path.open("rb") as source:
+        return _header(source)
+
+
+def _header(source) -> dict:
+    try:
+        (length,) = struct.unpack("<I", source.read(4))
+        header = json.loads(source.read(length))
+    except struct.error as exc:
+        raise ValueError(f"not a checkpoint: {exc}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"format {header.get('format') if isinstance(header, dict) else None!r}"
+                         f", not {FORMAT}")
+    return header
 
 
 def _read(path: Path) -> tuple[dict, bytes]:
     with path.open("rb") as source:
-        (length,) = struct.unpack("<I", source.read(4))
-        header = json.loads(source.read(length))
-        if header.get("format") != FORMAT:
-            raise ValueError(f"format {header.get('format')!r}, not {FORMAT}")
+        header = _header(source)
         return header, zlib.decompress(source.read())

@@ -319,12 +319,14 @@ def _register_replay() -> None:
     from cockpit.alerts_cli import alerts_app
     from cockpit.governance_cli import governance_app
     from cockpit.tiles_cli import simulate_metrics, tiles_app
+    from cockpit.timemachine_cli import timemachine_app
 
     replay.register(app)
     app.add_typer(governance_app, name="governance")
     app.add_typer(tiles_app, name="tiles")
     app.command("simulate-metrics")(simulate_metrics)
     app.add_typer(alerts_app, name="alerts")
+    app.add_typer(timemachine_app, name="timemachine")
 
 
 _register_replay()

@@ -220,12 +220,13 @@ def run_demo(settings: Settings, speed: float = DEMO_SPEED, feed: Path | None = 
 
 def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
                   ) -> dict[str, list[str]]:
-    """The command line of each part: ingest, web, replay, volunteers, waste, metrics.
+    """The command line of each part: ingest, web, replay, volunteers, waste, metrics, tm.
 
     The replay replays ``feed`` with ``mapping`` at ``speeds`` = ``(speed, stage_speed)``,
     over and over (``--loop``), continuing a stopped run (``--resume``). ``volunteers``,
     ``waste`` and ``metrics`` are the simulated volunteer, waste-sorting and scenario-KPI
-    feeds (``sim:``) in real time.
+    feeds (``sim:``) in real time. ``tm`` keeps the time machine's midnight checkpoints of
+    the last week (``cockpit timemachine warm --follow``, at a low CPU priority).
     """
     speed, stage_speed = speeds
     return {
@@ -235,7 +236,7 @@ def part_commands(feed: Path, mapping: str, speeds: tuple[float, float]
                        "--stage-speed", str(stage_speed), "--loop", "--resume",
                        "--no-progress"),
         "volunteers": _cli("simulate-volunteers"), "waste": _cli("simulate-waste"),
-        "metrics": _cli("simulate-metrics"),
+        "metrics": _cli("simulate-metrics"), "tm": _cli("timemachine", "warm", "--follow"),
     }
 
 

@@ -306,8 +306,11 @@ def test_the_env_example_names_every_setting_and_validates_once_its_secrets_are_
                 value = match.group(2)
                 quoted = len(value) > 1 and value[0] == value[-1] == '"'
                 active[match.group(1)] = value[1:-1] if quoted else value
+    from cockpit.timemachine_settings import TimeMachineSettings
+
     fields = {info.validation_alias or f"COCKPIT_{name.upper()}"
               for name, info in Settings.model_fields.items()}
+    fields |= {f"COCKPIT_TM_{name.upper()}" for name in TimeMachineSettings.model_fields}
     assert listed == fields, f"missing: {fields - listed}, unknown: {listed - fields}"
     assert active["COCKPIT_SECRET_KEY"] == "" and active["COCKPIT_PD_KEY"] == ""
     assert active["REDIS_URL"] and active["DATABASE_URL"]  # empty would mean the embedded ones

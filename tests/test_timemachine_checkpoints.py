@@ -213,3 +213,46 @@ def test_a_busy_time_machine_is_a_503_with_retry_after(sqlite_services):
     assert client.get("/api/v1/summary", query_string={
         "at": (T0 + timedelta(hours=1)).isoformat()}).status_code == 200  # free again
     tm.clear()
+
+
+def test_warm_checkpoints_the_last_midnights_and_then_only_checks_them(
+        sqlite_services, tmp_path, monkeypatch):
+    from cockpit.timemachine_cli import midnights, warm
+
+    services = sqlite_services
+    monkeypatch.setenv("COCKPIT_TM_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    hour = timedelta(hours=1)
+    store_support.ingest(services, [incident_fields("A", "reported", MIDNIGHT - 2 * hour),
+                                    incident_fields("B", "reported", MIDNIGHT + 3 * hour),
+                                    incident_fields("A", "closed", MIDNIGHT + 26 * hour)])
+    now = MIDNIGHT + timedelta(days=1, hours=5)
+    assert midnights(now, 2, services.settings.tz) == [MIDNIGHT, MIDNIGHT + timedelta(days=1)]
+    lines: list[str] = []
+    counts = warm(services, 2, now=now, echo=lines.append)
+    assert counts == {"built": 1, "loaded": 0, "moved": 1, "saved": 2}
+    assert lines[0].startswith("2026-11-30 00:00 CST: built, saved")
+    again = warm(services, 2, now=now, echo=lines.append)
+    assert again == {"built": 0, "loaded": 2, "moved": 0, "saved": 0}
+    # what a web process then shows the day after equals a fresh build
+    tm = machine(services, tmp_path)
+    moment = MIDNIGHT + 27 * hour
+    assert shown(tm, services, moment) == fresh(services, moment)
+    assert tm.counts["loaded"] == 1 and tm.counts["built"] == 0
+    tm.clear()
+    with pytest.raises(ValueError, match="days: 0"):
+        warm(services, 0, now=now)
+
+
+def test_looking_again_for_late_events_never_folds_an_event_twice(sqlite_services, tmp_path,
+                                                                  monkeypatch):
+    """A cached moment looks again for events stored late: those it holds are not re-folded
+    (a re-fold of the same event counted it as late: late_count 1 where a fresh build has 0)."""
+    monkeypatch.setattr("cockpit.timemachine.LATE_CHECK_S", 0.0)
+    services = sqlite_services
+    store_support.ingest(services, [incident_fields("A", "reported", T0),
+                                    incident_fields("A", "dispatched", T0 + timedelta(hours=2))])
+    tm = machine(services, tmp_path, checkpoint_mb=0)
+    moment = T0 + timedelta(hours=1)
+    for _ in range(3):
+        assert shown(tm, services, moment) == fresh(services, moment)
+    tm.clear()

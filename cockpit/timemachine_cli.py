@@ -1,0 +1,179 @@
+"""``cockpit timemachine warm|status``: the time machine's midnight checkpoints from the shell.
+
+``warm`` makes sure a valid checkpoint exists at each of the last days' local midnights, so a
+leader's first look at any moment of those days folds at most one day of events
+(docs/timemachine.md). ``--follow`` (the demo runs it; production runs it from a timer or as a
+unit) waits until the ingest has caught up, warms, and warms again after each midnight, at a
+low CPU priority. ``status`` lists the checkpoints of the configured store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from datetime import time as day_time
+from typing import Annotated
+
+import typer
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from cockpit.asof_checkpoint import midnight_after, midnight_before
+from cockpit.asof_memory import ImageTooLarge
+from cockpit.clock import utc_now
+from cockpit.services import Services
+from cockpit.settings import Settings
+from cockpit.timemachine import TimeMachine
+
+log = logging.getLogger(__name__)
+
+timemachine_app = typer.Typer(help="The time machine's checkpoints (docs/timemachine.md).",
+                              no_args_is_help=True)
+#: After a midnight, ``--follow`` waits this long (late events of the day before) to warm.
+AFTER_MIDNIGHT = timedelta(minutes=10)
+#: How often ``--follow`` looks at the ingest's lag while it waits, seconds.
+POLL_S = 5.0
+
+
+def midnights(now: datetime, days: int, tz) -> list[datetime]:
+    """The last ``days`` local midnights at or before ``now`` (aware), oldest first, in UTC."""
+    today = now.astimezone(tz).date()
+    return [midnight_before(datetime.combine(today - timedelta(days=k), day_time(12), tz), tz)
+            for k in range(days - 1, -1, -1)]
+
+
+def warm(services: Services, days: int, now: datetime | None = None,
+         echo: Callable[[str], None] = typer.echo) -> dict[str, int]:
+    """Make sure a valid checkpoint exists at each of the last ``days`` local midnights.
+
+    Each midnight is loaded from its checkpoint (checked against the stored history), or moved
+    on from the one before and saved, or built from the history (the first one without any);
+    a line per midnight goes to ``echo``. Returns the machine's counts (``built``, ``loaded``,
+    ``moved``, ``saved``).
+
+    Raises
+    ------
+    ValueError
+        When checkpoints are off (``COCKPIT_TM_CHECKPOINT_MB=0``) or ``days`` < 1.
+    sqlalchemy.exc.SQLAlchemyError, OSError, ImageTooLarge
+        When the store cannot be read, the folder written, or a day held in memory.
+    """
+    if days < 1:
+        raise ValueError(f"days: {days}; give 1 or more")
+    machine = TimeMachine(services)
+    if machine.checkpoints is None:
+        raise ValueError("checkpoints are off (COCKPIT_TM_CHECKPOINT_MB=0)")
+    tz = services.settings.tz
+    try:
+        for moment in midnights(now or utc_now(), days, tz):
+            before = dict(machine.counts)
+            started = time.perf_counter()
+            machine.acquire(moment).lock.release()
+            how = [k for k in ("built", "loaded", "moved") if machine.counts[k] > before[k]]
+            saved = machine.counts["saved"] - before["saved"]
+            echo(f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}: {'/'.join(how) or 'cached'}"
+                 f"{', saved' if saved else ''} in {time.perf_counter() - started:.1f} s")
+    finally:
+        machine.clear()
+    echo(f"checkpoints: {len(machine.checkpoints.moments())} in {machine.checkpoints.folder} "
+         f"({machine.checkpoints.bytes() / 2**20:.1f} MiB)")
+    return machine.counts
+
+
+def caught_up(services: Services, most: int) -> bool:
+    """True when no incident stream's ingest group lags by more than ``most`` entries."""
+    from cockpit.health import _groups
+
+    return all((group["lag"] or 0) <= most for group in _groups(services).values())
+
+
+def follow(services: Services, days: int, most_lag: int, stop: threading.Event) -> None:
+    """Warm when the ingest has caught up, then again after each midnight, until ``stop``."""
+    while not stop.is_set():
+        try:
+            while not stop.is_set() and not caught_up(services, most_lag):
+                stop.wait(POLL_S)
+            if stop.is_set():
+                return
+            warm(services, days, echo=log.info)
+        except (SQLAlchemyError, RedisError, OSError, ImageTooLarge) as exc:
+            log.warning("timemachine warm: %s: %s; trying again in a minute",
+                        type(exc).__name__, str(exc).splitlines()[0][:200])
+            stop.wait(60)
+            continue
+        due = midnight_after(utc_now(), services.settings.tz) + AFTER_MIDNIGHT
+        stop.wait(max(1.0, (due - utc_now()).total_seconds()))
+
+
+@timemachine_app.callback()
+def _timemachine() -> None:
+    """The time machine's midnight checkpoints."""
+
+
+@timemachine_app.command("warm")
+def warm_command(
+        days: Annotated[int, typer.Option(min=1, max=366,
+                                          help="Midnights to make sure of, back from today.")] = 7,
+        follow_: Annotated[bool, typer.Option(
+            "--follow", help="Wait for the ingest to catch up, warm, and again after each "
+                             "midnight, until SIGTERM / Ctrl-C (nice 10).")] = False,
+        most_lag: Annotated[int, typer.Option(
+            min=0, help="--follow: the ingest's lag (entries) counted as caught up.")] = 100,
+) -> None:
+    """Make sure the last days' midnight checkpoints exist and match the stored history."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    services = Services.from_settings(Settings())
+    try:
+        if not follow_:
+            warm(services, days)
+            return
+        os.nice(10)  # below the ingest and the web app
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        follow(services, days, most_lag, stop)
+    except ValueError as exc:
+        typer.echo(f"cockpit timemachine warm: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (SQLAlchemyError, RedisError, OSError, ImageTooLarge) as exc:
+        typer.echo(f"cockpit timemachine warm: {type(exc).__name__}: "
+                   f"{str(exc).splitlines()[0][:200]}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        services.close()
+
+
+@timemachine_app.command("status")
+def status_command() -> None:
+    """List the checkpoints of the configured store: moment, size, the bound."""
+    from cockpit.asof_checkpoint import read_header
+
+    services = Services.from_settings(Settings())
+    try:
+        machine = TimeMachine(services)
+        points = machine.checkpoints
+        if points is None:
+            typer.echo("checkpoints are off (COCKPIT_TM_CHECKPOINT_MB=0)")
+            return
+        tz = services.settings.tz
+        typer.echo(f"folder: {points.folder}  bound: {points.limit / 2**20:.0f} MiB  "
+                   f"cache: {machine.config.cache_mb} MiB per web process")
+        for moment in points.moments():
+            path = points.path(moment)
+            try:
+                header = read_header(path)
+            except (OSError, ValueError) as exc:
+                typer.echo(f"{moment.astimezone(tz):%Y-%m-%d %H:%M}  unreadable: {exc}")
+                continue
+            typer.echo(f"{moment.astimezone(tz):%Y-%m-%d %H:%M}  "
+                       f"{path.stat().st_size / 2**20:7.1f} MiB  "
+                       f"{header['copied']:>8,} incidents copied  {header['applied']:>9,} "
+                       "events folded")
+        typer.echo(f"total: {points.bytes() / 2**20:.1f} MiB")
+    finally:
+        services.close()
