@@ -2,8 +2,8 @@
 
 ``warm`` makes sure a valid checkpoint exists at each of the last days' local midnights, so a
 leader's first look at any moment of those days folds at most one day of events
-(docs/timemachine.md). ``--follow`` (the demo runs it; production runs it from a timer or as a
-unit) waits until the ingest has caught up, warms, and warms again after each midnight, at a
+(docs/timemachine.md). ``--follow`` (the demo runs it; production as a unit) waits until the
+ingest has caught up, warms, and warms again every quarter hour and after each midnight, at a
 low CPU priority. ``status`` lists the checkpoints of the configured store.
 """
 
@@ -36,8 +36,13 @@ timemachine_app = typer.Typer(help="The time machine's checkpoints (docs/timemac
                               no_args_is_help=True)
 #: After a midnight, ``--follow`` waits this long (late events of the day before) to warm.
 AFTER_MIDNIGHT = timedelta(minutes=10)
-#: How often ``--follow`` looks at the ingest's lag while it waits, seconds.
+#: How often ``--follow`` looks at the ingest's lag, seconds...
 POLL_S = 5.0
+#: ... how many looks in a row must find it caught up (a feed's history sent at start) ...
+QUIET_POLLS = 3
+#: ... and how often it warms again (a checkpoint made stale by history stored since it was
+#: made is made again; one still valid costs a load and a count).
+EVERY = timedelta(minutes=15)
 
 
 def midnights(now: datetime, days: int, tz) -> list[datetime]:
@@ -93,21 +98,26 @@ def caught_up(services: Services, most: int) -> bool:
 
 
 def follow(services: Services, days: int, most_lag: int, stop: threading.Event) -> None:
-    """Warm when the ingest has caught up, then again after each midnight, until ``stop``."""
+    """Warm when the ingest keeps up, again every :data:`EVERY` and after each midnight.
+
+    "Keeps up": :data:`QUIET_POLLS` looks in a row find no stream lagging by more than
+    ``most_lag`` entries. A checkpoint made stale by history stored since it was made is made
+    again at the next warm. Runs until ``stop``; store errors are logged and retried.
+    """
+    quiet, due = 0, utc_now()
     while not stop.is_set():
         try:
-            while not stop.is_set() and not caught_up(services, most_lag):
-                stop.wait(POLL_S)
-            if stop.is_set():
-                return
-            warm(services, days, echo=log.info)
+            quiet = quiet + 1 if caught_up(services, most_lag) else 0
+            if quiet >= QUIET_POLLS and utc_now() >= due:
+                warm(services, days, echo=log.info)
+                now = utc_now()
+                due = min(now + EVERY,
+                          midnight_after(now, services.settings.tz) + AFTER_MIDNIGHT)
         except (SQLAlchemyError, RedisError, OSError, ImageTooLarge) as exc:
             log.warning("timemachine warm: %s: %s; trying again in a minute",
                         type(exc).__name__, str(exc).splitlines()[0][:200])
-            stop.wait(60)
-            continue
-        due = midnight_after(utc_now(), services.settings.tz) + AFTER_MIDNIGHT
-        stop.wait(max(1.0, (due - utc_now()).total_seconds()))
+            quiet, due = 0, utc_now() + timedelta(minutes=1)
+        stop.wait(POLL_S)
 
 
 @timemachine_app.callback()
@@ -120,8 +130,9 @@ def warm_command(
         days: Annotated[int, typer.Option(min=1, max=366,
                                           help="Midnights to make sure of, back from today.")] = 7,
         follow_: Annotated[bool, typer.Option(
-            "--follow", help="Wait for the ingest to catch up, warm, and again after each "
-                             "midnight, until SIGTERM / Ctrl-C (nice 10).")] = False,
+            "--follow", help="Wait for the ingest to catch up, warm, and again every quarter "
+                             "hour and after each midnight, until SIGTERM / Ctrl-C (nice 10)."
+        )] = False,
         most_lag: Annotated[int, typer.Option(
             min=0, help="--follow: the ingest's lag (entries) counted as caught up.")] = 100,
 ) -> None:

@@ -256,3 +256,32 @@ def test_looking_again_for_late_events_never_folds_an_event_twice(sqlite_service
     for _ in range(3):
         assert shown(tm, services, moment) == fresh(services, moment)
     tm.clear()
+
+
+def test_follow_warms_only_once_the_ingest_keeps_up(sqlite_services, tmp_path, monkeypatch):
+    from cockpit.timemachine_cli import follow
+
+    services = sqlite_services
+    monkeypatch.setenv("COCKPIT_TM_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setattr("cockpit.timemachine_cli.POLL_S", 0.05)
+    store_support.ingest(services, [incident_fields("A", "reported", T0)])  # the group exists
+    stream = services.settings.stream("incidents")
+    for k in range(3):  # a backlog the ingest has not read yet
+        services.redis.xadd(stream, incident_fields(f"L{k}", "reported", T0))
+    stop = threading.Event()
+    worker = threading.Thread(target=follow, args=(services, 1, 0, stop))
+    worker.start()
+    try:
+        stop.wait(0.6)  # a dozen looks: lagging all along
+        tm = machine(services, tmp_path)
+        assert tm.checkpoints.moments() == []
+        store_support.drain(services, "c1")
+        for _ in range(200):
+            if tm.checkpoints.moments():
+                break
+            stop.wait(0.05)
+        assert len(tm.checkpoints.moments()) == 1
+    finally:
+        stop.set()
+        worker.join(30)
+    assert not worker.is_alive()
