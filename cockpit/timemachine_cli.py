@@ -29,6 +29,7 @@ from cockpit.clock import utc_now
 from cockpit.services import Services
 from cockpit.settings import Settings
 from cockpit.timemachine import TimeMachine
+from cockpit.timemachine_settings import TimeMachineSettings
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,14 @@ def midnights(now: datetime, days: int, tz) -> list[datetime]:
 
 
 def warm(services: Services, days: int, now: datetime | None = None,
-         echo: Callable[[str], None] = typer.echo) -> dict[str, int]:
+         echo: Callable[[str], None] = typer.echo,
+         config: TimeMachineSettings | None = None) -> dict[str, int]:
     """Make sure a valid checkpoint exists at each of the last ``days`` local midnights.
 
     Each midnight is loaded from its checkpoint (checked against the stored history), or moved
     on from the one before and saved, or built from the history (the first one without any);
-    a line per midnight goes to ``echo``. Returns the machine's counts (``built``, ``loaded``,
-    ``moved``, ``saved``).
+    a line per midnight goes to ``echo``. ``config``: the time machine's settings (default: from
+    the environment). Returns the machine's counts (``built``, ``loaded``, ``moved``, ``saved``).
 
     Raises
     ------
@@ -70,7 +72,7 @@ def warm(services: Services, days: int, now: datetime | None = None,
     """
     if days < 1:
         raise ValueError(f"days: {days}; give 1 or more")
-    machine = TimeMachine(services)
+    machine = TimeMachine(services, config=config)
     if machine.checkpoints is None:
         raise ValueError("checkpoints are off (COCKPIT_TM_CHECKPOINT_MB=0)")
     tz = services.settings.tz
