@@ -201,13 +201,18 @@ def planted_hour(now: datetime) -> list[dict[str, str]]:
     return entries
 
 
-@pytest.fixture
-def planted(sqlite_services):
+def planted_store(services):
+    """Store :func:`planted_hour` ending now; yield ``(services, entries, now)``."""
     now = datetime.now(UTC).replace(microsecond=0)
     entries = planted_hour(now)
-    store_support.ingest(sqlite_services, entries)
-    yield sqlite_services, entries, now
-    machine_for(sqlite_services).clear()
+    store_support.ingest(services, entries)
+    yield services, entries, now
+    machine_for(services).clear()
+
+
+@pytest.fixture
+def planted(sqlite_services):
+    yield from planted_store(sqlite_services)
 
 
 @contextmanager

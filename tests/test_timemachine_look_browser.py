@@ -26,7 +26,7 @@ from tests.test_timemachine_browser import (
     FUNNEL,
     browser,
     frames,
-    planted_hour,
+    planted_store,
     recount,
     shown,
     wait,
@@ -54,11 +54,7 @@ LIVE_WORDS = re.compile(r"实时|当前|\blive\b|\bnow\b", re.IGNORECASE)
 @pytest.fixture
 def planted(sqlite_services):
     """Eight incidents over the last eighty minutes (as in test_timemachine_browser)."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    entries = planted_hour(now)
-    store_support.ingest(sqlite_services, entries)
-    yield sqlite_services, entries, now
-    machine_for(sqlite_services).clear()
+    yield from planted_store(sqlite_services)
 
 
 def _ms(moment: datetime) -> int:
