@@ -29,6 +29,7 @@ Default database: a SQLite file (WAL) in a temporary folder; a PostgreSQL databa
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -208,6 +209,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="bench-tm-")
+    os.environ["COCKPIT_TM_CHECKPOINT_DIR"] = f"{folder}/checkpoints"  # removed with the folder
     url = args.database_url or f"sqlite:///{folder}/tm.sqlite3"
     try:
         with store(url, args.redis_url, replace=True, keep=False) as services:
