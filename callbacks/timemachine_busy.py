@@ -4,8 +4,9 @@ The time machine builds one past moment at a time per process and queues a few
 (:class:`cockpit.timemachine.TimeMachineBusy`), and a moment may outgrow SQLite's in-memory
 bound (:class:`cockpit.asof_memory.ImageTooLarge`). Either is answered here for every route that
 reads the past (the frame routes, the read API's ``?at=``, the staff map, the briefings): HTTP
-503, JSON for scripts and the pages' own fetches, a line of text for a download link, with
-``Retry-After`` when asking again will help. A page's band shows the frame it has and asks
+503, JSON for scripts and the pages' own fetches, a line of text for a document (the staff map's
+frame, a download link), with ``Retry-After`` when asking again will help (and ``Refresh`` on a
+document: the browser asks again by itself). A page's band shows the frame it has and asks
 again by itself.
 """
 
@@ -36,6 +37,8 @@ def _answer(message: str, retry_after: int | None):
     response.headers["Cache-Control"] = "no-store"
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+        if not wants_json:  # a document (the staff map's frame, a download) loads itself again
+            response.headers["Refresh"] = str(retry_after)
     return response
 
 

@@ -205,11 +205,15 @@ def test_a_busy_time_machine_is_a_503_with_retry_after(sqlite_services):
             "at": (T0 + timedelta(hours=1)).isoformat()})
         frame = client.get("/timemachine/wall", query_string={
             "lang": "zh", "at": str(int((T0 + timedelta(hours=1)).timestamp() * 1000))})
+        document = client.get("/map/frame", query_string={
+            "lang": "zh", "at": (T0 + timedelta(hours=1)).isoformat()})
     finally:
         tm.build_lock.release()
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert response.get_json()["error"].startswith("busy: ")
     assert frame.status_code == 503 and frame.get_json()["error"].startswith("busy: ")
+    assert document.status_code == 503 and document.headers["Refresh"] == "5"  # loads again
+    assert "回看数据正在重建" in document.get_data(as_text=True)
     assert client.get("/api/v1/summary", query_string={
         "at": (T0 + timedelta(hours=1)).isoformat()}).status_code == 200  # free again
     tm.clear()
