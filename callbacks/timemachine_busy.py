@@ -18,6 +18,7 @@ import flask
 
 from cockpit.asof_memory import ImageTooLarge
 from cockpit.timemachine import TimeMachineBusy
+from layouts.i18n import normalize_lang, t
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,15 @@ log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/timemachine/", "/map/item/")
 
 
-def _answer(message: str, retry_after: int | None):
+def _answer(message: str, shown: str, retry_after: int | None):
+    """``message`` (English, for scripts) as JSON, or ``shown`` (the viewer's language)."""
     request = flask.request
     wants_json = request.path.startswith(JSON_PREFIXES) or request.path.endswith(".json") or \
         request.accept_mimetypes.best == "application/json"
     if wants_json:
         response = flask.jsonify({"error": message})
     else:
-        response = flask.Response(message + "\n", mimetype="text/plain; charset=utf-8")
+        response = flask.Response(shown + "\n", content_type="text/plain; charset=utf-8")
     response.status_code = 503
     response.headers["Cache-Control"] = "no-store"
     if retry_after is not None:
@@ -47,10 +49,13 @@ def register(server: flask.Flask) -> None:
 
     @server.errorhandler(TimeMachineBusy)
     def busy(exc: TimeMachineBusy):
-        return _answer(f"{exc} (回看数据正在重建，请稍后再试); retry after {exc.retry_after} s",
-                       exc.retry_after)
+        lang = normalize_lang(flask.request.args.get("lang"))
+        return _answer(f"{exc}; retry after {exc.retry_after} s",
+                       t("tm_busy", lang, n=exc.retry_after), exc.retry_after)
 
     @server.errorhandler(ImageTooLarge)
     def too_large(exc: ImageTooLarge):
         log.warning("time machine: %s", exc)
-        return _answer("the past moment is too large to rebuild in memory (回看数据过大)", None)
+        lang = normalize_lang(flask.request.args.get("lang"))
+        return _answer("too large: the past moment outgrew the in-memory bound",
+                       t("tm_too_large", lang), None)

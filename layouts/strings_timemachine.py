@@ -16,6 +16,11 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Time machine: that replay speed cannot be used (0.1 to 3,600); "
                           "choose another"),
     "tm_back": ("返回实时", "Back to live"),
+    # a request for the past answered 503 (callbacks/timemachine_busy.py)
+    "tm_busy": ("回看数据正在重建，请 {n} 秒后再试",
+                "The past is being rebuilt; try again in {n} s"),
+    "tm_too_large": ("回看数据过大，无法在内存中重建",
+                     "That moment is too large to rebuild in memory"),
     # the wall's header clock on a past page: the moment shown, never the live time
     "tm_clock": ("回看时刻", "Moment shown"),
     "tm_clock_wait": ("回看", "Past"),
