@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 CACHE_SIZE = 8
 #: A reused shadow looks for late-stored events at most this often, seconds.
 LATE_CHECK_S = 5.0
+#: A moment is moved on from a cached shadow or a checkpoint at most this far before it; further
+#: back, its midnight is built from the history (a day's fold and save cost about 2 s, a build
+#: of the demo's history about 10 s).
+WALK_LIMIT = timedelta(days=3)
 #: A moment this little ahead of the server's clock is taken as now (clocks of browsers).
 CLOCK_SLACK = timedelta(seconds=2)
 
@@ -117,6 +121,8 @@ class TimeMachine:
         #: How moments were made: built from the history, loaded from a checkpoint, moved on
         #: from a cached shadow; and checkpoints saved.
         self.counts = {"built": 0, "loaded": 0, "moved": 0, "saved": 0}
+        #: The last error saving a checkpoint (the folder unwritable, the disk full), if any.
+        self.save_error: OSError | None = None
 
     def acquire(self, at: datetime, who: str | None = None) -> Shadow:
         """Return a shadow holding the state at ``at``, its lock held by the caller.
@@ -208,31 +214,38 @@ class TimeMachine:
         return shadow
 
     def _make(self, at: datetime) -> Shadow:
-        """Build or move a shadow to ``at``; its lock held on return (under :attr:`build_lock`)."""
+        """Build or move a shadow to ``at``; its lock held on return (under :attr:`build_lock`).
+
+        Starts from the later of the newest cached shadow and the newest valid checkpoint
+        before ``at``, unless that lies more than :data:`WALK_LIMIT` before it: then the
+        moment's midnight is built from the history (a far look back does not walk, and save,
+        every day in between).
+        """
         main, settings = self.services.sessions, self.services.settings
+        floor = at - WALK_LIMIT
         with self.lock:
-            cached = max((s for s in self.shadows if s.at <= at), key=lambda s: s.at,
+            cached = max((s for s in self.shadows if floor <= s.at <= at), key=lambda s: s.at,
                          default=None)
         saved = self.checkpoints.latest_before(at) if self.checkpoints else None
-        if cached is not None and (saved is None or cached.at >= saved):
+        shadow = None
+        if saved is not None and saved >= floor and (cached is None or saved > cached.at):
+            shadow = self.checkpoints.load(main, at)  # the newest valid one
+            if shadow is not None and (shadow.at < floor or (
+                    cached is not None and cached.at > shadow.at)):
+                shadow.close()
+                shadow = None
+            elif shadow is not None:
+                self.counts["loaded"] += 1
+                shadow.lock.acquire()
+        if shadow is None and cached is not None:
             shadow = self._take(cached)
             self.counts["moved"] += 1
-        else:
-            shadow = self.checkpoints.load(main, at) if self.checkpoints else None
-            if cached is not None and (shadow is None or cached.at > shadow.at):
-                if shadow is not None:
-                    shadow.close()
-                shadow = self._take(cached)
-                self.counts["moved"] += 1
-            else:
-                if shadow is None:
-                    start = midnight_before(at, settings.tz) if self.checkpoints else at
-                    shadow = Shadow.build(main, settings, start)
-                    self.counts["built"] += 1
-                    self._save(shadow)
-                else:
-                    self.counts["loaded"] += 1
-                shadow.lock.acquire()
+        if shadow is None:
+            start = midnight_before(at, settings.tz) if self.checkpoints else at
+            shadow = Shadow.build(main, settings, start)
+            self.counts["built"] += 1
+            self._save(shadow)
+            shadow.lock.acquire()
         try:
             while self.checkpoints and (midnight := midnight_after(shadow.at, settings.tz)) <= at:
                 shadow.advance(main, midnight, settle=True)
@@ -253,6 +266,7 @@ class TimeMachine:
             if self.checkpoints.save(shadow, self.services.sessions) is not None:
                 self.counts["saved"] += 1
         except OSError as exc:
+            self.save_error = exc
             log.warning("time machine: checkpoint not saved in %s: %s",
                         self.checkpoints.folder, exc)
 

@@ -68,7 +68,8 @@ def warm(services: Services, days: int, now: datetime | None = None,
     ValueError
         When checkpoints are off (``COCKPIT_TM_CHECKPOINT_MB=0``) or ``days`` < 1.
     sqlalchemy.exc.SQLAlchemyError, OSError, ImageTooLarge
-        When the store cannot be read, the folder written, or a day held in memory.
+        When the store cannot be read, a checkpoint not saved (the folder unwritable, the disk
+        full: after every midnight was tried), or a day held in memory.
     """
     if days < 1:
         raise ValueError(f"days: {days}; give 1 or more")
@@ -87,6 +88,9 @@ def warm(services: Services, days: int, now: datetime | None = None,
                  f"{', saved' if saved else ''} in {time.perf_counter() - started:.1f} s")
     finally:
         machine.clear()
+    if machine.save_error is not None:
+        raise OSError(f"checkpoints not saved in {machine.checkpoints.folder}: "
+                      f"{machine.save_error}")
     echo(f"checkpoints: {len(machine.checkpoints.moments())} in {machine.checkpoints.folder} "
          f"({machine.checkpoints.bytes() / 2**20:.1f} MiB)")
     return machine.counts
@@ -104,8 +108,13 @@ def follow(services: Services, days: int, most_lag: int, stop: threading.Event) 
 
     "Keeps up": :data:`QUIET_POLLS` looks in a row find no stream lagging by more than
     ``most_lag`` entries. A checkpoint made stale by history stored since it was made is made
-    again at the next warm. Runs until ``stop``; store errors are logged and retried.
+    again at the next warm. Runs until ``stop``; store errors are logged and retried. With
+    checkpoints off it only waits for ``stop`` (a part of the demo that has nothing to do).
     """
+    if not TimeMachineSettings().checkpoint_mb:
+        log.info("timemachine warm: checkpoints are off (COCKPIT_TM_CHECKPOINT_MB=0); idle")
+        stop.wait()
+        return
     quiet, due = 0, utc_now()
     while not stop.is_set():
         try:
@@ -176,6 +185,9 @@ def status_command() -> None:
         tz = services.settings.tz
         typer.echo(f"folder: {points.folder}  bound: {points.limit / 2**20:.0f} MiB  "
                    f"cache: {machine.config.cache_mb} MiB per web process")
+        if not _writable(points.folder):
+            typer.echo(f"warning: {points.folder} cannot be written: no checkpoint will be "
+                       "saved (every past moment is then built from the history)")
         for moment in points.moments():
             path = points.path(moment)
             try:
@@ -190,3 +202,11 @@ def status_command() -> None:
         typer.echo(f"total: {points.bytes() / 2**20:.1f} MiB")
     finally:
         services.close()
+
+
+def _writable(folder) -> bool:
+    """True when ``folder`` (or the nearest existing folder above it) can be written."""
+    path = folder
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)

@@ -289,3 +289,46 @@ def test_follow_warms_only_once_the_ingest_keeps_up(sqlite_services, tmp_path, m
         stop.set()
         worker.join(30)
     assert not worker.is_alive()
+
+
+def test_a_far_look_back_builds_its_midnight_instead_of_walking_every_day(sqlite_services,
+                                                                          tmp_path):
+    services = sqlite_services
+    store_support.ingest(services, [incident_fields("A", "reported", T0),
+                                    incident_fields("A", "closed", T0 + timedelta(days=12))])
+    tm = machine(services, tmp_path)
+    shown(tm, services, MIDNIGHT + timedelta(hours=1))
+    far = MIDNIGHT + timedelta(days=10, hours=1)
+    assert shown(tm, services, far) == fresh(services, far)
+    assert tm.counts["built"] == 2 and tm.counts["saved"] == 2  # not ten midnights walked
+    assert tm.checkpoints.moments() == [MIDNIGHT, MIDNIGHT + timedelta(days=10)]
+    near = far + timedelta(days=2)  # within the walk: moved on, the two midnights saved
+    assert shown(tm, services, near) == fresh(services, near)
+    assert tm.counts["built"] == 2 and len(tm.checkpoints.moments()) == 4
+    tm.clear()
+
+
+def test_warm_says_when_it_could_not_save(sqlite_services, tmp_path, monkeypatch):
+    from cockpit.timemachine_cli import warm
+
+    services = sqlite_services
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("COCKPIT_TM_CHECKPOINT_DIR", str(blocker / "checkpoints"))
+    store_support.ingest(services, [incident_fields("A", "reported", T0)])
+    with pytest.raises(OSError, match="checkpoints not saved in"):
+        warm(services, 1, now=MIDNIGHT + timedelta(hours=1), echo=lambda _: None)
+
+
+def test_follow_idles_when_checkpoints_are_off(sqlite_services, monkeypatch):
+    from cockpit.timemachine_cli import follow
+
+    monkeypatch.setenv("COCKPIT_TM_CHECKPOINT_MB", "0")
+    stop = threading.Event()
+    worker = threading.Thread(target=follow, args=(sqlite_services, 1, 0, stop))
+    worker.start()
+    stop.wait(0.3)
+    assert worker.is_alive()  # no exit (the demo's supervisor stops on a part's exit 2)
+    stop.set()
+    worker.join(10)
+    assert not worker.is_alive()
