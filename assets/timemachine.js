@@ -73,6 +73,7 @@
         this.playing = !this.still;
         this.anchorT = cfg.start_ms;
         this.anchorWall = Date.now();
+        this.holding = true;  // no frame shown yet
         this.shownMs = null;
         this.frames = 0;
         this.log = [];  // {shownMs, askedMs, tookMs} of the latest frames applied, oldest first
@@ -84,7 +85,10 @@
     }
 
     Machine.prototype.moment = function () {
-        if (!this.playing) {
+        // the clock stands until the first frame is on screen and after a frame that failed:
+        // a replay asks its period's start first, and asks again where it failed (at x3600 a
+        // 70 ms wait for the page would otherwise skip four minutes of the period)
+        if (!this.playing || this.holding) {
             return this.anchorT;
         }
         return Math.min(this.cfg.end_ms, this.anchorT + (Date.now() - this.anchorWall) * this.speed);
@@ -124,6 +128,11 @@
     Machine.prototype.stepFrame = function (at) {
         var frame = this.cfg.frame;
         var element = document.getElementById(frame.id);
+        if (this.holding) {  // the frame (an iframe) is on screen from now: the clock starts
+            this.anchorT = at;
+            this.anchorWall = Date.now();
+            this.holding = false;
+        }
         if (this.frames > 0 && element) {
             var url = new URL(element.getAttribute("src") || "", window.location.href);
             url.searchParams.set("at", String(at));
@@ -202,13 +211,14 @@
                     self.log.shift();
                 }
                 self.failed = false;
-                if (self.playing && (self.frames === 1 || Date.now() - asked > 2 * FRAME_MS)) {
+                if (self.playing && (self.holding || Date.now() - asked > 2 * FRAME_MS)) {
                     // the replay's clock starts from the first frame shown, and a slow frame
                     // (the as-of store rebuilt) holds it: no stretch of history is skipped;
                     // the next frame then comes a whole FRAME_MS later, so that a link slow
                     // for every frame still moves the replay on (by FRAME_MS * speed a frame)
                     self.anchorT = at;
                     self.anchorWall = Date.now();
+                    self.holding = false;
                     held = true;
                 }
                 if (self.playing && at >= self.cfg.end_ms) {
@@ -219,6 +229,10 @@
             })
             .catch(function () {
                 self.failed = true;
+                if (self.playing) {  // ask this moment again: nothing of the period skipped
+                    self.anchorT = at;
+                    self.holding = true;
+                }
             })
             .then(function () {
                 self.busy = false;

@@ -237,10 +237,12 @@ class TimeMachine:
             elif shadow is not None:
                 self.counts["loaded"] += 1
                 shadow.lock.acquire()
+        fresh = shadow is not None  # a loaded checkpoint: its repeat groups formed now
         if shadow is None and cached is not None:
             shadow = self._take(cached)
             self.counts["moved"] += 1
         if shadow is None:
+            fresh = True
             start = midnight_before(at, settings.tz) if self.checkpoints else at
             shadow = Shadow.build(main, settings, start)
             self.counts["built"] += 1
@@ -250,7 +252,10 @@ class TimeMachine:
             while self.checkpoints and (midnight := midnight_after(shadow.at, settings.tz)) <= at:
                 shadow.advance(main, midnight, settle=True)
                 self._save(shadow)
-            shadow.advance(main, at, settle=True)
+                fresh = True
+            # a replay's step moves a cached shadow a little: its repeat groups are formed at
+            # most every REGROUP_EVERY_S (cockpit.asof); a moment made anew has them formed now
+            shadow.advance(main, at, settle=fresh)
         except BaseException:
             shadow.lock.release()
             shadow.close()
