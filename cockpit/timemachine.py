@@ -22,7 +22,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from cockpit.asof import Shadow
 from cockpit.asof_checkpoint import Checkpoints, midnight_after, midnight_before, store_key
 from cockpit.asof_memory import give_back
-from cockpit.event_fields import parse_time
+from cockpit.moments import CLOCK_SLACK, check_moment, parse_at  # noqa: F401 - re-exported
 from cockpit.services import Services
 from cockpit.timemachine_settings import TimeMachineSettings
 
@@ -45,46 +45,6 @@ LATE_CHECK_S = 5.0
 #: back, its midnight is built from the history (a day's fold and save cost about 2 s, a build
 #: of the demo's history about 10 s).
 WALK_LIMIT = timedelta(days=3)
-#: A moment this little ahead of the server's clock is taken as now (clocks of browsers).
-CLOCK_SLACK = timedelta(seconds=2)
-
-
-def parse_at(value: str, tz) -> datetime:
-    """Parse a moment given in a URL: ISO-8601 (with offset, or local in ``tz``) or epoch ms.
-
-    Returns
-    -------
-    datetime
-        Aware, UTC.
-
-    Raises
-    ------
-    ValueError
-        With what was wrong, e.g. ``at: 'yesterday' is not ISO-8601 or epoch milliseconds``.
-    """
-    text = (value or "").strip()
-    if not text:
-        raise ValueError("at: empty; give ISO-8601 (2026-12-03T02:00:00+08:00) or epoch ms")
-    try:
-        return parse_time(int(text) if text.lstrip("-").isdigit() else text, tz)
-    except ValueError as exc:
-        raise ValueError(f"at: {text[:64]!r} is not a moment: {exc}") from None
-
-
-def check_moment(at: datetime, now: datetime | None = None, tz=None) -> datetime:
-    """Return ``at`` in UTC if it is aware and not in the future; else raise ValueError.
-
-    ``tz`` (a ZoneInfo) is the zone the error names the moments in (default: UTC).
-    """
-    if not isinstance(at, datetime) or at.tzinfo is None:
-        raise ValueError(f"at: {at!r} has no time zone; give an aware datetime")
-    now = now or datetime.now(UTC)
-    if at > now + CLOCK_SLACK:
-        shown = tz or UTC
-        raise ValueError(f"at: {at.astimezone(shown).isoformat(timespec='seconds')} is in the "
-                         f"future (now {now.astimezone(shown).isoformat(timespec='seconds')}); "
-                         "the time machine shows past moments only")
-    return min(at, now).astimezone(UTC)
 
 
 class TimeMachineBusy(RuntimeError):
@@ -116,6 +76,9 @@ class TimeMachine:
         self.build_lock = threading.Lock()
         self.shadows: list[Shadow] = []
         self.checked: dict[int, float] = {}
+        #: When each cached shadow was last read (monotonic seconds), for :meth:`expire`.
+        self.used: dict[int, float] = {}
+        self.sweeper: threading.Thread | None = None
         self.building: dict[datetime, threading.Event] = {}
         self.viewers: dict[str, int] = {}
         #: How moments were made: built from the history, loaded from a checkpoint, moved on
@@ -141,6 +104,7 @@ class TimeMachine:
                 if exact is not None:
                     self.shadows.remove(exact)
                     self.shadows.append(exact)
+                    self.used[id(exact)] = time.monotonic()
                     exact.lock.acquire()
                     break
                 running = self.building.get(at)
@@ -179,8 +143,10 @@ class TimeMachine:
                 self.build_lock.release()
             with self.lock:
                 self.shadows.append(shadow)
-                self.checked[id(shadow)] = time.monotonic()
+                self.checked[id(shadow)] = self.used[id(shadow)] = time.monotonic()
                 gone = self._over()
+                if self.sweeper is None:
+                    self.sweeper = _start_sweeper(self)
             for old in gone:
                 with old.lock:
                     old.close()
@@ -202,8 +168,28 @@ class TimeMachine:
                 s.size for s in self.shadows) > self.cache_bytes):
             old = self.shadows.pop(0)
             self.checked.pop(id(old), None)
+            self.used.pop(id(old), None)
             gone.append(old)
         return gone
+
+    def expire(self, idle_s: float | None = None) -> int:
+        """Drop the shadows unread for ``idle_s`` s (``COCKPIT_TM_IDLE_S``); return how many.
+
+        Their memory goes back to the system: a web process at rest holds no past moment.
+        """
+        limit = time.monotonic() - (self.config.idle_s if idle_s is None else idle_s)
+        with self.lock:
+            gone = [s for s in self.shadows if self.used.get(id(s), 0.0) <= limit]
+            for old in gone:
+                self.shadows.remove(old)
+                self.checked.pop(id(old), None)
+                self.used.pop(id(old), None)
+        for old in gone:
+            with old.lock:
+                old.close()
+        if gone:
+            give_back()
+        return len(gone)
 
     def _take(self, shadow: Shadow) -> Shadow:
         """Take a cached shadow out of the cache to move it (its lock held on return)."""
@@ -280,10 +266,33 @@ class TimeMachine:
         with self.lock:
             gone, self.shadows = self.shadows, []
             self.checked.clear()
+            self.used.clear()
         for shadow in gone:
             with shadow.lock:
                 shadow.close()
         give_back()
+
+
+def _start_sweeper(machine: TimeMachine) -> threading.Thread:
+    """A daemon thread calling ``machine.expire()`` now and then while the machine lives."""
+    ref = weakref.ref(machine)
+    every = max(1.0, min(60.0, machine.config.idle_s / 4))
+
+    def sweep() -> None:
+        while True:
+            time.sleep(every)
+            alive = ref()
+            if alive is None:
+                return
+            try:
+                alive.expire()
+            except Exception:  # noqa: BLE001 - a sweep must never end the thread
+                log.exception("time machine: expiring idle shadows failed")
+            del alive
+
+    thread = threading.Thread(target=sweep, name="timemachine-sweeper", daemon=True)
+    thread.start()
+    return thread
 
 
 def _checkpoints(services: Services, config: TimeMachineSettings) -> Checkpoints | None:

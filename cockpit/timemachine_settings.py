@@ -16,6 +16,9 @@ class TimeMachineSettings(BaseSettings):
     cache_mb : int
         ``COCKPIT_TM_CACHE_MB``; as-of stores kept in memory per process, MiB in all (default
         512; the least recently used is dropped past it; the newest is kept whatever its size).
+    idle_s : float
+        ``COCKPIT_TM_IDLE_S``; a past moment no one has read for this long is dropped from
+        memory (default 600 s): a web process at rest holds none.
     checkpoint_dir : Path or None
         ``COCKPIT_TM_CHECKPOINT_DIR``; where the midnight checkpoints are kept (default
         ``<data_dir>/timemachine``; one sub-folder per store and rules).
@@ -34,6 +37,7 @@ class TimeMachineSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COCKPIT_TM_", extra="ignore", frozen=True)
 
     cache_mb: int = Field(default=512, ge=16, le=1_048_576)
+    idle_s: float = Field(default=600.0, ge=1, le=86_400)
     checkpoint_dir: Path | None = None
     checkpoint_mb: int = Field(default=2048, ge=0, le=10_485_760)
     builds_waiting: int = Field(default=2, ge=0, le=64)

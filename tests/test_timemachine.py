@@ -194,6 +194,7 @@ def test_read_at_refuses_naive_and_future_moments(sqlite_services, bad):
 @pytest.mark.parametrize(("text", "want"), [
     ("2026-12-03T02:00:00+08:00", datetime(2026, 12, 2, 18, 0, tzinfo=UTC)),
     ("2026-12-03T02:00:00", datetime(2026, 12, 2, 18, 0, tzinfo=UTC)),  # local
+    ("2026-12-03T02:00:00 08:00", datetime(2026, 12, 2, 18, 0, tzinfo=UTC)),  # + lost in a URL
     ("1764698400000", datetime(2025, 12, 2, 18, 0, tzinfo=UTC)),
 ])
 def test_parse_at_reads_iso_and_epoch_ms(text, want):

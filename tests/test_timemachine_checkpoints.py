@@ -332,3 +332,22 @@ def test_follow_idles_when_checkpoints_are_off(sqlite_services, monkeypatch):
     stop.set()
     worker.join(10)
     assert not worker.is_alive()
+
+
+def test_shadows_no_one_reads_are_dropped_and_memory_given_back(sqlite_services, tmp_path):
+    services = sqlite_services
+    store_support.ingest(services, [incident_fields("A", "reported", T0)])
+    tm = machine(services, tmp_path, checkpoint_mb=0)
+    older, newer = T0 + timedelta(hours=1), T0 + timedelta(minutes=30)
+    kept = tm.acquire(older)
+    kept.lock.release()
+    dropped = tm.acquire(newer)
+    dropped.lock.release()
+    assert tm.expire(idle_s=3600) == 0 and len(tm.shadows) == 2  # both read just now
+    tm.acquire(older).lock.release()  # read again
+    tm.used[id(dropped)] -= 7200  # as if no one had read it for two hours
+    assert tm.expire(idle_s=3600) == 1 and tm.shadows == [kept]
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        dropped.engine.raw_connection().driver_connection.execute("SELECT 1")
+    assert tm.sweeper is not None and tm.sweeper.is_alive()  # expires them in a running server
+    tm.clear()
