@@ -10,6 +10,7 @@ font a 503, each with a one-line text saying what.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -27,12 +28,16 @@ from layouts.report_files import FORMATS, MIME, file_name, render_files
 from layouts.report_panel import REPORTS_PATH, download_panel
 
 
-def report_panel(services: Services, lang: Lang) -> Any:
-    """The download panel for the current viewer if it may download briefings, else None."""
+def report_panel(services: Services, lang: Lang, at: datetime | None = None) -> Any:
+    """The download panel for the current viewer if it may download briefings, else None.
+
+    ``at``: the moment a past page shows (aware); its local day is the panel's date (today's
+    without it).
+    """
     if not current_viewer().can(Capability.REPORTS):
         return None
-    today = utc_now().astimezone(services.settings.tz).date().isoformat()
-    return download_panel(lang, today)
+    day = (at or utc_now()).astimezone(services.settings.tz).date().isoformat()
+    return download_panel(lang, day)
 
 
 def _text(message: str, status: int) -> Response:

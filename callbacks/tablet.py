@@ -39,7 +39,13 @@ from callbacks.caching import single_flight
 from callbacks.incidents import village_labels
 from callbacks.reports import report_panel
 from callbacks.staff_map import scope_of
-from callbacks.timemachine import PastServices, add_frame_route, page_band, page_opener
+from callbacks.timemachine import (
+    PastServices,
+    add_frame_route,
+    moment_of,
+    page_band,
+    page_opener,
+)
 from callbacks.wall_parts import signature
 from cockpit import tablet_queries as tq
 from cockpit.access import Capability
@@ -282,8 +288,10 @@ class TabletPage:
                          root=TabletIds.ROOT, extra=params)
         opener = page_opener(self.services, lang, page.TABLET_PATH, request.query)
         if past is not None:  # the frames come from the time machine's route
+            moment, _ = moment_of(self.services, request.query)  # a past day's briefing
             return page.layout(lang, period=view["period"], village=view["village"], parts={},
-                               push=None, scope_names=scope_names(scope, lang), past=past)
+                               push=None, scope_names=scope_names(scope, lang), past=past,
+                               reports=report_panel(self.services, lang, moment))
         out, _ = tablet_update(self.services, self.cache, self.lock, {"view": view}, lang,
                                utc_now(), scope)
         parts = {name: value for name, value in out.items() if value is not no_update}

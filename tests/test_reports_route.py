@@ -84,9 +84,11 @@ def test_a_bad_request_says_what_is_wrong(clients):
 
 def _page(app, client, path: str) -> str:
     spec = app.callback_map["shell-page.children"]
+    path, _, query = path.partition("?")
+    given = {("shell-url", "pathname"): path, ("shell-url", "search"): f"?{query}" if query
+             else None}
     inputs = [{"id": str(i["id"]), "property": i["property"],
-               "value": path if (str(i["id"]), i["property"]) == ("shell-url", "pathname")
-               else None} for i in spec["inputs"]]
+               "value": given.get((str(i["id"]), i["property"]))} for i in spec["inputs"]]
     state = [{"id": str(i["id"]), "property": i["property"], "value": None}
              for i in spec["state"]]
     body = {"output": "shell-page.children", "outputs": {"id": "shell-page",
@@ -107,6 +109,10 @@ def test_the_download_panel_is_on_the_pages_of_those_who_may_use_it(clients):
     assert "report-panel" not in _page(app, by_role["staff"], "/analysis")
     assert "report-panel" in _page(app, by_role["leader"], "/tablet")
     assert "report-panel" not in _page(app, by_role["staff"], "/tablet")
+    # a past tablet offers the briefing of the day it shows
+    past = _page(app, by_role["leader"], "/tablet?at=2026-11-20T15:00:00")
+    assert "report-panel" in past and "2026-11-20" in past
+    assert "report-panel" not in _page(app, by_role["staff"], "/tablet?at=2026-11-20T15:00:00")
 
 
 @pytest.fixture
