@@ -301,7 +301,15 @@ def test_the_snapshot_route_answers_what_the_wall_shows_and_omits_it_when_unchan
     body = first.get_json()
     assert body["kind"] == "snapshot" and body["digest"]
     assert {str(WallIds.KPI_TODAY), str(WallIds.MAP), str(WallIds.STATUS)} <= set(body["response"])
-    same = client.get(snapshot_path("wall") + f"?lang=zh&digest={body['digest']}").get_json()
+    # asked again with the digest it holds: no response. The snapshot is reused for about a
+    # second; on a loaded machine the two asks can straddle that and the wall's picture be
+    # composed again (its time-dependent parts moved on), so the pair is tried up to 3 times
+    for _ in range(3):
+        same = client.get(snapshot_path("wall") + f"?lang=zh&digest={body['digest']}"
+                          ).get_json()
+        if "response" not in same:
+            break
+        body = same
     assert "response" not in same and same["digest"] == body["digest"]
     _ingest(services, incident_fields("PUSH-1", at=datetime.now(UTC)))
     time.sleep(1.1)  # past the snapshot's reuse window
