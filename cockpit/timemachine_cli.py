@@ -76,6 +76,9 @@ def warm(services: Services, days: int, now: datetime | None = None,
     machine = TimeMachine(services, config=config)
     if machine.checkpoints is None:
         raise ValueError("checkpoints are off (COCKPIT_TM_CHECKPOINT_MB=0)")
+    if not _writable(machine.checkpoints.folder):  # before any build, not after
+        raise OSError(f"checkpoints not saved in {machine.checkpoints.folder}: the folder "
+                      "cannot be written")
     tz = services.settings.tz
     try:
         for moment in midnights(now or utc_now(), days, tz):
@@ -113,7 +116,8 @@ def follow(services: Services, days: int, most_lag: int, stop: threading.Event) 
     """
     if not TimeMachineSettings().checkpoint_mb:
         log.info("timemachine warm: checkpoints are off (COCKPIT_TM_CHECKPOINT_MB=0); idle")
-        stop.wait()
+        while not stop.wait(1.0):  # a timed wait: the signal handler that sets it gets to run
+            pass
         return
     quiet, due = 0, utc_now()
     while not stop.is_set():
