@@ -34,13 +34,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, insert, select, tuple_
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit import repeats
 from cockpit.asof_copy import copy_settled, copy_settled_in_sqlite
-from cockpit.asof_history import HISTORY, Failures, Item, history_batches
+from cockpit.asof_history import HISTORY, Failures, Item, held_keys, history_batches
 from cockpit.asof_memory import ImageTooLarge, image_bytes, image_engine, image_of, is_full
 from cockpit.events import IncidentEvent
 from cockpit.placing import VillageLayerSync, resolve_villages
@@ -220,11 +220,7 @@ class Shadow:
         held: set[tuple[str, str]] = set()
         with self.sessions() as session:
             for model, _ in HISTORY:
-                for lo in range(0, len(keys), 500):
-                    part = list(keys)[lo:lo + 500]
-                    held.update(tuple(row) for row in session.execute(
-                        select(model.event_id, model.source).where(
-                            tuple_(model.event_id, model.source).in_(part))))
+                held |= held_keys(session, model, keys)
         return [item for item in items if (item[0].event_id, item[0].source) not in held]
 
     def _too_large(self, exc: BaseException) -> BaseException:

@@ -35,12 +35,12 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from cockpit.asof import COMMIT_MARGIN, Shadow
-from cockpit.asof_history import HISTORY
+from cockpit.asof_history import HISTORY, held_keys
 from cockpit.settings import Settings
 from cockpit.store.map_models import BoundaryImport
 from cockpit.store.models import Base
@@ -51,8 +51,6 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 SUFFIX = ".ckpt"
 _STAMP = "%Y%m%dT%H%M%SZ"
-#: Keys of possibly late rows checked against a checkpoint per query.
-_CHUNK = 500
 
 
 def midnight_before(at: datetime, tz: ZoneInfo) -> datetime:
@@ -207,12 +205,8 @@ class Checkpoints:
                 if since is not None:
                     query = query.where(model.received_at > since)
                 keys = [tuple(row) for row in source.execute(query)]
-                for lo in range(0, len(keys), _CHUNK):
-                    part = keys[lo:lo + _CHUNK]
-                    have = mine.scalar(select(func.count()).select_from(model).where(
-                        tuple_(model.event_id, model.source).in_(part)))
-                    if have != len(part):
-                        return True
+                if len(held_keys(mine, model, keys)) != len(set(keys)):
+                    return True
         return False
 
     def drop_from(self, moment: datetime) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from cockpit.asof_copy import moved_after
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 #: Rows fetched from the main store at a time, per table.
 FETCH = 1000
+#: Keys looked up per query by :func:`held_keys`.
+KEY_CHUNK = 500
 #: Stands for a required personal field the history does not keep (a registration's name).
 MASKED = "*"
 #: Far enough ahead that re-validating a stored event never refuses it as "in the future".
@@ -172,6 +174,20 @@ def history_batches(session: Session, settings: Settings, after: datetime | None
     if batch:
         batch.sort(key=_key)
         yield batch
+
+
+def held_keys(session: Session, model, keys) -> set[tuple[str, str]]:
+    """The ``(event_id, source)`` of ``keys`` that ``model``'s table holds in ``session``.
+
+    ``keys``: an iterable of ``(event_id, source)``; looked up :data:`KEY_CHUNK` at a time.
+    """
+    wanted = list(dict.fromkeys(keys))
+    held: set[tuple[str, str]] = set()
+    for lo in range(0, len(wanted), KEY_CHUNK):
+        held.update(tuple(row) for row in session.execute(
+            select(model.event_id, model.source).where(
+                tuple_(model.event_id, model.source).in_(wanted[lo:lo + KEY_CHUNK]))))
+    return held
 
 
 def history_events(session: Session, settings: Settings, after: datetime | None,

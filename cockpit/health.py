@@ -24,7 +24,7 @@ from cockpit.streams import group_lag, incident_streams
 log = logging.getLogger(__name__)
 
 
-def _groups(services: Services) -> dict[str, dict[str, int | None]]:
+def ingest_groups(services: Services) -> dict[str, dict[str, int | None]]:
     """Per stream: the ingest group's ``lag`` and ``pending`` (None: no such group yet).
 
     The lag is counted up to ``ready_max_lag + 1`` where Redis does not say it (< 7).
@@ -56,7 +56,7 @@ def readiness(services: Services) -> tuple[bool, dict[str, Any]]:
     checks: dict[str, Any] = {"max_lag": limit}
     try:
         services.redis.ping()
-        checks["ingest"] = _groups(services)
+        checks["ingest"] = ingest_groups(services)
         checks["redis_memory"] = redis_memory(services.redis)
         checks["redis"] = "ok"
     except (RedisError, OSError) as exc:

@@ -101,9 +101,9 @@ def warm(services: Services, days: int, now: datetime | None = None,
 
 def caught_up(services: Services, most: int) -> bool:
     """True when no incident stream's ingest group lags by more than ``most`` entries."""
-    from cockpit.health import _groups
+    from cockpit.health import ingest_groups
 
-    return all((group["lag"] or 0) <= most for group in _groups(services).values())
+    return all((group["lag"] or 0) <= most for group in ingest_groups(services).values())
 
 
 def follow(services: Services, days: int, most_lag: int, stop: threading.Event) -> None:
