@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -18,6 +18,7 @@ from layouts.incident_detail import DetailIds
 from layouts.incidents import IncidentsIds
 from tests.access_support import browser_sign_in
 from tests.browser_support import PageBrowser, chrome, live_server, save_screenshot
+from tests.clock_support import clear_of_midnight, on_today
 from tests.factories import incident_fields
 from tests.store_support import ingest
 
@@ -71,16 +72,19 @@ def _story(now: datetime) -> list[dict[str, str]]:
 
 
 def test_incidents001_filter_then_row_to_detail_and_back(browser):
-    browser.ingest(*_story(datetime.now(UTC).replace(microsecond=0)))
+    now = clear_of_midnight().replace(microsecond=0)
+    browser.ingest(*_story(now))
     browser.open("/incidents")
     browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "共 3 起")
     assert "电动车充电起火" in browser.text(IncidentsIds.ROWS)
 
     # the team strip: the fire brigade has bt-fire open (and overdue) and two reported today
-    # (bt-done is closed); a click shows its incidents, a second click every team again
+    # (bt-done is closed; in the first hour of a local day one or both were reported
+    # yesterday); a click shows its incidents, a second click every team again
     card = f"#{IncidentsIds.TEAMS} [data-team=fire-station]"
     fire = browser.driver.execute_script(CARD, card)
-    assert fire == [["乔司专职消防队", "在办1", "超时1", "今日2"], "inc-team has-overdue"]
+    today = sum(on_today(now - timedelta(minutes=n), now=now) for n in (30, 50))
+    assert fire == [["乔司专职消防队", "在办1", "超时1", f"今日{today}"], "inc-team has-overdue"]
     assert browser.driver.execute_script(CARD, f"{card} .inc-team-overdue")[1].endswith(" late")
     browser.click(f"{card} a")
     browser.wait(lambda: browser.location() == "/incidents?team=fire-station")
@@ -118,7 +122,7 @@ def test_incidents001_filter_then_row_to_detail_and_back(browser):
 
 
 def test_incidents002_bad_query_sort_search_and_live_refresh(browser):
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clear_of_midnight().replace(microsecond=0)  # bt-police, 1 min ago, is today's
     browser.open("/incidents?lang=en&stage=teleported")
     browser.wait(lambda: browser.text(IncidentsIds.TOTAL) == "Total 0")
     assert browser.text(IncidentsIds.NOTICE) == "Invalid filter ignored: stage=teleported"

@@ -158,6 +158,9 @@ def test_tiles001_a_new_tile_in_the_file_appears_after_a_reload_fed_by_its_event
                          encoding="utf-8")
         driver.refresh()
         WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, PANEL))
+        # the file is looked at no more than once a second: the page's next update reads it
+        WebDriverWait(driver, 10, poll_frequency=0.1).until(
+            lambda d: services.tiles.error is not None)
         assert "tiles[8] (id tourism_visitors): title: required field is missing" \
             in services.tiles.error
         assert severe_errors(driver) == []

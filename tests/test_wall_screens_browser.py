@@ -33,6 +33,7 @@ from tests.browser_support import (
     severe_errors,
     tofu_characters,
 )
+from tests.clock_support import clear_of_midnight, today_step
 from tests.conftest import build_services, make_settings
 from tests.test_wall_browser import _village_point, busy_hour, reported
 from tests.waste_factories import disposal, household, ingest, station
@@ -166,7 +167,12 @@ def metric(event_id: str, module: str, key: str, value: float, at: datetime,
 
 
 def day_of_data(s: Screen, now: datetime) -> None:
-    """A busy hour of incidents, a few KPIs of other modules and the day's disposals."""
+    """A busy hour of incidents, a few KPIs of other modules and the day's disposals.
+
+    The 20 disposals are a minute apart, or closer early in a local day, so that all are
+    today's (``tests.clock_support``).
+    """
+    step = today_step(s.services.settings.tz, now, timedelta(minutes=1), 21)
     s.ingest("incidents", *busy_hour(now))
     s.ingest("metrics",
              metric("m-1", "economy", "enterprises_served", 30, now - timedelta(hours=25), "家"),
@@ -175,8 +181,7 @@ def day_of_data(s: Screen, now: datetime) -> None:
              metric("m-4", "service", "requests_handled", 1250, now - timedelta(minutes=2), "件"),
              metric("m-5", "tourism", "visitors", 5321, now - timedelta(minutes=1), "人次"))
     s.ingest("waste", household("H-1", "朝阳村"), station("ST-1", "朝阳村"),
-             *(disposal("H-1", now - timedelta(minutes=n), correct=n % 5 != 0)
-               for n in range(1, 21)))
+             *(disposal("H-1", now - n * step, correct=n % 5 != 0) for n in range(1, 21)))
 
 
 def assert_fits(s: Screen) -> None:
@@ -213,7 +218,7 @@ def test_screens001_each_preset_fits_without_scrolling(sqlite_services, size):
     width, height = size
     with screen(sqlite_services, size) as s:
         s.open("/")
-        now = datetime.now(UTC)
+        now = clear_of_midnight()
         day_of_data(s, now)
         s.wait(lambda d: "居民楼楼道起火冒烟" in s.text(WallIds.LATEST))
         s.wait(lambda d: "37" in s.js(
@@ -280,7 +285,7 @@ def rotating(s: Screen) -> list[str]:
 def test_screens002_odd_sizes_fit_too(sqlite_services, size):
     with screen(sqlite_services, size) as s:
         s.open("/")
-        day_of_data(s, datetime.now(UTC))
+        day_of_data(s, clear_of_midnight())
         s.wait(lambda d: "居民楼楼道起火冒烟" in s.text(WallIds.LATEST))
         assert_fits(s)
         save_screenshot(s.driver, f"wall-{size[0]}x{size[1]}.png")
@@ -449,7 +454,7 @@ def test_screens006_a_leader_gets_kiosk_mode_by_asking(sqlite_services):
 def test_screens007_english_fits_too(sqlite_services, size):
     with screen(sqlite_services, size) as s:
         s.open("/?lang=en")
-        day_of_data(s, datetime.now(UTC))
+        day_of_data(s, clear_of_midnight())
         s.wait(lambda d: "Enterprises served37" in s.js(
             "return document.getElementById(arguments[0]).textContent", FocusIds.SCENARIOS))
         s.wait(lambda d: "tourism · visitors" in s.js(

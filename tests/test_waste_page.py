@@ -12,7 +12,7 @@ missing files.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -173,7 +173,9 @@ def test_overview_equals_the_stored_disposals(app, clients, services, planted, r
 
 def test_a_month_or_a_village_narrows_the_figures(app, clients, services, planted):
     rows = rows_of(services)
-    month = local_today(services, planted).isoformat()[:7]
+    # the month of the newest disposals (an hour before ``planted``: on a month's first day,
+    # before 01:00, the last month)
+    month = local_today(services, planted - timedelta(hours=1)).isoformat()[:7]
     tree, _ = page(clients["leader"], app, "/waste", f"?period={month}&village={OUT_OF_SCOPE}")
     first = date.fromisoformat(f"{month}-01")
     last = (first + 32 * DAY).replace(day=1) - DAY
