@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Long enough for one test's pages to be read after its data is stored.
-GUARD = timedelta(minutes=2)
+GUARD = timedelta(seconds=90)
 #: How far into a new day a test starts at the earliest (room for a few steps back).
 FLOOR = timedelta(seconds=60)
 
@@ -31,21 +31,23 @@ def local_midnight(at: datetime, tz: tzinfo = SHANGHAI) -> datetime:
 
 
 def clear_of_midnight(tz: tzinfo = SHANGHAI, guard: timedelta = GUARD,
-                      floor: timedelta = FLOOR) -> datetime:
+                      floor: timedelta = FLOOR, clock=lambda: datetime.now(UTC),
+                      sleep=time.sleep) -> datetime:
     """Now (aware, UTC), after waiting out local midnight when it is near.
 
     Waits when the next local midnight is less than ``guard`` away (so that "today" cannot
     change while a test runs) or the day is younger than ``floor``: at most
-    ``guard + floor`` (3 min), and only in those minutes of a day.
+    ``guard + floor`` (2.5 min), and only in those minutes of a day. ``clock`` and ``sleep``
+    are the real ones but in this module's own tests.
     """
-    now = datetime.now(UTC)
+    now = clock()
     start = local_midnight(now, tz)
     nxt = local_midnight(start + timedelta(hours=30), tz)
     if nxt - now < guard:
-        time.sleep((nxt - now + floor).total_seconds())
+        sleep((nxt - now + floor).total_seconds())
     elif now - start < floor:
-        time.sleep((start + floor - now).total_seconds())
-    return datetime.now(UTC)
+        sleep((start + floor - now).total_seconds())
+    return clock()
 
 
 def today_step(tz: tzinfo, now: datetime, step: timedelta, count: int) -> timedelta:

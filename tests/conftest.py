@@ -23,6 +23,7 @@ from cockpit.settings import Settings
 from cockpit.store.db import make_engine, session_factory
 from cockpit.store.migrate import upgrade
 from cockpit.streams import client_for_url
+from tests.clock_support import clear_of_midnight
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL",
@@ -175,6 +176,17 @@ def services(tmp_path, redis_server_url, migrated_database_url) -> Iterator[Serv
 def sqlite_services(tmp_path, redis_server_url, sqlite_url) -> Iterator[Services]:
     """Services on the real Redis and a migrated SQLite database only."""
     yield from _services(tmp_path, redis_server_url, sqlite_url)
+
+
+@pytest.fixture(autouse=True)
+def _clear_of_local_midnight():
+    """No test starts in the last ``GUARD`` of a local day or its first ``FLOOR``.
+
+    Pages count "today" from local midnight (Asia/Shanghai); a test that stores events and then
+    reads today's figures must not see the day turn in between. A suite that runs across
+    midnight waits here once, at most 2.5 minutes (tests/clock_support.py).
+    """
+    clear_of_midnight()
 
 
 @pytest.fixture(autouse=True)

@@ -514,8 +514,9 @@ def test_staff_do_not_see_other_villages_through_repeat_groups(services):
     lon, lat = "120.2819", "30.3518"
     _store(services)
     key = services.settings.secret("pd_key")
-    entries = [incident_fields("rep-mine", village=IN_SCOPE, lon=lon, lat=lat),
-               incident_fields("rep-other", village=OUT_OF_SCOPE, title="别村的事", lon=lon,
+    at = datetime.now(UTC) - timedelta(hours=1)  # within the repeats' 30 days, at any date
+    entries = [incident_fields("rep-mine", at=at, village=IN_SCOPE, lon=lon, lat=lat),
+               incident_fields("rep-other", at=at, village=OUT_OF_SCOPE, title="别村的事", lon=lon,
                                lat=lat)]
     with services.sessions.begin() as session:
         apply_batch(session, [(parse_event(f, pd_key=key), f"1-{i}")

@@ -20,6 +20,7 @@ from cockpit.store.alert_models import Alert
 from cockpit.store.models import Notification
 from tests import store_support, waste_factories
 from tests.alert_support import FIRE_BURST, rules_text, write_rules
+from tests.clock_support import today_step
 from tests.conftest import _services
 from tests.factories import incident_fields
 
@@ -175,7 +176,8 @@ def test_waste_accuracy_rule_raises_below_90_and_clears_at_92(alerting):
     now = _now()
     setup = [waste_factories.household("H1", at=now - timedelta(days=30)),
              waste_factories.station("ST-1", at=now - timedelta(days=30))]
-    at = now - timedelta(minutes=30)
+    # this week's (from Monday 00:00 local): 30 min ago, or less early on a Monday
+    at = now - today_step(alerting.settings.tz, now, timedelta(minutes=30), 1)
     nine = [waste_factories.disposal("H1", at, correct=i < 9) for i in range(10)]  # 90 %
     worker = waste_factories.ingest(alerting, setup + nine)
     assert worker.alerts.run(now).raised == 0  # 90 % is not below 90
