@@ -182,20 +182,10 @@ class TilesConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> TilesConfig:
-        seen: set[str] = set()
-        for scenario in self.scenarios:
-            if scenario.id in seen:
-                raise ValueError(f"scenario {scenario.id!r} is declared twice")
-            seen.add(scenario.id)
-        ids: set[str] = set()
-        for index, tile in enumerate(self.tiles):
-            where = f"tiles[{index}] (id {tile.id})"
-            if tile.id in ids:
-                raise ValueError(f"{where}: id: {tile.id!r} is used by an earlier tile")
-            ids.add(tile.id)
-            if tile.scenario not in seen:
-                raise ValueError(f"{where}: scenario: {tile.scenario!r} is not declared "
-                                 f"under scenarios ({', '.join(sorted(seen)) or 'none'})")
+        problems = _cross_entry([s.id for s in self.scenarios],
+                                [(t.id, t.scenario) for t in self.tiles])
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def scenario(self, scenario_id: str) -> Scenario | None:
@@ -215,6 +205,50 @@ class TilesConfig(_Strict):
     def fingerprint(self) -> str:
         """A short hash of the validated content: changes when any entry changes."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _cross_entry(scenario_ids: list[Any], tiles: list[tuple[Any, Any]]) -> list[str]:
+    """Problems between entries, each naming its entry.
+
+    A scenario declared twice, a tile id used twice, a tile whose scenario is not declared.
+    ``tiles``: (id, scenario) in file order; a None (a field missing or of the wrong type) is
+    left to the field checks.
+    """
+    problems: list[str] = []
+    seen: set[Any] = set()
+    for scenario_id in scenario_ids:
+        if scenario_id in seen:
+            problems.append(f"scenario {scenario_id!r} is declared twice")
+        seen.add(scenario_id)
+    ids: set[Any] = set()
+    for index, (tile_id, scenario) in enumerate(tiles):
+        where = f"tiles[{index}]" + (f" (id {tile_id})" if tile_id is not None else "")
+        if tile_id is not None and tile_id in ids:
+            problems.append(f"{where}: id: {tile_id!r} is used by an earlier tile")
+        ids.add(tile_id)
+        if scenario is not None and scenario not in seen:
+            problems.append(f"{where}: scenario: {scenario!r} is not declared under scenarios "
+                            f"({', '.join(sorted(map(str, seen))) or 'none'})")
+    return problems
+
+
+def _raw_cross_entry(data: dict[str, Any]) -> list[str]:
+    """:func:`_cross_entry` on the file as read, for a file whose fields also fail.
+
+    So that all its problems are reported at once, not the cross-entry ones only after the
+    fields are fixed.
+    """
+    def items(name: str) -> list[dict[str, Any]]:
+        value = data.get(name) if isinstance(data, dict) else None
+        return [i if isinstance(i, dict) else {} for i in value] if isinstance(value, list) \
+            else []
+
+    def text(value: Any) -> Any:
+        return value if isinstance(value, str) and value else None
+
+    return _cross_entry([i for i in (text(s.get("id")) for s in items("scenarios"))
+                         if i is not None],
+                        [(text(t.get("id")), text(t.get("scenario"))) for t in items("tiles")])
 
 
 def _entry(data: dict[str, Any], loc: tuple) -> str:
@@ -265,7 +299,9 @@ def load_tiles(path: str | Path | None = None) -> TilesConfig:
     try:
         return TilesConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{file.name}: {_errors(data, exc)}") from None
+        message = _errors(data, exc)
+        more = [p for p in _raw_cross_entry(data) if p not in message]
+        raise ConfigError(f"{file.name}: " + "; ".join([message, *more])) from None
 
 
 class TilesWatch:

@@ -199,3 +199,17 @@ def test_scenario_pages_mark_simulated_values_and_page_when_many():
     english = scenario_groups(rows, scenarios, "en")[0]["tiles"][0]
     assert (english["title"], english["unit"], english["change"]) == \
         ("K0", "firms", "−1.2 on 24 h ago")
+
+
+def test_field_and_cross_entry_errors_are_reported_together(tmp_path):
+    """A file with a field error and an undeclared scenario names both in one message."""
+    message = refused(tmp_path, HEAD + GOOD
+                      + "  - {id: t2, title: {zh: x}, scenario: tourism, module: economy,"
+                        " key: k}\n"
+                      + "  - {id: t1, title: {zh: x, en: y}, scenario: economy,"
+                        " module: economy, key: k}\n")
+    assert "tiles[1] (id t2): title.en: required field is missing" in message, message
+    assert "tiles[1] (id t2): scenario: 'tourism' is not declared under scenarios (economy)" \
+        in message, message
+    assert "tiles[2] (id t1): id: 't1' is used by an earlier tile" in message, message
+    assert message.count("is not declared") == 1, message
