@@ -33,7 +33,6 @@ from cockpit.streams import client_for_url, signal_change
 from layouts import LINK_STATUS_PATH
 from layouts.wall import WallIds
 from tests.access_support import csrf_of, signed_in_client
-from tests.clock_support import clear_of_midnight
 from tests.conftest import TEST_SECRETS, _fresh_postgres
 from tests.factories import incident_fields
 from tests.pages_support import VILLAGE, store_pages_data
@@ -184,7 +183,6 @@ def _kpis(response: dict) -> tuple[str, str]:
 
 def test_with_redis_killed_pages_serve_the_committed_data_and_say_the_link_is_down(
         web, redis_server):
-    clear_of_midnight(web.settings.tz)  # "today" must not turn while the test reads it
     app = create_app(services=web)
     admin = signed_in_client(app, web, "admin")
     wall = signed_in_client(app, web, "wall")
