@@ -42,6 +42,7 @@ from tests.browser_support import (
     severe_errors,
     tofu_characters,
 )
+from tests.clock_support import on_today
 
 pytestmark = pytest.mark.browser
 
@@ -131,9 +132,7 @@ class Wall:
 
     def reported_today(self, times: list[datetime]) -> int:
         """How many of ``times`` fall on today's local date (the wall's 今日), as of now."""
-        tz = self.services.settings.tz
-        today = datetime.now(UTC).astimezone(tz).date()
-        return sum(t.astimezone(tz).date() == today for t in times)
+        return sum(on_today(t, self.services.settings.tz) for t in times)
 
     def click(self, css: str) -> None:
         """Click the element at ``css``, found afresh until the click lands (a poll may
